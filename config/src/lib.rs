@@ -1,1 +1,124 @@
+//! The bastion's configuration: one TOML file, parsed into typed settings and validated.
+//!
+//! # Layout
+//! - [`schema`]: the typed sections (`[server]`, `[ca]`, `[[targets]]`, `[[roles]]`, …) with their
+//!   defaults. Unknown keys are errors.
+//! - [`types`]: value types with their own parsing rules (ports, durations, capabilities).
+//! - [`validate`]: checks that span several keys (duplicate names, one host key check per target…).
+//! - [`error`]: every problem carries the file, the line and the key path, e.g.
+//!   `targets[2].port: expected integer 1-65535, found string "ssh" at bastion.toml:14`.
+//!
+//! Relative paths in the file are resolved against the file's directory, so a configuration
+//! directory can be moved as a whole.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+mod locate;
+pub mod schema;
+pub mod types;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, Problem};
+pub use schema::*;
+pub use types::{Capability, Port, Seconds};
+
+/// The configuration file used when none is named: `$BASTION_CONFIG`, else `./bastion.toml`.
+pub fn default_path() -> PathBuf {
+    std::env::var_os("BASTION_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("bastion.toml"))
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`; relative paths inside are resolved
+    /// against the file's directory.
+    ///
+    /// # Errors
+    /// [`ConfigError::Io`] when the file cannot be read, [`ConfigError::Invalid`] with every
+    /// problem found (file, line, key) otherwise.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut config = Config::parse(&src, &path.display().to_string())?;
+        config.resolve_paths(&base);
+        Ok(config)
+    }
+
+    /// Parses and validates `src`; `origin` names the source in error messages.
+    /// Paths are left as written.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] with the problems found.
+    pub fn parse(src: &str, origin: &str) -> Result<Config, ConfigError> {
+        let doc = locate::Document::parse(src).map_err(|e| {
+            ConfigError::invalid(
+                origin,
+                vec![Problem {
+                    path: String::new(),
+                    message: e.message().to_string(),
+                    line: e.span().map(|s| locate::line_of(src, s.start)),
+                }],
+            )
+        })?;
+        let de = toml::Deserializer::parse(src).map_err(|e| {
+            ConfigError::invalid(origin, vec![Problem::from_toml(src, &doc, "", &e)])
+        })?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            ConfigError::invalid(
+                origin,
+                vec![Problem::from_toml(src, &doc, &path, e.inner())],
+            )
+        })?;
+        let problems: Vec<Problem> = validate::check(&config)
+            .into_iter()
+            .map(|(path, message)| Problem {
+                line: doc.line_of_path(&path),
+                path,
+                message,
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::invalid(origin, problems))
+        }
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        join(&mut self.server.host_key);
+        join(&mut self.ca.user_ca);
+        join(&mut self.ca.target_ca);
+        join(&mut self.recording.dir);
+        join(&mut self.recording.signing_key);
+        for target in &mut self.targets {
+            if let Some(path) = &mut target.known_hosts {
+                join(path);
+            }
+        }
+        if let Some(rest) = self.audit.database.strip_prefix("sqlite://") {
+            let p = Path::new(rest.split('?').next().unwrap_or(rest));
+            if p.is_relative() && !rest.starts_with(":memory:") {
+                self.audit.database = format!("sqlite://{}", base.join(rest).display());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

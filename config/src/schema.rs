@@ -1,0 +1,296 @@
+//! The typed sections of `bastion.toml`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::types::{Capability, Port, Seconds};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: listening socket, host key, connection limits.
+    pub server: Server,
+    /// `[ca]`: the user CA and the target CA.
+    pub ca: Ca,
+    /// `[recording]`: where and how channels are recorded.
+    #[serde(default)]
+    pub recording: Recording,
+    /// `[audit]`: the audit database.
+    #[serde(default)]
+    pub audit: Audit,
+    /// `[[targets]]`: the servers users may reach.
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    /// `[[roles]]`: who may reach what, and with which capabilities.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// `[dev]`: settings that only make sense on a developer's machine.
+    #[serde(default)]
+    pub dev: Dev,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Address the SSH server listens on, e.g. `0.0.0.0:2222`.
+    pub listen: String,
+    /// The bastion's host key (OpenSSH private key file).
+    pub host_key: PathBuf,
+    /// Connections that have not finished authenticating, at most; more are dropped at accept.
+    #[serde(default = "defaults::max_unauthenticated")]
+    pub max_unauthenticated: usize,
+    /// Authentication attempts per connection before it is closed.
+    #[serde(default = "defaults::max_auth_attempts")]
+    pub max_auth_attempts: usize,
+    /// Time a connection has to authenticate.
+    #[serde(default = "defaults::login_grace_time")]
+    pub login_grace_time: Seconds,
+    /// Interval of server keepalives when the client is silent.
+    #[serde(default = "defaults::keepalive_interval")]
+    pub keepalive_interval: Seconds,
+    /// Unanswered keepalives before the connection is dropped.
+    #[serde(default = "defaults::keepalive_max")]
+    pub keepalive_max: usize,
+    /// Session channels per connection (ControlMaster multiplexing), at most.
+    #[serde(default = "defaults::max_channels")]
+    pub max_channels_per_connection: usize,
+    /// Environment variables passed on to targets; `*` at the end matches a prefix.
+    #[serde(default = "defaults::env_allow")]
+    pub env_allow: Vec<String>,
+    /// Time allowed to connect and log in to a target.
+    #[serde(default = "defaults::connect_timeout")]
+    pub connect_timeout: Seconds,
+}
+
+/// `[ca]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ca {
+    /// Signs users' certificates; only the bastion trusts it.
+    pub user_ca: PathBuf,
+    /// Signs the per-session certificates the bastion logs in to targets with.
+    pub target_ca: PathBuf,
+    /// Lifetime of user certificates when none is asked for.
+    #[serde(default = "defaults::default_ttl")]
+    pub default_ttl: Seconds,
+    /// Longest lifetime a user certificate may be given.
+    #[serde(default = "defaults::max_ttl")]
+    pub max_ttl: Seconds,
+    /// Lifetime of the certificate minted for one upstream login.
+    #[serde(default = "defaults::upstream_ttl")]
+    pub upstream_ttl: Seconds,
+}
+
+/// `[recording]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recording {
+    /// Directory of the asciicast files.
+    #[serde(default = "defaults::recording_dir")]
+    pub dir: PathBuf,
+    /// Key that signs recording checkpoints.
+    #[serde(default = "defaults::recording_key")]
+    pub signing_key: PathBuf,
+    /// Record what users type (off: typed passwords stay out of recordings).
+    #[serde(default)]
+    pub record_input: bool,
+    /// Recorded output per channel, in bytes, before only a count and a hash are kept.
+    #[serde(default = "defaults::max_channel_bytes")]
+    pub max_channel_bytes: u64,
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        Recording {
+            dir: defaults::recording_dir(),
+            signing_key: defaults::recording_key(),
+            record_input: false,
+            max_channel_bytes: defaults::max_channel_bytes(),
+        }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
+    #[serde(default = "defaults::database")]
+    pub database: String,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit {
+            database: defaults::database(),
+        }
+    }
+}
+
+/// How a target is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// An SSH server (the normal case).
+    #[default]
+    Ssh,
+    /// A shell under a pty on the bastion host itself, for trying the bastion out. Refused
+    /// unless `[dev] allow_local_demo = true`.
+    LocalDemo,
+}
+
+/// `[[targets]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Name users give in `ssh LOGIN@TARGET@bastion`.
+    pub name: String,
+    /// Host name or address of the target's sshd.
+    #[serde(default)]
+    pub host: String,
+    /// Port of the target's sshd.
+    #[serde(default)]
+    pub port: Port,
+    /// Pinned host key, an OpenSSH public key line (`ssh-ed25519 AAAA…`).
+    #[serde(default)]
+    pub host_key: Option<String>,
+    /// A known_hosts file that lists the target's host key.
+    #[serde(default)]
+    pub known_hosts: Option<PathBuf>,
+    /// The public key of a host CA that signs the target's host certificate.
+    #[serde(default)]
+    pub host_ca: Option<String>,
+    /// Login used when the user names none and the role gives none.
+    #[serde(default)]
+    pub default_login: Option<String>,
+    /// Free-form labels that roles and rules select on (`env = "prod"`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `ssh` (default) or `local-demo`.
+    #[serde(default)]
+    pub kind: TargetKind,
+}
+
+/// How the bastion checks a target's host key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyCheck<'a> {
+    /// Exactly this key.
+    Pinned(&'a str),
+    /// Any key listed for the target in this known_hosts file.
+    KnownHosts(&'a std::path::Path),
+    /// A host certificate signed by this CA, naming the target's host.
+    HostCa(&'a str),
+}
+
+impl Target {
+    /// The configured host key check; validation guarantees one for `ssh` targets.
+    pub fn host_key_check(&self) -> Option<HostKeyCheck<'_>> {
+        if let Some(k) = &self.host_key {
+            Some(HostKeyCheck::Pinned(k))
+        } else if let Some(p) = &self.known_hosts {
+            Some(HostKeyCheck::KnownHosts(p))
+        } else {
+            self.host_ca.as_deref().map(HostKeyCheck::HostCa)
+        }
+    }
+}
+
+/// `[[roles]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// Name shown in logs and audit rows.
+    pub name: String,
+    /// Certificate principals (OIDC groups) that hold this role.
+    pub principals: Vec<String>,
+    /// Targets by name glob (`db*`) or label selector (`env=prod`).
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Logins allowed on those targets; empty means only the default login.
+    #[serde(default)]
+    pub logins: Vec<String>,
+    /// Login used when the user names none (before the target's `default_login`).
+    #[serde(default)]
+    pub default_login: Option<String>,
+    /// Capabilities: `shell`, `exec`, `sftp`, `port-forward`, `review`.
+    #[serde(default = "defaults::allow")]
+    pub allow: Vec<Capability>,
+    /// Whether live output is masked for this role (recordings always are).
+    #[serde(default = "defaults::yes")]
+    pub live_masking: bool,
+    /// Automatic logoff after this long without input or output.
+    #[serde(default = "defaults::idle_timeout")]
+    pub idle_timeout: Seconds,
+}
+
+/// `[dev]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dev {
+    /// Allow `kind = "local-demo"` targets (a shell on the bastion host itself).
+    #[serde(default)]
+    pub allow_local_demo: bool,
+}
+
+mod defaults {
+    use super::*;
+
+    pub fn max_unauthenticated() -> usize {
+        64
+    }
+    pub fn max_auth_attempts() -> usize {
+        6
+    }
+    pub fn login_grace_time() -> Seconds {
+        Seconds(60)
+    }
+    pub fn keepalive_interval() -> Seconds {
+        Seconds(30)
+    }
+    pub fn keepalive_max() -> usize {
+        3
+    }
+    pub fn max_channels() -> usize {
+        16
+    }
+    pub fn connect_timeout() -> Seconds {
+        Seconds(15)
+    }
+    pub fn env_allow() -> Vec<String> {
+        ["LANG", "LC_*", "TZ"].map(String::from).to_vec()
+    }
+    pub fn default_ttl() -> Seconds {
+        Seconds(8 * 3600)
+    }
+    pub fn max_ttl() -> Seconds {
+        Seconds(24 * 3600)
+    }
+    pub fn upstream_ttl() -> Seconds {
+        Seconds(120)
+    }
+    pub fn recording_dir() -> PathBuf {
+        PathBuf::from("recordings")
+    }
+    pub fn recording_key() -> PathBuf {
+        PathBuf::from("keys/recording_ed25519")
+    }
+    pub fn max_channel_bytes() -> u64 {
+        64 << 20
+    }
+    pub fn database() -> String {
+        "sqlite://bastion.db".to_string()
+    }
+    pub fn allow() -> Vec<Capability> {
+        vec![Capability::Shell, Capability::Exec, Capability::Sftp]
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn idle_timeout() -> Seconds {
+        Seconds(15 * 60)
+    }
+}

@@ -1,0 +1,116 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+[server]
+listen = "127.0.0.1:2222"
+host_key = "keys/host_ed25519"
+
+[ca]
+user_ca = "keys/user_ca"
+target_ca = "keys/target_ca"
+"#;
+
+fn problems(src: &str) -> Vec<String> {
+    match Config::parse(src, "bastion.toml") {
+        Ok(_) => vec![],
+        Err(ConfigError::Invalid { origin, problems }) => {
+            problems.iter().map(|p| p.render(&origin)).collect()
+        }
+        Err(e) => panic!("unexpected {e}"),
+    }
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let c = Config::parse(MINIMAL, "t").unwrap();
+    assert_eq!(c.server.max_auth_attempts, 6);
+    assert_eq!(c.ca.default_ttl, Seconds(8 * 3600));
+    assert_eq!(c.server.env_allow, ["LANG", "LC_*", "TZ"]);
+    assert!(!c.recording.record_input);
+}
+
+#[test]
+fn port_error_names_key_file_and_line() {
+    let src = format!(
+        "{MINIMAL}\n[[targets]]\nname = \"a\"\nhost = \"h\"\nhost_key = \"x\"\n\n[[targets]]\nname = \"b\"\nhost = \"h\"\nport = \"ssh\"\n"
+    );
+    let line = src.lines().position(|l| l.starts_with("port")).unwrap() + 1;
+    assert_eq!(
+        problems(&src),
+        [format!(
+            "targets[1].port: expected integer 1-65535, found string \"ssh\" at bastion.toml:{line}"
+        )]
+    );
+}
+
+#[test]
+fn port_out_of_range() {
+    let src = format!("{MINIMAL}\n[[targets]]\nname = \"a\"\nhost = \"h\"\nport = 70000\n");
+    let p = problems(&src);
+    assert!(p[0].starts_with("targets[0].port: expected integer 1-65535, found integer `70000`"), "{p:?}");
+}
+
+#[test]
+fn unknown_key_is_an_error() {
+    let src = MINIMAL.replace("[ca]", "colour = \"red\"\n[ca]");
+    let p = problems(&src);
+    assert_eq!(p.len(), 1);
+    assert!(p[0].contains("unknown field `colour`"), "{p:?}");
+    assert!(p[0].starts_with("server"), "{p:?}");
+    assert!(p[0].ends_with("bastion.toml:5"), "{p:?}");
+}
+
+#[test]
+fn semantic_problems_are_all_reported_with_lines() {
+    let src = format!(
+        r#"{MINIMAL}
+[[targets]]
+name = "db1"
+host = "10.0.0.5"
+
+[[targets]]
+name = "db1"
+host = "10.0.0.6"
+host_key = "ssh-ed25519 not-base64"
+
+[[roles]]
+name = "dba"
+principals = []
+"#
+    );
+    let p = problems(&src);
+    assert_eq!(p.len(), 4, "{p:?}");
+    assert!(p[0].starts_with("targets[0].host_key: give exactly one of host_key"), "{p:?}");
+    assert!(p[1].starts_with("targets[1].name: target \"db1\" is defined twice at bastion.toml:"), "{p:?}");
+    assert!(p[2].starts_with("targets[1].host_key: not an OpenSSH public key line"), "{p:?}");
+    assert!(p[3].starts_with("roles[0].principals: list at least one"), "{p:?}");
+}
+
+#[test]
+fn local_demo_needs_dev_opt_in() {
+    let src = format!("{MINIMAL}\n[[targets]]\nname = \"demo\"\nkind = \"local-demo\"\n");
+    assert!(problems(&src)[0].contains("refused unless [dev] allow_local_demo = true"));
+    let ok = format!("{src}\n[dev]\nallow_local_demo = true\n");
+    assert!(problems(&ok).is_empty());
+}
+
+#[test]
+fn bad_duration_and_syntax() {
+    let src = MINIMAL.replace("[ca]", "login_grace_time = \"soon\"\n[ca]");
+    let p = problems(&src);
+    assert!(p[0].starts_with("server.login_grace_time: expected a duration"), "{p:?}");
+    let p = problems("[server\nlisten = 1");
+    assert!(p[0].ends_with("bastion.toml:1"), "{p:?}");
+}
+
+#[test]
+fn load_resolves_relative_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bastion.toml");
+    std::fs::write(&path, MINIMAL).unwrap();
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.server.host_key, dir.path().join("keys/host_ed25519"));
+    assert_eq!(c.audit.database, format!("sqlite://{}", dir.path().join("bastion.db").display()));
+    let err = Config::load(&dir.path().join("missing.toml")).unwrap_err();
+    assert!(err.to_string().starts_with("cannot read"), "{err}");
+}
