@@ -1,1 +1,15 @@
-fn main() {}
+//! `bastion`: an SSH bastion with certificate identities, per-session upstream certificates,
+//! and (as the project grows) approvals, PHI masking and signed recordings.
+//!
+//! The binary is thin: [`cli`] parses arguments (one file per subcommand), [`settings`] turns a
+//! configuration into loaded keys, and [`gateway`] is the SSH server.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod demo;
+mod gateway;
+mod settings;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

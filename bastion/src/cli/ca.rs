@@ -1,0 +1,148 @@
+//! `bastion ca init|sign`: create the CA keys, sign a user certificate by hand (the admin and
+//! break-glass path).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use cert_authority::keyfile::{generate_ed25519, public_path, write_new, write_new_key_pair};
+use cert_authority::{load_private_key, sign_user_certificate, UserCertificateRequest};
+use ssh_key::PublicKey;
+
+use super::{ConfigArg, Failure};
+
+/// The keys `ca init` creates, as named in the configuration sketch.
+pub const KEY_NAMES: [&str; 4] = ["user_ca", "target_ca", "host_ed25519", "recording_ed25519"];
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CaCommand {
+    /// Create the user CA, target CA, host key and recording key in DIR (never overwrites).
+    Init {
+        /// Directory for the keys (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Sign a user certificate for KEY.pub; writes KEY-cert.pub.
+    Sign(Sign),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Sign {
+    /// Comma-separated principals (groups the roles name).
+    #[arg(long, value_delimiter = ',', required = true)]
+    principals: Vec<String>,
+    /// Identity recorded as the certificate's key id (e-mail or subject).
+    #[arg(long)]
+    identity: String,
+    /// Validity, e.g. 1h, 30m (default: the configuration's default_ttl, else 1h).
+    #[arg(long)]
+    ttl: Option<String>,
+    /// User CA private key (instead of reading it from --config).
+    #[arg(long, value_name = "KEY")]
+    ca: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Restrict the certificate to these client addresses (CIDR list).
+    #[arg(long)]
+    source_address: Option<String>,
+    /// Only this command may be run with the certificate.
+    #[arg(long)]
+    force_command: Option<String>,
+    /// Leave out permit-pty.
+    #[arg(long)]
+    no_pty: bool,
+    /// The public key to certify.
+    public_key: PathBuf,
+}
+
+impl CaCommand {
+    pub fn run(self) -> Result<(), Failure> {
+        match self {
+            CaCommand::Init { dir } => init(&dir).map_err(Failure::failed),
+            CaCommand::Sign(s) => s.run(),
+        }
+    }
+}
+
+/// Creates the four keys in `dir`; refuses if any of them exists.
+pub fn init(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for name in KEY_NAMES {
+        let p = dir.join(name);
+        if p.exists() || public_path(&p).exists() {
+            bail!("{} already exists; refusing to overwrite keys", p.display());
+        }
+    }
+    for name in KEY_NAMES {
+        let key = generate_ed25519(&format!("bastion {name}"))?;
+        write_new_key_pair(&key, &dir.join(name))?;
+        println!("created {}", dir.join(name).display());
+    }
+    Ok(())
+}
+
+impl Sign {
+    fn run(self) -> Result<(), Failure> {
+        let (ca_path, default_ttl, max_ttl) = match &self.ca {
+            Some(p) => (p.clone(), std::time::Duration::from_secs(3600), None),
+            None => {
+                let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
+                (config.ca.user_ca.clone(), config.ca.default_ttl.duration(), Some(config.ca.max_ttl.duration()))
+            }
+        };
+        let ttl = match &self.ttl {
+            Some(t) => humantime::parse_duration(t)
+                .map_err(|e| Failure::usage(anyhow::anyhow!("--ttl {t:?}: {e}")))?,
+            None => default_ttl,
+        };
+        if let Some(max) = max_ttl {
+            if ttl > max {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "--ttl {} exceeds ca.max_ttl ({})",
+                    humantime::format_duration(ttl),
+                    humantime::format_duration(max)
+                )));
+            }
+        }
+        let ca = load_private_key(&ca_path).with_context(|| format!("user CA {}", ca_path.display()))?;
+        let text = std::fs::read_to_string(&self.public_key)
+            .with_context(|| format!("cannot read {}", self.public_key.display()))?;
+        let public_key = PublicKey::from_openssh(text.trim())
+            .with_context(|| format!("{} is not an OpenSSH public key", self.public_key.display()))?;
+        let mut extensions = vec!["permit-port-forwarding".to_string()];
+        if !self.no_pty {
+            extensions.push("permit-pty".into());
+        }
+        let req = UserCertificateRequest {
+            public_key,
+            key_id: self.identity.clone(),
+            principals: self.principals.clone(),
+            ttl,
+            extensions,
+            source_address: self.source_address.clone(),
+            force_command: self.force_command.clone(),
+        };
+        let cert = sign_user_certificate(&ca, &req)?;
+        let out = cert_path(&self.public_key);
+        let line = cert.to_openssh().context("cannot encode certificate")?;
+        if out.exists() {
+            std::fs::remove_file(&out).with_context(|| format!("cannot replace {}", out.display()))?;
+        }
+        write_new(&out, format!("{line}\n").as_bytes(), 0o644)?;
+        println!(
+            "signed {} for {} (principals {}, serial {}, valid {})",
+            out.display(),
+            self.identity,
+            self.principals.join(","),
+            cert.serial(),
+            humantime::format_duration(ttl)
+        );
+        Ok(())
+    }
+}
+
+/// `id_ed25519.pub` → `id_ed25519-cert.pub`, as ssh looks for it.
+pub fn cert_path(public_key: &Path) -> PathBuf {
+    let s = public_key.to_string_lossy();
+    let base = s.strip_suffix(".pub").unwrap_or(&s);
+    PathBuf::from(format!("{base}-cert.pub"))
+}

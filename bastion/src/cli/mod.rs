@@ -1,0 +1,119 @@
+//! Command line: one file per subcommand. Exit codes: 0 ok, 1 refused or failed check,
+//! 2 usage or configuration error.
+
+mod ca;
+mod config_check;
+mod quickstart;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// An SSH bastion: certificate identities, per-session upstream certificates, audited sessions.
+#[derive(Debug, Parser)]
+#[command(name = "bastion", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve SSH clients with the given configuration.
+    Serve(serve::Serve),
+    /// Create a dev directory (keys, config, a certificate for your key, a demo target) and serve.
+    Quickstart(quickstart::Quickstart),
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Certificate authority commands.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file and the keys it names.
+    Check(config_check::Check),
+}
+
+/// `--config FILE`, defaulting to `$BASTION_CONFIG` or `./bastion.toml`.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// Configuration file (default: $BASTION_CONFIG, else ./bastion.toml).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The file to read.
+    pub fn path(&self) -> PathBuf {
+        self.config.clone().unwrap_or_else(config::default_path)
+    }
+}
+
+/// A failure and the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    /// Usage or configuration error (exit 2).
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { code: 2, error: error.into() }
+    }
+    /// Refused or failed (exit 1).
+    pub fn failed(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { code: 1, error: error.into() }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        let error = e.into();
+        let code = if error.downcast_ref::<config::ConfigError>().is_some() { 2 } else { 1 };
+        Failure { code, error }
+    }
+}
+
+/// Parses arguments, runs the subcommand, maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Serve(c) => c.run(),
+        Command::Quickstart(c) => c.run(),
+        Command::Config(ConfigCommand::Check(c)) => c.run(),
+        Command::Ca(c) => c.run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("bastion: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BASTION_LOG").unwrap_or_else(|_| EnvFilter::new("info,russh=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// A multi-threaded runtime for the commands that serve.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::failed)
+}

@@ -1,0 +1,61 @@
+//! `bastion serve`: run the gateway until SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use config::Config;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::{ConfigArg, Failure};
+use crate::gateway::listener;
+use crate::settings::Settings;
+
+/// Serve SSH clients.
+#[derive(Debug, clap::Args)]
+pub struct Serve {
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+impl Serve {
+    pub fn run(self) -> Result<(), Failure> {
+        let config = Config::load(&self.config.path()).map_err(Failure::usage)?;
+        super::runtime()?.block_on(serve(config))
+    }
+}
+
+/// Starts the demo target if the configuration has one, then serves until a signal arrives.
+pub async fn serve(mut config: Config) -> Result<(), Failure> {
+    crate::demo::start_if_configured(&mut config).await?;
+    let settings = Settings::load(config).map_err(Failure::failed)?;
+    let listen: SocketAddr = settings
+        .shared
+        .config
+        .server
+        .listen
+        .parse()
+        .context("server.listen")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr().context("listener address")?;
+    info!(address = %local, "bastion listening");
+    let shutdown = settings.shared.shutdown.clone();
+    tokio::spawn(signal_shutdown(shutdown.clone()));
+    listener::run(settings.shared.clone(), listener, settings.server.clone(), shutdown).await;
+    info!("bastion stopped");
+    Ok(())
+}
+
+async fn signal_shutdown(token: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
+    }
+    token.cancel();
+}

@@ -1,0 +1,525 @@
+//! One channel relayed between the client and the target.
+//!
+//! A session channel goes through three phases: *setup* (pty, env and the start request arrive
+//! from the client), *connect* (destination known or chosen in the menu, policy checked, upstream
+//! channel opened and the same requests sent there), and *pumping*. Pumping is two loops, one
+//! per direction, so a stalled direction never holds up the other. Each write waits for the
+//! receiver's SSH window; nothing is buffered beyond russh's bounded per-channel queues, so
+//! memory stays constant whatever the stream's size.
+//!
+//! The recorder, the masker and approval holds attach here: output passes through
+//! [`Pumps::output`] before it reaches the client, and input through the input loop before it
+//! reaches the target; an exec is held before [`connect`] opens the upstream channel.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use config::Capability;
+use russh::server::{Handle, Msg};
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn, Instrument};
+
+use super::menu;
+use super::session::SessionCtx;
+use super::target::Access;
+
+/// Data that arrives before the start request is kept, up to this much.
+const MAX_EARLY_BYTES: usize = 256 * 1024;
+
+/// The pty a client asked for.
+#[derive(Debug, Clone)]
+pub struct PtyRequest {
+    /// TERM.
+    pub term: String,
+    /// Columns.
+    pub cols: u32,
+    /// Rows.
+    pub rows: u32,
+    /// Pixel width.
+    pub pix_width: u32,
+    /// Pixel height.
+    pub pix_height: u32,
+    /// Terminal modes (unknown codes already dropped by russh).
+    pub modes: Vec<(Pty, u32)>,
+}
+
+/// What the channel is for.
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// Interactive shell.
+    Shell,
+    /// A command.
+    Exec(Vec<u8>),
+    /// A subsystem (`sftp`).
+    Subsystem(String),
+}
+
+impl Start {
+    fn kind(&self) -> &'static str {
+        match self {
+            Start::Shell => "shell",
+            Start::Exec(_) => "exec",
+            Start::Subsystem(_) => "subsystem",
+        }
+    }
+}
+
+/// A local port forward (`ssh -L`).
+#[derive(Debug, Clone)]
+pub struct Forward {
+    /// Host the target should connect to.
+    pub host: String,
+    /// Its port.
+    pub port: u32,
+    /// Client-side originator address.
+    pub originator: String,
+    /// Client-side originator port.
+    pub originator_port: u32,
+}
+
+/// Runs a session channel to its end.
+pub async fn run_session(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Handle) {
+    let span = tracing::info_span!("channel", session = %ctx.id, channel = %channel.id(), identity = %ctx.user.key_id, peer = %ctx.peer);
+    async move {
+        let id = channel.id();
+        let (rx, tx) = channel.split();
+        let client = Client { tx: Arc::new(tx), handle, id, pty: false };
+        session_channel(ctx, rx, client).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// The client's end of a channel.
+#[derive(Clone)]
+struct Client {
+    tx: Arc<ChannelWriteHalf<Msg>>,
+    handle: Handle,
+    id: russh::ChannelId,
+    pty: bool,
+}
+
+impl Client {
+    /// Tells the user something: on the terminal for pty sessions, on stderr otherwise.
+    async fn say(&self, text: &str) {
+        let r = if self.pty {
+            let t = format!("\r\n{}\r\n", text.replace('\n', "\r\n"));
+            self.tx.data_bytes(Bytes::from(t)).await
+        } else {
+            self.tx.extended_data_bytes(1, Bytes::from(format!("{text}\n"))).await
+        };
+        let _ = r;
+    }
+
+    /// Ends the channel with a message and an exit status.
+    async fn fail(&self, text: &str, status: u32) {
+        self.say(text).await;
+        let _ = self.tx.exit_status(status).await;
+        let _ = self.tx.eof().await;
+        let _ = self.tx.close().await;
+    }
+}
+
+async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut client: Client) {
+    // Setup: collect what the client asks for until it says what the channel is for.
+    let mut pty: Option<PtyRequest> = None;
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut early: Vec<ChannelMsg> = Vec::new();
+    let mut early_bytes = 0usize;
+    let start = loop {
+        let msg = tokio::select! {
+            m = rx.wait() => m,
+            _ = ctx.closed.cancelled() => return,
+        };
+        match msg {
+            Some(ChannelMsg::RequestPty { term, col_width, row_height, pix_width, pix_height, terminal_modes, .. }) => {
+                if menu::pty_permitted(&ctx) {
+                    pty = Some(PtyRequest { term, cols: col_width, rows: row_height, pix_width, pix_height, modes: terminal_modes });
+                }
+            }
+            Some(ChannelMsg::SetEnv { variable_name, variable_value, .. }) => {
+                if env_allowed(&ctx.shared.config.server.env_allow, &variable_name) && env.len() < 64 {
+                    env.push((variable_name, variable_value));
+                } else {
+                    tracing::debug!(name = %variable_name, "env variable not in the allowlist; dropped");
+                }
+            }
+            Some(ChannelMsg::RequestShell { .. }) => break Start::Shell,
+            Some(ChannelMsg::Exec { command, .. }) => break Start::Exec(command),
+            Some(ChannelMsg::RequestSubsystem { name, .. }) => break Start::Subsystem(name),
+            Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                if let Some(p) = &mut pty {
+                    (p.cols, p.rows, p.pix_width, p.pix_height) = (col_width, row_height, pix_width, pix_height);
+                }
+            }
+            Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
+                if let ChannelMsg::Data { data } = &m {
+                    early_bytes += data.len();
+                }
+                if early_bytes > MAX_EARLY_BYTES {
+                    warn!("client sent too much data before starting a shell or command");
+                    client.fail("bastion: too much data before the session started", 255).await;
+                    return;
+                }
+                early.push(m);
+            }
+            Some(ChannelMsg::Close) | None => return,
+            Some(_) => {}
+        }
+    };
+    client.pty = pty.is_some();
+
+    // Destination: from the user name, or the menu for an interactive session that named none.
+    let access = match ctx.access() {
+        Some(a) => a,
+        None => {
+            if ctx.destination.target.is_some() {
+                // Refused at authentication; the connection is being closed.
+                return;
+            }
+            if !(matches!(start, Start::Shell) && pty.is_some()) {
+                client
+                    .fail("bastion: no target given; use ssh LOGIN@TARGET@bastion (or ssh -t bastion for a menu)", 2)
+                    .await;
+                return;
+            }
+            match menu::choose(&ctx, &mut rx, &client.tx, &mut pty).await {
+                Some(a) => ctx.choose(a),
+                None => {
+                    let _ = client.tx.exit_status(0).await;
+                    let _ = client.tx.close().await;
+                    return;
+                }
+            }
+        }
+    };
+
+    // The certificate's force-command replaces whatever the client asked to run.
+    let start = match (&ctx.user.force_command, start) {
+        (Some(cmd), Start::Shell | Start::Exec(_)) => Start::Exec(cmd.clone().into_bytes()),
+        (_, s) => s,
+    };
+    let needed = match &start {
+        Start::Shell => Capability::Shell,
+        Start::Exec(_) => Capability::Exec,
+        Start::Subsystem(name) if name == "sftp" => Capability::Sftp,
+        Start::Subsystem(name) => {
+            warn!(subsystem = %name, "subsystem refused");
+            client.fail(&format!("bastion: subsystem \"{name}\" is not available"), 1).await;
+            return;
+        }
+    };
+    if !access.allows(needed) {
+        warn!(target = %access.target.name, login = %access.login, "{needed} refused: not in the roles' capabilities");
+        client
+            .fail(
+                &format!(
+                    "bastion: {needed} is not permitted for you on \"{}\" (your roles allow: {})",
+                    access.target.name,
+                    access.capability_names()
+                ),
+                1,
+            )
+            .await;
+        return;
+    }
+    match &start {
+        Start::Exec(cmd) => info!(target = %access.target.name, login = %access.login, roles = ?access.roles, command_bytes = cmd.len(), "exec"),
+        other => info!(target = %access.target.name, login = %access.login, kind = other.kind(), roles = ?access.roles, live_masking = access.live_masking, "start"),
+    }
+
+    let upstream = match connect(&ctx, &access, &client, pty.as_ref(), &env, &start).await {
+        Some(u) => u,
+        None => return,
+    };
+    let (up_rx, up_tx, pending) = upstream;
+    let up_tx = Arc::new(up_tx);
+    for m in early {
+        match m {
+            ChannelMsg::Data { data } => {
+                if up_tx.data_bytes(data).await.is_err() {
+                    return;
+                }
+            }
+            ChannelMsg::Eof => {
+                let _ = up_tx.eof().await;
+            }
+            _ => {}
+        }
+    }
+    let pumps = Pumps { ctx: ctx.clone(), client, done: ctx.closed.child_token() };
+    pumps.run(rx, up_rx, up_tx, pending).await;
+}
+
+/// Opens the upstream channel and replays the client's requests on it. Returns `None` after
+/// telling the user why it failed.
+async fn connect(
+    ctx: &SessionCtx,
+    access: &Access,
+    client: &Client,
+    pty: Option<&PtyRequest>,
+    env: &[(String, String)],
+    start: &Start,
+) -> Option<(ChannelReadHalf, ChannelWriteHalf<russh::client::Msg>, VecDeque<Pending>)> {
+    let upstream = match ctx.upstream(access).await {
+        Ok(u) => u,
+        Err(e) => {
+            warn!(target = %access.target.name, "upstream failed: {e}");
+            client.fail(&format!("bastion: target \"{}\": {e}", access.target.name), 255).await;
+            return None;
+        }
+    };
+    let channel = match upstream.handle.channel_open_session().await {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(target = %access.target.name, "upstream channel refused: {e}");
+            client.fail(&format!("bastion: target \"{}\" refused a session: {e}", access.target.name), 255).await;
+            return None;
+        }
+    };
+    let mut pending = VecDeque::new();
+    let sent = async {
+        if let Some(p) = pty {
+            channel.request_pty(true, &p.term, p.cols, p.rows, p.pix_width, p.pix_height, &p.modes).await?;
+            pending.push_back(Pending::Pty);
+        }
+        for (k, v) in env {
+            channel.set_env(false, k.as_str(), v.as_str()).await?;
+        }
+        match start {
+            Start::Shell => channel.request_shell(true).await?,
+            Start::Exec(cmd) => channel.exec(true, cmd.clone()).await?,
+            Start::Subsystem(name) => channel.request_subsystem(true, name.as_str()).await?,
+        }
+        pending.push_back(Pending::Start(start.kind()));
+        Ok::<(), russh::Error>(())
+    }
+    .await;
+    if let Err(e) = sent {
+        client.fail(&format!("bastion: target \"{}\": {e}", access.target.name), 255).await;
+        return None;
+    }
+    let (rx, tx) = channel.split();
+    Some((rx, tx, pending))
+}
+
+/// A request sent upstream whose reply is still due.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    Pty,
+    Start(&'static str),
+}
+
+/// Runs a local port forward to its end.
+pub async fn run_forward(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Handle, fwd: Forward) {
+    let span = tracing::info_span!("forward", session = %ctx.id, to = %format!("{}:{}", fwd.host, fwd.port));
+    async move {
+        let id = channel.id();
+        let (rx, tx) = channel.split();
+        let client = Client { tx: Arc::new(tx), handle, id, pty: false };
+        let Some(access) = ctx.access() else { return };
+        let upstream = match ctx.upstream(&access).await {
+            Ok(u) => u,
+            Err(e) => {
+                warn!("upstream failed: {e}");
+                let _ = client.tx.close().await;
+                return;
+            }
+        };
+        let up = match upstream
+            .handle
+            .channel_open_direct_tcpip(fwd.host.as_str(), fwd.port, fwd.originator.as_str(), fwd.originator_port)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("target refused the forward: {e}");
+                let _ = client.tx.close().await;
+                return;
+            }
+        };
+        let (up_rx, up_tx) = up.split();
+        let pumps = Pumps { ctx: ctx.clone(), client, done: ctx.closed.child_token() };
+        pumps.run(rx, up_rx, Arc::new(up_tx), VecDeque::new()).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// The two directions of a connected channel.
+struct Pumps {
+    ctx: Arc<SessionCtx>,
+    client: Client,
+    /// Cancelled when either direction ends for good, or the connection closes.
+    done: CancellationToken,
+}
+
+impl Pumps {
+    async fn run(
+        self,
+        client_rx: ChannelReadHalf,
+        up_rx: ChannelReadHalf,
+        up_tx: Arc<ChannelWriteHalf<russh::client::Msg>>,
+        pending: VecDeque<Pending>,
+    ) {
+        let this = Arc::new(self);
+        let output = tokio::spawn({
+            let this = this.clone();
+            let up_tx = up_tx.clone();
+            async move { this.output(up_rx, up_tx, pending).await }.in_current_span()
+        });
+        this.input(client_rx, &up_tx).await;
+        let _ = output.await;
+        let _ = up_tx.close().await;
+    }
+
+    /// Client → target.
+    async fn input(&self, mut rx: ChannelReadHalf, up: &ChannelWriteHalf<russh::client::Msg>) {
+        loop {
+            let msg = tokio::select! {
+                m = rx.wait() => m,
+                _ = self.done.cancelled() => break,
+            };
+            let sent = match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    self.ctx.touch();
+                    tokio::select! {
+                        r = up.data_bytes(data) => r,
+                        _ = self.done.cancelled() => break,
+                    }
+                }
+                Some(ChannelMsg::Eof) => up.eof().await,
+                Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                    up.window_change(col_width, row_height, pix_width, pix_height).await
+                }
+                Some(ChannelMsg::Signal { signal }) => {
+                    info!(signal = ?signal, "signal");
+                    up.signal(signal).await
+                }
+                Some(ChannelMsg::Close) | None => break,
+                Some(_) => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        self.done.cancel();
+    }
+
+    /// Target → client.
+    async fn output(
+        &self,
+        mut rx: ChannelReadHalf,
+        up: Arc<ChannelWriteHalf<russh::client::Msg>>,
+        mut pending: VecDeque<Pending>,
+    ) {
+        let mut notices = self.ctx.notices.subscribe();
+        let tx = &self.client.tx;
+        let mut exit: Option<String> = None;
+        let mut shutting_down = false;
+        loop {
+            let msg = tokio::select! {
+                m = rx.wait() => m,
+                n = notices.recv() => {
+                    if let Ok(text) = n {
+                        self.client.say(&text).await;
+                    }
+                    continue;
+                }
+                _ = self.ctx.shared.shutdown.cancelled(), if !shutting_down => {
+                    shutting_down = true;
+                    self.client.say("bastion: the bastion is shutting down; this session ends now.").await;
+                    continue;
+                }
+                _ = self.done.cancelled() => break,
+            };
+            let r = match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    self.ctx.touch();
+                    tokio::select! {
+                        r = tx.data_bytes(data) => r,
+                        _ = self.done.cancelled() => break,
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, ext }) => {
+                    self.ctx.touch();
+                    tokio::select! {
+                        r = tx.extended_data_bytes(ext, data) => r,
+                        _ = self.done.cancelled() => break,
+                    }
+                }
+                Some(ChannelMsg::Eof) => tx.eof().await,
+                Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    exit = Some(exit_status.to_string());
+                    tx.exit_status(exit_status).await
+                }
+                Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
+                    exit = Some(format!("signal {}", sig_name(&signal_name)));
+                    let _ = self
+                        .client
+                        .handle
+                        .exit_signal_request(self.client.id, signal_name, core_dumped, error_message, lang_tag)
+                        .await;
+                    Ok(())
+                }
+                Some(ChannelMsg::Success) => {
+                    pending.pop_front();
+                    Ok(())
+                }
+                Some(ChannelMsg::Failure) => match pending.pop_front() {
+                    Some(Pending::Pty) => {
+                        warn!("target refused the pty");
+                        self.client.say("bastion: the target refused to allocate a pty").await;
+                        Ok(())
+                    }
+                    Some(Pending::Start(kind)) => {
+                        warn!("target refused the {kind} request");
+                        self.client.fail(&format!("bastion: the target refused the {kind} request"), 1).await;
+                        break;
+                    }
+                    None => Ok(()),
+                },
+                Some(ChannelMsg::Close) | None => {
+                    let _ = tx.close().await;
+                    break;
+                }
+                Some(_) => Ok(()),
+            };
+            if r.is_err() {
+                break;
+            }
+        }
+        info!(exit = exit.as_deref().unwrap_or("none"), "channel closed");
+        let _ = up.close().await;
+        self.done.cancel();
+    }
+}
+
+fn sig_name(s: &Sig) -> String {
+    match s {
+        Sig::Custom(n) => n.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Whether `name` matches an allowlist entry (`LC_*` matches a prefix).
+pub fn env_allowed(allow: &[String], name: &str) -> bool {
+    allow.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => p == name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn env_allowlist() {
+        let allow = ["LANG", "LC_*", "TZ"].map(String::from);
+        assert!(super::env_allowed(&allow, "LC_ALL"));
+        assert!(super::env_allowed(&allow, "LANG"));
+        assert!(!super::env_allowed(&allow, "LANGUAGE"));
+        assert!(!super::env_allowed(&allow, "LD_PRELOAD"));
+    }
+}

@@ -1,0 +1,352 @@
+//! One client connection: certificate authentication and the channel callbacks of russh.
+//!
+//! The callbacks never wait on a target or a person: russh runs them inside the connection's
+//! event loop, and a callback that blocks would stall every channel of the connection. Requests
+//! are answered at once from policy that needs no I/O; the channel task ([`super::bridge`])
+//! receives the same requests in order and does the slow work.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use cert_authority::{check_user_certificate, Refusal};
+use russh::server::{Auth, ChannelOpenHandle, Handler, Msg, Session};
+use russh::{Channel, ChannelId, ChannelOpenFailure, Disconnect};
+use ssh_key::{Certificate, HashAlg};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use super::session::SessionCtx;
+use super::target::{self, Destination};
+use super::Shared;
+use super::{bridge, menu};
+
+/// Per-connection state handed to russh.
+pub struct Connection {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    id: String,
+    /// Counts against `max_unauthenticated` until authentication succeeds.
+    permit: Option<OwnedSemaphorePermit>,
+    /// Set once authenticated; read by the login grace timer.
+    pub authenticated: Arc<AtomicBool>,
+    session: Option<Arc<SessionCtx>>,
+    /// A destination refusal to tell the user once authentication completes.
+    denial: Option<String>,
+    channels: usize,
+    tasks: TaskTracker,
+}
+
+impl Connection {
+    /// A connection from `peer`, holding an unauthenticated-connection permit.
+    pub fn new(
+        shared: Arc<Shared>,
+        peer: SocketAddr,
+        id: String,
+        permit: OwnedSemaphorePermit,
+        tasks: TaskTracker,
+    ) -> Connection {
+        Connection {
+            shared,
+            peer,
+            id,
+            permit: Some(permit),
+            authenticated: Arc::new(AtomicBool::new(false)),
+            session: None,
+            denial: None,
+            channels: 0,
+            tasks,
+        }
+    }
+
+    fn refuse(&self, user: &str, reason: &dyn std::fmt::Display, code: &str) -> Auth {
+        warn!(conn = %self.id, peer = %self.peer, user, reason = code, "authentication refused: {reason}");
+        Auth::reject()
+    }
+}
+
+impl Handler for Connection {
+    type Error = russh::Error;
+
+    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        debug!(conn = %self.id, user, "auth none");
+        Ok(Auth::reject())
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: russh::server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let _ = user;
+        // Certificates go on to the signature check; plain keys are refused in auth_publickey
+        // once proven, so that the log names the key that was actually used.
+        let _ = offer;
+        Ok(Auth::Accept)
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let refusal = Refusal::PlainKey {
+            fingerprint: key.public_key.fingerprint(HashAlg::Sha256).to_string(),
+        };
+        Ok(self.refuse(user, &refusal, "plain-key"))
+    }
+
+    async fn auth_openssh_certificate(
+        &mut self,
+        user: &str,
+        certificate: &Certificate,
+    ) -> Result<Auth, Self::Error> {
+        let now = cert_authority_now();
+        let certified = match check_user_certificate(
+            certificate,
+            &self.shared.user_cas,
+            Some(self.peer.ip()),
+            now,
+        ) {
+            Ok(c) => c,
+            Err(r) => {
+                let code = match &r {
+                    Refusal::WrongCa { .. } => "wrong-ca",
+                    Refusal::Expired { .. } => "expired",
+                    Refusal::NotYetValid { .. } => "not-yet-valid",
+                    Refusal::SourceAddress { .. } => "source-address",
+                    Refusal::NoPrincipals { .. } => "no-principals",
+                    Refusal::UnknownCriticalOption { .. } => "critical-option",
+                    Refusal::NotAUserCertificate { .. } => "not-user-cert",
+                    _ => "bad-certificate",
+                };
+                return Ok(self.refuse(user, &r, code));
+            }
+        };
+        let roles = target::roles_for(&self.shared.config, &certified.principals);
+        if roles.is_empty() {
+            let reason = format!(
+                "no role grants any of the principals {:?} (key id {:?})",
+                certified.principals, certified.key_id
+            );
+            return Ok(self.refuse(user, &reason, "unknown-principal"));
+        }
+        let destination = Destination::parse(user);
+        let access = match &destination.target {
+            Some(t) => match target::resolve(
+                &self.shared.config,
+                &certified.principals,
+                t,
+                destination.login.as_deref(),
+            ) {
+                Ok(a) => Some(a),
+                Err(d) => {
+                    warn!(conn = %self.id, peer = %self.peer, user, identity = %certified.key_id,
+                        reason = d.code(), "destination refused: {d}");
+                    self.denial = Some(d.to_string());
+                    None
+                }
+            },
+            None => None,
+        };
+        info!(
+            conn = %self.id,
+            peer = %self.peer,
+            user,
+            identity = %certified.key_id,
+            serial = certified.serial,
+            principals = ?certified.principals,
+            target = access.as_ref().map(|a| a.target.name.as_str()).unwrap_or("-"),
+            login = access.as_ref().map(|a| a.login.as_str()).unwrap_or("-"),
+            "authenticated"
+        );
+        self.session = Some(Arc::new(SessionCtx::new(
+            self.id.clone(),
+            self.peer,
+            certified,
+            destination,
+            access,
+            self.shared.clone(),
+        )));
+        Ok(Auth::Accept)
+    }
+
+    async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
+        self.authenticated.store(true, Ordering::SeqCst);
+        self.permit = None;
+        if let Some(denial) = self.denial.take() {
+            session.disconnect(Disconnect::ByApplication, &format!("bastion: {denial}"), "en")?;
+            return Ok(());
+        }
+        if let Some(ctx) = &self.session {
+            ctx.touch();
+            self.tasks
+                .spawn(super::listener::idle_watchdog(ctx.clone(), session.handle()));
+        }
+        Ok(())
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(ctx) = self.session.clone() else {
+            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            return Ok(());
+        };
+        if self.channels >= self.shared.config.server.max_channels_per_connection {
+            warn!(conn = %self.id, identity = %ctx.user.key_id, "channel refused: too many channels on one connection");
+            reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
+        self.channels += 1;
+        reply.accept().await;
+        self.tasks.spawn(bridge::run_session(ctx, channel, session.handle()));
+        Ok(())
+    }
+
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        host_to_connect: &str,
+        port_to_connect: u32,
+        originator_address: &str,
+        originator_port: u32,
+        reply: ChannelOpenHandle,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(ctx) = self.session.clone() else {
+            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            return Ok(());
+        };
+        let allowed = ctx.user.permit_port_forwarding
+            && ctx.access().is_some_and(|a| a.allows(config::Capability::PortForward));
+        if !allowed {
+            warn!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"),
+                "port forwarding refused: no role allows port-forward here");
+            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            return Ok(());
+        }
+        info!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"), "port forward");
+        reply.accept().await;
+        let fwd = bridge::Forward {
+            host: host_to_connect.to_string(),
+            port: port_to_connect,
+            originator: originator_address.to_string(),
+            originator_port,
+        };
+        self.tasks
+            .spawn(bridge::run_forward(ctx, channel, session.handle(), fwd));
+        Ok(())
+    }
+
+    async fn tcpip_forward(
+        &mut self,
+        address: &str,
+        port: &mut u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        warn!(conn = %self.id, bind = %format!("{address}:{port}"), "remote port forwarding refused: not supported");
+        Ok(false)
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.session.as_ref().is_some_and(|c| menu::pty_permitted(c)) {
+            session.channel_success(channel)?;
+        } else {
+            warn!(conn = %self.id, "pty refused: certificate lacks permit-pty");
+            session.channel_failure(channel)?;
+        }
+        Ok(())
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        _value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // Filtered by the allowlist in the channel task; OpenSSH asks for no reply.
+        session.channel_success(channel)?;
+        Ok(())
+    }
+
+    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+        // Accepted here; a refusal is explained in-band by the channel task (exit status 1),
+        // which tells the user more than OpenSSH's "shell request failed".
+        session.channel_success(channel)?;
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)?;
+        Ok(())
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)?;
+        Ok(())
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        warn!(conn = %self.id, "X11 forwarding refused");
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn agent_request(&mut self, _channel: ChannelId, _session: &mut Session) -> Result<bool, Self::Error> {
+        warn!(conn = %self.id, "agent forwarding refused");
+        Ok(false)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        match &self.session {
+            Some(ctx) => {
+                ctx.closed.cancel();
+                info!(conn = %self.id, identity = %ctx.user.key_id, "connection closed");
+            }
+            None => debug!(conn = %self.id, peer = %self.peer, "connection closed before authentication"),
+        }
+    }
+}
+
+fn cert_authority_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,184 @@
+//! The accept loop: limits unauthenticated connections, enforces the login grace time, and on
+//! shutdown tells live users, then waits for their channels to close.
+
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::Disconnect;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::connection::Connection;
+use super::session::SessionCtx;
+use super::{target, Shared};
+
+/// How long live sessions get to see the shutdown notice before they are cut.
+const SHUTDOWN_NOTICE: Duration = Duration::from_millis(500);
+/// How long shutdown waits for channels to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves clients on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    server_config: Arc<russh::server::Config>,
+    shutdown: CancellationToken,
+) {
+    let unauthenticated = Arc::new(Semaphore::new(shared.config.server.max_unauthenticated));
+    let tasks = TaskTracker::new();
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => {
+                backoff = Duration::from_millis(50);
+                a
+            }
+            Err(e) => {
+                // EMFILE and friends: wait rather than spin.
+                warn!("accept failed: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        let Ok(permit) = unauthenticated.clone().try_acquire_owned() else {
+            warn!(%peer, "connection dropped: too many unauthenticated connections");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let id = new_session_id();
+        let conn = Connection::new(shared.clone(), peer, id, permit, tasks.clone());
+        tasks.spawn(serve_connection(
+            shared.clone(),
+            server_config.clone(),
+            tcp,
+            peer,
+            conn,
+            shutdown.clone(),
+        ));
+    }
+    info!("no longer accepting connections; waiting for live sessions");
+    tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await.is_err() {
+        warn!("sessions still open after {SHUTDOWN_GRACE:?}; exiting anyway");
+    }
+}
+
+async fn serve_connection(
+    shared: Arc<Shared>,
+    server_config: Arc<russh::server::Config>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    conn: Connection,
+    shutdown: CancellationToken,
+) {
+    let grace = shared.config.server.login_grace_time.duration();
+    let authenticated = conn.authenticated.clone();
+    let running = match tokio::time::timeout(grace, russh::server::run_stream(server_config, tcp, conn)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            warn!(%peer, "SSH handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            warn!(%peer, "login grace time exceeded before the SSH handshake");
+            return;
+        }
+    };
+    let handle = running.handle();
+    let mut running = pin!(running);
+    tokio::select! {
+        r = &mut running => {
+            if let Err(e) = r {
+                info!(%peer, "connection ended: {e}");
+            }
+            return;
+        }
+        _ = tokio::time::sleep(grace) => {
+            if !authenticated.load(Ordering::SeqCst) {
+                warn!(%peer, "login grace time ({}s) exceeded; disconnecting", grace.as_secs());
+                let _ = handle
+                    .disconnect(Disconnect::ByApplication, "login grace time exceeded".into(), "en".into())
+                    .await;
+            }
+        }
+        _ = shutdown.cancelled() => {}
+    }
+    tokio::select! {
+        r = &mut running => {
+            if let Err(e) = r {
+                info!(%peer, "connection ended: {e}");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            // The channel pumps show the notice; give it a moment to reach the users.
+            tokio::time::sleep(SHUTDOWN_NOTICE).await;
+            let _ = handle
+                .disconnect(Disconnect::ByApplication, "bastion shutting down".into(), "en".into())
+                .await;
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, running).await;
+        }
+    }
+}
+
+/// Logs the user off once nothing has crossed the connection for the role's idle timeout.
+pub async fn idle_watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) {
+    loop {
+        let timeout = ctx.access().map(|a| a.idle_timeout).unwrap_or_else(|| {
+            target::roles_for(&ctx.shared.config, &ctx.user.principals)
+                .iter()
+                .map(|r| r.idle_timeout.duration())
+                .min()
+                .unwrap_or(Duration::from_secs(900))
+        });
+        let idle = ctx.idle_for();
+        if idle >= timeout {
+            warn!(session = %ctx.id, identity = %ctx.user.key_id, idle_secs = idle.as_secs(), "idle timeout: logging off");
+            ctx.notify(&format!(
+                "bastion: no activity for {}; you are being logged off (idle timeout).",
+                humanize(timeout)
+            ));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = handle
+                .disconnect(Disconnect::ByApplication, "idle timeout".into(), "en".into())
+                .await;
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(timeout - idle) => {}
+            _ = ctx.closed.cancelled() => return,
+        }
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, m, _) => format!("{h}h {m}m"),
+    }
+}
+
+/// A session id: start time (hex seconds) and 32 random bits, sortable by time.
+pub fn new_session_id() -> String {
+    use ring::rand::SecureRandom;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut r = [0u8; 4];
+    let _ = ring::rand::SystemRandom::new().fill(&mut r);
+    format!("{secs:x}-{:08x}", u32::from_be_bytes(r))
+}

@@ -1,0 +1,41 @@
+//! The SSH gateway: accepts clients, authenticates their certificates, connects to targets and
+//! relays session channels.
+//!
+//! # Layout
+//! - [`listener`]: the accept loop, the limit on unauthenticated connections, shutdown.
+//! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
+//! - [`target`]: which target the user name asks for and whether the roles allow it.
+//! - [`upstream`]: the bastion's own connection to the target.
+//! - [`bridge`]: one session channel relayed end to end, with backpressure.
+//! - [`menu`]: the target menu shown to a pty session that named no target.
+//! - [`session`]: state shared by the channels of one authenticated connection (upstream
+//!   connection, activity clock for the idle timeout, notices to users).
+
+pub mod bridge;
+pub mod connection;
+pub mod listener;
+pub mod menu;
+pub mod session;
+pub mod target;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use russh::keys::PrivateKey;
+use ssh_key::PublicKey;
+
+/// Everything connections share: configuration and keys, loaded once at start.
+pub struct Shared {
+    /// The configuration.
+    pub config: config::Config,
+    /// Public halves of the user CAs whose certificates are accepted.
+    pub user_cas: Vec<PublicKey>,
+    /// Signs the per-session upstream certificates.
+    pub target_ca: PrivateKey,
+    /// russh client settings for targets with pinned or known_hosts keys.
+    pub upstream_config: Arc<russh::client::Config>,
+    /// The same, also asking for host certificates (targets checked by host CA).
+    pub upstream_config_host_ca: Arc<russh::client::Config>,
+    /// Cancelled when the bastion shuts down; channels tell their users.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}

@@ -1,0 +1,119 @@
+//! State shared by all channels of one authenticated client connection.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cert_authority::CertifiedUser;
+use tokio::sync::{broadcast, OnceCell};
+use tokio_util::sync::CancellationToken;
+
+use super::target::{Access, Destination};
+use super::upstream::{self, Upstream, UpstreamError};
+use super::Shared;
+
+/// One authenticated connection.
+pub struct SessionCtx {
+    /// Session id: names the recordings and the upstream certificate.
+    pub id: String,
+    /// The client's address.
+    pub peer: std::net::SocketAddr,
+    /// Who the certificate says the user is.
+    pub user: CertifiedUser,
+    /// What the SSH user name asked for.
+    pub destination: Destination,
+    /// Where the session goes, once known (from the user name, or chosen in the menu).
+    access: Mutex<Option<Access>>,
+    upstream: OnceCell<Arc<Upstream>>,
+    /// Configuration and keys.
+    pub shared: Arc<Shared>,
+    started: Instant,
+    /// Milliseconds since `started` of the last byte in either direction.
+    last_activity: AtomicU64,
+    /// Messages for every open channel of this connection (idle logoff, shutdown).
+    pub notices: broadcast::Sender<Arc<str>>,
+    /// Cancelled when the connection ends; channel tasks stop with it.
+    pub closed: CancellationToken,
+}
+
+impl SessionCtx {
+    /// A new session for `user` arriving from `peer`.
+    pub fn new(
+        id: String,
+        peer: std::net::SocketAddr,
+        user: CertifiedUser,
+        destination: Destination,
+        access: Option<Access>,
+        shared: Arc<Shared>,
+    ) -> SessionCtx {
+        SessionCtx {
+            id,
+            peer,
+            user,
+            destination,
+            access: Mutex::new(access),
+            upstream: OnceCell::new(),
+            shared,
+            started: Instant::now(),
+            last_activity: AtomicU64::new(0),
+            notices: broadcast::channel(8).0,
+            closed: CancellationToken::new(),
+        }
+    }
+
+    /// The destination, once resolved.
+    pub fn access(&self) -> Option<Access> {
+        self.access.lock().ok().and_then(|a| a.clone())
+    }
+
+    /// Fixes the destination (menu choice). The first choice sticks: all channels of a
+    /// connection share one upstream connection.
+    pub fn choose(&self, access: Access) -> Access {
+        match self.access.lock() {
+            Ok(mut slot) => slot.get_or_insert(access).clone(),
+            Err(_) => access,
+        }
+    }
+
+    /// Notes traffic now (for the idle timeout).
+    pub fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_activity.store(ms, Ordering::Relaxed);
+    }
+
+    /// Time since the last traffic.
+    pub fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_activity.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+
+    /// The upstream connection, made on first use and shared by every channel.
+    pub async fn upstream(&self, access: &Access) -> Result<Arc<Upstream>, UpstreamError> {
+        self.upstream
+            .get_or_try_init(|| async {
+                let key_id = format!("bastion session {} for {}", self.id, self.user.key_id);
+                let up = upstream::connect(&self.shared, &access.target, &access.login, &key_id).await?;
+                tracing::info!(
+                    session = %self.id,
+                    user = %self.user.key_id,
+                    target = %access.target.name,
+                    login = %access.login,
+                    "upstream connected"
+                );
+                Ok(Arc::new(up))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Tells every open channel `text` (shown on stderr, or on the terminal of pty sessions).
+    pub fn notify(&self, text: &str) {
+        let _ = self.notices.send(Arc::from(text));
+    }
+}
+
+impl Drop for SessionCtx {
+    fn drop(&mut self) {
+        self.closed.cancel();
+    }
+}

@@ -1,0 +1,64 @@
+//! Resolved settings: the configuration plus the keys it names, loaded and checked once.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use cert_authority::load_private_key;
+use config::Config;
+use russh::keys::PrivateKey;
+use russh::server::Config as ServerConfig;
+use russh::{MethodKind, MethodSet, SshId};
+
+use crate::gateway::{upstream, Shared};
+
+/// Everything `serve` needs, loaded.
+pub struct Settings {
+    /// Shared with every connection.
+    pub shared: Arc<Shared>,
+    /// russh server settings.
+    pub server: Arc<ServerConfig>,
+}
+
+impl Settings {
+    /// Loads the keys the configuration names; every failure names the file.
+    pub fn load(config: Config) -> Result<Settings> {
+        let host_key = load(&config.server.host_key, "server.host_key")?;
+        let user_ca = load(&config.ca.user_ca, "ca.user_ca")?;
+        let target_ca = load(&config.ca.target_ca, "ca.target_ca")?;
+        let server = server_config(&config, host_key);
+        let shared = Shared {
+            user_cas: vec![user_ca.public_key().clone()],
+            target_ca,
+            upstream_config: Arc::new(upstream::client_config(false)),
+            upstream_config_host_ca: Arc::new(upstream::client_config(true)),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+            config,
+        };
+        Ok(Settings {
+            shared: Arc::new(shared),
+            server: Arc::new(server),
+        })
+    }
+}
+
+fn load(path: &std::path::Path, key: &str) -> Result<PrivateKey> {
+    load_private_key(path).with_context(|| format!("{key} ({})", path.display()))
+}
+
+fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
+    let s = &config.server;
+    ServerConfig {
+        server_id: SshId::Standard(concat!("SSH-2.0-bastion_", env!("CARGO_PKG_VERSION")).into()),
+        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        auth_rejection_time: std::time::Duration::from_millis(250),
+        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
+        keys: vec![host_key],
+        max_auth_attempts: s.max_auth_attempts,
+        // The role's idle timeout logs users off with a message; russh's would cut silently.
+        inactivity_timeout: None,
+        keepalive_interval: Some(s.keepalive_interval.duration()),
+        keepalive_max: s.keepalive_max,
+        nodelay: true,
+        ..Default::default()
+    }
+}
