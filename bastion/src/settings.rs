@@ -53,7 +53,8 @@ fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
         auth_rejection_time: std::time::Duration::from_millis(250),
         auth_rejection_time_initial: Some(std::time::Duration::ZERO),
         keys: vec![host_key],
-        max_auth_attempts: s.max_auth_attempts,
+        // russh counts the client's opening "none" probe; OpenSSH's MaxAuthTries does not.
+        max_auth_attempts: s.max_auth_attempts + 1,
         // The role's idle timeout logs users off with a message; russh's would cut silently.
         inactivity_timeout: None,
         keepalive_interval: Some(s.keepalive_interval.duration()),

@@ -1,1 +1,17 @@
+//! Test harness: starts real OpenSSH `sshd` targets and the `bastion` binary on loopback, makes
+//! users with certificates, and drives the real `ssh`, `scp` and `sftp` clients (tmux for
+//! interactive sessions).
+//!
+//! Every process is killed when its guard drops; every test gets its own temporary directory.
 #![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod bastion;
+pub mod sshd;
+pub mod tmux;
+pub mod util;
+
+pub use bastion::{Bastion, BastionBuilder, User};
+pub use sshd::Sshd;
+pub use tmux::Tmux;
+pub use util::*;

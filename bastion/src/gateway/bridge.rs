@@ -175,13 +175,13 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     let access = match ctx.access() {
         Some(a) => a,
         None => {
-            if ctx.destination.target.is_some() {
-                // Refused at authentication; the connection is being closed.
-                return;
-            }
             if !(matches!(start, Start::Shell) && pty.is_some()) {
+                let why = match &ctx.note {
+                    Some(note) => format!("bastion: {note}; "),
+                    None => "bastion: no target given; ".into(),
+                };
                 client
-                    .fail("bastion: no target given; use ssh LOGIN@TARGET@bastion (or ssh -t bastion for a menu)", 2)
+                    .fail(&format!("{why}use ssh LOGIN@TARGET@bastion (or ssh -t bastion for a menu)"), 2)
                     .await;
                 return;
             }

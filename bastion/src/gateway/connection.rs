@@ -61,7 +61,7 @@ impl Connection {
     }
 
     fn refuse(&self, user: &str, reason: &dyn std::fmt::Display, code: &str) -> Auth {
-        warn!(conn = %self.id, peer = %self.peer, user, reason = code, "authentication refused: {reason}");
+        warn!(conn = %self.id, peer = %self.peer, user, reason = %code, "authentication refused: {reason}");
         Auth::reject()
     }
 }
@@ -133,6 +133,7 @@ impl Handler for Connection {
             return Ok(self.refuse(user, &reason, "unknown-principal"));
         }
         let destination = Destination::parse(user);
+        let mut note = None;
         let access = match &destination.target {
             Some(t) => match target::resolve(
                 &self.shared.config,
@@ -141,9 +142,16 @@ impl Handler for Connection {
                 destination.login.as_deref(),
             ) {
                 Ok(a) => Some(a),
+                // A bare name that is no target is most often the local user name that ssh
+                // sends by default: offer the menu (or say how to name a target) instead of
+                // closing the connection.
+                Err(d) if !user.contains('@') => {
+                    note = Some(d.to_string());
+                    None
+                }
                 Err(d) => {
                     warn!(conn = %self.id, peer = %self.peer, user, identity = %certified.key_id,
-                        reason = d.code(), "destination refused: {d}");
+                        reason = %d.code(), "destination refused: {d}");
                     self.denial = Some(d.to_string());
                     None
                 }
@@ -165,8 +173,8 @@ impl Handler for Connection {
             self.id.clone(),
             self.peer,
             certified,
-            destination,
             access,
+            note,
             self.shared.clone(),
         )));
         Ok(Auth::Accept)

@@ -37,7 +37,11 @@ pub async fn choose(
         write("bastion: no target is permitted for you.\r\n".into()).await;
         return None;
     }
-    let mut text = format!("bastion: signed in as {}. Targets you may reach:\r\n", ctx.user.key_id);
+    let mut text = String::new();
+    if let Some(note) = &ctx.note {
+        text.push_str(&format!("bastion: {note}.\r\n"));
+    }
+    text.push_str(&format!("bastion: signed in as {}. Targets you may reach:\r\n", ctx.user.key_id));
     for (i, a) in choices.iter().enumerate() {
         text.push_str(&format!("  {:>2}) {:<20} as {}\r\n", i + 1, a.target.name, a.login));
     }

@@ -8,7 +8,7 @@ use cert_authority::CertifiedUser;
 use tokio::sync::{broadcast, OnceCell};
 use tokio_util::sync::CancellationToken;
 
-use super::target::{Access, Destination};
+use super::target::Access;
 use super::upstream::{self, Upstream, UpstreamError};
 use super::Shared;
 
@@ -20,8 +20,8 @@ pub struct SessionCtx {
     pub peer: std::net::SocketAddr,
     /// Who the certificate says the user is.
     pub user: CertifiedUser,
-    /// What the SSH user name asked for.
-    pub destination: Destination,
+    /// Why the name given was not used as a target, shown with the menu.
+    pub note: Option<String>,
     /// Where the session goes, once known (from the user name, or chosen in the menu).
     access: Mutex<Option<Access>>,
     upstream: OnceCell<Arc<Upstream>>,
@@ -42,15 +42,15 @@ impl SessionCtx {
         id: String,
         peer: std::net::SocketAddr,
         user: CertifiedUser,
-        destination: Destination,
         access: Option<Access>,
+        note: Option<String>,
         shared: Arc<Shared>,
     ) -> SessionCtx {
         SessionCtx {
             id,
             peer,
             user,
-            destination,
+            note,
             access: Mutex::new(access),
             upstream: OnceCell::new(),
             shared,

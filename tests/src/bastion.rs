@@ -1,0 +1,241 @@
+//! The bastion under test: keys, configuration, the running binary, and users with certificates.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::sshd::Sshd;
+use crate::util::{bastion_bin, keygen, read, run, stderr, wait_for};
+
+/// Builds a configuration around real sshd targets, then starts the bastion.
+pub struct BastionBuilder {
+    /// Temporary directory holding keys, config, logs, targets.
+    pub dir: TempDir,
+    server: String,
+    sections: Vec<String>,
+}
+
+impl Default for BastionBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BastionBuilder {
+    /// New keys (`bastion ca init`) in a fresh temporary directory.
+    pub fn new() -> BastionBuilder {
+        let dir = tempfile::Builder::new().prefix("bastion-e2e-").tempdir().unwrap();
+        let o = run(Command::new(bastion_bin()).args(["ca", "init", "--dir"]).arg(dir.path().join("keys")));
+        assert!(o.status.success(), "ca init: {}", stderr(&o));
+        BastionBuilder { dir, server: String::new(), sections: Vec::new() }
+    }
+
+    /// Path of a file in the test directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The target CA's public key (what targets trust).
+    pub fn target_ca_pub(&self) -> PathBuf {
+        self.path("keys/target_ca.pub")
+    }
+
+    /// Starts an sshd that trusts the target CA.
+    pub fn sshd(&self, name: &str) -> Sshd {
+        Sshd::start(&self.path(name), &self.target_ca_pub())
+    }
+
+    /// Adds lines to `[server]`.
+    pub fn server(mut self, lines: &str) -> Self {
+        self.server.push_str(lines);
+        self.server.push('\n');
+        self
+    }
+
+    /// Adds a target reaching `sshd` with its pinned host key; `extra` are more TOML lines.
+    pub fn target(self, name: &str, sshd: &Sshd, extra: &str) -> Self {
+        let body = format!(
+            "name = \"{name}\"\nhost = \"127.0.0.1\"\nport = {}\nhost_key = \"{}\"\ndefault_login = \"root\"\n{extra}",
+            sshd.port,
+            sshd.host_key()
+        );
+        self.section("targets", &body)
+    }
+
+    /// Adds a `[[roles]]` table with this body.
+    pub fn role(self, body: &str) -> Self {
+        self.section("roles", body)
+    }
+
+    /// Adds any `[[NAME]]` array table.
+    pub fn section(mut self, name: &str, body: &str) -> Self {
+        self.sections.push(format!("[[{name}]]\n{body}\n"));
+        self
+    }
+
+    /// The configuration text.
+    pub fn config_text(&self) -> String {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nhost_key = \"keys/host_ed25519\"\n{}\n[ca]\nuser_ca = \"keys/user_ca\"\ntarget_ca = \"keys/target_ca\"\n\n{}",
+            self.server,
+            self.sections.join("\n")
+        )
+    }
+
+    /// Writes the configuration and starts `bastion serve`.
+    pub fn start(self) -> Bastion {
+        let config = self.path("bastion.toml");
+        std::fs::write(&config, self.config_text()).unwrap();
+        Bastion::spawn(self.dir, &config)
+    }
+}
+
+/// A running bastion; killed on drop.
+pub struct Bastion {
+    /// Its address's port on 127.0.0.1.
+    pub port: u16,
+    /// The configuration file.
+    pub config: PathBuf,
+    child: Child,
+    log: PathBuf,
+    /// The test directory (kept alive as long as the bastion).
+    pub dir: TempDir,
+}
+
+impl Bastion {
+    fn spawn(dir: TempDir, config: &Path) -> Bastion {
+        let log = dir.path().join(format!("bastion-{}.log", crate::util::free_port()));
+        let child = Command::new(bastion_bin())
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("BASTION_LOG", "info,russh=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut b = Bastion { port: 0, config: config.to_path_buf(), child, log, dir };
+        let port = wait_for(Duration::from_secs(20), || {
+            let text = read(&b.log);
+            text.lines()
+                .find(|l| l.contains("bastion listening"))
+                .and_then(|l| l.split("address=").nth(1))
+                .and_then(|a| a.split_whitespace().next())
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+        });
+        match port {
+            Some(p) => b.port = p,
+            None => {
+                let _ = b.child.kill();
+                panic!("bastion did not start: {}", read(&b.log));
+            }
+        }
+        b
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        read(&self.log)
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str) -> String {
+        wait_for(Duration::from_secs(15), || {
+            let l = self.log();
+            l.contains(needle).then_some(l)
+        })
+        .unwrap_or_else(|| panic!("log never contained {needle:?}:\n{}", self.log()))
+    }
+
+    /// A user with a fresh key and a certificate from the user CA (`bastion ca sign`).
+    pub fn user(&self, identity: &str, principals: &str) -> User {
+        self.user_with(identity, principals, &[])
+    }
+
+    /// Same, with extra `ca sign` arguments (`--ttl`, `--source-address`, …).
+    pub fn user_with(&self, identity: &str, principals: &str, args: &[&str]) -> User {
+        let name = format!("user-{}-{}", identity.replace(['@', '.'], "_"), crate::util::free_port());
+        let key = self.dir.path().join(&name);
+        keygen(&key);
+        let o = run(Command::new(bastion_bin())
+            .args(["ca", "sign", "--config"])
+            .arg(&self.config)
+            .args(["--principals", principals, "--identity", identity])
+            .args(args)
+            .arg(key.with_extension("pub")));
+        assert!(o.status.success(), "ca sign: {}", stderr(&o));
+        User { key: key.clone(), cert: PathBuf::from(format!("{}-cert.pub", key.display())), port: self.port }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let done = wait_for(Duration::from_secs(20), || self.child.try_wait().ok().flatten());
+        done.is_some_and(|s| s.success())
+    }
+}
+
+impl Drop for Bastion {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A user: a key and its certificate.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Private key.
+    pub key: PathBuf,
+    /// Certificate (`KEY-cert.pub`).
+    pub cert: PathBuf,
+    /// The bastion's port.
+    pub port: u16,
+}
+
+impl User {
+    /// Options every test ssh uses: this user's key and certificate only, no agent, no config
+    /// file, no host key prompts.
+    pub fn ssh_options(&self) -> Vec<String> {
+        vec![
+            "-F".into(),
+            "/dev/null".into(),
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-o".into(),
+            "IdentityAgent=none".into(),
+            "-o".into(),
+            format!("IdentityFile={}", self.key.display()),
+            "-o".into(),
+            format!("CertificateFile={}", self.cert.display()),
+            "-o".into(),
+            "UserKnownHostsFile=/dev/null".into(),
+            "-o".into(),
+            "StrictHostKeyChecking=no".into(),
+            "-o".into(),
+            "LogLevel=ERROR".into(),
+            "-o".into(),
+            "BatchMode=yes".into(),
+        ]
+    }
+
+    /// `ssh -p PORT [options] DEST ARGS…` ready to run.
+    pub fn ssh(&self, dest: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ssh");
+        c.args(self.ssh_options()).arg("-p").arg(self.port.to_string()).arg(dest).args(args);
+        c
+    }
+
+    /// The same as a shell command line (for tmux).
+    pub fn ssh_line(&self, extra: &str, dest: &str) -> String {
+        format!("ssh {} -p {} {extra} {dest}", self.ssh_options().join(" "), self.port)
+    }
+}

@@ -1,0 +1,210 @@
+//! Channels relayed as OpenSSH would relay them (issue 2, item 7).
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tests::{free_port, run, stderr, stdout, wait_for};
+
+use crate::fixture::{direct_ssh, world};
+
+#[test]
+fn exit_status_and_stderr_match_plain_openssh() {
+    let w = world();
+    for cmd in ["echo out; echo err >&2; exit 7", "exit 0", "kill -TERM $$", "kill -KILL $$"] {
+        let via = run(&mut w.alice.ssh("t1@127.0.0.1", &[cmd]));
+        let direct = run(&mut direct_ssh(&w, &[cmd]));
+        assert_eq!(via.status.code(), direct.status.code(), "{cmd}: {} / {}", stderr(&via), stderr(&direct));
+        assert_eq!(stdout(&via), stdout(&direct), "{cmd}");
+        assert_eq!(stderr(&via), stderr(&direct), "{cmd}");
+    }
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo out; echo err >&2; exit 7"]));
+    assert_eq!((stdout(&o).as_str(), stderr(&o).as_str(), o.status.code()), ("out\n", "err\n", Some(7)));
+    w.bastion.wait_log("exit=\"signal KILL\"");
+}
+
+#[test]
+fn stdin_flows_and_eof_reaches_the_command() {
+    let w = world();
+    let mut child = w
+        .alice
+        .ssh("t1@127.0.0.1", &["cat; echo done"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"a\nb\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "a\nb\ndone\n");
+}
+
+#[test]
+fn env_is_filtered_by_the_allowlist() {
+    let w = world();
+    let o = run(w
+        .alice
+        .ssh("t1@127.0.0.1", &["-o", "SendEnv=LANG FOO LC_TIME", "echo \"[$LANG|$FOO|$LC_TIME]\""])
+        .env("LANG", "C.UTF-8")
+        .env("FOO", "secret")
+        .env("LC_TIME", "C"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // sshd accepts FOO, but the bastion's allowlist (LANG, LC_*, TZ) drops it.
+    assert_eq!(stdout(&o), "[C.UTF-8||C]\n");
+}
+
+#[test]
+fn pty_carries_term() {
+    let w = world();
+    let o = run(w.alice.ssh("t1@127.0.0.1", &["-tt", "tty; echo TERM=$TERM"]).env("TERM", "xterm-256color"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("TERM=xterm-256color"), "{out}");
+}
+
+#[test]
+fn multiplexed_channels_share_one_connection() {
+    let w = world();
+    let sock = w.bastion.dir.path().join("cm.sock");
+    let o = run(w.alice.ssh("t1@127.0.0.1", &["-M", "-S"]).arg(&sock).args(["-f", "-N"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    for i in 0..3 {
+        let o = run(w.alice.ssh("t1@127.0.0.1", &["-S"]).arg(&sock).arg(format!("echo chan-{i}")));
+        assert_eq!(stdout(&o), format!("chan-{i}\n"), "{}", stderr(&o));
+    }
+    let _ = run(w.alice.ssh("t1@127.0.0.1", &["-S"]).arg(&sock).args(["-O", "exit"]));
+    let log = w.bastion.log();
+    assert_eq!(log.matches("authenticated").count(), 1, "{log}");
+    assert_eq!(log.matches("upstream connected").count(), 1, "{log}");
+}
+
+fn random_file(path: &std::path::Path, len: usize) -> Vec<u8> {
+    let mut data = vec![0u8; len];
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut data).unwrap();
+    std::fs::write(path, &data).unwrap();
+    data
+}
+
+#[test]
+fn scp_and_sftp_transfer_files_intact() {
+    let w = world();
+    let dir = w.bastion.dir.path();
+    let data = random_file(&dir.join("up.bin"), 3 * 1024 * 1024 + 17);
+    let opts = w.alice.ssh_options();
+    let port = w.bastion.port.to_string();
+    // scp over sftp (the default), then legacy scp (-O: exec "scp -t").
+    for (i, legacy) in [false, true].into_iter().enumerate() {
+        let mut c = Command::new("scp");
+        c.args(&opts).args(["-P", &port]);
+        if legacy {
+            c.arg("-O");
+        }
+        let o = run(c.arg(dir.join("up.bin")).arg(format!("t1@127.0.0.1:/tmp/bastion-scp-{i}.bin")));
+        assert!(o.status.success(), "scp up: {}", stderr(&o));
+        let back = dir.join(format!("down-{i}.bin"));
+        let mut c = Command::new("scp");
+        c.args(&opts).args(["-P", &port]);
+        if legacy {
+            c.arg("-O");
+        }
+        let o = run(c.arg(format!("t1@127.0.0.1:/tmp/bastion-scp-{i}.bin")).arg(&back));
+        assert!(o.status.success(), "scp down: {}", stderr(&o));
+        assert!(std::fs::read(&back).unwrap() == data, "scp round trip differs (legacy={legacy})");
+    }
+    let batch = dir.join("batch");
+    std::fs::write(
+        &batch,
+        format!("put {} /tmp/bastion-sftp.bin\nget /tmp/bastion-sftp.bin {}\nls /tmp/bastion-sftp.bin\n", dir.join("up.bin").display(), dir.join("sftp-back.bin").display()),
+    )
+    .unwrap();
+    let o = run(Command::new("sftp").args(&opts).args(["-P", &port, "-b"]).arg(&batch).arg("t1@127.0.0.1"));
+    assert!(o.status.success(), "sftp: {}", stderr(&o));
+    assert!(std::fs::read(dir.join("sftp-back.bin")).unwrap() == data);
+}
+
+/// Starts `ssh -N -L` and returns what a TCP client reads from the local end.
+fn forward_and_read(w: &crate::fixture::World) -> String {
+    let lport = free_port();
+    let mut child = w
+        .alice
+        .ssh("t1@127.0.0.1", &["-N", "-L", &format!("127.0.0.1:{lport}:127.0.0.1:{}", w.sshd.port)])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stream = wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", lport)).ok());
+    let mut got = String::new();
+    if let Some(mut s) = stream {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 64];
+        if let Ok(n) = s.read(&mut buf) {
+            got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    got
+}
+
+#[test]
+fn port_forwarding_is_refused_unless_a_role_allows_it() {
+    let w = world();
+    assert_eq!(forward_and_read(&w), "");
+    w.bastion.wait_log("port forwarding refused");
+
+    let w = world_with_forwarding();
+    assert!(forward_and_read(&w).starts_with("SSH-2.0-OpenSSH"));
+}
+
+fn world_with_forwarding() -> crate::fixture::World {
+    let b = tests::BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .target("t1", &sshd, "")
+        .role("name = \"fwd\"\nprincipals = [\"ops\"]\ntargets = [\"t1\"]\nlogins = [\"root\"]\nallow = [\"shell\", \"exec\", \"port-forward\"]")
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    crate::fixture::World { bastion, sshd, alice }
+}
+
+#[test]
+fn agent_forwarding_is_refused() {
+    let w = world();
+    let sock = w.bastion.dir.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock).stdout(Stdio::null()).spawn().unwrap();
+    wait_for(Duration::from_secs(5), || sock.exists().then_some(()));
+    // The usual options say IdentityAgent=none; this client must see the agent to forward it.
+    let opts: Vec<String> = w
+        .alice
+        .ssh_options()
+        .chunks(2)
+        .filter(|pair| pair[1] != "IdentityAgent=none")
+        .flatten()
+        .cloned()
+        .collect();
+    let o = run(Command::new("ssh")
+        .args(&opts)
+        .args(["-o", "ForwardAgent=yes", "-p", &w.bastion.port.to_string(), "t1@127.0.0.1", "echo \"[$SSH_AUTH_SOCK]\""])
+        .env("SSH_AUTH_SOCK", &sock));
+    let _ = agent.kill();
+    assert_eq!(stdout(&o), "[]\n", "{}", stderr(&o));
+    w.bastion.wait_log("agent forwarding refused");
+}
+
+#[test]
+fn capabilities_are_enforced_with_a_reason() {
+    let b = tests::BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .target("t1", &sshd, "")
+        .role("name = \"shell-only\"\nprincipals = [\"ops\"]\ntargets = [\"t1\"]\nlogins = [\"root\"]\nallow = [\"shell\"]")
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo SHOULD-NOT-RUN"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bastion: exec is not permitted for you on \"t1\" (your roles allow: shell)"), "{}", stderr(&o));
+    let o = run(Command::new("sftp").args(alice.ssh_options()).args(["-P", &bastion.port.to_string(), "-b", "/dev/null", "t1@127.0.0.1"]));
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("sftp is not permitted"), "{}", stderr(&o));
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests against real OpenSSH. One binary, one module per topic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod channels;
+mod cli;
+mod fixture;
+mod hygiene;
+mod interactive;
+mod quickstart;
+mod streaming;
+mod targets;
