@@ -20,14 +20,23 @@ use crate::cli::Failure;
 /// Starts the demo server if a `local-demo` target is configured, and points such targets at
 /// it (loopback port, pinned host key). Returns its address.
 pub async fn start_if_configured(config: &mut Config) -> Result<Option<SocketAddr>, Failure> {
-    if !config.targets.iter().any(|t| t.kind == TargetKind::LocalDemo) {
+    if !config
+        .targets
+        .iter()
+        .any(|t| t.kind == TargetKind::LocalDemo)
+    {
         return Ok(None);
     }
     let target_ca = cert_authority::load_private_key(&config.ca.target_ca)
         .with_context(|| format!("ca.target_ca ({})", config.ca.target_ca.display()))?;
     let host_key = cert_authority::generate_ed25519("bastion demo target")?;
-    let host_line = host_key.public_key().to_openssh().context("demo host key")?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("demo target")?;
+    let host_line = host_key
+        .public_key()
+        .to_openssh()
+        .context("demo host key")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("demo target")?;
     let addr = listener.local_addr().context("demo target")?;
     let server_config = Arc::new(russh::server::Config {
         keys: vec![host_key],
@@ -40,7 +49,9 @@ pub async fn start_if_configured(config: &mut Config) -> Result<Option<SocketAdd
     let ca = target_ca.public_key().clone();
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
             let handler = DemoTarget { ca: ca.clone() };
             let cfg = server_config.clone();
             tokio::spawn(async move {
@@ -50,7 +61,11 @@ pub async fn start_if_configured(config: &mut Config) -> Result<Option<SocketAdd
             });
         }
     });
-    for t in config.targets.iter_mut().filter(|t| t.kind == TargetKind::LocalDemo) {
+    for t in config
+        .targets
+        .iter_mut()
+        .filter(|t| t.kind == TargetKind::LocalDemo)
+    {
         t.host = "127.0.0.1".into();
         t.port = config::Port(addr.port());
         t.host_key = Some(host_line.clone());
@@ -68,13 +83,18 @@ struct DemoTarget {
 impl Handler for DemoTarget {
     type Error = russh::Error;
 
-    async fn auth_openssh_certificate(&mut self, user: &str, cert: &Certificate) -> Result<Auth, Self::Error> {
+    async fn auth_openssh_certificate(
+        &mut self,
+        user: &str,
+        cert: &Certificate,
+    ) -> Result<Auth, Self::Error> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let fp = self.ca.fingerprint(HashAlg::Sha256);
-        let ok = cert.validate_at(now, [&fp]).is_ok() && cert.valid_principals().iter().any(|p| p == user);
+        let ok = cert.validate_at(now, [&fp]).is_ok()
+            && cert.valid_principals().iter().any(|p| p == user);
         Ok(if ok { Auth::Accept } else { Auth::reject() })
     }
 
@@ -103,15 +123,29 @@ impl Handler for DemoTarget {
         session.channel_success(channel)
     }
 
-    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         session.channel_success(channel)
     }
 
-    async fn exec_request(&mut self, channel: ChannelId, _: &[u8], session: &mut Session) -> Result<(), Self::Error> {
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         session.channel_success(channel)
     }
 
-    async fn subsystem_request(&mut self, channel: ChannelId, name: &str, session: &mut Session) -> Result<(), Self::Error> {
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         if name == "sftp" && sftp_server().is_some() {
             session.channel_success(channel)
         } else {
@@ -121,13 +155,20 @@ impl Handler for DemoTarget {
 }
 
 fn sftp_server() -> Option<&'static str> {
-    ["/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server", "/usr/lib/ssh/sftp-server"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
+    [
+        "/usr/lib/openssh/sftp-server",
+        "/usr/libexec/sftp-server",
+        "/usr/lib/ssh/sftp-server",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
 }
 
 fn shell() -> String {
-    std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into())
+    std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into())
 }
 
 async fn demo_channel(channel: Channel<Msg>) {
@@ -136,13 +177,29 @@ async fn demo_channel(channel: Channel<Msg>) {
     let mut env: Vec<(String, String)> = Vec::new();
     let command: Option<Vec<String>> = loop {
         match rx.wait().await {
-            Some(ChannelMsg::RequestPty { term, col_width, row_height, .. }) => {
-                pty = Some((term, col_width.min(u16::MAX as u32) as u16, row_height.min(u16::MAX as u32) as u16));
+            Some(ChannelMsg::RequestPty {
+                term,
+                col_width,
+                row_height,
+                ..
+            }) => {
+                pty = Some((
+                    term,
+                    col_width.min(u16::MAX as u32) as u16,
+                    row_height.min(u16::MAX as u32) as u16,
+                ));
             }
-            Some(ChannelMsg::SetEnv { variable_name, variable_value, .. }) => env.push((variable_name, variable_value)),
+            Some(ChannelMsg::SetEnv {
+                variable_name,
+                variable_value,
+                ..
+            }) => env.push((variable_name, variable_value)),
             Some(ChannelMsg::RequestShell { .. }) => break None,
             Some(ChannelMsg::Exec { command, .. }) => {
-                break Some(vec!["-c".into(), String::from_utf8_lossy(&command).into_owned()])
+                break Some(vec![
+                    "-c".into(),
+                    String::from_utf8_lossy(&command).into_owned(),
+                ])
             }
             Some(ChannelMsg::RequestSubsystem { .. }) => match sftp_server() {
                 Some(p) => break Some(vec![String::new(), p.to_string()]),
@@ -185,7 +242,8 @@ async fn run_pty(
     rows: u16,
 ) -> anyhow::Result<u32> {
     let (pty, pts) = pty_process::open().context("openpty")?;
-    pty.resize(pty_process::Size::new(rows, cols)).context("pty size")?;
+    pty.resize(pty_process::Size::new(rows, cols))
+        .context("pty size")?;
     let (prog, args) = program(&command);
     let mut child = pty_process::Command::new(&prog)
         .args(&args)
@@ -283,4 +341,3 @@ fn exit_code(status: std::process::ExitStatus) -> u32 {
         _ => 255,
     }
 }
-

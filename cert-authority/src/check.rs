@@ -38,7 +38,9 @@ pub struct CertifiedUser {
 #[non_exhaustive]
 pub enum Refusal {
     /// The client offered a plain key, not a certificate.
-    #[error("plain public key {fingerprint} offered; only certificates from the user CA are accepted")]
+    #[error(
+        "plain public key {fingerprint} offered; only certificates from the user CA are accepted"
+    )]
     PlainKey {
         /// The key's SHA-256 fingerprint.
         fingerprint: String,
@@ -84,7 +86,9 @@ pub enum Refusal {
         key_id: String,
     },
     /// Used from an address outside its `source-address` list.
-    #[error("certificate (key id {key_id:?}) used from {peer}, outside its source-address {allowed}")]
+    #[error(
+        "certificate (key id {key_id:?}) used from {peer}, outside its source-address {allowed}"
+    )]
     SourceAddress {
         /// Key id.
         key_id: String,
@@ -121,7 +125,10 @@ pub fn check_user_certificate(
     now: u64,
 ) -> Result<CertifiedUser, Refusal> {
     let key_id = cert.key_id().to_string();
-    let ca_fingerprint = cert.signature_key().fingerprint(HashAlg::Sha256).to_string();
+    let ca_fingerprint = cert
+        .signature_key()
+        .fingerprint(HashAlg::Sha256)
+        .to_string();
     if !user_cas
         .iter()
         .any(|ca| ca.fingerprint(HashAlg::Sha256).to_string() == ca_fingerprint)
@@ -167,7 +174,9 @@ pub fn check_user_certificate(
         if !ok {
             return Err(Refusal::SourceAddress {
                 key_id,
-                peer: peer.map(|p| p.to_string()).unwrap_or_else(|| "an unknown address".into()),
+                peer: peer
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "an unknown address".into()),
                 allowed: allowed.clone(),
             });
         }

@@ -96,8 +96,13 @@ fn builder(key: &PublicKey, now: u64, ttl: Duration) -> Result<Builder, KeyError
     let serial = u64::from_be_bytes(crate::random::<8>()?);
     let valid_after = now.saturating_sub(BACKDATE.as_secs());
     let valid_before = now.saturating_add(ttl.as_secs());
-    let mut b = Builder::new(nonce.to_vec(), key.key_data().clone(), valid_after, valid_before)
-        .map_err(cert_error)?;
+    let mut b = Builder::new(
+        nonce.to_vec(),
+        key.key_data().clone(),
+        valid_after,
+        valid_before,
+    )
+    .map_err(cert_error)?;
     b.serial(serial).map_err(cert_error)?;
     Ok(b)
 }

@@ -67,14 +67,19 @@ pub fn write_new_key_pair(key: &PrivateKey, path: &Path) -> Result<(), KeyError>
             return Err(KeyError::Exists(p.to_path_buf()));
         }
     }
-    let private = key.to_openssh(LineEnding::LF).map_err(|e| KeyError::Format {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let public = key.public_key().to_openssh().map_err(|e| KeyError::Format {
-        path: pub_path.clone(),
-        message: e.to_string(),
-    })?;
+    let private = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| KeyError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| KeyError::Format {
+            path: pub_path.clone(),
+            message: e.to_string(),
+        })?;
     write_new(path, private.as_bytes(), 0o600)?;
     write_new(&pub_path, format!("{public}\n").as_bytes(), 0o644)
 }

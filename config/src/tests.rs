@@ -47,7 +47,10 @@ fn port_error_names_key_file_and_line() {
 fn port_out_of_range() {
     let src = format!("{MINIMAL}\n[[targets]]\nname = \"a\"\nhost = \"h\"\nport = 70000\n");
     let p = problems(&src);
-    assert!(p[0].starts_with("targets[0].port: expected integer 1-65535, found integer `70000`"), "{p:?}");
+    assert!(
+        p[0].starts_with("targets[0].port: expected integer 1-65535, found integer `70000`"),
+        "{p:?}"
+    );
 }
 
 #[test]
@@ -80,10 +83,22 @@ principals = []
     );
     let p = problems(&src);
     assert_eq!(p.len(), 4, "{p:?}");
-    assert!(p[0].starts_with("targets[0].host_key: give exactly one of host_key"), "{p:?}");
-    assert!(p[1].starts_with("targets[1].name: target \"db1\" is defined twice at bastion.toml:"), "{p:?}");
-    assert!(p[2].starts_with("targets[1].host_key: not an OpenSSH public key line"), "{p:?}");
-    assert!(p[3].starts_with("roles[0].principals: list at least one"), "{p:?}");
+    assert!(
+        p[0].starts_with("targets[0].host_key: give exactly one of host_key"),
+        "{p:?}"
+    );
+    assert!(
+        p[1].starts_with("targets[1].name: target \"db1\" is defined twice at bastion.toml:"),
+        "{p:?}"
+    );
+    assert!(
+        p[2].starts_with("targets[1].host_key: not an OpenSSH public key line"),
+        "{p:?}"
+    );
+    assert!(
+        p[3].starts_with("roles[0].principals: list at least one"),
+        "{p:?}"
+    );
 }
 
 #[test]
@@ -98,7 +113,10 @@ fn local_demo_needs_dev_opt_in() {
 fn bad_duration_and_syntax() {
     let src = MINIMAL.replace("[ca]", "login_grace_time = \"soon\"\n[ca]");
     let p = problems(&src);
-    assert!(p[0].starts_with("server.login_grace_time: expected a duration"), "{p:?}");
+    assert!(
+        p[0].starts_with("server.login_grace_time: expected a duration"),
+        "{p:?}"
+    );
     let p = problems("[server\nlisten = 1");
     assert!(p[0].ends_with("bastion.toml:1"), "{p:?}");
 }
@@ -110,7 +128,10 @@ fn load_resolves_relative_paths() {
     std::fs::write(&path, MINIMAL).unwrap();
     let c = Config::load(&path).unwrap();
     assert_eq!(c.server.host_key, dir.path().join("keys/host_ed25519"));
-    assert_eq!(c.audit.database, format!("sqlite://{}", dir.path().join("bastion.db").display()));
+    assert_eq!(
+        c.audit.database,
+        format!("sqlite://{}", dir.path().join("bastion.db").display())
+    );
     let err = Config::load(&dir.path().join("missing.toml")).unwrap_err();
     assert!(err.to_string().starts_with("cannot read"), "{err}");
 }

@@ -16,19 +16,31 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
     if c.server.listen.parse::<SocketAddr>().is_err() {
         bad(
             "server.listen".into(),
-            format!("expected an address such as \"0.0.0.0:2222\", found {:?}", c.server.listen),
+            format!(
+                "expected an address such as \"0.0.0.0:2222\", found {:?}",
+                c.server.listen
+            ),
         );
     }
     if c.server.max_auth_attempts == 0 {
-        bad("server.max_auth_attempts".into(), "must be at least 1".into());
+        bad(
+            "server.max_auth_attempts".into(),
+            "must be at least 1".into(),
+        );
     }
     if c.server.max_unauthenticated == 0 {
-        bad("server.max_unauthenticated".into(), "must be at least 1".into());
+        bad(
+            "server.max_unauthenticated".into(),
+            "must be at least 1".into(),
+        );
     }
     if c.ca.default_ttl > c.ca.max_ttl {
         bad(
             "ca.default_ttl".into(),
-            format!("{} is longer than ca.max_ttl ({})", c.ca.default_ttl, c.ca.max_ttl),
+            format!(
+                "{} is longer than ca.max_ttl ({})",
+                c.ca.default_ttl, c.ca.max_ttl
+            ),
         );
     }
     if c.ca.upstream_ttl.0 < 30 || c.ca.upstream_ttl.0 > 3600 {
@@ -45,7 +57,13 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             || t.name.contains(['@', '/', ':'])
             || t.name.chars().any(char::is_whitespace)
         {
-            bad(at("name"), format!("{:?} is not a usable target name (no '@', '/', ':' or spaces)", t.name));
+            bad(
+                at("name"),
+                format!(
+                    "{:?} is not a usable target name (no '@', '/', ':' or spaces)",
+                    t.name
+                ),
+            );
         } else if RESERVED_NAMES.contains(&t.name.as_str()) {
             bad(at("name"), format!("{:?} is reserved", t.name));
         } else if !names.insert(t.name.as_str()) {
@@ -54,12 +72,19 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         match t.kind {
             TargetKind::Ssh => {
                 if t.host.is_empty() {
-                    bad(at("host"), "missing: the target's host name or address".into());
+                    bad(
+                        at("host"),
+                        "missing: the target's host name or address".into(),
+                    );
                 }
-                let checks = [t.host_key.is_some(), t.known_hosts.is_some(), t.host_ca.is_some()]
-                    .iter()
-                    .filter(|x| **x)
-                    .count();
+                let checks = [
+                    t.host_key.is_some(),
+                    t.known_hosts.is_some(),
+                    t.host_ca.is_some(),
+                ]
+                .iter()
+                .filter(|x| **x)
+                .count();
                 if checks != 1 {
                     bad(
                         at("host_key"),
@@ -92,15 +117,24 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             bad(at("name"), format!("role {:?} is defined twice", r.name));
         }
         if r.principals.is_empty() || r.principals.iter().any(String::is_empty) {
-            bad(at("principals"), "list at least one non-empty principal".into());
+            bad(
+                at("principals"),
+                "list at least one non-empty principal".into(),
+            );
         }
         for (j, sel) in r.targets.iter().enumerate() {
             if let Some((k, _)) = sel.split_once('=') {
                 if k.trim().is_empty() {
-                    bad(format!("roles[{i}].targets[{j}]"), format!("{sel:?}: a label selector is KEY=VALUE"));
+                    bad(
+                        format!("roles[{i}].targets[{j}]"),
+                        format!("{sel:?}: a label selector is KEY=VALUE"),
+                    );
                 }
             } else if let Err(e) = globset::Glob::new(sel) {
-                bad(format!("roles[{i}].targets[{j}]"), format!("{sel:?} is not a valid glob: {e}"));
+                bad(
+                    format!("roles[{i}].targets[{j}]"),
+                    format!("{sel:?} is not a valid glob: {e}"),
+                );
             }
         }
         if r.idle_timeout.0 == 0 {
@@ -109,7 +143,10 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
     }
     for (i, name) in c.server.env_allow.iter().enumerate() {
         if name.is_empty() || name[..name.len() - usize::from(name.ends_with('*'))].contains('*') {
-            bad(format!("server.env_allow[{i}]"), format!("{name:?}: a variable name, optionally ending in '*'"));
+            bad(
+                format!("server.env_allow[{i}]"),
+                format!("{name:?}: a variable name, optionally ending in '*'"),
+            );
         }
     }
     out

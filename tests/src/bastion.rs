@@ -26,10 +26,19 @@ impl Default for BastionBuilder {
 impl BastionBuilder {
     /// New keys (`bastion ca init`) in a fresh temporary directory.
     pub fn new() -> BastionBuilder {
-        let dir = tempfile::Builder::new().prefix("bastion-e2e-").tempdir().unwrap();
-        let o = run(Command::new(bastion_bin()).args(["ca", "init", "--dir"]).arg(dir.path().join("keys")));
+        let dir = tempfile::Builder::new()
+            .prefix("bastion-e2e-")
+            .tempdir()
+            .unwrap();
+        let o = run(Command::new(bastion_bin())
+            .args(["ca", "init", "--dir"])
+            .arg(dir.path().join("keys")));
         assert!(o.status.success(), "ca init: {}", stderr(&o));
-        BastionBuilder { dir, server: String::new(), sections: Vec::new() }
+        BastionBuilder {
+            dir,
+            server: String::new(),
+            sections: Vec::new(),
+        }
     }
 
     /// Path of a file in the test directory.
@@ -106,7 +115,9 @@ pub struct Bastion {
 
 impl Bastion {
     fn spawn(dir: TempDir, config: &Path) -> Bastion {
-        let log = dir.path().join(format!("bastion-{}.log", crate::util::free_port()));
+        let log = dir
+            .path()
+            .join(format!("bastion-{}.log", crate::util::free_port()));
         let child = Command::new(bastion_bin())
             .args(["serve", "--config"])
             .arg(config)
@@ -116,7 +127,13 @@ impl Bastion {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let mut b = Bastion { port: 0, config: config.to_path_buf(), child, log, dir };
+        let mut b = Bastion {
+            port: 0,
+            config: config.to_path_buf(),
+            child,
+            log,
+            dir,
+        };
         let port = wait_for(Duration::from_secs(20), || {
             let text = read(&b.log);
             text.lines()
@@ -162,7 +179,11 @@ impl Bastion {
 
     /// Same, with extra `ca sign` arguments (`--ttl`, `--source-address`, …).
     pub fn user_with(&self, identity: &str, principals: &str, args: &[&str]) -> User {
-        let name = format!("user-{}-{}", identity.replace(['@', '.'], "_"), crate::util::free_port());
+        let name = format!(
+            "user-{}-{}",
+            identity.replace(['@', '.'], "_"),
+            crate::util::free_port()
+        );
         let key = self.dir.path().join(&name);
         keygen(&key);
         let o = run(Command::new(bastion_bin())
@@ -172,13 +193,21 @@ impl Bastion {
             .args(args)
             .arg(key.with_extension("pub")));
         assert!(o.status.success(), "ca sign: {}", stderr(&o));
-        User { key: key.clone(), cert: PathBuf::from(format!("{}-cert.pub", key.display())), port: self.port }
+        User {
+            key: key.clone(),
+            cert: PathBuf::from(format!("{}-cert.pub", key.display())),
+            port: self.port,
+        }
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
     pub fn terminate(&mut self) -> bool {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let done = wait_for(Duration::from_secs(20), || self.child.try_wait().ok().flatten());
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let done = wait_for(Duration::from_secs(20), || {
+            self.child.try_wait().ok().flatten()
+        });
         done.is_some_and(|s| s.success())
     }
 }
@@ -230,12 +259,20 @@ impl User {
     /// `ssh -p PORT [options] DEST ARGS…` ready to run.
     pub fn ssh(&self, dest: &str, args: &[&str]) -> Command {
         let mut c = Command::new("ssh");
-        c.args(self.ssh_options()).arg("-p").arg(self.port.to_string()).arg(dest).args(args);
+        c.args(self.ssh_options())
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg(dest)
+            .args(args);
         c
     }
 
     /// The same as a shell command line (for tmux).
     pub fn ssh_line(&self, extra: &str, dest: &str) -> String {
-        format!("ssh {} -p {} {extra} {dest}", self.ssh_options().join(" "), self.port)
+        format!(
+            "ssh {} -p {} {extra} {dest}",
+            self.ssh_options().join(" "),
+            self.port
+        )
     }
 }

@@ -49,9 +49,21 @@ impl Sshd {
             .stderr(log)
             .spawn()
             .expect("start /usr/sbin/sshd (apt-get install openssh-server)");
-        let sshd = Sshd { port, dir: dir.to_path_buf(), child };
-        let up = wait_for(Duration::from_secs(10), || read(&sshd.log_path()).contains("Server listening").then_some(()));
-        assert!(up.is_some(), "sshd did not start: {}", read(&sshd.log_path()));
+        let sshd = Sshd {
+            port,
+            dir: dir.to_path_buf(),
+            child,
+        };
+        let up = wait_for(Duration::from_secs(10), || {
+            read(&sshd.log_path())
+                .contains("Server listening")
+                .then_some(())
+        });
+        assert!(
+            up.is_some(),
+            "sshd did not start: {}",
+            read(&sshd.log_path())
+        );
         sshd
     }
 

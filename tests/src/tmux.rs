@@ -15,31 +15,60 @@ impl Tmux {
     /// Starts `command` (a shell command line) in a new window of `cols`×`rows`.
     pub fn start(command: &str, cols: u16, rows: u16) -> Tmux {
         let name = format!("t{}", std::process::id());
-        let socket = format!("bastion-test-{}-{}", std::process::id(), crate::util::free_port());
-        let o = run(Command::new("tmux").args(["-L", &socket, "new-session", "-d", "-s", &name, "-x"])
+        let socket = format!(
+            "bastion-test-{}-{}",
+            std::process::id(),
+            crate::util::free_port()
+        );
+        let o = run(Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-s", &name, "-x"])
             .arg(cols.to_string())
             .arg("-y")
             .arg(rows.to_string())
             .arg(command));
-        assert!(o.status.success(), "tmux: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Tmux { name, socket }
     }
 
     /// Sends keys as tmux `send-keys` arguments (e.g. `["echo hi", "Enter"]`).
     pub fn keys(&self, keys: &[&str]) {
-        let o = run(Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", &self.name]).args(keys));
+        let o = run(Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", &self.name])
+            .args(keys));
         assert!(o.status.success());
     }
 
     /// Sends literal text (no key-name interpretation).
     pub fn type_text(&self, text: &str) {
-        let o = run(Command::new("tmux").args(["-L", &self.socket, "send-keys", "-l", "-t", &self.name, text]));
+        let o = run(Command::new("tmux").args([
+            "-L",
+            &self.socket,
+            "send-keys",
+            "-l",
+            "-t",
+            &self.name,
+            text,
+        ]));
         assert!(o.status.success());
     }
 
     /// The screen (with scrollback, wrapped lines joined).
     pub fn screen(&self) -> String {
-        stdout(&run(Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-", "-t", &self.name])))
+        stdout(&run(Command::new("tmux").args([
+            "-L",
+            &self.socket,
+            "capture-pane",
+            "-p",
+            "-J",
+            "-S",
+            "-",
+            "-t",
+            &self.name,
+        ])))
     }
 
     /// Waits until the screen contains `needle`; panics with the screen if it does not.
@@ -49,7 +78,10 @@ impl Tmux {
             s.contains(needle).then_some(s)
         }) {
             Some(s) => s,
-            None => panic!("timed out waiting for {needle:?}; screen:\n{}", self.screen()),
+            None => panic!(
+                "timed out waiting for {needle:?}; screen:\n{}",
+                self.screen()
+            ),
         }
     }
 
@@ -65,13 +97,17 @@ impl Tmux {
 
     /// Whether the session (its command) is still running.
     pub fn alive(&self) -> bool {
-        run(Command::new("tmux").args(["-L", &self.socket, "has-session", "-t", &self.name])).status.success()
+        run(Command::new("tmux").args(["-L", &self.socket, "has-session", "-t", &self.name]))
+            .status
+            .success()
     }
 }
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
     }
 }
 

@@ -86,7 +86,11 @@ impl Sign {
             Some(p) => (p.clone(), std::time::Duration::from_secs(3600), None),
             None => {
                 let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
-                (config.ca.user_ca.clone(), config.ca.default_ttl.duration(), Some(config.ca.max_ttl.duration()))
+                (
+                    config.ca.user_ca.clone(),
+                    config.ca.default_ttl.duration(),
+                    Some(config.ca.max_ttl.duration()),
+                )
             }
         };
         let ttl = match &self.ttl {
@@ -103,11 +107,13 @@ impl Sign {
                 )));
             }
         }
-        let ca = load_private_key(&ca_path).with_context(|| format!("user CA {}", ca_path.display()))?;
+        let ca =
+            load_private_key(&ca_path).with_context(|| format!("user CA {}", ca_path.display()))?;
         let text = std::fs::read_to_string(&self.public_key)
             .with_context(|| format!("cannot read {}", self.public_key.display()))?;
-        let public_key = PublicKey::from_openssh(text.trim())
-            .with_context(|| format!("{} is not an OpenSSH public key", self.public_key.display()))?;
+        let public_key = PublicKey::from_openssh(text.trim()).with_context(|| {
+            format!("{} is not an OpenSSH public key", self.public_key.display())
+        })?;
         let mut extensions = vec!["permit-port-forwarding".to_string()];
         if !self.no_pty {
             extensions.push("permit-pty".into());
@@ -125,7 +131,8 @@ impl Sign {
         let out = cert_path(&self.public_key);
         let line = cert.to_openssh().context("cannot encode certificate")?;
         if out.exists() {
-            std::fs::remove_file(&out).with_context(|| format!("cannot replace {}", out.display()))?;
+            std::fs::remove_file(&out)
+                .with_context(|| format!("cannot replace {}", out.display()))?;
         }
         write_new(&out, format!("{line}\n").as_bytes(), 0o644)?;
         println!(

@@ -64,18 +64,28 @@ pub struct Failure {
 impl Failure {
     /// Usage or configuration error (exit 2).
     pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
-        Failure { code: 2, error: error.into() }
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
     }
     /// Refused or failed (exit 1).
     pub fn failed(error: impl Into<anyhow::Error>) -> Failure {
-        Failure { code: 1, error: error.into() }
+        Failure {
+            code: 1,
+            error: error.into(),
+        }
     }
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Failure {
         let error = e.into();
-        let code = if error.downcast_ref::<config::ConfigError>().is_some() { 2 } else { 1 };
+        let code = if error.downcast_ref::<config::ConfigError>().is_some() {
+            2
+        } else {
+            1
+        };
         Failure { code, error }
     }
 }
@@ -101,7 +111,8 @@ pub fn main() -> ExitCode {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("BASTION_LOG").unwrap_or_else(|_| EnvFilter::new("info,russh=warn"));
+    let filter = EnvFilter::try_from_env("BASTION_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,russh=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -42,15 +42,21 @@ impl Quickstart {
             .unwrap_or_else(|| "root".into());
         let config_path = dir.join("bastion.toml");
         if !config_path.exists() {
-            write_new(&config_path, config_text(&self.listen, &login).as_bytes(), 0o644)?;
+            write_new(
+                &config_path,
+                config_text(&self.listen, &login).as_bytes(),
+                0o644,
+            )?;
             println!("created {}", config_path.display());
         }
         let config = config::Config::load(&config_path).map_err(Failure::usage)?;
 
         let public = self.user_key(dir)?;
         let cert = cert_path(&public);
-        let text = std::fs::read_to_string(&public).with_context(|| format!("cannot read {}", public.display()))?;
-        let public_key = PublicKey::from_openssh(text.trim()).with_context(|| format!("{} is not a public key", public.display()))?;
+        let text = std::fs::read_to_string(&public)
+            .with_context(|| format!("cannot read {}", public.display()))?;
+        let public_key = PublicKey::from_openssh(text.trim())
+            .with_context(|| format!("{} is not a public key", public.display()))?;
         let ca = load_private_key(&config.ca.user_ca)?;
         let signed = sign_user_certificate(
             &ca,
@@ -65,12 +71,21 @@ impl Quickstart {
             },
         )?;
         if cert.exists() {
-            std::fs::remove_file(&cert).with_context(|| format!("cannot replace {}", cert.display()))?;
+            std::fs::remove_file(&cert)
+                .with_context(|| format!("cannot replace {}", cert.display()))?;
         }
-        write_new(&cert, format!("{}\n", signed.to_openssh().context("certificate")?).as_bytes(), 0o644)?;
+        write_new(
+            &cert,
+            format!("{}\n", signed.to_openssh().context("certificate")?).as_bytes(),
+            0o644,
+        )?;
         let private = public.with_extension("");
         let port = self.listen.rsplit(':').next().unwrap_or("2222");
-        let host = self.listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        let host = self
+            .listen
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or("127.0.0.1");
         println!("signed {} (1 hour, principal dev)", cert.display());
         println!();
         println!("Try it:");

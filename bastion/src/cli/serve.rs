@@ -43,14 +43,23 @@ pub async fn serve(mut config: Config) -> Result<(), Failure> {
     info!(address = %local, "bastion listening");
     let shutdown = settings.shared.shutdown.clone();
     tokio::spawn(signal_shutdown(shutdown.clone()));
-    listener::run(settings.shared.clone(), listener, settings.server.clone(), shutdown).await;
+    listener::run(
+        settings.shared.clone(),
+        listener,
+        settings.server.clone(),
+        shutdown,
+    )
+    .await;
     info!("bastion stopped");
     Ok(())
 }
 
 async fn signal_shutdown(token: CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return;
     };
     tokio::select! {

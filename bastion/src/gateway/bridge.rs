@@ -85,7 +85,12 @@ pub async fn run_session(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Ha
     async move {
         let id = channel.id();
         let (rx, tx) = channel.split();
-        let client = Client { tx: Arc::new(tx), handle, id, pty: false };
+        let client = Client {
+            tx: Arc::new(tx),
+            handle,
+            id,
+            pty: false,
+        };
         session_channel(ctx, rx, client).await;
     }
     .instrument(span)
@@ -108,7 +113,9 @@ impl Client {
             let t = format!("\r\n{}\r\n", text.replace('\n', "\r\n"));
             self.tx.data_bytes(Bytes::from(t)).await
         } else {
-            self.tx.extended_data_bytes(1, Bytes::from(format!("{text}\n"))).await
+            self.tx
+                .extended_data_bytes(1, Bytes::from(format!("{text}\n")))
+                .await
         };
         let _ = r;
     }
@@ -134,13 +141,34 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             _ = ctx.closed.cancelled() => return,
         };
         match msg {
-            Some(ChannelMsg::RequestPty { term, col_width, row_height, pix_width, pix_height, terminal_modes, .. }) => {
+            Some(ChannelMsg::RequestPty {
+                term,
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+                terminal_modes,
+                ..
+            }) => {
                 if menu::pty_permitted(&ctx) {
-                    pty = Some(PtyRequest { term, cols: col_width, rows: row_height, pix_width, pix_height, modes: terminal_modes });
+                    pty = Some(PtyRequest {
+                        term,
+                        cols: col_width,
+                        rows: row_height,
+                        pix_width,
+                        pix_height,
+                        modes: terminal_modes,
+                    });
                 }
             }
-            Some(ChannelMsg::SetEnv { variable_name, variable_value, .. }) => {
-                if env_allowed(&ctx.shared.config.server.env_allow, &variable_name) && env.len() < 64 {
+            Some(ChannelMsg::SetEnv {
+                variable_name,
+                variable_value,
+                ..
+            }) => {
+                if env_allowed(&ctx.shared.config.server.env_allow, &variable_name)
+                    && env.len() < 64
+                {
                     env.push((variable_name, variable_value));
                 } else {
                     tracing::debug!(name = %variable_name, "env variable not in the allowlist; dropped");
@@ -149,9 +177,15 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             Some(ChannelMsg::RequestShell { .. }) => break Start::Shell,
             Some(ChannelMsg::Exec { command, .. }) => break Start::Exec(command),
             Some(ChannelMsg::RequestSubsystem { name, .. }) => break Start::Subsystem(name),
-            Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+            Some(ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+            }) => {
                 if let Some(p) = &mut pty {
-                    (p.cols, p.rows, p.pix_width, p.pix_height) = (col_width, row_height, pix_width, pix_height);
+                    (p.cols, p.rows, p.pix_width, p.pix_height) =
+                        (col_width, row_height, pix_width, pix_height);
                 }
             }
             Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
@@ -160,7 +194,9 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                 }
                 if early_bytes > MAX_EARLY_BYTES {
                     warn!("client sent too much data before starting a shell or command");
-                    client.fail("bastion: too much data before the session started", 255).await;
+                    client
+                        .fail("bastion: too much data before the session started", 255)
+                        .await;
                     return;
                 }
                 early.push(m);
@@ -181,7 +217,12 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                     None => "bastion: no target given; ".into(),
                 };
                 client
-                    .fail(&format!("{why}use ssh LOGIN@TARGET@bastion (or ssh -t bastion for a menu)"), 2)
+                    .fail(
+                        &format!(
+                            "{why}use ssh LOGIN@TARGET@bastion (or ssh -t bastion for a menu)"
+                        ),
+                        2,
+                    )
                     .await;
                 return;
             }
@@ -207,7 +248,12 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         Start::Subsystem(name) if name == "sftp" => Capability::Sftp,
         Start::Subsystem(name) => {
             warn!(subsystem = %name, "subsystem refused");
-            client.fail(&format!("bastion: subsystem \"{name}\" is not available"), 1).await;
+            client
+                .fail(
+                    &format!("bastion: subsystem \"{name}\" is not available"),
+                    1,
+                )
+                .await;
             return;
         }
     };
@@ -226,8 +272,12 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         return;
     }
     match &start {
-        Start::Exec(cmd) => info!(target = %access.target.name, login = %access.login, roles = ?access.roles, command_bytes = cmd.len(), "exec"),
-        other => info!(target = %access.target.name, login = %access.login, kind = other.kind(), roles = ?access.roles, live_masking = access.live_masking, "start"),
+        Start::Exec(cmd) => {
+            info!(target = %access.target.name, login = %access.login, roles = ?access.roles, command_bytes = cmd.len(), "exec")
+        }
+        other => {
+            info!(target = %access.target.name, login = %access.login, kind = other.kind(), roles = ?access.roles, live_masking = access.live_masking, "start")
+        }
     }
 
     let upstream = match connect(&ctx, &access, &client, pty.as_ref(), &env, &start).await {
@@ -237,19 +287,20 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     let (up_rx, up_tx, pending) = upstream;
     let up_tx = Arc::new(up_tx);
     for m in early {
-        match m {
-            ChannelMsg::Data { data } => {
-                if up_tx.data_bytes(data).await.is_err() {
-                    return;
-                }
-            }
-            ChannelMsg::Eof => {
-                let _ = up_tx.eof().await;
-            }
-            _ => {}
+        let sent = match m {
+            ChannelMsg::Data { data } => up_tx.data_bytes(data).await,
+            ChannelMsg::Eof => up_tx.eof().await,
+            _ => Ok(()),
+        };
+        if sent.is_err() {
+            return;
         }
     }
-    let pumps = Pumps { ctx: ctx.clone(), client, done: ctx.closed.child_token() };
+    let pumps = Pumps {
+        ctx: ctx.clone(),
+        client,
+        done: ctx.closed.child_token(),
+    };
     pumps.run(rx, up_rx, up_tx, pending).await;
 }
 
@@ -262,12 +313,21 @@ async fn connect(
     pty: Option<&PtyRequest>,
     env: &[(String, String)],
     start: &Start,
-) -> Option<(ChannelReadHalf, ChannelWriteHalf<russh::client::Msg>, VecDeque<Pending>)> {
+) -> Option<(
+    ChannelReadHalf,
+    ChannelWriteHalf<russh::client::Msg>,
+    VecDeque<Pending>,
+)> {
     let upstream = match ctx.upstream(access).await {
         Ok(u) => u,
         Err(e) => {
             warn!(target = %access.target.name, "upstream failed: {e}");
-            client.fail(&format!("bastion: target \"{}\": {e}", access.target.name), 255).await;
+            client
+                .fail(
+                    &format!("bastion: target \"{}\": {e}", access.target.name),
+                    255,
+                )
+                .await;
             return None;
         }
     };
@@ -275,14 +335,32 @@ async fn connect(
         Ok(c) => c,
         Err(e) => {
             warn!(target = %access.target.name, "upstream channel refused: {e}");
-            client.fail(&format!("bastion: target \"{}\" refused a session: {e}", access.target.name), 255).await;
+            client
+                .fail(
+                    &format!(
+                        "bastion: target \"{}\" refused a session: {e}",
+                        access.target.name
+                    ),
+                    255,
+                )
+                .await;
             return None;
         }
     };
     let mut pending = VecDeque::new();
     let sent = async {
         if let Some(p) = pty {
-            channel.request_pty(true, &p.term, p.cols, p.rows, p.pix_width, p.pix_height, &p.modes).await?;
+            channel
+                .request_pty(
+                    true,
+                    &p.term,
+                    p.cols,
+                    p.rows,
+                    p.pix_width,
+                    p.pix_height,
+                    &p.modes,
+                )
+                .await?;
             pending.push_back(Pending::Pty);
         }
         for (k, v) in env {
@@ -298,7 +376,12 @@ async fn connect(
     }
     .await;
     if let Err(e) = sent {
-        client.fail(&format!("bastion: target \"{}\": {e}", access.target.name), 255).await;
+        client
+            .fail(
+                &format!("bastion: target \"{}\": {e}", access.target.name),
+                255,
+            )
+            .await;
         return None;
     }
     let (rx, tx) = channel.split();
@@ -313,12 +396,22 @@ enum Pending {
 }
 
 /// Runs a local port forward to its end.
-pub async fn run_forward(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Handle, fwd: Forward) {
+pub async fn run_forward(
+    ctx: Arc<SessionCtx>,
+    channel: Channel<Msg>,
+    handle: Handle,
+    fwd: Forward,
+) {
     let span = tracing::info_span!("forward", session = %ctx.id, to = %format!("{}:{}", fwd.host, fwd.port));
     async move {
         let id = channel.id();
         let (rx, tx) = channel.split();
-        let client = Client { tx: Arc::new(tx), handle, id, pty: false };
+        let client = Client {
+            tx: Arc::new(tx),
+            handle,
+            id,
+            pty: false,
+        };
         let Some(access) = ctx.access() else { return };
         let upstream = match ctx.upstream(&access).await {
             Ok(u) => u,
@@ -330,7 +423,12 @@ pub async fn run_forward(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Ha
         };
         let up = match upstream
             .handle
-            .channel_open_direct_tcpip(fwd.host.as_str(), fwd.port, fwd.originator.as_str(), fwd.originator_port)
+            .channel_open_direct_tcpip(
+                fwd.host.as_str(),
+                fwd.port,
+                fwd.originator.as_str(),
+                fwd.originator_port,
+            )
             .await
         {
             Ok(c) => c,
@@ -341,7 +439,11 @@ pub async fn run_forward(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Ha
             }
         };
         let (up_rx, up_tx) = up.split();
-        let pumps = Pumps { ctx: ctx.clone(), client, done: ctx.closed.child_token() };
+        let pumps = Pumps {
+            ctx: ctx.clone(),
+            client,
+            done: ctx.closed.child_token(),
+        };
         pumps.run(rx, up_rx, Arc::new(up_tx), VecDeque::new()).await;
     }
     .instrument(span)
@@ -391,8 +493,14 @@ impl Pumps {
                     }
                 }
                 Some(ChannelMsg::Eof) => up.eof().await,
-                Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
-                    up.window_change(col_width, row_height, pix_width, pix_height).await
+                Some(ChannelMsg::WindowChange {
+                    col_width,
+                    row_height,
+                    pix_width,
+                    pix_height,
+                }) => {
+                    up.window_change(col_width, row_height, pix_width, pix_height)
+                        .await
                 }
                 Some(ChannelMsg::Signal { signal }) => {
                     info!(signal = ?signal, "signal");
@@ -455,12 +563,23 @@ impl Pumps {
                     exit = Some(exit_status.to_string());
                     tx.exit_status(exit_status).await
                 }
-                Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
+                Some(ChannelMsg::ExitSignal {
+                    signal_name,
+                    core_dumped,
+                    error_message,
+                    lang_tag,
+                }) => {
                     exit = Some(format!("signal {}", sig_name(&signal_name)));
                     let _ = self
                         .client
                         .handle
-                        .exit_signal_request(self.client.id, signal_name, core_dumped, error_message, lang_tag)
+                        .exit_signal_request(
+                            self.client.id,
+                            signal_name,
+                            core_dumped,
+                            error_message,
+                            lang_tag,
+                        )
                         .await;
                     Ok(())
                 }
@@ -471,12 +590,19 @@ impl Pumps {
                 Some(ChannelMsg::Failure) => match pending.pop_front() {
                     Some(Pending::Pty) => {
                         warn!("target refused the pty");
-                        self.client.say("bastion: the target refused to allocate a pty").await;
+                        self.client
+                            .say("bastion: the target refused to allocate a pty")
+                            .await;
                         Ok(())
                     }
                     Some(Pending::Start(kind)) => {
                         warn!("target refused the {kind} request");
-                        self.client.fail(&format!("bastion: the target refused the {kind} request"), 1).await;
+                        self.client
+                            .fail(
+                                &format!("bastion: the target refused the {kind} request"),
+                                1,
+                            )
+                            .await;
                         break;
                     }
                     None => Ok(()),

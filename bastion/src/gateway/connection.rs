@@ -184,13 +184,19 @@ impl Handler for Connection {
         self.authenticated.store(true, Ordering::SeqCst);
         self.permit = None;
         if let Some(denial) = self.denial.take() {
-            session.disconnect(Disconnect::ByApplication, &format!("bastion: {denial}"), "en")?;
+            session.disconnect(
+                Disconnect::ByApplication,
+                &format!("bastion: {denial}"),
+                "en",
+            )?;
             return Ok(());
         }
         if let Some(ctx) = &self.session {
             ctx.touch();
-            self.tasks
-                .spawn(super::listener::idle_watchdog(ctx.clone(), session.handle()));
+            self.tasks.spawn(super::listener::idle_watchdog(
+                ctx.clone(),
+                session.handle(),
+            ));
         }
         Ok(())
     }
@@ -202,7 +208,9 @@ impl Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         let Some(ctx) = self.session.clone() else {
-            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
             return Ok(());
         };
         if self.channels >= self.shared.config.server.max_channels_per_connection {
@@ -212,7 +220,8 @@ impl Handler for Connection {
         }
         self.channels += 1;
         reply.accept().await;
-        self.tasks.spawn(bridge::run_session(ctx, channel, session.handle()));
+        self.tasks
+            .spawn(bridge::run_session(ctx, channel, session.handle()));
         Ok(())
     }
 
@@ -227,15 +236,21 @@ impl Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         let Some(ctx) = self.session.clone() else {
-            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
             return Ok(());
         };
         let allowed = ctx.user.permit_port_forwarding
-            && ctx.access().is_some_and(|a| a.allows(config::Capability::PortForward));
+            && ctx
+                .access()
+                .is_some_and(|a| a.allows(config::Capability::PortForward));
         if !allowed {
             warn!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"),
                 "port forwarding refused: no role allows port-forward here");
-            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
             return Ok(());
         }
         info!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"), "port forward");
@@ -272,7 +287,11 @@ impl Handler for Connection {
         _modes: &[(russh::Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if self.session.as_ref().is_some_and(|c| menu::pty_permitted(c)) {
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|c| menu::pty_permitted(c))
+        {
             session.channel_success(channel)?;
         } else {
             warn!(conn = %self.id, "pty refused: certificate lacks permit-pty");
@@ -293,7 +312,11 @@ impl Handler for Connection {
         Ok(())
     }
 
-    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         // Accepted here; a refusal is explained in-band by the channel task (exit status 1),
         // which tells the user more than OpenSSH's "shell request failed".
         session.channel_success(channel)?;
@@ -334,7 +357,11 @@ impl Handler for Connection {
         Ok(())
     }
 
-    async fn agent_request(&mut self, _channel: ChannelId, _session: &mut Session) -> Result<bool, Self::Error> {
+    async fn agent_request(
+        &mut self,
+        _channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         warn!(conn = %self.id, "agent forwarding refused");
         Ok(false)
     }
@@ -347,7 +374,9 @@ impl Drop for Connection {
                 ctx.closed.cancel();
                 info!(conn = %self.id, identity = %ctx.user.key_id, "connection closed");
             }
-            None => debug!(conn = %self.id, peer = %self.peer, "connection closed before authentication"),
+            None => {
+                debug!(conn = %self.id, peer = %self.peer, "connection closed before authentication")
+            }
         }
     }
 }

@@ -69,7 +69,10 @@ pub async fn run(
     }
     info!("no longer accepting connections; waiting for live sessions");
     tasks.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
         warn!("sessions still open after {SHUTDOWN_GRACE:?}; exiting anyway");
     }
 }
@@ -84,7 +87,12 @@ async fn serve_connection(
 ) {
     let grace = shared.config.server.login_grace_time.duration();
     let authenticated = conn.authenticated.clone();
-    let running = match tokio::time::timeout(grace, russh::server::run_stream(server_config, tcp, conn)).await {
+    let running = match tokio::time::timeout(
+        grace,
+        russh::server::run_stream(server_config, tcp, conn),
+    )
+    .await
+    {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             warn!(%peer, "SSH handshake failed: {e}");
@@ -150,7 +158,11 @@ pub async fn idle_watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) 
             ));
             tokio::time::sleep(Duration::from_millis(300)).await;
             let _ = handle
-                .disconnect(Disconnect::ByApplication, "idle timeout".into(), "en".into())
+                .disconnect(
+                    Disconnect::ByApplication,
+                    "idle timeout".into(),
+                    "en".into(),
+                )
                 .await;
             return;
         }

@@ -41,9 +41,17 @@ pub async fn choose(
     if let Some(note) = &ctx.note {
         text.push_str(&format!("bastion: {note}.\r\n"));
     }
-    text.push_str(&format!("bastion: signed in as {}. Targets you may reach:\r\n", ctx.user.key_id));
+    text.push_str(&format!(
+        "bastion: signed in as {}. Targets you may reach:\r\n",
+        ctx.user.key_id
+    ));
     for (i, a) in choices.iter().enumerate() {
-        text.push_str(&format!("  {:>2}) {:<20} as {}\r\n", i + 1, a.target.name, a.login));
+        text.push_str(&format!(
+            "  {:>2}) {:<20} as {}\r\n",
+            i + 1,
+            a.target.name,
+            a.login
+        ));
     }
     let prompt = "Choose a number or name (q to quit): ";
     text.push_str(prompt);
@@ -73,12 +81,17 @@ pub async fn choose(
                                 .or_else(|| choices.iter().find(|a| a.target.name == pick));
                             match found {
                                 Some(a) => {
-                                    write(format!("Connecting to {} as {}…\r\n", a.target.name, a.login)).await;
+                                    write(format!(
+                                        "Connecting to {} as {}…\r\n",
+                                        a.target.name, a.login
+                                    ))
+                                    .await;
                                     return Some(a.clone());
                                 }
                                 None => {
                                     if !pick.is_empty() {
-                                        write(format!("\"{pick}\" is not one of the choices.\r\n")).await;
+                                        write(format!("\"{pick}\" is not one of the choices.\r\n"))
+                                            .await;
                                     }
                                     line.clear();
                                     write(prompt.to_string()).await;
@@ -90,10 +103,9 @@ pub async fn choose(
                             write("\r\n".into()).await;
                             return None;
                         }
-                        0x7f | 0x08 => {
-                            if line.pop().is_some() {
-                                write("\x08 \x08".into()).await;
-                            }
+                        0x7f | 0x08 if !line.is_empty() => {
+                            line.pop();
+                            write("\x08 \x08".into()).await;
                         }
                         b if (0x20..0x7f).contains(&b) && line.len() < MAX_LINE => {
                             line.push(b as char);
@@ -103,9 +115,15 @@ pub async fn choose(
                     }
                 }
             }
-            Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+            Some(ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+            }) => {
                 if let Some(p) = pty {
-                    (p.cols, p.rows, p.pix_width, p.pix_height) = (col_width, row_height, pix_width, pix_height);
+                    (p.cols, p.rows, p.pix_width, p.pix_height) =
+                        (col_width, row_height, pix_width, pix_height);
                 }
             }
             Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => return None,

@@ -92,7 +92,8 @@ impl SessionCtx {
         self.upstream
             .get_or_try_init(|| async {
                 let key_id = format!("bastion session {} for {}", self.id, self.user.key_id);
-                let up = upstream::connect(&self.shared, &access.target, &access.login, &key_id).await?;
+                let up =
+                    upstream::connect(&self.shared, &access.target, &access.login, &key_id).await?;
                 tracing::info!(
                     session = %self.id,
                     user = %self.user.key_id,

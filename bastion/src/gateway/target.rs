@@ -125,7 +125,10 @@ impl fmt::Display for Denied {
                 write!(f, "target \"{t}\" is unknown or not permitted for you")
             }
             Denied::LoginNotAllowed { target, login } => {
-                write!(f, "login \"{login}\" on \"{target}\" is not permitted for you")
+                write!(
+                    f,
+                    "login \"{login}\" on \"{target}\" is not permitted for you"
+                )
             }
             Denied::NoLogin(t) => write!(
                 f,
@@ -281,7 +284,10 @@ idle_timeout = "5m"
             login: login.map(String::from),
             target: target.map(String::from),
         };
-        assert_eq!(Destination::parse("postgres@db1"), d(Some("postgres"), Some("db1")));
+        assert_eq!(
+            Destination::parse("postgres@db1"),
+            d(Some("postgres"), Some("db1"))
+        );
         assert_eq!(Destination::parse("db1"), d(None, Some("db1")));
         assert_eq!(Destination::parse("a@b@db1"), d(Some("a@b"), Some("db1")));
         assert_eq!(Destination::parse(""), d(None, None));
@@ -294,18 +300,30 @@ idle_timeout = "5m"
         let a = resolve(&c, &p(&["dba"]), "db1", None).unwrap();
         assert_eq!(a.login, "postgres");
         assert!(a.allows(Capability::Shell) && !a.allows(Capability::Exec));
-        assert_eq!(resolve(&c, &p(&["dba"]), "db1", Some("app")).unwrap().login, "app");
+        assert_eq!(
+            resolve(&c, &p(&["dba"]), "db1", Some("app")).unwrap().login,
+            "app"
+        );
         assert_eq!(
             resolve(&c, &p(&["dba"]), "db1", Some("root")).unwrap_err(),
-            Denied::LoginNotAllowed { target: "db1".into(), login: "root".into() }
+            Denied::LoginNotAllowed {
+                target: "db1".into(),
+                login: "root".into()
+            }
         );
         assert_eq!(
             resolve(&c, &p(&["dba"]), "web1", None).unwrap_err(),
             Denied::TargetNotAllowed("web1".into())
         );
-        assert_eq!(resolve(&c, &p(&["dba"]), "nope", None).unwrap_err(), Denied::UnknownTarget("nope".into()));
+        assert_eq!(
+            resolve(&c, &p(&["dba"]), "nope", None).unwrap_err(),
+            Denied::UnknownTarget("nope".into())
+        );
         let w = resolve(&c, &p(&["web", "dba"]), "web1", None).unwrap();
-        assert_eq!((w.login.as_str(), w.idle_timeout), ("www", Duration::from_secs(300)));
+        assert_eq!(
+            (w.login.as_str(), w.idle_timeout),
+            ("www", Duration::from_secs(300))
+        );
         assert!(resolve(&c, &p(&["web"]), "web1", Some("root")).is_err());
         assert_eq!(reachable(&c, &roles_for(&c, &p(&["web"]))).len(), 1);
     }

@@ -85,8 +85,9 @@ impl TargetHost {
                 }
             }
             OwnedHostKeyCheck::KnownHosts(path) => {
-                let known = russh::keys::known_hosts::known_host_keys_path(&self.host, self.port, path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let known =
+                    russh::keys::known_hosts::known_host_keys_path(&self.host, self.port, path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 if known.is_empty() {
                     return Err(format!("no entry for {} in {}", self.host, path.display()));
                 }
@@ -116,7 +117,10 @@ impl TargetHost {
                 }
                 let names = cert.valid_principals();
                 if !names.is_empty() && !names.iter().any(|n| n == &self.host) {
-                    return Err(format!("host certificate is for {names:?}, not {}", self.host));
+                    return Err(format!(
+                        "host certificate is for {names:?}, not {}",
+                        self.host
+                    ));
                 }
                 Ok(())
             }
@@ -200,7 +204,8 @@ pub async fn connect(
             reason: e.to_string(),
         })?;
     let _ = tcp.set_nodelay(true);
-    let connected = tokio::time::timeout(timeout, client::connect_stream(config, tcp, handler)).await;
+    let connected =
+        tokio::time::timeout(timeout, client::connect_stream(config, tcp, handler)).await;
     let mut handle = match connected {
         Err(_) => {
             return Err(UpstreamError::Connect {

@@ -37,7 +37,10 @@ fn refusals_are_distinct() {
     let now = crate::unix_now();
 
     let wrong = sign_user_certificate(&other, &request(3600)).unwrap();
-    assert!(matches!(check_user_certificate(&wrong, &trusted, None, now), Err(Refusal::WrongCa { .. })));
+    assert!(matches!(
+        check_user_certificate(&wrong, &trusted, None, now),
+        Err(Refusal::WrongCa { .. })
+    ));
     assert!(matches!(
         check_user_certificate(&cert, &trusted, None, now + 7200),
         Err(Refusal::Expired { .. })
@@ -53,14 +56,21 @@ fn refusals_are_distinct() {
     let err = check_user_certificate(&bound, &trusted, Some("127.0.0.1".parse().unwrap()), now)
         .unwrap_err();
     assert!(matches!(err, Refusal::SourceAddress { .. }), "{err}");
-    assert!(check_user_certificate(&bound, &trusted, Some("10.1.2.3".parse().unwrap()), now).is_ok());
+    assert!(
+        check_user_certificate(&bound, &trusted, Some("10.1.2.3".parse().unwrap()), now).is_ok()
+    );
 }
 
 #[test]
 fn upstream_certificate_names_login_and_session() {
     let ca = generate_ed25519("target-ca").unwrap();
-    let (key, cert) =
-        crate::issue::mint_upstream_certificate(&ca, "postgres", "s-1 alice", Duration::from_secs(120)).unwrap();
+    let (key, cert) = crate::issue::mint_upstream_certificate(
+        &ca,
+        "postgres",
+        "s-1 alice",
+        Duration::from_secs(120),
+    )
+    .unwrap();
     assert_eq!(cert.valid_principals(), ["postgres"]);
     assert_eq!(cert.key_id(), "s-1 alice");
     assert_eq!(cert.public_key(), key.public_key().key_data());

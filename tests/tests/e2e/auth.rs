@@ -8,16 +8,34 @@ use tests::{keygen, run, stderr, stdout, User};
 use crate::fixture::world;
 
 /// A user whose certificate is made by ssh-keygen with `ca` and these extra arguments.
-fn keygen_user(dir: &Path, name: &str, ca: &Path, principals: &str, validity: &str, port: u16) -> User {
+fn keygen_user(
+    dir: &Path,
+    name: &str,
+    ca: &Path,
+    principals: &str,
+    validity: &str,
+    port: u16,
+) -> User {
     let key = dir.join(name);
     keygen(&key);
     let o = run(Command::new("ssh-keygen")
         .args(["-q", "-s"])
         .arg(ca)
-        .args(["-I", &format!("{name}@example.test"), "-n", principals, "-V", validity])
+        .args([
+            "-I",
+            &format!("{name}@example.test"),
+            "-n",
+            principals,
+            "-V",
+            validity,
+        ])
         .arg(key.with_extension("pub")));
     assert!(o.status.success(), "{}", stderr(&o));
-    User { cert: dir.join(format!("{name}-cert.pub")), key, port }
+    User {
+        cert: dir.join(format!("{name}-cert.pub")),
+        key,
+        port,
+    }
 }
 
 #[test]
@@ -40,19 +58,42 @@ fn refusals_each_have_a_distinct_reason_in_the_log() {
     let port = w.bastion.port;
 
     let cases: Vec<(User, &str)> = vec![
-        (keygen_user(dir, "wrongca", &other_ca, "ops", "-5m:+1h", port), "reason=wrong-ca"),
-        (keygen_user(dir, "nobody", &user_ca, "strangers", "-5m:+1h", port), "reason=unknown-principal"),
+        (
+            keygen_user(dir, "wrongca", &other_ca, "ops", "-5m:+1h", port),
+            "reason=wrong-ca",
+        ),
+        (
+            keygen_user(dir, "nobody", &user_ca, "strangers", "-5m:+1h", port),
+            "reason=unknown-principal",
+        ),
         // russh checks validity times before the handler sees the certificate; its own
         // message names both cases.
-        (keygen_user(dir, "expired", &user_ca, "ops", "-2h:-1h", port), "Certificate is expired or not yet valid"),
-        (keygen_user(dir, "future", &user_ca, "ops", "+1h:+2h", port), "Certificate is expired or not yet valid"),
-        (w.bastion.user_with("remote@example.test", "ops", &["--source-address", "10.9.0.0/16"]), "reason=source-address"),
+        (
+            keygen_user(dir, "expired", &user_ca, "ops", "-2h:-1h", port),
+            "Certificate is expired or not yet valid",
+        ),
+        (
+            keygen_user(dir, "future", &user_ca, "ops", "+1h:+2h", port),
+            "Certificate is expired or not yet valid",
+        ),
+        (
+            w.bastion.user_with(
+                "remote@example.test",
+                "ops",
+                &["--source-address", "10.9.0.0/16"],
+            ),
+            "reason=source-address",
+        ),
     ];
     for (user, reason) in cases {
         let before = w.bastion.log().matches(reason).count();
         let o = run(&mut user.ssh("t1@127.0.0.1", &["true"]));
         assert_eq!(o.status.code(), Some(255), "{reason}: {}", stderr(&o));
-        assert!(stderr(&o).contains("Permission denied"), "{reason}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("Permission denied"),
+            "{reason}: {}",
+            stderr(&o)
+        );
         let log = w.bastion.wait_log(reason);
         assert!(log.matches(reason).count() > before, "{reason}\n{log}");
     }
@@ -61,8 +102,23 @@ fn refusals_each_have_a_distinct_reason_in_the_log() {
     let plain = dir.join("plain");
     keygen(&plain);
     let o = run(Command::new("ssh")
-        .args(["-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes"])
-        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-i"])
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "BatchMode=yes",
+        ])
+        .args([
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-i",
+        ])
         .arg(&plain)
         .args(["-p", &port.to_string(), "t1@127.0.0.1", "true"]));
     assert_eq!(o.status.code(), Some(255));

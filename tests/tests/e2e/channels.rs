@@ -12,15 +12,31 @@ use crate::fixture::{direct_ssh, world};
 #[test]
 fn exit_status_and_stderr_match_plain_openssh() {
     let w = world();
-    for cmd in ["echo out; echo err >&2; exit 7", "exit 0", "kill -TERM $$", "kill -KILL $$"] {
+    for cmd in [
+        "echo out; echo err >&2; exit 7",
+        "exit 0",
+        "kill -TERM $$",
+        "kill -KILL $$",
+    ] {
         let via = run(&mut w.alice.ssh("t1@127.0.0.1", &[cmd]));
         let direct = run(&mut direct_ssh(&w, &[cmd]));
-        assert_eq!(via.status.code(), direct.status.code(), "{cmd}: {} / {}", stderr(&via), stderr(&direct));
+        assert_eq!(
+            via.status.code(),
+            direct.status.code(),
+            "{cmd}: {} / {}",
+            stderr(&via),
+            stderr(&direct)
+        );
         assert_eq!(stdout(&via), stdout(&direct), "{cmd}");
         assert_eq!(stderr(&via), stderr(&direct), "{cmd}");
     }
-    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo out; echo err >&2; exit 7"]));
-    assert_eq!((stdout(&o).as_str(), stderr(&o).as_str(), o.status.code()), ("out\n", "err\n", Some(7)));
+    let o = run(&mut w
+        .alice
+        .ssh("t1@127.0.0.1", &["echo out; echo err >&2; exit 7"]));
+    assert_eq!(
+        (stdout(&o).as_str(), stderr(&o).as_str(), o.status.code()),
+        ("out\n", "err\n", Some(7))
+    );
     w.bastion.wait_log("exit=\"signal KILL\"");
 }
 
@@ -45,7 +61,14 @@ fn env_is_filtered_by_the_allowlist() {
     let w = world();
     let o = run(w
         .alice
-        .ssh("t1@127.0.0.1", &["-o", "SendEnv=LANG FOO LC_TIME", "echo \"[$LANG|$FOO|$LC_TIME]\""])
+        .ssh(
+            "t1@127.0.0.1",
+            &[
+                "-o",
+                "SendEnv=LANG FOO LC_TIME",
+                "echo \"[$LANG|$FOO|$LC_TIME]\"",
+            ],
+        )
         .env("LANG", "C.UTF-8")
         .env("FOO", "secret")
         .env("LC_TIME", "C"));
@@ -57,7 +80,10 @@ fn env_is_filtered_by_the_allowlist() {
 #[test]
 fn pty_carries_term() {
     let w = world();
-    let o = run(w.alice.ssh("t1@127.0.0.1", &["-tt", "tty; echo TERM=$TERM"]).env("TERM", "xterm-256color"));
+    let o = run(w
+        .alice
+        .ssh("t1@127.0.0.1", &["-tt", "tty; echo TERM=$TERM"])
+        .env("TERM", "xterm-256color"));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("/dev/pts/"), "{out}");
@@ -68,13 +94,25 @@ fn pty_carries_term() {
 fn multiplexed_channels_share_one_connection() {
     let w = world();
     let sock = w.bastion.dir.path().join("cm.sock");
-    let o = run(w.alice.ssh("t1@127.0.0.1", &["-M", "-S"]).arg(&sock).args(["-f", "-N"]));
+    let o = run(w
+        .alice
+        .ssh("t1@127.0.0.1", &["-M", "-S"])
+        .arg(&sock)
+        .args(["-f", "-N"]));
     assert!(o.status.success(), "{}", stderr(&o));
     for i in 0..3 {
-        let o = run(w.alice.ssh("t1@127.0.0.1", &["-S"]).arg(&sock).arg(format!("echo chan-{i}")));
+        let o = run(w
+            .alice
+            .ssh("t1@127.0.0.1", &["-S"])
+            .arg(&sock)
+            .arg(format!("echo chan-{i}")));
         assert_eq!(stdout(&o), format!("chan-{i}\n"), "{}", stderr(&o));
     }
-    let _ = run(w.alice.ssh("t1@127.0.0.1", &["-S"]).arg(&sock).args(["-O", "exit"]));
+    let _ = run(w
+        .alice
+        .ssh("t1@127.0.0.1", &["-S"])
+        .arg(&sock)
+        .args(["-O", "exit"]));
     let log = w.bastion.log();
     assert_eq!(log.matches("authenticated").count(), 1, "{log}");
     assert_eq!(log.matches("upstream connected").count(), 1, "{log}");
@@ -82,7 +120,10 @@ fn multiplexed_channels_share_one_connection() {
 
 fn random_file(path: &std::path::Path, len: usize) -> Vec<u8> {
     let mut data = vec![0u8; len];
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut data).unwrap();
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut data)
+        .unwrap();
     std::fs::write(path, &data).unwrap();
     data
 }
@@ -101,7 +142,9 @@ fn scp_and_sftp_transfer_files_intact() {
         if legacy {
             c.arg("-O");
         }
-        let o = run(c.arg(dir.join("up.bin")).arg(format!("t1@127.0.0.1:/tmp/bastion-scp-{i}.bin")));
+        let o = run(c
+            .arg(dir.join("up.bin"))
+            .arg(format!("t1@127.0.0.1:/tmp/bastion-scp-{i}.bin")));
         assert!(o.status.success(), "scp up: {}", stderr(&o));
         let back = dir.join(format!("down-{i}.bin"));
         let mut c = Command::new("scp");
@@ -109,9 +152,14 @@ fn scp_and_sftp_transfer_files_intact() {
         if legacy {
             c.arg("-O");
         }
-        let o = run(c.arg(format!("t1@127.0.0.1:/tmp/bastion-scp-{i}.bin")).arg(&back));
+        let o = run(c
+            .arg(format!("t1@127.0.0.1:/tmp/bastion-scp-{i}.bin"))
+            .arg(&back));
         assert!(o.status.success(), "scp down: {}", stderr(&o));
-        assert!(std::fs::read(&back).unwrap() == data, "scp round trip differs (legacy={legacy})");
+        assert!(
+            std::fs::read(&back).unwrap() == data,
+            "scp round trip differs (legacy={legacy})"
+        );
     }
     let batch = dir.join("batch");
     std::fs::write(
@@ -119,7 +167,11 @@ fn scp_and_sftp_transfer_files_intact() {
         format!("put {} /tmp/bastion-sftp.bin\nget /tmp/bastion-sftp.bin {}\nls /tmp/bastion-sftp.bin\n", dir.join("up.bin").display(), dir.join("sftp-back.bin").display()),
     )
     .unwrap();
-    let o = run(Command::new("sftp").args(&opts).args(["-P", &port, "-b"]).arg(&batch).arg("t1@127.0.0.1"));
+    let o = run(Command::new("sftp")
+        .args(&opts)
+        .args(["-P", &port, "-b"])
+        .arg(&batch)
+        .arg("t1@127.0.0.1"));
     assert!(o.status.success(), "sftp: {}", stderr(&o));
     assert!(std::fs::read(dir.join("sftp-back.bin")).unwrap() == data);
 }
@@ -129,11 +181,20 @@ fn forward_and_read(w: &crate::fixture::World) -> String {
     let lport = free_port();
     let mut child = w
         .alice
-        .ssh("t1@127.0.0.1", &["-N", "-L", &format!("127.0.0.1:{lport}:127.0.0.1:{}", w.sshd.port)])
+        .ssh(
+            "t1@127.0.0.1",
+            &[
+                "-N",
+                "-L",
+                &format!("127.0.0.1:{lport}:127.0.0.1:{}", w.sshd.port),
+            ],
+        )
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stream = wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", lport)).ok());
+    let stream = wait_for(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", lport)).ok()
+    });
     let mut got = String::new();
     if let Some(mut s) = stream {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -165,14 +226,24 @@ fn world_with_forwarding() -> crate::fixture::World {
         .role("name = \"fwd\"\nprincipals = [\"ops\"]\ntargets = [\"t1\"]\nlogins = [\"root\"]\nallow = [\"shell\", \"exec\", \"port-forward\"]")
         .start();
     let alice = bastion.user("alice@example.test", "ops");
-    crate::fixture::World { bastion, sshd, alice }
+    crate::fixture::World {
+        bastion,
+        sshd,
+        alice,
+    }
 }
 
 #[test]
 fn agent_forwarding_is_refused() {
     let w = world();
     let sock = w.bastion.dir.path().join("agent.sock");
-    let mut agent = Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock).stdout(Stdio::null()).spawn().unwrap();
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     wait_for(Duration::from_secs(5), || sock.exists().then_some(()));
     // The usual options say IdentityAgent=none; this client must see the agent to forward it.
     let opts: Vec<String> = w
@@ -185,9 +256,17 @@ fn agent_forwarding_is_refused() {
         .collect();
     let o = run(Command::new("ssh")
         .args(&opts)
-        .args(["-o", "ForwardAgent=yes", "-p", &w.bastion.port.to_string(), "t1@127.0.0.1", "echo \"[$SSH_AUTH_SOCK]\""])
+        .args([
+            "-o",
+            "ForwardAgent=yes",
+            "-p",
+            &w.bastion.port.to_string(),
+            "t1@127.0.0.1",
+            "echo \"[$SSH_AUTH_SOCK]\"",
+        ])
         .env("SSH_AUTH_SOCK", &sock));
     let _ = agent.kill();
+    let _ = agent.wait();
     assert_eq!(stdout(&o), "[]\n", "{}", stderr(&o));
     w.bastion.wait_log("agent forwarding refused");
 }
@@ -203,8 +282,23 @@ fn capabilities_are_enforced_with_a_reason() {
     let alice = bastion.user("alice@example.test", "ops");
     let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo SHOULD-NOT-RUN"]));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("bastion: exec is not permitted for you on \"t1\" (your roles allow: shell)"), "{}", stderr(&o));
-    let o = run(Command::new("sftp").args(alice.ssh_options()).args(["-P", &bastion.port.to_string(), "-b", "/dev/null", "t1@127.0.0.1"]));
+    assert!(
+        stderr(&o)
+            .contains("bastion: exec is not permitted for you on \"t1\" (your roles allow: shell)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(Command::new("sftp").args(alice.ssh_options()).args([
+        "-P",
+        &bastion.port.to_string(),
+        "-b",
+        "/dev/null",
+        "t1@127.0.0.1",
+    ]));
     assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("sftp is not permitted"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("sftp is not permitted"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -8,7 +8,8 @@ use tests::{bastion_bin, keygen, run, stderr, stdout, BastionBuilder};
 #[test]
 fn config_check_names_key_file_and_line() {
     let b = BastionBuilder::new();
-    let sshd_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli";
+    let sshd_key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli";
     let text = format!(
         "{}\n[[targets]]\nname = \"a\"\nhost = \"h\"\nhost_key = \"{sshd_key}\"\n\n[[targets]]\nname = \"b\"\nhost = \"h\"\nhost_key = \"{sshd_key}\"\n\n[[targets]]\nname = \"c\"\nhost = \"h\"\nport = \"ssh\"\n",
         b.config_text()
@@ -16,7 +17,9 @@ fn config_check_names_key_file_and_line() {
     let path = b.path("bastion.toml");
     std::fs::write(&path, &text).unwrap();
     let line = text.lines().position(|l| l.starts_with("port")).unwrap() + 1;
-    let o = run(Command::new(bastion_bin()).args(["config", "check", "--config"]).arg(&path));
+    let o = run(Command::new(bastion_bin())
+        .args(["config", "check", "--config"])
+        .arg(&path));
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains(&format!(
@@ -28,19 +31,29 @@ fn config_check_names_key_file_and_line() {
     );
 
     std::fs::write(&path, b.config_text().replace("[ca]", "colour = 1\n[ca]")).unwrap();
-    let o = run(Command::new(bastion_bin()).args(["config", "check", "--config"]).arg(&path));
+    let o = run(Command::new(bastion_bin())
+        .args(["config", "check", "--config"])
+        .arg(&path));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("server.colour: unknown field `colour`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("server.colour: unknown field `colour`"),
+        "{}",
+        stderr(&o)
+    );
 
     std::fs::write(&path, b.config_text()).unwrap();
-    let o = run(Command::new(bastion_bin()).args(["config", "check", "--config"]).arg(&path));
+    let o = run(Command::new(bastion_bin())
+        .args(["config", "check", "--config"])
+        .arg(&path));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("OK"), "{}", stdout(&o));
 
     // A key readable by others is refused, naming the file.
     let ca = b.path("keys/user_ca");
     std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let o = run(Command::new(bastion_bin()).args(["config", "check", "--config"]).arg(&path));
+    let o = run(Command::new(bastion_bin())
+        .args(["config", "check", "--config"])
+        .arg(&path));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("too open"), "{}", stderr(&o));
 }
@@ -49,21 +62,39 @@ fn config_check_names_key_file_and_line() {
 fn ca_init_creates_private_keys_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
-    let o = run(Command::new(bastion_bin()).args(["ca", "init", "--dir"]).arg(&keys));
+    let o = run(Command::new(bastion_bin())
+        .args(["ca", "init", "--dir"])
+        .arg(&keys));
     assert!(o.status.success(), "{}", stderr(&o));
     for name in ["user_ca", "target_ca", "host_ed25519", "recording_ed25519"] {
-        let mode = std::fs::metadata(keys.join(name)).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(keys.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "{name}");
         let pubkey = std::fs::read_to_string(keys.join(format!("{name}.pub"))).unwrap();
         assert!(pubkey.starts_with("ssh-ed25519 "), "{pubkey}");
         // ssh-keygen reads the private key and derives the same public key.
-        let o = run(Command::new("ssh-keygen").arg("-y").arg("-f").arg(keys.join(name)));
-        assert_eq!(stdout(&o).split_whitespace().nth(1), pubkey.split_whitespace().nth(1));
+        let o = run(Command::new("ssh-keygen")
+            .arg("-y")
+            .arg("-f")
+            .arg(keys.join(name)));
+        assert_eq!(
+            stdout(&o).split_whitespace().nth(1),
+            pubkey.split_whitespace().nth(1)
+        );
     }
     let before = std::fs::read(keys.join("user_ca")).unwrap();
-    let o = run(Command::new(bastion_bin()).args(["ca", "init", "--dir"]).arg(&keys));
+    let o = run(Command::new(bastion_bin())
+        .args(["ca", "init", "--dir"])
+        .arg(&keys));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("refusing to overwrite"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refusing to overwrite"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(std::fs::read(keys.join("user_ca")).unwrap(), before);
 }
 
@@ -71,22 +102,47 @@ fn ca_init_creates_private_keys_and_refuses_to_overwrite() {
 fn ca_sign_writes_a_certificate_ssh_keygen_understands() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
-    assert!(run(Command::new(bastion_bin()).args(["ca", "init", "--dir"]).arg(&keys)).status.success());
+    assert!(run(Command::new(bastion_bin())
+        .args(["ca", "init", "--dir"])
+        .arg(&keys))
+    .status
+    .success());
     let user = dir.path().join("id_ed25519");
     keygen(&user);
     let o = run(Command::new(bastion_bin())
         .args(["ca", "sign", "--ca"])
         .arg(keys.join("user_ca"))
-        .args(["--principals", "dba,ops", "--identity", "alice@example.test", "--ttl", "1h", "--source-address", "127.0.0.1/32"])
+        .args([
+            "--principals",
+            "dba,ops",
+            "--identity",
+            "alice@example.test",
+            "--ttl",
+            "1h",
+            "--source-address",
+            "127.0.0.1/32",
+        ])
         .arg(user.with_extension("pub")));
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(Command::new("ssh-keygen").arg("-L").arg("-f").arg(dir.path().join("id_ed25519-cert.pub")));
+    let o = run(Command::new("ssh-keygen")
+        .arg("-L")
+        .arg("-f")
+        .arg(dir.path().join("id_ed25519-cert.pub")));
     let text = stdout(&o);
     assert!(text.contains("user certificate"), "{text}");
     assert!(text.contains("Key ID: \"alice@example.test\""), "{text}");
-    assert!(text.contains("                dba\n                ops"), "{text}");
+    assert!(
+        text.contains("                dba\n                ops"),
+        "{text}"
+    );
     assert!(text.contains("source-address 127.0.0.1/32"), "{text}");
     assert!(text.contains("permit-pty"), "{text}");
-    let ca_fp = stdout(&run(Command::new("ssh-keygen").arg("-l").arg("-f").arg(keys.join("user_ca.pub"))));
-    assert!(text.contains(ca_fp.split_whitespace().nth(1).unwrap()), "{text}\n{ca_fp}");
+    let ca_fp = stdout(&run(Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(keys.join("user_ca.pub"))));
+    assert!(
+        text.contains(ca_fp.split_whitespace().nth(1).unwrap()),
+        "{text}\n{ca_fp}"
+    );
 }

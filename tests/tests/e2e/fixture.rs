@@ -22,7 +22,11 @@ pub fn world_with(role_extra: &str, server: &str) -> World {
         .role(&format!("{OPS_ROLE}\n{role_extra}"))
         .start();
     let alice = bastion.user("alice@example.test", "ops");
-    World { bastion, sshd, alice }
+    World {
+        bastion,
+        sshd,
+        alice,
+    }
 }
 
 pub fn world() -> World {
@@ -43,11 +47,28 @@ pub fn direct_ssh(w: &World, args: &[&str]) -> Command {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let mut c = Command::new("ssh");
-    c.args(["-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "UserKnownHostsFile=/dev/null"])
-        .args(["-o", "StrictHostKeyChecking=no", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-i"])
-        .arg(&key)
-        .args(["-p", &w.sshd.port.to_string(), "root@127.0.0.1"])
-        .args(args);
+    c.args([
+        "-F",
+        "/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+    ])
+    .args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "BatchMode=yes",
+        "-i",
+    ])
+    .arg(&key)
+    .args(["-p", &w.sshd.port.to_string(), "root@127.0.0.1"])
+    .args(args);
     c
 }
 
@@ -55,7 +76,11 @@ pub fn direct_ssh(w: &World, args: &[&str]) -> Command {
 pub fn ensure_test_login() {
     if !run(Command::new("id").arg("bastion-e2e")).status.success() {
         let o = run(Command::new("useradd").args(["-m", "-s", "/bin/sh", "bastion-e2e"]));
-        assert!(o.status.success() || run(Command::new("id").arg("bastion-e2e")).status.success(), "useradd: {}", stderr(&o));
+        assert!(
+            o.status.success() || run(Command::new("id").arg("bastion-e2e")).status.success(),
+            "useradd: {}",
+            stderr(&o)
+        );
     }
     // A locked account ("!" password) is refused by sshd without PAM; "*" is unlocked but
     // has no password.

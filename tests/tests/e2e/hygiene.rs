@@ -20,7 +20,10 @@ fn idle_session_is_told_then_logged_off() {
     );
     t.wait_for("REMOTE$", Duration::from_secs(15));
     let screen = t.wait_for("SSH-EXIT=", Duration::from_secs(20));
-    assert!(screen.contains("bastion: no activity for 3s; you are being logged off (idle timeout)."), "{screen}");
+    assert!(
+        screen.contains("bastion: no activity for 3s; you are being logged off (idle timeout)."),
+        "{screen}"
+    );
     assert!(!screen.contains("SSH-EXIT=0"), "{screen}");
     w.bastion.wait_log("idle timeout: logging off");
 }
@@ -38,7 +41,10 @@ fn unauthenticated_connections_are_limited_and_timed_out() {
     let w = world_with("", "max_unauthenticated = 2\nlogin_grace_time = \"3s\"");
     let (mut a, ba) = banner(w.bastion.port);
     let (_b, bb) = banner(w.bastion.port);
-    assert!(ba.starts_with("SSH-2.0-bastion") && bb.starts_with("SSH-2.0-bastion"), "{ba} {bb}");
+    assert!(
+        ba.starts_with("SSH-2.0-bastion") && bb.starts_with("SSH-2.0-bastion"),
+        "{ba} {bb}"
+    );
     let (_c, bc) = banner(w.bastion.port);
     assert_eq!(bc, "", "a third unauthenticated connection is dropped");
     w.bastion.wait_log("too many unauthenticated connections");
@@ -48,7 +54,11 @@ fn unauthenticated_connections_are_limited_and_timed_out() {
     let mut rest = Vec::new();
     a.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let _ = a.read_to_end(&mut rest);
-    assert!(started.elapsed() < Duration::from_secs(10), "closed after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "closed after {:?}",
+        started.elapsed()
+    );
     w.bastion.wait_log("login grace time");
     // With the slots free again, a real user gets in.
     let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo in"]));
@@ -60,8 +70,22 @@ fn auth_attempts_per_connection_are_limited() {
     let w = world_with("", "max_auth_attempts = 2");
     let dir = w.bastion.dir.path();
     let mut c = Command::new("ssh");
-    c.args(["-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes"])
-        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"]);
+    c.args([
+        "-F",
+        "/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "BatchMode=yes",
+    ])
+    .args([
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+    ]);
     for i in 0..4 {
         let k = dir.join(format!("plain{i}"));
         keygen(&k);
@@ -69,7 +93,11 @@ fn auth_attempts_per_connection_are_limited() {
     }
     let o = run(c.args(["-p", &w.bastion.port.to_string(), "t1@127.0.0.1", "echo in"]));
     assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
-    assert!(stderr(&o).contains("Too many authentication attempts"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Too many authentication attempts"),
+        "{}",
+        stderr(&o)
+    );
     // Two keys were tried and refused, the third attempt ended the connection.
     let log = w.bastion.wait_log("reason=plain-key");
     assert_eq!(log.matches("reason=plain-key").count(), 2, "{log}");
@@ -84,7 +112,11 @@ fn sigterm_tells_live_users_and_exits() {
         30,
     );
     t.wait_for("REMOTE$", Duration::from_secs(15));
-    assert!(w.bastion.terminate(), "bastion did not exit cleanly:\n{}", w.bastion.log());
+    assert!(
+        w.bastion.terminate(),
+        "bastion did not exit cleanly:\n{}",
+        w.bastion.log()
+    );
     let screen = t.wait_for("SSH-EXIT=", Duration::from_secs(15));
     assert!(screen.contains("bastion is shutting down"), "{screen}");
 }

@@ -37,7 +37,14 @@ fn shell_types_and_reads_and_follows_window_changes() {
 #[test]
 fn no_target_with_a_pty_shows_a_menu() {
     let w = world();
-    let t = Tmux::start(&format!("{} -tt 127.0.0.1; echo SSH-EXIT=$?; sleep 60", w.alice.ssh_line("", "")), 100, 30);
+    let t = Tmux::start(
+        &format!(
+            "{} -tt 127.0.0.1; echo SSH-EXIT=$?; sleep 60",
+            w.alice.ssh_line("", "")
+        ),
+        100,
+        30,
+    );
     let s = t.wait_for("Choose a number or name", WAIT);
     assert!(s.contains("signed in as alice@example.test"), "{s}");
     assert!(s.contains("1) t1"), "{s}");

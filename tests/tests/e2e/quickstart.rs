@@ -24,7 +24,9 @@ fn quickstart_serves_a_demo_target() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let up = wait_for(Duration::from_secs(20), || read(&log).contains("bastion listening").then_some(()));
+    let up = wait_for(Duration::from_secs(20), || {
+        read(&log).contains("bastion listening").then_some(())
+    });
     if up.is_none() {
         let _ = child.kill();
         panic!("quickstart did not serve: {}", read(&log));
@@ -35,8 +37,25 @@ fn quickstart_serves_a_demo_target() {
     let cert = dir.path().join("me-cert.pub");
     let ssh = |args: &[&str]| {
         run(Command::new("ssh")
-            .args(["-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes"])
-            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "LogLevel=ERROR", "-i"])
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "IdentityAgent=none",
+                "-o",
+                "BatchMode=yes",
+            ])
+            .args([
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "LogLevel=ERROR",
+                "-i",
+            ])
             .arg(&key)
             .arg("-o")
             .arg(format!("CertificateFile={}", cert.display()))
@@ -47,7 +66,12 @@ fn quickstart_serves_a_demo_target() {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert_eq!(stdout(&o), "hello from demo\n");
     let o = ssh(&["-tt", "demo@127.0.0.1", "tty"]);
-    assert!(stdout(&o).contains("/dev/pts/"), "{} {}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("/dev/pts/"),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
     let _ = child.kill();
     let _ = child.wait();
     // Running it again keeps the keys.
@@ -58,7 +82,10 @@ fn quickstart_serves_a_demo_target() {
         .arg("--key")
         .arg(key.with_extension("pub")));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dir.path().join("dev/keys/user_ca")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(dir.path().join("dev/keys/user_ca")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -66,7 +93,13 @@ fn local_demo_target_is_refused_without_dev_opt_in() {
     let dir = tempfile::tempdir().unwrap();
     let text = "[server]\nlisten = \"127.0.0.1:0\"\nhost_key = \"k\"\n[ca]\nuser_ca = \"u\"\ntarget_ca = \"t\"\n[[targets]]\nname = \"demo\"\nkind = \"local-demo\"\n";
     std::fs::write(dir.path().join("b.toml"), text).unwrap();
-    let o = run(Command::new(bastion_bin()).args(["serve", "--config"]).arg(dir.path().join("b.toml")));
+    let o = run(Command::new(bastion_bin())
+        .args(["serve", "--config"])
+        .arg(dir.path().join("b.toml")));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("refused unless [dev] allow_local_demo = true"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refused unless [dev] allow_local_demo = true"),
+        "{}",
+        stderr(&o)
+    );
 }

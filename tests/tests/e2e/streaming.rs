@@ -33,7 +33,10 @@ fn large_stream_arrives_whole_in_constant_memory() {
     assert!(child.wait().unwrap().success());
     assert_eq!(total, 256 * MIB);
     let peak = peak_rss_kib(w.bastion.pid());
-    assert!(peak < 64 * 1024, "bastion peak RSS {peak} KiB (was {before} KiB before the stream)");
+    assert!(
+        peak < 64 * 1024,
+        "bastion peak RSS {peak} KiB (was {before} KiB before the stream)"
+    );
 }
 
 #[test]
@@ -70,7 +73,9 @@ fn hundreds_of_exec_sessions_close_promptly() {
     let w = world();
     // Each exec prints 256 KiB and must end as soon as the command does.
     for i in 0..200 {
-        let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["head -c 262144 /dev/zero; exit 3"]));
+        let o = run(&mut w
+            .alice
+            .ssh("t1@127.0.0.1", &["head -c 262144 /dev/zero; exit 3"]));
         assert_eq!(o.status.code(), Some(3), "run {i}: {}", stderr(&o));
         assert_eq!(o.stdout.len(), 262144, "run {i}");
     }

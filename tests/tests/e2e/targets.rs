@@ -34,9 +34,16 @@ fn unknown_or_forbidden_target_gets_one_line_and_nonzero_exit() {
     );
     let o = run(&mut w.alice.ssh("daemon@t1@127.0.0.1", &["true"]));
     assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("login \"daemon\" on \"t1\" is not permitted for you"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("login \"daemon\" on \"t1\" is not permitted for you"),
+        "{}",
+        stderr(&o)
+    );
     let log = w.bastion.log();
-    assert!(log.contains("reason=unknown-target") && log.contains("reason=login-not-allowed"), "{log}");
+    assert!(
+        log.contains("reason=unknown-target") && log.contains("reason=login-not-allowed"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -68,7 +75,10 @@ fn upstream_login_uses_a_short_lived_target_ca_certificate_naming_the_session() 
     let fp = tests::stdout(&run(std::process::Command::new("ssh-keygen")
         .arg("-lf")
         .arg(w.bastion.dir.path().join("keys/target_ca.pub"))));
-    assert!(line.contains(fp.split_whitespace().nth(1).unwrap()), "{line}\n{ca}");
+    assert!(
+        line.contains(fp.split_whitespace().nth(1).unwrap()),
+        "{line}\n{ca}"
+    );
 }
 
 #[test]
@@ -87,9 +97,21 @@ fn host_key_mismatch_refuses_the_session() {
     let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo SHOULD-NOT-RUN"]));
     assert_eq!(o.status.code(), Some(255));
     assert!(!stdout(&o).contains("SHOULD-NOT-RUN"));
-    assert!(stderr(&o).contains("host key of 127.0.0.1"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("does not match the configuration"), "{}", stderr(&o));
-    assert!(!sshd.log().contains("Accepted certificate"), "{}", sshd.log());
+    assert!(
+        stderr(&o).contains("host key of 127.0.0.1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("does not match the configuration"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !sshd.log().contains("Accepted certificate"),
+        "{}",
+        sshd.log()
+    );
 }
 
 #[test]
@@ -98,7 +120,11 @@ fn known_hosts_and_host_ca_checks() {
     let sshd = b.sshd("t1");
     // known_hosts file listing the target.
     let kh = b.path("known_hosts");
-    std::fs::write(&kh, format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.host_key())).unwrap();
+    std::fs::write(
+        &kh,
+        format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.host_key()),
+    )
+    .unwrap();
     // A host CA that signs t1's host key; sshd presents the certificate.
     let host_ca = b.path("host_ca");
     tests::keygen(&host_ca);
@@ -112,14 +138,32 @@ fn known_hosts_and_host_ca_checks() {
     let sshd = tests::Sshd::start_with(
         &b.path("t1"),
         &b.target_ca_pub(),
-        &format!("HostCertificate {}", b.path("t1/host_ed25519-cert.pub").display()),
+        &format!(
+            "HostCertificate {}",
+            b.path("t1/host_ed25519-cert.pub").display()
+        ),
     );
-    std::fs::write(&kh, format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.host_key())).unwrap();
+    std::fs::write(
+        &kh,
+        format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.host_key()),
+    )
+    .unwrap();
     let ca_line = std::fs::read_to_string(host_ca.with_extension("pub")).unwrap();
-    let common = |name: &str| format!("name = \"{name}\"\nhost = \"127.0.0.1\"\nport = {}\ndefault_login = \"root\"\n", sshd.port);
+    let common = |name: &str| {
+        format!(
+            "name = \"{name}\"\nhost = \"127.0.0.1\"\nport = {}\ndefault_login = \"root\"\n",
+            sshd.port
+        )
+    };
     let bastion = b
-        .section("targets", &format!("{}known_hosts = \"{}\"", common("kh"), kh.display()))
-        .section("targets", &format!("{}host_ca = \"{}\"", common("ca"), ca_line.trim()))
+        .section(
+            "targets",
+            &format!("{}known_hosts = \"{}\"", common("kh"), kh.display()),
+        )
+        .section(
+            "targets",
+            &format!("{}host_ca = \"{}\"", common("ca"), ca_line.trim()),
+        )
         .role(OPS_ROLE)
         .start();
     let alice = bastion.user("alice@example.test", "ops");
