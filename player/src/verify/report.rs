@@ -1,0 +1,219 @@
+//! The result of verifying a recording, for people ([`std::fmt::Display`]) and machines (serde).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// What verification concluded. Line numbers count event lines after the header (the header is
+/// line 0, so event line `n` is line `n + 1` of the file), as checkpoints do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every line matches the chain and a final checkpoint seals it.
+    Sealed,
+    /// Every line matches; sealed after a crash by recovery, so lines after the last periodic
+    /// checkpoint were signed only at recovery time.
+    Recovered {
+        /// Event lines covered by periodic checkpoints signed while recording.
+        signed_while_recording: u64,
+    },
+    /// No seal (the bastion stopped abruptly): intact up to the last checkpoint, then an
+    /// unverifiable tail.
+    Unsealed {
+        /// 0-based index of the last checkpoint in the sidecar, if any.
+        checkpoint: Option<usize>,
+        /// Event lines it covers.
+        signed_lines: u64,
+        /// Complete event lines after it, unverified.
+        tail_lines: u64,
+        /// Bytes of a torn last line.
+        torn_bytes: u64,
+    },
+    /// The file disagrees with a signed checkpoint.
+    Altered {
+        /// 0-based index of the first checkpoint that does not match.
+        checkpoint: usize,
+        /// Lines up to and including this one match the previous checkpoint (0: only the header
+        /// was verified, or nothing if the header itself differs).
+        intact_through: u64,
+        /// The change lies in event lines `intact_through + 1 ..= line`: the chain first
+        /// disagrees with a signed checkpoint here. 0 means the header differs (or the sidecar
+        /// belongs to another recording).
+        line: u64,
+    },
+    /// Content follows the sealed end of the recording.
+    AppendedAfterSeal {
+        /// Bytes past what the seal covers.
+        extra_bytes: u64,
+    },
+    /// The file has fewer lines than a signed checkpoint covers.
+    Truncated {
+        /// 0-based index of the checkpoint.
+        checkpoint: usize,
+        /// Event lines it covers.
+        expected_lines: u64,
+        /// Complete event lines in the file.
+        found_lines: u64,
+    },
+    /// A checkpoint is validly signed, but by a key that is not trusted.
+    UnknownKey {
+        /// 0-based index of the first such checkpoint.
+        checkpoint: usize,
+        /// Its key id.
+        key_id: String,
+    },
+    /// A checkpoint's signature does not hold.
+    BadSignature {
+        /// 0-based index of the checkpoint.
+        checkpoint: usize,
+        /// Why.
+        problem: String,
+    },
+    /// The sidecar has a line that is not a checkpoint, or checkpoints out of order.
+    SidecarMalformed {
+        /// 1-based line in the sidecar.
+        line: u64,
+        /// Why.
+        reason: String,
+    },
+    /// No sidecar: nothing can be verified.
+    SidecarMissing,
+}
+
+/// A verification report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The cast file.
+    pub cast: PathBuf,
+    /// The sidecar file.
+    pub sidecar: PathBuf,
+    /// The conclusion.
+    pub verdict: Verdict,
+    /// Complete event lines in the cast file.
+    pub lines: u64,
+    /// Checkpoints in the sidecar.
+    pub checkpoints: usize,
+    /// Key id of the last checkpoint's signer, if any.
+    pub key_id: Option<String>,
+    /// False when no trusted key was given: signatures were checked against the key in the
+    /// sidecar only, which proves integrity but not who signed.
+    pub signer_trusted: bool,
+    /// Hash of the sealing checkpoint (the value stored in the audit row).
+    pub final_hash: Option<String>,
+}
+
+impl Report {
+    /// Intact as far as it goes: sealed, recovered, or unsealed with an intact signed prefix.
+    pub fn is_intact(&self) -> bool {
+        matches!(
+            self.verdict,
+            Verdict::Sealed | Verdict::Recovered { .. } | Verdict::Unsealed { .. }
+        )
+    }
+
+    /// Evidence of tampering (or of a signer nobody trusts): players refuse these without force.
+    pub fn is_tampered(&self) -> bool {
+        !self.is_intact() && self.verdict != Verdict::SidecarMissing
+    }
+
+    /// One line for a status bar.
+    pub fn summary(&self) -> String {
+        let signer = match (&self.key_id, self.signer_trusted) {
+            (Some(k), true) => format!(" by {k}"),
+            (Some(k), false) => format!(" by {k} (untrusted: no key given)"),
+            (None, _) => String::new(),
+        };
+        match &self.verdict {
+            Verdict::Sealed => format!("verified: intact and sealed{signer}"),
+            Verdict::Recovered { .. } => format!("verified: intact, sealed by crash recovery{signer}"),
+            Verdict::Unsealed { signed_lines, tail_lines, .. } => format!(
+                "UNSEALED: intact through line {signed_lines}, {tail_lines} unverified lines after{signer}"
+            ),
+            other => format!("NOT VERIFIED: {}", VerdictText(other)),
+        }
+    }
+}
+
+struct VerdictText<'a>(&'a Verdict);
+
+impl fmt::Display for VerdictText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Verdict::Sealed => write!(f, "intact and sealed"),
+            Verdict::Recovered { signed_while_recording } => write!(
+                f,
+                "intact; sealed by crash recovery (lines after {signed_while_recording} were signed only at recovery)"
+            ),
+            Verdict::Unsealed { checkpoint, signed_lines, tail_lines, torn_bytes } => {
+                match checkpoint {
+                    Some(n) => write!(f, "intact up to checkpoint {n} (line {signed_lines}), ")?,
+                    None => write!(f, "no checkpoint, ")?,
+                }
+                write!(f, "then {tail_lines} unsealed lines")?;
+                if *torn_bytes > 0 {
+                    write!(f, " and a torn last line of {torn_bytes} bytes")?;
+                }
+                write!(f, " (the recorder stopped without sealing)")
+            }
+            Verdict::Altered { checkpoint, intact_through, line: 0, .. } => write!(
+                f,
+                "altered: the header does not match checkpoint {checkpoint} (header changed, or the sidecar belongs to another recording); intact through line {intact_through}"
+            ),
+            Verdict::Altered { checkpoint, intact_through, line } => write!(
+                f,
+                "altered at line {line}: the chain first disagrees with signed checkpoint {checkpoint} there; the change lies in lines {}..={line}",
+                intact_through + 1
+            ),
+            Verdict::AppendedAfterSeal { extra_bytes } => {
+                write!(f, "altered: {extra_bytes} bytes appended after the seal")
+            }
+            Verdict::Truncated { checkpoint, expected_lines, found_lines } => write!(
+                f,
+                "truncated: checkpoint {checkpoint} covers {expected_lines} lines, the file has {found_lines}"
+            ),
+            Verdict::UnknownKey { checkpoint, key_id } => write!(
+                f,
+                "checkpoint {checkpoint} is signed by {key_id}, which is not a trusted key"
+            ),
+            Verdict::BadSignature { checkpoint, problem } => {
+                write!(f, "bad signature on checkpoint {checkpoint}: {problem}")
+            }
+            Verdict::SidecarMalformed { line, reason } => {
+                write!(f, "sidecar line {line} is malformed: {reason}")
+            }
+            Verdict::SidecarMissing => write!(f, "sidecar missing: the recording cannot be verified"),
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = match self.verdict {
+            Verdict::Sealed | Verdict::Recovered { .. } if self.signer_trusted => "OK",
+            Verdict::Sealed | Verdict::Recovered { .. } | Verdict::Unsealed { .. } => "WARNING",
+            _ => "FAILED",
+        };
+        writeln!(f, "{status}: {}", self.cast.display())?;
+        writeln!(f, "  {}", VerdictText(&self.verdict))?;
+        writeln!(
+            f,
+            "  {} event lines, {} checkpoints in {}",
+            self.lines,
+            self.checkpoints,
+            self.sidecar.display()
+        )?;
+        if let Some(k) = &self.key_id {
+            let trust = if self.signer_trusted {
+                "trusted"
+            } else {
+                "NOT checked against a trusted key"
+            };
+            writeln!(f, "  signed by {k} ({trust})")?;
+        }
+        if let Some(h) = &self.final_hash {
+            writeln!(f, "  final hash {h}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+//! Masker throughput, against a plain `memchr` scan of the same bytes.
+//!
+//! `cargo bench -p recorder --bench mask`. Inputs (generated, deterministic, ~1 MiB each, in
+//! 32 KiB chunks like SSH channel data):
+//! - `a-prose`: English prose, no digits, no identifiers;
+//! - `a-logs`: application logs with timestamps, ids and durations but no identifiers;
+//! - `b-mix`: `ls -l` listings, logs and `psql` tables with PHI on about one line in four;
+//! - `c-dense`: every line is a table row full of identifiers;
+//! - `d-keystrokes`: `b-mix` fed one byte per call (keystroke echo), 32 KiB.
+//!
+//! Each group also measures `memchr-baseline`: counting newlines with `memchr`, the cheapest
+//! full pass over the bytes, so the ratio masker/baseline is visible per machine.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use recorder::mask::{RecordingMasker, RuleSet};
+use std::hint::black_box;
+
+const SIZE: usize = 1 << 20;
+const CHUNK: usize = 32 * 1024;
+
+/// Small deterministic generator (xorshift), so inputs are identical across runs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const WORDS: &[&str] = &[
+    "the",
+    "patient",
+    "was",
+    "seen",
+    "in",
+    "clinic",
+    "for",
+    "follow",
+    "up",
+    "and",
+    "reported",
+    "no",
+    "new",
+    "symptoms",
+    "since",
+    "last",
+    "visit",
+    "medication",
+    "review",
+    "completed",
+    "plan",
+    "continue",
+    "current",
+    "therapy",
+    "with",
+    "monitoring",
+    "of",
+    "blood",
+    "pressure",
+];
+
+fn prose(rng: &mut Rng) -> String {
+    let mut line = String::new();
+    for i in 0..12 + rng.below(6) {
+        if i > 0 {
+            line.push(' ');
+        }
+        line.push_str(rng.pick(WORDS));
+    }
+    line.push_str(".\r\n");
+    line
+}
+
+fn log(rng: &mut Rng) -> String {
+    format!(
+        "\x1b[2m2025-03-{:02}T{:02}:{:02}:{:02}.{:03}Z\x1b[0m \x1b[32mINFO\x1b[0m http: GET /api/v2/orders/{} status=200 bytes={} took {}ms req={:08x}\r\n",
+        1 + rng.below(28),
+        rng.below(24),
+        rng.below(60),
+        rng.below(60),
+        rng.below(1000),
+        rng.below(100_000),
+        rng.below(65_536),
+        rng.below(900),
+        rng.next() as u32,
+    )
+}
+
+fn ls(rng: &mut Rng) -> String {
+    format!(
+        "-rw-r--r--  1 postgres postgres {:>9} Mar {:>2} {:02}:{:02} {}.csv\r\n",
+        rng.below(10_000_000),
+        1 + rng.below(28),
+        rng.below(24),
+        rng.below(60),
+        rng.pick(WORDS),
+    )
+}
+
+fn phi_row(rng: &mut Rng) -> String {
+    format!(
+        " {:>6} | {:<10} | {:03}-{:02}-{:04} | 1980-{:02}-{:02} | {}.{}@example.org | (555) {:03}-{:04} | MRN: AB{:07}\r\n",
+        rng.below(1_000_000),
+        rng.pick(WORDS),
+        100 + rng.below(500),
+        10 + rng.below(89),
+        1000 + rng.below(8999),
+        1 + rng.below(12),
+        1 + rng.below(28),
+        rng.pick(WORDS),
+        rng.pick(WORDS),
+        200 + rng.below(700),
+        rng.below(10_000),
+        rng.below(10_000_000),
+    )
+}
+
+fn table_row(rng: &mut Rng) -> String {
+    format!(
+        " {:>6} | {:<10} | {:>8} | {:<12} | active\r\n",
+        rng.below(1_000_000),
+        rng.pick(WORDS),
+        rng.below(100_000),
+        rng.pick(WORDS),
+    )
+}
+
+fn generate(mut line: impl FnMut(&mut Rng) -> String, size: usize) -> Vec<u8> {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut out = Vec::with_capacity(size + 256);
+    while out.len() < size {
+        out.extend_from_slice(line(&mut rng).as_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+fn mix(rng: &mut Rng) -> String {
+    match rng.below(8) {
+        0 | 1 => ls(rng),
+        2 | 3 => log(rng),
+        4 | 5 => table_row(rng),
+        _ => phi_row(rng),
+    }
+}
+
+fn inputs() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("a-prose", generate(prose, SIZE)),
+        ("a-logs", generate(log, SIZE)),
+        ("b-mix", generate(mix, SIZE)),
+        ("c-dense", generate(phi_row, SIZE)),
+    ]
+}
+
+/// Masks `input` as one stream. The masker is reused across iterations (`finish` starts a new
+/// stream), as a long-lived channel would keep its warmed lazy-DFA caches.
+fn mask_chunks(rec: &mut RecordingMasker, input: &[u8], chunk: usize, out: &mut Vec<u8>) -> usize {
+    out.clear();
+    for c in input.chunks(chunk) {
+        rec.push_into(c, out);
+    }
+    rec.finish_into(out);
+    out.len()
+}
+
+fn baseline(input: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', input).count()
+}
+
+fn bench(c: &mut Criterion) {
+    let masker = match RuleSet::hipaa().compile() {
+        Ok(m) => m,
+        Err(e) => panic!("hipaa pack does not compile: {e}"),
+    };
+    let mut out = Vec::with_capacity(SIZE * 2);
+    let mut rec = masker.recording();
+    for (name, input) in inputs() {
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Bytes(input.len() as u64));
+        g.bench_function(BenchmarkId::new("masker", CHUNK), |b| {
+            b.iter(|| mask_chunks(&mut rec, black_box(&input), CHUNK, &mut out))
+        });
+        g.bench_function("memchr-baseline", |b| {
+            b.iter(|| baseline(black_box(&input)))
+        });
+        g.finish();
+    }
+
+    let keys = generate(mix, 32 * 1024);
+    let mut g = c.benchmark_group("d-keystrokes");
+    g.throughput(Throughput::Bytes(keys.len() as u64));
+    g.bench_function(BenchmarkId::new("masker", 1), |b| {
+        b.iter(|| mask_chunks(&mut rec, black_box(&keys), 1, &mut out))
+    });
+    g.bench_function("memchr-baseline", |b| b.iter(|| baseline(black_box(&keys))));
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);

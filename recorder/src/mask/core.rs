@@ -1,0 +1,572 @@
+//! The streaming engine shared by the recording and live maskers.
+//!
+//! # How a stream is processed
+//!
+//! Raw bytes are appended to `raw`; the escape parser copies the visible ones to `vis` and
+//! records where they came from in `map`. Matching happens on `vis` only.
+//!
+//! The *hold point* `H` is the earliest visible position where a match could start that might
+//! still depend on bytes not yet received: the lazy DFA, anchored at `H`, is not dead after
+//! consuming everything up to the end. Any match starting before `H` is fully decided by what
+//! has been seen, so the search commits matches starting before `H`, then every raw byte before
+//! `H` is released. Because a match is at most `max_len` bytes long, `H >= end - max_len`: at
+//! most `max_len` visible bytes are ever held.
+//!
+//! The search itself is skipped over clean text: every match contains a byte of the prefilter
+//! set, so only windows within `max_len` of such bytes are searched. Matches are taken
+//! leftmost-first, non-overlapping, exactly as a one-shot search over the whole stream would
+//! take them; since every decision waits until it cannot change, the output is the same for
+//! every chunking of the input.
+
+use std::sync::Arc;
+
+use regex_automata::hybrid::dfa::Cache as DfaCache;
+use regex_automata::hybrid::LazyStateID;
+use regex_automata::util::captures::Captures;
+use regex_automata::{meta, Anchored, Input, PatternID, Span};
+
+use super::compile::Engine;
+use super::escape::EscapeParser;
+use super::posmap::PosMap;
+use super::report::Hit;
+
+/// Raw bytes a stream may hold back. Visible text held is bounded by the longest match, but
+/// escape sequences interleaved in it are not; past this, held text is masked wholesale and
+/// released (fail closed) rather than growing without bound.
+pub const MAX_HELD_BYTES: usize = 64 * 1024;
+
+/// Where the hold point is, and the DFA state reached from it (so that each new byte costs one
+/// DFA step instead of a rescan from the hold point).
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    /// Visible offset of the hold point.
+    at: u64,
+    /// Invariant when `tracking`: `state` is the anchored DFA state after consuming
+    /// `vis[at..consumed]`, and it is not dead.
+    tracking: bool,
+    state: LazyStateID,
+    consumed: u64,
+}
+
+impl Hold {
+    fn start() -> Hold {
+        Hold {
+            at: 0,
+            tracking: false,
+            state: LazyStateID::default(),
+            consumed: 0,
+        }
+    }
+}
+
+/// One replacement applied when raw bytes are released.
+#[derive(Debug, Clone, Copy)]
+struct MaskOp {
+    /// Absolute raw offset of the byte to replace.
+    raw: u64,
+    /// Number of `*` to write instead (0 drops the byte: a UTF-8 continuation byte).
+    stars: u8,
+}
+
+/// Streaming state for one byte stream.
+#[derive(Debug)]
+pub(crate) struct Core {
+    engine: Arc<Engine>,
+    cache: meta::Cache,
+    dfa_cache: DfaCache,
+    /// Per rule with a capture group: cache and captures of its own regex (see
+    /// `CompiledRule::captures`), indexed by pattern ID.
+    groups: Vec<Option<(meta::Cache, Captures)>>,
+    esc: EscapeParser,
+    /// Raw bytes not yet released. Invariant: `raw[0]` is raw offset `raw_base`.
+    raw: Vec<u8>,
+    raw_base: u64,
+    /// Visible text. Invariant: `vis[0]` is visible offset `vis_base`, and `vis` covers at
+    /// least `[pos - 1, end)` so the byte before the search position is there for `\b`.
+    vis: Vec<u8>,
+    vis_base: u64,
+    map: PosMap,
+    /// Next visible offset to search from. Invariant: no match starts in `[.., pos)` that has
+    /// not been committed.
+    pos: u64,
+    hold: Hold,
+    /// Pending replacements, sorted by raw offset.
+    masks: Vec<MaskOp>,
+    /// Visible text before this offset has been released (only the live masker's deadline or
+    /// the held-bytes cap release text past the hold point); masks there can no longer apply.
+    released_vis: u64,
+    /// Hits, recorded only for `mask_test`.
+    hits: Option<Vec<Hit>>,
+}
+
+/// Outcome of running the anchored DFA over some bytes.
+enum Run {
+    Live(LazyStateID),
+    Dead,
+    /// The lazy DFA could not answer (does not happen with the configuration used); treated
+    /// as live, which only holds bytes longer.
+    Unknown,
+}
+
+impl Core {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
+        let cache = engine.regex.create_cache();
+        let dfa_cache = engine.dfa.create_cache();
+        let groups = engine
+            .rules
+            .iter()
+            .map(|r| {
+                r.captures
+                    .as_ref()
+                    .map(|re| (re.create_cache(), re.create_captures()))
+            })
+            .collect();
+        Core {
+            engine,
+            cache,
+            dfa_cache,
+            groups,
+            esc: EscapeParser::default(),
+            raw: Vec::new(),
+            raw_base: 0,
+            vis: Vec::new(),
+            vis_base: 0,
+            map: PosMap::default(),
+            pos: 0,
+            hold: Hold::start(),
+            masks: Vec::new(),
+            released_vis: 0,
+            hits: None,
+        }
+    }
+
+    /// Records hits from now on (for `mask_test`).
+    pub(crate) fn record_hits(&mut self) {
+        self.hits = Some(Vec::new());
+    }
+
+    pub(crate) fn take_hits(&mut self) -> Vec<Hit> {
+        self.hits.take().unwrap_or_default()
+    }
+
+    /// Bytes received but not yet released.
+    pub(crate) fn held(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Raw offset one past the last byte received.
+    pub(crate) fn raw_end(&self) -> u64 {
+        self.raw_base + self.raw.len() as u64
+    }
+
+    /// Raw offset of the first byte not yet released.
+    pub(crate) fn raw_released(&self) -> u64 {
+        self.raw_base
+    }
+
+    fn vis_end(&self) -> u64 {
+        self.vis_base + self.vis.len() as u64
+    }
+
+    /// Index into `vis` of visible offset `abs`.
+    fn vi(&self, abs: u64) -> usize {
+        // `abs - vis_base` is at most `vis.len()`, which fits in usize.
+        (abs - self.vis_base) as usize
+    }
+
+    /// Takes a chunk, appends every byte that is now decided to `out` (masked).
+    pub(crate) fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.ingest(chunk);
+        self.scan(false);
+        let upto = self.pos;
+        self.release(upto, out);
+        if self.raw.len() > MAX_HELD_BYTES {
+            self.force_release(true, out);
+        }
+        self.trim();
+    }
+
+    /// Ends the stream: decides and releases everything.
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
+        self.scan(true);
+        let end = self.vis_end();
+        self.release(end, out);
+        self.force_release(false, out);
+        self.reset();
+    }
+
+    /// Starts a new stream, keeping the warmed caches and buffer capacity.
+    fn reset(&mut self) {
+        self.esc = EscapeParser::default();
+        self.raw.clear();
+        self.raw_base = 0;
+        self.vis.clear();
+        self.vis_base = 0;
+        self.map = PosMap::default();
+        self.pos = 0;
+        self.hold = Hold::start();
+        self.masks.clear();
+        self.released_vis = 0;
+    }
+
+    /// Releases every held byte now, whether decided or not. With `mask_held`, every letter
+    /// and digit still held is masked first (fail closed); without, it goes out as is (the
+    /// live masker's documented trade-off). Matching continues: a match found later that
+    /// covers released text masks only its unreleased part.
+    pub(crate) fn force_release(&mut self, mask_held: bool, out: &mut Vec<u8>) {
+        let end = self.vis_end();
+        if mask_held {
+            let from = self.released_vis.max(self.pos);
+            let (s, e) = (self.vi(from), self.vi(end));
+            self.mask_span(s, e);
+        }
+        self.release(end, out);
+        // Escape bytes after the last visible byte are held too; release them.
+        self.release_raw(self.raw_end(), out);
+    }
+
+    fn ingest(&mut self, chunk: &[u8]) {
+        let raw_start = self.raw_end();
+        self.raw.extend_from_slice(chunk);
+        let (vis, map) = (&mut self.vis, &mut self.map);
+        let vis_base = self.vis_base;
+        self.esc.feed(chunk, |r| {
+            let v = vis_base + vis.len() as u64;
+            map.note(v, raw_start + r.start as u64);
+            vis.extend_from_slice(&chunk[r]);
+        });
+    }
+
+    /// Commits every match that starts before the hold point and moves `pos` to it. At end of
+    /// stream the hold point is the end.
+    fn scan(&mut self, eof: bool) {
+        let max_len = self.engine.max_len as u64;
+        let end = self.vis_end();
+        loop {
+            let h = if eof { end } else { self.update_hold(end) };
+            if self.pos >= h {
+                break;
+            }
+            let from = self.vi(self.pos);
+            let Some(r) = self.find_required(from, self.vis.len()) else {
+                self.pos = h;
+                break;
+            };
+            let r = self.vis_base + r as u64;
+            let win_start = self.pos.max((r + 1).saturating_sub(max_len));
+            if win_start >= h {
+                self.pos = h;
+                break;
+            }
+            // Grow the window over a cluster of prefilter bytes less than max_len apart, so
+            // dense text is searched once rather than once per byte. Jumping to the furthest
+            // prefilter byte within reach takes one step per max_len bytes in dense text.
+            let mut last = r;
+            while last < h {
+                let lim = end.min(last + max_len);
+                let (from, to) = (self.vi(last + 1), self.vi(lim));
+                match self.engine.scanner.rfind(&self.vis[from.min(to)..to]) {
+                    Some(i) => last = self.vis_base + (from + i) as u64,
+                    None => break,
+                }
+            }
+            // Matches starting after `last` contain a later prefilter byte and are found from
+            // it; matches from `h` on are not decided yet.
+            let accept = (last + 1).min(h);
+            let span_end = end.min(last + max_len);
+            let mut p = win_start;
+            while p < accept {
+                match self.search(p, span_end) {
+                    Some((pid, s, e)) if s < accept => p = self.candidate(pid, s, e, span_end),
+                    _ => break,
+                }
+            }
+            self.pos = p.max(accept);
+        }
+    }
+
+    /// Index of the first prefilter byte in `vis[from..to]`, as an index into `vis`.
+    fn find_required(&self, from: usize, to: usize) -> Option<usize> {
+        if from >= to {
+            return None;
+        }
+        self.engine
+            .scanner
+            .find(&self.vis[from..to])
+            .map(|i| from + i)
+    }
+
+    /// Leftmost-first match starting at or after `from` within `[from, to)`, in absolute
+    /// visible offsets. Bytes after `to` still serve as look-ahead for `\b`.
+    fn search(&mut self, from: u64, to: u64) -> Option<(PatternID, u64, u64)> {
+        let (s, e) = (self.vi(from), self.vi(to));
+        let input = Input::new(&self.vis).span(s..e);
+        let m = self.engine.regex.search_with(&mut self.cache, &input)?;
+        Some((
+            m.pattern(),
+            self.vis_base + m.start() as u64,
+            self.vis_base + m.end() as u64,
+        ))
+    }
+
+    /// Handles the leftmost match `[s, e)` of pattern `pid`: commits it if it validates, or
+    /// else the first lower-priority pattern matching at `s` that validates. Returns where the
+    /// search continues.
+    fn candidate(&mut self, pid: PatternID, s: u64, e: u64, span_end: u64) -> u64 {
+        if let Some(end) = self.try_pattern(pid, s, Some(e), span_end) {
+            return end;
+        }
+        for q in pid.as_usize() + 1..self.engine.rules.len() {
+            let Ok(q) = PatternID::new(q) else { break };
+            if let Some(end) = self.try_pattern(q, s, None, span_end) {
+                return end;
+            }
+        }
+        s + 1
+    }
+
+    /// Tries pattern `pid` anchored at `s`; on success masks it and returns its end. `known_end`
+    /// is the match end when the caller already has it, which spares the capture search for
+    /// rules without group or validator.
+    fn try_pattern(
+        &mut self,
+        pid: PatternID,
+        s: u64,
+        known_end: Option<u64>,
+        span_end: u64,
+    ) -> Option<u64> {
+        let engine = Arc::clone(&self.engine);
+        let rule = engine.rules.get(pid.as_usize())?;
+        // No match is longer than max_len (and the match end is known when given), so the
+        // anchored search needs no more: a short span keeps the capture engine's work small.
+        let limit = known_end.unwrap_or(span_end.min(s + engine.max_len as u64));
+        let (si, ei) = (self.vi(s), self.vi(limit));
+        let input = Input::new(&self.vis).span(si..ei);
+        // Captures (a slower engine) only when a group must be located; otherwise the match
+        // span from the DFA-based search is enough.
+        let (m, masked) = match (&rule.captures, self.groups.get_mut(pid.as_usize())) {
+            (Some(re), Some(Some((cache, caps)))) => {
+                re.search_captures_with(cache, &input.anchored(Anchored::Yes), caps);
+                let m = caps.get_match()?.span();
+                (m, caps.get_group(rule.group.unwrap_or(0))?)
+            }
+            _ => {
+                let m = match known_end {
+                    Some(e) => Span::from(si..self.vi(e)),
+                    None => {
+                        let input = input.anchored(Anchored::Pattern(pid));
+                        engine.regex.search_with(&mut self.cache, &input)?.span()
+                    }
+                };
+                (m, m)
+            }
+        };
+        if let Some(v) = rule.validator {
+            if !v.check(&self.vis[masked.range()]) {
+                return None;
+            }
+        }
+        let end = self.vis_base + m.end as u64;
+        if let Some(hits) = self.hits.as_mut() {
+            if masked.start < masked.end {
+                let start = self.map.raw(self.vis_base + masked.start as u64);
+                let last = self.map.raw(self.vis_base + masked.end as u64 - 1);
+                hits.push(Hit {
+                    rule: rule.name.clone(),
+                    range: start as usize..last as usize + 1,
+                });
+            }
+        }
+        self.mask_span(masked.start, masked.end);
+        Some(end)
+    }
+
+    /// Queues masks for the letters, digits and non-ASCII characters of `vis[s..e]`.
+    ///
+    /// Layout is kept in display columns: an ASCII letter or digit becomes one `*`; a non-ASCII
+    /// character becomes as many `*` as columns it occupies (two for CJK, zero for combining
+    /// marks); punctuation and spaces (`-`, `.`, `@`, `/`, ` `) are kept, so shapes such as
+    /// `***-**-****` stay readable and tables stay aligned.
+    fn mask_span(&mut self, s: usize, e: usize) {
+        let mut hint = usize::MAX;
+        let mut i = s;
+        while i < e {
+            let abs = self.vis_base + i as u64;
+            let b = self.vis[i];
+            // `None`: kept as is (ASCII punctuation, space, controls).
+            let (len, stars) = if b.is_ascii_alphanumeric() {
+                (1, Some(1))
+            } else if b.is_ascii() {
+                (1, None)
+            } else {
+                let (len, stars) = utf8_char(&self.vis[i..e]);
+                (len, Some(stars))
+            };
+            if let Some(stars) = stars.filter(|_| abs >= self.released_vis) {
+                self.masks.push(MaskOp {
+                    raw: self.map.raw_seq(abs, &mut hint),
+                    stars,
+                });
+                for k in 1..len {
+                    self.masks.push(MaskOp {
+                        raw: self.map.raw_seq(abs + k as u64, &mut hint),
+                        stars: 0,
+                    });
+                }
+            }
+            i += len;
+        }
+    }
+
+    /// Moves the hold point forward as far as the bytes seen allow and returns it.
+    fn update_hold(&mut self, end: u64) -> u64 {
+        let lo = self.pos.max(end.saturating_sub(self.engine.max_len as u64));
+        if self.hold.at < lo {
+            self.hold.at = lo;
+            self.hold.tracking = false;
+        }
+        if self.hold.tracking {
+            let bytes = self.vi(self.hold.consumed)..self.vi(end);
+            match self.run(self.hold.state, bytes) {
+                Run::Live(state) => {
+                    self.hold.state = state;
+                    self.hold.consumed = end;
+                    return self.hold.at;
+                }
+                Run::Unknown => return self.hold.at,
+                Run::Dead => {
+                    self.hold.tracking = false;
+                    self.hold.at += 1;
+                }
+            }
+        }
+        while self.hold.at < end {
+            let p = self.hold.at;
+            let (pi, ei) = (self.vi(p), self.vi(end));
+            let input = Input::new(&self.vis).span(pi..ei).anchored(Anchored::Yes);
+            let Ok(start) = self
+                .engine
+                .dfa
+                .start_state_forward(&mut self.dfa_cache, &input)
+            else {
+                return p;
+            };
+            match self.run(start, pi..ei) {
+                Run::Live(state) => {
+                    self.hold = Hold {
+                        at: p,
+                        tracking: true,
+                        state,
+                        consumed: end,
+                    };
+                    return p;
+                }
+                Run::Unknown => return p,
+                Run::Dead => self.hold.at += 1,
+            }
+        }
+        end
+    }
+
+    /// Steps the anchored DFA from `state` over `vis[range]`.
+    fn run(&mut self, mut state: LazyStateID, range: std::ops::Range<usize>) -> Run {
+        let dfa = &self.engine.dfa;
+        for &b in &self.vis[range] {
+            match dfa.next_state(&mut self.dfa_cache, state, b) {
+                Ok(next) if next.is_dead() => return Run::Dead,
+                Ok(next) => state = next,
+                Err(_) => return Run::Unknown,
+            }
+        }
+        if state.is_match() && self.settled(state) {
+            // A match just completed and nothing can extend or replace it: decided already,
+            // so it need not wait for one more byte.
+            return Run::Dead;
+        }
+        Run::Live(state)
+    }
+
+    /// Whether every byte leads from `state` to the dead state and end of input adds no
+    /// match, i.e. no future input can change what was matched.
+    fn settled(&mut self, state: LazyStateID) -> bool {
+        let dfa = &self.engine.dfa;
+        for unit in dfa.byte_classes().representatives(0..=255) {
+            let Some(b) = unit.as_u8() else { continue };
+            match dfa.next_state(&mut self.dfa_cache, state, b) {
+                Ok(next) if next.is_dead() => {}
+                _ => return false,
+            }
+        }
+        matches!(dfa.next_eoi_state(&mut self.dfa_cache, state), Ok(eoi) if !eoi.is_match())
+    }
+
+    /// Releases raw bytes up to visible offset `upto` (and escape bytes before it).
+    fn release(&mut self, upto: u64, out: &mut Vec<u8>) {
+        let raw_to = if upto >= self.vis_end() {
+            // Everything visible is released; trailing escape bytes stay with the next visible
+            // byte unless nothing is held (handled by `force_release` / next call).
+            self.raw_end()
+        } else {
+            self.map.raw(upto)
+        };
+        self.released_vis = self.released_vis.max(upto);
+        self.release_raw(raw_to, out);
+    }
+
+    fn release_raw(&mut self, raw_to: u64, out: &mut Vec<u8>) {
+        if raw_to <= self.raw_base {
+            return;
+        }
+        let base = self.raw_base;
+        let idx = |abs: u64| (abs - base) as usize;
+        let mut cursor = 0;
+        let mut applied = 0;
+        for m in self.masks.iter().take_while(|m| m.raw < raw_to) {
+            let i = idx(m.raw);
+            out.extend_from_slice(&self.raw[cursor..i]);
+            out.extend(std::iter::repeat_n(b'*', usize::from(m.stars)));
+            cursor = i + 1;
+            applied += 1;
+        }
+        let n = idx(raw_to);
+        out.extend_from_slice(&self.raw[cursor..n]);
+        self.masks.drain(..applied);
+        self.raw.drain(..n);
+        self.raw_base = raw_to;
+    }
+
+    /// Drops visible text no longer needed: everything before the byte preceding `pos`.
+    fn trim(&mut self) {
+        let keep = self.pos.min(self.hold.at).saturating_sub(1);
+        if keep > self.vis_base {
+            let n = self.vi(keep);
+            self.vis.drain(..n);
+            self.vis_base = keep;
+            self.map.forget_before(keep);
+        }
+    }
+}
+
+/// Length of the UTF-8 character at the start of `bytes` and the `*` count that keeps its
+/// display width; an invalid byte counts as one byte, one column (terminals draw U+FFFD).
+fn utf8_char(bytes: &[u8]) -> (usize, u8) {
+    let want = match bytes.first() {
+        Some(0xc2..=0xdf) => 2,
+        Some(0xe0..=0xef) => 3,
+        Some(0xf0..=0xf4) => 4,
+        _ => return (1, 1),
+    };
+    let Some(seq) = bytes.get(..want) else {
+        return (1, 1);
+    };
+    match std::str::from_utf8(seq).ok().and_then(|s| s.chars().next()) {
+        Some(c) => {
+            let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(1);
+            (want, u8::try_from(w).unwrap_or(1))
+        }
+        None => (1, 1),
+    }
+}

@@ -1,0 +1,213 @@
+//! The built-in `hipaa` pack: identifiers from the HIPAA Safe Harbor list that have a
+//! recognisable shape in terminal output.
+//!
+//! Each pattern trades recall for precision where text alone cannot tell an identifier from an
+//! ordinary number: bare nine-digit numbers are SSNs only next to an SSN keyword, dates only
+//! next to a birth keyword, record/account/member numbers only after their labels. Validators
+//! (SSN issuance rules, Luhn, NPI Luhn) reject most random digit strings of the right shape.
+//!
+//! Patterns are written with ASCII semantics (see [`Rule`]) and bounded repetitions only.
+
+use super::{Rule, RuleSet, RuleSource, Validator};
+
+const PACK: RuleSource = RuleSource::Pack("hipaa");
+
+/// Site-specific choices for the `hipaa` pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HipaaOptions {
+    /// Labels that introduce a medical record number (`MRN: AB1234567`). Literal phrases,
+    /// matched case-insensitively; spaces also match `_`, `-` or nothing.
+    pub mrn_labels: Vec<String>,
+    /// Labels that introduce an account number.
+    pub account_labels: Vec<String>,
+    /// Labels that introduce a health-plan member / beneficiary number.
+    pub member_labels: Vec<String>,
+    /// Mask IPv4 addresses (off by default: they are rarely PHI on a bastion and everywhere in
+    /// logs).
+    pub ipv4: bool,
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl Default for HipaaOptions {
+    fn default() -> Self {
+        HipaaOptions {
+            mrn_labels: strings(&[
+                "MRN",
+                "medical record number",
+                "medical record no",
+                "medical record #",
+                "med rec no",
+                "med rec #",
+                "chart number",
+                "chart no",
+                "chart #",
+                "patient id",
+                "patient number",
+                "patient no",
+                "patient #",
+            ]),
+            account_labels: strings(&[
+                "account number",
+                "account no",
+                "account #",
+                "account",
+                "acct number",
+                "acct no",
+                "acct #",
+                "acct",
+            ]),
+            member_labels: strings(&[
+                "member id",
+                "member number",
+                "member no",
+                "member #",
+                "subscriber id",
+                "subscriber number",
+                "beneficiary id",
+                "health plan id",
+                "health plan number",
+                "insurance id",
+                "policy number",
+                "policy no",
+                "policy #",
+            ]),
+            ipv4: false,
+        }
+    }
+}
+
+/// Separator between a label and its value: `MRN: x`, `MRN #x`, `MRN=x`, `MRN - x`.
+const LABEL_SEP: &str = r"[\s:#=.-]{0,4}";
+
+/// Value of a labelled number: optional letter prefix, then at least one digit early on, so
+/// `MRN: pending` is left alone.
+const LABEL_VALUE: &str = r"((?:[A-Z]{1,4}-?)?\d[A-Z0-9-]{2,19})\b";
+
+const MONTH: &str = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?";
+
+impl RuleSet {
+    /// The built-in `hipaa` pack with default labels.
+    pub fn hipaa() -> RuleSet {
+        RuleSet::hipaa_with(&HipaaOptions::default())
+    }
+
+    /// The built-in `hipaa` pack with site-specific labels and options.
+    ///
+    /// A label list left empty drops that rule.
+    pub fn hipaa_with(options: &HipaaOptions) -> RuleSet {
+        let mut set = RuleSet::new();
+        for rule in hipaa_rules(options) {
+            set.replace(rule);
+        }
+        set
+    }
+}
+
+fn rule(name: &str, pattern: String) -> Rule {
+    Rule {
+        name: name.to_owned(),
+        pattern,
+        group: None,
+        validator: None,
+        enabled: true,
+        source: PACK,
+    }
+}
+
+fn hipaa_rules(o: &HipaaOptions) -> Vec<Rule> {
+    let ssn_kw =
+        r"(?:ssn|ss#|soc(?:ial)?[\s.]{0,2}sec(?:urity)?(?:[\s.]{0,2}(?:no|num|number|#))?)";
+    let birth_kw = r"(?:\b(?:dob|date[\s_-]{0,2}of[\s_-]{0,2}birth|birth[\s_-]{0,2}date|birthday|born(?:\s{1,3}on)?)\b|\bd\.o\.b\.?)";
+    let date = format!(
+        r"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{4}}[/.-]\d{{1,2}}[/.-]\d{{1,2}}|\d{{8}}|{MONTH}\s{{1,3}}\d{{1,2}}(?:st|nd|rd|th)?,?\s{{1,3}}\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s{{1,3}}{MONTH},?\s{{1,3}}\d{{4}})"
+    );
+    let mut rules = vec![
+        rule(
+            "ssn-keyword",
+            format!(r"(?i)\b{ssn_kw}{LABEL_SEP}(\d{{3}}[- ]?\d{{2}}[- ]?\d{{4}})\b"),
+        )
+        .with_group(1)
+        .with_validator(Validator::Ssn),
+        rule(
+            "birth-date",
+            format!(r"(?i){birth_kw}[\s:=#-]{{0,5}}({date})\b"),
+        )
+        .with_group(1),
+    ];
+    for (name, labels) in [
+        ("mrn", &o.mrn_labels),
+        ("account-number", &o.account_labels),
+        ("member-number", &o.member_labels),
+    ] {
+        if let Some(alt) = label_alternation(labels) {
+            rules.push(rule(name, format!(r"(?i){alt}{LABEL_SEP}{LABEL_VALUE}")).with_group(1));
+        }
+    }
+    rules.extend([
+        rule(
+            "phone-keyword",
+            format!(
+                r"(?i)\b(?:phone|tel|telephone|fax|cell|mobile|ph){LABEL_SEP}(\+?1?[2-9]\d{{9}})\b"
+            ),
+        )
+        .with_group(1),
+        rule("ssn", r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b".into())
+            .with_validator(Validator::Ssn),
+        rule("payment-card", r"\b\d(?:[ -]?\d){12,18}\b".into()).with_validator(Validator::Luhn),
+        rule("npi", r"\b[12]\d{9}\b".into()).with_validator(Validator::Npi),
+        rule(
+            "medicare-mbi",
+            r"\b[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y]{2}\d{2}\b"
+                .into(),
+        ),
+        rule(
+            "us-phone",
+            r"(?:\+1[-. ]?|\b1[-. ])?(?:\([2-9]\d{2}\)\s?|\b[2-9]\d{2}[-. ])[2-9]\d{2}[-. ]\d{4}\b"
+                .into(),
+        ),
+        rule(
+            "email",
+            r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.){1,4}[A-Za-z]{2,24}\b"
+                .into(),
+        ),
+        rule(
+            "ipv4",
+            r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"
+                .into(),
+        )
+        .enabled(o.ipv4),
+    ]);
+    rules
+}
+
+/// `(?:label1|label2|…)` with word boundaries where the label starts/ends with a word
+/// character, or `None` for an empty list.
+fn label_alternation(labels: &[String]) -> Option<String> {
+    let alts: Vec<String> = labels
+        .iter()
+        .filter_map(|label| {
+            let words: Vec<String> = label.split_whitespace().map(regex_syntax::escape).collect();
+            if words.is_empty() {
+                return None;
+            }
+            let body = words.join(r"[\s_-]{0,3}");
+            let trimmed = label.trim();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            let pre = if word(trimmed.chars().next()) {
+                r"\b"
+            } else {
+                ""
+            };
+            let post = if word(trimmed.chars().last()) {
+                r"\b"
+            } else {
+                ""
+            };
+            Some(format!("{pre}{body}{post}"))
+        })
+        .collect();
+    (!alts.is_empty()).then(|| format!("(?:{})", alts.join("|")))
+}

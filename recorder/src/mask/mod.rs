@@ -1,0 +1,103 @@
+//! Streaming PHI masker.
+//!
+//! Output from a target passes through two maskers (see "Session data flow" in the design):
+//! the [`LiveMasker`] on its way to the user's screen, and the exact [`RecordingMasker`] on its
+//! way to the recording. Both are built from one compiled [`Masker`], which is built from a
+//! [`RuleSet`]: the built-in [`RuleSet::hipaa`] pack plus site rules.
+//!
+//! ```
+//! use recorder::mask::{Rule, RuleSet};
+//!
+//! let mut rules = RuleSet::hipaa();
+//! rules.push(Rule::custom("badge", r"(?i)\bbadge[:#\s]{0,3}([A-Z]{2}\d{7})").with_group(1))?;
+//! let masker = rules.compile()?;
+//! let report = masker.mask_test(b"badge# XY1234567, card 4111 1111 1111 1111");
+//! assert_eq!(report.masked, b"badge# *********, card **** **** **** ****");
+//! assert_eq!(report.hits[0].rule, "badge");
+//! assert_eq!(report.hits[1].rule, "payment-card");
+//! # Ok::<(), recorder::mask::MaskError>(())
+//! ```
+//!
+//! # Layout
+//!
+//! - `rule.rs`, `hipaa.rs`, `validate.rs`: what can be configured ([`Rule`], [`RuleSet`],
+//!   [`HipaaOptions`], [`Validator`]).
+//! - `compile.rs`: checks each rule (bounded, non-empty, group exists) and builds one
+//!   multi-pattern automaton; `required.rs` and `byteset.rs` derive the prefilter.
+//! - `escape.rs`, `posmap.rs`: the visible-text view of a stream with escape sequences cut out,
+//!   and the way back to raw offsets.
+//! - `core.rs`: the streaming algorithm (hold point, search, masking, release).
+//! - `recording.rs`, `live.rs`: the two stream front ends; `report.rs`: `mask-test` and rule
+//!   summaries.
+//!
+//! # Semantics
+//!
+//! - **What is matched.** The visible text: escape sequences (CSI such as SGR colours, OSC,
+//!   DCS, simple ESC sequences) are cut out before matching and kept in the output, so
+//!   `\x1b[1m123\x1b[0m-45-6789` is masked as `\x1b[1m***\x1b[0m-**-****`. Payloads of OSC/DCS
+//!   strings (window titles, hyperlink targets) are not matched.
+//! - **Which matches.** Leftmost-first over all enabled rules, non-overlapping, earlier rules
+//!   winning ties. A candidate failing its validator gives way to the next rule matching at the
+//!   same position, else the search resumes one byte later.
+//! - **How masked.** Layout-preserving, in display columns: each ASCII letter or digit of the
+//!   masked text becomes `*`; punctuation and spaces (`-`, `.`, `@`, `/`, `(`) are kept; each
+//!   non-ASCII character becomes as many `*` as the columns it occupies. Escape sequences
+//!   inside the identifier are kept.
+//! - **Chunking.** The recording masker's output is identical for every chunking of the input
+//!   (property-tested), because a match is only decided once no further byte can change it.
+//!
+//! # Memory and latency
+//!
+//! Every rule must have a bounded longest match (at most [`MAX_MATCH_LEN`]); unbounded rules
+//! such as `\d+` are rejected at compile time, naming the rule. A stream holds back at most
+//! that many visible bytes, plus escape sequences interleaved in them up to
+//! [`MAX_HELD_BYTES`] in all; beyond that the held letters and digits are masked and released
+//! (fail closed). Buffers and automaton caches are reused, so a stream allocates nothing in the
+//! steady state. Compiled automata are shared by all streams of a [`Masker`]; each stream has
+//! its own lazy-DFA caches, which grow with the states visited (typically tens of KiB).
+
+mod byteset;
+mod compile;
+mod core;
+mod error;
+mod escape;
+mod hipaa;
+mod live;
+mod posmap;
+mod recording;
+mod report;
+mod required;
+mod rule;
+mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use self::compile::{RuleSummary, MAX_MATCH_LEN};
+pub use self::core::MAX_HELD_BYTES;
+pub use self::error::MaskError;
+pub use self::hipaa::HipaaOptions;
+pub use self::live::{LiveMasker, DEFAULT_LIVE_HOLD};
+pub use self::recording::RecordingMasker;
+pub use self::report::{Hit, MaskReport};
+pub use self::rule::{Rule, RuleSet, RuleSource};
+pub use self::validate::Validator;
+
+/// A compiled rule set, shared by every stream masked with it. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct Masker {
+    engine: Arc<compile::Engine>,
+}
+
+impl Masker {
+    /// A new exact masker for one stream (recordings).
+    pub fn recording(&self) -> RecordingMasker {
+        RecordingMasker::new(self.engine.clone())
+    }
+
+    /// A new live masker for one stream, holding bytes at most `hold`
+    /// ([`DEFAULT_LIVE_HOLD`] is the default).
+    pub fn live(&self, hold: Duration) -> LiveMasker {
+        LiveMasker::new(self.engine.clone(), hold)
+    }
+}

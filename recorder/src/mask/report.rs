@@ -1,0 +1,61 @@
+//! What `bastion mask-test` and `bastion config check --masking` show.
+
+use std::ops::Range;
+
+use super::core::Core;
+use super::{Masker, RuleSummary};
+
+/// One masked identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Name of the rule that matched.
+    pub rule: String,
+    /// Byte range of the masked text in the input (for keyword rules, the value only). An
+    /// escape sequence inside the identifier lies within the range and is kept.
+    pub range: Range<usize>,
+}
+
+/// Result of [`Masker::mask_test`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskReport {
+    /// The input, masked exactly as a recording would be.
+    pub masked: Vec<u8>,
+    /// What was masked, in input order.
+    pub hits: Vec<Hit>,
+}
+
+impl Masker {
+    /// Masks `input` as one whole stream and reports each hit, for `bastion mask-test`.
+    pub fn mask_test(&self, input: &[u8]) -> MaskReport {
+        let mut core = Core::new(self.engine.clone());
+        core.record_hits();
+        let mut masked = Vec::with_capacity(input.len());
+        core.push(input, &mut masked);
+        core.finish(&mut masked);
+        MaskReport {
+            masked,
+            hits: core.take_hits(),
+        }
+    }
+
+    /// Masks `input` as one whole stream.
+    pub fn mask(&self, input: &[u8]) -> Vec<u8> {
+        let mut core = Core::new(self.engine.clone());
+        let mut masked = Vec::with_capacity(input.len());
+        core.push(input, &mut masked);
+        core.finish(&mut masked);
+        masked
+    }
+
+    /// Every rule of the set (enabled or not) with its source and longest match, for
+    /// `bastion config check --masking`.
+    pub fn summary(&self) -> &[RuleSummary] {
+        &self.engine.summary
+    }
+
+    /// Longest match of any enabled rule, in visible bytes: the most a stream holds back
+    /// (plus escape sequences inside it).
+    pub fn max_match_len(&self) -> usize {
+        self.engine.max_len
+    }
+}

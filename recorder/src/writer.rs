@@ -1,0 +1,422 @@
+//! [`Recorder`]: one channel's cast file, its hash chain and its signed sidecar.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cap::{OutputCap, DEFAULT_OUTPUT_CAP};
+use crate::event::{encode_event, EventCode};
+use crate::{
+    hex, sidecar_path, Checkpoint, CheckpointKind, HashChain, Header, RecorderError, SigningKey,
+    Utf8Decoder,
+};
+
+/// Comment line written before a run of stderr output on exec channels.
+pub const STDERR_COMMENT: &str = "# stderr";
+/// Comment line written when stdout output follows stderr output.
+pub const STDOUT_COMMENT: &str = "# stdout";
+
+/// Recording policy for one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecorderOptions {
+    /// Bytes of output (stdout + stderr, before decoding) stored before the cap applies.
+    pub output_cap: u64,
+    /// Whether `i` events are written; input is counted either way.
+    pub record_input: bool,
+    /// Longest time between checkpoints while lines are being written.
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        Self {
+            output_cap: DEFAULT_OUTPUT_CAP,
+            record_input: false,
+            checkpoint_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Raw byte counts per direction, for the audit row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Bytes of stdout (target → user), recorded or not.
+    pub output_bytes: u64,
+    /// Bytes of stderr (target → user), recorded or not.
+    pub stderr_bytes: u64,
+    /// Bytes of input (user → target), recorded or not.
+    pub input_bytes: u64,
+    /// Output bytes past the cap: counted and hashed, not stored.
+    pub omitted_bytes: u64,
+}
+
+/// What [`Recorder::seal`] returns for the audit row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seal {
+    /// The final checkpoint: `hash` and `sig` are the values to store.
+    pub checkpoint: Checkpoint,
+    /// Byte counters at close.
+    pub counters: Counters,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Writes one channel's recording.
+///
+/// The caller drives time: every method takes `now`, the time since the recording started
+/// (from a monotonic clock), so intervals never go negative and tests are deterministic.
+/// Every method returns I/O errors; after one, the recorder refuses further writes
+/// ([`RecorderError::Poisoned`]) because the file may end in a partial line.
+pub struct Recorder {
+    cast_path: PathBuf,
+    sig_path: PathBuf,
+    cast: BufWriter<File>,
+    sidecar: File,
+    key: Arc<SigningKey>,
+    options: RecorderOptions,
+    /// Invariant: `chain.lines()` equals the event lines handed to `cast`.
+    chain: HashChain,
+    /// Invariant: bytes handed to `cast` so far, header and newlines included.
+    bytes: u64,
+    /// Unix milliseconds of `now == 0`, for checkpoint times.
+    start_ms: u64,
+    /// Time of the previous event in microseconds; intervals are measured from it.
+    last_event_us: u64,
+    /// Lines covered by, and time of, the last checkpoint written.
+    last_checkpoint: (u64, Duration),
+    stdout: Utf8Decoder,
+    stderr: Utf8Decoder,
+    input: Utf8Decoder,
+    /// The stream the last `o` event belonged to (the meaning of a following `o` event).
+    stream: Stream,
+    cap: OutputCap,
+    counters: Counters,
+    /// Reused buffers, so the output path allocates nothing per chunk once warm.
+    line: Vec<u8>,
+    text: String,
+    poisoned: bool,
+}
+
+impl Recorder {
+    /// Creates `path` (and its parent directories) and `path.sig`, writes the header and a first
+    /// checkpoint that signs it. Checkpoint times are `header.timestamp` plus the `now` given
+    /// to each call, so the header's timestamp should be the wall-clock start of the channel.
+    ///
+    /// # Errors
+    /// [`RecorderError::Io`] when either file exists already (a recording is never overwritten)
+    /// or cannot be written.
+    pub fn create(
+        path: &Path,
+        header: &Header,
+        key: Arc<SigningKey>,
+        options: RecorderOptions,
+    ) -> Result<Self, RecorderError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(RecorderError::io(dir))?;
+        }
+        let sig_path = sidecar_path(path);
+        let new_file = |p: &Path| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .map_err(RecorderError::io(p))
+        };
+        let cast = new_file(path)?;
+        let sidecar = new_file(&sig_path)?;
+        let header_line = header.to_line();
+        let mut rec = Recorder {
+            cast_path: path.to_path_buf(),
+            sig_path,
+            // 64 KiB: a few chunks of a busy stream per write(2), flushed at each checkpoint.
+            cast: BufWriter::with_capacity(64 * 1024, cast),
+            sidecar,
+            key,
+            chain: HashChain::new(&header_line),
+            bytes: 0,
+            start_ms: header.timestamp.saturating_mul(1000),
+            last_event_us: 0,
+            last_checkpoint: (0, Duration::ZERO),
+            stdout: Utf8Decoder::new(),
+            stderr: Utf8Decoder::new(),
+            input: Utf8Decoder::new(),
+            stream: Stream::Stdout,
+            cap: OutputCap::new(options.output_cap),
+            options,
+            counters: Counters::default(),
+            line: Vec::with_capacity(4096),
+            text: String::with_capacity(4096),
+            poisoned: false,
+        };
+        rec.write_raw(&header_line)?;
+        rec.write_checkpoint(CheckpointKind::Checkpoint, Duration::ZERO)?;
+        Ok(rec)
+    }
+
+    /// Records stdout bytes (target → user) as `o` events.
+    pub fn output(&mut self, now: Duration, bytes: &[u8]) -> Result<(), RecorderError> {
+        self.counters.output_bytes += bytes.len() as u64;
+        self.record_output(now, bytes, Stream::Stdout)
+    }
+
+    /// Records stderr bytes of an exec channel: `o` events after a `# stderr` comment line
+    /// (see the crate docs for why).
+    pub fn stderr(&mut self, now: Duration, bytes: &[u8]) -> Result<(), RecorderError> {
+        self.counters.stderr_bytes += bytes.len() as u64;
+        self.record_output(now, bytes, Stream::Stderr)
+    }
+
+    /// Counts input bytes (user → target) and writes them as `i` events if input recording is on.
+    pub fn input(&mut self, now: Duration, bytes: &[u8]) -> Result<(), RecorderError> {
+        self.check_usable()?;
+        self.counters.input_bytes += bytes.len() as u64;
+        if !self.options.record_input {
+            return Ok(());
+        }
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        self.input.decode(bytes, &mut text);
+        let result = if text.is_empty() {
+            Ok(())
+        } else {
+            self.write_event(now, EventCode::Input, &text)
+        };
+        self.text = text;
+        result
+    }
+
+    /// Records a terminal resize.
+    pub fn resize(&mut self, now: Duration, cols: u16, rows: u16) -> Result<(), RecorderError> {
+        self.write_event(now, EventCode::Resize, &format!("{cols}x{rows}"))
+    }
+
+    /// Records a marker (exec request, approval, policy decision …).
+    pub fn marker(&mut self, now: Duration, text: &str) -> Result<(), RecorderError> {
+        self.write_event(now, EventCode::Marker, text)
+    }
+
+    /// Records the exit status (`"0"`, `"1"`, or e.g. `"signal TERM"`).
+    pub fn exit(&mut self, now: Duration, status: &str) -> Result<(), RecorderError> {
+        self.write_event(now, EventCode::Exit, status)
+    }
+
+    /// Writes a checkpoint if lines were written since the last one and the checkpoint interval
+    /// has passed. Call it after writes and on a timer.
+    ///
+    /// # Returns
+    /// The checkpoint written, if any.
+    pub fn checkpoint_if_due(
+        &mut self,
+        now: Duration,
+    ) -> Result<Option<Checkpoint>, RecorderError> {
+        self.check_usable()?;
+        let (lines, at) = self.last_checkpoint;
+        if self.chain.lines() == lines || now < at + self.options.checkpoint_interval {
+            return Ok(None);
+        }
+        self.write_checkpoint(CheckpointKind::Checkpoint, now)
+            .map(Some)
+    }
+
+    /// Flushes pending text, notes omitted output, writes the final checkpoint and syncs both
+    /// files to disk.
+    pub fn seal(mut self, now: Duration) -> Result<Seal, RecorderError> {
+        self.check_usable()?;
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let mut text = String::new();
+            self.decoder(stream).finish(&mut text);
+            if !text.is_empty() {
+                self.switch_stream(stream)?;
+                self.write_event(now, EventCode::Output, &text)?;
+            }
+        }
+        let mut text = String::new();
+        self.input.finish(&mut text);
+        if !text.is_empty() && self.options.record_input {
+            self.write_event(now, EventCode::Input, &text)?;
+        }
+        if let Some((count, hash)) = self.cap.finish() {
+            let note = format!(
+                "output cap: {count} bytes after the first {} were not recorded; sha256 {}",
+                self.cap.limit(),
+                hex::encode(&hash)
+            );
+            self.write_event(now, EventCode::Marker, &note)?;
+        }
+        let checkpoint = self.write_checkpoint(CheckpointKind::Final, now)?;
+        self.sidecar
+            .sync_all()
+            .map_err(RecorderError::io(&self.sig_path))?;
+        Ok(Seal {
+            checkpoint,
+            counters: self.counters(),
+        })
+    }
+
+    /// Byte counters so far.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            omitted_bytes: self.cap.omitted_bytes(),
+            ..self.counters
+        }
+    }
+
+    /// Event lines written so far.
+    pub fn lines(&self) -> u64 {
+        self.chain.lines()
+    }
+
+    /// The cast file.
+    pub fn path(&self) -> &Path {
+        &self.cast_path
+    }
+
+    /// The sidecar file.
+    pub fn sidecar_path(&self) -> &Path {
+        &self.sig_path
+    }
+
+    fn record_output(
+        &mut self,
+        now: Duration,
+        bytes: &[u8],
+        stream: Stream,
+    ) -> Result<(), RecorderError> {
+        self.check_usable()?;
+        let (kept, reached) = self.cap.admit(bytes);
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        self.decoder(stream).decode(kept, &mut text);
+        let mut result = Ok(());
+        if !text.is_empty() {
+            result = self
+                .switch_stream(stream)
+                .and_then(|()| self.write_event(now, EventCode::Output, &text));
+        }
+        self.text = text;
+        result?;
+        if reached {
+            let note = format!(
+                "output cap of {} bytes reached; further output is counted and hashed, not recorded",
+                self.cap.limit()
+            );
+            self.write_event(now, EventCode::Marker, &note)?;
+        }
+        Ok(())
+    }
+
+    fn decoder(&mut self, stream: Stream) -> &mut Utf8Decoder {
+        match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        }
+    }
+
+    fn switch_stream(&mut self, stream: Stream) -> Result<(), RecorderError> {
+        if self.stream == stream {
+            return Ok(());
+        }
+        let comment = match stream {
+            Stream::Stdout => STDOUT_COMMENT,
+            Stream::Stderr => STDERR_COMMENT,
+        };
+        self.write_line_owned(comment.as_bytes())?;
+        self.stream = stream;
+        Ok(())
+    }
+
+    fn write_event(
+        &mut self,
+        now: Duration,
+        code: EventCode,
+        data: &str,
+    ) -> Result<(), RecorderError> {
+        self.check_usable()?;
+        let now_us = u64::try_from(now.as_micros()).unwrap_or(u64::MAX);
+        // A clock that steps back yields interval 0 rather than a negative time.
+        let interval = now_us.saturating_sub(self.last_event_us);
+        self.last_event_us = self.last_event_us.max(now_us);
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        encode_event(&mut line, interval, code, data);
+        let result = self.write_line_owned(&line);
+        self.line = line;
+        result
+    }
+
+    /// Writes one event or comment line and extends the chain.
+    fn write_line_owned(&mut self, line: &[u8]) -> Result<(), RecorderError> {
+        self.write_raw(line)?;
+        self.chain.push(line);
+        Ok(())
+    }
+
+    /// Writes `line` and its newline; poisons the recorder on failure.
+    fn write_raw(&mut self, line: &[u8]) -> Result<(), RecorderError> {
+        let result = self
+            .cast
+            .write_all(line)
+            .and_then(|()| self.cast.write_all(b"\n"));
+        if let Err(e) = result {
+            self.poisoned = true;
+            return Err(RecorderError::io(&self.cast_path)(e));
+        }
+        self.bytes += line.len() as u64 + 1;
+        Ok(())
+    }
+
+    fn write_checkpoint(
+        &mut self,
+        kind: CheckpointKind,
+        now: Duration,
+    ) -> Result<Checkpoint, RecorderError> {
+        // The sidecar must never cover bytes that are not yet in the file (a crash would then
+        // look like truncation), so push the cast out first; sync it before a final checkpoint.
+        let flushed = self.cast.flush().and_then(|()| {
+            if kind == CheckpointKind::Checkpoint {
+                Ok(())
+            } else {
+                self.cast.get_ref().sync_all()
+            }
+        });
+        if let Err(e) = flushed {
+            self.poisoned = true;
+            return Err(RecorderError::io(&self.cast_path)(e));
+        }
+        let time = self
+            .start_ms
+            .saturating_add(u64::try_from(now.as_millis()).unwrap_or(u64::MAX));
+        let cp = Checkpoint::sign(
+            &self.key,
+            kind,
+            self.chain.lines(),
+            self.bytes,
+            &self.chain.header_hash(),
+            &self.chain.hash(),
+            time,
+        );
+        let mut line = cp.to_line();
+        line.push(b'\n');
+        if let Err(e) = self.sidecar.write_all(&line) {
+            self.poisoned = true;
+            return Err(RecorderError::io(&self.sig_path)(e));
+        }
+        self.last_checkpoint = (self.chain.lines(), now);
+        Ok(cp)
+    }
+
+    fn check_usable(&self) -> Result<(), RecorderError> {
+        if self.poisoned {
+            return Err(RecorderError::Poisoned {
+                path: self.cast_path.clone(),
+            });
+        }
+        Ok(())
+    }
+}

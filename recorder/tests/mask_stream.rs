@@ -1,0 +1,328 @@
+//! Stream semantics of the maskers: chunking invariance (property tests), escape sequences,
+//! bounded memory, and the live masker's hold.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use recorder::mask::{Masker, RuleSet, MAX_HELD_BYTES};
+
+fn hipaa() -> &'static Masker {
+    static M: OnceLock<Masker> = OnceLock::new();
+    M.get_or_init(|| RuleSet::hipaa().compile().unwrap())
+}
+
+/// (text as it appears in the stream, the sensitive value that must never appear visibly).
+const IDENTIFIERS: &[(&str, &str)] = &[
+    ("123-45-6789", "123-45-6789"),
+    ("078 05 1120", "078 05 1120"),
+    ("SSN: 219099999", "219099999"),
+    ("4111111111111111", "4111111111111111"),
+    ("5500-0000-0000-0004", "5500-0000-0000-0004"),
+    ("jane.doe@example.org", "jane.doe@example.org"),
+    ("(555) 234-5678", "234-5678"),
+    ("555.234.5678", "555.234.5678"),
+    ("DOB: 01/02/1980", "01/02/1980"),
+    ("born on March 3, 1975", "March 3, 1975"),
+    ("MRN: AB1234567", "AB1234567"),
+    ("Member ID XYZ-12345678", "XYZ-12345678"),
+    ("1234567893", "1234567893"),
+    ("1EG4-TE5-MK73", "1EG4-TE5-MK73"),
+];
+
+/// Escape sequences interleaved in identifiers and filler; `strip` knows exactly these shapes.
+const ESCAPES: &[&str] = &[
+    "\x1b[1m",
+    "\x1b[0m",
+    "\x1b[38;5;208m",
+    "\x1b[K",
+    "\x1b]0;title\x07",
+    "\x1b]8;;http://h/x\x1b\\",
+];
+
+/// Removes the escape sequences of `ESCAPES` (CSI and OSC) to get the visible text.
+fn strip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+            i += 2;
+            while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
+                i += 1;
+            }
+            i += 1;
+        } else if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b']') {
+            i += 2;
+            while i < bytes.len()
+                && bytes[i] != 0x07
+                && !(bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'\\'))
+            {
+                i += 1;
+            }
+            i += if bytes.get(i) == Some(&0x07) { 1 } else { 2 };
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// One piece of a generated stream.
+#[derive(Debug, Clone)]
+enum Piece {
+    Filler(String),
+    /// Identifier index, and (position, escape index) pairs to interleave.
+    Ident(usize, Vec<(usize, usize)>),
+    Escape(usize),
+}
+
+fn piece() -> impl Strategy<Value = Piece> {
+    prop_oneof![
+        4 => "[a-zA-Z0-9 .:@/\\-\n|]{0,24}".prop_map(Piece::Filler),
+        3 => (0..IDENTIFIERS.len(), prop::collection::vec((0usize..24, 0..ESCAPES.len()), 0..3))
+            .prop_map(|(i, e)| Piece::Ident(i, e)),
+        1 => (0..ESCAPES.len()).prop_map(Piece::Escape),
+    ]
+}
+
+/// Builds the stream; returns it and the sensitive values embedded in it.
+fn build(pieces: &[Piece]) -> (Vec<u8>, Vec<&'static str>) {
+    let mut out = Vec::new();
+    let mut secrets = Vec::new();
+    for p in pieces {
+        match p {
+            Piece::Filler(s) => out.extend_from_slice(s.as_bytes()),
+            Piece::Escape(e) => out.extend_from_slice(ESCAPES[*e].as_bytes()),
+            Piece::Ident(i, escapes) => {
+                let (text, secret) = IDENTIFIERS[*i];
+                secrets.push(secret);
+                // Delimiters no rule spans, so filler cannot change whether the identifier
+                // matches.
+                out.extend_from_slice(b" ; ");
+                let mut cuts: Vec<(usize, usize)> = escapes
+                    .iter()
+                    .map(|&(at, e)| (at % (text.len() + 1), e))
+                    .collect();
+                cuts.sort();
+                let mut last = 0;
+                for (at, e) in cuts {
+                    out.extend_from_slice(&text.as_bytes()[last..at]);
+                    out.extend_from_slice(ESCAPES[e].as_bytes());
+                    last = at;
+                }
+                out.extend_from_slice(&text.as_bytes()[last..]);
+                out.extend_from_slice(b" ; ");
+            }
+        }
+    }
+    (out, secrets)
+}
+
+/// Splits `input` at the given chunk sizes (cycled); size 0 means one byte at a time.
+fn chunks<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut k = 0;
+    while i < input.len() {
+        let n = sizes
+            .get(k % sizes.len().max(1))
+            .copied()
+            .unwrap_or(1)
+            .max(1);
+        let end = (i + n).min(input.len());
+        out.push(&input[i..end]);
+        i = end;
+        k += 1;
+    }
+    out
+}
+
+fn mask_chunked(m: &Masker, parts: &[&[u8]]) -> Vec<u8> {
+    let mut rec = m.recording();
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend_from_slice(rec.push(p));
+        assert!(
+            rec.held() <= m.max_match_len() + 64,
+            "held {} bytes",
+            rec.held()
+        );
+    }
+    out.extend_from_slice(rec.finish());
+    out
+}
+
+fn chunk_sizes() -> impl Strategy<Value = Vec<usize>> {
+    prop_oneof![
+        1 => Just(vec![1]),
+        3 => prop::collection::vec(1usize..40, 1..8),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+    /// Any chunking gives the one-shot output, and no embedded identifier survives.
+    #[test]
+    fn chunking_never_changes_the_output(
+        pieces in prop::collection::vec(piece(), 1..10),
+        sizes in chunk_sizes(),
+    ) {
+        let m = hipaa();
+        let (input, secrets) = build(&pieces);
+        let whole = m.mask(&input);
+        let chunked = mask_chunked(m, &chunks(&input, &sizes));
+        prop_assert_eq!(&chunked, &whole);
+        let visible = strip(&whole);
+        for s in secrets {
+            prop_assert!(!contains(&visible, s.as_bytes()), "{:?} visible in {:?}", s, String::from_utf8_lossy(&visible));
+        }
+        // Masks keep the visible length (layout).
+        prop_assert_eq!(visible.len(), strip(&input).len());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    /// Arbitrary bytes (broken escapes, invalid UTF-8, controls) are chunking-invariant too.
+    #[test]
+    fn arbitrary_bytes_are_chunking_invariant(
+        input in prop::collection::vec(prop_oneof![
+            3 => prop::sample::select(b"0123456789-@. \x1b[]m;\x07\\".to_vec()),
+            1 => any::<u8>(),
+        ], 0..300),
+        sizes in chunk_sizes(),
+    ) {
+        let m = hipaa();
+        let whole = m.mask(&input);
+        prop_assert_eq!(mask_chunked(m, &chunks(&input, &sizes)), whole);
+    }
+
+    /// A live masker whose hold never expires behaves exactly like the recording masker.
+    #[test]
+    fn live_without_expiry_equals_recording(
+        pieces in prop::collection::vec(piece(), 1..6),
+        sizes in chunk_sizes(),
+    ) {
+        let m = hipaa();
+        let (input, _) = build(&pieces);
+        let mut live = m.live(Duration::from_secs(3600));
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for p in chunks(&input, &sizes) {
+            out.extend_from_slice(live.push(p, now));
+            out.extend_from_slice(live.poll(now));
+        }
+        out.extend_from_slice(live.finish());
+        prop_assert_eq!(out, m.mask(&input));
+    }
+}
+
+#[test]
+fn sees_through_escape_sequences() {
+    let m = hipaa();
+    assert_eq!(
+        m.mask(b"\x1b[1m123\x1b[0m-45-6789"),
+        b"\x1b[1m***\x1b[0m-**-****"
+    );
+    assert_eq!(
+        m.mask(b"4111\x1b[38;5;2m 1111\x1b]0;t\x07 1111 1111\x1b[m"),
+        b"****\x1b[38;5;2m ****\x1b]0;t\x07 **** ****\x1b[m"
+    );
+    // Digits inside escape parameters are never masked.
+    assert_eq!(m.mask(b"\x1b[123;45;6789m ok"), b"\x1b[123;45;6789m ok");
+}
+
+#[test]
+fn clean_text_is_released_at_once_and_only_the_tail_is_held() {
+    let m = hipaa();
+    let mut rec = m.recording();
+    assert_eq!(rec.push(b"total 12\n"), b"total 12\n");
+    assert_eq!(rec.held(), 0);
+    // "123-45-67" could still become an SSN: held. "ls " before it is released.
+    assert_eq!(rec.push(b"ls 123-45-67"), b"ls ");
+    assert_eq!(rec.held(), 9);
+    assert_eq!(rec.push(b"89\n"), b"***-**-****\n");
+    assert_eq!(rec.finish(), b"");
+    // At end of stream held bytes are decided with end-of-text semantics.
+    assert_eq!(rec.push(b"x 123-45-6789"), b"x ");
+    assert_eq!(rec.finish(), b"***-**-****");
+}
+
+#[test]
+fn memory_is_bounded_by_the_longest_match() {
+    let m = hipaa();
+    let mut rec = m.recording();
+    let line = b"4111-1111-1111-1111-2222-3333 a.b.c.d.e.f.g@ 555-234-56 SSN: 12345 ";
+    let mut max_held = 0;
+    let mut out = 0;
+    for _ in 0..2_000 {
+        for c in line.chunks(7) {
+            out += rec.push(c).len();
+            max_held = max_held.max(rec.held());
+        }
+    }
+    out += rec.finish().len();
+    assert_eq!(out, line.len() * 2_000);
+    assert!(max_held <= m.max_match_len() + 1, "held {max_held}");
+}
+
+#[test]
+fn escape_floods_inside_a_candidate_fail_closed() {
+    let m = hipaa();
+    let mut rec = m.recording();
+    let mut out = Vec::new();
+    out.extend_from_slice(rec.push(b"id 123-45-"));
+    for _ in 0..20_000 {
+        out.extend_from_slice(rec.push(b"\x1b[1m"));
+        assert!(rec.held() <= MAX_HELD_BYTES + 8);
+    }
+    out.extend_from_slice(rec.push(b"6789 end"));
+    out.extend_from_slice(rec.finish());
+    let visible = strip(&out);
+    assert_eq!(visible, b"id ***-**-**** end");
+}
+
+#[test]
+fn live_masker_releases_on_deadline() {
+    let m = hipaa();
+    let hold = Duration::from_millis(15);
+    let mut live = m.live(hold);
+    let t0 = Instant::now();
+    // A complete identifier inside one chunk is masked immediately.
+    assert_eq!(live.push(b"ssn 123-45-6789\n", t0), b"ssn ***-**-****\n");
+    assert_eq!(live.next_deadline(), None);
+    // A possible prefix is held until the deadline...
+    assert_eq!(live.push(b"x 123-45", t0), b"x ");
+    assert_eq!(live.next_deadline(), Some(t0 + hold));
+    assert_eq!(live.poll(t0 + Duration::from_millis(5)), b"");
+    // ...and shown as is when it expires (documented trade-off).
+    assert_eq!(live.poll(t0 + hold), b"123-45");
+    assert_eq!(live.next_deadline(), None);
+    // The rest, arriving late, is still masked where it is still held.
+    let t1 = t0 + Duration::from_millis(40);
+    assert_eq!(live.push(b"-6789 y", t1), b"-**** ");
+    assert_eq!(live.finish(), b"y");
+}
+
+#[test]
+fn live_deadline_follows_the_oldest_held_byte() {
+    let m = hipaa();
+    let hold = Duration::from_millis(15);
+    let mut live = m.live(hold);
+    let t0 = Instant::now();
+    assert_eq!(live.push(b"call 555-", t0), b"call ");
+    let t1 = t0 + Duration::from_millis(10);
+    assert_eq!(live.push(b"234-", t1), b"");
+    assert_eq!(live.next_deadline(), Some(t0 + hold));
+    // Completed before the deadline: masked.
+    assert_eq!(live.push(b"5678\n", t1), b"***-***-****\n");
+    assert_eq!(live.next_deadline(), None);
+}
