@@ -5,6 +5,7 @@
 //! configuration into loaded keys, and [`gateway`] is the SSH server.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod cli;
 mod demo;
 mod gateway;

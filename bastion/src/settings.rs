@@ -26,11 +26,18 @@ impl Settings {
         let user_ca = load(&config.ca.user_ca, "ca.user_ca")?;
         let target_ca = load(&config.ca.target_ca, "ca.target_ca")?;
         let server = server_config(&config, host_key);
+        let recording_key = recorder::SigningKey::load_openssh(&config.recording.signing_key)
+            .with_context(|| format!("recording.signing_key ({})", config.recording.signing_key.display()))?;
+        let masker = recorder::mask::RuleSet::hipaa()
+            .compile()
+            .context("masking rules")?;
         let shared = Shared {
             user_cas: vec![user_ca.public_key().clone()],
             target_ca,
             upstream_config: Arc::new(upstream::client_config(false)),
             upstream_config_host_ca: Arc::new(upstream::client_config(true)),
+            recording_key: Arc::new(recording_key),
+            masker,
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,
         };

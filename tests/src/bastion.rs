@@ -115,42 +115,8 @@ pub struct Bastion {
 
 impl Bastion {
     fn spawn(dir: TempDir, config: &Path) -> Bastion {
-        let log = dir
-            .path()
-            .join(format!("bastion-{}.log", crate::util::free_port()));
-        let child = Command::new(bastion_bin())
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("BASTION_LOG", "info,russh=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut b = Bastion {
-            port: 0,
-            config: config.to_path_buf(),
-            child,
-            log,
-            dir,
-        };
-        let port = wait_for(Duration::from_secs(20), || {
-            let text = read(&b.log);
-            text.lines()
-                .find(|l| l.contains("bastion listening"))
-                .and_then(|l| l.split("address=").nth(1))
-                .and_then(|a| a.split_whitespace().next())
-                .and_then(|a| a.rsplit(':').next())
-                .and_then(|p| p.parse().ok())
-        });
-        match port {
-            Some(p) => b.port = p,
-            None => {
-                let _ = b.child.kill();
-                panic!("bastion did not start: {}", read(&b.log));
-            }
-        }
-        b
+        let (child, port, log) = launch(dir.path(), config);
+        Bastion { port, config: config.to_path_buf(), child, log, dir }
     }
 
     /// Process id.
@@ -200,6 +166,14 @@ impl Bastion {
         }
     }
 
+    /// Starts the bastion again with the same configuration (after a kill); the port changes.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, port, log) = launch(self.dir.path(), &self.config);
+        (self.child, self.port, self.log) = (child, port, log);
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
     pub fn terminate(&mut self) -> bool {
         let _ = Command::new("kill")
@@ -209,6 +183,37 @@ impl Bastion {
             self.child.try_wait().ok().flatten()
         });
         done.is_some_and(|s| s.success())
+    }
+}
+
+/// Starts `bastion serve` and waits for its listening line; returns the child, port and log.
+fn launch(dir: &Path, config: &Path) -> (Child, u16, PathBuf) {
+    let log = dir.join(format!("bastion-{}.log", crate::util::free_port()));
+    let mut child = Command::new(bastion_bin())
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("BASTION_LOG", "info,russh=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let port = wait_for(Duration::from_secs(20), || {
+        read(&log)
+            .lines()
+            .find(|l| l.contains("bastion listening"))
+            .and_then(|l| l.split("address=").nth(1))
+            .and_then(|a| a.split_whitespace().next())
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+    });
+    match port {
+        Some(p) => (child, p, log),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("bastion did not start: {}", read(&log));
+        }
     }
 }
 

@@ -1,17 +1,21 @@
 //! Test harness: starts real OpenSSH `sshd` targets and the `bastion` binary on loopback, makes
 //! users with certificates, and drives the real `ssh`, `scp` and `sftp` clients (tmux for
-//! interactive sessions).
+//! interactive sessions); a real PostgreSQL and helpers to query the audit store.
 //!
 //! Every process is killed when its guard drops; every test gets its own temporary directory.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod audit;
 pub mod bastion;
+pub mod postgres;
 pub mod sshd;
 pub mod tmux;
 pub mod util;
 
+pub use audit::{audit, audit_json, default_sqlite_db, json_lines, sqlite3};
 pub use bastion::{Bastion, BastionBuilder, User};
+pub use postgres::Postgres;
 pub use sshd::Sshd;
 pub use tmux::Tmux;
 pub use util::*;

@@ -1,10 +1,13 @@
 //! Command line: one file per subcommand. Exit codes: 0 ok, 1 refused or failed check,
 //! 2 usage or configuration error.
 
+mod audit;
 mod ca;
 mod config_check;
+mod play;
 mod quickstart;
 mod serve;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,12 +28,19 @@ enum Command {
     Serve(serve::Serve),
     /// Create a dev directory (keys, config, a certificate for your key, a demo target) and serve.
     Quickstart(quickstart::Quickstart),
+    /// Query the audit database (sessions, channels, authentication) or export it for a SIEM.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Certificate authority commands.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Check that recordings are intact, sealed and signed by a trusted key.
+    Verify(verify::Verify),
+    /// Verify, then replay a recording in the terminal.
+    Play(play::Play),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +109,9 @@ pub fn main() -> ExitCode {
         Command::Quickstart(c) => c.run(),
         Command::Config(ConfigCommand::Check(c)) => c.run(),
         Command::Ca(c) => c.run(),
+        Command::Audit(c) => c.run(),
+        Command::Verify(c) => c.run(),
+        Command::Play(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

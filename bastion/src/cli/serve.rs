@@ -29,6 +29,12 @@ impl Serve {
 pub async fn serve(mut config: Config) -> Result<(), Failure> {
     crate::demo::start_if_configured(&mut config).await?;
     let settings = Settings::load(config).map_err(Failure::failed)?;
+    let dir = &settings.shared.config.recording.dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("recording.dir {}", dir.display()))?;
+    let recovered = crate::gateway::recording::recover_unsealed(dir, &settings.shared.recording_key);
+    if recovered > 0 {
+        tracing::warn!(recovered, "sealed recordings left open by an unclean stop");
+    }
     let listen: SocketAddr = settings
         .shared
         .config

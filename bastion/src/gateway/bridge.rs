@@ -16,12 +16,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use config::Capability;
+use recorder::ChannelKind;
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
 use super::menu;
+use super::recording::{ChannelInfo, ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
 
@@ -280,6 +282,32 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         }
     }
 
+    let (kind, command) = match &start {
+        Start::Shell => (ChannelKind::Shell, None),
+        Start::Exec(c) => (ChannelKind::Exec, Some(String::from_utf8_lossy(c).into_owned())),
+        Start::Subsystem(n) => (ChannelKind::Subsystem, Some(n.clone())),
+    };
+    let info = ChannelInfo {
+        channel: u32::from(client.id),
+        kind,
+        pty: pty.as_ref(),
+        command,
+        env: &env,
+        access: &access,
+    };
+    let recording = match ChannelRecording::start(&ctx, info) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            tracing::error!("cannot start the recording, refusing the session: {e}");
+            client
+                .fail("bastion: this session cannot be recorded, so it may not start (the recording store failed)", 1)
+                .await;
+            return;
+        }
+    };
+    info!(path = %recording.path.display(), "recording");
+    let _ = recording.send(RecEvent::Marker(format!("{} started", start.kind()))).await;
+
     let upstream = match connect(&ctx, &access, &client, pty.as_ref(), &env, &start).await {
         Some(u) => u,
         None => return,
@@ -300,8 +328,30 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         ctx: ctx.clone(),
         client,
         done: ctx.closed.child_token(),
+        rec: Some(recording.clone()),
     };
     pumps.run(rx, up_rx, up_tx, pending).await;
+    seal(recording).await;
+}
+
+/// Closes the recording and logs its final hash.
+async fn seal(recording: Arc<ChannelRecording>) {
+    let Ok(recording) = Arc::try_unwrap(recording) else {
+        tracing::error!("recording still in use at channel end; not sealed");
+        return;
+    };
+    let path = recording.path.clone();
+    match recording.finish().await {
+        Ok(seal) => info!(
+            path = %path.display(),
+            lines = seal.checkpoint.lines,
+            hash = %seal.checkpoint.hash,
+            bytes_out = seal.counters.output_bytes + seal.counters.stderr_bytes,
+            bytes_in = seal.counters.input_bytes,
+            "recording sealed"
+        ),
+        Err(e) => tracing::error!(path = %path.display(), "recording could not be sealed: {e}"),
+    }
 }
 
 /// Opens the upstream channel and replays the client's requests on it. Returns `None` after
@@ -443,6 +493,7 @@ pub async fn run_forward(
             ctx: ctx.clone(),
             client,
             done: ctx.closed.child_token(),
+            rec: None,
         };
         pumps.run(rx, up_rx, Arc::new(up_tx), VecDeque::new()).await;
     }
@@ -456,6 +507,8 @@ struct Pumps {
     client: Client,
     /// Cancelled when either direction ends for good, or the connection closes.
     done: CancellationToken,
+    /// The channel's recording (none for port forwards).
+    rec: Option<Arc<ChannelRecording>>,
 }
 
 impl Pumps {
@@ -477,16 +530,36 @@ impl Pumps {
         let _ = up_tx.close().await;
     }
 
+    /// Queues an event for the recording; false once the recording has failed.
+    async fn record(&self, ev: RecEvent) -> bool {
+        match &self.rec {
+            Some(rec) => rec.send(ev).await.is_ok(),
+            None => true,
+        }
+    }
+
+    /// Resolves when the recording has failed (never for unrecorded channels).
+    async fn recording_failed(&self) {
+        match &self.rec {
+            Some(rec) => rec.failed.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Client → target.
     async fn input(&self, mut rx: ChannelReadHalf, up: &ChannelWriteHalf<russh::client::Msg>) {
         loop {
             let msg = tokio::select! {
                 m = rx.wait() => m,
                 _ = self.done.cancelled() => break,
+                _ = self.recording_failed() => break,
             };
             let sent = match msg {
                 Some(ChannelMsg::Data { data }) => {
                     self.ctx.touch();
+                    if !self.record(RecEvent::Input(data.clone())).await {
+                        break;
+                    }
                     tokio::select! {
                         r = up.data_bytes(data) => r,
                         _ = self.done.cancelled() => break,
@@ -499,11 +572,17 @@ impl Pumps {
                     pix_width,
                     pix_height,
                 }) => {
+                    if !self.record(RecEvent::Resize(col_width, row_height)).await {
+                        break;
+                    }
                     up.window_change(col_width, row_height, pix_width, pix_height)
                         .await
                 }
                 Some(ChannelMsg::Signal { signal }) => {
                     info!(signal = ?signal, "signal");
+                    if !self.record(RecEvent::Marker(format!("signal {}", sig_name(&signal)))).await {
+                        break;
+                    }
                     up.signal(signal).await
                 }
                 Some(ChannelMsg::Close) | None => break,
@@ -542,10 +621,19 @@ impl Pumps {
                     continue;
                 }
                 _ = self.done.cancelled() => break,
+                _ = self.recording_failed() => {
+                    self.client
+                        .fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255)
+                        .await;
+                    break;
+                }
             };
             let r = match msg {
                 Some(ChannelMsg::Data { data }) => {
                     self.ctx.touch();
+                    if !self.record(RecEvent::Output(data.clone())).await {
+                        continue;
+                    }
                     tokio::select! {
                         r = tx.data_bytes(data) => r,
                         _ = self.done.cancelled() => break,
@@ -553,6 +641,9 @@ impl Pumps {
                 }
                 Some(ChannelMsg::ExtendedData { data, ext }) => {
                     self.ctx.touch();
+                    if !self.record(RecEvent::Stderr(data.clone())).await {
+                        continue;
+                    }
                     tokio::select! {
                         r = tx.extended_data_bytes(ext, data) => r,
                         _ = self.done.cancelled() => break,
@@ -561,6 +652,7 @@ impl Pumps {
                 Some(ChannelMsg::Eof) => tx.eof().await,
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
                     exit = Some(exit_status.to_string());
+                    self.record(RecEvent::Exit(exit_status.to_string())).await;
                     tx.exit_status(exit_status).await
                 }
                 Some(ChannelMsg::ExitSignal {
@@ -569,7 +661,9 @@ impl Pumps {
                     error_message,
                     lang_tag,
                 }) => {
-                    exit = Some(format!("signal {}", sig_name(&signal_name)));
+                    let text = format!("signal {}", sig_name(&signal_name));
+                    self.record(RecEvent::Exit(text.clone())).await;
+                    exit = Some(text);
                     let _ = self
                         .client
                         .handle

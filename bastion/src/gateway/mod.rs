@@ -8,6 +8,7 @@
 //! - [`upstream`]: the bastion's own connection to the target.
 //! - [`bridge`]: one session channel relayed end to end, with backpressure.
 //! - [`menu`]: the target menu shown to a pty session that named no target.
+//! - [`recording`]: one channel's signed recording, written by its own task.
 //! - [`session`]: state shared by the channels of one authenticated connection (upstream
 //!   connection, activity clock for the idle timeout, notices to users).
 
@@ -15,6 +16,7 @@ pub mod bridge;
 pub mod connection;
 pub mod listener;
 pub mod menu;
+pub mod recording;
 pub mod session;
 pub mod target;
 pub mod upstream;
@@ -36,6 +38,10 @@ pub struct Shared {
     pub upstream_config: Arc<russh::client::Config>,
     /// The same, also asking for host certificates (targets checked by host CA).
     pub upstream_config_host_ca: Arc<russh::client::Config>,
+    /// Signs recording checkpoints.
+    pub recording_key: Arc<recorder::SigningKey>,
+    /// PHI masker (all enabled rules compiled once; each stream gets its own state).
+    pub masker: recorder::mask::Masker,
     /// Cancelled when the bastion shuts down; channels tell their users.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -8,5 +8,6 @@ mod fixture;
 mod hygiene;
 mod interactive;
 mod quickstart;
+mod recording;
 mod streaming;
 mod targets;

@@ -1,0 +1,266 @@
+//! `bastion audit sessions|channels|auth|export|migrate`: read the audit store.
+
+mod table;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context};
+use config::Config;
+use serde::Serialize;
+
+use super::{ConfigArg, Failure};
+use crate::audit::{sqlite_file, AuditError, AuditStore, AuthRow, ChannelRow, Filter, SessionRow};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Sessions: who connected from where, to which target, and how it ended.
+    Sessions(List),
+    /// Channels: shells, commands, subsystems and forwards, with exit status and bytes.
+    Channels(List),
+    /// Authentication decisions, accepted and refused, each with its reason.
+    Auth(List),
+    /// JSON lines for a SIEM: every session with its channels, and the auth events.
+    Export(Export),
+    /// Create or upgrade the database schema (and check that the database is reachable).
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct List {
+    /// Rows from this long ago (24h, 7d) or from this time (2025-01-31T08:00:00Z) on.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    since: Option<i64>,
+    /// Only this identity (the certificate's key id).
+    #[arg(long)]
+    user: Option<String>,
+    /// Only this target (not for `auth`: authentication happens before a target is chosen).
+    #[arg(long)]
+    target: Option<String>,
+    /// At most N rows: the most recent ones.
+    #[arg(long, value_name = "N")]
+    limit: Option<u32>,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Export {
+    /// Sessions and auth events from this long ago (24h) or this time on.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    since: i64,
+    /// Write here (mode 0600) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+impl AuditCommand {
+    pub fn run(self) -> Result<(), Failure> {
+        let runtime = super::runtime()?;
+        match self {
+            AuditCommand::Sessions(l) => runtime.block_on(async {
+                let store = open(&l.config, false).await?;
+                let rows = store.sessions(&l.filter()).await?;
+                print_rows(&rows, l.json, table::sessions)
+            }),
+            AuditCommand::Channels(l) => runtime.block_on(async {
+                let store = open(&l.config, false).await?;
+                let rows = store.channels(&l.filter()).await?;
+                print_rows(&rows, l.json, table::channels)
+            }),
+            AuditCommand::Auth(l) => {
+                if l.target.is_some() {
+                    return Err(Failure::usage(anyhow!(
+                        "--target does not apply to auth events (they happen before a target is chosen)"
+                    )));
+                }
+                runtime.block_on(async {
+                    let store = open(&l.config, false).await?;
+                    let rows = store.auth_events(&l.filter()).await?;
+                    print_rows(&rows, l.json, table::auth)
+                })
+            }
+            AuditCommand::Export(e) => runtime.block_on(e.run()),
+            AuditCommand::Migrate { config } => runtime.block_on(async {
+                let store = open(&config, true).await?;
+                println!("{}: schema up to date", store.url());
+                Ok(())
+            }),
+        }
+    }
+}
+
+impl List {
+    fn filter(&self) -> Filter {
+        Filter {
+            since_ms: self.since,
+            user: self.user.clone(),
+            target: self.target.clone(),
+            limit: self.limit,
+        }
+    }
+}
+
+/// One line of `audit export`, tagged with its `type`.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Line<'a> {
+    Session {
+        #[serde(flatten)]
+        session: &'a SessionRow,
+        channels: Vec<&'a ChannelRow>,
+    },
+    /// A channel in the window whose session started before it.
+    Channel(&'a ChannelRow),
+    Auth(&'a AuthRow),
+}
+
+impl Export {
+    async fn run(self) -> Result<(), Failure> {
+        let store = open(&self.config, false).await?;
+        let filter = Filter {
+            since_ms: Some(self.since),
+            ..Filter::default()
+        };
+        let sessions = store.sessions(&filter).await?;
+        // A session's channels start after it, so this holds every channel of those sessions.
+        let channels = store.channels(&filter).await?;
+        let auth = store.auth_events(&filter).await?;
+        let mut lines: Vec<(i64, Line)> = Vec::new();
+        for s in &sessions {
+            let mine = channels.iter().filter(|c| c.session_id == s.id).collect();
+            lines.push((
+                s.started_at_ms,
+                Line::Session {
+                    session: s,
+                    channels: mine,
+                },
+            ));
+        }
+        for c in &channels {
+            if !sessions.iter().any(|s| s.id == c.session_id) {
+                lines.push((c.started_at_ms, Line::Channel(c)));
+            }
+        }
+        lines.extend(auth.iter().map(|a| (a.at_ms, Line::Auth(a))));
+        lines.sort_by_key(|(at, _)| *at);
+        let lines = lines.iter().map(|(_, line)| line);
+        match &self.output {
+            Some(path) => write_json_lines(&mut create_private(path)?, lines)
+                .with_context(|| format!("cannot write {}", path.display()))
+                .map_err(Failure::failed),
+            None => stdout(|out| write_json_lines(out, lines)),
+        }
+    }
+}
+
+/// Loads the configuration and connects. Read commands refuse a missing SQLite file rather
+/// than create one (likely a wrong path, and a file created by another user would lock the
+/// bastion out of its own database).
+async fn open(config: &ConfigArg, create: bool) -> Result<AuditStore, Failure> {
+    let config = Config::load(&config.path()).map_err(Failure::usage)?;
+    let url = &config.audit.database;
+    if let Some(file) = sqlite_file(url).filter(|_| !create) {
+        if !file.exists() {
+            return Err(Failure::failed(anyhow!(
+                "no audit database at {} (`bastion serve` or `bastion audit migrate` creates it)",
+                file.display()
+            )));
+        }
+    }
+    AuditStore::connect(url).await.map_err(|e| match e {
+        AuditError::UnsupportedUrl { .. } | AuditError::InvalidUrl { .. } => {
+            Failure::usage(anyhow!("[audit] database: {e}"))
+        }
+        e => Failure::failed(e),
+    })
+}
+
+fn print_rows<R: Serialize>(
+    rows: &[R],
+    json: bool,
+    table: fn(&[R]) -> table::Table,
+) -> Result<(), Failure> {
+    if json {
+        stdout(|out| write_json_lines(out, rows.iter()))
+    } else {
+        stdout(|out| table(rows).write(out))
+    }
+}
+
+/// Runs `f` on buffered stdout; a closed pipe (`| head`) is not a failure.
+fn stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Failure> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match f(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::failed(anyhow!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn write_json_lines<T: Serialize>(
+    out: &mut dyn Write,
+    rows: impl Iterator<Item = T>,
+) -> std::io::Result<()> {
+    for row in rows {
+        serde_json::to_writer(&mut *out, &row)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// An export holds identities and commands: readable by its owner only.
+fn create_private(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map(std::io::BufWriter::new)
+        .with_context(|| format!("cannot create {}", path.display()))
+        .map_err(Failure::failed)
+}
+
+/// `24h` (that long ago) or an RFC 3339 time, as unix milliseconds.
+fn parse_since(s: &str) -> Result<i64, String> {
+    let at = match humantime::parse_duration(s) {
+        Ok(ago) => SystemTime::now()
+            .checked_sub(ago)
+            .ok_or_else(|| format!("{s} ago is before the epoch"))?,
+        Err(_) => humantime::parse_rfc3339_weak(s).map_err(|_| {
+            format!("expected a duration (24h, 7d) or a time (2025-01-31T08:00:00Z), got {s:?}")
+        })?,
+    };
+    Ok(unix_ms(at))
+}
+
+fn unix_ms(at: SystemTime) -> i64 {
+    let ms = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_durations_and_times() {
+        assert_eq!(parse_since("2025-01-31T08:00:00Z"), Ok(1_738_310_400_000));
+        let day_ago = parse_since("24h").unwrap();
+        let expected = unix_ms(SystemTime::now()) - 86_400_000;
+        assert!((day_ago - expected).abs() < 5_000, "{day_ago} {expected}");
+        assert!(parse_since("yesterday").unwrap_err().contains("expected"));
+    }
+}

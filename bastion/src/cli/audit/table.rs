@@ -1,0 +1,177 @@
+//! Aligned text tables for `bastion audit`.
+//!
+//! Cells come from users (commands, user names, refusal reasons quoting them), so control
+//! characters are escaped: an audit listing must not be able to drive the reader's terminal.
+
+use std::io::Write;
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::audit::{AuthRow, ChannelRow, SessionRow};
+
+/// Header and rows; every column but the last is padded to its widest cell.
+pub struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let header: Vec<String> = self.header.iter().map(|h| h.to_string()).collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&header).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let pad = widths[i] - cell.chars().count();
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', pad + 2));
+                }
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+pub fn sessions(rows: &[SessionRow]) -> Table {
+    Table {
+        header: vec![
+            "STARTED", "DURATION", "SESSION", "IDENTITY", "PEER", "TARGET", "LOGIN", "END",
+        ],
+        rows: rows
+            .iter()
+            .map(|s| {
+                vec![
+                    time(s.started_at_ms),
+                    duration(s.started_at_ms, s.ended_at_ms),
+                    clean(&s.id),
+                    clean(&s.identity),
+                    clean(&s.peer),
+                    opt(&s.target),
+                    opt(&s.login),
+                    opt(&s.close_reason),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn channels(rows: &[ChannelRow]) -> Table {
+    Table {
+        header: vec![
+            "STARTED", "DURATION", "SESSION", "CH", "IDENTITY", "TARGET", "LOGIN", "KIND", "EXIT",
+            "IN", "OUT", "END", "COMMAND",
+        ],
+        rows: rows
+            .iter()
+            .map(|c| {
+                let exit = match (&c.exit_status, &c.exit_signal) {
+                    (Some(status), _) => status.to_string(),
+                    (None, Some(signal)) => format!("SIG{}", clean(signal)),
+                    (None, None) => "-".to_string(),
+                };
+                vec![
+                    time(c.started_at_ms),
+                    duration(c.started_at_ms, c.ended_at_ms),
+                    clean(&c.session_id),
+                    c.channel.to_string(),
+                    clean(&c.identity),
+                    clean(&c.target),
+                    clean(&c.login),
+                    clean(&c.kind),
+                    exit,
+                    c.bytes_in.map_or("-".to_string(), |b| b.to_string()),
+                    c.bytes_out.map_or("-".to_string(), |b| b.to_string()),
+                    opt(&c.close_reason),
+                    opt(&c.command),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn auth(rows: &[AuthRow]) -> Table {
+    Table {
+        header: vec![
+            "TIME", "RESULT", "PEER", "USER NAME", "IDENTITY", "SERIAL", "REASON",
+        ],
+        rows: rows
+            .iter()
+            .map(|a| {
+                vec![
+                    time(a.at_ms),
+                    if a.accepted { "accepted" } else { "refused" }.to_string(),
+                    clean(&a.peer),
+                    clean(&a.user_name),
+                    opt(&a.identity),
+                    a.serial.map_or("-".to_string(), |s| s.to_string()),
+                    clean(&a.reason),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Control characters (C0, DEL, C1) as Rust escapes; everything else as is.
+fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        "\"\"".to_string()
+    } else {
+        out
+    }
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.as_deref().map_or("-".to_string(), clean)
+}
+
+fn time(ms: i64) -> String {
+    match u64::try_from(ms) {
+        Ok(ms) => humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms))
+            .to_string(),
+        Err(_) => ms.to_string(),
+    }
+}
+
+fn duration(start: i64, end: Option<i64>) -> String {
+    match end {
+        None => "running".to_string(),
+        Some(end) => {
+            let secs = u64::try_from(end.saturating_sub(start) / 1000).unwrap_or(0);
+            humantime::format_duration(Duration::from_secs(secs)).to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_control_characters_and_aligns() {
+        assert_eq!(clean("rm -rf /\x1b[2J\n"), "rm -rf /\\u{1b}[2J\\n");
+        assert_eq!(clean("\u{9b}31m"), "\\u{9b}31m");
+        let t = Table {
+            header: vec!["A", "B"],
+            rows: vec![vec!["long cell".into(), "x".into()]],
+        };
+        let mut out = Vec::new();
+        t.write(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "A          B\nlong cell  x\n");
+    }
+}

@@ -1,0 +1,70 @@
+//! `bastion play`: verify, then replay a recording in the terminal (or print it with `--cat`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::verify::trusted_keys;
+use super::{ConfigArg, Failure};
+
+/// Replay a recording.
+#[derive(Debug, clap::Args)]
+pub struct Play {
+    /// The recording (`.cast`).
+    file: PathBuf,
+    /// Playback speed factor.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Longest pause, in seconds (longer idle periods are shortened).
+    #[arg(long, value_name = "SECONDS")]
+    idle_limit: Option<f64>,
+    /// Start at this time, e.g. 90s or 2m.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Print the output without timing.
+    #[arg(long)]
+    cat: bool,
+    /// Play even if verification finds the recording altered.
+    #[arg(long)]
+    force: bool,
+    /// Trusted recording public key(s) (default: the configuration's recording key).
+    #[arg(long = "key", value_name = "PUBKEY")]
+    keys: Vec<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+impl Play {
+    pub fn run(self) -> Result<(), Failure> {
+        let trusted = trusted_keys(&self.keys, &self.config)?;
+        if self.cat {
+            let sidecar = recorder::sidecar_path(&self.file);
+            let report = player::verify(&self.file, &sidecar, &trusted)
+                .with_context(|| format!("cannot verify {}", self.file.display()))?;
+            eprintln!("{report}");
+            if report.is_tampered() && !self.force {
+                return Err(Failure::failed(anyhow::anyhow!("refusing an altered recording (use --force)")));
+            }
+            let recording = player::cast::open(&self.file).with_context(|| format!("cannot read {}", self.file.display()))?;
+            let mut out = std::io::stdout().lock();
+            player::cat(&recording, &mut out).context("writing output")?;
+            return Ok(());
+        }
+        let start_at = match &self.at {
+            Some(t) => humantime::parse_duration(t).map_err(|e| Failure::usage(anyhow::anyhow!("--at {t:?}: {e}")))?,
+            None => Duration::ZERO,
+        };
+        let options = player::PlayOptions {
+            speed: self.speed,
+            idle_limit: self.idle_limit.map(Duration::from_secs_f64),
+            start_at,
+            trusted_keys: trusted,
+            sidecar: None,
+            force: self.force,
+        };
+        let report = player::play(&self.file, &options).map_err(|e| Failure::failed(anyhow::anyhow!("{e}")))?;
+        eprintln!("{report}");
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! `bastion verify`: is a recording intact and sealed, and signed by a trusted key?
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use recorder::VerifyingKey;
+
+use super::{ConfigArg, Failure};
+
+/// Verify recordings.
+#[derive(Debug, clap::Args)]
+pub struct Verify {
+    /// Recordings (`.cast`); each is checked against its `.sig` sidecar.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Trusted recording public key(s) (default: the configuration's recording key).
+    #[arg(long = "key", value_name = "PUBKEY")]
+    keys: Vec<PathBuf>,
+    /// Print one JSON object per recording.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+impl Verify {
+    pub fn run(self) -> Result<(), Failure> {
+        let trusted = trusted_keys(&self.keys, &self.config)?;
+        let mut all_ok = true;
+        for file in &self.files {
+            let sidecar = recorder::sidecar_path(file);
+            let report = player::verify(file, &sidecar, &trusted)
+                .with_context(|| format!("cannot verify {}", file.display()))?;
+            let ok = matches!(report.verdict, player::Verdict::Sealed | player::Verdict::Recovered { .. })
+                && report.signer_trusted;
+            all_ok &= ok;
+            if self.json {
+                println!("{}", serde_json::to_string(&report).context("report")?);
+            } else {
+                println!("{report}");
+            }
+        }
+        if all_ok {
+            Ok(())
+        } else {
+            Err(Failure::failed(anyhow::anyhow!("not every recording is intact, sealed and signed by a trusted key")))
+        }
+    }
+}
+
+/// `--key` files, else the configured recording key's `.pub`, else nothing (integrity only).
+pub fn trusted_keys(keys: &[PathBuf], config: &ConfigArg) -> Result<Vec<VerifyingKey>, Failure> {
+    if !keys.is_empty() {
+        return keys
+            .iter()
+            .map(|k| VerifyingKey::load(k).with_context(|| format!("--key {}", k.display())).map_err(Failure::usage))
+            .collect();
+    }
+    let path = config.path();
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let config = config::Config::load(&path).map_err(Failure::usage)?;
+    let public = cert_authority::keyfile::public_path(&config.recording.signing_key);
+    let key = VerifyingKey::load(&public).with_context(|| format!("recording key {}", public.display()))?;
+    Ok(vec![key])
+}

@@ -1,0 +1,265 @@
+//! One channel's recording: a bounded queue from the pumps to a writer task that owns the
+//! asciicast file. Output is masked (exact masker) before it is written.
+//!
+//! The relay never blocks on the disk for long: a full queue makes the pump wait at most
+//! [`SEND_TIMEOUT`], after which the recording counts as failed. A failed recording ends the
+//! channel (fail closed): the user is told, nothing more crosses the channel.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use recorder::mask::{Masker, RecordingMasker};
+use recorder::{BastionMeta, ChannelKind, Header, Recorder, RecorderOptions, Seal, Term};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::bridge::PtyRequest;
+use super::session::SessionCtx;
+use super::target::Access;
+
+/// Events queued per channel before the pumps wait for the writer. At most 32 × 32 KiB of
+/// output reaches the user ahead of the disk, which bounds what a failing disk lets through.
+const QUEUE: usize = 32;
+/// Longest a pump waits for room in the queue before the recording counts as failed.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Checkpoint cadence while data flows.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// What the pumps report.
+#[derive(Debug)]
+pub enum RecEvent {
+    /// Target output (stdout, or the terminal).
+    Output(Bytes),
+    /// Target stderr.
+    Stderr(Bytes),
+    /// What the user typed.
+    Input(Bytes),
+    /// Terminal resized.
+    Resize(u32, u32),
+    /// A marker (`exec started`, `signal TERM`, …).
+    Marker(String),
+    /// Exit status or signal.
+    Exit(String),
+}
+
+/// What the channel is, for the header.
+pub struct ChannelInfo<'a> {
+    /// SSH channel number.
+    pub channel: u32,
+    /// shell / exec / subsystem.
+    pub kind: ChannelKind,
+    /// The pty, if any.
+    pub pty: Option<&'a PtyRequest>,
+    /// The exec command or subsystem name.
+    pub command: Option<String>,
+    /// Environment passed on.
+    pub env: &'a [(String, String)],
+    /// Where it goes.
+    pub access: &'a Access,
+}
+
+/// A channel's recording in progress.
+pub struct ChannelRecording {
+    tx: mpsc::Sender<RecEvent>,
+    /// Cancelled when writing failed.
+    pub failed: CancellationToken,
+    task: JoinHandle<Result<Seal, String>>,
+    /// The asciicast file.
+    pub path: PathBuf,
+}
+
+impl ChannelRecording {
+    /// Creates the file and starts the writer. Errors are shown to the user as is.
+    pub fn start(ctx: &SessionCtx, info: ChannelInfo<'_>) -> Result<ChannelRecording, String> {
+        let shared = &ctx.shared;
+        let path = recorder::recording_path(&shared.config.recording.dir, &ctx.id, info.channel, SystemTime::now())
+            .map_err(|e| e.to_string())?;
+        let header = Header {
+            term: Term {
+                cols: info.pty.map(|p| clamp(p.cols)).unwrap_or(80),
+                rows: info.pty.map(|p| clamp(p.rows)).unwrap_or(24),
+                term_type: info.pty.map(|p| p.term.clone()),
+            },
+            timestamp: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            command: info.command.as_ref().map(|c| mask_text(&shared.masker, c)),
+            title: Some(format!("{}@{} ({})", info.access.login, info.access.target.name, ctx.user.key_id)),
+            env: info.env.iter().cloned().collect(),
+            bastion: BastionMeta {
+                session: ctx.id.clone(),
+                channel: info.channel,
+                user: ctx.user.key_id.clone(),
+                cert_serial: Some(ctx.user.serial),
+                source: ctx.peer.ip().to_string(),
+                target: info.access.target.name.clone(),
+                login: info.access.login.clone(),
+                kind: info.kind,
+            },
+        };
+        // Transfers are not content: a subsystem's bytes are counted and hashed, not kept.
+        let transfer = matches!(info.kind, ChannelKind::Subsystem);
+        let options = RecorderOptions {
+            output_cap: if transfer { 0 } else { shared.config.recording.max_channel_bytes },
+            record_input: shared.config.recording.record_input && !transfer,
+            checkpoint_interval: CHECKPOINT_EVERY,
+        };
+        let rec = Recorder::create(&path, &header, shared.recording_key.clone(), options).map_err(|e| e.to_string())?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let failed = CancellationToken::new();
+        let maskers = (!transfer).then(|| (shared.masker.recording(), shared.masker.recording()));
+        let task = tokio::spawn(write_loop(rec, rx, failed.clone(), maskers));
+        Ok(ChannelRecording { tx, failed, task, path })
+    }
+
+    /// Queues an event; `Err` when the recording has failed or the queue stayed full too long.
+    pub async fn send(&self, ev: RecEvent) -> Result<(), ()> {
+        if self.failed.is_cancelled() {
+            return Err(());
+        }
+        match tokio::time::timeout(SEND_TIMEOUT, self.tx.send(ev)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => {
+                self.failed.cancel();
+                Err(())
+            }
+        }
+    }
+
+    /// Closes the queue and waits for the final, sealed checkpoint.
+    pub async fn finish(self) -> Result<Seal, String> {
+        drop(self.tx);
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(format!("recording task failed: {e}")),
+        }
+    }
+}
+
+fn clamp(v: u32) -> u16 {
+    v.clamp(1, u16::MAX as u32) as u16
+}
+
+/// Masks a short text (a command line) in one go.
+pub fn mask_text(masker: &Masker, text: &str) -> String {
+    String::from_utf8_lossy(&masker.mask(text.as_bytes())).into_owned()
+}
+
+async fn write_loop(
+    mut rec: Recorder,
+    mut rx: mpsc::Receiver<RecEvent>,
+    failed: CancellationToken,
+    mut maskers: Option<(RecordingMasker, RecordingMasker)>,
+) -> Result<Seal, String> {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    let fail = |e: recorder::RecorderError| {
+        failed.cancel();
+        tracing::error!("recording failed: {e}");
+        e.to_string()
+    };
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                let now = started.elapsed();
+                let r = match ev {
+                    RecEvent::Output(b) => match &mut maskers {
+                        Some((out, _)) => { let m = out.push(&b).to_vec(); rec.output(now, &m) }
+                        None => rec.output(now, &b),
+                    },
+                    RecEvent::Stderr(b) => match &mut maskers {
+                        Some((_, err)) => { let m = err.push(&b).to_vec(); rec.stderr(now, &m) }
+                        None => rec.stderr(now, &b),
+                    },
+                    RecEvent::Input(b) => rec.input(now, &b),
+                    RecEvent::Resize(c, r) => rec.resize(now, clamp(c), clamp(r)),
+                    RecEvent::Marker(m) => rec.marker(now, &m),
+                    RecEvent::Exit(s) => {
+                        flush_maskers(&mut rec, &mut maskers, now).and_then(|_| rec.exit(now, &s))
+                    }
+                };
+                if let Err(e) = r.and_then(|_| rec.checkpoint_if_due(now).map(|_| ())) {
+                    return Err(fail(e));
+                }
+            }
+            _ = tick.tick() => {
+                if let Err(e) = rec.checkpoint_if_due(started.elapsed()) {
+                    return Err(fail(e));
+                }
+            }
+        }
+    }
+    let now = started.elapsed();
+    flush_maskers(&mut rec, &mut maskers, now).map_err(fail)?;
+    rec.seal(now).map_err(fail)
+}
+
+/// Writes what the maskers still hold (the stream has ended, so no match can grow further).
+fn flush_maskers(
+    rec: &mut Recorder,
+    maskers: &mut Option<(RecordingMasker, RecordingMasker)>,
+    now: Duration,
+) -> Result<(), recorder::RecorderError> {
+    if let Some((out, err)) = maskers {
+        let o = out.finish().to_vec();
+        if !o.is_empty() {
+            rec.output(now, &o)?;
+        }
+        let e = err.finish().to_vec();
+        if !e.is_empty() {
+            rec.stderr(now, &e)?;
+        }
+    }
+    Ok(())
+}
+
+/// Seals, as "recovered", every recording under `dir` whose sidecar lacks a final checkpoint
+/// (the bastion stopped without closing it). Returns how many were sealed; problems are logged
+/// per file and do not stop the others.
+pub fn recover_unsealed(dir: &std::path::Path, key: &recorder::SigningKey) -> usize {
+    let mut sealed = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("cast") {
+                continue;
+            }
+            let unsealed = match recorder::read_sidecar(&recorder::sidecar_path(&path)) {
+                Ok(Some(sc)) => !sc.checkpoints.last().is_some_and(|c| c.sealed),
+                Ok(None) => true,
+                Err(e) => {
+                    tracing::error!(path = %path.display(), "unreadable sidecar, not recovered: {e}");
+                    continue;
+                }
+            };
+            if !unsealed {
+                continue;
+            }
+            match recorder::recover(&path, key, SystemTime::now()) {
+                Ok(recorder::RecoverOutcome::Recovered(r)) => {
+                    sealed += 1;
+                    tracing::warn!(
+                        path = %path.display(),
+                        lines = r.checkpoint.lines,
+                        unsigned_lines = r.unsigned_lines,
+                        dropped_bytes = r.dropped_cast_bytes,
+                        "recording sealed as recovered after an unclean stop"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(path = %path.display(), "recording could not be recovered: {e}"),
+            }
+        }
+    }
+    sealed
+}
