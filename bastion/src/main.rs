@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod demo;
 mod gateway;
+mod masking;
 mod settings;
 
 fn main() -> std::process::ExitCode {

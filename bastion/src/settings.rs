@@ -21,21 +21,25 @@ pub struct Settings {
 
 impl Settings {
     /// Loads the keys the configuration names; every failure names the file.
-    pub fn load(config: Config) -> Result<Settings> {
+    pub fn load(config: Config, audit: crate::audit::AuditStore) -> Result<Settings> {
         let host_key = load(&config.server.host_key, "server.host_key")?;
         let user_ca = load(&config.ca.user_ca, "ca.user_ca")?;
         let target_ca = load(&config.ca.target_ca, "ca.target_ca")?;
         let server = server_config(&config, host_key);
         let recording_key = recorder::SigningKey::load_openssh(&config.recording.signing_key)
-            .with_context(|| format!("recording.signing_key ({})", config.recording.signing_key.display()))?;
-        let masker = recorder::mask::RuleSet::hipaa()
-            .compile()
-            .context("masking rules")?;
+            .with_context(|| {
+                format!(
+                    "recording.signing_key ({})",
+                    config.recording.signing_key.display()
+                )
+            })?;
+        let masker = crate::masking::build(&config.masking)?;
         let shared = Shared {
             user_cas: vec![user_ca.public_key().clone()],
             target_ca,
             upstream_config: Arc::new(upstream::client_config(false)),
             upstream_config_host_ca: Arc::new(upstream::client_config(true)),
+            audit,
             recording_key: Arc::new(recording_key),
             masker,
             shutdown: tokio_util::sync::CancellationToken::new(),

@@ -25,7 +25,8 @@ pub struct UserCertificateRequest {
     pub principals: Vec<String>,
     /// How long the certificate is valid from now.
     pub ttl: Duration,
-    /// Extensions such as `permit-pty`.
+    /// Extensions such as `permit-pty`; `NAME=VALUE` for one that carries data (OpenSSH
+    /// extension names never contain `=`).
     pub extensions: Vec<String>,
     /// `source-address` critical option, if the certificate is bound to addresses.
     pub source_address: Option<String>,
@@ -61,7 +62,8 @@ pub fn sign_user_certificate(
             .map_err(cert_error)?;
     }
     for e in &req.extensions {
-        b.extension(e.clone(), "").map_err(cert_error)?;
+        let (name, value) = e.split_once('=').unwrap_or((e, ""));
+        b.extension(name, value).map_err(cert_error)?;
     }
     b.sign(user_ca).map_err(cert_error)
 }

@@ -9,12 +9,14 @@
 //! - [`check`]: is a presented user certificate acceptable right now, from this address? Each
 //!   refusal is its own [`Refusal`] variant so that logs can tell them apart.
 //! - [`source_address`]: the `source-address` critical option (comma-separated CIDR list).
+//! - [`oidc`]: OpenID Connect ID tokens and CI workload tokens → certificate grants.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod check;
 pub mod issue;
 pub mod keyfile;
+pub mod oidc;
 pub mod source_address;
 
 pub use check::{check_user_certificate, CertifiedUser, Refusal};

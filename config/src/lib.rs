@@ -102,6 +102,12 @@ impl Config {
             }
         };
         join(&mut self.server.host_key);
+        for p in [&mut self.server.api_tls_cert, &mut self.server.api_tls_key]
+            .into_iter()
+            .flatten()
+        {
+            join(p);
+        }
         join(&mut self.ca.user_ca);
         join(&mut self.ca.target_ca);
         join(&mut self.recording.dir);

@@ -27,9 +27,121 @@ pub struct Config {
     /// `[[roles]]`: who may reach what, and with which capabilities.
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// `[masking]`: PHI masking rules and the live hold.
+    #[serde(default)]
+    pub masking: Masking,
+    /// `[oidc]`: the company's OpenID provider, for people's certificates (optional).
+    #[serde(default)]
+    pub oidc: Option<Oidc>,
+    /// `[[ci]]`: workload identities (CI jobs' OIDC tokens) trusted for short certificates.
+    #[serde(default)]
+    pub ci: Vec<CiRule>,
     /// `[dev]`: settings that only make sense on a developer's machine.
     #[serde(default)]
     pub dev: Dev,
+}
+
+/// `[oidc]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oidc {
+    /// The provider's issuer URL (discovery at `ISSUER/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// The client id users sign in with; ID tokens must name it as their audience.
+    pub client_id: String,
+    /// Scopes `bastion login` asks for.
+    #[serde(default = "defaults::oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim that becomes the certificate's key id (who the holder is).
+    #[serde(default = "defaults::identity_claim")]
+    pub identity_claim: String,
+    /// The claim whose values (e.g. groups) become principals, when a role names them.
+    #[serde(default = "defaults::principals_claim")]
+    pub principals_claim: String,
+    /// The claim that gives the holder's default login on targets.
+    #[serde(default)]
+    pub username_claim: Option<String>,
+    /// Clock difference tolerated on `exp` and `iat`.
+    #[serde(default = "defaults::clock_skew")]
+    pub clock_skew: Seconds,
+}
+
+/// `[[ci]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CiRule {
+    /// The CI system's token issuer URL.
+    pub issuer: String,
+    /// The audience the job requests its token for.
+    pub audience: String,
+    /// Glob on the token's `sub` (`repo:org/app:ref:refs/heads/main`, `repo:org/*`).
+    pub subject: String,
+    /// The role whose principals the certificate carries.
+    pub role: String,
+    /// Certificate lifetime.
+    #[serde(default = "defaults::ci_ttl")]
+    pub ttl: Seconds,
+}
+
+/// `[masking]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Masking {
+    /// Built-in rule packs; `hipaa` is the one there is.
+    #[serde(default = "defaults::packs")]
+    pub packs: Vec<String>,
+    /// Also mask IPv4 addresses (off by default).
+    #[serde(default)]
+    pub ipv4: bool,
+    /// Labels that introduce a medical record number (replace the pack's list when given).
+    #[serde(default)]
+    pub mrn_labels: Vec<String>,
+    /// Labels that introduce an account number (replace the pack's list when given).
+    #[serde(default)]
+    pub account_labels: Vec<String>,
+    /// Labels that introduce a health-plan member number (replace the pack's list when given).
+    #[serde(default)]
+    pub member_labels: Vec<String>,
+    /// Longest the live masker holds a possible identifier back, in milliseconds.
+    #[serde(default = "defaults::live_hold_ms")]
+    pub live_hold_ms: u64,
+    /// Site rules, added after the packs.
+    #[serde(default)]
+    pub rules: Vec<MaskRule>,
+}
+
+impl Default for Masking {
+    fn default() -> Self {
+        Masking {
+            packs: defaults::packs(),
+            ipv4: false,
+            mrn_labels: Vec::new(),
+            account_labels: Vec::new(),
+            member_labels: Vec::new(),
+            live_hold_ms: defaults::live_hold_ms(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// `[[masking.rules]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskRule {
+    /// Name shown by `config check --masking` and `mask-test`; a pack rule of the same name is
+    /// replaced.
+    pub name: String,
+    /// Regular expression (ASCII classes; its matches must have a bounded length).
+    pub pattern: String,
+    /// Capture group to mask instead of the whole match (for "keyword … value" rules).
+    #[serde(default)]
+    pub group: Option<usize>,
+    /// `luhn`, `npi` or `ssn`: a candidate is masked only if it passes.
+    #[serde(default)]
+    pub validator: Option<String>,
+    /// Turn the rule off without deleting it (also works for pack rules, by name).
+    #[serde(default = "defaults::yes")]
+    pub enabled: bool,
 }
 
 /// `[server]`
@@ -64,6 +176,15 @@ pub struct Server {
     /// Time allowed to connect and log in to a target.
     #[serde(default = "defaults::connect_timeout")]
     pub connect_timeout: Seconds,
+    /// Address of the HTTP API (certificates for OIDC and CI tokens); none: no API.
+    #[serde(default)]
+    pub api_listen: Option<String>,
+    /// TLS certificate chain (PEM) of the HTTP API; required unless it listens on loopback.
+    #[serde(default)]
+    pub api_tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) of the HTTP API.
+    #[serde(default)]
+    pub api_tls_key: Option<PathBuf>,
 }
 
 /// `[ca]`
@@ -121,12 +242,17 @@ pub struct Audit {
     /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
     #[serde(default = "defaults::database")]
     pub database: String,
+    /// This bastion's name in the audit store (default: the host name). Bastions sharing one
+    /// database need distinct names: at start each closes only its own unfinished sessions.
+    #[serde(default)]
+    pub instance: Option<String>,
 }
 
 impl Default for Audit {
     fn default() -> Self {
         Audit {
             database: defaults::database(),
+            instance: None,
         }
     }
 }
@@ -225,6 +351,13 @@ pub struct Role {
     /// Automatic logoff after this long without input or output.
     #[serde(default = "defaults::idle_timeout")]
     pub idle_timeout: Seconds,
+    /// Lifetime of certificates issued from OIDC logins for this role (default: ca.default_ttl).
+    #[serde(default)]
+    pub certificate_ttl: Option<Seconds>,
+    /// CI certificates for this role may open terminals (permit-pty); by default they are
+    /// exec only.
+    #[serde(default)]
+    pub ci_shell: bool,
 }
 
 /// `[dev]`
@@ -289,6 +422,29 @@ mod defaults {
     }
     pub fn yes() -> bool {
         true
+    }
+    pub fn packs() -> Vec<String> {
+        vec!["hipaa".to_string()]
+    }
+    pub fn live_hold_ms() -> u64 {
+        15
+    }
+    pub fn oidc_scopes() -> Vec<String> {
+        ["openid", "email", "profile", "groups"]
+            .map(String::from)
+            .to_vec()
+    }
+    pub fn identity_claim() -> String {
+        "email".to_string()
+    }
+    pub fn principals_claim() -> String {
+        "groups".to_string()
+    }
+    pub fn clock_skew() -> Seconds {
+        Seconds(60)
+    }
+    pub fn ci_ttl() -> Seconds {
+        Seconds(10 * 60)
     }
     pub fn idle_timeout() -> Seconds {
         Seconds(15 * 60)

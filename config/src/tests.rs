@@ -60,7 +60,7 @@ fn unknown_key_is_an_error() {
     assert_eq!(p.len(), 1);
     assert!(p[0].contains("unknown field `colour`"), "{p:?}");
     assert!(p[0].starts_with("server"), "{p:?}");
-    assert!(p[0].ends_with("bastion.toml:5"), "{p:?}");
+    assert!(p[0].ends_with("bastion.toml:6"), "{p:?}");
 }
 
 #[test]
@@ -134,4 +134,66 @@ fn load_resolves_relative_paths() {
     );
     let err = Config::load(&dir.path().join("missing.toml")).unwrap_err();
     assert!(err.to_string().starts_with("cannot read"), "{err}");
+}
+
+#[test]
+fn identity_sections_parse_with_defaults() {
+    let server = MINIMAL.replace(
+        "host_key = \"keys/host_ed25519\"\n",
+        "host_key = \"keys/host_ed25519\"\napi_listen = \"127.0.0.1:8080\"\n",
+    );
+    let src = format!(
+        "{server}\n[oidc]\nissuer = \"https://idp.example.com\"\nclient_id = \"bastion\"\n\n[[ci]]\nissuer = \"https://ci.example.com\"\naudience = \"bastion\"\nsubject = \"repo:org/app:*\"\nrole = \"deploy\"\n\n[[roles]]\nname = \"deploy\"\nprincipals = [\"deploy\"]\ncertificate_ttl = \"2h\"\n"
+    );
+    let c = Config::parse(&src, "t").unwrap();
+    let o = c.oidc.unwrap();
+    assert_eq!(o.identity_claim, "email");
+    assert_eq!(o.principals_claim, "groups");
+    assert_eq!(o.clock_skew, Seconds(60));
+    assert!(o.scopes.contains(&"openid".to_string()));
+    assert_eq!(c.ci[0].ttl, Seconds(600));
+    assert_eq!(c.roles[0].certificate_ttl, Some(Seconds(7200)));
+    assert!(!c.roles[0].ci_shell);
+    assert_eq!(c.server.api_listen.as_deref(), Some("127.0.0.1:8080"));
+}
+
+#[test]
+fn plain_http_api_only_on_loopback() {
+    let src = MINIMAL.replace(
+        "host_key = \"keys/host_ed25519\"\n",
+        "host_key = \"keys/host_ed25519\"\napi_listen = \"0.0.0.0:8080\"\n",
+    );
+    let p = problems(&src);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("server.api_listen"), "{p:?}");
+    assert!(p[0].contains("loopback"), "{p:?}");
+    assert!(p[0].ends_with("bastion.toml:5"), "{p:?}");
+    let with_tls = src.replace(
+        "api_listen",
+        "api_tls_cert = \"api.crt\"\napi_tls_key = \"api.key\"\napi_listen",
+    );
+    assert!(problems(&with_tls).is_empty());
+    let half = src.replace("api_listen", "api_tls_cert = \"api.crt\"\napi_listen");
+    assert!(problems(&half).iter().any(|p| p.contains("give both")));
+}
+
+#[test]
+fn identity_problems_name_their_keys() {
+    let src = format!(
+        "{MINIMAL}\n[oidc]\nissuer = \"http://idp.example.com\"\nclient_id = \"\"\nscopes = [\"email\"]\n\n[[ci]]\nissuer = \"https://ci\"\naudience = \"b\"\nsubject = \"repo:[\"\nrole = \"nobody\"\nttl = \"10s\"\n"
+    );
+    let p = problems(&src).join("\n");
+    for key in [
+        "oidc.issuer",
+        "oidc.client_id",
+        "oidc.scopes",
+        "ci[0].subject",
+        "ci[0].role",
+        "ci[0].ttl",
+    ] {
+        assert!(p.contains(key), "{key} missing in {p}");
+    }
+    let unknown =
+        format!("{MINIMAL}\n[oidc]\nissuer = \"https://i\"\nclient_id = \"c\"\ncolour = 1\n");
+    assert!(problems(&unknown)[0].contains("unknown field `colour`"));
 }

@@ -141,6 +141,39 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             bad(at("idle_timeout"), "must be longer than 0s".into());
         }
     }
+    for (i, pack) in c.masking.packs.iter().enumerate() {
+        if pack != "hipaa" {
+            bad(
+                format!("masking.packs[{i}]"),
+                format!("unknown pack {pack:?}; known: \"hipaa\""),
+            );
+        }
+    }
+    if c.masking.live_hold_ms > 1000 {
+        bad(
+            "masking.live_hold_ms".into(),
+            "at most 1000 ms: a longer hold makes terminals feel broken".into(),
+        );
+    }
+    let mut rule_names = HashSet::new();
+    for (i, r) in c.masking.rules.iter().enumerate() {
+        if !rule_names.insert(r.name.as_str()) {
+            bad(
+                format!("masking.rules[{i}].name"),
+                format!("rule {:?} is defined twice", r.name),
+            );
+        }
+        if let Some(v) = &r.validator {
+            if !["luhn", "npi", "ssn"].contains(&v.as_str()) {
+                bad(
+                    format!("masking.rules[{i}].validator"),
+                    format!("unknown validator {v:?}; known: luhn, npi, ssn"),
+                );
+            }
+        }
+    }
+    check_api(c, &mut bad);
+    check_identity(c, &mut bad);
     for (i, name) in c.server.env_allow.iter().enumerate() {
         if name.is_empty() || name[..name.len() - usize::from(name.ends_with('*'))].contains('*') {
             bad(
@@ -150,4 +183,123 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// `[server] api_*`: the HTTP API hands out certificates, so bearer tokens must not cross a
+/// network in clear: plain HTTP only on loopback.
+fn check_api(c: &Config, bad: &mut impl FnMut(String, String)) {
+    let s = &c.server;
+    if s.api_tls_cert.is_some() != s.api_tls_key.is_some() {
+        bad(
+            "server.api_tls_cert".into(),
+            "give both api_tls_cert and api_tls_key, or neither".into(),
+        );
+    }
+    let Some(listen) = &s.api_listen else {
+        if s.api_tls_cert.is_some() {
+            bad(
+                "server.api_tls_cert".into(),
+                "set api_listen too (no API without it)".into(),
+            );
+        }
+        return;
+    };
+    match listen.parse::<SocketAddr>() {
+        Err(_) => bad(
+            "server.api_listen".into(),
+            format!("expected an address such as \"127.0.0.1:8080\", found {listen:?}"),
+        ),
+        Ok(addr) if !addr.ip().is_loopback() && s.api_tls_cert.is_none() => bad(
+            "server.api_listen".into(),
+            format!(
+                "{listen} is not a loopback address: set api_tls_cert and api_tls_key (plain HTTP only on loopback)"
+            ),
+        ),
+        Ok(_) => {}
+    }
+}
+
+/// Issuers must be https, except on loopback (a test or local provider).
+fn issuer_problem(issuer: &str) -> Option<String> {
+    if issuer.starts_with("https://") && issuer.len() > "https://".len() {
+        return None;
+    }
+    if let Some(rest) = issuer.strip_prefix("http://") {
+        let host = rest.split('/').next().unwrap_or("");
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        if ["127.0.0.1", "localhost", "[::1]"].contains(&host) {
+            return None;
+        }
+    }
+    Some(format!(
+        "{issuer:?}: expected an https:// URL (http:// only on loopback)"
+    ))
+}
+
+/// `[oidc]`, `[[ci]]`, and the roles' certificate settings.
+fn check_identity(c: &Config, bad: &mut impl FnMut(String, String)) {
+    if let Some(o) = &c.oidc {
+        if let Some(p) = issuer_problem(&o.issuer) {
+            bad("oidc.issuer".into(), p);
+        }
+        if o.client_id.trim().is_empty() {
+            bad("oidc.client_id".into(), "must not be empty".into());
+        }
+        if !o.scopes.iter().any(|s| s == "openid") {
+            bad("oidc.scopes".into(), "must include \"openid\"".into());
+        }
+        for (key, value) in [
+            ("identity_claim", &o.identity_claim),
+            ("principals_claim", &o.principals_claim),
+        ] {
+            if value.trim().is_empty() {
+                bad(format!("oidc.{key}"), "must name a claim".into());
+            }
+        }
+        if o.clock_skew.0 > 300 {
+            bad(
+                "oidc.clock_skew".into(),
+                "at most 5m: a larger skew extends every token's life".into(),
+            );
+        }
+    }
+    for (i, r) in c.ci.iter().enumerate() {
+        let at = |key: &str| format!("ci[{i}].{key}");
+        if let Some(p) = issuer_problem(&r.issuer) {
+            bad(at("issuer"), p);
+        }
+        if r.audience.trim().is_empty() {
+            bad(at("audience"), "must not be empty".into());
+        }
+        if r.subject.trim().is_empty() {
+            bad(
+                at("subject"),
+                "must not be empty (use a glob such as \"repo:org/app:*\")".into(),
+            );
+        } else if let Err(e) = globset::Glob::new(&r.subject) {
+            bad(
+                at("subject"),
+                format!("{:?} is not a valid glob: {e}", r.subject),
+            );
+        }
+        if !c.roles.iter().any(|role| role.name == r.role) {
+            bad(at("role"), format!("no role named {:?}", r.role));
+        }
+        if r.ttl.0 < 60 || r.ttl > c.ca.max_ttl {
+            bad(
+                at("ttl"),
+                format!("must be between 1m and ca.max_ttl ({})", c.ca.max_ttl),
+            );
+        }
+    }
+    for (i, r) in c.roles.iter().enumerate() {
+        if let Some(ttl) = r.certificate_ttl {
+            if ttl.0 < 60 || ttl > c.ca.max_ttl {
+                bad(
+                    format!("roles[{i}].certificate_ttl"),
+                    format!("must be between 1m and ca.max_ttl ({})", c.ca.max_ttl),
+                );
+            }
+        }
+    }
 }

@@ -21,11 +21,7 @@ pub fn audit_json(config: &Path, what: &str, args: &[&str]) -> Vec<serde_json::V
     let mut all = vec![what, "--json"];
     all.extend_from_slice(args);
     let o = audit(config, &all);
-    assert!(
-        o.status.success(),
-        "bastion audit {all:?}: {}",
-        stderr(&o)
-    );
+    assert!(o.status.success(), "bastion audit {all:?}: {}", stderr(&o));
     json_lines(&stdout(&o))
 }
 

@@ -14,6 +14,7 @@ pub struct BastionBuilder {
     /// Temporary directory holding keys, config, logs, targets.
     pub dir: TempDir,
     server: String,
+    tables: Vec<String>,
     sections: Vec<String>,
 }
 
@@ -37,6 +38,7 @@ impl BastionBuilder {
         BastionBuilder {
             dir,
             server: String::new(),
+            tables: Vec::new(),
             sections: Vec::new(),
         }
     }
@@ -78,6 +80,12 @@ impl BastionBuilder {
         self.section("roles", body)
     }
 
+    /// Adds a plain `[NAME]` table (e.g. `audit`).
+    pub fn section_table(mut self, name: &str, body: &str) -> Self {
+        self.tables.push(format!("[{name}]\n{body}\n"));
+        self
+    }
+
     /// Adds any `[[NAME]]` array table.
     pub fn section(mut self, name: &str, body: &str) -> Self {
         self.sections.push(format!("[[{name}]]\n{body}\n"));
@@ -87,8 +95,9 @@ impl BastionBuilder {
     /// The configuration text.
     pub fn config_text(&self) -> String {
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nhost_key = \"keys/host_ed25519\"\n{}\n[ca]\nuser_ca = \"keys/user_ca\"\ntarget_ca = \"keys/target_ca\"\n\n{}",
+            "[server]\nlisten = \"127.0.0.1:0\"\nhost_key = \"keys/host_ed25519\"\n{}\n[ca]\nuser_ca = \"keys/user_ca\"\ntarget_ca = \"keys/target_ca\"\n\n{}\n{}",
             self.server,
+            self.tables.join("\n"),
             self.sections.join("\n")
         )
     }
@@ -116,7 +125,13 @@ pub struct Bastion {
 impl Bastion {
     fn spawn(dir: TempDir, config: &Path) -> Bastion {
         let (child, port, log) = launch(dir.path(), config);
-        Bastion { port, config: config.to_path_buf(), child, log, dir }
+        Bastion {
+            port,
+            config: config.to_path_buf(),
+            child,
+            log,
+            dir,
+        }
     }
 
     /// Process id.

@@ -24,14 +24,16 @@ pub struct Postgres {
 
 impl Postgres {
     /// `initdb` and start a fresh server; the database `postgres` exists, owned by `bastion`.
-    pub fn new() -> Postgres {
+    pub fn launch() -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("bastion-pg-")
             .tempdir()
             .unwrap();
         if is_root() {
-            let o = run(Command::new("chown").arg("postgres:postgres").arg(dir.path()));
+            let o = run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path()));
             assert!(
                 o.status.success(),
                 "chown postgres (apt-get install -y postgresql creates the user): {}",
@@ -47,7 +49,16 @@ impl Postgres {
         let data = pg.data();
         let o = run(pg
             .tool("initdb")
-            .args(["-U", "bastion", "--auth=trust", "--no-sync", "-E", "UTF8", "--no-locale", "-D"])
+            .args([
+                "-U",
+                "bastion",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "-D",
+            ])
             .arg(&data));
         assert!(o.status.success(), "initdb: {}{}", stdout(&o), stderr(&o));
         pg.start();
@@ -73,8 +84,26 @@ impl Postgres {
     /// Runs SQL in `database` with psql (stop at the first error); returns its unaligned output.
     pub fn psql(&self, database: &str, sql: &str) -> String {
         let o = run(Command::new(self.psql_bin())
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", "bastion", "-d", database, "-c", sql]));
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "bastion",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ]));
         assert!(o.status.success(), "psql {sql:?}: {}", stderr(&o));
         stdout(&o)
     }
@@ -198,7 +227,5 @@ fn has_tools(dir: &Path) -> bool {
 
 fn is_root() -> bool {
     // libc::geteuid would need `unsafe`, which this crate forbids; `id -u` tells the same.
-    run(Command::new("id").arg("-u"))
-        .stdout
-        .starts_with(b"0\n")
+    run(Command::new("id").arg("-u")).stdout.starts_with(b"0\n")
 }

@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //!
-//! - `store.rs`: [`AuditStore`]: connect (SQLite or PostgreSQL, migrations applied), the writes
-//!   the relay makes, crash recovery.
+//! - `store.rs`: [`AuditStore`]: connect (SQLite or PostgreSQL, migrations applied), ping.
+//! - `write.rs`: the writes the relay makes, and crash recovery.
 //! - `query.rs`: the reads behind `bastion audit`, and the row types they return.
 //! - `url.rs`: which backend a URL names, and the URL with its password hidden for messages.
 //!
@@ -17,12 +17,10 @@
 //! Every call returns [`AuditError`]; the caller decides. The relay fails closed: no audit store,
 //! no session ([`AuditStore::ping`] before each one).
 
-// Until the relay calls the writes (being wired in now), only the CLI's reads are used.
-#![allow(dead_code, reason = "the relay's calls are being wired in; remove then")]
-
 mod query;
 mod store;
 mod url;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -136,6 +134,11 @@ pub enum AuditError {
         #[source]
         source: sqlx::migrate::MigrateError,
     },
+    #[error("audit database {url} did not answer within {after:?}")]
+    TimedOut {
+        url: String,
+        after: std::time::Duration,
+    },
     #[error("audit database {url}: {source}")]
     Query {
         url: String,
@@ -162,4 +165,12 @@ pub enum AuditError {
         field: &'static str,
         value: String,
     },
+}
+
+/// Now, in unix milliseconds (the audit store's time unit).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

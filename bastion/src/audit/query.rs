@@ -73,7 +73,8 @@ pub struct AuthRow {
 // `$N IS NULL OR …` keeps the statements static (no SQL built from input); both SQLite and
 // PostgreSQL accept it, and an unset filter costs nothing. Newest first with LIMIT picks the
 // most recent rows; they are reversed to read oldest first.
-const SESSIONS: &str = "SELECT s.id, s.instance, s.started_at_ms, s.ended_at_ms, s.close_reason, s.identity, \
+const SESSIONS: &str =
+    "SELECT s.id, s.instance, s.started_at_ms, s.ended_at_ms, s.close_reason, s.identity, \
      s.serial, s.principals, s.peer, s.target, s.login FROM sessions s \
      WHERE ($1 IS NULL OR s.started_at_ms >= $1) AND ($2 IS NULL OR s.identity = $2) \
      AND ($3 IS NULL OR s.target = $3 \
@@ -88,10 +89,12 @@ const CHANNELS: &str = "SELECT c.id, c.session_id, c.channel, s.identity, c.star
      AND ($3 IS NULL OR c.target = $3) \
      ORDER BY c.started_at_ms DESC, c.id DESC LIMIT $4";
 
-const AUTH: &str = "SELECT id, at_ms, peer, user_name, identity, serial, accepted, reason FROM auth_events \
+const AUTH: &str =
+    "SELECT id, at_ms, peer, user_name, identity, serial, accepted, reason FROM auth_events \
      WHERE ($1 IS NULL OR at_ms >= $1) AND ($2 IS NULL OR identity = $2) \
      ORDER BY at_ms DESC, id DESC LIMIT $3";
 
+// Reads have no overall time bound (unlike the relay's writes): an export may take a while.
 impl AuditStore {
     /// Sessions matching `f`, oldest first.
     pub async fn sessions(&self, f: &Filter) -> Result<Vec<SessionRow>, AuditError> {
@@ -162,8 +165,8 @@ impl RawSession {
             .serial
             .parse()
             .map_err(|_| bad("serial", &self.serial))?;
-        let principals =
-            serde_json::from_str(&self.principals).map_err(|_| bad("principals", &self.principals))?;
+        let principals = serde_json::from_str(&self.principals)
+            .map_err(|_| bad("principals", &self.principals))?;
         Ok(SessionRow {
             serial,
             principals,
@@ -262,13 +265,13 @@ struct RawAuth {
 
 impl RawAuth {
     fn decode(self, store: &AuditStore) -> Result<AuthRow, AuditError> {
-        let serial = match &self.serial {
-            Some(s) => Some(
-                s.parse()
-                    .map_err(|_| bad_row(store, "auth_events", &self.id.to_string(), "serial", s))?,
-            ),
-            None => None,
-        };
+        let serial =
+            match &self.serial {
+                Some(s) => Some(s.parse().map_err(|_| {
+                    bad_row(store, "auth_events", &self.id.to_string(), "serial", s)
+                })?),
+                None => None,
+            };
         Ok(AuthRow {
             id: self.id,
             at_ms: self.at_ms,

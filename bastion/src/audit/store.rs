@@ -1,4 +1,4 @@
-//! [`AuditStore`]: the connection pool, migrations, and the writes the relay makes.
+//! [`AuditStore`]: the connection pool, migrations, and the reachability check.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -11,13 +11,16 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection};
 
 use super::url::{backend, redact, Backend};
-use super::{AuditError, AuthEvent, ChannelEnd, ChannelOpened, SessionOpened};
+use super::AuditError;
 
 /// How long a new session may wait for a database connection before it is refused (fail
 /// closed). Also bounds the first connection at start.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite writers wait this long for each other's locks (WAL: readers never wait).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a ping or a write may take, waiting for a connection included: a database that
+/// stops answering (a partition, not a refusal) must not hang the relay.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections per bastion: the relay writes a few small rows per session.
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -49,7 +52,7 @@ pub struct AuditStore {
     /// The URL with its password hidden, for every error message.
     pub(super) url: Arc<str>,
     /// This bastion's name in `sessions.instance`.
-    instance: Arc<str>,
+    pub(super) instance: Arc<str>,
 }
 
 impl std::fmt::Debug for AuditStore {
@@ -141,28 +144,51 @@ impl AuditStore {
     /// # Errors
     ///
     /// [`AuditError::Unreachable`] after at most a few seconds, with the reason when it can be
-    /// told.
+    /// told (connection refused, authentication failed, ...); [`AuditError::TimedOut`] if the
+    /// database stops answering.
     pub async fn ping(&self) -> Result<(), AuditError> {
-        let result = with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()));
-        match result {
-            Ok(()) => Ok(()),
-            Err(sqlx::Error::PoolTimedOut) => Err(self.diagnose().await),
-            Err(source) => Err(AuditError::Unreachable {
+        let round_trip = async {
+            with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+        };
+        match self.bounded(round_trip).await {
+            Err(AuditError::Unreachable {
+                source: sqlx::Error::PoolTimedOut,
+                ..
+            }) => Err(self.diagnose().await),
+            other => other,
+        }
+    }
+
+    /// Runs `op` within [`OPERATION_TIMEOUT`], classifying its error.
+    pub(super) async fn bounded<T>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, AuditError> {
+        match tokio::time::timeout(OPERATION_TIMEOUT, op).await {
+            Ok(result) => result.map_err(|e| self.query_error(e)),
+            Err(_) => Err(AuditError::TimedOut {
                 url: self.url.to_string(),
-                source,
+                after: OPERATION_TIMEOUT,
             }),
         }
     }
 
     /// The pool only says it timed out; one direct attempt tells why (refused, auth, ...).
     async fn diagnose(&self) -> AuditError {
-        let attempt = match &self.pool {
-            Pool::Sqlite(p) => p.connect_options().connect().await.map(|_| ()),
-            Pool::Postgres(p) => p.connect_options().connect().await.map(|_| ()),
+        let attempt = tokio::time::timeout(ACQUIRE_TIMEOUT, async {
+            match &self.pool {
+                Pool::Sqlite(p) => p.connect_options().connect().await.map(|_| ()),
+                Pool::Postgres(p) => p.connect_options().connect().await.map(|_| ()),
+            }
+        });
+        let source = match attempt.await {
+            Ok(Err(reason)) => reason,
+            // It connects now, or it hangs: the pool's verdict stands.
+            _ => sqlx::Error::PoolTimedOut,
         };
         AuditError::Unreachable {
             url: self.url.to_string(),
-            source: attempt.err().unwrap_or(sqlx::Error::PoolTimedOut),
+            source,
         }
     }
 
@@ -179,205 +205,6 @@ impl AuditStore {
             }
         }
     }
-
-    /// Records an authentication decision.
-    pub async fn auth_event(&self, e: &AuthEvent) -> Result<(), AuditError> {
-        const SQL: &str = "INSERT INTO auth_events (at_ms, peer, user_name, identity, serial, accepted, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        let serial = e.serial.map(|s| s.to_string());
-        with_pool!(self, pool => sqlx::query(SQL)
-            .bind(e.at_ms)
-            .bind(&e.peer)
-            .bind(&e.user_name)
-            .bind(&e.identity)
-            .bind(&serial)
-            .bind(e.accepted)
-            .bind(&e.reason)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(|e| self.query_error(e))?;
-        Ok(())
-    }
-
-    /// Records a new session (an authenticated connection).
-    pub async fn session_opened(&self, s: &SessionOpened) -> Result<(), AuditError> {
-        const SQL: &str = "INSERT INTO sessions (id, instance, started_at_ms, identity, serial, principals, peer, target, login) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        let principals = principals_json(&s.principals);
-        with_pool!(self, pool => sqlx::query(SQL)
-            .bind(&s.id)
-            .bind(&*self.instance)
-            .bind(s.started_at_ms)
-            .bind(&s.identity)
-            .bind(s.serial.to_string())
-            .bind(&principals)
-            .bind(&s.peer)
-            .bind(&s.target)
-            .bind(&s.login)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(|e| self.query_error(e))?;
-        Ok(())
-    }
-
-    /// Records the end of a session, and of its channels still open (a channel whose own end
-    /// arrives later still gets its exit status and byte counts: see [`Self::channel_closed`]).
-    /// Closing a closed session changes nothing: the first end stays.
-    ///
-    /// # Errors
-    ///
-    /// [`AuditError::UnknownSession`] if there is no such session.
-    pub async fn session_closed(
-        &self,
-        id: &str,
-        ended_at_ms: i64,
-        reason: &str,
-    ) -> Result<(), AuditError> {
-        const SESSION: &str = "UPDATE sessions SET ended_at_ms = $2, close_reason = $3 \
-             WHERE id = $1 AND ended_at_ms IS NULL";
-        const CHANNELS: &str = "UPDATE channels SET ended_at_ms = $2, close_reason = $3 \
-             WHERE session_id = $1 AND ended_at_ms IS NULL";
-        const EXISTS: &str = "SELECT COUNT(*) FROM sessions WHERE id = $1";
-        let found: i64 = with_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
-            let updated = sqlx::query(SESSION).bind(id).bind(ended_at_ms).bind(reason)
-                .execute(&mut *tx).await?.rows_affected();
-            sqlx::query(CHANNELS).bind(id).bind(ended_at_ms).bind(reason)
-                .execute(&mut *tx).await?;
-            let found = if updated > 0 {
-                1
-            } else {
-                sqlx::query_scalar(EXISTS).bind(id).fetch_one(&mut *tx).await?
-            };
-            tx.commit().await?;
-            Ok(found)
-        }.await)
-        .map_err(|e| self.query_error(e))?;
-        if found == 0 {
-            return Err(AuditError::UnknownSession {
-                url: self.url.to_string(),
-                id: id.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Records a new channel of a recorded session.
-    ///
-    /// # Errors
-    ///
-    /// [`AuditError::Query`] (a foreign key violation) if the session was never recorded.
-    pub async fn channel_opened(&self, c: &ChannelOpened) -> Result<(), AuditError> {
-        const SQL: &str = "INSERT INTO channels (session_id, channel, started_at_ms, kind, command, target, login, \
-             pty_term, pty_cols, pty_rows, recording_path) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-        let (term, cols, rows) = match &c.pty {
-            Some((term, cols, rows)) => (
-                Some(term.as_str()),
-                Some(i64::from(*cols)),
-                Some(i64::from(*rows)),
-            ),
-            None => (None, None, None),
-        };
-        with_pool!(self, pool => sqlx::query(SQL)
-            .bind(&c.session_id)
-            .bind(i64::from(c.channel))
-            .bind(c.started_at_ms)
-            .bind(&c.kind)
-            .bind(&c.command)
-            .bind(&c.target)
-            .bind(&c.login)
-            .bind(term)
-            .bind(cols)
-            .bind(rows)
-            .bind(&c.recording_path)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(|e| self.query_error(e))?;
-        Ok(())
-    }
-
-    /// Records how a channel ended. It completes the latest row for this channel number that
-    /// has no byte counts yet, even one already closed by [`Self::session_closed`]; a second
-    /// report for the same channel changes nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`AuditError::UnknownChannel`] if the channel was never recorded;
-    /// [`AuditError::OutOfRange`] for byte counts past `i64::MAX`.
-    pub async fn channel_closed(
-        &self,
-        session_id: &str,
-        channel: u32,
-        end: &ChannelEnd,
-    ) -> Result<(), AuditError> {
-        // "bytes_in IS NULL" means the relay has not reported this channel's end yet.
-        const SQL: &str = "UPDATE channels SET ended_at_ms = $3, exit_status = $4, exit_signal = $5, \
-             bytes_in = $6, bytes_out = $7, final_hash = $8, signature = $9, close_reason = $10 \
-             WHERE id = (SELECT MAX(id) FROM channels \
-                         WHERE session_id = $1 AND channel = $2 AND bytes_in IS NULL)";
-        const EXISTS: &str = "SELECT COUNT(*) FROM channels WHERE session_id = $1 AND channel = $2";
-        let bytes_in = to_i64("bytes_in", end.bytes_in)?;
-        let bytes_out = to_i64("bytes_out", end.bytes_out)?;
-        let number = i64::from(channel);
-        let found: i64 = with_pool!(self, pool => async {
-            let updated = sqlx::query(SQL)
-                .bind(session_id)
-                .bind(number)
-                .bind(end.ended_at_ms)
-                .bind(end.exit_status.map(i64::from))
-                .bind(&end.exit_signal)
-                .bind(bytes_in)
-                .bind(bytes_out)
-                .bind(&end.final_hash)
-                .bind(&end.signature)
-                .bind(&end.close_reason)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            if updated > 0 {
-                return Ok(1);
-            }
-            sqlx::query_scalar(EXISTS).bind(session_id).bind(number).fetch_one(pool).await
-        }.await)
-        .map_err(|e| self.query_error(e))?;
-        if found == 0 {
-            return Err(AuditError::UnknownChannel {
-                url: self.url.to_string(),
-                session_id: session_id.to_string(),
-                channel,
-            });
-        }
-        Ok(())
-    }
-
-    /// Crash recovery, at start: closes this instance's sessions (and their channels) that have
-    /// no end, with `reason`. Returns how many sessions it closed.
-    pub async fn close_unfinished_sessions(
-        &self,
-        ended_at_ms: i64,
-        reason: &str,
-    ) -> Result<u64, AuditError> {
-        const CHANNELS: &str = "UPDATE channels SET ended_at_ms = $1, close_reason = $2 \
-             WHERE ended_at_ms IS NULL AND session_id IN \
-             (SELECT id FROM sessions WHERE instance = $3 AND ended_at_ms IS NULL)";
-        const SESSIONS: &str = "UPDATE sessions SET ended_at_ms = $1, close_reason = $2 \
-             WHERE instance = $3 AND ended_at_ms IS NULL";
-        let instance = &*self.instance;
-        with_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
-            sqlx::query(CHANNELS).bind(ended_at_ms).bind(reason).bind(instance)
-                .execute(&mut *tx).await?;
-            let closed = sqlx::query(SESSIONS).bind(ended_at_ms).bind(reason).bind(instance)
-                .execute(&mut *tx).await?.rows_affected();
-            tx.commit().await?;
-            Ok(closed)
-        }.await)
-        .map_err(|e| self.query_error(e))
-    }
 }
 
 async fn first_connection<C: Connection>(
@@ -390,7 +217,10 @@ async fn first_connection<C: Connection>(
     };
     match tokio::time::timeout(ACQUIRE_TIMEOUT, C::connect_with(options)).await {
         Ok(result) => result.map_err(unreachable),
-        Err(_) => Err(unreachable(sqlx::Error::PoolTimedOut)),
+        Err(_) => Err(AuditError::TimedOut {
+            url: shown.to_string(),
+            after: ACQUIRE_TIMEOUT,
+        }),
     }
 }
 
@@ -399,15 +229,6 @@ fn migrate_error(shown: &str, source: sqlx::migrate::MigrateError) -> AuditError
         url: shown.to_string(),
         source,
     }
-}
-
-fn to_i64(field: &'static str, value: u64) -> Result<i64, AuditError> {
-    i64::try_from(value).map_err(|_| AuditError::OutOfRange { field, value })
-}
-
-fn principals_json(principals: &[String]) -> String {
-    // Serializing a list of strings cannot fail; "[]" keeps the column valid regardless.
-    serde_json::to_string(principals).unwrap_or_else(|_| "[]".to_string())
 }
 
 /// The host name (what `hostname` prints), or "bastion".

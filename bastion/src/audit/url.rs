@@ -88,10 +88,7 @@ mod tests {
             redact("postgres://bastion@db/audit?password=x&sslmode=disable"),
             "postgres://bastion@db/audit?password=***&sslmode=disable"
         );
-        assert_eq!(
-            redact("postgresql://db/audit"),
-            "postgresql://db/audit"
-        );
+        assert_eq!(redact("postgresql://db/audit"), "postgresql://db/audit");
         assert_eq!(redact("sqlite:///var/lib/b.db"), "sqlite:///var/lib/b.db");
     }
 

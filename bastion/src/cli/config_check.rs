@@ -10,6 +10,9 @@ use crate::settings::Settings;
 pub struct Check {
     #[command(flatten)]
     config: ConfigArg,
+    /// Also list the masking rules in effect.
+    #[arg(long)]
+    masking: bool,
 }
 
 impl Check {
@@ -23,8 +26,16 @@ impl Check {
             config.roles.len(),
             config.server.listen
         );
-        Settings::load(config).map_err(Failure::failed)?;
+        let audit = super::runtime()?
+            .block_on(crate::audit::AuditStore::connect(&config.audit.database))
+            .map_err(Failure::failed)?;
+        let settings = Settings::load(config, audit).map_err(Failure::failed)?;
         println!("{summary}");
+        if self.masking {
+            for line in super::mask_test::describe(&settings.shared.masker) {
+                println!("{line}");
+            }
+        }
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 mod audit;
 mod ca;
 mod config_check;
+mod mask_test;
 mod play;
 mod quickstart;
 mod serve;
@@ -41,6 +42,8 @@ enum Command {
     Verify(verify::Verify),
     /// Verify, then replay a recording in the terminal.
     Play(play::Play),
+    /// Show what the configured PHI masking does to some text (stdin or FILE).
+    MaskTest(mask_test::MaskTest),
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Audit(c) => c.run(),
         Command::Verify(c) => c.run(),
         Command::Play(c) => c.run(),
+        Command::MaskTest(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

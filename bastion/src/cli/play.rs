@@ -44,15 +44,19 @@ impl Play {
                 .with_context(|| format!("cannot verify {}", self.file.display()))?;
             eprintln!("{report}");
             if report.is_tampered() && !self.force {
-                return Err(Failure::failed(anyhow::anyhow!("refusing an altered recording (use --force)")));
+                return Err(Failure::failed(anyhow::anyhow!(
+                    "refusing an altered recording (use --force)"
+                )));
             }
-            let recording = player::cast::open(&self.file).with_context(|| format!("cannot read {}", self.file.display()))?;
+            let recording = player::cast::open(&self.file)
+                .with_context(|| format!("cannot read {}", self.file.display()))?;
             let mut out = std::io::stdout().lock();
             player::cat(&recording, &mut out).context("writing output")?;
             return Ok(());
         }
         let start_at = match &self.at {
-            Some(t) => humantime::parse_duration(t).map_err(|e| Failure::usage(anyhow::anyhow!("--at {t:?}: {e}")))?,
+            Some(t) => humantime::parse_duration(t)
+                .map_err(|e| Failure::usage(anyhow::anyhow!("--at {t:?}: {e}")))?,
             None => Duration::ZERO,
         };
         let options = player::PlayOptions {
@@ -63,7 +67,8 @@ impl Play {
             sidecar: None,
             force: self.force,
         };
-        let report = player::play(&self.file, &options).map_err(|e| Failure::failed(anyhow::anyhow!("{e}")))?;
+        let report = player::play(&self.file, &options)
+            .map_err(|e| Failure::failed(anyhow::anyhow!("{e}")))?;
         eprintln!("{report}");
         Ok(())
     }

@@ -28,10 +28,26 @@ impl Serve {
 /// Starts the demo target if the configuration has one, then serves until a signal arrives.
 pub async fn serve(mut config: Config) -> Result<(), Failure> {
     crate::demo::start_if_configured(&mut config).await?;
-    let settings = Settings::load(config).map_err(Failure::failed)?;
+    let mut audit = crate::audit::AuditStore::connect(&config.audit.database)
+        .await
+        .map_err(Failure::failed)?;
+    if let Some(name) = &config.audit.instance {
+        audit = audit.with_instance(name);
+    }
+    let settings = Settings::load(config, audit).map_err(Failure::failed)?;
+    let closed = settings
+        .shared
+        .audit
+        .close_unfinished_sessions(crate::audit::now_ms(), "bastion restarted (unclean stop)")
+        .await
+        .map_err(Failure::failed)?;
+    if closed > 0 {
+        tracing::warn!(closed, "closed audit sessions left open by an unclean stop");
+    }
     let dir = &settings.shared.config.recording.dir;
     std::fs::create_dir_all(dir).with_context(|| format!("recording.dir {}", dir.display()))?;
-    let recovered = crate::gateway::recording::recover_unsealed(dir, &settings.shared.recording_key);
+    let recovered =
+        crate::gateway::recording::recover_unsealed(dir, &settings.shared.recording_key);
     if recovered > 0 {
         tracing::warn!(recovered, "sealed recordings left open by an unclean stop");
     }

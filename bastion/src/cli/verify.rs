@@ -31,8 +31,10 @@ impl Verify {
             let sidecar = recorder::sidecar_path(file);
             let report = player::verify(file, &sidecar, &trusted)
                 .with_context(|| format!("cannot verify {}", file.display()))?;
-            let ok = matches!(report.verdict, player::Verdict::Sealed | player::Verdict::Recovered { .. })
-                && report.signer_trusted;
+            let ok = matches!(
+                report.verdict,
+                player::Verdict::Sealed | player::Verdict::Recovered { .. }
+            ) && report.signer_trusted;
             all_ok &= ok;
             if self.json {
                 println!("{}", serde_json::to_string(&report).context("report")?);
@@ -43,7 +45,9 @@ impl Verify {
         if all_ok {
             Ok(())
         } else {
-            Err(Failure::failed(anyhow::anyhow!("not every recording is intact, sealed and signed by a trusted key")))
+            Err(Failure::failed(anyhow::anyhow!(
+                "not every recording is intact, sealed and signed by a trusted key"
+            )))
         }
     }
 }
@@ -53,7 +57,11 @@ pub fn trusted_keys(keys: &[PathBuf], config: &ConfigArg) -> Result<Vec<Verifyin
     if !keys.is_empty() {
         return keys
             .iter()
-            .map(|k| VerifyingKey::load(k).with_context(|| format!("--key {}", k.display())).map_err(Failure::usage))
+            .map(|k| {
+                VerifyingKey::load(k)
+                    .with_context(|| format!("--key {}", k.display()))
+                    .map_err(Failure::usage)
+            })
             .collect();
     }
     let path = config.path();
@@ -62,6 +70,7 @@ pub fn trusted_keys(keys: &[PathBuf], config: &ConfigArg) -> Result<Vec<Verifyin
     }
     let config = config::Config::load(&path).map_err(Failure::usage)?;
     let public = cert_authority::keyfile::public_path(&config.recording.signing_key);
-    let key = VerifyingKey::load(&public).with_context(|| format!("recording key {}", public.display()))?;
+    let key = VerifyingKey::load(&public)
+        .with_context(|| format!("recording key {}", public.display()))?;
     Ok(vec![key])
 }

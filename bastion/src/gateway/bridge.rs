@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use config::Capability;
@@ -22,10 +23,12 @@ use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
+use super::live::{LiveMasks, Released};
 use super::menu;
-use super::recording::{ChannelInfo, ChannelRecording, RecEvent};
+use super::recording::{self, ChannelInfo, ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
+use crate::audit::{ChannelEnd, ChannelOpened};
 
 /// Data that arrives before the start request is kept, up to this much.
 const MAX_EARLY_BYTES: usize = 256 * 1024;
@@ -284,10 +287,19 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
 
     let (kind, command) = match &start {
         Start::Shell => (ChannelKind::Shell, None),
-        Start::Exec(c) => (ChannelKind::Exec, Some(String::from_utf8_lossy(c).into_owned())),
+        Start::Exec(c) => (
+            ChannelKind::Exec,
+            Some(String::from_utf8_lossy(c).into_owned()),
+        ),
         Start::Subsystem(n) => (ChannelKind::Subsystem, Some(n.clone())),
     };
+    let transfer = match &start {
+        Start::Subsystem(_) => true,
+        Start::Exec(c) => crate::masking::is_transfer_command(c),
+        Start::Shell => false,
+    };
     let info = ChannelInfo {
+        transfer,
         channel: u32::from(client.id),
         kind,
         pty: pty.as_ref(),
@@ -306,7 +318,38 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         }
     };
     info!(path = %recording.path.display(), "recording");
-    let _ = recording.send(RecEvent::Marker(format!("{} started", start.kind()))).await;
+    let opened = ChannelOpened {
+        session_id: ctx.id.clone(),
+        channel: u32::from(client.id),
+        started_at_ms: crate::audit::now_ms(),
+        kind: start.kind().to_string(),
+        command: match &start {
+            Start::Shell => None,
+            Start::Exec(c) => Some(recording::mask_text(
+                &ctx.shared.masker,
+                &String::from_utf8_lossy(c),
+            )),
+            Start::Subsystem(n) => Some(n.clone()),
+        },
+        target: access.target.name.clone(),
+        login: access.login.clone(),
+        pty: pty.as_ref().map(|p| (p.term.clone(), p.cols, p.rows)),
+        recording_path: Some(recording.path.display().to_string()),
+    };
+    if let Err(e) = ctx.shared.audit.channel_opened(&opened).await {
+        tracing::error!("audit store unavailable, channel refused: {e}");
+        client
+            .fail("bastion: the audit store is unavailable, so this session may not start (fail closed)", 1)
+            .await;
+        let _ = recording
+            .send(RecEvent::Marker("refused: audit store unavailable".into()))
+            .await;
+        seal(recording).await;
+        return;
+    }
+    let _ = recording
+        .send(RecEvent::Marker(format!("{} started", start.kind())))
+        .await;
 
     let upstream = match connect(&ctx, &access, &client, pty.as_ref(), &env, &start).await {
         Some(u) => u,
@@ -324,34 +367,80 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             return;
         }
     }
+    // Transfers pass untouched; a role may see unmasked live output (recordings are always masked).
+    let live = (!transfer && access.live_masking).then(|| {
+        LiveMasks::new(
+            &ctx.shared.masker,
+            Duration::from_millis(ctx.shared.config.masking.live_hold_ms),
+        )
+    });
+    let client_id = client.id;
     let pumps = Pumps {
         ctx: ctx.clone(),
         client,
         done: ctx.closed.child_token(),
         rec: Some(recording.clone()),
     };
-    pumps.run(rx, up_rx, up_tx, pending).await;
-    seal(recording).await;
+    let exit = pumps.run(rx, up_rx, up_tx, pending, live).await;
+    let sealed = seal(recording).await;
+    let end = ChannelEnd {
+        ended_at_ms: crate::audit::now_ms(),
+        exit_status: exit.status,
+        exit_signal: exit.signal,
+        bytes_in: sealed.as_ref().map(|s| s.counters.input_bytes).unwrap_or(0),
+        bytes_out: sealed
+            .as_ref()
+            .map(|s| s.counters.output_bytes + s.counters.stderr_bytes)
+            .unwrap_or(0),
+        final_hash: sealed.as_ref().map(|s| s.checkpoint.hash.clone()),
+        signature: sealed.as_ref().map(|s| s.checkpoint.sig.clone()),
+        close_reason: if sealed.is_some() {
+            "closed".into()
+        } else {
+            "closed; recording not sealed".into()
+        },
+    };
+    if let Err(e) = ctx
+        .shared
+        .audit
+        .channel_closed(&ctx.id, u32::from(client_id), &end)
+        .await
+    {
+        tracing::error!("audit: cannot record the channel's end: {e}");
+    }
 }
 
 /// Closes the recording and logs its final hash.
-async fn seal(recording: Arc<ChannelRecording>) {
+async fn seal(recording: Arc<ChannelRecording>) -> Option<recorder::Seal> {
     let Ok(recording) = Arc::try_unwrap(recording) else {
         tracing::error!("recording still in use at channel end; not sealed");
-        return;
+        return None;
     };
     let path = recording.path.clone();
     match recording.finish().await {
-        Ok(seal) => info!(
-            path = %path.display(),
-            lines = seal.checkpoint.lines,
-            hash = %seal.checkpoint.hash,
-            bytes_out = seal.counters.output_bytes + seal.counters.stderr_bytes,
-            bytes_in = seal.counters.input_bytes,
-            "recording sealed"
-        ),
-        Err(e) => tracing::error!(path = %path.display(), "recording could not be sealed: {e}"),
+        Ok(seal) => {
+            info!(
+                path = %path.display(),
+                lines = seal.checkpoint.lines,
+                hash = %seal.checkpoint.hash,
+                bytes_out = seal.counters.output_bytes + seal.counters.stderr_bytes,
+                bytes_in = seal.counters.input_bytes,
+                "recording sealed"
+            );
+            Some(seal)
+        }
+        Err(e) => {
+            tracing::error!(path = %path.display(), "recording could not be sealed: {e}");
+            None
+        }
     }
+}
+
+/// How a channel's command ended.
+#[derive(Debug, Default)]
+struct ExitInfo {
+    status: Option<u32>,
+    signal: Option<String>,
 }
 
 /// Opens the upstream channel and replays the client's requests on it. Returns `None` after
@@ -489,13 +578,50 @@ pub async fn run_forward(
             }
         };
         let (up_rx, up_tx) = up.split();
+        let channel = u32::from(client.id);
+        let opened = ChannelOpened {
+            session_id: ctx.id.clone(),
+            channel,
+            started_at_ms: crate::audit::now_ms(),
+            kind: "forward".into(),
+            command: Some(format!("{}:{}", fwd.host, fwd.port)),
+            target: access.target.name.clone(),
+            login: access.login.clone(),
+            pty: None,
+            recording_path: None,
+        };
+        if let Err(e) = ctx.shared.audit.channel_opened(&opened).await {
+            tracing::error!("audit store unavailable, forward refused: {e}");
+            let _ = client.tx.close().await;
+            return;
+        }
         let pumps = Pumps {
             ctx: ctx.clone(),
             client,
             done: ctx.closed.child_token(),
             rec: None,
         };
-        pumps.run(rx, up_rx, Arc::new(up_tx), VecDeque::new()).await;
+        let exit = pumps
+            .run(rx, up_rx, Arc::new(up_tx), VecDeque::new(), None)
+            .await;
+        let end = ChannelEnd {
+            ended_at_ms: crate::audit::now_ms(),
+            exit_status: exit.status,
+            exit_signal: exit.signal,
+            bytes_in: 0,
+            bytes_out: 0,
+            final_hash: None,
+            signature: None,
+            close_reason: "closed (port forward: not recorded)".into(),
+        };
+        if let Err(e) = ctx
+            .shared
+            .audit
+            .channel_closed(&ctx.id, channel, &end)
+            .await
+        {
+            tracing::error!("audit: cannot record the forward's end: {e}");
+        }
     }
     .instrument(span)
     .await
@@ -518,16 +644,29 @@ impl Pumps {
         up_rx: ChannelReadHalf,
         up_tx: Arc<ChannelWriteHalf<russh::client::Msg>>,
         pending: VecDeque<Pending>,
-    ) {
+        live: Option<LiveMasks>,
+    ) -> ExitInfo {
         let this = Arc::new(self);
         let output = tokio::spawn({
             let this = this.clone();
             let up_tx = up_tx.clone();
-            async move { this.output(up_rx, up_tx, pending).await }.in_current_span()
+            async move { this.output(up_rx, up_tx, pending, live).await }.in_current_span()
         });
         this.input(client_rx, &up_tx).await;
-        let _ = output.await;
+        let exit = output.await.unwrap_or_default();
         let _ = up_tx.close().await;
+        exit
+    }
+
+    /// Sends what the live maskers released.
+    async fn send_released(&self, r: Released) -> Result<(), russh::Error> {
+        if let Some(out) = r.out {
+            self.client.tx.data_bytes(out).await?;
+        }
+        if let Some(err) = r.err {
+            self.client.tx.extended_data_bytes(1, err).await?;
+        }
+        Ok(())
     }
 
     /// Queues an event for the recording; false once the recording has failed.
@@ -580,7 +719,10 @@ impl Pumps {
                 }
                 Some(ChannelMsg::Signal { signal }) => {
                     info!(signal = ?signal, "signal");
-                    if !self.record(RecEvent::Marker(format!("signal {}", sig_name(&signal)))).await {
+                    if !self
+                        .record(RecEvent::Marker(format!("signal {}", sig_name(&signal))))
+                        .await
+                    {
                         break;
                     }
                     up.signal(signal).await
@@ -601,14 +743,25 @@ impl Pumps {
         mut rx: ChannelReadHalf,
         up: Arc<ChannelWriteHalf<russh::client::Msg>>,
         mut pending: VecDeque<Pending>,
-    ) {
+        mut live: Option<LiveMasks>,
+    ) -> ExitInfo {
         let mut notices = self.ctx.notices.subscribe();
         let tx = &self.client.tx;
         let mut exit: Option<String> = None;
+        let mut info = ExitInfo::default();
         let mut shutting_down = false;
         loop {
+            let deadline = live.as_ref().and_then(LiveMasks::deadline);
             let msg = tokio::select! {
                 m = rx.wait() => m,
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    if let Some(l) = live.as_mut() {
+                        if self.send_released(l.poll()).await.is_err() {
+                            break;
+                        }
+                    }
+                    continue;
+                }
                 n = notices.recv() => {
                     if let Ok(text) = n {
                         self.client.say(&text).await;
@@ -621,12 +774,7 @@ impl Pumps {
                     continue;
                 }
                 _ = self.done.cancelled() => break,
-                _ = self.recording_failed() => {
-                    self.client
-                        .fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255)
-                        .await;
-                    break;
-                }
+                _ = self.recording_failed() => break,
             };
             let r = match msg {
                 Some(ChannelMsg::Data { data }) => {
@@ -634,9 +782,16 @@ impl Pumps {
                     if !self.record(RecEvent::Output(data.clone())).await {
                         continue;
                     }
-                    tokio::select! {
-                        r = tx.data_bytes(data) => r,
-                        _ = self.done.cancelled() => break,
+                    let shown = match live.as_mut() {
+                        Some(l) => l.out(&data),
+                        None => Some(data),
+                    };
+                    match shown {
+                        Some(data) => tokio::select! {
+                            r = tx.data_bytes(data) => r,
+                            _ = self.done.cancelled() => break,
+                        },
+                        None => Ok(()),
                     }
                 }
                 Some(ChannelMsg::ExtendedData { data, ext }) => {
@@ -644,14 +799,30 @@ impl Pumps {
                     if !self.record(RecEvent::Stderr(data.clone())).await {
                         continue;
                     }
-                    tokio::select! {
-                        r = tx.extended_data_bytes(ext, data) => r,
-                        _ = self.done.cancelled() => break,
+                    let shown = match live.as_mut() {
+                        Some(l) if ext == 1 => l.err(&data),
+                        _ => Some(data),
+                    };
+                    match shown {
+                        Some(data) => tokio::select! {
+                            r = tx.extended_data_bytes(ext, data) => r,
+                            _ = self.done.cancelled() => break,
+                        },
+                        None => Ok(()),
                     }
                 }
-                Some(ChannelMsg::Eof) => tx.eof().await,
+                Some(ChannelMsg::Eof) => {
+                    if let Some(l) = live.as_mut() {
+                        let _ = self.send_released(l.finish()).await;
+                    }
+                    tx.eof().await
+                }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    if let Some(l) = live.as_mut() {
+                        let _ = self.send_released(l.finish()).await;
+                    }
                     exit = Some(exit_status.to_string());
+                    info.status = Some(exit_status);
                     self.record(RecEvent::Exit(exit_status.to_string())).await;
                     tx.exit_status(exit_status).await
                 }
@@ -662,6 +833,7 @@ impl Pumps {
                     lang_tag,
                 }) => {
                     let text = format!("signal {}", sig_name(&signal_name));
+                    info.signal = Some(sig_name(&signal_name));
                     self.record(RecEvent::Exit(text.clone())).await;
                     exit = Some(text);
                     let _ = self
@@ -702,6 +874,9 @@ impl Pumps {
                     None => Ok(()),
                 },
                 Some(ChannelMsg::Close) | None => {
+                    if let Some(l) = live.as_mut() {
+                        let _ = self.send_released(l.finish()).await;
+                    }
                     let _ = tx.close().await;
                     break;
                 }
@@ -711,9 +886,16 @@ impl Pumps {
                 break;
             }
         }
+        // Whichever pump noticed first, the user is told why the session ended.
+        if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
+            self.client
+                .fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255)
+                .await;
+        }
         info!(exit = exit.as_deref().unwrap_or("none"), "channel closed");
         let _ = up.close().await;
         self.done.cancel();
+        info
     }
 }
 
@@ -741,5 +923,13 @@ mod tests {
         assert!(super::env_allowed(&allow, "LANG"));
         assert!(!super::env_allowed(&allow, "LANGUAGE"));
         assert!(!super::env_allowed(&allow, "LD_PRELOAD"));
+    }
+}
+
+/// Sleeps until `deadline`; never returns for `None` (the select branch is disabled then).
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
     }
 }

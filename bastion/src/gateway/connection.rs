@@ -21,6 +21,7 @@ use super::session::SessionCtx;
 use super::target::{self, Destination};
 use super::Shared;
 use super::{bridge, menu};
+use crate::audit::{AuthEvent, SessionOpened};
 
 /// Per-connection state handed to russh.
 pub struct Connection {
@@ -60,9 +61,66 @@ impl Connection {
         }
     }
 
-    fn refuse(&self, user: &str, reason: &dyn std::fmt::Display, code: &str) -> Auth {
+    fn refuse(
+        &self,
+        user: &str,
+        reason: &dyn std::fmt::Display,
+        code: &str,
+        who: Option<(&str, u64)>,
+    ) -> Auth {
         warn!(conn = %self.id, peer = %self.peer, user, reason = %code, "authentication refused: {reason}");
+        let event = AuthEvent {
+            at_ms: crate::audit::now_ms(),
+            peer: self.peer.to_string(),
+            user_name: user.to_string(),
+            identity: who.map(|w| w.0.to_string()),
+            serial: who.map(|w| w.1),
+            accepted: false,
+            reason: code.to_string(),
+        };
+        // Written in the background: a refusal must not wait on the database.
+        let audit = self.shared.audit.clone();
+        tokio::spawn(async move {
+            if let Err(e) = audit.auth_event(&event).await {
+                tracing::error!("audit: cannot record a refused authentication: {e}");
+            }
+        });
         Auth::reject()
+    }
+}
+
+impl Connection {
+    async fn audit_session(
+        &self,
+        user: &str,
+        certified: &cert_authority::CertifiedUser,
+        access: Option<&super::target::Access>,
+    ) -> Result<(), crate::audit::AuditError> {
+        let audit = &self.shared.audit;
+        audit.ping().await?;
+        audit
+            .auth_event(&AuthEvent {
+                at_ms: crate::audit::now_ms(),
+                peer: self.peer.to_string(),
+                user_name: user.to_string(),
+                identity: Some(certified.key_id.clone()),
+                serial: Some(certified.serial),
+                accepted: true,
+                reason: "accepted".into(),
+            })
+            .await?;
+        audit
+            .session_opened(&SessionOpened {
+                id: self.id.clone(),
+                started_at_ms: crate::audit::now_ms(),
+                identity: certified.key_id.clone(),
+                serial: certified.serial,
+                principals: certified.principals.clone(),
+                peer: self.peer.to_string(),
+                target: access.map(|a| a.target.name.clone()),
+                login: access.map(|a| a.login.clone()),
+            })
+            .await
     }
 }
 
@@ -94,7 +152,7 @@ impl Handler for Connection {
         let refusal = Refusal::PlainKey {
             fingerprint: key.public_key.fingerprint(HashAlg::Sha256).to_string(),
         };
-        Ok(self.refuse(user, &refusal, "plain-key"))
+        Ok(self.refuse(user, &refusal, "plain-key", None))
     }
 
     async fn auth_openssh_certificate(
@@ -121,7 +179,8 @@ impl Handler for Connection {
                     Refusal::NotAUserCertificate { .. } => "not-user-cert",
                     _ => "bad-certificate",
                 };
-                return Ok(self.refuse(user, &r, code));
+                let who = (certificate.key_id(), certificate.serial());
+                return Ok(self.refuse(user, &r, code, Some(who)));
             }
         };
         let roles = target::roles_for(&self.shared.config, &certified.principals);
@@ -130,7 +189,8 @@ impl Handler for Connection {
                 "no role grants any of the principals {:?} (key id {:?})",
                 certified.principals, certified.key_id
             );
-            return Ok(self.refuse(user, &reason, "unknown-principal"));
+            let who = (certified.key_id.as_str(), certified.serial);
+            return Ok(self.refuse(user, &reason, "unknown-principal", Some(who)));
         }
         let destination = Destination::parse(user);
         let mut note = None;
@@ -169,6 +229,13 @@ impl Handler for Connection {
             login = access.as_ref().map(|a| a.login.as_str()).unwrap_or("-"),
             "authenticated"
         );
+        // Fail closed: a session the audit store cannot record does not start.
+        if let Err(e) = self.audit_session(user, &certified, access.as_ref()).await {
+            tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused: {e}");
+            self.denial = Some(
+                "the audit store is unavailable, so no session can be opened (fail closed)".into(),
+            );
+        }
         self.session = Some(Arc::new(SessionCtx::new(
             self.id.clone(),
             self.peer,
@@ -373,6 +440,16 @@ impl Drop for Connection {
             Some(ctx) => {
                 ctx.closed.cancel();
                 info!(conn = %self.id, identity = %ctx.user.key_id, "connection closed");
+                let audit = self.shared.audit.clone();
+                let id = self.id.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = audit
+                        .session_closed(&id, crate::audit::now_ms(), "connection closed")
+                        .await
+                    {
+                        tracing::error!(session = %id, "audit: cannot close the session row: {e}");
+                    }
+                });
             }
             None => {
                 debug!(conn = %self.id, peer = %self.peer, "connection closed before authentication")

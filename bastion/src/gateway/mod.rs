@@ -7,6 +7,7 @@
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
 //! - [`upstream`]: the bastion's own connection to the target.
 //! - [`bridge`]: one session channel relayed end to end, with backpressure.
+//! - [`live`]: live masking of what the user sees.
 //! - [`menu`]: the target menu shown to a pty session that named no target.
 //! - [`recording`]: one channel's signed recording, written by its own task.
 //! - [`session`]: state shared by the channels of one authenticated connection (upstream
@@ -15,6 +16,7 @@
 pub mod bridge;
 pub mod connection;
 pub mod listener;
+pub mod live;
 pub mod menu;
 pub mod recording;
 pub mod session;
@@ -38,6 +40,8 @@ pub struct Shared {
     pub upstream_config: Arc<russh::client::Config>,
     /// The same, also asking for host certificates (targets checked by host CA).
     pub upstream_config_host_ca: Arc<russh::client::Config>,
+    /// The audit store (every session and channel is a row; no store, no session).
+    pub audit: crate::audit::AuditStore,
     /// Signs recording checkpoints.
     pub recording_key: Arc<recorder::SigningKey>,
     /// PHI masker (all enabled rules compiled once; each stream gets its own state).

@@ -58,6 +58,8 @@ pub struct ChannelInfo<'a> {
     pub env: &'a [(String, String)],
     /// Where it goes.
     pub access: &'a Access,
+    /// A file transfer (sftp, legacy scp): counted and hashed, not recorded as content.
+    pub transfer: bool,
 }
 
 /// A channel's recording in progress.
@@ -74,8 +76,13 @@ impl ChannelRecording {
     /// Creates the file and starts the writer. Errors are shown to the user as is.
     pub fn start(ctx: &SessionCtx, info: ChannelInfo<'_>) -> Result<ChannelRecording, String> {
         let shared = &ctx.shared;
-        let path = recorder::recording_path(&shared.config.recording.dir, &ctx.id, info.channel, SystemTime::now())
-            .map_err(|e| e.to_string())?;
+        let path = recorder::recording_path(
+            &shared.config.recording.dir,
+            &ctx.id,
+            info.channel,
+            SystemTime::now(),
+        )
+        .map_err(|e| e.to_string())?;
         let header = Header {
             term: Term {
                 cols: info.pty.map(|p| clamp(p.cols)).unwrap_or(80),
@@ -87,7 +94,10 @@ impl ChannelRecording {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             command: info.command.as_ref().map(|c| mask_text(&shared.masker, c)),
-            title: Some(format!("{}@{} ({})", info.access.login, info.access.target.name, ctx.user.key_id)),
+            title: Some(format!(
+                "{}@{} ({})",
+                info.access.login, info.access.target.name, ctx.user.key_id
+            )),
             env: info.env.iter().cloned().collect(),
             bastion: BastionMeta {
                 session: ctx.id.clone(),
@@ -101,18 +111,28 @@ impl ChannelRecording {
             },
         };
         // Transfers are not content: a subsystem's bytes are counted and hashed, not kept.
-        let transfer = matches!(info.kind, ChannelKind::Subsystem);
+        let transfer = info.transfer;
         let options = RecorderOptions {
-            output_cap: if transfer { 0 } else { shared.config.recording.max_channel_bytes },
+            output_cap: if transfer {
+                0
+            } else {
+                shared.config.recording.max_channel_bytes
+            },
             record_input: shared.config.recording.record_input && !transfer,
             checkpoint_interval: CHECKPOINT_EVERY,
         };
-        let rec = Recorder::create(&path, &header, shared.recording_key.clone(), options).map_err(|e| e.to_string())?;
+        let rec = Recorder::create(&path, &header, shared.recording_key.clone(), options)
+            .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let failed = CancellationToken::new();
         let maskers = (!transfer).then(|| (shared.masker.recording(), shared.masker.recording()));
         let task = tokio::spawn(write_loop(rec, rx, failed.clone(), maskers));
-        Ok(ChannelRecording { tx, failed, task, path })
+        Ok(ChannelRecording {
+            tx,
+            failed,
+            task,
+            path,
+        })
     }
 
     /// Queues an event; `Err` when the recording has failed or the queue stayed full too long.
@@ -224,7 +244,9 @@ pub fn recover_unsealed(dir: &std::path::Path, key: &recorder::SigningKey) -> us
     let mut sealed = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -257,7 +279,9 @@ pub fn recover_unsealed(dir: &std::path::Path, key: &recorder::SigningKey) -> us
                     );
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!(path = %path.display(), "recording could not be recovered: {e}"),
+                Err(e) => {
+                    tracing::error!(path = %path.display(), "recording could not be recovered: {e}")
+                }
             }
         }
     }

@@ -1,12 +1,15 @@
 //! End-to-end tests against real OpenSSH. One binary, one module per topic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
+mod audit_trail;
 mod auth;
 mod channels;
 mod cli;
 mod fixture;
 mod hygiene;
 mod interactive;
+mod masking;
 mod quickstart;
 mod recording;
 mod streaming;

@@ -27,13 +27,19 @@ pub fn casts(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn bastion(config: &Path, args: &[&str]) -> std::process::Output {
-    run(Command::new(bastion_bin()).args(args).arg("--config").arg(config))
+    run(Command::new(bastion_bin())
+        .args(args)
+        .arg("--config")
+        .arg(config))
 }
 
 #[test]
 fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
     let w = world();
-    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo hello; echo 'SSN 123-45-6789' >&2; exit 3"]));
+    let o = run(&mut w.alice.ssh(
+        "t1@127.0.0.1",
+        &["echo hello; echo 'SSN 123-45-6789' >&2; exit 3"],
+    ));
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let dir = w.bastion.dir.path().join("recordings");
     let log = w.bastion.wait_log("recording sealed");
@@ -44,19 +50,38 @@ fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
     assert!(name.ends_with(".cast") && name.contains('-'), "{name}");
     let text = std::fs::read_to_string(cast).unwrap();
     let header = text.lines().next().unwrap();
-    for field in ["\"version\":3", "alice@example.test", "\"target\":\"t1\"", "\"login\":\"root\"", "\"kind\":\"exec\""] {
+    for field in [
+        "\"version\":3",
+        "alice@example.test",
+        "\"target\":\"t1\"",
+        "\"login\":\"root\"",
+        "\"kind\":\"exec\"",
+    ] {
         assert!(header.contains(field), "{field} not in {header}");
     }
     assert!(text.contains("hello"), "{text}");
-    assert!(!text.contains("123-45-6789"), "PHI in the recording:\n{text}");
+    assert!(
+        !text.contains("123-45-6789"),
+        "PHI in the recording:\n{text}"
+    );
     assert!(text.contains("***-**-****"), "{text}");
-    assert!(text.contains("[") && text.contains("\"x\", \"3\"") || text.contains("\"x\",\"3\""), "{text}");
+    assert!(
+        text.contains("[") && text.contains("\"x\", \"3\"") || text.contains("\"x\",\"3\""),
+        "{text}"
+    );
 
     let v = bastion(&w.bastion.config, &["verify", cast.to_str().unwrap()]);
     assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
-    let p = bastion(&w.bastion.config, &["play", "--cat", cast.to_str().unwrap()]);
+    let p = bastion(
+        &w.bastion.config,
+        &["play", "--cat", cast.to_str().unwrap()],
+    );
     assert!(p.status.success(), "{}", stderr(&p));
-    assert!(stdout(&p).contains("hello") && stdout(&p).contains("SSN ***-**-****"), "{}", stdout(&p));
+    assert!(
+        stdout(&p).contains("hello") && stdout(&p).contains("SSN ***-**-****"),
+        "{}",
+        stdout(&p)
+    );
 
     // One flipped byte: verification fails and names the recording as altered.
     let mut bytes = std::fs::read(cast).unwrap();
@@ -65,7 +90,10 @@ fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
     std::fs::write(cast, bytes).unwrap();
     let v = bastion(&w.bastion.config, &["verify", cast.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
-    let p = bastion(&w.bastion.config, &["play", "--cat", cast.to_str().unwrap()]);
+    let p = bastion(
+        &w.bastion.config,
+        &["play", "--cat", cast.to_str().unwrap()],
+    );
     assert_eq!(p.status.code(), Some(1), "{}", stderr(&p));
 }
 
@@ -73,18 +101,34 @@ fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
 fn every_channel_of_a_multiplexed_connection_gets_its_own_recording() {
     let w = world();
     let sock = w.bastion.dir.path().join("cm.sock");
-    let o = run(w.alice.ssh("t1@127.0.0.1", &["-M", "-S"]).arg(&sock).args(["-f", "-N"]));
+    let o = run(w
+        .alice
+        .ssh("t1@127.0.0.1", &["-M", "-S"])
+        .arg(&sock)
+        .args(["-f", "-N"]));
     assert!(o.status.success(), "{}", stderr(&o));
     for i in 0..3 {
-        let o = run(w.alice.ssh("t1@127.0.0.1", &["-S"]).arg(&sock).arg(format!("echo chan-{i}")));
+        let o = run(w
+            .alice
+            .ssh("t1@127.0.0.1", &["-S"])
+            .arg(&sock)
+            .arg(format!("echo chan-{i}")));
         assert!(o.status.success());
     }
-    let _ = run(w.alice.ssh("t1@127.0.0.1", &["-S"]).arg(&sock).args(["-O", "exit"]));
-    tests::wait_for(Duration::from_secs(10), || (w.bastion.log().matches("recording sealed").count() == 3).then_some(()))
-        .expect("three sealed recordings");
+    let _ = run(w
+        .alice
+        .ssh("t1@127.0.0.1", &["-S"])
+        .arg(&sock)
+        .args(["-O", "exit"]));
+    tests::wait_for(Duration::from_secs(10), || {
+        (w.bastion.log().matches("recording sealed").count() == 3).then_some(())
+    })
+    .expect("three sealed recordings");
     let files = casts(&w.bastion.dir.path().join("recordings"));
     assert_eq!(files.len(), 3, "{files:?}");
-    let args: Vec<&str> = std::iter::once("verify").chain(files.iter().map(|f| f.to_str().unwrap())).collect();
+    let args: Vec<&str> = std::iter::once("verify")
+        .chain(files.iter().map(|f| f.to_str().unwrap()))
+        .collect();
     let v = bastion(&w.bastion.config, &args);
     assert!(v.status.success(), "{}", stdout(&v));
 }
@@ -95,22 +139,42 @@ fn sftp_transfer_is_recorded_as_metadata_not_content() {
     let dir = w.bastion.dir.path();
     std::fs::write(dir.join("ssns.txt"), "123-45-6789\n".repeat(1000)).unwrap();
     let batch = dir.join("batch");
-    std::fs::write(&batch, format!("put {} /tmp/bastion-ssns.txt\n", dir.join("ssns.txt").display())).unwrap();
-    let o = run(Command::new("sftp").args(w.alice.ssh_options()).args(["-P", &w.bastion.port.to_string(), "-b"]).arg(&batch).arg("t1@127.0.0.1"));
+    std::fs::write(
+        &batch,
+        format!(
+            "put {} /tmp/bastion-ssns.txt\n",
+            dir.join("ssns.txt").display()
+        ),
+    )
+    .unwrap();
+    let o = run(Command::new("sftp")
+        .args(w.alice.ssh_options())
+        .args(["-P", &w.bastion.port.to_string(), "-b"])
+        .arg(&batch)
+        .arg("t1@127.0.0.1"));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read("/tmp/bastion-ssns.txt").unwrap(), std::fs::read(dir.join("ssns.txt")).unwrap());
+    assert_eq!(
+        std::fs::read("/tmp/bastion-ssns.txt").unwrap(),
+        std::fs::read(dir.join("ssns.txt")).unwrap()
+    );
     w.bastion.wait_log("recording sealed");
     let files = casts(&dir.join("recordings"));
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(text.contains("\"kind\":\"subsystem\""), "{text}");
-    assert!(!text.contains("123-45-6789") && !text.contains("***-**-****"), "{text}");
+    assert!(
+        !text.contains("123-45-6789") && !text.contains("***-**-****"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
     let mut w = world();
     let t = Tmux::start(
-        &format!("{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60", w.alice.ssh_line("", "")),
+        &format!(
+            "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
+            w.alice.ssh_line("", "")
+        ),
         100,
         30,
     );
@@ -119,17 +183,28 @@ fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
     t.keys(&["Enter"]);
     t.wait_for("MARK-42", Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(1500));
-    let _ = Command::new("kill").args(["-KILL", &w.bastion.pid().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-KILL", &w.bastion.pid().to_string()])
+        .status();
     std::thread::sleep(Duration::from_millis(300));
     let files = casts(&w.bastion.dir.path().join("recordings"));
     assert_eq!(files.len(), 1);
     let v = bastion(&w.bastion.config, &["verify", files[0].to_str().unwrap()]);
-    assert_eq!(v.status.code(), Some(1), "unsealed before recovery: {}", stdout(&v));
+    assert_eq!(
+        v.status.code(),
+        Some(1),
+        "unsealed before recovery: {}",
+        stdout(&v)
+    );
     w.bastion.restart();
     w.bastion.wait_log("sealed as recovered");
     let v = bastion(&w.bastion.config, &["verify", files[0].to_str().unwrap()]);
     assert!(v.status.success(), "{}", stdout(&v));
-    assert!(stdout(&v).contains("sealed by crash recovery"), "{}", stdout(&v));
+    assert!(
+        stdout(&v).contains("sealed by crash recovery"),
+        "{}",
+        stdout(&v)
+    );
 }
 
 #[test]
@@ -140,7 +215,10 @@ fn session_is_refused_when_it_cannot_be_recorded() {
     std::fs::create_dir_all(&rec).unwrap();
     let year = std::fs::read_dir(&rec).unwrap().count();
     assert_eq!(year, 0);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let y = 1970 + now / 31_556_952;
     for candidate in [y - 1, y, y + 1] {
         std::fs::write(rec.join(candidate.to_string()), "not a directory").unwrap();
@@ -156,12 +234,24 @@ fn a_full_disk_ends_the_session_fail_closed() {
     let w = world();
     let rec = w.bastion.dir.path().join("recordings");
     std::fs::create_dir_all(&rec).unwrap();
-    let m = run(Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&rec));
-    assert!(m.status.success(), "this test needs root to mount a tmpfs: {}", stderr(&m));
+    let m = run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&rec));
+    assert!(
+        m.status.success(),
+        "this test needs root to mount a tmpfs: {}",
+        stderr(&m)
+    );
     struct Unmount(PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+            for _ in 0..5 {
+                let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+                let still = Command::new("mountpoint").arg("-q").arg(&self.0).status();
+                if !still.is_ok_and(|s| s.success()) {
+                    break;
+                }
+            }
         }
     }
     let _guard = Unmount(rec.clone());
@@ -171,7 +261,10 @@ fn a_full_disk_ends_the_session_fail_closed() {
         &["for i in $(seq 20); do head -c 150000 /dev/urandom | base64; sleep 0.1; done; echo END-OF-OUTPUT"],
     ));
     assert_ne!(o.status.code(), Some(0), "{}", w.bastion.log());
-    assert!(!stdout(&o).contains("END-OF-OUTPUT"), "the whole output went through");
+    assert!(
+        !stdout(&o).contains("END-OF-OUTPUT"),
+        "the whole output went through"
+    );
     assert!(stderr(&o).contains("recording failed"), "{}", stderr(&o));
     w.bastion.wait_log("recording failed");
 }

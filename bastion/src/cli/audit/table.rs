@@ -100,7 +100,13 @@ pub fn channels(rows: &[ChannelRow]) -> Table {
 pub fn auth(rows: &[AuthRow]) -> Table {
     Table {
         header: vec![
-            "TIME", "RESULT", "PEER", "USER NAME", "IDENTITY", "SERIAL", "REASON",
+            "TIME",
+            "RESULT",
+            "PEER",
+            "USER NAME",
+            "IDENTITY",
+            "SERIAL",
+            "REASON",
         ],
         rows: rows
             .iter()
@@ -142,8 +148,9 @@ fn opt(s: &Option<String>) -> String {
 
 fn time(ms: i64) -> String {
     match u64::try_from(ms) {
-        Ok(ms) => humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms))
-            .to_string(),
+        Ok(ms) => {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+        }
         Err(_) => ms.to_string(),
     }
 }
@@ -172,6 +179,9 @@ mod tests {
         };
         let mut out = Vec::new();
         t.write(&mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "A          B\nlong cell  x\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "A          B\nlong cell  x\n"
+        );
     }
 }

@@ -1,0 +1,251 @@
+//! The writes the relay makes: authentication decisions, sessions and channels opening and
+//! closing, and crash recovery at start.
+
+use super::store::{with_pool, AuditStore};
+use super::{AuditError, AuthEvent, ChannelEnd, ChannelOpened, SessionOpened};
+
+impl AuditStore {
+    /// Records an authentication decision.
+    pub async fn auth_event(&self, e: &AuthEvent) -> Result<(), AuditError> {
+        const SQL: &str =
+            "INSERT INTO auth_events (at_ms, peer, user_name, identity, serial, accepted, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let serial = e.serial.map(|s| s.to_string());
+        let insert = async {
+            with_pool!(self, pool => sqlx::query(SQL)
+                .bind(e.at_ms)
+                .bind(&e.peer)
+                .bind(&e.user_name)
+                .bind(&e.identity)
+                .bind(&serial)
+                .bind(e.accepted)
+                .bind(&e.reason)
+                .execute(pool)
+                .await
+                .map(|_| ()))
+        };
+        self.bounded(insert).await
+    }
+
+    /// Records a new session (an authenticated connection).
+    pub async fn session_opened(&self, s: &SessionOpened) -> Result<(), AuditError> {
+        const SQL: &str = "INSERT INTO sessions \
+             (id, instance, started_at_ms, identity, serial, principals, peer, target, login) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let principals = principals_json(&s.principals);
+        let insert = async {
+            with_pool!(self, pool => sqlx::query(SQL)
+                .bind(&s.id)
+                .bind(&*self.instance)
+                .bind(s.started_at_ms)
+                .bind(&s.identity)
+                .bind(s.serial.to_string())
+                .bind(&principals)
+                .bind(&s.peer)
+                .bind(&s.target)
+                .bind(&s.login)
+                .execute(pool)
+                .await
+                .map(|_| ()))
+        };
+        self.bounded(insert).await
+    }
+
+    /// Records the end of a session, and of its channels still open (a channel whose own end
+    /// arrives later still gets its exit status and byte counts: see [`Self::channel_closed`]).
+    /// Closing a closed session changes nothing: the first end stays.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::UnknownSession`] if there is no such session.
+    pub async fn session_closed(
+        &self,
+        id: &str,
+        ended_at_ms: i64,
+        reason: &str,
+    ) -> Result<(), AuditError> {
+        const SESSION: &str = "UPDATE sessions SET ended_at_ms = $2, close_reason = $3 \
+             WHERE id = $1 AND ended_at_ms IS NULL";
+        const CHANNELS: &str = "UPDATE channels SET ended_at_ms = $2, close_reason = $3 \
+             WHERE session_id = $1 AND ended_at_ms IS NULL";
+        const EXISTS: &str = "SELECT COUNT(*) FROM sessions WHERE id = $1";
+        let close = async {
+            with_pool!(self, pool => async {
+                let mut tx = pool.begin().await?;
+                let updated = sqlx::query(SESSION)
+                    .bind(id)
+                    .bind(ended_at_ms)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query(CHANNELS)
+                    .bind(id)
+                    .bind(ended_at_ms)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                let found: i64 = if updated > 0 {
+                    1
+                } else {
+                    sqlx::query_scalar(EXISTS).bind(id).fetch_one(&mut *tx).await?
+                };
+                tx.commit().await?;
+                Ok(found)
+            }
+            .await)
+        };
+        if self.bounded(close).await? == 0 {
+            return Err(AuditError::UnknownSession {
+                url: self.url.to_string(),
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a new channel of a recorded session.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Query`] (a foreign key violation) if the session was never recorded.
+    pub async fn channel_opened(&self, c: &ChannelOpened) -> Result<(), AuditError> {
+        const SQL: &str = "INSERT INTO channels \
+             (session_id, channel, started_at_ms, kind, command, target, login, \
+              pty_term, pty_cols, pty_rows, recording_path) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        let (term, cols, rows) = match &c.pty {
+            Some((term, cols, rows)) => (
+                Some(term.as_str()),
+                Some(i64::from(*cols)),
+                Some(i64::from(*rows)),
+            ),
+            None => (None, None, None),
+        };
+        let insert = async {
+            with_pool!(self, pool => sqlx::query(SQL)
+                .bind(&c.session_id)
+                .bind(i64::from(c.channel))
+                .bind(c.started_at_ms)
+                .bind(&c.kind)
+                .bind(&c.command)
+                .bind(&c.target)
+                .bind(&c.login)
+                .bind(term)
+                .bind(cols)
+                .bind(rows)
+                .bind(&c.recording_path)
+                .execute(pool)
+                .await
+                .map(|_| ()))
+        };
+        self.bounded(insert).await
+    }
+
+    /// Records how a channel ended. It completes the latest row for this channel number that
+    /// has no byte counts yet, even one already closed by [`Self::session_closed`]; a second
+    /// report for the same channel changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::UnknownChannel`] if the channel was never recorded;
+    /// [`AuditError::OutOfRange`] for byte counts past `i64::MAX`.
+    pub async fn channel_closed(
+        &self,
+        session_id: &str,
+        channel: u32,
+        end: &ChannelEnd,
+    ) -> Result<(), AuditError> {
+        // "bytes_in IS NULL" means the relay has not reported this channel's end yet.
+        const SQL: &str = "UPDATE channels SET ended_at_ms = $3, exit_status = $4, \
+             exit_signal = $5, bytes_in = $6, bytes_out = $7, final_hash = $8, signature = $9, \
+             close_reason = $10 \
+             WHERE id = (SELECT MAX(id) FROM channels \
+                         WHERE session_id = $1 AND channel = $2 AND bytes_in IS NULL)";
+        const EXISTS: &str = "SELECT COUNT(*) FROM channels WHERE session_id = $1 AND channel = $2";
+        let bytes_in = to_i64("bytes_in", end.bytes_in)?;
+        let bytes_out = to_i64("bytes_out", end.bytes_out)?;
+        let number = i64::from(channel);
+        let close = async {
+            with_pool!(self, pool => async {
+                let updated = sqlx::query(SQL)
+                    .bind(session_id)
+                    .bind(number)
+                    .bind(end.ended_at_ms)
+                    .bind(end.exit_status.map(i64::from))
+                    .bind(&end.exit_signal)
+                    .bind(bytes_in)
+                    .bind(bytes_out)
+                    .bind(&end.final_hash)
+                    .bind(&end.signature)
+                    .bind(&end.close_reason)
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+                if updated > 0 {
+                    return Ok(1);
+                }
+                sqlx::query_scalar::<_, i64>(EXISTS)
+                    .bind(session_id)
+                    .bind(number)
+                    .fetch_one(pool)
+                    .await
+            }
+            .await)
+        };
+        if self.bounded(close).await? == 0 {
+            return Err(AuditError::UnknownChannel {
+                url: self.url.to_string(),
+                session_id: session_id.to_string(),
+                channel,
+            });
+        }
+        Ok(())
+    }
+
+    /// Crash recovery, at start: closes this instance's sessions (and their channels) that have
+    /// no end, with `reason`. Returns how many sessions it closed.
+    pub async fn close_unfinished_sessions(
+        &self,
+        ended_at_ms: i64,
+        reason: &str,
+    ) -> Result<u64, AuditError> {
+        const CHANNELS: &str = "UPDATE channels SET ended_at_ms = $1, close_reason = $2 \
+             WHERE ended_at_ms IS NULL AND session_id IN \
+             (SELECT id FROM sessions WHERE instance = $3 AND ended_at_ms IS NULL)";
+        const SESSIONS: &str = "UPDATE sessions SET ended_at_ms = $1, close_reason = $2 \
+             WHERE instance = $3 AND ended_at_ms IS NULL";
+        let instance = &*self.instance;
+        let recover = async {
+            with_pool!(self, pool => async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(CHANNELS)
+                    .bind(ended_at_ms)
+                    .bind(reason)
+                    .bind(instance)
+                    .execute(&mut *tx)
+                    .await?;
+                let closed = sqlx::query(SESSIONS)
+                    .bind(ended_at_ms)
+                    .bind(reason)
+                    .bind(instance)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(closed)
+            }
+            .await)
+        };
+        self.bounded(recover).await
+    }
+}
+
+fn to_i64(field: &'static str, value: u64) -> Result<i64, AuditError> {
+    i64::try_from(value).map_err(|_| AuditError::OutOfRange { field, value })
+}
+
+fn principals_json(principals: &[String]) -> String {
+    // Serializing a list of strings cannot fail; "[]" keeps the column valid regardless.
+    serde_json::to_string(principals).unwrap_or_else(|_| "[]".to_string())
+}

@@ -1,0 +1,94 @@
+//! Real sessions leave audit rows; no audit store, no session (issue 3, items 7-9).
+
+use tests::{audit_json, run, stderr, stdout, BastionBuilder, Postgres};
+
+use crate::fixture::{world, OPS_ROLE};
+
+#[test]
+fn sessions_channels_and_refusals_become_rows() {
+    let w = world();
+    let o = run(&mut w
+        .alice
+        .ssh("t1@127.0.0.1", &["echo 'SSN 123-45-6789' && exit 4"]));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let stranger = w.bastion.user("eve@example.test", "nobody");
+    let o = run(&mut stranger.ssh("t1@127.0.0.1", &["true"]));
+    assert_eq!(o.status.code(), Some(255));
+    // The rows are written as the connection ends.
+    w.bastion.wait_log("connection closed");
+    let config = &w.bastion.config;
+    let found = tests::wait_for(std::time::Duration::from_secs(10), || {
+        let s = audit_json(config, "sessions", &[]);
+        (s.len() == 1 && !s[0]["ended_at_ms"].is_null()).then_some(s)
+    })
+    .expect("a closed session row");
+    assert_eq!(found[0]["identity"], "alice@example.test");
+    assert_eq!(found[0]["target"], "t1");
+    let channels = audit_json(config, "channels", &[]);
+    assert_eq!(channels.len(), 1, "{channels:?}");
+    let c = &channels[0];
+    assert_eq!(c["kind"], "exec");
+    assert_eq!(c["exit_status"], 4);
+    // The command is stored masked, like everything else that is kept.
+    assert_eq!(c["command"], "echo 'SSN ***-**-****' && exit 4");
+    assert!(c["bytes_out"].as_u64().unwrap() >= 16, "{c}");
+    let path = c["recording_path"].as_str().unwrap();
+    let sig = std::fs::read_to_string(format!("{path}.sig")).unwrap();
+    let last = sig.lines().last().unwrap();
+    assert!(
+        last.contains(c["final_hash"].as_str().unwrap()),
+        "{last}\n{c}"
+    );
+    assert!(
+        last.contains(c["signature"].as_str().unwrap()),
+        "{last}\n{c}"
+    );
+    let auth = audit_json(config, "auth", &[]);
+    assert!(
+        auth.iter()
+            .any(|a| a["identity"] == "alice@example.test" && a["accepted"] == true),
+        "{auth:?}"
+    );
+    assert!(
+        auth.iter().any(|a| a["identity"] == "eve@example.test"
+            && a["accepted"] == false
+            && a["reason"] == "unknown-principal"),
+        "{auth:?}"
+    );
+}
+
+#[test]
+fn postgres_outage_refuses_new_sessions_then_recovers() {
+    let mut pg = Postgres::launch();
+    let url = pg.create_database("bastion_audit");
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .section_table("audit", &format!("database = \"{url}\""))
+        .target("t1", &sshd, "")
+        .role(OPS_ROLE)
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo before"]));
+    assert_eq!(stdout(&o), "before\n", "{}", stderr(&o));
+
+    pg.stop();
+    let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo SHOULD-NOT-RUN"]));
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!stdout(&o).contains("SHOULD-NOT-RUN"));
+    assert!(
+        stderr(&o).contains("audit store is unavailable"),
+        "{}",
+        stderr(&o)
+    );
+    bastion.wait_log("audit store unavailable, session refused");
+
+    pg.start();
+    let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo after"]));
+    assert_eq!(stdout(&o), "after\n", "{}", stderr(&o));
+    let rows = pg.psql(
+        "bastion_audit",
+        "SELECT count(*) FROM channels WHERE exit_status = 0",
+    );
+    assert!(rows.contains('2'), "{rows}");
+}

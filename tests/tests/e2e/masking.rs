@@ -1,0 +1,213 @@
+//! PHI masking on the live terminal and in recordings (issue 5, items 3, 6, 7, 8).
+
+use std::process::Command;
+use std::time::Duration;
+
+use tests::{bastion_bin, run, stderr, stdout, BastionBuilder, Tmux};
+
+use crate::fixture::world;
+use crate::recording::casts;
+
+const FIXTURE: &str = "printf 'name: Jane Roe\\nSSN: 123-45-6789\\nemail: jane.roe@example.com\\n| 4111 1111 1111 1111 | 555-867-5309 |\\n'";
+
+fn recording_text(dir: &std::path::Path) -> String {
+    casts(&dir.join("recordings"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn identifiers_are_masked_on_screen_and_in_the_recording() {
+    let w = world();
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &[FIXTURE]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(
+        out,
+        "name: Jane Roe\nSSN: ***-**-****\nemail: ****.***@*******.***\n| **** **** **** **** | ***-***-**** |\n"
+    );
+    w.bastion.wait_log("recording sealed");
+    let rec = recording_text(w.bastion.dir.path());
+    for raw in [
+        "123-45-6789",
+        "jane.roe@example.com",
+        "4111 1111",
+        "867-5309",
+    ] {
+        assert!(!rec.contains(raw), "{raw} in recording");
+    }
+    assert!(rec.contains("***-**-****"));
+}
+
+#[test]
+fn colour_codes_inside_an_identifier_do_not_hide_it() {
+    let w = world();
+    // What grep --color=always does to a match in the middle of an SSN.
+    let o = run(&mut w.alice.ssh(
+        "t1@127.0.0.1",
+        &["printf 'SSN \\033[1;31m123\\033[0m-45-6789\\n'; echo 123-45-6789 | grep --color=always 45"],
+    ));
+    let out = stdout(&o);
+    assert!(out.contains("SSN \x1b[1;31m***\x1b[0m-**-****"), "{out:?}");
+    assert!(!out.contains("6789"), "{out:?}");
+    assert!(out.contains("\x1b["), "escape codes are kept: {out:?}");
+}
+
+#[test]
+fn slow_output_is_masked_in_the_recording() {
+    let w = world();
+    // One character every 50 ms: longer than the live hold, so the screen may show digits,
+    // but the recording masks exactly.
+    let o = run(&mut w.alice.ssh(
+        "t1@127.0.0.1",
+        &["for c in S S N : ' ' 1 2 3 - 4 5 - 6 7 8 9; do printf \"$c\"; sleep 0.05; done; echo"],
+    ));
+    assert!(o.status.success());
+    w.bastion.wait_log("recording sealed");
+    let rec = recording_text(w.bastion.dir.path());
+    let visible: String = rec
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .filter_map(|l| serde_free_output(l))
+        .collect();
+    assert!(visible.contains("***-**-****"), "{visible:?}");
+    assert!(!visible.contains("6789"), "{visible:?}");
+}
+
+/// The data of an `o` event line, without a JSON parser: `[0.05, "o", "text"]`.
+fn serde_free_output(line: &str) -> Option<String> {
+    let rest = line
+        .split_once("\"o\", \"")
+        .or_else(|| line.split_once("\"o\",\""))?
+        .1;
+    Some(rest.trim_end_matches(']').trim_end_matches('"').to_string())
+}
+
+#[test]
+fn a_role_without_live_masking_sees_raw_values_but_the_recording_is_masked() {
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .target("t1", &sshd, "")
+        .role("name = \"clinician\"\nprincipals = [\"ops\"]\ntargets = [\"t1\"]\nlogins = [\"root\"]\nlive_masking = false")
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo 'SSN: 123-45-6789'"]));
+    assert_eq!(stdout(&o), "SSN: 123-45-6789\n");
+    bastion.wait_log("recording sealed");
+    let rec = recording_text(bastion.dir.path());
+    assert!(
+        !rec.contains("123-45-6789") && rec.contains("***-**-****"),
+        "{rec}"
+    );
+}
+
+#[test]
+fn interactive_shell_output_is_masked() {
+    let w = world();
+    let t = Tmux::start(
+        &format!(
+            "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
+            w.alice.ssh_line("", "")
+        ),
+        100,
+        30,
+    );
+    t.wait_for("REMOTE$", Duration::from_secs(15));
+    t.type_text("echo \"SSN: 123-45-$((6789))\"");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("SSN: ***-**-****", Duration::from_secs(15));
+    assert!(!screen.contains("SSN: 123-45-6789"), "{screen}");
+}
+
+#[test]
+fn transfers_arrive_byte_identical_and_are_not_recorded_as_content() {
+    let w = world();
+    let dir = w.bastion.dir.path();
+    let data = "SSN 123-45-6789 card 4111111111111111\n".repeat(2000);
+    std::fs::write(dir.join("phi.txt"), &data).unwrap();
+    let opts = w.alice.ssh_options();
+    let port = w.bastion.port.to_string();
+    // Legacy scp (exec "scp -t") up and down, then sftp (the default scp mode).
+    let o = run(Command::new("scp")
+        .args(&opts)
+        .args(["-P", &port, "-O"])
+        .arg(dir.join("phi.txt"))
+        .arg("t1@127.0.0.1:/tmp/bastion-phi-1.txt"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(Command::new("scp")
+        .args(&opts)
+        .args(["-P", &port, "-O", "t1@127.0.0.1:/tmp/bastion-phi-1.txt"])
+        .arg(dir.join("back-1.txt")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(Command::new("scp")
+        .args(&opts)
+        .args(["-P", &port])
+        .arg(dir.join("phi.txt"))
+        .arg("t1@127.0.0.1:/tmp/bastion-phi-2.txt"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string("/tmp/bastion-phi-1.txt").unwrap(),
+        data
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("back-1.txt")).unwrap(),
+        data
+    );
+    assert_eq!(
+        std::fs::read_to_string("/tmp/bastion-phi-2.txt").unwrap(),
+        data
+    );
+    tests::wait_for(Duration::from_secs(10), || {
+        (w.bastion.log().matches("recording sealed").count() >= 3).then_some(())
+    })
+    .expect("three recordings");
+    let rec = recording_text(dir);
+    assert!(
+        !rec.contains("123-45-6789") && !rec.contains("4111111111111111"),
+        "content recorded"
+    );
+    assert!(
+        !rec.contains("***-**-****"),
+        "transfer content recorded masked instead of omitted"
+    );
+}
+
+#[test]
+fn mask_test_and_config_check_show_the_rules() {
+    let w = world();
+    let mut child = Command::new(bastion_bin())
+        .args(["mask-test", "--config"])
+        .arg(&w.bastion.config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"MRN: AB1234567 SSN 123-45-6789 ok\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(stdout(&o), "MRN: ********* SSN ***-**-**** ok\n");
+    assert!(
+        stderr(&o).contains("2 identifiers masked"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(Command::new(bastion_bin())
+        .args(["config", "check", "--masking", "--config"])
+        .arg(&w.bastion.config));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("hipaa"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("longest possible match"),
+        "{}",
+        stdout(&o)
+    );
+}
