@@ -3,7 +3,7 @@
 
 Three paths to one real sshd target, measured in the same run, alternating:
 
-* bastion: `ssh root@t1@bastion` (release build, user certificate, recording + PHI masking on:
+* bastion: `ssh LOGIN@t1@bastion` (release build, user certificate, recording + PHI masking on:
   they are always on; recordings go to a directory on /dev/shm);
 * ProxyJump: `ssh -J jump target` through a second real sshd (the OpenSSH figure);
 * direct: `ssh target` (the floor).
@@ -396,6 +396,8 @@ class World:
         self.big_bin = os.path.join(self.tdir, "big.bin")
         self.dl = os.path.join(self.recdir_root, "download")
         self.generation = 0
+        self.login = args.login
+        self.created_login = False
 
     def path(self, *p):
         return os.path.join(self.dir, *p)
@@ -403,14 +405,41 @@ class World:
     def keygen(self, path):
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", path])
 
+    def ensure_login(self):
+        """The login used on the target: a plain /bin/sh account, so every session costs what a
+        session costs, not what this machine's root dotfiles cost (here `pyenv init` in
+        ~/.bashrc, which bash runs for every sshd session, about 150 ms). Created for the run
+        and removed at exit when it did not exist before."""
+        home = self.path("home")
+        os.makedirs(home, exist_ok=True)
+        if self.login == "root":
+            return
+        if run(["id", self.login], check=False).returncode != 0:
+            run(["useradd", "--system", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh",
+                 self.login])
+            self.created_login = True
+        else:
+            run(["usermod", "--home", home, "--shell", "/bin/sh", self.login])
+        # "*": no password but not locked (sshd without PAM refuses locked accounts).
+        run(["usermod", "-p", "*", self.login])
+        shutil.chown(home, self.login)
+
+    def remove_login(self):
+        if self.created_login:
+            run(["userdel", self.login], check=False)
+            self.created_login = False
+
     def setup(self):
         os.makedirs("/run/sshd", exist_ok=True)
+        os.chmod(self.dir, 0o755)  # the target login reads the test data and authorized_keys
+        self.ensure_login()
         os.makedirs(self.tdir)
         os.makedirs(self.dl)
         run([self.bin, "ca", "init", "--dir", self.path("keys")])
         self.keygen(self.path("client_ed25519"))
         with open(self.path("client_ed25519.pub")) as f, open(self.path("authorized_keys"), "w") as o:
             o.write(f.read())
+        os.chmod(self.path("authorized_keys"), 0o644)
         self.start_sshd("target", ca=True)
         self.start_sshd("jump", ca=False)
         self.write_bastion_config()
@@ -470,13 +499,13 @@ name = "t1"
 host = "127.0.0.1"
 port = {t['port']}
 host_key = "{t['host_key']}"
-default_login = "root"
+default_login = "{self.login}"
 
 [[roles]]
 name = "bench"
 principals = ["bench"]
 targets = ["*"]
-logins = ["root"]
+logins = ["{self.login}"]
 allow = ["shell", "exec", "sftp"]
 idle_timeout = "2h"
 
@@ -485,7 +514,7 @@ idle_timeout = "2h"
 name = "bench-nolive"
 principals = ["bench-nolive"]
 targets = ["*"]
-logins = ["root"]
+logins = ["{self.login}"]
 allow = ["shell", "exec", "sftp"]
 idle_timeout = "2h"
 live_masking = false
@@ -528,18 +557,18 @@ Host jump
 Host target
   HostName 127.0.0.1
   Port {t['port']}
-  User root
+  User {self.login}
   IdentityFile {key}
 Host bastion
   HostName 127.0.0.1
   Port {self.bastion_port}
-  User root@t1
+  User {self.login}@t1
   IdentityFile {self.path('user_ed25519')}
   CertificateFile {self.path('user_ed25519-cert.pub')}
 Host bastion-nolive
   HostName 127.0.0.1
   Port {self.bastion_port}
-  User root@t1
+  User {self.login}@t1
   IdentityFile {self.path('nolive_ed25519')}
   CertificateFile {self.path('nolive_ed25519-cert.pub')}
 Host *
@@ -598,6 +627,7 @@ Host *
             return f.read()
 
     def cleanup_dirs(self):
+        self.remove_login()
         if self.args.keep:
             log(f"kept {self.dir} and {self.recdir_root}")
             return
@@ -808,29 +838,35 @@ def phase_ttfo(w, res, a):
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise BenchError(f"ControlMaster for {p} did not come up")
                 time.sleep(0.1)
-            for _ in range(2):  # an established master: the bastion's upstream is up too
-                run(w.ssh(p, "-S", sock) + ["true"], timeout=30)
         # A channel the master cannot open makes the mux client fall back to a new connection
         # ("Session open refused by peer"); a lost exit status makes it exit 255. Both are
-        # counted, and only channels that really went through the master are timed.
+        # counted (warm-ups included), and only channels that really went through the master
+        # and exited 0 are timed.
         cm = {p: [] for p in PATHS}
         cm_fallback = {p: 0 for p in PATHS}
         cm_failed = {p: 0 for p in PATHS}
         cm_errors = {p: [] for p in PATHS}
+
+        def channel(p, timed):
+            t0 = time.perf_counter()
+            r = run(w.ssh(p, "-S", masters[p][1]) + ["true"], timeout=30, check=False)
+            dt = (time.perf_counter() - t0) * 1000
+            err = r.stderr.decode(errors="replace").strip()
+            if r.returncode != 0:
+                cm_failed[p] += 1
+                cm_errors[p].append(f"exit {r.returncode}: {err[-200:]}")
+            elif "mux_client" in err or "refused" in err:
+                cm_fallback[p] += 1
+                cm_errors[p].append(err[-200:])
+            elif timed:
+                cm[p].append(dt)
+
+        for p in PATHS:
+            for _ in range(2):  # an established master: the bastion's upstream is up too
+                channel(p, False)
         for order in rotations(reps):
             for p in order:
-                t0 = time.perf_counter()
-                r = run(w.ssh(p, "-S", masters[p][1]) + ["true"], timeout=30, check=False)
-                dt = (time.perf_counter() - t0) * 1000
-                err = r.stderr.decode(errors="replace").strip()
-                if r.returncode != 0:
-                    cm_failed[p] += 1
-                    cm_errors[p].append(f"exit {r.returncode}: {err[-200:]}")
-                elif "mux_client" in err or "refused" in err:
-                    cm_fallback[p] += 1
-                    cm_errors[p].append(err[-200:])
-                else:
-                    cm.setdefault(p, []).append(dt)
+                channel(p, True)
         for p, (proc, sock) in masters.items():
             if proc.poll() is not None:
                 raise BenchError(f"ControlMaster for {p} died during the runs")
@@ -853,7 +889,7 @@ def phase_ttfo(w, res, a):
             f"runs that went through the master; {reps} tried per path, after 2 warm-up channels)",
             "ms", "lower", m["bastion"], m["proxyjump"], m["direct"], "≤ 1.0×", ok)
     res.add("cm_bad", f"ControlMaster channels that failed (exit 255) or fell back to a new "
-            f"connection, of {reps}", "runs", "lower", cm_failed["bastion"] + cm_fallback["bastion"],
+            f"connection, of {reps + 2} (warm-ups included)", "runs", "lower", cm_failed["bastion"] + cm_fallback["bastion"],
             cm_failed["proxyjump"] + cm_fallback["proxyjump"], cm_failed["direct"] + cm_fallback["direct"],
             "0", cm_failed["bastion"] + cm_fallback["bastion"] == 0, ratio=False)
     for p in PATHS:
@@ -1311,6 +1347,7 @@ def machine_info(w):
         "bastion_binary_mtime": datetime.datetime.fromtimestamp(
             os.path.getmtime(w.bin), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "loadavg_start": loadavg(),
+        "login": w.login,
     }
 
 
@@ -1332,7 +1369,7 @@ def write_report(res, info, a, elapsed, out_md, out_json, failure=None):
         f"{info['bastion_binary_mtime']}. Recording and PHI masking are always on (recordings are "
         "masked; the role's default `live_masking = true` masks the screen too); recordings are "
         "written to a directory on /dev/shm.",
-        "- Paths: **bastion** = `ssh root@t1@bastion` (bastion → target sshd, certificate login); "
+        f"- Paths: **bastion** = `ssh {info['login']}@t1@bastion` (bastion → target sshd, certificate login); "
         "**OpenSSH** = `ssh -J jump target` through a second sshd; **direct** = `ssh target`. All "
         "on 127.0.0.1, default ciphers "
         f"({', '.join(sorted({c for v in res.raw.get('ciphers_client_side', {}).values() for c in v}))}"
@@ -1370,6 +1407,10 @@ def write_report(res, info, a, elapsed, out_md, out_json, failure=None):
         "Time to first output: wall time of the whole `ssh … true` process (connection set-up, "
         "authentication, channel, exit), an upper bound on time to first output. ControlMaster: "
         "after two warm-up channels, so the bastion's upstream connection is already up.",
+        f"Target login `{info['login']}`: a /bin/sh system account created for the run (root's "
+        "login shell on this machine runs `pyenv init` from ~/.bashrc for every session, ~150 ms, "
+        "which would hide the differences between paths). The jump host is entered as root "
+        "(it only forwards, no shell runs there).",
         "`live_masking = false` rows: a second role and certificate on the same bastion whose "
         "screen output is not masked (recordings are); informational, to separate the live "
         "masker's cost from the relay's.",
@@ -1419,6 +1460,9 @@ def parse_args():
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    ap.add_argument("--login", default="bastion-bench",
+                    help="login on the target (a /bin/sh system account, created for the run and "
+                         "removed afterwards if missing; 'root' uses root's own shell and dotfiles)")
     ap.add_argument("--hold", type=float, default=0,
                     help="set up, print how to reach the three paths, wait this many seconds "
                          "(at most 3600) for manual runs or profiling, then clean up")

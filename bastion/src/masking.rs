@@ -1,10 +1,79 @@
-//! The configured PHI masker: the packs, the site's labels and rules, compiled once.
+//! The configured PHI masker: the packs, the site's labels and rules, compiled once. Rules may
+//! be scoped to targets and roles; each distinct set of rules in effect is compiled once, on
+//! first use, and shared.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Result};
 use recorder::mask::{HipaaOptions, Masker, Rule, RuleSet, Validator};
 
-/// Builds and compiles the `[masking]` section. Errors name the rule's key path.
-pub fn build(m: &config::Masking) -> Result<Masker> {
+use crate::gateway::target::{selects, Access};
+
+/// The maskers of a configuration.
+pub struct Maskers {
+    config: config::Masking,
+    /// Every rule that applies everywhere (scoped rules off).
+    everywhere: Masker,
+    /// Every rule on: what `mask-test` and `config check --masking` show.
+    all: Masker,
+    /// Compiled sets, keyed by the indices of the scoped rules switched on.
+    scoped: Mutex<HashMap<Vec<usize>, Masker>>,
+}
+
+impl Maskers {
+    /// Compiles the `[masking]` section; errors name the rule's key path.
+    pub fn new(m: &config::Masking) -> Result<Maskers> {
+        let all = build(m, |_| true)?;
+        let everywhere = build(m, |r| r.targets.is_empty() && r.roles.is_empty())?;
+        Ok(Maskers {
+            config: m.clone(),
+            everywhere,
+            all,
+            scoped: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Every rule on.
+    pub fn all(&self) -> &Masker {
+        &self.all
+    }
+
+    /// The masker for a channel to `access` (its target, the roles that granted it).
+    pub fn for_access(&self, access: &Access) -> Masker {
+        let on: Vec<usize> = self
+            .config
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !(r.targets.is_empty() && r.roles.is_empty()))
+            .filter(|(_, r)| r.targets.is_empty() || selects(&r.targets, &access.target))
+            .filter(|(_, r)| r.roles.is_empty() || r.roles.iter().any(|x| access.roles.contains(x)))
+            .map(|(i, _)| i)
+            .collect();
+        if on.is_empty() {
+            return self.everywhere.clone();
+        }
+        let Ok(mut cache) = self.scoped.lock() else {
+            // A poisoned lock only means another thread panicked mid-insert: mask everything.
+            return self.all.clone();
+        };
+        if let Some(m) = cache.get(&on) {
+            return m.clone();
+        }
+        let built = build(&self.config, |r| {
+            (r.targets.is_empty() && r.roles.is_empty())
+                || self.config.rules.iter().position(|x| std::ptr::eq(x, r)).is_some_and(|i| on.contains(&i))
+        });
+        // The all-rules set compiled at start, so this cannot fail; if it did, mask more, not less.
+        let m = built.unwrap_or_else(|_| self.all.clone());
+        cache.insert(on, m.clone());
+        m
+    }
+}
+
+/// Builds the packs plus the site rules for which `keep` holds.
+fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Result<Masker> {
     let mut set = RuleSet::new();
     for pack in &m.packs {
         match pack.as_str() {
@@ -39,7 +108,7 @@ pub fn build(m: &config::Masking) -> Result<Masker> {
             }
             continue;
         }
-        let mut rule = Rule::custom(r.name.clone(), r.pattern.clone()).enabled(r.enabled);
+        let mut rule = Rule::custom(r.name.clone(), r.pattern.clone()).enabled(r.enabled && keep(r));
         if let Some(g) = r.group {
             rule = rule.with_group(g);
         }
@@ -73,34 +142,76 @@ mod tests {
     fn transfers_are_recognised() {
         assert!(is_transfer_command(b"scp -t /tmp/x"));
         assert!(is_transfer_command(b"/usr/bin/scp -f -- file"));
-        assert!(is_transfer_command(
-            b"rsync --server -vlogDtpre.iLsfxC . /tmp"
-        ));
+        assert!(is_transfer_command(b"rsync --server -vlogDtpre.iLsfxC . /tmp"));
         assert!(!is_transfer_command(b"scp-like --help"));
         assert!(!is_transfer_command(b"cat /etc/passwd"));
     }
 
-    #[test]
-    fn site_rules_add_replace_and_disable() {
-        let mut m = config::Masking::default();
-        m.rules.push(config::MaskRule {
-            name: "site-badge".into(),
-            pattern: r"(?i)badge[:# ]*([A-Z]{2}\d{6})".into(),
-            group: Some(1),
-            validator: None,
-            enabled: true,
-        });
-        let masker = build(&m).unwrap();
-        assert_eq!(masker.mask(b"badge: AB123456 ok"), b"badge: ******** ok");
-        assert_eq!(masker.mask(b"SSN 123-45-6789"), b"SSN ***-**-****");
-        m.rules.push(config::MaskRule {
-            name: "nope".into(),
-            pattern: r"\d+".into(),
+    fn rule(name: &str, pattern: &str) -> config::MaskRule {
+        config::MaskRule {
+            name: name.into(),
+            pattern: pattern.into(),
             group: None,
             validator: None,
             enabled: true,
-        });
-        let err = build(&m).unwrap_err().to_string();
+            targets: vec![],
+            roles: vec![],
+        }
+    }
+
+    #[test]
+    fn site_rules_add_and_bad_rules_are_named() {
+        let mut m = config::Masking::default();
+        let mut badge = rule("site-badge", r"(?i)badge[:# ]{0,3}([A-Z]{2}\d{6})");
+        badge.group = Some(1);
+        m.rules.push(badge);
+        let maskers = Maskers::new(&m).unwrap();
+        assert_eq!(maskers.all().mask(b"badge: AB123456 ok"), b"badge: ******** ok");
+        assert_eq!(maskers.all().mask(b"SSN 123-45-6789"), b"SSN ***-**-****");
+        m.rules.push(rule("nope", r"\d+"));
+        let err = Maskers::new(&m).err().unwrap().to_string();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn scoped_rules_apply_only_where_configured() {
+        let config = config::Config::parse(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+host_key = "k"
+[ca]
+user_ca = "u"
+target_ca = "t"
+[[targets]]
+name = "lab1"
+host = "h"
+host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli"
+default_login = "root"
+labels = { kind = "lab" }
+[[targets]]
+name = "web1"
+host = "h"
+host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli"
+default_login = "root"
+[[roles]]
+name = "ops"
+principals = ["ops"]
+targets = ["*"]
+[[masking.rules]]
+name = "specimen"
+pattern = 'SPC-\d{6}'
+targets = ["kind=lab"]
+"#,
+            "t",
+        )
+        .unwrap();
+        let maskers = Maskers::new(&config.masking).unwrap();
+        let ops = vec!["ops".to_string()];
+        let lab = crate::gateway::target::resolve(&config, &ops, "lab1", None).unwrap();
+        let web = crate::gateway::target::resolve(&config, &ops, "web1", None).unwrap();
+        assert_eq!(maskers.for_access(&lab).mask(b"SPC-123456"), b"***-******");
+        assert_eq!(maskers.for_access(&web).mask(b"SPC-123456"), b"SPC-123456");
+        assert_eq!(maskers.for_access(&web).mask(b"SSN 123-45-6789"), b"SSN ***-**-****");
     }
 }

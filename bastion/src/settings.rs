@@ -33,7 +33,7 @@ impl Settings {
                     config.recording.signing_key.display()
                 )
             })?;
-        let masker = crate::masking::build(&config.masking)?;
+        let maskers = crate::masking::Maskers::new(&config.masking)?;
         let shared = Shared {
             user_cas: vec![user_ca.public_key().clone()],
             target_ca,
@@ -41,7 +41,7 @@ impl Settings {
             upstream_config_host_ca: Arc::new(upstream::client_config(true)),
             audit,
             recording_key: Arc::new(recording_key),
-            masker,
+            maskers,
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,
         };

@@ -142,6 +142,12 @@ pub struct MaskRule {
     /// Turn the rule off without deleting it (also works for pack rules, by name).
     #[serde(default = "defaults::yes")]
     pub enabled: bool,
+    /// Apply only on these targets (name globs or `KEY=VALUE` label selectors); empty: all.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Apply only to sessions granted by these roles (names); empty: all.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// `[server]`

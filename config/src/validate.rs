@@ -163,6 +163,11 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
                 format!("rule {:?} is defined twice", r.name),
             );
         }
+        for (j, role) in r.roles.iter().enumerate() {
+            if !c.roles.iter().any(|x| &x.name == role) {
+                bad(format!("masking.rules[{i}].roles[{j}]"), format!("no role is named {role:?}"));
+            }
+        }
         if let Some(v) = &r.validator {
             if !["luhn", "npi", "ssn"].contains(&v.as_str()) {
                 bad(

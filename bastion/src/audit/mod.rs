@@ -6,6 +6,7 @@
 //! - `store.rs`: [`AuditStore`]: connect (SQLite or PostgreSQL, migrations applied), ping.
 //! - `write.rs`: the writes the relay makes, and crash recovery.
 //! - `query.rs`: the reads behind `bastion audit`, and the row types they return.
+//! - `identity.rs`: issued certificates, revocations and the revocation check.
 //! - `url.rs`: which backend a URL names, and the URL with its password hidden for messages.
 //!
 //! Both backends share one schema (`bastion/migrations/sqlite/` and `…/postgres/` differ only in
@@ -17,6 +18,7 @@
 //! Every call returns [`AuditError`]; the caller decides. The relay fails closed: no audit store,
 //! no session ([`AuditStore::ping`] before each one).
 
+mod identity;
 mod query;
 mod store;
 mod url;
@@ -25,6 +27,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use identity::{CertificateIssued, CertificateRow, Revocation};
 pub use query::{AuthRow, ChannelRow, SessionRow};
 pub use store::AuditStore;
 pub use url::sqlite_file;

@@ -32,7 +32,7 @@ impl Check {
         let settings = Settings::load(config, audit).map_err(Failure::failed)?;
         println!("{summary}");
         if self.masking {
-            for line in super::mask_test::describe(&settings.shared.masker) {
+            for line in super::mask_test::describe(settings.shared.maskers.all()) {
                 println!("{line}");
             }
         }

@@ -20,7 +20,8 @@ pub struct MaskTest {
 impl MaskTest {
     pub fn run(self) -> Result<(), Failure> {
         let masking = load_masking(&self.config)?;
-        let masker = crate::masking::build(&masking).map_err(Failure::usage)?;
+        let maskers = crate::masking::Maskers::new(&masking).map_err(Failure::usage)?;
+        let masker = maskers.all();
         let mut input = Vec::new();
         match &self.file {
             Some(f) => {

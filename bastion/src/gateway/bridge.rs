@@ -298,7 +298,9 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         Start::Exec(c) => crate::masking::is_transfer_command(c),
         Start::Shell => false,
     };
+    let masker = ctx.shared.maskers.for_access(&access);
     let info = ChannelInfo {
+        masker: &masker,
         transfer,
         channel: u32::from(client.id),
         kind,
@@ -326,7 +328,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         command: match &start {
             Start::Shell => None,
             Start::Exec(c) => Some(recording::mask_text(
-                &ctx.shared.masker,
+                &masker,
                 &String::from_utf8_lossy(c),
             )),
             Start::Subsystem(n) => Some(n.clone()),
@@ -370,7 +372,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     // Transfers pass untouched; a role may see unmasked live output (recordings are always masked).
     let live = (!transfer && access.live_masking).then(|| {
         LiveMasks::new(
-            &ctx.shared.masker,
+            &masker,
             Duration::from_millis(ctx.shared.config.masking.live_hold_ms),
         )
     });

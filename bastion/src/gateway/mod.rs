@@ -44,8 +44,9 @@ pub struct Shared {
     pub audit: crate::audit::AuditStore,
     /// Signs recording checkpoints.
     pub recording_key: Arc<recorder::SigningKey>,
-    /// PHI masker (all enabled rules compiled once; each stream gets its own state).
-    pub masker: recorder::mask::Masker,
+    /// PHI maskers (rules compiled once per distinct set in effect; each stream gets its own
+    /// state).
+    pub maskers: crate::masking::Maskers,
     /// Cancelled when the bastion shuts down; channels tell their users.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

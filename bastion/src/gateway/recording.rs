@@ -60,6 +60,8 @@ pub struct ChannelInfo<'a> {
     pub access: &'a Access,
     /// A file transfer (sftp, legacy scp): counted and hashed, not recorded as content.
     pub transfer: bool,
+    /// The masking rules in effect for this channel.
+    pub masker: &'a Masker,
 }
 
 /// A channel's recording in progress.
@@ -93,7 +95,7 @@ impl ChannelRecording {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
-            command: info.command.as_ref().map(|c| mask_text(&shared.masker, c)),
+            command: info.command.as_ref().map(|c| mask_text(info.masker, c)),
             title: Some(format!(
                 "{}@{} ({})",
                 info.access.login, info.access.target.name, ctx.user.key_id
@@ -125,7 +127,7 @@ impl ChannelRecording {
             .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let failed = CancellationToken::new();
-        let maskers = (!transfer).then(|| (shared.masker.recording(), shared.masker.recording()));
+        let maskers = (!transfer).then(|| (info.masker.recording(), info.masker.recording()));
         let task = tokio::spawn(write_loop(rec, rx, failed.clone(), maskers));
         Ok(ChannelRecording {
             tx,

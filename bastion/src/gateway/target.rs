@@ -161,7 +161,12 @@ pub fn roles_for<'c>(config: &'c Config, principals: &[String]) -> Vec<&'c Role>
 
 /// Whether `role` grants `target` (a name glob or a `KEY=VALUE` label selector matches).
 pub fn role_covers(role: &Role, target: &Target) -> bool {
-    role.targets.iter().any(|sel| match sel.split_once('=') {
+    selects(&role.targets, target)
+}
+
+/// Whether any selector (name glob or `KEY=VALUE` label selector) matches `target`.
+pub fn selects(selectors: &[String], target: &Target) -> bool {
+    selectors.iter().any(|sel| match sel.split_once('=') {
         Some((k, v)) => target.labels.get(k.trim()).is_some_and(|x| x == v.trim()),
         None => globset::Glob::new(sel)
             .map(|g| g.compile_matcher().is_match(&target.name))

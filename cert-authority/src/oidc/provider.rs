@@ -128,6 +128,9 @@ impl Provider {
             // Discovery must not be redirected elsewhere (SSRF, issuer confusion).
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.http_timeout)
+            // Fetches are rare (discovery, rotations): a pooled connection would mostly be a
+            // stale one, closed by a provider that restarted meanwhile.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| Refusal::ProviderUnavailable(format!("HTTP client: {e}")))?;
         Ok(Provider {

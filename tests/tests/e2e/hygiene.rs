@@ -119,4 +119,14 @@ fn sigterm_tells_live_users_and_exits() {
     );
     let screen = t.wait_for("SSH-EXIT=", Duration::from_secs(15));
     assert!(screen.contains("bastion is shutting down"), "{screen}");
+    // The live session's recording was sealed before the process exited.
+    let casts = crate::recording::casts(&w.bastion.dir.path().join("recordings"));
+    assert_eq!(casts.len(), 1, "{casts:?}");
+    let o = run(Command::new(tests::bastion_bin())
+        .arg("verify")
+        .arg(&casts[0])
+        .arg("--config")
+        .arg(&w.bastion.config));
+    assert!(o.status.success(), "{}", tests::stdout(&o));
+    assert!(tests::stdout(&o).contains("sealed"), "{}", tests::stdout(&o));
 }
