@@ -1484,7 +1484,8 @@ def parse_args():
     a.stream_sessions = 100 if full else 20
     a.stream_bytes = 16 * MiB if full else 4 * MiB
     a.hang_runs = 1000 if full else 60
-    a.hang_openssh_every = 10
+    a.hang_openssh_every = 20
+    a.total_budget = 870 if full else 600  # seconds; later phases are skipped past it
     a.hang_budget = 330 if full else 60
     a.op_timeout = 300
     a.phase_budget = 300
@@ -1532,7 +1533,13 @@ def main():
             if ph not in table:
                 raise BenchError(f"unknown phase {ph}")
         for ph in phases:
+            if time.monotonic() - T0 > a.total_budget:
+                res.notes.append(f"phase {ph} skipped: the run was past its {a.total_budget} s budget")
+                log(f"skipping {ph}: past the time budget")
+                continue
+            t_phase = time.monotonic()
             table[ph](w, res, a)
+            res.raw.setdefault("phase_seconds", {})[ph] = round(time.monotonic() - t_phase, 1)
     except BenchError as e:
         failure = str(e)
         log(f"FAILED: {e}")

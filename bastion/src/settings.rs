@@ -34,6 +34,7 @@ impl Settings {
                 )
             })?;
         let maskers = crate::masking::Maskers::new(&config.masking)?;
+        let approvals = crate::approval::rules::Rules::new(&config)?;
         let shared = Shared {
             user_cas: vec![user_ca.public_key().clone()],
             target_ca,
@@ -42,6 +43,7 @@ impl Settings {
             audit,
             recording_key: Arc::new(recording_key),
             maskers,
+            approvals,
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,
         };

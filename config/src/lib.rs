@@ -17,13 +17,14 @@ pub mod error;
 mod locate;
 pub mod schema;
 pub mod types;
-mod validate;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, Problem};
 pub use schema::*;
 pub use types::{Capability, Port, Seconds};
+pub use validate::command_regex;
 
 /// The configuration file used when none is named: `$BASTION_CONFIG`, else `./bastion.toml`.
 pub fn default_path() -> PathBuf {

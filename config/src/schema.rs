@@ -36,9 +36,49 @@ pub struct Config {
     /// `[[ci]]`: workload identities (CI jobs' OIDC tokens) trusted for short certificates.
     #[serde(default)]
     pub ci: Vec<CiRule>,
+    /// `[approval]`: commands that wait for another person's approval.
+    #[serde(default)]
+    pub approval: Approval,
     /// `[dev]`: settings that only make sense on a developer's machine.
     #[serde(default)]
     pub dev: Dev,
+}
+
+/// `[approval]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// `[[approval.rules]]`, first match wins.
+    #[serde(default)]
+    pub rules: Vec<ApprovalRule>,
+}
+
+/// `[[approval.rules]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRule {
+    /// Shown to the user, the reviewers and in the audit trail.
+    pub name: String,
+    /// Regular expression searched in the command line (exec command or shell line).
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Applies on these targets (name globs or `KEY=VALUE` label selectors); empty: all.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Applies to sessions granted by these roles (names); empty: all.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Principals (groups) whose members may decide; nobody decides their own request.
+    pub approvers: Vec<String>,
+    /// Approvals needed (default: one per listed approver group).
+    #[serde(default)]
+    pub approvals: Option<u32>,
+    /// Time to decide; the request is denied when it runs out.
+    #[serde(default = "defaults::approval_timeout")]
+    pub timeout: Seconds,
+    /// Every shell on these targets needs approval before it starts (just-in-time access).
+    #[serde(default)]
+    pub whole_session: bool,
 }
 
 /// `[oidc]`
@@ -428,6 +468,9 @@ mod defaults {
     }
     pub fn yes() -> bool {
         true
+    }
+    pub fn approval_timeout() -> Seconds {
+        Seconds(600)
     }
     pub fn packs() -> Vec<String> {
         vec!["hipaa".to_string()]

@@ -179,6 +179,38 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
     }
     check_api(c, &mut bad);
     check_identity(c, &mut bad);
+    let mut approval_names = HashSet::new();
+    for (i, r) in c.approval.rules.iter().enumerate() {
+        let at = |key: &str| format!("approval.rules[{i}].{key}");
+        if !approval_names.insert(r.name.as_str()) {
+            bad(at("name"), format!("rule {:?} is defined twice", r.name));
+        }
+        match (&r.command, r.whole_session) {
+            (None, false) => bad(at("command"), "missing: a regular expression, or whole_session = true".into()),
+            (Some(re), _) => {
+                if re.len() > 4096 {
+                    bad(at("command"), "longer than 4096 characters".into());
+                } else if let Err(e) = command_regex(re) {
+                    bad(at("command"), format!("not a valid regular expression: {e}"));
+                }
+            }
+            (None, true) => {}
+        }
+        if r.approvers.is_empty() || r.approvers.iter().any(String::is_empty) {
+            bad(at("approvers"), "list at least one approver group".into());
+        }
+        if r.approvals == Some(0) {
+            bad(at("approvals"), "must be at least 1".into());
+        }
+        if r.timeout.0 == 0 {
+            bad(at("timeout"), "must be longer than 0s".into());
+        }
+        for (j, role) in r.roles.iter().enumerate() {
+            if !c.roles.iter().any(|x| &x.name == role) {
+                bad(format!("approval.rules[{i}].roles[{j}]"), format!("no role is named {role:?}"));
+            }
+        }
+    }
     for (i, name) in c.server.env_allow.iter().enumerate() {
         if name.is_empty() || name[..name.len() - usize::from(name.ends_with('*'))].contains('*') {
             bad(
@@ -307,4 +339,20 @@ fn check_identity(c: &Config, bad: &mut impl FnMut(String, String)) {
             }
         }
     }
+}
+
+/// Compiles an approval rule's command expression. Command lines are matched as bytes with
+/// ASCII classes (`\b`, `\w`, `(?i)`), which is what shell commands are made of.
+///
+/// # Errors
+/// The parser's own message, naming the position of the problem.
+pub fn command_regex(pattern: &str) -> Result<regex_automata::meta::Regex, String> {
+    use regex_automata::util::syntax;
+    regex_automata::meta::Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .build(pattern)
+        .map_err(|e| match e.syntax_error() {
+            Some(s) => s.to_string().lines().last().unwrap_or("syntax error").trim().to_string(),
+            None => e.to_string(),
+        })
 }

@@ -32,8 +32,7 @@ pub fn npm_install() {
         return;
     }
     let dir = oidc_dir();
-    if !dir.join("node_modules/oidc-provider").is_dir() || !dir.join("node_modules/jose").is_dir()
-    {
+    if !dir.join("node_modules/oidc-provider").is_dir() || !dir.join("node_modules/jose").is_dir() {
         let o = run(Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--silent"])
             .current_dir(&dir));

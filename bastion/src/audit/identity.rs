@@ -101,7 +101,8 @@ impl AuditStore {
     /// Records a revocation; effective at the next authentication on every bastion sharing
     /// the store.
     pub async fn revoke(&self, r: &Revocation) -> Result<(), AuditError> {
-        const SQL: &str = "INSERT INTO revocations (serial, key_id, revoked_at_ms, revoked_by, reason) \
+        const SQL: &str =
+            "INSERT INTO revocations (serial, key_id, revoked_at_ms, revoked_by, reason) \
              VALUES ($1, $2, $3, $4, $5)";
         let serial = r.serial.map(|s| s.to_string());
         let insert = async {
@@ -121,8 +122,7 @@ impl AuditStore {
     /// Whether a revocation names this serial or this key id. Called at every authentication;
     /// the caller refuses on `Err` (fail closed).
     pub async fn is_revoked(&self, serial: u64, key_id: &str) -> Result<bool, AuditError> {
-        const SQL: &str =
-            "SELECT COUNT(*) FROM revocations WHERE serial = $1 OR key_id = $2";
+        const SQL: &str = "SELECT COUNT(*) FROM revocations WHERE serial = $1 OR key_id = $2";
         let serial = serial.to_string();
         let count = async {
             with_pool!(self, pool => sqlx::query_scalar::<_, i64>(SQL)
@@ -172,15 +172,14 @@ impl AuditStore {
         raw.into_iter()
             .rev()
             .map(|r| {
-                let principals = serde_json::from_str(&r.principals).map_err(|_| {
-                    AuditError::BadRow {
+                let principals =
+                    serde_json::from_str(&r.principals).map_err(|_| AuditError::BadRow {
                         url: self.url.to_string(),
                         table: "certificates",
                         row: r.id.to_string(),
                         field: "principals",
                         value: r.principals.clone(),
-                    }
-                })?;
+                    })?;
                 Ok(CertificateRow {
                     id: r.id,
                     serial: r.serial,

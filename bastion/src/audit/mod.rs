@@ -19,6 +19,7 @@
 //! no session ([`AuditStore::ping`] before each one).
 
 mod identity;
+mod approvals;
 mod query;
 mod store;
 mod url;
@@ -28,6 +29,7 @@ mod write;
 mod tests;
 
 pub use identity::{CertificateIssued, CertificateRow, Revocation};
+pub use approvals::{ApprovalRequest, ApprovalRow};
 pub use query::{AuthRow, ChannelRow, SessionRow};
 pub use store::AuditStore;
 pub use url::sqlite_file;

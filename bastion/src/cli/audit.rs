@@ -21,6 +21,8 @@ pub enum AuditCommand {
     Channels(List),
     /// Authentication decisions, accepted and refused, each with its reason.
     Auth(List),
+    /// Certificates the CA issued (HTTP API, `ca sign`), and whether they are revoked.
+    Certs(List),
     /// JSON lines for a SIEM: every session with its channels, and the auth events.
     Export(Export),
     /// Create or upgrade the database schema (and check that the database is reachable).
@@ -87,6 +89,18 @@ impl AuditCommand {
                     let store = open(&l.config, false).await?;
                     let rows = store.auth_events(&l.filter()).await?;
                     print_rows(&rows, l.json, table::auth)
+                })
+            }
+            AuditCommand::Certs(l) => {
+                if l.target.is_some() {
+                    return Err(Failure::usage(anyhow!(
+                        "--target does not apply to certificates"
+                    )));
+                }
+                runtime.block_on(async {
+                    let store = open(&l.config, false).await?;
+                    let rows = store.certificates(&l.filter()).await?;
+                    print_rows(&rows, l.json, table::certs)
                 })
             }
             AuditCommand::Export(e) => runtime.block_on(e.run()),

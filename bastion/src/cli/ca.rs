@@ -1,5 +1,5 @@
-//! `bastion ca init|sign`: create the CA keys, sign a user certificate by hand (the admin and
-//! break-glass path).
+//! `bastion ca init|sign|revoke`: create the CA keys, sign a user certificate by hand (the admin
+//! and break-glass path), revoke certificates and identities.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,29 @@ pub enum CaCommand {
     },
     /// Sign a user certificate for KEY.pub; writes KEY-cert.pub.
     Sign(Sign),
+    /// Revoke a certificate (--serial), a key id (--key-id) or every key id issued to a token
+    /// subject (--identity); effective at the next authentication on every bastion sharing the
+    /// audit store.
+    Revoke(Revoke),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["serial", "key_id", "identity"])))]
+pub struct Revoke {
+    /// Certificate serial (decimal, as `ssh-keygen -L` and `bastion audit certs` show it).
+    #[arg(long)]
+    serial: Option<u64>,
+    /// Certificate key id (the identity the certificate names).
+    #[arg(long)]
+    key_id: Option<String>,
+    /// Token subject: revokes it as a key id and every key id issued to it.
+    #[arg(long)]
+    identity: Option<String>,
+    /// Why (kept in the audit store).
+    #[arg(long, default_value = "revoked by an administrator")]
+    reason: String,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +82,7 @@ impl CaCommand {
         match self {
             CaCommand::Init { dir } => init(&dir).map_err(Failure::failed),
             CaCommand::Sign(s) => s.run(),
+            CaCommand::Revoke(r) => super::runtime()?.block_on(r.run()),
         }
     }
 }
@@ -152,4 +176,51 @@ pub fn cert_path(public_key: &Path) -> PathBuf {
     let s = public_key.to_string_lossy();
     let base = s.strip_suffix(".pub").unwrap_or(&s);
     PathBuf::from(format!("{base}-cert.pub"))
+}
+
+impl Revoke {
+    async fn run(self) -> Result<(), Failure> {
+        let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
+        let store = crate::audit::AuditStore::connect(&config.audit.database)
+            .await
+            .map_err(Failure::failed)?;
+        let by = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".into());
+        let mut revocations = Vec::new();
+        let base = crate::audit::Revocation {
+            revoked_at_ms: crate::audit::now_ms(),
+            revoked_by: by,
+            reason: self.reason.clone(),
+            ..Default::default()
+        };
+        if let Some(serial) = self.serial {
+            revocations.push(crate::audit::Revocation {
+                serial: Some(serial),
+                ..base.clone()
+            });
+        }
+        let mut key_ids: Vec<String> = self.key_id.iter().cloned().collect();
+        if let Some(subject) = &self.identity {
+            key_ids.push(subject.clone());
+            key_ids.extend(store.key_ids_of_subject(subject).await?);
+        }
+        key_ids.sort();
+        key_ids.dedup();
+        for key_id in key_ids {
+            revocations.push(crate::audit::Revocation {
+                key_id: Some(key_id),
+                ..base.clone()
+            });
+        }
+        for r in &revocations {
+            store.revoke(r).await?;
+            match (&r.serial, &r.key_id) {
+                (Some(s), _) => println!("revoked serial {s}"),
+                (_, Some(k)) => println!("revoked key id {k:?}"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }

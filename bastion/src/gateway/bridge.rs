@@ -212,6 +212,11 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     };
     client.pty = pty.is_some();
 
+    if ctx.review {
+        review_channel(&ctx, &client, &start).await;
+        return;
+    }
+
     // Destination: from the user name, or the menu for an interactive session that named none.
     let access = match ctx.access() {
         Some(a) => a,
@@ -353,6 +358,30 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         .send(RecEvent::Marker(format!("{} started", start.kind())))
         .await;
 
+    // Approval hold: the command is known before the target sees anything.
+    let raw_command = match &start {
+        Start::Exec(c) => Some(String::from_utf8_lossy(c).into_owned()),
+        _ => None,
+    };
+    let rule = match &start {
+        Start::Subsystem(_) => None,
+        _ => ctx.shared.approvals.matching(&access, raw_command.as_deref()),
+    };
+    if let Some(rule) = rule {
+        let masked = raw_command
+            .as_deref()
+            .map(|c| recording::mask_text(&masker, c))
+            .unwrap_or_else(|| "(interactive shell)".into());
+        match approval_hold(&ctx, &access, &client, &recording, rule, masked).await {
+            Ok(()) => {}
+            Err((text, status)) => {
+                client.fail(&text, status).await;
+                end_unrun(&ctx, u32::from(client.id), recording, status).await;
+                return;
+            }
+        }
+    }
+
     let upstream = match connect(&ctx, &access, &client, pty.as_ref(), &env, &start).await {
         Some(u) => u,
         None => return,
@@ -412,6 +441,84 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     }
 }
 
+/// Holds the channel until its approval request is decided. `Err` carries the message and exit
+/// status to end the channel with.
+async fn approval_hold(
+    ctx: &SessionCtx,
+    access: &Access,
+    client: &Client,
+    recording: &ChannelRecording,
+    rule: &config::ApprovalRule,
+    command: String,
+) -> Result<(), (String, u32)> {
+    use crate::approval::hold::{self, Decision};
+    let audit = &ctx.shared.audit;
+    let request = crate::audit::ApprovalRequest {
+        session_id: ctx.id.clone(),
+        channel: u32::from(client.id),
+        rule: rule.name.clone(),
+        command,
+        requester: ctx.user.key_id.clone(),
+        target: access.target.name.clone(),
+        login: access.login.clone(),
+        required: crate::approval::rules::required(rule),
+        requested_at_ms: 0,
+        expires_at_ms: 0,
+    };
+    let fail_closed = |e: crate::audit::AuditError| {
+        tracing::error!("approval request failed: {e}");
+        ("bastion: the approval could not be requested (audit store unavailable); not run".to_string(), 126)
+    };
+    let held = hold::request(audit, rule, request).await.map_err(fail_closed)?;
+    info!(request = held.id, rule = %rule.name, "held for approval");
+    let _ = recording
+        .send(RecEvent::Marker(format!("approval requested: request {} (rule \"{}\")", held.id, rule.name)))
+        .await;
+    client
+        .say(&format!("held for approval: request {} (rule \"{}\") — waiting", held.id, rule.name))
+        .await;
+    let decision = hold::wait(audit, &held, &ctx.closed).await.map_err(fail_closed)?;
+    let marker = match &decision {
+        Decision::Approved(by) => format!("approval granted: request {} by {}", held.id, by.join(", ")),
+        Decision::Denied { by, reason } => format!("approval denied: request {} by {by}: {reason}", held.id),
+        Decision::TimedOut => format!("approval timed out: request {}", held.id),
+        Decision::Cancelled => format!("approval cancelled: request {}", held.id),
+    };
+    info!(request = held.id, "{marker}");
+    let _ = recording.send(RecEvent::Marker(marker)).await;
+    match decision {
+        Decision::Approved(by) => {
+            client.say(&format!("approved by {}: request {}", by.join(", "), held.id)).await;
+            Ok(())
+        }
+        Decision::Denied { by, reason } => Err((format!("denied by {by}: {reason} (request {})", held.id), 126)),
+        Decision::TimedOut => Err((
+            format!("request {} timed out after {}: nobody decided; not run", held.id, rule.timeout),
+            126,
+        )),
+        Decision::Cancelled => Err(("cancelled".into(), 126)),
+    }
+}
+
+/// Ends a channel whose command never ran: seals its recording and closes its audit row.
+async fn end_unrun(ctx: &SessionCtx, channel: u32, recording: Arc<ChannelRecording>, status: u32) {
+    let _ = recording.send(RecEvent::Exit(status.to_string())).await;
+    let sealed = seal(recording).await;
+    let end = ChannelEnd {
+        ended_at_ms: crate::audit::now_ms(),
+        exit_status: Some(status),
+        exit_signal: None,
+        bytes_in: 0,
+        bytes_out: 0,
+        final_hash: sealed.as_ref().map(|s| s.checkpoint.hash.clone()),
+        signature: sealed.as_ref().map(|s| s.checkpoint.sig.clone()),
+        close_reason: "not run".into(),
+    };
+    if let Err(e) = ctx.shared.audit.channel_closed(&ctx.id, channel, &end).await {
+        tracing::error!("audit: cannot record the channel's end: {e}");
+    }
+}
+
 /// Closes the recording and logs its final hash.
 async fn seal(recording: Arc<ChannelRecording>) -> Option<recorder::Seal> {
     let Ok(recording) = Arc::try_unwrap(recording) else {
@@ -443,6 +550,29 @@ async fn seal(recording: Arc<ChannelRecording>) -> Option<recorder::Seal> {
 struct ExitInfo {
     status: Option<u32>,
     signal: Option<String>,
+}
+
+/// A reviewer's command, run by the bastion itself.
+async fn review_channel(ctx: &SessionCtx, client: &Client, start: &Start) {
+    let Start::Exec(command) = start else {
+        client
+            .fail(
+                "bastion: the interactive review console is not available yet; use ssh review@bastion list | history | approve ID [--reason TEXT] | deny ID --reason TEXT",
+                2,
+            )
+            .await;
+        return;
+    };
+    let out = crate::review::run(ctx, &String::from_utf8_lossy(command)).await;
+    if !out.out.is_empty() {
+        let _ = client.tx.data_bytes(Bytes::from(out.out.replace('\n', if client.pty { "\r\n" } else { "\n" }))).await;
+    }
+    if !out.err.is_empty() {
+        let _ = client.tx.extended_data_bytes(1, Bytes::from(out.err)).await;
+    }
+    let _ = client.tx.exit_status(out.status).await;
+    let _ = client.tx.eof().await;
+    let _ = client.tx.close().await;
 }
 
 /// Opens the upstream channel and replays the client's requests on it. Returns `None` after

@@ -194,7 +194,13 @@ impl Handler for Connection {
         }
         let destination = Destination::parse(user);
         let mut note = None;
+        let review = user == crate::review::USER;
+        if review && !crate::review::may_review(&self.shared.config, &certified.principals) {
+            warn!(conn = %self.id, identity = %certified.key_id, reason = "not-a-reviewer", "review refused");
+            self.denial = Some("no role of yours allows the review console".into());
+        }
         let access = match &destination.target {
+            _ if review => None,
             Some(t) => match target::resolve(
                 &self.shared.config,
                 &certified.principals,
@@ -236,14 +242,15 @@ impl Handler for Connection {
                 "the audit store is unavailable, so no session can be opened (fail closed)".into(),
             );
         }
-        self.session = Some(Arc::new(SessionCtx::new(
+        let ctx = SessionCtx::new(
             self.id.clone(),
             self.peer,
             certified,
             access,
             note,
             self.shared.clone(),
-        )));
+        );
+        self.session = Some(Arc::new(if review { ctx.for_review() } else { ctx }));
         Ok(Auth::Accept)
     }
 

@@ -42,6 +42,8 @@ pub struct Shared {
     pub upstream_config_host_ca: Arc<russh::client::Config>,
     /// The audit store (every session and channel is a row; no store, no session).
     pub audit: crate::audit::AuditStore,
+    /// Approval rules, compiled.
+    pub approvals: crate::approval::rules::Rules,
     /// Signs recording checkpoints.
     pub recording_key: Arc<recorder::SigningKey>,
     /// PHI maskers (rules compiled once per distinct set in effect; each stream gets its own

@@ -22,6 +22,8 @@ pub struct SessionCtx {
     pub user: CertifiedUser,
     /// Why the name given was not used as a target, shown with the menu.
     pub note: Option<String>,
+    /// A reviewer's session (`ssh review@bastion …`): commands run on the bastion itself.
+    pub review: bool,
     /// Where the session goes, once known (from the user name, or chosen in the menu).
     access: Mutex<Option<Access>>,
     upstream: OnceCell<Arc<Upstream>>,
@@ -37,6 +39,12 @@ pub struct SessionCtx {
 }
 
 impl SessionCtx {
+    /// Marks the session as a reviewer's.
+    pub fn for_review(mut self) -> SessionCtx {
+        self.review = true;
+        self
+    }
+
     /// A new session for `user` arriving from `peer`.
     pub fn new(
         id: String,
@@ -50,6 +58,7 @@ impl SessionCtx {
             id,
             peer,
             user,
+            review: false,
             note,
             access: Mutex::new(access),
             upstream: OnceCell::new(),

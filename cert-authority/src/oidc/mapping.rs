@@ -78,7 +78,9 @@ impl Grant {
 /// identity with control characters.
 pub fn person_grant(config: &Config, token: &VerifiedToken) -> Result<Grant, Refusal> {
     let Some(oidc) = &config.oidc else {
-        return Err(Refusal::WrongIssuer("no [oidc] provider is configured".into()));
+        return Err(Refusal::WrongIssuer(
+            "no [oidc] provider is configured".into(),
+        ));
     };
     let key_id = identity(token, &oidc.identity_claim)?;
     let offered = claim_values(token.claims.get(&oidc.principals_claim));
@@ -138,7 +140,9 @@ pub fn workload_grant(
     let rule = config
         .ci
         .iter()
-        .find(|r| r.issuer == token.issuer && r.audience == audience && subject_matches(r, &token.subject))
+        .find(|r| {
+            r.issuer == token.issuer && r.audience == audience && subject_matches(r, &token.subject)
+        })
         .ok_or_else(|| Refusal::UntrustedSubject(token.subject.clone()))?;
     let role = config
         .roles
@@ -146,7 +150,9 @@ pub fn workload_grant(
         .find(|r| r.name == rule.role)
         .ok_or_else(|| Refusal::UntrustedSubject(token.subject.clone()))?;
     if token.subject.chars().any(char::is_control) || token.subject.is_empty() {
-        return Err(Refusal::Malformed("sub is empty or has control characters".into()));
+        return Err(Refusal::Malformed(
+            "sub is empty or has control characters".into(),
+        ));
     }
     let extensions = if role.ci_shell {
         role_extensions(&[role])
@@ -191,10 +197,19 @@ fn identity(token: &VerifiedToken, claim: &str) -> Result<String, Refusal> {
 /// principals: OpenSSH separates principals with commas, so a comma or space could smuggle one.
 fn claim_values(v: Option<&Value>) -> Vec<String> {
     let usable = |s: &str| {
-        !s.is_empty() && s.len() <= 256 && !s.chars().any(|c| c == ',' || c.is_whitespace() || c.is_control())
+        !s.is_empty()
+            && s.len() <= 256
+            && !s
+                .chars()
+                .any(|c| c == ',' || c.is_whitespace() || c.is_control())
     };
     let mut out: Vec<String> = match v {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).filter(|s| usable(s)).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|s| usable(s))
+            .map(str::to_string)
+            .collect(),
         Some(Value::String(s)) if usable(s) => vec![s.clone()],
         _ => Vec::new(),
     };
@@ -205,7 +220,9 @@ fn claim_values(v: Option<&Value>) -> Vec<String> {
 fn is_login(s: &str) -> bool {
     let mut chars = s.chars();
     s.len() <= 32
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
 }
 
@@ -214,7 +231,10 @@ fn role_extensions(roles: &[&Role]) -> Vec<String> {
     if roles.iter().any(|r| r.allow.contains(&Capability::Shell)) {
         out.push("permit-pty".to_string());
     }
-    if roles.iter().any(|r| r.allow.contains(&Capability::PortForward)) {
+    if roles
+        .iter()
+        .any(|r| r.allow.contains(&Capability::PortForward))
+    {
         out.push("permit-port-forwarding".to_string());
     }
     out

@@ -66,8 +66,8 @@ impl Identities {
             .chain(config.ci.iter().map(|c| c.issuer.as_str()));
         for issuer in issuers {
             let key = issuer.trim_end_matches('/').to_string();
-            if !providers.contains_key(&key) {
-                providers.insert(key, Arc::new(Provider::new(issuer, options.clone())?));
+            if let std::collections::hash_map::Entry::Vacant(slot) = providers.entry(key) {
+                slot.insert(Arc::new(Provider::new(issuer, options.clone())?));
             }
         }
         Ok(Identities { config, providers })
@@ -100,7 +100,9 @@ impl Identities {
         let (iss, auds) = peek(token)?;
         let iss = iss.trim_end_matches('/');
         let Some(provider) = self.provider(iss) else {
-            return Err(Refusal::WrongIssuer(format!("no provider or ci rule trusts {iss:?}")));
+            return Err(Refusal::WrongIssuer(format!(
+                "no provider or ci rule trusts {iss:?}"
+            )));
         };
         let person = self
             .config
@@ -133,15 +135,14 @@ impl Identities {
 
 /// The unverified `iss` and `aud` of a token.
 fn peek(token: &str) -> Result<(String, Vec<String>), Refusal> {
-    let payload = token
-        .split('.')
-        .nth(1)
-        .ok_or_else(|| Refusal::Malformed("expected three dot-separated parts (compact JWS)".into()))?;
+    let payload = token.split('.').nth(1).ok_or_else(|| {
+        Refusal::Malformed("expected three dot-separated parts (compact JWS)".into())
+    })?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| Refusal::Malformed("claims are not base64url".into()))?;
-    let claims: Value =
-        serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed("claims are not JSON".into()))?;
+    let claims: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| Refusal::Malformed("claims are not JSON".into()))?;
     let iss = claims
         .get("iss")
         .and_then(Value::as_str)
@@ -149,7 +150,11 @@ fn peek(token: &str) -> Result<(String, Vec<String>), Refusal> {
         .to_string();
     let auds = match claims.get("aud") {
         Some(Value::String(a)) => vec![a.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     };
     Ok((iss, auds))

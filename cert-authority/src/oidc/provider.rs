@@ -230,11 +230,9 @@ impl Provider {
             (Some(want), Some(got)) if want.secret() == got.secret() => Ok(()),
             _ => Err("nonce".to_string()),
         };
-        let claims = token
-            .claims(&verifier, nonce_check)
-            .map_err(classify)?;
-        let value = serde_json::to_value(claims)
-            .map_err(|e| Refusal::Malformed(format!("claims: {e}")))?;
+        let claims = token.claims(&verifier, nonce_check).map_err(classify)?;
+        let value =
+            serde_json::to_value(claims).map_err(|e| Refusal::Malformed(format!("claims: {e}")))?;
         let Value::Object(map) = value else {
             return Err(Refusal::Malformed("claims are not an object".into()));
         };
@@ -357,7 +355,12 @@ fn claims_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     // serde's messages name fields ("missing field `exp`") but may quote values; keep the
     // start only.
-    text.split(" at line").next().unwrap_or(&text).chars().take(120).collect()
+    text.split(" at line")
+        .next()
+        .unwrap_or(&text)
+        .chars()
+        .take(120)
+        .collect()
 }
 
 fn classify(e: ClaimsVerificationError) -> Refusal {

@@ -102,13 +102,17 @@ async fn auth_code_token_checks_the_nonce() {
     let nonce = v.string_claim("nonce").unwrap().to_string();
     assert!(p.verify(token, PUBLIC_CLIENT, Some(&nonce)).await.is_ok());
     assert_eq!(
-        p.verify(token, PUBLIC_CLIENT, Some("another")).await.unwrap_err(),
+        p.verify(token, PUBLIC_CLIENT, Some("another"))
+            .await
+            .unwrap_err(),
         Refusal::NonceMismatch
     );
     // A device-flow token has no nonce: refused where the flow had one.
     let device = op.id_token("alice");
     assert_eq!(
-        p.verify(&device, PUBLIC_CLIENT, Some(&nonce)).await.unwrap_err(),
+        p.verify(&device, PUBLIC_CLIENT, Some(&nonce))
+            .await
+            .unwrap_err(),
         Refusal::NonceMismatch
     );
 }
@@ -132,23 +136,42 @@ async fn each_bad_token_has_its_own_reason() {
     };
 
     let oversized = format!("{real}{}", "A".repeat(MAX_TOKEN_BYTES));
-    let cases: Vec<(&str, String, fn(&Refusal) -> bool)> = vec![
-        ("oversized", oversized, |r| matches!(r, Refusal::TooLarge { .. })),
-        ("malformed", "not.a-token".into(), |r| matches!(r, Refusal::Malformed(_))),
-        ("garbage header", "e30.e30.".into(), |r| matches!(r, Refusal::Malformed(_))),
-        ("alg none", op.mint("none", &claims), |r| *r == Refusal::AlgNone),
-        ("hs256 with the public key", op.mint("hs256-pubkey", &claims), |r| {
-            matches!(r, Refusal::SymmetricAlgorithm(a) if a == "HS256")
+    type Case = (&'static str, String, fn(&Refusal) -> bool);
+    let cases: Vec<Case> = vec![
+        ("oversized", oversized, |r| {
+            matches!(r, Refusal::TooLarge { .. })
         }),
-        ("wrong key, right kid", op.mint("wrong-key", &claims), |r| *r == Refusal::BadSignature),
+        ("malformed", "not.a-token".into(), |r| {
+            matches!(r, Refusal::Malformed(_))
+        }),
+        ("garbage header", "e30.e30.".into(), |r| {
+            matches!(r, Refusal::Malformed(_))
+        }),
+        ("alg none", op.mint("none", &claims), |r| {
+            *r == Refusal::AlgNone
+        }),
+        (
+            "hs256 with the public key",
+            op.mint("hs256-pubkey", &claims),
+            |r| matches!(r, Refusal::SymmetricAlgorithm(a) if a == "HS256"),
+        ),
+        ("wrong key, right kid", op.mint("wrong-key", &claims), |r| {
+            *r == Refusal::BadSignature
+        }),
         (
             "expired (signed by the provider)",
-            op.mint("signed", &with(json!({"iat": now - 7200, "exp": now - 3600}))),
+            op.mint(
+                "signed",
+                &with(json!({"iat": now - 7200, "exp": now - 3600})),
+            ),
             |r| *r == Refusal::Expired,
         ),
         (
             "issued in the future",
-            op.mint("signed", &with(json!({"iat": now + 3600, "exp": now + 7200}))),
+            op.mint(
+                "signed",
+                &with(json!({"iat": now + 3600, "exp": now + 7200})),
+            ),
             |r| *r == Refusal::IssuedInFuture,
         ),
         (
@@ -167,14 +190,20 @@ async fn each_bad_token_has_its_own_reason() {
         let r = p.verify(&token, PUBLIC_CLIENT, None).await.unwrap_err();
         assert!(ok(&r), "{name}: refused as {r:?}");
         // No refusal text ever echoes the token.
-        assert!(!r.to_string().contains(&token[..20.min(token.len())]), "{name}: {r}");
+        assert!(
+            !r.to_string().contains(&token[..20.min(token.len())]),
+            "{name}: {r}"
+        );
         codes.insert(r.code());
     }
     assert_eq!(codes.len(), 9, "{codes:?}"); // two malformed cases share one reason
 
     // The signed-by-provider mint itself is accepted (so the cases above differ only in
     // what they name).
-    assert!(p.verify(&op.mint("signed", &claims), PUBLIC_CLIENT, None).await.is_ok());
+    assert!(p
+        .verify(&op.mint("signed", &claims), PUBLIC_CLIENT, None)
+        .await
+        .is_ok());
     // A real token for another client.
     assert!(matches!(
         p.verify(&real, "another-client", None).await.unwrap_err(),
@@ -219,7 +248,9 @@ async fn rotated_keys_are_refetched_once() {
     slow.verify(&rotated, PUBLIC_CLIENT, None).await.unwrap();
     for _ in 0..3 {
         assert_eq!(
-            slow.verify(&unknown, PUBLIC_CLIENT, None).await.unwrap_err(),
+            slow.verify(&unknown, PUBLIC_CLIENT, None)
+                .await
+                .unwrap_err(),
             Refusal::UnknownKey
         );
     }
@@ -234,10 +265,11 @@ async fn workload_tokens_follow_ci_rules() {
         op.issuer
     );
     let ids = Identities::new(config(&op, &ci)).unwrap();
-    let claims = |sub: &str, aud: &str| {
-        json!({"iss": op.issuer, "aud": aud, "sub": sub})
-    };
-    let main = op.mint("signed", &claims("repo:org/app:ref:refs/heads/main", "bastion-ci"));
+    let claims = |sub: &str, aud: &str| json!({"iss": op.issuer, "aud": aud, "sub": sub});
+    let main = op.mint(
+        "signed",
+        &claims("repo:org/app:ref:refs/heads/main", "bastion-ci"),
+    );
     let g = ids.grant(&main, None).await.unwrap();
     assert_eq!(g.source, Source::Ci);
     assert_eq!(g.key_id, "repo:org/app:ref:refs/heads/main");
@@ -245,19 +277,27 @@ async fn workload_tokens_follow_ci_rules() {
     assert_eq!(g.ttl, Duration::from_secs(600));
     assert!(g.extensions.is_empty(), "exec only: {:?}", g.extensions);
 
-    let other = op.mint("signed", &claims("repo:evil/app:ref:refs/heads/main", "bastion-ci"));
+    let other = op.mint(
+        "signed",
+        &claims("repo:evil/app:ref:refs/heads/main", "bastion-ci"),
+    );
     assert!(matches!(
         ids.grant(&other, None).await.unwrap_err(),
         Refusal::UntrustedSubject(_)
     ));
-    let wrong_aud = op.mint("signed", &claims("repo:org/app:ref:refs/heads/main", "nobody"));
+    let wrong_aud = op.mint(
+        "signed",
+        &claims("repo:org/app:ref:refs/heads/main", "nobody"),
+    );
     assert!(matches!(
         ids.grant(&wrong_aud, None).await.unwrap_err(),
         Refusal::WrongAudience(_)
     ));
     let stranger = json!({"iss": "https://ci.example.com", "aud": "bastion-ci", "sub": "x"});
     assert!(matches!(
-        ids.grant(&op.mint("signed", &stranger), None).await.unwrap_err(),
+        ids.grant(&op.mint("signed", &stranger), None)
+            .await
+            .unwrap_err(),
         Refusal::WrongIssuer(_)
     ));
 
@@ -268,7 +308,10 @@ async fn workload_tokens_follow_ci_rules() {
     let mut c = (*shell).clone();
     c.roles[0].ci_shell = true;
     let ids = Identities::new(Arc::new(c)).unwrap();
-    assert_eq!(ids.grant(&main, None).await.unwrap().extensions, ["permit-pty"]);
+    assert_eq!(
+        ids.grant(&main, None).await.unwrap().extensions,
+        ["permit-pty"]
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod audit;
 mod audit_trail;
+mod approvals;
 mod auth;
 mod channels;
 mod cli;

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::audit::{AuthRow, ChannelRow, SessionRow};
+use crate::audit::{AuthRow, CertificateRow, ChannelRow, SessionRow};
 
 /// Header and rows; every column but the last is padded to its widest cell.
 pub struct Table {
@@ -126,6 +126,29 @@ pub fn auth(rows: &[AuthRow]) -> Table {
 }
 
 /// Control characters (C0, DEL, C1) as Rust escapes; everything else as is.
+pub fn certs(rows: &[CertificateRow]) -> Table {
+    Table {
+        header: vec![
+            "ISSUED", "SERIAL", "KEY ID", "PRINCIPALS", "VALID UNTIL", "SOURCE", "REVOKED", "KEY",
+        ],
+        rows: rows
+            .iter()
+            .map(|c| {
+                vec![
+                    time(c.issued_at_ms),
+                    clean(&c.serial),
+                    clean(&c.key_id),
+                    clean(&c.principals.join(",")),
+                    time(c.valid_before_ms),
+                    clean(&c.source),
+                    if c.revoked { "revoked" } else { "-" }.to_string(),
+                    clean(&c.public_key),
+                ]
+            })
+            .collect(),
+    }
+}
+
 fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

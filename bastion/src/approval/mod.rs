@@ -1,0 +1,14 @@
+//! Approval holds: a command that matches a rule waits until other people approve it.
+//!
+//! # Layout
+//! - [`rules`]: which rule, if any, applies to a command on a target for a role.
+//! - [`hold`]: the wait itself: request stored in the audit store, decided by reviewers on any
+//!   bastion sharing it, timed out at the rule's deadline.
+//! - [`decide`]: a reviewer's vote and what it does to the request.
+//!
+//! Text rules are a guardrail, not a sandbox: `eval $(echo ZHJvcCB0YWJsZQ== | base64 -d)` does
+//! not look like `drop table`. See docs/threat-model.md.
+
+pub mod decide;
+pub mod hold;
+pub mod rules;

@@ -1,0 +1,46 @@
+//! Which approval rule applies.
+
+use config::{ApprovalRule, Config};
+use regex_automata::meta::Regex;
+
+use crate::gateway::target::{selects, Access};
+
+/// The compiled rules of a configuration, in order (first match wins).
+pub struct Rules {
+    rules: Vec<(ApprovalRule, Option<Regex>)>,
+}
+
+impl Rules {
+    /// Compiles every rule's command expression (already validated by the config check).
+    pub fn new(config: &Config) -> anyhow::Result<Rules> {
+        let mut rules = Vec::new();
+        for (i, r) in config.approval.rules.iter().enumerate() {
+            let re = match &r.command {
+                Some(c) => Some(
+                    config::command_regex(c).map_err(|e| anyhow::anyhow!("approval.rules[{i}].command: {e}"))?,
+                ),
+                None => None,
+            };
+            rules.push((r.clone(), re));
+        }
+        Ok(Rules { rules })
+    }
+
+    /// The rule a command needs, if any. `command` is `None` for an interactive shell start.
+    pub fn matching(&self, access: &Access, command: Option<&str>) -> Option<&ApprovalRule> {
+        self.rules
+            .iter()
+            .filter(|(r, _)| r.targets.is_empty() || selects(&r.targets, &access.target))
+            .filter(|(r, _)| r.roles.is_empty() || r.roles.iter().any(|x| access.roles.contains(x)))
+            .find(|(r, re)| match command {
+                None => r.whole_session,
+                Some(cmd) => r.whole_session || re.as_ref().is_some_and(|re| re.is_match(cmd)),
+            })
+            .map(|(r, _)| r)
+    }
+}
+
+/// Approvals a rule needs: as configured, else one per approver group.
+pub fn required(rule: &ApprovalRule) -> u32 {
+    rule.approvals.unwrap_or_else(|| u32::try_from(rule.approvers.len().max(1)).unwrap_or(1))
+}

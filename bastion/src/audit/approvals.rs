@@ -1,0 +1,204 @@
+//! Approval requests and reviewers' votes. The state lives in the database so that every
+//! bastion sharing it (and every reviewer, whichever bastion they reach) sees the same requests.
+
+use serde::Serialize;
+
+use super::store::{with_pool, AuditStore};
+use super::AuditError;
+
+/// A command held for approval.
+#[derive(Debug, Clone)]
+pub struct ApprovalRequest {
+    /// Session and channel the command came from.
+    pub session_id: String,
+    /// Channel number.
+    pub channel: u32,
+    /// Rule that matched.
+    pub rule: String,
+    /// The command, masked.
+    pub command: String,
+    /// Identity of the requester.
+    pub requester: String,
+    /// Target and login.
+    pub target: String,
+    /// Login on the target.
+    pub login: String,
+    /// Approvals needed.
+    pub required: u32,
+    /// When it was asked and when it expires.
+    pub requested_at_ms: i64,
+    /// Deadline.
+    pub expires_at_ms: i64,
+}
+
+/// A request as stored, with its votes.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApprovalRow {
+    /// Request number (shown to users and reviewers).
+    pub id: i64,
+    /// Session.
+    pub session_id: Option<String>,
+    /// Rule.
+    pub rule: String,
+    /// Command (masked).
+    pub command: String,
+    /// Requester identity.
+    pub requester: String,
+    /// Target.
+    pub target: String,
+    /// Login.
+    pub login: String,
+    /// Approvals needed.
+    pub required: i64,
+    /// pending, approved, denied, timed_out, cancelled.
+    pub state: String,
+    /// Times, unix ms.
+    pub requested_at_ms: i64,
+    /// Deadline.
+    pub expires_at_ms: i64,
+    /// When decided.
+    pub decided_at_ms: Option<i64>,
+    /// Votes so far.
+    #[sqlx(skip)]
+    pub votes: Vec<VoteRow>,
+}
+
+/// One reviewer's decision.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct VoteRow {
+    /// Reviewer identity.
+    pub reviewer: String,
+    /// Approve or deny.
+    pub approve: bool,
+    /// Why.
+    pub reason: String,
+    /// Group the vote counts for.
+    pub approver_group: Option<String>,
+    /// When.
+    pub at_ms: i64,
+}
+
+macro_rules! columns {
+    () => {
+        "id, session_id, rule, command, requester, target, login, required, state, \
+         requested_at_ms, expires_at_ms, decided_at_ms"
+    };
+}
+
+impl AuditStore {
+    /// Stores a new pending request; returns its number.
+    pub async fn approval_requested(&self, r: &ApprovalRequest) -> Result<i64, AuditError> {
+        const SQL: &str = "INSERT INTO approvals (session_id, channel, rule, command, requester, \
+             target, login, required, state, requested_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id";
+        let insert = async {
+            with_pool!(self, pool => sqlx::query_scalar::<_, i64>(SQL)
+                .bind(&r.session_id)
+                .bind(i64::from(r.channel))
+                .bind(&r.rule)
+                .bind(&r.command)
+                .bind(&r.requester)
+                .bind(&r.target)
+                .bind(&r.login)
+                .bind(i64::from(r.required))
+                .bind(r.requested_at_ms)
+                .bind(r.expires_at_ms)
+                .fetch_one(pool)
+                .await)
+        };
+        self.bounded(insert).await
+    }
+
+    /// One request with its votes.
+    pub async fn approval(&self, id: i64) -> Result<Option<ApprovalRow>, AuditError> {
+        const SQL: &str = concat!("SELECT ", columns!(), " FROM approvals WHERE id = $1");
+        let row: Option<ApprovalRow> = self
+            .bounded(async {
+                with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
+            })
+            .await?;
+        match row {
+            Some(mut r) => {
+                r.votes = self.votes(id).await?;
+                Ok(Some(r))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Requests, newest last: the pending ones, or the latest `limit` of all.
+    pub async fn approvals(&self, pending_only: bool, limit: u32) -> Result<Vec<ApprovalRow>, AuditError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM approvals WHERE ($1 = FALSE OR state = 'pending') ORDER BY id DESC LIMIT $2"
+        );
+        let mut rows: Vec<ApprovalRow> = self
+            .bounded(async {
+                with_pool!(self, pool => sqlx::query_as(SQL)
+                    .bind(pending_only)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await)
+            })
+            .await?;
+        rows.reverse();
+        for r in &mut rows {
+            r.votes = self.votes(r.id).await?;
+        }
+        Ok(rows)
+    }
+
+    async fn votes(&self, id: i64) -> Result<Vec<VoteRow>, AuditError> {
+        const SQL: &str = "SELECT reviewer, approve, reason, approver_group, at_ms FROM approval_votes \
+             WHERE approval_id = $1 ORDER BY at_ms";
+        self.bounded(async { with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_all(pool).await) })
+            .await
+    }
+
+    /// Records a vote. A reviewer votes once per request (a second vote is an error).
+    pub async fn approval_vote(
+        &self,
+        id: i64,
+        reviewer: &str,
+        approve: bool,
+        reason: &str,
+        group: Option<&str>,
+        at_ms: i64,
+    ) -> Result<(), AuditError> {
+        const SQL: &str = "INSERT INTO approval_votes (approval_id, reviewer, approve, reason, approver_group, at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)";
+        self.bounded(async {
+            with_pool!(self, pool => sqlx::query(SQL)
+                .bind(id)
+                .bind(reviewer)
+                .bind(approve)
+                .bind(reason)
+                .bind(group)
+                .bind(at_ms)
+                .execute(pool)
+                .await
+                .map(|_| ()))
+        })
+        .await
+    }
+
+    /// Moves a pending request to `state`; false when it was no longer pending (someone else
+    /// decided first, or it expired).
+    pub async fn approval_decide(&self, id: i64, state: &str, at_ms: i64) -> Result<bool, AuditError> {
+        const SQL: &str =
+            "UPDATE approvals SET state = $2, decided_at_ms = $3 WHERE id = $1 AND state = 'pending'";
+        let n = self
+            .bounded(async {
+                with_pool!(self, pool => sqlx::query(SQL)
+                    .bind(id)
+                    .bind(state)
+                    .bind(at_ms)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected()))
+            })
+            .await?;
+        Ok(n == 1)
+    }
+}

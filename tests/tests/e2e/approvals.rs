@@ -1,0 +1,137 @@
+//! Exec commands held until another person approves them (issue 6, items 1, 2, 4 (exec
+//! commands), 5, 6).
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use tests::{run, stderr, stdout, Bastion, BastionBuilder, Postgres, Sshd, User};
+
+const RULE: &str = "name = \"no-drops\"\ncommand = '(?i)\\bdrop\\b'\napprovers = [\"leads\"]\ntimeout = \"20s\"";
+
+struct World {
+    bastion: Bastion,
+    _sshd: Sshd,
+    alice: User,
+    bob: User,
+}
+
+fn roles(b: BastionBuilder, rule: &str) -> BastionBuilder {
+    b.role("name = \"ops\"\nprincipals = [\"ops\"]\ntargets = [\"*\"]\nlogins = [\"root\"]")
+        .role("name = \"leads\"\nprincipals = [\"leads\"]\ntargets = [\"*\"]\nallow = [\"review\"]")
+        .section("approval.rules", rule)
+}
+
+fn world(rule: &str) -> World {
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = roles(b.target("t1", &sshd, ""), rule).start();
+    let alice = bastion.user("alice@example.test", "ops,leads");
+    let bob = bastion.user("bob@example.test", "leads");
+    World { bastion, _sshd: sshd, alice, bob }
+}
+
+fn spawn(user: &User, cmd: &str) -> Child {
+    user.ssh("t1@127.0.0.1", &[cmd]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// Waits for a request to be held and returns its number.
+fn held(bastion: &Bastion) -> i64 {
+    let log = bastion.wait_log("held for approval");
+    let line = log.lines().rev().find(|l| l.contains("held for approval")).unwrap();
+    line.split("request=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap()
+}
+
+fn review(user: &User, args: &str) -> Output {
+    run(&mut user.ssh("review@127.0.0.1", &[args]))
+}
+
+#[test]
+fn held_exec_runs_once_approved() {
+    let w = world(RULE);
+    let child = spawn(&w.alice, "echo ran-$((6*7)); echo drop the test table");
+    let id = held(&w.bastion);
+    let list = review(&w.bob, "list");
+    assert!(stdout(&list).contains("alice@example.test") && stdout(&list).contains("no-drops"), "{}", stdout(&list));
+    let json = review(&w.bob, "list --json");
+    assert!(stdout(&json).contains(&format!("\"id\":{id}")), "{}", stdout(&json));
+    // Nobody approves their own request, even from an approver group.
+    let own = review(&w.alice, &format!("approve {id}"));
+    assert_eq!(own.status.code(), Some(1));
+    assert!(stderr(&own).contains("is yours"), "{}", stderr(&own));
+    let ok = review(&w.bob, &format!("approve {id} --reason looks fine"));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ran-42\ndrop the test table\n");
+    let err = stderr(&out);
+    assert!(err.contains(&format!("held for approval: request {id} (rule \"no-drops\") — waiting")), "{err}");
+    assert!(err.contains("approved by bob@example.test"), "{err}");
+    // The recording carries the request and the decision.
+    w.bastion.wait_log("recording sealed");
+    let rec: String = crate::recording::casts(&w.bastion.dir.path().join("recordings"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(rec.contains(&format!("approval requested: request {id}")), "{rec}");
+    assert!(rec.contains(&format!("approval granted: request {id} by bob@example.test")), "{rec}");
+}
+
+#[test]
+fn denied_and_timed_out_exec_exits_126_with_the_reason() {
+    let w = world(&RULE.replace("20s", "3s"));
+    let child = spawn(&w.alice, "drop database prod");
+    let id = held(&w.bastion);
+    let no_reason = review(&w.bob, &format!("deny {id}"));
+    assert_eq!(no_reason.status.code(), Some(2));
+    let d = review(&w.bob, &format!("deny {id} --reason not during business hours"));
+    assert!(d.status.success(), "{}", stderr(&d));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(stderr(&out).contains("denied by bob@example.test: not during business hours"), "{}", stderr(&out));
+
+    let started = std::time::Instant::now();
+    let out = spawn(&w.alice, "echo drop").wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(stderr(&out).contains("timed out after 3s"), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let h = review(&w.bob, "history");
+    assert!(stdout(&h).contains("denied") && stdout(&h).contains("timed_out"), "{}", stdout(&h));
+    // Commands that match no rule are not held.
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo fine"]));
+    assert_eq!(stdout(&o), "fine\n");
+}
+
+#[test]
+fn review_needs_a_review_role() {
+    let w = world(RULE);
+    let carol = w.bastion.user("carol@example.test", "ops");
+    let o = review(&carol, "list");
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("no role of yours allows the review console"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_request_held_on_one_bastion_is_approved_through_another() {
+    let pg = Postgres::launch();
+    let url = pg.create_database("shared_audit");
+    let b1 = BastionBuilder::new();
+    let sshd = b1.sshd("t1");
+    let keys = b1.path("keys");
+    let a = roles(b1.section_table("audit", &format!("database = \"{url}\"\ninstance = \"a\"")).target("t1", &sshd, ""), RULE).start();
+    // The second bastion shares the keys and the database.
+    let b2 = BastionBuilder::new();
+    std::fs::remove_dir_all(b2.path("keys")).unwrap();
+    let o = run(Command::new("cp").arg("-a").arg(&keys).arg(b2.path("keys")));
+    assert!(o.status.success());
+    let b = roles(b2.section_table("audit", &format!("database = \"{url}\"\ninstance = \"b\"")).target("t1", &sshd, ""), RULE).start();
+    let alice = a.user("alice@example.test", "ops");
+    let mut bob = a.user("bob@example.test", "leads");
+    bob.port = b.port;
+    let child = spawn(&alice, "echo approved-elsewhere; echo drop");
+    let id = held(&a);
+    let ok = review(&bob, &format!("approve {id}"));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("approved-elsewhere"));
+}
