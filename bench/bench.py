@@ -385,7 +385,7 @@ class World:
         self.recdir = os.path.join(self.recdir_root, "recordings")
         global TOKEN
         TOKEN = self.dir
-        self.bin = os.path.join(ROOT, "target", "release", "bastion")
+        self.bin = args.bin or os.path.join(ROOT, "target", "release", "bastion")
         self.cfg = os.path.join(self.dir, "ssh_config")
         self.sshd = {}
         self.bastion = None
@@ -1331,9 +1331,12 @@ def machine_info(w):
                 break
     with open("/proc/meminfo") as f:
         mem = int(f.readline().split()[1]) // 1024
-    head = cmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    dirty = cmd(["git", "-C", ROOT, "status", "--porcelain", "--", "bastion", "recorder", "config",
-                 "cert-authority", "Cargo.lock"])
+    if w.args.bin_label:
+        head, dirty = w.args.bin_label, ""
+    else:
+        head = cmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+        dirty = cmd(["git", "-C", ROOT, "status", "--porcelain", "--", "bastion", "recorder",
+                     "config", "cert-authority", "Cargo.lock"])
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "nproc": os.cpu_count(),
@@ -1455,6 +1458,8 @@ def parse_args():
     ap.add_argument("--quick", action="store_true", help="small sizes and counts (development)")
     ap.add_argument("--no-build", action="store_true",
                     help="use target/release/bastion as it is (default: cargo build --release -p bastion)")
+    ap.add_argument("--bin", help="bastion binary to use (implies --no-build)")
+    ap.add_argument("--bin-label", help="how the report names that binary's source, e.g. a commit")
     ap.add_argument("--phases", default="throughput,scp,ttfo,keys,idle,stream,hang",
                     help="comma-separated subset of throughput,scp,ttfo,keys,idle,stream,hang")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
@@ -1490,6 +1495,9 @@ def parse_args():
     a.op_timeout = 300
     a.phase_budget = 300
     a.hold = min(max(a.hold, 0), 3600)
+    if a.bin:
+        a.bin = os.path.abspath(a.bin)
+        a.no_build = True
     return a
 
 

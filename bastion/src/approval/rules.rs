@@ -26,6 +26,16 @@ impl Rules {
         Ok(Rules { rules })
     }
 
+    /// Whether any command rule (not whole-session) could apply on this access: only then do
+    /// shells track their command lines.
+    pub fn has_line_rules(&self, access: &Access) -> bool {
+        self.rules
+            .iter()
+            .filter(|(r, re)| !r.whole_session && re.is_some())
+            .filter(|(r, _)| r.targets.is_empty() || selects(&r.targets, &access.target))
+            .any(|(r, _)| r.roles.is_empty() || r.roles.iter().any(|x| access.roles.contains(x)))
+    }
+
     /// The rule a command needs, if any. `command` is `None` for an interactive shell start.
     pub fn matching(&self, access: &Access, command: Option<&str>) -> Option<&ApprovalRule> {
         self.rules

@@ -23,6 +23,7 @@ use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
+use super::line::LineTracker;
 use super::live::{LiveMasks, Released};
 use super::menu;
 use super::recording::{self, ChannelInfo, ChannelRecording, RecEvent};
@@ -406,11 +407,21 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         )
     });
     let client_id = client.id;
+    // Any interactive session (a pty: a shell, or `ssh -t host cmd`) has its lines watched.
+    let shell_hold = (!transfer && ctx.shared.approvals.has_line_rules(&access))
+        .then(|| pty.as_ref())
+        .flatten()
+        .map(|p| ShellHold {
+            tracker: std::sync::Mutex::new(LineTracker::new(p.cols, p.rows)),
+            access: access.clone(),
+            masker: masker.clone(),
+        });
     let pumps = Pumps {
         ctx: ctx.clone(),
         client,
         done: ctx.closed.child_token(),
         rec: Some(recording.clone()),
+        shell_hold,
     };
     let exit = pumps.run(rx, up_rx, up_tx, pending, live).await;
     let sealed = seal(recording).await;
@@ -732,6 +743,7 @@ pub async fn run_forward(
             client,
             done: ctx.closed.child_token(),
             rec: None,
+            shell_hold: None,
         };
         let exit = pumps
             .run(rx, up_rx, Arc::new(up_tx), VecDeque::new(), None)
@@ -767,7 +779,20 @@ struct Pumps {
     done: CancellationToken,
     /// The channel's recording (none for port forwards).
     rec: Option<Arc<ChannelRecording>>,
+    /// Command-line holds of an interactive shell, when approval rules apply to it.
+    shell_hold: Option<ShellHold>,
 }
+
+/// What an interactive shell needs to hold a command line at Enter.
+struct ShellHold {
+    /// The screen, fed by the output pump, read by the input pump.
+    tracker: std::sync::Mutex<LineTracker>,
+    access: Access,
+    masker: recorder::mask::Masker,
+}
+
+/// Largest amount of typing kept while a line is held.
+const MAX_HELD_INPUT: usize = 64 * 1024;
 
 impl Pumps {
     async fn run(
@@ -788,6 +813,139 @@ impl Pumps {
         let exit = output.await.unwrap_or_default();
         let _ = up_tx.close().await;
         exit
+    }
+
+    /// Enter was typed in a shell that approval rules watch: judge the line on the screen, and
+    /// hold the Enter until the line is approved. `Err` ends the channel.
+    async fn at_enter(
+        &self,
+        rx: &mut ChannelReadHalf,
+        up: &ChannelWriteHalf<russh::client::Msg>,
+        data: Bytes,
+        at: usize,
+    ) -> Result<(), ()> {
+        let Some(hold) = &self.shell_hold else {
+            return up.data_bytes(data).await.map_err(|_| ());
+        };
+        let before = data.slice(..at);
+        let rest = data.slice(at..);
+        if !before.is_empty() {
+            up.data_bytes(before).await.map_err(|_| ())?;
+            // Let the echo of what was just typed reach the screen before it is read.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        let line = hold.tracker.lock().map(|t| t.current_line()).unwrap_or_default();
+        let Some(rule) = self.ctx.shared.approvals.matching(&hold.access, Some(&line)) else {
+            return up.data_bytes(rest).await.map_err(|_| ());
+        };
+        let held = self.hold_line(rx, up, hold, rule, &line).await?;
+        use crate::approval::hold::Decision;
+        let (send, text) = match held {
+            // Keystrokes typed while waiting go through only once the line is approved.
+            Some((Decision::Approved(by), typed)) => {
+                let mut send = rest.to_vec();
+                send.extend_from_slice(&typed);
+                (Bytes::from(send), format!("approved by {}", by.join(", ")))
+            }
+            Some((Decision::Denied { by, reason }, _)) => {
+                (Bytes::from_static(b"\x15"), format!("denied by {by}: {reason}; the line was not run"))
+            }
+            Some((Decision::TimedOut, _)) => (
+                Bytes::from_static(b"\x15"),
+                format!("nobody decided within {}; the line was not run", rule.timeout),
+            ),
+            Some((Decision::Cancelled, _)) => (Bytes::from_static(b"\x03"), "cancelled; the line was not run".into()),
+            None => (
+                Bytes::from_static(b"\x15"),
+                "the approval could not be requested (audit store unavailable); the line was not run".into(),
+            ),
+        };
+        self.client.say(&format!("bastion: {text}")).await;
+        up.data_bytes(send).await.map_err(|_| ())
+    }
+
+    /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(None)`
+    /// when the request could not be stored.
+    async fn hold_line(
+        &self,
+        rx: &mut ChannelReadHalf,
+        up: &ChannelWriteHalf<russh::client::Msg>,
+        hold: &ShellHold,
+        rule: &config::ApprovalRule,
+        line: &str,
+    ) -> Result<Option<(crate::approval::hold::Decision, Vec<u8>)>, ()> {
+        use crate::approval::hold;
+        let audit = &self.ctx.shared.audit;
+        let request = crate::audit::ApprovalRequest {
+            session_id: self.ctx.id.clone(),
+            channel: u32::from(self.client.id),
+            rule: rule.name.clone(),
+            command: recording::mask_text(&hold.masker, line),
+            requester: self.ctx.user.key_id.clone(),
+            target: hold.access.target.name.clone(),
+            login: hold.access.login.clone(),
+            required: crate::approval::rules::required(rule),
+            requested_at_ms: 0,
+            expires_at_ms: 0,
+        };
+        let held = match hold::request(audit, rule, request).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("approval request failed: {e}");
+                return Ok(None);
+            }
+        };
+        info!(request = held.id, rule = %rule.name, "shell line held for approval");
+        let _ = self
+            .record(RecEvent::Marker(format!("approval requested: request {} (rule \"{}\")", held.id, rule.name)))
+            .await;
+        self.client
+            .say(&format!(
+                "bastion: held for approval: request {} (rule \"{}\") — waiting; Ctrl-C cancels",
+                held.id, rule.name
+            ))
+            .await;
+        let gone = self.done.child_token();
+        let wait = hold::wait(audit, &held, &gone);
+        tokio::pin!(wait);
+        let mut typed: Vec<u8> = Vec::new();
+        let decision = loop {
+            tokio::select! {
+                d = &mut wait => break d,
+                m = rx.wait() => match m {
+                    Some(ChannelMsg::Data { data }) if data.contains(&0x03) => gone.cancel(),
+                    Some(ChannelMsg::Data { data }) => {
+                        if typed.len() + data.len() <= MAX_HELD_INPUT {
+                            typed.extend_from_slice(&data);
+                        }
+                    }
+                    Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                        let _ = up.window_change(col_width, row_height, pix_width, pix_height).await;
+                    }
+                    Some(ChannelMsg::Close) | None => {
+                        gone.cancel();
+                        return Err(());
+                    }
+                    Some(_) => {}
+                },
+            }
+        };
+        let decision = match decision {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("approval wait failed: {e}");
+                return Ok(None);
+            }
+        };
+        let marker = match &decision {
+            hold::Decision::Approved(by) => format!("approval granted: request {} by {}", held.id, by.join(", ")),
+            hold::Decision::Denied { by, reason } => format!("approval denied: request {} by {by}: {reason}", held.id),
+            hold::Decision::TimedOut => format!("approval timed out: request {}", held.id),
+            hold::Decision::Cancelled => format!("approval cancelled: request {}", held.id),
+        };
+        info!(request = held.id, "{marker}");
+        let _ = self.record(RecEvent::Marker(marker)).await;
+        Ok(Some((decision, typed)))
     }
 
     /// Sends what the live maskers released.
@@ -831,9 +989,16 @@ impl Pumps {
                     if !self.record(RecEvent::Input(data.clone())).await {
                         break;
                     }
-                    tokio::select! {
-                        r = up.data_bytes(data) => r,
-                        _ = self.done.cancelled() => break,
+                    let enter = self.shell_hold.as_ref().and(data.iter().position(|&b| b == b'\r'));
+                    match enter {
+                        Some(at) => match self.at_enter(&mut rx, up, data, at).await {
+                            Ok(()) => Ok(()),
+                            Err(()) => break,
+                        },
+                        None => tokio::select! {
+                            r = up.data_bytes(data) => r,
+                            _ = self.done.cancelled() => break,
+                        },
                     }
                 }
                 Some(ChannelMsg::Eof) => up.eof().await,
@@ -845,6 +1010,11 @@ impl Pumps {
                 }) => {
                     if !self.record(RecEvent::Resize(col_width, row_height)).await {
                         break;
+                    }
+                    if let Some(h) = &self.shell_hold {
+                        if let Ok(mut t) = h.tracker.lock() {
+                            t.resize(col_width, row_height);
+                        }
                     }
                     up.window_change(col_width, row_height, pix_width, pix_height)
                         .await
@@ -913,6 +1083,11 @@ impl Pumps {
                     self.ctx.touch();
                     if !self.record(RecEvent::Output(data.clone())).await {
                         continue;
+                    }
+                    if let Some(h) = &self.shell_hold {
+                        if let Ok(mut t) = h.tracker.lock() {
+                            t.output(&data);
+                        }
                     }
                     let shown = match live.as_mut() {
                         Some(l) => l.out(&data),

@@ -7,6 +7,7 @@
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
 //! - [`upstream`]: the bastion's own connection to the target.
 //! - [`bridge`]: one session channel relayed end to end, with backpressure.
+//! - [`line`]: the command line of an interactive shell, for approval holds.
 //! - [`live`]: live masking of what the user sees.
 //! - [`menu`]: the target menu shown to a pty session that named no target.
 //! - [`recording`]: one channel's signed recording, written by its own task.
@@ -15,6 +16,7 @@
 
 pub mod bridge;
 pub mod connection;
+pub mod line;
 pub mod listener;
 pub mod live;
 pub mod menu;

@@ -135,3 +135,94 @@ fn a_request_held_on_one_bastion_is_approved_through_another() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("approved-elsewhere"));
 }
+
+const SHELL_RULE: &str = "name = \"no-drops\"\ncommand = '(?i)\\b(drop|truncate)'\napprovers = [\"leads\"]\ntimeout = \"30s\"";
+
+/// Waits for the next held request after `after` and returns its number.
+fn next_held(bastion: &Bastion, after: usize) -> i64 {
+    let log = tests::wait_for(Duration::from_secs(15), || {
+        let l = bastion.log();
+        (l.matches("shell line held for approval").count() > after).then_some(l)
+    })
+    .unwrap_or_else(|| panic!("no held line:\n{}", bastion.log()));
+    let line = log.lines().rev().find(|l| l.contains("shell line held for approval")).unwrap();
+    line.split("request=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap()
+}
+
+#[test]
+fn interactive_bash_lines_are_held_at_enter() {
+    let w = world(SHELL_RULE);
+    // (Quoted so that this exec itself does not match the rule.)
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["touch /tmp/bastion-d''ropzone.txt"]));
+    assert!(o.status.success());
+    let t = tests::Tmux::start(
+        &format!("{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60", w.alice.ssh_line("", "")),
+        120,
+        40,
+    );
+    let wait = Duration::from_secs(20);
+    t.wait_for("REMOTE$", wait);
+    // A harmless line is not held.
+    t.type_text("echo ok-$((2+2))");
+    t.keys(&["Enter"]);
+    t.wait_for("ok-4", wait);
+
+    // Held, then approved: Enter reaches the shell only then.
+    t.type_text("echo drop-$((6*7))");
+    t.keys(&["Enter"]);
+    let id = next_held(&w.bastion, 0);
+    let s = t.wait_for(&format!("held for approval: request {id}"), wait);
+    assert!(!s.contains("drop-42\n"), "{s}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!t.screen().lines().any(|l| l.trim() == "drop-42"), "ran before approval:\n{}", t.screen());
+    assert!(review(&w.bob, &format!("approve {id}")).status.success());
+    t.wait_for("approved by bob@example.test", wait);
+    tests::wait_for(wait, || t.screen().lines().any(|l| l.trim() == "drop-42").then_some(()))
+        .unwrap_or_else(|| panic!("approved line did not run:\n{}", t.screen()));
+
+    // Recalled from history (Up), then denied: the line is cleared, not run.
+    t.keys(&["Up"]);
+    t.keys(&["Enter"]);
+    let id2 = next_held(&w.bastion, 1);
+    assert_ne!(id, id2);
+    assert!(review(&w.bob, &format!("deny {id2} --reason no")).status.success());
+    t.wait_for("denied by bob@example.test: no; the line was not run", wait);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(t.screen().lines().filter(|l| l.trim() == "drop-42").count(), 1, "{}", t.screen());
+
+    // Tab completion: what is judged is the completed line on the screen.
+    t.type_text("cat /tmp/bastion-dro");
+    t.keys(&["Tab"]);
+    t.wait_for("bastion-dropzone.txt", wait);
+    t.keys(&["Enter"]);
+    let id3 = next_held(&w.bastion, 2);
+    // Ctrl-C cancels the request at the user's side.
+    t.keys(&["C-c"]);
+    t.wait_for("cancelled; the line was not run", wait);
+    let h = review(&w.bob, "history");
+    assert!(stdout(&h).contains("cancelled"), "{} (request {id3})", stdout(&h));
+}
+
+#[test]
+fn interactive_sh_lines_are_held_and_denied() {
+    let w = world(SHELL_RULE);
+    let t = tests::Tmux::start(
+        &format!("{} -tt t1@127.0.0.1 'PS1=\"SH-PROMPT \" exec sh -i'; sleep 60", w.alice.ssh_line("", "")),
+        120,
+        40,
+    );
+    let wait = Duration::from_secs(20);
+    t.wait_for("SH-PROMPT", wait);
+    t.type_text("echo truncate-$((3*3))");
+    t.keys(&["Enter"]);
+    let id = next_held(&w.bastion, 0);
+    assert!(review(&w.bob, &format!("deny {id} --reason nope")).status.success());
+    t.wait_for("denied by bob@example.test: nope", wait);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!t.screen().lines().any(|l| l.trim() == "truncate-9"), "{}", t.screen());
+    // The shell still works, and the cleared line left nothing behind.
+    t.type_text("echo after-$((5*5))");
+    t.keys(&["Enter"]);
+    t.wait_for("after-25", wait);
+    assert!(!t.screen().contains("truncate-9"), "{}", t.screen());
+}
