@@ -6,7 +6,6 @@
 #![forbid(unsafe_code)]
 
 // Until `serve` starts it (`api::start`), only the tests use it: drop the allow when wired.
-#[allow(dead_code)]
 mod api;
 mod approval;
 mod audit;

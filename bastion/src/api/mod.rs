@@ -63,19 +63,6 @@ pub async fn start(
     Ok(Some(tokio::spawn(api.serve(listener, shutdown))))
 }
 
-/// Serves the API on `listener` until `shutdown` (for callers that bind themselves).
-///
-/// # Errors
-/// When the TLS files or the user CA cannot be loaded.
-pub async fn serve_api(
-    shared: Arc<Shared>,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    Api::load(shared)?.serve(listener, shutdown).await;
-    Ok(())
-}
-
 /// Everything the handlers share.
 struct Api {
     shared: Arc<Shared>,

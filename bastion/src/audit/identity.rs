@@ -122,7 +122,6 @@ impl AuditStore {
     /// Whether a revocation names this serial or this key id. Called at every authentication;
     /// the caller refuses on `Err` (fail closed).
     // The gateway calls it at every authentication (being wired by the lead).
-    #[allow(dead_code)]
     pub async fn is_revoked(&self, serial: u64, key_id: &str) -> Result<bool, AuditError> {
         const SQL: &str = "SELECT COUNT(*) FROM revocations WHERE serial = $1 OR key_id = $2";
         let serial = serial.to_string();

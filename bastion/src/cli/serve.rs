@@ -64,6 +64,9 @@ pub async fn serve(mut config: Config) -> Result<(), Failure> {
     let local = listener.local_addr().context("listener address")?;
     info!(address = %local, "bastion listening");
     let shutdown = settings.shared.shutdown.clone();
+    let _api = crate::api::start(settings.shared.clone(), shutdown.clone())
+        .await
+        .map_err(Failure::failed)?;
     tokio::spawn(signal_shutdown(shutdown.clone()));
     listener::run(
         settings.shared.clone(),

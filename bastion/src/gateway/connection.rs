@@ -183,6 +183,24 @@ impl Handler for Connection {
                 return Ok(self.refuse(user, &r, code, Some(who)));
             }
         };
+        // Revoked (by serial or key id) on any bastion sharing the store: refused at once. A
+        // store that cannot answer refuses too (fail closed).
+        match self.shared.audit.is_revoked(certified.serial, &certified.key_id).await {
+            Ok(false) => {}
+            Ok(true) => {
+                let reason = format!(
+                    "certificate revoked (key id {:?}, serial {})",
+                    certified.key_id, certified.serial
+                );
+                let who = (certified.key_id.as_str(), certified.serial);
+                return Ok(self.refuse(user, &reason, "revoked", Some(who)));
+            }
+            Err(e) => {
+                let reason = format!("cannot check revocation, refusing: {e}");
+                let who = (certified.key_id.as_str(), certified.serial);
+                return Ok(self.refuse(user, &reason, "revocation-unknown", Some(who)));
+            }
+        }
         let roles = target::roles_for(&self.shared.config, &certified.principals);
         if roles.is_empty() {
             let reason = format!(

@@ -9,6 +9,7 @@ mod channels;
 mod cli;
 mod fixture;
 mod hygiene;
+mod identity;
 mod interactive;
 mod masking;
 mod quickstart;
