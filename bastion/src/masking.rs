@@ -63,7 +63,12 @@ impl Maskers {
         }
         let built = build(&self.config, |r| {
             (r.targets.is_empty() && r.roles.is_empty())
-                || self.config.rules.iter().position(|x| std::ptr::eq(x, r)).is_some_and(|i| on.contains(&i))
+                || self
+                    .config
+                    .rules
+                    .iter()
+                    .position(|x| std::ptr::eq(x, r))
+                    .is_some_and(|i| on.contains(&i))
         });
         // The all-rules set compiled at start, so this cannot fail; if it did, mask more, not less.
         let m = built.unwrap_or_else(|_| self.all.clone());
@@ -108,7 +113,8 @@ fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Resul
             }
             continue;
         }
-        let mut rule = Rule::custom(r.name.clone(), r.pattern.clone()).enabled(r.enabled && keep(r));
+        let mut rule =
+            Rule::custom(r.name.clone(), r.pattern.clone()).enabled(r.enabled && keep(r));
         if let Some(g) = r.group {
             rule = rule.with_group(g);
         }
@@ -142,7 +148,9 @@ mod tests {
     fn transfers_are_recognised() {
         assert!(is_transfer_command(b"scp -t /tmp/x"));
         assert!(is_transfer_command(b"/usr/bin/scp -f -- file"));
-        assert!(is_transfer_command(b"rsync --server -vlogDtpre.iLsfxC . /tmp"));
+        assert!(is_transfer_command(
+            b"rsync --server -vlogDtpre.iLsfxC . /tmp"
+        ));
         assert!(!is_transfer_command(b"scp-like --help"));
         assert!(!is_transfer_command(b"cat /etc/passwd"));
     }
@@ -166,7 +174,10 @@ mod tests {
         badge.group = Some(1);
         m.rules.push(badge);
         let maskers = Maskers::new(&m).unwrap();
-        assert_eq!(maskers.all().mask(b"badge: AB123456 ok"), b"badge: ******** ok");
+        assert_eq!(
+            maskers.all().mask(b"badge: AB123456 ok"),
+            b"badge: ******** ok"
+        );
         assert_eq!(maskers.all().mask(b"SSN 123-45-6789"), b"SSN ***-**-****");
         m.rules.push(rule("nope", r"\d+"));
         let err = Maskers::new(&m).err().unwrap().to_string();
@@ -212,6 +223,9 @@ targets = ["kind=lab"]
         let web = crate::gateway::target::resolve(&config, &ops, "web1", None).unwrap();
         assert_eq!(maskers.for_access(&lab).mask(b"SPC-123456"), b"***-******");
         assert_eq!(maskers.for_access(&web).mask(b"SPC-123456"), b"SPC-123456");
-        assert_eq!(maskers.for_access(&web).mask(b"SSN 123-45-6789"), b"SSN ***-**-****");
+        assert_eq!(
+            maskers.for_access(&web).mask(b"SSN 123-45-6789"),
+            b"SSN ***-**-****"
+        );
     }
 }

@@ -165,7 +165,10 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         }
         for (j, role) in r.roles.iter().enumerate() {
             if !c.roles.iter().any(|x| &x.name == role) {
-                bad(format!("masking.rules[{i}].roles[{j}]"), format!("no role is named {role:?}"));
+                bad(
+                    format!("masking.rules[{i}].roles[{j}]"),
+                    format!("no role is named {role:?}"),
+                );
             }
         }
         if let Some(v) = &r.validator {
@@ -186,12 +189,18 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             bad(at("name"), format!("rule {:?} is defined twice", r.name));
         }
         match (&r.command, r.whole_session) {
-            (None, false) => bad(at("command"), "missing: a regular expression, or whole_session = true".into()),
+            (None, false) => bad(
+                at("command"),
+                "missing: a regular expression, or whole_session = true".into(),
+            ),
             (Some(re), _) => {
                 if re.len() > 4096 {
                     bad(at("command"), "longer than 4096 characters".into());
                 } else if let Err(e) = command_regex(re) {
-                    bad(at("command"), format!("not a valid regular expression: {e}"));
+                    bad(
+                        at("command"),
+                        format!("not a valid regular expression: {e}"),
+                    );
                 }
             }
             (None, true) => {}
@@ -207,7 +216,10 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         }
         for (j, role) in r.roles.iter().enumerate() {
             if !c.roles.iter().any(|x| &x.name == role) {
-                bad(format!("approval.rules[{i}].roles[{j}]"), format!("no role is named {role:?}"));
+                bad(
+                    format!("approval.rules[{i}].roles[{j}]"),
+                    format!("no role is named {role:?}"),
+                );
             }
         }
     }
@@ -352,7 +364,13 @@ pub fn command_regex(pattern: &str) -> Result<regex_automata::meta::Regex, Strin
         .syntax(syntax::Config::new().unicode(false).utf8(false))
         .build(pattern)
         .map_err(|e| match e.syntax_error() {
-            Some(s) => s.to_string().lines().last().unwrap_or("syntax error").trim().to_string(),
+            Some(s) => s
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("syntax error")
+                .trim()
+                .to_string(),
             None => e.to_string(),
         })
 }

@@ -63,6 +63,17 @@ pub async fn start(
     Ok(Some(tokio::spawn(api.serve(listener, shutdown))))
 }
 
+/// Serves the API on `listener` until `shutdown` (tests bind their own port).
+#[cfg(test)]
+pub async fn serve_api(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    Api::load(shared)?.serve(listener, shutdown).await;
+    Ok(())
+}
+
 /// Everything the handlers share.
 struct Api {
     shared: Arc<Shared>,

@@ -26,9 +26,15 @@ impl fmt::Display for Refused {
         match self {
             Refused::Unknown(id) => write!(f, "request {id} does not exist"),
             Refused::NotPending(id, state) => write!(f, "request {id} is already {state}"),
-            Refused::OwnRequest(id) => write!(f, "request {id} is yours: nobody approves their own request"),
+            Refused::OwnRequest(id) => write!(
+                f,
+                "request {id} is yours: nobody approves their own request"
+            ),
             Refused::NotAnApprover(id, rule) => {
-                write!(f, "you are in none of the approver groups of rule \"{rule}\" (request {id})")
+                write!(
+                    f,
+                    "you are in none of the approver groups of rule \"{rule}\" (request {id})"
+                )
             }
             Refused::AlreadyVoted(id) => write!(f, "you already decided on request {id}"),
         }
@@ -86,7 +92,9 @@ pub async fn vote(
         return Ok(Err(Refused::AlreadyVoted(id)));
     }
     let now = crate::audit::now_ms();
-    audit.approval_vote(id, reviewer, approve, reason, Some(group), now).await?;
+    audit
+        .approval_vote(id, reviewer, approve, reason, Some(group), now)
+        .await?;
     if !approve {
         audit.approval_decide(id, "denied", now).await?;
         return Ok(Ok(Outcome::Denied));
@@ -99,7 +107,10 @@ pub async fn vote(
         return Ok(Ok(Outcome::Approved));
     }
     let have = req.votes.iter().filter(|v| v.approve).count();
-    Ok(Ok(Outcome::Counted { have, need: req.required }))
+    Ok(Ok(Outcome::Counted {
+        have,
+        need: req.required,
+    }))
 }
 
 /// Enough approvals, and every listed group represented when there are several.
@@ -107,8 +118,10 @@ fn settled(req: &ApprovalRow, groups: &[String]) -> bool {
     let approvals: Vec<_> = req.votes.iter().filter(|v| v.approve).collect();
     let enough = i64::try_from(approvals.len()).unwrap_or(i64::MAX) >= req.required;
     let every_group = groups.len() <= 1
-        || groups
-            .iter()
-            .all(|g| approvals.iter().any(|v| v.approver_group.as_deref() == Some(g.as_str())));
+        || groups.iter().all(|g| {
+            approvals
+                .iter()
+                .any(|v| v.approver_group.as_deref() == Some(g.as_str()))
+        });
     enough && every_group
 }

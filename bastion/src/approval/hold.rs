@@ -44,7 +44,8 @@ pub async fn request(
 ) -> Result<Held, AuditError> {
     let now = crate::audit::now_ms();
     req.requested_at_ms = now;
-    req.expires_at_ms = now + i64::try_from(rule.timeout.0.saturating_mul(1000)).unwrap_or(i64::MAX);
+    req.expires_at_ms =
+        now + i64::try_from(rule.timeout.0.saturating_mul(1000)).unwrap_or(i64::MAX);
     let id = audit.approval_requested(&req).await?;
     Ok(Held {
         id,
@@ -53,13 +54,21 @@ pub async fn request(
 }
 
 /// Waits for the decision. A database error while waiting denies (fail closed).
-pub async fn wait(audit: &AuditStore, held: &Held, gone: &CancellationToken) -> Result<Decision, AuditError> {
+pub async fn wait(
+    audit: &AuditStore,
+    held: &Held,
+    gone: &CancellationToken,
+) -> Result<Decision, AuditError> {
     loop {
         if let Some(r) = audit.approval(held.id).await? {
             match r.state.as_str() {
                 "approved" => {
                     return Ok(Decision::Approved(
-                        r.votes.iter().filter(|v| v.approve).map(|v| v.reviewer.clone()).collect(),
+                        r.votes
+                            .iter()
+                            .filter(|v| v.approve)
+                            .map(|v| v.reviewer.clone())
+                            .collect(),
                     ))
                 }
                 "denied" => {

@@ -17,7 +17,8 @@ impl Rules {
         for (i, r) in config.approval.rules.iter().enumerate() {
             let re = match &r.command {
                 Some(c) => Some(
-                    config::command_regex(c).map_err(|e| anyhow::anyhow!("approval.rules[{i}].command: {e}"))?,
+                    config::command_regex(c)
+                        .map_err(|e| anyhow::anyhow!("approval.rules[{i}].command: {e}"))?,
                 ),
                 None => None,
             };
@@ -52,5 +53,6 @@ impl Rules {
 
 /// Approvals a rule needs: as configured, else one per approver group.
 pub fn required(rule: &ApprovalRule) -> u32 {
-    rule.approvals.unwrap_or_else(|| u32::try_from(rule.approvers.len().max(1)).unwrap_or(1))
+    rule.approvals
+        .unwrap_or_else(|| u32::try_from(rule.approvers.len().max(1)).unwrap_or(1))
 }

@@ -127,7 +127,11 @@ impl AuditStore {
     }
 
     /// Requests, newest last: the pending ones, or the latest `limit` of all.
-    pub async fn approvals(&self, pending_only: bool, limit: u32) -> Result<Vec<ApprovalRow>, AuditError> {
+    pub async fn approvals(
+        &self,
+        pending_only: bool,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRow>, AuditError> {
         const SQL: &str = concat!(
             "SELECT ",
             columns!(),
@@ -150,10 +154,13 @@ impl AuditStore {
     }
 
     async fn votes(&self, id: i64) -> Result<Vec<VoteRow>, AuditError> {
-        const SQL: &str = "SELECT reviewer, approve, reason, approver_group, at_ms FROM approval_votes \
+        const SQL: &str =
+            "SELECT reviewer, approve, reason, approver_group, at_ms FROM approval_votes \
              WHERE approval_id = $1 ORDER BY at_ms";
-        self.bounded(async { with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_all(pool).await) })
-            .await
+        self.bounded(async {
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(id).fetch_all(pool).await)
+        })
+        .await
     }
 
     /// Records a vote. A reviewer votes once per request (a second vote is an error).
@@ -185,7 +192,12 @@ impl AuditStore {
 
     /// Moves a pending request to `state`; false when it was no longer pending (someone else
     /// decided first, or it expired).
-    pub async fn approval_decide(&self, id: i64, state: &str, at_ms: i64) -> Result<bool, AuditError> {
+    pub async fn approval_decide(
+        &self,
+        id: i64,
+        state: &str,
+        at_ms: i64,
+    ) -> Result<bool, AuditError> {
         const SQL: &str =
             "UPDATE approvals SET state = $2, decided_at_ms = $3 WHERE id = $1 AND state = 'pending'";
         let n = self

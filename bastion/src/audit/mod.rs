@@ -18,8 +18,8 @@
 //! Every call returns [`AuditError`]; the caller decides. The relay fails closed: no audit store,
 //! no session ([`AuditStore::ping`] before each one).
 
-mod identity;
 mod approvals;
+mod identity;
 mod query;
 mod store;
 mod url;
@@ -28,8 +28,8 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use identity::{CertificateIssued, CertificateRow, Revocation};
 pub use approvals::{ApprovalRequest, ApprovalRow};
+pub use identity::{CertificateIssued, CertificateRow, Revocation};
 pub use query::{AuthRow, ChannelRow, SessionRow};
 pub use store::AuditStore;
 pub use url::sqlite_file;

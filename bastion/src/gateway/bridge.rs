@@ -8,7 +8,7 @@
 //! memory stays constant whatever the stream's size.
 //!
 //! The recorder, the masker and approval holds attach here: output passes through
-//! [`Pumps::output`] before it reaches the client, and input through the input loop before it
+//! the output pump ([`super::pumps`]) before it reaches the client, and input through the input loop before it
 //! reaches the target; an exec is held before [`connect`] opens the upstream channel.
 
 use std::collections::VecDeque;
@@ -19,13 +19,13 @@ use bytes::Bytes;
 use config::Capability;
 use recorder::ChannelKind;
 use russh::server::{Handle, Msg};
-use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
-use tokio_util::sync::CancellationToken;
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty};
 use tracing::{info, warn, Instrument};
 
 use super::line::LineTracker;
-use super::live::{LiveMasks, Released};
+use super::live::LiveMasks;
 use super::menu;
+use super::pumps::{Pending, Pumps, ShellHold};
 use super::recording::{self, ChannelInfo, ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
@@ -105,16 +105,16 @@ pub async fn run_session(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Ha
 
 /// The client's end of a channel.
 #[derive(Clone)]
-struct Client {
-    tx: Arc<ChannelWriteHalf<Msg>>,
-    handle: Handle,
-    id: russh::ChannelId,
-    pty: bool,
+pub(super) struct Client {
+    pub(super) tx: Arc<ChannelWriteHalf<Msg>>,
+    pub(super) handle: Handle,
+    pub(super) id: russh::ChannelId,
+    pub(super) pty: bool,
 }
 
 impl Client {
     /// Tells the user something: on the terminal for pty sessions, on stderr otherwise.
-    async fn say(&self, text: &str) {
+    pub(super) async fn say(&self, text: &str) {
         let r = if self.pty {
             let t = format!("\r\n{}\r\n", text.replace('\n', "\r\n"));
             self.tx.data_bytes(Bytes::from(t)).await
@@ -127,7 +127,7 @@ impl Client {
     }
 
     /// Ends the channel with a message and an exit status.
-    async fn fail(&self, text: &str, status: u32) {
+    pub(super) async fn fail(&self, text: &str, status: u32) {
         self.say(text).await;
         let _ = self.tx.exit_status(status).await;
         let _ = self.tx.eof().await;
@@ -333,10 +333,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         kind: start.kind().to_string(),
         command: match &start {
             Start::Shell => None,
-            Start::Exec(c) => Some(recording::mask_text(
-                &masker,
-                &String::from_utf8_lossy(c),
-            )),
+            Start::Exec(c) => Some(recording::mask_text(&masker, &String::from_utf8_lossy(c))),
             Start::Subsystem(n) => Some(n.clone()),
         },
         target: access.target.name.clone(),
@@ -366,7 +363,10 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     };
     let rule = match &start {
         Start::Subsystem(_) => None,
-        _ => ctx.shared.approvals.matching(&access, raw_command.as_deref()),
+        _ => ctx
+            .shared
+            .approvals
+            .matching(&access, raw_command.as_deref()),
     };
     if let Some(rule) = rule {
         let masked = raw_command
@@ -409,7 +409,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     let client_id = client.id;
     // Any interactive session (a pty: a shell, or `ssh -t host cmd`) has its lines watched.
     let shell_hold = (!transfer && ctx.shared.approvals.has_line_rules(&access))
-        .then(|| pty.as_ref())
+        .then_some(pty.as_ref())
         .flatten()
         .map(|p| ShellHold {
             tracker: std::sync::Mutex::new(LineTracker::new(p.cols, p.rows)),
@@ -478,20 +478,38 @@ async fn approval_hold(
     };
     let fail_closed = |e: crate::audit::AuditError| {
         tracing::error!("approval request failed: {e}");
-        ("bastion: the approval could not be requested (audit store unavailable); not run".to_string(), 126)
+        (
+            "bastion: the approval could not be requested (audit store unavailable); not run"
+                .to_string(),
+            126,
+        )
     };
-    let held = hold::request(audit, rule, request).await.map_err(fail_closed)?;
+    let held = hold::request(audit, rule, request)
+        .await
+        .map_err(fail_closed)?;
     info!(request = held.id, rule = %rule.name, "held for approval");
     let _ = recording
-        .send(RecEvent::Marker(format!("approval requested: request {} (rule \"{}\")", held.id, rule.name)))
+        .send(RecEvent::Marker(format!(
+            "approval requested: request {} (rule \"{}\")",
+            held.id, rule.name
+        )))
         .await;
     client
-        .say(&format!("held for approval: request {} (rule \"{}\") — waiting", held.id, rule.name))
+        .say(&format!(
+            "held for approval: request {} (rule \"{}\") — waiting",
+            held.id, rule.name
+        ))
         .await;
-    let decision = hold::wait(audit, &held, &ctx.closed).await.map_err(fail_closed)?;
+    let decision = hold::wait(audit, &held, &ctx.closed)
+        .await
+        .map_err(fail_closed)?;
     let marker = match &decision {
-        Decision::Approved(by) => format!("approval granted: request {} by {}", held.id, by.join(", ")),
-        Decision::Denied { by, reason } => format!("approval denied: request {} by {by}: {reason}", held.id),
+        Decision::Approved(by) => {
+            format!("approval granted: request {} by {}", held.id, by.join(", "))
+        }
+        Decision::Denied { by, reason } => {
+            format!("approval denied: request {} by {by}: {reason}", held.id)
+        }
         Decision::TimedOut => format!("approval timed out: request {}", held.id),
         Decision::Cancelled => format!("approval cancelled: request {}", held.id),
     };
@@ -499,12 +517,24 @@ async fn approval_hold(
     let _ = recording.send(RecEvent::Marker(marker)).await;
     match decision {
         Decision::Approved(by) => {
-            client.say(&format!("approved by {}: request {}", by.join(", "), held.id)).await;
+            client
+                .say(&format!(
+                    "approved by {}: request {}",
+                    by.join(", "),
+                    held.id
+                ))
+                .await;
             Ok(())
         }
-        Decision::Denied { by, reason } => Err((format!("denied by {by}: {reason} (request {})", held.id), 126)),
+        Decision::Denied { by, reason } => Err((
+            format!("denied by {by}: {reason} (request {})", held.id),
+            126,
+        )),
         Decision::TimedOut => Err((
-            format!("request {} timed out after {}: nobody decided; not run", held.id, rule.timeout),
+            format!(
+                "request {} timed out after {}: nobody decided; not run",
+                held.id, rule.timeout
+            ),
             126,
         )),
         Decision::Cancelled => Err(("cancelled".into(), 126)),
@@ -525,7 +555,12 @@ async fn end_unrun(ctx: &SessionCtx, channel: u32, recording: Arc<ChannelRecordi
         signature: sealed.as_ref().map(|s| s.checkpoint.sig.clone()),
         close_reason: "not run".into(),
     };
-    if let Err(e) = ctx.shared.audit.channel_closed(&ctx.id, channel, &end).await {
+    if let Err(e) = ctx
+        .shared
+        .audit
+        .channel_closed(&ctx.id, channel, &end)
+        .await
+    {
         tracing::error!("audit: cannot record the channel's end: {e}");
     }
 }
@@ -556,13 +591,6 @@ async fn seal(recording: Arc<ChannelRecording>) -> Option<recorder::Seal> {
     }
 }
 
-/// How a channel's command ended.
-#[derive(Debug, Default)]
-struct ExitInfo {
-    status: Option<u32>,
-    signal: Option<String>,
-}
-
 /// A reviewer's command, run by the bastion itself.
 async fn review_channel(ctx: &SessionCtx, client: &Client, start: &Start) {
     let Start::Exec(command) = start else {
@@ -576,7 +604,13 @@ async fn review_channel(ctx: &SessionCtx, client: &Client, start: &Start) {
     };
     let out = crate::review::run(ctx, &String::from_utf8_lossy(command)).await;
     if !out.out.is_empty() {
-        let _ = client.tx.data_bytes(Bytes::from(out.out.replace('\n', if client.pty { "\r\n" } else { "\n" }))).await;
+        let _ = client
+            .tx
+            .data_bytes(Bytes::from(
+                out.out
+                    .replace('\n', if client.pty { "\r\n" } else { "\n" }),
+            ))
+            .await;
     }
     if !out.err.is_empty() {
         let _ = client.tx.extended_data_bytes(1, Bytes::from(out.err)).await;
@@ -668,13 +702,6 @@ async fn connect(
     }
     let (rx, tx) = channel.split();
     Some((rx, tx, pending))
-}
-
-/// A request sent upstream whose reply is still due.
-#[derive(Debug, Clone, Copy)]
-enum Pending {
-    Pty,
-    Start(&'static str),
 }
 
 /// Runs a local port forward to its end.
@@ -771,448 +798,6 @@ pub async fn run_forward(
     .await
 }
 
-/// The two directions of a connected channel.
-struct Pumps {
-    ctx: Arc<SessionCtx>,
-    client: Client,
-    /// Cancelled when either direction ends for good, or the connection closes.
-    done: CancellationToken,
-    /// The channel's recording (none for port forwards).
-    rec: Option<Arc<ChannelRecording>>,
-    /// Command-line holds of an interactive shell, when approval rules apply to it.
-    shell_hold: Option<ShellHold>,
-}
-
-/// What an interactive shell needs to hold a command line at Enter.
-struct ShellHold {
-    /// The screen, fed by the output pump, read by the input pump.
-    tracker: std::sync::Mutex<LineTracker>,
-    access: Access,
-    masker: recorder::mask::Masker,
-}
-
-/// Largest amount of typing kept while a line is held.
-const MAX_HELD_INPUT: usize = 64 * 1024;
-
-impl Pumps {
-    async fn run(
-        self,
-        client_rx: ChannelReadHalf,
-        up_rx: ChannelReadHalf,
-        up_tx: Arc<ChannelWriteHalf<russh::client::Msg>>,
-        pending: VecDeque<Pending>,
-        live: Option<LiveMasks>,
-    ) -> ExitInfo {
-        let this = Arc::new(self);
-        let output = tokio::spawn({
-            let this = this.clone();
-            let up_tx = up_tx.clone();
-            async move { this.output(up_rx, up_tx, pending, live).await }.in_current_span()
-        });
-        this.input(client_rx, &up_tx).await;
-        let exit = output.await.unwrap_or_default();
-        let _ = up_tx.close().await;
-        exit
-    }
-
-    /// Enter was typed in a shell that approval rules watch: judge the line on the screen, and
-    /// hold the Enter until the line is approved. `Err` ends the channel.
-    async fn at_enter(
-        &self,
-        rx: &mut ChannelReadHalf,
-        up: &ChannelWriteHalf<russh::client::Msg>,
-        data: Bytes,
-        at: usize,
-    ) -> Result<(), ()> {
-        let Some(hold) = &self.shell_hold else {
-            return up.data_bytes(data).await.map_err(|_| ());
-        };
-        let before = data.slice(..at);
-        let rest = data.slice(at..);
-        if !before.is_empty() {
-            up.data_bytes(before).await.map_err(|_| ())?;
-            // Let the echo of what was just typed reach the screen before it is read.
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-        let line = hold.tracker.lock().map(|t| t.current_line()).unwrap_or_default();
-        let Some(rule) = self.ctx.shared.approvals.matching(&hold.access, Some(&line)) else {
-            return up.data_bytes(rest).await.map_err(|_| ());
-        };
-        let held = self.hold_line(rx, up, hold, rule, &line).await?;
-        use crate::approval::hold::Decision;
-        let (send, text) = match held {
-            // Keystrokes typed while waiting go through only once the line is approved.
-            Some((Decision::Approved(by), typed)) => {
-                let mut send = rest.to_vec();
-                send.extend_from_slice(&typed);
-                (Bytes::from(send), format!("approved by {}", by.join(", ")))
-            }
-            Some((Decision::Denied { by, reason }, _)) => {
-                (Bytes::from_static(b"\x15"), format!("denied by {by}: {reason}; the line was not run"))
-            }
-            Some((Decision::TimedOut, _)) => (
-                Bytes::from_static(b"\x15"),
-                format!("nobody decided within {}; the line was not run", rule.timeout),
-            ),
-            Some((Decision::Cancelled, _)) => (Bytes::from_static(b"\x03"), "cancelled; the line was not run".into()),
-            None => (
-                Bytes::from_static(b"\x15"),
-                "the approval could not be requested (audit store unavailable); the line was not run".into(),
-            ),
-        };
-        self.client.say(&format!("bastion: {text}")).await;
-        up.data_bytes(send).await.map_err(|_| ())
-    }
-
-    /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(None)`
-    /// when the request could not be stored.
-    async fn hold_line(
-        &self,
-        rx: &mut ChannelReadHalf,
-        up: &ChannelWriteHalf<russh::client::Msg>,
-        hold: &ShellHold,
-        rule: &config::ApprovalRule,
-        line: &str,
-    ) -> Result<Option<(crate::approval::hold::Decision, Vec<u8>)>, ()> {
-        use crate::approval::hold;
-        let audit = &self.ctx.shared.audit;
-        let request = crate::audit::ApprovalRequest {
-            session_id: self.ctx.id.clone(),
-            channel: u32::from(self.client.id),
-            rule: rule.name.clone(),
-            command: recording::mask_text(&hold.masker, line),
-            requester: self.ctx.user.key_id.clone(),
-            target: hold.access.target.name.clone(),
-            login: hold.access.login.clone(),
-            required: crate::approval::rules::required(rule),
-            requested_at_ms: 0,
-            expires_at_ms: 0,
-        };
-        let held = match hold::request(audit, rule, request).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!("approval request failed: {e}");
-                return Ok(None);
-            }
-        };
-        info!(request = held.id, rule = %rule.name, "shell line held for approval");
-        let _ = self
-            .record(RecEvent::Marker(format!("approval requested: request {} (rule \"{}\")", held.id, rule.name)))
-            .await;
-        self.client
-            .say(&format!(
-                "bastion: held for approval: request {} (rule \"{}\") — waiting; Ctrl-C cancels",
-                held.id, rule.name
-            ))
-            .await;
-        let gone = self.done.child_token();
-        let wait = hold::wait(audit, &held, &gone);
-        tokio::pin!(wait);
-        let mut typed: Vec<u8> = Vec::new();
-        let decision = loop {
-            tokio::select! {
-                d = &mut wait => break d,
-                m = rx.wait() => match m {
-                    Some(ChannelMsg::Data { data }) if data.contains(&0x03) => gone.cancel(),
-                    Some(ChannelMsg::Data { data }) => {
-                        if typed.len() + data.len() <= MAX_HELD_INPUT {
-                            typed.extend_from_slice(&data);
-                        }
-                    }
-                    Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
-                        let _ = up.window_change(col_width, row_height, pix_width, pix_height).await;
-                    }
-                    Some(ChannelMsg::Close) | None => {
-                        gone.cancel();
-                        return Err(());
-                    }
-                    Some(_) => {}
-                },
-            }
-        };
-        let decision = match decision {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!("approval wait failed: {e}");
-                return Ok(None);
-            }
-        };
-        let marker = match &decision {
-            hold::Decision::Approved(by) => format!("approval granted: request {} by {}", held.id, by.join(", ")),
-            hold::Decision::Denied { by, reason } => format!("approval denied: request {} by {by}: {reason}", held.id),
-            hold::Decision::TimedOut => format!("approval timed out: request {}", held.id),
-            hold::Decision::Cancelled => format!("approval cancelled: request {}", held.id),
-        };
-        info!(request = held.id, "{marker}");
-        let _ = self.record(RecEvent::Marker(marker)).await;
-        Ok(Some((decision, typed)))
-    }
-
-    /// Sends what the live maskers released.
-    async fn send_released(&self, r: Released) -> Result<(), russh::Error> {
-        if let Some(out) = r.out {
-            self.client.tx.data_bytes(out).await?;
-        }
-        if let Some(err) = r.err {
-            self.client.tx.extended_data_bytes(1, err).await?;
-        }
-        Ok(())
-    }
-
-    /// Queues an event for the recording; false once the recording has failed.
-    async fn record(&self, ev: RecEvent) -> bool {
-        match &self.rec {
-            Some(rec) => rec.send(ev).await.is_ok(),
-            None => true,
-        }
-    }
-
-    /// Resolves when the recording has failed (never for unrecorded channels).
-    async fn recording_failed(&self) {
-        match &self.rec {
-            Some(rec) => rec.failed.cancelled().await,
-            None => std::future::pending().await,
-        }
-    }
-
-    /// Client → target.
-    async fn input(&self, mut rx: ChannelReadHalf, up: &ChannelWriteHalf<russh::client::Msg>) {
-        loop {
-            let msg = tokio::select! {
-                m = rx.wait() => m,
-                _ = self.done.cancelled() => break,
-                _ = self.recording_failed() => break,
-            };
-            let sent = match msg {
-                Some(ChannelMsg::Data { data }) => {
-                    self.ctx.touch();
-                    if !self.record(RecEvent::Input(data.clone())).await {
-                        break;
-                    }
-                    let enter = self.shell_hold.as_ref().and(data.iter().position(|&b| b == b'\r'));
-                    match enter {
-                        Some(at) => match self.at_enter(&mut rx, up, data, at).await {
-                            Ok(()) => Ok(()),
-                            Err(()) => break,
-                        },
-                        None => tokio::select! {
-                            r = up.data_bytes(data) => r,
-                            _ = self.done.cancelled() => break,
-                        },
-                    }
-                }
-                Some(ChannelMsg::Eof) => up.eof().await,
-                Some(ChannelMsg::WindowChange {
-                    col_width,
-                    row_height,
-                    pix_width,
-                    pix_height,
-                }) => {
-                    if !self.record(RecEvent::Resize(col_width, row_height)).await {
-                        break;
-                    }
-                    if let Some(h) = &self.shell_hold {
-                        if let Ok(mut t) = h.tracker.lock() {
-                            t.resize(col_width, row_height);
-                        }
-                    }
-                    up.window_change(col_width, row_height, pix_width, pix_height)
-                        .await
-                }
-                Some(ChannelMsg::Signal { signal }) => {
-                    info!(signal = ?signal, "signal");
-                    if !self
-                        .record(RecEvent::Marker(format!("signal {}", sig_name(&signal))))
-                        .await
-                    {
-                        break;
-                    }
-                    up.signal(signal).await
-                }
-                Some(ChannelMsg::Close) | None => break,
-                Some(_) => Ok(()),
-            };
-            if sent.is_err() {
-                break;
-            }
-        }
-        self.done.cancel();
-    }
-
-    /// Target → client.
-    async fn output(
-        &self,
-        mut rx: ChannelReadHalf,
-        up: Arc<ChannelWriteHalf<russh::client::Msg>>,
-        mut pending: VecDeque<Pending>,
-        mut live: Option<LiveMasks>,
-    ) -> ExitInfo {
-        let mut notices = self.ctx.notices.subscribe();
-        let tx = &self.client.tx;
-        let mut exit: Option<String> = None;
-        let mut info = ExitInfo::default();
-        let mut shutting_down = false;
-        loop {
-            let deadline = live.as_ref().and_then(LiveMasks::deadline);
-            let msg = tokio::select! {
-                m = rx.wait() => m,
-                _ = sleep_until(deadline), if deadline.is_some() => {
-                    if let Some(l) = live.as_mut() {
-                        if self.send_released(l.poll()).await.is_err() {
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                n = notices.recv() => {
-                    if let Ok(text) = n {
-                        self.client.say(&text).await;
-                    }
-                    continue;
-                }
-                _ = self.ctx.shared.shutdown.cancelled(), if !shutting_down => {
-                    shutting_down = true;
-                    self.client.say("bastion: the bastion is shutting down; this session ends now.").await;
-                    continue;
-                }
-                _ = self.done.cancelled() => break,
-                _ = self.recording_failed() => break,
-            };
-            let r = match msg {
-                Some(ChannelMsg::Data { data }) => {
-                    self.ctx.touch();
-                    if !self.record(RecEvent::Output(data.clone())).await {
-                        continue;
-                    }
-                    if let Some(h) = &self.shell_hold {
-                        if let Ok(mut t) = h.tracker.lock() {
-                            t.output(&data);
-                        }
-                    }
-                    let shown = match live.as_mut() {
-                        Some(l) => l.out(&data),
-                        None => Some(data),
-                    };
-                    match shown {
-                        Some(data) => tokio::select! {
-                            r = tx.data_bytes(data) => r,
-                            _ = self.done.cancelled() => break,
-                        },
-                        None => Ok(()),
-                    }
-                }
-                Some(ChannelMsg::ExtendedData { data, ext }) => {
-                    self.ctx.touch();
-                    if !self.record(RecEvent::Stderr(data.clone())).await {
-                        continue;
-                    }
-                    let shown = match live.as_mut() {
-                        Some(l) if ext == 1 => l.err(&data),
-                        _ => Some(data),
-                    };
-                    match shown {
-                        Some(data) => tokio::select! {
-                            r = tx.extended_data_bytes(ext, data) => r,
-                            _ = self.done.cancelled() => break,
-                        },
-                        None => Ok(()),
-                    }
-                }
-                Some(ChannelMsg::Eof) => {
-                    if let Some(l) = live.as_mut() {
-                        let _ = self.send_released(l.finish()).await;
-                    }
-                    tx.eof().await
-                }
-                Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    if let Some(l) = live.as_mut() {
-                        let _ = self.send_released(l.finish()).await;
-                    }
-                    exit = Some(exit_status.to_string());
-                    info.status = Some(exit_status);
-                    self.record(RecEvent::Exit(exit_status.to_string())).await;
-                    tx.exit_status(exit_status).await
-                }
-                Some(ChannelMsg::ExitSignal {
-                    signal_name,
-                    core_dumped,
-                    error_message,
-                    lang_tag,
-                }) => {
-                    let text = format!("signal {}", sig_name(&signal_name));
-                    info.signal = Some(sig_name(&signal_name));
-                    self.record(RecEvent::Exit(text.clone())).await;
-                    exit = Some(text);
-                    let _ = self
-                        .client
-                        .handle
-                        .exit_signal_request(
-                            self.client.id,
-                            signal_name,
-                            core_dumped,
-                            error_message,
-                            lang_tag,
-                        )
-                        .await;
-                    Ok(())
-                }
-                Some(ChannelMsg::Success) => {
-                    pending.pop_front();
-                    Ok(())
-                }
-                Some(ChannelMsg::Failure) => match pending.pop_front() {
-                    Some(Pending::Pty) => {
-                        warn!("target refused the pty");
-                        self.client
-                            .say("bastion: the target refused to allocate a pty")
-                            .await;
-                        Ok(())
-                    }
-                    Some(Pending::Start(kind)) => {
-                        warn!("target refused the {kind} request");
-                        self.client
-                            .fail(
-                                &format!("bastion: the target refused the {kind} request"),
-                                1,
-                            )
-                            .await;
-                        break;
-                    }
-                    None => Ok(()),
-                },
-                Some(ChannelMsg::Close) | None => {
-                    if let Some(l) = live.as_mut() {
-                        let _ = self.send_released(l.finish()).await;
-                    }
-                    let _ = tx.close().await;
-                    break;
-                }
-                Some(_) => Ok(()),
-            };
-            if r.is_err() {
-                break;
-            }
-        }
-        // Whichever pump noticed first, the user is told why the session ended.
-        if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
-            self.client
-                .fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255)
-                .await;
-        }
-        info!(exit = exit.as_deref().unwrap_or("none"), "channel closed");
-        let _ = up.close().await;
-        self.done.cancel();
-        info
-    }
-}
-
-fn sig_name(s: &Sig) -> String {
-    match s {
-        Sig::Custom(n) => n.clone(),
-        other => format!("{other:?}"),
-    }
-}
-
 /// Whether `name` matches an allowlist entry (`LC_*` matches a prefix).
 pub fn env_allowed(allow: &[String], name: &str) -> bool {
     allow.iter().any(|p| match p.strip_suffix('*') {
@@ -1230,13 +815,5 @@ mod tests {
         assert!(super::env_allowed(&allow, "LANG"));
         assert!(!super::env_allowed(&allow, "LANGUAGE"));
         assert!(!super::env_allowed(&allow, "LD_PRELOAD"));
-    }
-}
-
-/// Sleeps until `deadline`; never returns for `None` (the select branch is disabled then).
-async fn sleep_until(deadline: Option<std::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
     }
 }

@@ -185,7 +185,12 @@ impl Handler for Connection {
         };
         // Revoked (by serial or key id) on any bastion sharing the store: refused at once. A
         // store that cannot answer refuses too (fail closed).
-        match self.shared.audit.is_revoked(certified.serial, &certified.key_id).await {
+        match self
+            .shared
+            .audit
+            .is_revoked(certified.serial, &certified.key_id)
+            .await
+        {
             Ok(false) => {}
             Ok(true) => {
                 let reason = format!(

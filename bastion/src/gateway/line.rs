@@ -42,7 +42,10 @@ impl LineTracker {
             start -= 1;
         }
         let (_, cols) = screen.size();
-        screen.contents_between(start, 0, row, cols.get()).trim_end().to_string()
+        screen
+            .contents_between(start, 0, row, cols.get())
+            .trim_end()
+            .to_string()
     }
 }
 

@@ -17,9 +17,11 @@
 pub mod bridge;
 pub mod connection;
 pub mod line;
+mod line_hold;
 pub mod listener;
 pub mod live;
 pub mod menu;
+mod pumps;
 pub mod recording;
 pub mod session;
 pub mod target;

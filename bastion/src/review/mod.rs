@@ -43,7 +43,7 @@ fn usage() -> Output {
 /// Runs one review command for the reviewer of `ctx`.
 pub async fn run(ctx: &SessionCtx, command: &str) -> Output {
     let mut words: Vec<&str> = command.split_whitespace().collect();
-    let json = words.iter().any(|w| *w == "--json");
+    let json = words.contains(&"--json");
     words.retain(|w| *w != "--json");
     let reason = match words.iter().position(|w| *w == "--reason") {
         Some(i) => {
@@ -60,9 +60,14 @@ pub async fn run(ctx: &SessionCtx, command: &str) -> Output {
             let pending = words[0] == "list";
             match audit.approvals(pending, 200).await {
                 Ok(rows) => {
-                    let mine: Vec<ApprovalRow> = rows.into_iter().filter(|r| visible(ctx, r)).collect();
+                    let mine: Vec<ApprovalRow> =
+                        rows.into_iter().filter(|r| visible(ctx, r)).collect();
                     Output {
-                        out: if json { json_lines(&mine) } else { table(&mine, pending) },
+                        out: if json {
+                            json_lines(&mine)
+                        } else {
+                            table(&mine, pending)
+                        },
                         err: String::new(),
                         status: 0,
                     }
@@ -77,22 +82,45 @@ pub async fn run(ctx: &SessionCtx, command: &str) -> Output {
             let approve = *verb == "approve";
             let reason = reason.unwrap_or_default();
             if !approve && reason.trim().is_empty() {
-                return Output { out: String::new(), err: "deny needs --reason TEXT\n".into(), status: 2 };
+                return Output {
+                    out: String::new(),
+                    err: "deny needs --reason TEXT\n".into(),
+                    status: 2,
+                };
             }
-            let result = vote(audit, &ctx.shared.config, id, reviewer, &ctx.user.principals, approve, &reason).await;
+            let result = vote(
+                audit,
+                &ctx.shared.config,
+                id,
+                reviewer,
+                &ctx.user.principals,
+                approve,
+                &reason,
+            )
+            .await;
             match result {
                 Ok(Ok(outcome)) => {
                     tracing::info!(request = id, reviewer, decision = verb, "approval vote");
                     let text = match outcome {
                         Outcome::Approved => format!("request {id} approved\n"),
                         Outcome::Denied => format!("request {id} denied\n"),
-                        Outcome::Counted { have, need } => format!("request {id}: {have} of {need} approvals\n"),
+                        Outcome::Counted { have, need } => {
+                            format!("request {id}: {have} of {need} approvals\n")
+                        }
                     };
-                    Output { out: text, err: String::new(), status: 0 }
+                    Output {
+                        out: text,
+                        err: String::new(),
+                        status: 0,
+                    }
                 }
                 Ok(Err(refused)) => {
                     tracing::warn!(request = id, reviewer, "approval vote refused: {refused}");
-                    Output { out: String::new(), err: format!("bastion: {refused}\n"), status: 1 }
+                    Output {
+                        out: String::new(),
+                        err: format!("bastion: {refused}\n"),
+                        status: 1,
+                    }
                 }
                 Err(e) => failed(&e.to_string()),
             }
@@ -102,7 +130,11 @@ pub async fn run(ctx: &SessionCtx, command: &str) -> Output {
 }
 
 fn failed(e: &str) -> Output {
-    Output { out: String::new(), err: format!("bastion: audit store: {e}\n"), status: 1 }
+    Output {
+        out: String::new(),
+        err: format!("bastion: audit store: {e}\n"),
+        status: 1,
+    }
 }
 
 /// A reviewer sees requests whose rule names one of their groups.
@@ -113,7 +145,11 @@ fn visible(ctx: &SessionCtx, r: &ApprovalRow) -> bool {
         .rules
         .iter()
         .find(|rule| rule.name == r.rule)
-        .is_some_and(|rule| rule.approvers.iter().any(|g| ctx.user.principals.contains(g)))
+        .is_some_and(|rule| {
+            rule.approvers
+                .iter()
+                .any(|g| ctx.user.principals.contains(g))
+        })
 }
 
 fn json_lines(rows: &[ApprovalRow]) -> String {
@@ -136,8 +172,16 @@ fn table(rows: &[ApprovalRow], pending: bool) -> String {
         "COMMAND"
     );
     for r in rows {
-        let age = if pending { format!("{}s", (now - r.requested_at_ms) / 1000) } else { r.state.clone() };
-        let command: String = r.command.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+        let age = if pending {
+            format!("{}s", (now - r.requested_at_ms) / 1000)
+        } else {
+            r.state.clone()
+        };
+        let command: String = r
+            .command
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
         let _ = writeln!(
             s,
             "{:>5}  {:<22} {:<12} {:<10} {:<18} {:>6}  {}",

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tests::{run, stderr, stdout, Bastion, BastionBuilder, Postgres, Sshd, User};
 
-const RULE: &str = "name = \"no-drops\"\ncommand = '(?i)\\bdrop\\b'\napprovers = [\"leads\"]\ntimeout = \"20s\"";
+const RULE: &str =
+    "name = \"no-drops\"\ncommand = '(?i)\\bdrop\\b'\napprovers = [\"leads\"]\ntimeout = \"20s\"";
 
 struct World {
     bastion: Bastion,
@@ -27,18 +28,36 @@ fn world(rule: &str) -> World {
     let bastion = roles(b.target("t1", &sshd, ""), rule).start();
     let alice = bastion.user("alice@example.test", "ops,leads");
     let bob = bastion.user("bob@example.test", "leads");
-    World { bastion, _sshd: sshd, alice, bob }
+    World {
+        bastion,
+        _sshd: sshd,
+        alice,
+        bob,
+    }
 }
 
 fn spawn(user: &User, cmd: &str) -> Child {
-    user.ssh("t1@127.0.0.1", &[cmd]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    user.ssh("t1@127.0.0.1", &[cmd])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Waits for a request to be held and returns its number.
 fn held(bastion: &Bastion) -> i64 {
     let log = bastion.wait_log("held for approval");
-    let line = log.lines().rev().find(|l| l.contains("held for approval")).unwrap();
-    line.split("request=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap()
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("held for approval"))
+        .unwrap();
+    line.split("request=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn review(user: &User, args: &str) -> Output {
@@ -51,9 +70,17 @@ fn held_exec_runs_once_approved() {
     let child = spawn(&w.alice, "echo ran-$((6*7)); echo drop the test table");
     let id = held(&w.bastion);
     let list = review(&w.bob, "list");
-    assert!(stdout(&list).contains("alice@example.test") && stdout(&list).contains("no-drops"), "{}", stdout(&list));
+    assert!(
+        stdout(&list).contains("alice@example.test") && stdout(&list).contains("no-drops"),
+        "{}",
+        stdout(&list)
+    );
     let json = review(&w.bob, "list --json");
-    assert!(stdout(&json).contains(&format!("\"id\":{id}")), "{}", stdout(&json));
+    assert!(
+        stdout(&json).contains(&format!("\"id\":{id}")),
+        "{}",
+        stdout(&json)
+    );
     // Nobody approves their own request, even from an approver group.
     let own = review(&w.alice, &format!("approve {id}"));
     assert_eq!(own.status.code(), Some(1));
@@ -64,7 +91,12 @@ fn held_exec_runs_once_approved() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "ran-42\ndrop the test table\n");
     let err = stderr(&out);
-    assert!(err.contains(&format!("held for approval: request {id} (rule \"no-drops\") — waiting")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "held for approval: request {id} (rule \"no-drops\") — waiting"
+        )),
+        "{err}"
+    );
     assert!(err.contains("approved by bob@example.test"), "{err}");
     // The recording carries the request and the decision.
     w.bastion.wait_log("recording sealed");
@@ -72,8 +104,16 @@ fn held_exec_runs_once_approved() {
         .iter()
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
-    assert!(rec.contains(&format!("approval requested: request {id}")), "{rec}");
-    assert!(rec.contains(&format!("approval granted: request {id} by bob@example.test")), "{rec}");
+    assert!(
+        rec.contains(&format!("approval requested: request {id}")),
+        "{rec}"
+    );
+    assert!(
+        rec.contains(&format!(
+            "approval granted: request {id} by bob@example.test"
+        )),
+        "{rec}"
+    );
 }
 
 #[test]
@@ -83,19 +123,34 @@ fn denied_and_timed_out_exec_exits_126_with_the_reason() {
     let id = held(&w.bastion);
     let no_reason = review(&w.bob, &format!("deny {id}"));
     assert_eq!(no_reason.status.code(), Some(2));
-    let d = review(&w.bob, &format!("deny {id} --reason not during business hours"));
+    let d = review(
+        &w.bob,
+        &format!("deny {id} --reason not during business hours"),
+    );
     assert!(d.status.success(), "{}", stderr(&d));
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(126));
-    assert!(stderr(&out).contains("denied by bob@example.test: not during business hours"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("denied by bob@example.test: not during business hours"),
+        "{}",
+        stderr(&out)
+    );
 
     let started = std::time::Instant::now();
     let out = spawn(&w.alice, "echo drop").wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(126));
-    assert!(stderr(&out).contains("timed out after 3s"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timed out after 3s"),
+        "{}",
+        stderr(&out)
+    );
     assert!(started.elapsed() < Duration::from_secs(15));
     let h = review(&w.bob, "history");
-    assert!(stdout(&h).contains("denied") && stdout(&h).contains("timed_out"), "{}", stdout(&h));
+    assert!(
+        stdout(&h).contains("denied") && stdout(&h).contains("timed_out"),
+        "{}",
+        stdout(&h)
+    );
     // Commands that match no rule are not held.
     let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo fine"]));
     assert_eq!(stdout(&o), "fine\n");
@@ -107,7 +162,11 @@ fn review_needs_a_review_role() {
     let carol = w.bastion.user("carol@example.test", "ops");
     let o = review(&carol, "list");
     assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("no role of yours allows the review console"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no role of yours allows the review console"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -117,13 +176,23 @@ fn a_request_held_on_one_bastion_is_approved_through_another() {
     let b1 = BastionBuilder::new();
     let sshd = b1.sshd("t1");
     let keys = b1.path("keys");
-    let a = roles(b1.section_table("audit", &format!("database = \"{url}\"\ninstance = \"a\"")).target("t1", &sshd, ""), RULE).start();
+    let a = roles(
+        b1.section_table("audit", &format!("database = \"{url}\"\ninstance = \"a\""))
+            .target("t1", &sshd, ""),
+        RULE,
+    )
+    .start();
     // The second bastion shares the keys and the database.
     let b2 = BastionBuilder::new();
     std::fs::remove_dir_all(b2.path("keys")).unwrap();
     let o = run(Command::new("cp").arg("-a").arg(&keys).arg(b2.path("keys")));
     assert!(o.status.success());
-    let b = roles(b2.section_table("audit", &format!("database = \"{url}\"\ninstance = \"b\"")).target("t1", &sshd, ""), RULE).start();
+    let b = roles(
+        b2.section_table("audit", &format!("database = \"{url}\"\ninstance = \"b\""))
+            .target("t1", &sshd, ""),
+        RULE,
+    )
+    .start();
     let alice = a.user("alice@example.test", "ops");
     let mut bob = a.user("bob@example.test", "leads");
     bob.port = b.port;
@@ -145,18 +214,32 @@ fn next_held(bastion: &Bastion, after: usize) -> i64 {
         (l.matches("shell line held for approval").count() > after).then_some(l)
     })
     .unwrap_or_else(|| panic!("no held line:\n{}", bastion.log()));
-    let line = log.lines().rev().find(|l| l.contains("shell line held for approval")).unwrap();
-    line.split("request=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap()
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("shell line held for approval"))
+        .unwrap();
+    line.split("request=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
 fn interactive_bash_lines_are_held_at_enter() {
     let w = world(SHELL_RULE);
     // (Quoted so that this exec itself does not match the rule.)
-    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["touch /tmp/bastion-d''ropzone.txt"]));
+    let o = run(&mut w
+        .alice
+        .ssh("t1@127.0.0.1", &["touch /tmp/bastion-d''ropzone.txt"]));
     assert!(o.status.success());
     let t = tests::Tmux::start(
-        &format!("{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60", w.alice.ssh_line("", "")),
+        &format!(
+            "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
+            w.alice.ssh_line("", "")
+        ),
         120,
         40,
     );
@@ -174,21 +257,37 @@ fn interactive_bash_lines_are_held_at_enter() {
     let s = t.wait_for(&format!("held for approval: request {id}"), wait);
     assert!(!s.contains("drop-42\n"), "{s}");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!t.screen().lines().any(|l| l.trim() == "drop-42"), "ran before approval:\n{}", t.screen());
+    assert!(
+        !t.screen().lines().any(|l| l.trim() == "drop-42"),
+        "ran before approval:\n{}",
+        t.screen()
+    );
     assert!(review(&w.bob, &format!("approve {id}")).status.success());
     t.wait_for("approved by bob@example.test", wait);
-    tests::wait_for(wait, || t.screen().lines().any(|l| l.trim() == "drop-42").then_some(()))
-        .unwrap_or_else(|| panic!("approved line did not run:\n{}", t.screen()));
+    tests::wait_for(wait, || {
+        t.screen()
+            .lines()
+            .any(|l| l.trim() == "drop-42")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("approved line did not run:\n{}", t.screen()));
 
     // Recalled from history (Up), then denied: the line is cleared, not run.
     t.keys(&["Up"]);
     t.keys(&["Enter"]);
     let id2 = next_held(&w.bastion, 1);
     assert_ne!(id, id2);
-    assert!(review(&w.bob, &format!("deny {id2} --reason no")).status.success());
+    assert!(review(&w.bob, &format!("deny {id2} --reason no"))
+        .status
+        .success());
     t.wait_for("denied by bob@example.test: no; the line was not run", wait);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(t.screen().lines().filter(|l| l.trim() == "drop-42").count(), 1, "{}", t.screen());
+    assert_eq!(
+        t.screen().lines().filter(|l| l.trim() == "drop-42").count(),
+        1,
+        "{}",
+        t.screen()
+    );
 
     // Tab completion: what is judged is the completed line on the screen.
     t.type_text("cat /tmp/bastion-dro");
@@ -200,14 +299,21 @@ fn interactive_bash_lines_are_held_at_enter() {
     t.keys(&["C-c"]);
     t.wait_for("cancelled; the line was not run", wait);
     let h = review(&w.bob, "history");
-    assert!(stdout(&h).contains("cancelled"), "{} (request {id3})", stdout(&h));
+    assert!(
+        stdout(&h).contains("cancelled"),
+        "{} (request {id3})",
+        stdout(&h)
+    );
 }
 
 #[test]
 fn interactive_sh_lines_are_held_and_denied() {
     let w = world(SHELL_RULE);
     let t = tests::Tmux::start(
-        &format!("{} -tt t1@127.0.0.1 'PS1=\"SH-PROMPT \" exec sh -i'; sleep 60", w.alice.ssh_line("", "")),
+        &format!(
+            "{} -tt t1@127.0.0.1 'PS1=\"SH-PROMPT \" exec sh -i'; sleep 60",
+            w.alice.ssh_line("", "")
+        ),
         120,
         40,
     );
@@ -216,10 +322,16 @@ fn interactive_sh_lines_are_held_and_denied() {
     t.type_text("echo truncate-$((3*3))");
     t.keys(&["Enter"]);
     let id = next_held(&w.bastion, 0);
-    assert!(review(&w.bob, &format!("deny {id} --reason nope")).status.success());
+    assert!(review(&w.bob, &format!("deny {id} --reason nope"))
+        .status
+        .success());
     t.wait_for("denied by bob@example.test: nope", wait);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!t.screen().lines().any(|l| l.trim() == "truncate-9"), "{}", t.screen());
+    assert!(
+        !t.screen().lines().any(|l| l.trim() == "truncate-9"),
+        "{}",
+        t.screen()
+    );
     // The shell still works, and the cleared line left nothing behind.
     t.type_text("echo after-$((5*5))");
     t.keys(&["Enter"]);

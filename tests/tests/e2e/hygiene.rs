@@ -128,5 +128,9 @@ fn sigterm_tells_live_users_and_exits() {
         .arg("--config")
         .arg(&w.bastion.config));
     assert!(o.status.success(), "{}", tests::stdout(&o));
-    assert!(tests::stdout(&o).contains("sealed"), "{}", tests::stdout(&o));
+    assert!(
+        tests::stdout(&o).contains("sealed"),
+        "{}",
+        tests::stdout(&o)
+    );
 }

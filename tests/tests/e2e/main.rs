@@ -1,9 +1,9 @@
 //! End-to-end tests against real OpenSSH. One binary, one module per topic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod approvals;
 mod audit;
 mod audit_trail;
-mod approvals;
 mod auth;
 mod channels;
 mod cli;

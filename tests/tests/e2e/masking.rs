@@ -69,7 +69,7 @@ fn slow_output_is_masked_in_the_recording() {
     let visible: String = rec
         .lines()
         .filter(|l| l.starts_with('['))
-        .filter_map(|l| serde_free_output(l))
+        .filter_map(serde_free_output)
         .collect();
     assert!(visible.contains("***-**-****"), "{visible:?}");
     assert!(!visible.contains("6789"), "{visible:?}");

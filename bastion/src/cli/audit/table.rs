@@ -129,7 +129,14 @@ pub fn auth(rows: &[AuthRow]) -> Table {
 pub fn certs(rows: &[CertificateRow]) -> Table {
     Table {
         header: vec![
-            "ISSUED", "SERIAL", "KEY ID", "PRINCIPALS", "VALID UNTIL", "SOURCE", "REVOKED", "KEY",
+            "ISSUED",
+            "SERIAL",
+            "KEY ID",
+            "PRINCIPALS",
+            "VALID UNTIL",
+            "SOURCE",
+            "REVOKED",
+            "KEY",
         ],
         rows: rows
             .iter()

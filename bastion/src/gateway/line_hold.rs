@@ -1,0 +1,162 @@
+//! Approval holds inside interactive sessions: at Enter, the line on the screen is judged;
+//! a matching line waits (keystrokes held, Ctrl-C cancels) until reviewers decide.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use tracing::info;
+
+use super::pumps::{Pumps, ShellHold, MAX_HELD_INPUT};
+use super::recording::{self, RecEvent};
+
+impl Pumps {
+    /// Enter was typed in a shell that approval rules watch: judge the line on the screen, and
+    /// hold the Enter until the line is approved. `Err` ends the channel.
+    pub(super) async fn at_enter(
+        &self,
+        rx: &mut ChannelReadHalf,
+        up: &ChannelWriteHalf<russh::client::Msg>,
+        data: Bytes,
+        at: usize,
+    ) -> Result<(), ()> {
+        let Some(hold) = &self.shell_hold else {
+            return up.data_bytes(data).await.map_err(|_| ());
+        };
+        let before = data.slice(..at);
+        let rest = data.slice(at..);
+        if !before.is_empty() {
+            up.data_bytes(before).await.map_err(|_| ())?;
+            // Let the echo of what was just typed reach the screen before it is read.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        let line = hold
+            .tracker
+            .lock()
+            .map(|t| t.current_line())
+            .unwrap_or_default();
+        let Some(rule) = self
+            .ctx
+            .shared
+            .approvals
+            .matching(&hold.access, Some(&line))
+        else {
+            return up.data_bytes(rest).await.map_err(|_| ());
+        };
+        let held = self.hold_line(rx, up, hold, rule, &line).await?;
+        use crate::approval::hold::Decision;
+        let (send, text) = match held {
+            // Keystrokes typed while waiting go through only once the line is approved.
+            Some((Decision::Approved(by), typed)) => {
+                let mut send = rest.to_vec();
+                send.extend_from_slice(&typed);
+                (Bytes::from(send), format!("approved by {}", by.join(", ")))
+            }
+            Some((Decision::Denied { by, reason }, _)) => {
+                (Bytes::from_static(b"\x15"), format!("denied by {by}: {reason}; the line was not run"))
+            }
+            Some((Decision::TimedOut, _)) => (
+                Bytes::from_static(b"\x15"),
+                format!("nobody decided within {}; the line was not run", rule.timeout),
+            ),
+            Some((Decision::Cancelled, _)) => (Bytes::from_static(b"\x03"), "cancelled; the line was not run".into()),
+            None => (
+                Bytes::from_static(b"\x15"),
+                "the approval could not be requested (audit store unavailable); the line was not run".into(),
+            ),
+        };
+        self.client.say(&format!("bastion: {text}")).await;
+        up.data_bytes(send).await.map_err(|_| ())
+    }
+
+    /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(None)`
+    /// when the request could not be stored.
+    async fn hold_line(
+        &self,
+        rx: &mut ChannelReadHalf,
+        up: &ChannelWriteHalf<russh::client::Msg>,
+        hold: &ShellHold,
+        rule: &config::ApprovalRule,
+        line: &str,
+    ) -> Result<Option<(crate::approval::hold::Decision, Vec<u8>)>, ()> {
+        use crate::approval::hold;
+        let audit = &self.ctx.shared.audit;
+        let request = crate::audit::ApprovalRequest {
+            session_id: self.ctx.id.clone(),
+            channel: u32::from(self.client.id),
+            rule: rule.name.clone(),
+            command: recording::mask_text(&hold.masker, line),
+            requester: self.ctx.user.key_id.clone(),
+            target: hold.access.target.name.clone(),
+            login: hold.access.login.clone(),
+            required: crate::approval::rules::required(rule),
+            requested_at_ms: 0,
+            expires_at_ms: 0,
+        };
+        let held = match hold::request(audit, rule, request).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("approval request failed: {e}");
+                return Ok(None);
+            }
+        };
+        info!(request = held.id, rule = %rule.name, "shell line held for approval");
+        let _ = self
+            .record(RecEvent::Marker(format!(
+                "approval requested: request {} (rule \"{}\")",
+                held.id, rule.name
+            )))
+            .await;
+        self.client
+            .say(&format!(
+                "bastion: held for approval: request {} (rule \"{}\") — waiting; Ctrl-C cancels",
+                held.id, rule.name
+            ))
+            .await;
+        let gone = self.done.child_token();
+        let wait = hold::wait(audit, &held, &gone);
+        tokio::pin!(wait);
+        let mut typed: Vec<u8> = Vec::new();
+        let decision = loop {
+            tokio::select! {
+                d = &mut wait => break d,
+                m = rx.wait() => match m {
+                    Some(ChannelMsg::Data { data }) if data.contains(&0x03) => gone.cancel(),
+                    Some(ChannelMsg::Data { data }) => {
+                        if typed.len() + data.len() <= MAX_HELD_INPUT {
+                            typed.extend_from_slice(&data);
+                        }
+                    }
+                    Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                        let _ = up.window_change(col_width, row_height, pix_width, pix_height).await;
+                    }
+                    Some(ChannelMsg::Close) | None => {
+                        gone.cancel();
+                        return Err(());
+                    }
+                    Some(_) => {}
+                },
+            }
+        };
+        let decision = match decision {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("approval wait failed: {e}");
+                return Ok(None);
+            }
+        };
+        let marker = match &decision {
+            hold::Decision::Approved(by) => {
+                format!("approval granted: request {} by {}", held.id, by.join(", "))
+            }
+            hold::Decision::Denied { by, reason } => {
+                format!("approval denied: request {} by {by}: {reason}", held.id)
+            }
+            hold::Decision::TimedOut => format!("approval timed out: request {}", held.id),
+            hold::Decision::Cancelled => format!("approval cancelled: request {}", held.id),
+        };
+        info!(request = held.id, "{marker}");
+        let _ = self.record(RecEvent::Marker(marker)).await;
+        Ok(Some((decision, typed)))
+    }
+}

@@ -1,0 +1,352 @@
+//! The two directions of a connected channel: client → target (input) and target → client
+//! (output), each its own loop so that a stalled direction never holds up the other. Output is
+//! recorded and live-masked on its way; input is recorded and, in watched interactive sessions,
+//! judged at Enter ([`super::line_hold`]).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn, Instrument};
+
+use super::bridge::Client;
+use super::line::LineTracker;
+use super::live::{LiveMasks, Released};
+use super::recording::{ChannelRecording, RecEvent};
+use super::session::SessionCtx;
+use super::target::Access;
+
+/// How a channel's command ended.
+#[derive(Debug, Default)]
+pub(super) struct ExitInfo {
+    pub(super) status: Option<u32>,
+    pub(super) signal: Option<String>,
+}
+
+/// A request sent upstream whose reply is still due.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Pending {
+    Pty,
+    Start(&'static str),
+}
+
+/// The two directions of a connected channel.
+pub(super) struct Pumps {
+    pub(super) ctx: Arc<SessionCtx>,
+    pub(super) client: Client,
+    /// Cancelled when either direction ends for good, or the connection closes.
+    pub(super) done: CancellationToken,
+    /// The channel's recording (none for port forwards).
+    pub(super) rec: Option<Arc<ChannelRecording>>,
+    /// Command-line holds of an interactive shell, when approval rules apply to it.
+    pub(super) shell_hold: Option<ShellHold>,
+}
+
+/// What an interactive shell needs to hold a command line at Enter.
+pub(super) struct ShellHold {
+    /// The screen, fed by the output pump, read by the input pump.
+    pub(super) tracker: std::sync::Mutex<LineTracker>,
+    pub(super) access: Access,
+    pub(super) masker: recorder::mask::Masker,
+}
+
+/// Largest amount of typing kept while a line is held.
+pub(super) const MAX_HELD_INPUT: usize = 64 * 1024;
+
+impl Pumps {
+    pub(super) async fn run(
+        self,
+        client_rx: ChannelReadHalf,
+        up_rx: ChannelReadHalf,
+        up_tx: Arc<ChannelWriteHalf<russh::client::Msg>>,
+        pending: VecDeque<Pending>,
+        live: Option<LiveMasks>,
+    ) -> ExitInfo {
+        let this = Arc::new(self);
+        let output = tokio::spawn({
+            let this = this.clone();
+            let up_tx = up_tx.clone();
+            async move { this.output(up_rx, up_tx, pending, live).await }.in_current_span()
+        });
+        this.input(client_rx, &up_tx).await;
+        let exit = output.await.unwrap_or_default();
+        let _ = up_tx.close().await;
+        exit
+    }
+
+    /// Sends what the live maskers released.
+    async fn send_released(&self, r: Released) -> Result<(), russh::Error> {
+        if let Some(out) = r.out {
+            self.client.tx.data_bytes(out).await?;
+        }
+        if let Some(err) = r.err {
+            self.client.tx.extended_data_bytes(1, err).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues an event for the recording; false once the recording has failed.
+    pub(super) async fn record(&self, ev: RecEvent) -> bool {
+        match &self.rec {
+            Some(rec) => rec.send(ev).await.is_ok(),
+            None => true,
+        }
+    }
+
+    /// Resolves when the recording has failed (never for unrecorded channels).
+    async fn recording_failed(&self) {
+        match &self.rec {
+            Some(rec) => rec.failed.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Client → target.
+    async fn input(&self, mut rx: ChannelReadHalf, up: &ChannelWriteHalf<russh::client::Msg>) {
+        loop {
+            let msg = tokio::select! {
+                m = rx.wait() => m,
+                _ = self.done.cancelled() => break,
+                _ = self.recording_failed() => break,
+            };
+            let sent = match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    self.ctx.touch();
+                    if !self.record(RecEvent::Input(data.clone())).await {
+                        break;
+                    }
+                    let enter = self
+                        .shell_hold
+                        .as_ref()
+                        .and(data.iter().position(|&b| b == b'\r'));
+                    match enter {
+                        Some(at) => match self.at_enter(&mut rx, up, data, at).await {
+                            Ok(()) => Ok(()),
+                            Err(()) => break,
+                        },
+                        None => tokio::select! {
+                            r = up.data_bytes(data) => r,
+                            _ = self.done.cancelled() => break,
+                        },
+                    }
+                }
+                Some(ChannelMsg::Eof) => up.eof().await,
+                Some(ChannelMsg::WindowChange {
+                    col_width,
+                    row_height,
+                    pix_width,
+                    pix_height,
+                }) => {
+                    if !self.record(RecEvent::Resize(col_width, row_height)).await {
+                        break;
+                    }
+                    if let Some(h) = &self.shell_hold {
+                        if let Ok(mut t) = h.tracker.lock() {
+                            t.resize(col_width, row_height);
+                        }
+                    }
+                    up.window_change(col_width, row_height, pix_width, pix_height)
+                        .await
+                }
+                Some(ChannelMsg::Signal { signal }) => {
+                    info!(signal = ?signal, "signal");
+                    if !self
+                        .record(RecEvent::Marker(format!("signal {}", sig_name(&signal))))
+                        .await
+                    {
+                        break;
+                    }
+                    up.signal(signal).await
+                }
+                Some(ChannelMsg::Close) | None => break,
+                Some(_) => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        self.done.cancel();
+    }
+
+    /// Target → client.
+    async fn output(
+        &self,
+        mut rx: ChannelReadHalf,
+        up: Arc<ChannelWriteHalf<russh::client::Msg>>,
+        mut pending: VecDeque<Pending>,
+        mut live: Option<LiveMasks>,
+    ) -> ExitInfo {
+        let mut notices = self.ctx.notices.subscribe();
+        let tx = &self.client.tx;
+        let mut exit: Option<String> = None;
+        let mut info = ExitInfo::default();
+        let mut shutting_down = false;
+        loop {
+            let deadline = live.as_ref().and_then(LiveMasks::deadline);
+            let msg = tokio::select! {
+                m = rx.wait() => m,
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    if let Some(l) = live.as_mut() {
+                        if self.send_released(l.poll()).await.is_err() {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                n = notices.recv() => {
+                    if let Ok(text) = n {
+                        self.client.say(&text).await;
+                    }
+                    continue;
+                }
+                _ = self.ctx.shared.shutdown.cancelled(), if !shutting_down => {
+                    shutting_down = true;
+                    self.client.say("bastion: the bastion is shutting down; this session ends now.").await;
+                    continue;
+                }
+                _ = self.done.cancelled() => break,
+                _ = self.recording_failed() => break,
+            };
+            let r = match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    self.ctx.touch();
+                    if !self.record(RecEvent::Output(data.clone())).await {
+                        continue;
+                    }
+                    if let Some(h) = &self.shell_hold {
+                        if let Ok(mut t) = h.tracker.lock() {
+                            t.output(&data);
+                        }
+                    }
+                    let shown = match live.as_mut() {
+                        Some(l) => l.out(&data),
+                        None => Some(data),
+                    };
+                    match shown {
+                        Some(data) => tokio::select! {
+                            r = tx.data_bytes(data) => r,
+                            _ = self.done.cancelled() => break,
+                        },
+                        None => Ok(()),
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, ext }) => {
+                    self.ctx.touch();
+                    if !self.record(RecEvent::Stderr(data.clone())).await {
+                        continue;
+                    }
+                    let shown = match live.as_mut() {
+                        Some(l) if ext == 1 => l.err(&data),
+                        _ => Some(data),
+                    };
+                    match shown {
+                        Some(data) => tokio::select! {
+                            r = tx.extended_data_bytes(ext, data) => r,
+                            _ = self.done.cancelled() => break,
+                        },
+                        None => Ok(()),
+                    }
+                }
+                Some(ChannelMsg::Eof) => {
+                    if let Some(l) = live.as_mut() {
+                        let _ = self.send_released(l.finish()).await;
+                    }
+                    tx.eof().await
+                }
+                Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    if let Some(l) = live.as_mut() {
+                        let _ = self.send_released(l.finish()).await;
+                    }
+                    exit = Some(exit_status.to_string());
+                    info.status = Some(exit_status);
+                    self.record(RecEvent::Exit(exit_status.to_string())).await;
+                    tx.exit_status(exit_status).await
+                }
+                Some(ChannelMsg::ExitSignal {
+                    signal_name,
+                    core_dumped,
+                    error_message,
+                    lang_tag,
+                }) => {
+                    let text = format!("signal {}", sig_name(&signal_name));
+                    info.signal = Some(sig_name(&signal_name));
+                    self.record(RecEvent::Exit(text.clone())).await;
+                    exit = Some(text);
+                    let _ = self
+                        .client
+                        .handle
+                        .exit_signal_request(
+                            self.client.id,
+                            signal_name,
+                            core_dumped,
+                            error_message,
+                            lang_tag,
+                        )
+                        .await;
+                    Ok(())
+                }
+                Some(ChannelMsg::Success) => {
+                    pending.pop_front();
+                    Ok(())
+                }
+                Some(ChannelMsg::Failure) => match pending.pop_front() {
+                    Some(Pending::Pty) => {
+                        warn!("target refused the pty");
+                        self.client
+                            .say("bastion: the target refused to allocate a pty")
+                            .await;
+                        Ok(())
+                    }
+                    Some(Pending::Start(kind)) => {
+                        warn!("target refused the {kind} request");
+                        self.client
+                            .fail(
+                                &format!("bastion: the target refused the {kind} request"),
+                                1,
+                            )
+                            .await;
+                        break;
+                    }
+                    None => Ok(()),
+                },
+                Some(ChannelMsg::Close) | None => {
+                    if let Some(l) = live.as_mut() {
+                        let _ = self.send_released(l.finish()).await;
+                    }
+                    let _ = tx.close().await;
+                    break;
+                }
+                Some(_) => Ok(()),
+            };
+            if r.is_err() {
+                break;
+            }
+        }
+        // Whichever pump noticed first, the user is told why the session ended.
+        if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
+            self.client
+                .fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255)
+                .await;
+        }
+        info!(exit = exit.as_deref().unwrap_or("none"), "channel closed");
+        let _ = up.close().await;
+        self.done.cancel();
+        info
+    }
+}
+
+pub(super) fn sig_name(s: &Sig) -> String {
+    match s {
+        Sig::Custom(n) => n.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Sleeps until `deadline`; never returns for `None` (the select branch is disabled then).
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
