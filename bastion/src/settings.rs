@@ -35,6 +35,7 @@ impl Settings {
             })?;
         let maskers = crate::masking::Maskers::new(&config.masking)?;
         let approvals = crate::approval::rules::Rules::new(&config)?;
+        let notifier = crate::approval::notify::Notifier::new(config.approval.webhook.as_deref())?;
         let shared = Shared {
             user_cas: vec![user_ca.public_key().clone()],
             target_ca,
@@ -44,6 +45,7 @@ impl Settings {
             recording_key: Arc::new(recording_key),
             maskers,
             approvals,
+            notifier,
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,
         };

@@ -51,6 +51,10 @@ pub struct Approval {
     /// `[[approval.rules]]`, first match wins.
     #[serde(default)]
     pub rules: Vec<ApprovalRule>,
+    /// URL that receives a JSON POST for each new request and each decision (retried; never
+    /// delays a decision).
+    #[serde(default)]
+    pub webhook: Option<String>,
 }
 
 /// `[[approval.rules]]`

@@ -182,6 +182,14 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
     }
     check_api(c, &mut bad);
     check_identity(c, &mut bad);
+    if let Some(url) = &c.approval.webhook {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            bad(
+                "approval.webhook".into(),
+                format!("{url:?}: expected an http:// or https:// URL"),
+            );
+        }
+    }
     let mut approval_names = HashSet::new();
     for (i, r) in c.approval.rules.iter().enumerate() {
         let at = |key: &str| format!("approval.rules[{i}].{key}");

@@ -6,6 +6,7 @@ use std::time::Duration;
 use config::ApprovalRule;
 use tokio_util::sync::CancellationToken;
 
+use super::notify::{Event, Notifier};
 use crate::audit::{ApprovalRequest, AuditError, AuditStore};
 
 /// How often a held command looks for a decision.
@@ -34,11 +35,14 @@ pub struct Held {
     /// Request number.
     pub id: i64,
     deadline: tokio::time::Instant,
+    /// What the webhook is told about it.
+    event: Event,
 }
 
 /// Stores the request.
 pub async fn request(
     audit: &AuditStore,
+    notifier: Option<&Notifier>,
     rule: &ApprovalRule,
     mut req: ApprovalRequest,
 ) -> Result<Held, AuditError> {
@@ -47,14 +51,61 @@ pub async fn request(
     req.expires_at_ms =
         now + i64::try_from(rule.timeout.0.saturating_mul(1000)).unwrap_or(i64::MAX);
     let id = audit.approval_requested(&req).await?;
+    let event = Event {
+        event: "requested",
+        request: id,
+        rule: req.rule,
+        requester: req.requester,
+        target: req.target,
+        login: req.login,
+        command: req.command,
+        state: "pending".into(),
+        decided_by: Vec::new(),
+        reason: None,
+        at_ms: now,
+    };
+    if let Some(n) = notifier {
+        n.send(event.clone());
+    }
     Ok(Held {
         id,
         deadline: tokio::time::Instant::now() + rule.timeout.duration(),
+        event,
     })
 }
 
-/// Waits for the decision. A database error while waiting denies (fail closed).
+/// Waits for the decision, and tells the webhook. A database error while waiting denies
+/// (fail closed).
 pub async fn wait(
+    audit: &AuditStore,
+    notifier: Option<&Notifier>,
+    held: &Held,
+    gone: &CancellationToken,
+) -> Result<Decision, AuditError> {
+    let decision = wait_decision(audit, held, gone).await?;
+    if let Some(n) = notifier {
+        let mut event = held.event.clone();
+        event.event = "decided";
+        event.at_ms = crate::audit::now_ms();
+        match &decision {
+            Decision::Approved(by) => {
+                event.state = "approved".into();
+                event.decided_by = by.clone();
+            }
+            Decision::Denied { by, reason } => {
+                event.state = "denied".into();
+                event.decided_by = vec![by.clone()];
+                event.reason = Some(reason.clone());
+            }
+            Decision::TimedOut => event.state = "timed_out".into(),
+            Decision::Cancelled => event.state = "cancelled".into(),
+        }
+        n.send(event);
+    }
+    Ok(decision)
+}
+
+async fn wait_decision(
     audit: &AuditStore,
     held: &Held,
     gone: &CancellationToken,

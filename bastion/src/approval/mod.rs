@@ -5,10 +5,12 @@
 //! - [`hold`]: the wait itself: request stored in the audit store, decided by reviewers on any
 //!   bastion sharing it, timed out at the rule's deadline.
 //! - [`decide`]: a reviewer's vote and what it does to the request.
+//! - [`notify`]: the optional webhook.
 //!
 //! Text rules are a guardrail, not a sandbox: `eval $(echo ZHJvcCB0YWJsZQ== | base64 -d)` does
 //! not look like `drop table`. See docs/threat-model.md.
 
 pub mod decide;
 pub mod hold;
+pub mod notify;
 pub mod rules;

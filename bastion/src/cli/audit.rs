@@ -23,6 +23,8 @@ pub enum AuditCommand {
     Auth(List),
     /// Certificates the CA issued (HTTP API, `ca sign`), and whether they are revoked.
     Certs(List),
+    /// Approval requests and their decisions (who asked, which rule, who decided, why).
+    Approvals(List),
     /// JSON lines for a SIEM: every session with its channels, and the auth events.
     Export(Export),
     /// Create or upgrade the database schema (and check that the database is reachable).
@@ -103,6 +105,16 @@ impl AuditCommand {
                     print_rows(&rows, l.json, table::certs)
                 })
             }
+            AuditCommand::Approvals(l) => runtime.block_on(async {
+                let store = open(&l.config, false).await?;
+                let mut rows = store.approvals(false, l.limit.unwrap_or(1000)).await?;
+                rows.retain(|r| {
+                    l.since.is_none_or(|s| r.requested_at_ms >= s)
+                        && l.user.as_ref().is_none_or(|u| &r.requester == u)
+                        && l.target.as_ref().is_none_or(|t| &r.target == t)
+                });
+                print_rows(&rows, l.json, table::approvals)
+            }),
             AuditCommand::Export(e) => runtime.block_on(e.run()),
             AuditCommand::Migrate { config } => runtime.block_on(async {
                 let store = open(&config, true).await?;

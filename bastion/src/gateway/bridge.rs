@@ -484,7 +484,7 @@ async fn approval_hold(
             126,
         )
     };
-    let held = hold::request(audit, rule, request)
+    let held = hold::request(audit, ctx.shared.notifier.as_ref(), rule, request)
         .await
         .map_err(fail_closed)?;
     info!(request = held.id, rule = %rule.name, "held for approval");
@@ -500,7 +500,7 @@ async fn approval_hold(
             held.id, rule.name
         ))
         .await;
-    let decision = hold::wait(audit, &held, &ctx.closed)
+    let decision = hold::wait(audit, ctx.shared.notifier.as_ref(), &held, &ctx.closed)
         .await
         .map_err(fail_closed)?;
     let marker = match &decision {

@@ -93,13 +93,14 @@ impl Pumps {
             requested_at_ms: 0,
             expires_at_ms: 0,
         };
-        let held = match hold::request(audit, rule, request).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!("approval request failed: {e}");
-                return Ok(None);
-            }
-        };
+        let held =
+            match hold::request(audit, self.ctx.shared.notifier.as_ref(), rule, request).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::error!("approval request failed: {e}");
+                    return Ok(None);
+                }
+            };
         info!(request = held.id, rule = %rule.name, "shell line held for approval");
         let _ = self
             .record(RecEvent::Marker(format!(
@@ -114,7 +115,7 @@ impl Pumps {
             ))
             .await;
         let gone = self.done.child_token();
-        let wait = hold::wait(audit, &held, &gone);
+        let wait = hold::wait(audit, self.ctx.shared.notifier.as_ref(), &held, &gone);
         tokio::pin!(wait);
         let mut typed: Vec<u8> = Vec::new();
         let decision = loop {

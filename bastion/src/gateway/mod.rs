@@ -46,6 +46,8 @@ pub struct Shared {
     pub upstream_config_host_ca: Arc<russh::client::Config>,
     /// The audit store (every session and channel is a row; no store, no session).
     pub audit: crate::audit::AuditStore,
+    /// The approval webhook, if configured.
+    pub notifier: Option<crate::approval::notify::Notifier>,
     /// Approval rules, compiled.
     pub approvals: crate::approval::rules::Rules,
     /// Signs recording checkpoints.

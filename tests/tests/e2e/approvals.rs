@@ -151,6 +151,13 @@ fn denied_and_timed_out_exec_exits_126_with_the_reason() {
         "{}",
         stdout(&h)
     );
+    let a = tests::audit(&w.bastion.config, &["approvals"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(
+        stdout(&a).contains("bob@example.test denied: not during business hours"),
+        "{}",
+        stdout(&a)
+    );
     // Commands that match no rule are not held.
     let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo fine"]));
     assert_eq!(stdout(&o), "fine\n");
@@ -337,4 +344,104 @@ fn interactive_sh_lines_are_held_and_denied() {
     t.keys(&["Enter"]);
     t.wait_for("after-25", wait);
     assert!(!t.screen().contains("truncate-9"), "{}", t.screen());
+}
+
+/// A minimal HTTP endpoint: answers 500 to the first POST, 200 to the rest, keeps the bodies.
+fn webhook_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().take(20).enumerate() {
+            let Ok(mut s) = stream else { continue };
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read headers, then the body by Content-Length.
+            while let Ok(k) = s.read(&mut chunk) {
+                if k == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..k]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        seen.lock().unwrap().push(text[end + 4..].to_string());
+                        break;
+                    }
+                }
+            }
+            let status = if n == 0 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = s.write_all(
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    (port, bodies)
+}
+
+#[test]
+fn webhook_hears_requests_and_decisions_despite_failures() {
+    let (port, bodies) = webhook_sink();
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = roles(
+        b.section_table(
+            "approval",
+            &format!("webhook = \"http://127.0.0.1:{port}/hook\""),
+        )
+        .target("t1", &sshd, ""),
+        RULE,
+    )
+    .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    let bob = bastion.user("bob@example.test", "leads");
+    let child = spawn(&alice, "echo drop");
+    let id = held(&bastion);
+    assert!(review(&bob, &format!("deny {id} --reason webhook test"))
+        .status
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    let got = tests::wait_for(Duration::from_secs(15), || {
+        let b = bodies.lock().unwrap().clone();
+        (b.iter().any(|x| x.contains("\"decided\""))
+            && b.iter().any(|x| x.contains("\"requested\"")))
+        .then_some(b)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "webhook bodies: {:?}\n{}",
+            bodies.lock().unwrap(),
+            bastion.log()
+        )
+    });
+    let decided = got.iter().find(|x| x.contains("\"decided\"")).unwrap();
+    assert!(
+        decided.contains("\"state\":\"denied\"") && decided.contains("webhook test"),
+        "{decided}"
+    );
+    assert!(decided.contains(&format!("\"request\":{id}")), "{decided}");
+    // The first attempt was refused (500) and retried.
+    assert!(
+        bastion.log().contains("approval webhook refused the event"),
+        "{}",
+        bastion.log()
+    );
 }

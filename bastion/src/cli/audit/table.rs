@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::audit::{AuthRow, CertificateRow, ChannelRow, SessionRow};
+use crate::audit::{ApprovalRow, AuthRow, CertificateRow, ChannelRow, SessionRow};
 
 /// Header and rows; every column but the last is padded to its widest cell.
 pub struct Table {
@@ -150,6 +150,50 @@ pub fn certs(rows: &[CertificateRow]) -> Table {
                     clean(&c.source),
                     if c.revoked { "revoked" } else { "-" }.to_string(),
                     clean(&c.public_key),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn approvals(rows: &[ApprovalRow]) -> Table {
+    Table {
+        header: vec![
+            "REQUESTED",
+            "ID",
+            "REQUESTER",
+            "TARGET",
+            "LOGIN",
+            "RULE",
+            "STATE",
+            "DECIDED BY",
+            "COMMAND",
+        ],
+        rows: rows
+            .iter()
+            .map(|r| {
+                let by: Vec<String> = r
+                    .votes
+                    .iter()
+                    .map(|v| {
+                        let verb = if v.approve { "approved" } else { "denied" };
+                        format!("{} {verb}: {}", v.reviewer, v.reason)
+                    })
+                    .collect();
+                vec![
+                    time(r.requested_at_ms),
+                    r.id.to_string(),
+                    clean(&r.requester),
+                    clean(&r.target),
+                    clean(&r.login),
+                    clean(&r.rule),
+                    clean(&r.state),
+                    clean(&if by.is_empty() {
+                        "-".to_string()
+                    } else {
+                        by.join("; ")
+                    }),
+                    clean(&r.command),
                 ]
             })
             .collect(),
