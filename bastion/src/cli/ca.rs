@@ -106,14 +106,15 @@ pub fn init(dir: &Path) -> anyhow::Result<()> {
 
 impl Sign {
     fn run(self) -> Result<(), Failure> {
-        let (ca_path, default_ttl, max_ttl) = match &self.ca {
-            Some(p) => (p.clone(), std::time::Duration::from_secs(3600), None),
+        let (ca_path, default_ttl, max_ttl, database) = match &self.ca {
+            Some(p) => (p.clone(), std::time::Duration::from_secs(3600), None, None),
             None => {
                 let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
                 (
                     config.ca.user_ca.clone(),
                     config.ca.default_ttl.duration(),
                     Some(config.ca.max_ttl.duration()),
+                    Some(config.audit.database.clone()),
                 )
             }
         };
@@ -152,6 +153,29 @@ impl Sign {
             force_command: self.force_command.clone(),
         };
         let cert = sign_user_certificate(&ca, &req)?;
+        // With a configuration, the issuance is an audit row, written before the file: a
+        // certificate nobody recorded must not exist. (`--ca` alone is the offline path.)
+        if let Some(url) = database {
+            let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+            let row = crate::audit::CertificateIssued {
+                serial: cert.serial(),
+                key_id: self.identity.clone(),
+                principals: self.principals.clone(),
+                public_key: req
+                    .public_key
+                    .fingerprint(ssh_key::HashAlg::Sha256)
+                    .to_string(),
+                valid_after_ms: ms(cert.valid_after()),
+                valid_before_ms: ms(cert.valid_before()),
+                source: "cli".into(),
+                requester: std::env::var("USER").ok(),
+                issued_at_ms: crate::audit::now_ms(),
+            };
+            super::runtime()?.block_on(async {
+                let store = crate::audit::AuditStore::connect(&url).await?;
+                store.certificate_issued(&row).await
+            })?;
+        }
         let out = cert_path(&self.public_key);
         let line = cert.to_openssh().context("cannot encode certificate")?;
         if out.exists() {

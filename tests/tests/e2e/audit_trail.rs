@@ -43,6 +43,14 @@ fn sessions_channels_and_refusals_become_rows() {
         last.contains(c["signature"].as_str().unwrap()),
         "{last}\n{c}"
     );
+    // `ca sign` recorded the certificate it issued.
+    let certs = audit_json(config, "certs", &[]);
+    assert!(
+        certs
+            .iter()
+            .any(|c| c["key_id"] == "alice@example.test" && c["source"] == "cli"),
+        "{certs:?}"
+    );
     let auth = audit_json(config, "auth", &[]);
     assert!(
         auth.iter()
