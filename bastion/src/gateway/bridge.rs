@@ -214,7 +214,15 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     client.pty = pty.is_some();
 
     if ctx.review {
-        review_channel(&ctx, &client, &start).await;
+        match (&start, &pty) {
+            (Start::Shell, Some(p)) => {
+                crate::review::console::run(&ctx, &mut rx, &client.tx, p.cols, p.rows).await;
+                let _ = client.tx.exit_status(0).await;
+                let _ = client.tx.eof().await;
+                let _ = client.tx.close().await;
+            }
+            _ => review_channel(&ctx, &client, &start).await,
+        }
         return;
     }
 
@@ -596,7 +604,7 @@ async fn review_channel(ctx: &SessionCtx, client: &Client, start: &Start) {
     let Start::Exec(command) = start else {
         client
             .fail(
-                "bastion: the interactive review console is not available yet; use ssh review@bastion list | history | approve ID [--reason TEXT] | deny ID --reason TEXT",
+                "bastion: the review console needs a terminal (ssh -t review@bastion); for scripts: ssh review@bastion list | history | approve ID [--reason TEXT] | deny ID --reason TEXT",
                 2,
             )
             .await;

@@ -3,6 +3,8 @@
 //! user needs a role that allows `review`, and sees the requests whose approver groups they
 //! belong to.
 
+pub mod console;
+
 use std::fmt::Write as _;
 
 use config::Capability;
@@ -138,7 +140,7 @@ fn failed(e: &str) -> Output {
 }
 
 /// A reviewer sees requests whose rule names one of their groups.
-fn visible(ctx: &SessionCtx, r: &ApprovalRow) -> bool {
+pub(crate) fn visible(ctx: &SessionCtx, r: &ApprovalRow) -> bool {
     ctx.shared
         .config
         .approval

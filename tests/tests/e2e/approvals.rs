@@ -445,3 +445,38 @@ fn webhook_hears_requests_and_decisions_despite_failures() {
         bastion.log()
     );
 }
+
+#[test]
+fn review_console_shows_the_request_and_approves_it() {
+    let w = world(RULE);
+    let child = spawn(&w.alice, "echo console-$((6*7)); echo drop");
+    let id = held(&w.bastion);
+    let t = tests::Tmux::start(
+        &format!("{} -tt review@127.0.0.1; sleep 30", w.bob.ssh_line("", "")),
+        140,
+        30,
+    );
+    let wait = Duration::from_secs(20);
+    let screen = t.wait_for("pending requests", wait);
+    assert!(screen.contains("bob@example.test"), "{screen}");
+    let screen = t.wait_for("alice@example.test", wait);
+    assert!(
+        screen.contains("no-drops") && screen.contains(&id.to_string()),
+        "{screen}"
+    );
+    // The console follows a resize.
+    t.resize(100, 24);
+    t.wait_for("pending requests", wait);
+    t.keys(&["a"]);
+    t.wait_for("reason:", wait);
+    t.type_text("ok from console");
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("request {id} approved"), wait);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("console-42"));
+    t.keys(&["h"]);
+    let screen = t.wait_for("decided requests", wait);
+    assert!(screen.contains("approved"), "{screen}");
+    t.keys(&["q"]);
+}
