@@ -29,6 +29,8 @@ pub struct ApprovalRequest {
     pub requested_at_ms: i64,
     /// Deadline.
     pub expires_at_ms: i64,
+    /// The requesting session's screen (masked), for interactive holds.
+    pub screen: Option<String>,
 }
 
 /// A request as stored, with its votes.
@@ -58,6 +60,8 @@ pub struct ApprovalRow {
     pub expires_at_ms: i64,
     /// When decided.
     pub decided_at_ms: Option<i64>,
+    /// The requesting session's screen (masked), for interactive holds.
+    pub screen: Option<String>,
     /// Votes so far.
     #[sqlx(skip)]
     pub votes: Vec<VoteRow>,
@@ -81,7 +85,7 @@ pub struct VoteRow {
 macro_rules! columns {
     () => {
         "id, session_id, rule, command, requester, target, login, required, state, \
-         requested_at_ms, expires_at_ms, decided_at_ms"
+         requested_at_ms, expires_at_ms, decided_at_ms, screen"
     };
 }
 
@@ -89,8 +93,8 @@ impl AuditStore {
     /// Stores a new pending request; returns its number.
     pub async fn approval_requested(&self, r: &ApprovalRequest) -> Result<i64, AuditError> {
         const SQL: &str = "INSERT INTO approvals (session_id, channel, rule, command, requester, \
-             target, login, required, state, requested_at_ms, expires_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id";
+             target, login, required, state, requested_at_ms, expires_at_ms, screen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11) RETURNING id";
         let insert = async {
             with_pool!(self, pool => sqlx::query_scalar::<_, i64>(SQL)
                 .bind(&r.session_id)
@@ -103,6 +107,7 @@ impl AuditStore {
                 .bind(i64::from(r.required))
                 .bind(r.requested_at_ms)
                 .bind(r.expires_at_ms)
+                .bind(&r.screen)
                 .fetch_one(pool)
                 .await)
         };

@@ -483,6 +483,7 @@ async fn approval_hold(
         required: crate::approval::rules::required(rule),
         requested_at_ms: 0,
         expires_at_ms: 0,
+        screen: None,
     };
     let fail_closed = |e: crate::audit::AuditError| {
         tracing::error!("approval request failed: {e}");

@@ -32,6 +32,11 @@ impl LineTracker {
         self.parser.set_size(dim(rows, 24), dim(cols, 80));
     }
 
+    /// The whole visible screen as text (trailing blank lines dropped).
+    pub fn screen_text(&self) -> String {
+        self.parser.screen().contents().trim_end().to_string()
+    }
+
     /// The logical line under the cursor (prompt included): the cursor's row and the rows that
     /// wrap into it.
     pub fn current_line(&self) -> String {

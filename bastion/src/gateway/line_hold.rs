@@ -92,6 +92,11 @@ impl Pumps {
             required: crate::approval::rules::required(rule),
             requested_at_ms: 0,
             expires_at_ms: 0,
+            screen: hold
+                .tracker
+                .lock()
+                .ok()
+                .map(|t| recording::mask_text(&hold.masker, &t.screen_text())),
         };
         let held =
             match hold::request(audit, self.ctx.shared.notifier.as_ref(), rule, request).await {

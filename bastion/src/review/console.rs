@@ -242,7 +242,7 @@ impl Console<'_> {
         let [top, body, details, foot] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(3),
-            Constraint::Length(7),
+            Constraint::Percentage(45),
             Constraint::Length(1),
         ])
         .areas(f.area());
@@ -319,6 +319,17 @@ impl Console<'_> {
                         v.reviewer,
                         clean(&v.reason)
                     )));
+                }
+                if let Some(screen) = &r.screen {
+                    lines.push(Line::from("their screen (masked):"));
+                    let all: Vec<&str> = screen.lines().collect();
+                    let room = usize::from(details.height.saturating_sub(4));
+                    let first = all.len().saturating_sub(room);
+                    lines.extend(
+                        all[first..]
+                            .iter()
+                            .map(|l| Line::from(format!("  {}", clean(l)))),
+                    );
                 }
                 lines
             }

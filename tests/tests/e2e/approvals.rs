@@ -262,6 +262,13 @@ fn interactive_bash_lines_are_held_at_enter() {
     t.keys(&["Enter"]);
     let id = next_held(&w.bastion, 0);
     let s = t.wait_for(&format!("held for approval: request {id}"), wait);
+    // Reviewers see the requester's screen (masked) with the request.
+    let j = review(&w.bob, "list --json");
+    assert!(
+        stdout(&j).contains("\"screen\":\"") && stdout(&j).contains("ok-4"),
+        "{}",
+        stdout(&j)
+    );
     assert!(!s.contains("drop-42\n"), "{s}");
     std::thread::sleep(Duration::from_millis(500));
     assert!(
