@@ -46,6 +46,7 @@ impl Settings {
             maskers,
             approvals,
             notifier,
+            live: Default::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,
         };

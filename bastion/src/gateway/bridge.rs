@@ -424,12 +424,23 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             access: access.clone(),
             masker: masker.clone(),
         });
+    // Reviewers may watch interactive sessions, masked as the user sees them.
+    let publisher = (pty.is_some() && live.is_some()).then(|| {
+        ctx.shared.live.publish(
+            format!("{}-{}", ctx.id, u32::from(client.id)),
+            ctx.user.key_id.clone(),
+            access.target.name.clone(),
+            access.login.clone(),
+            recording.path.clone(),
+        )
+    });
     let pumps = Pumps {
         ctx: ctx.clone(),
         client,
         done: ctx.closed.child_token(),
         rec: Some(recording.clone()),
         shell_hold,
+        publisher,
     };
     let exit = pumps.run(rx, up_rx, up_tx, pending, live).await;
     let sealed = seal(recording).await;
@@ -780,6 +791,7 @@ pub async fn run_forward(
             done: ctx.closed.child_token(),
             rec: None,
             shell_hold: None,
+            publisher: None,
         };
         let exit = pumps
             .run(rx, up_rx, Arc::new(up_tx), VecDeque::new(), None)

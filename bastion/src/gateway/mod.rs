@@ -5,6 +5,7 @@
 //! - [`listener`]: the accept loop, the limit on unauthenticated connections, shutdown.
 //! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
+//! - [`watch`]: live sessions reviewers may watch, read only.
 //! - [`upstream`]: the bastion's own connection to the target.
 //! - [`bridge`]: one session channel relayed end to end, with backpressure.
 //! - [`line`]: the command line of an interactive shell, for approval holds.
@@ -26,6 +27,7 @@ pub mod recording;
 pub mod session;
 pub mod target;
 pub mod upstream;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -46,6 +48,8 @@ pub struct Shared {
     pub upstream_config_host_ca: Arc<russh::client::Config>,
     /// The audit store (every session and channel is a row; no store, no session).
     pub audit: crate::audit::AuditStore,
+    /// Interactive channels that reviewers may watch.
+    pub live: Arc<watch::LiveSessions>,
     /// The approval webhook, if configured.
     pub notifier: Option<crate::approval::notify::Notifier>,
     /// Approval rules, compiled.

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
@@ -41,6 +42,8 @@ pub(super) struct Pumps {
     pub(super) rec: Option<Arc<ChannelRecording>>,
     /// Command-line holds of an interactive shell, when approval rules apply to it.
     pub(super) shell_hold: Option<ShellHold>,
+    /// Copies what the user sees to reviewers watching the session.
+    pub(super) publisher: Option<super::watch::Publisher>,
 }
 
 /// What an interactive shell needs to hold a command line at Enter.
@@ -78,12 +81,20 @@ impl Pumps {
     /// Sends what the live maskers released.
     async fn send_released(&self, r: Released) -> Result<(), russh::Error> {
         if let Some(out) = r.out {
+            self.publish(&out);
             self.client.tx.data_bytes(out).await?;
         }
         if let Some(err) = r.err {
             self.client.tx.extended_data_bytes(1, err).await?;
         }
         Ok(())
+    }
+
+    /// Copies shown output to watching reviewers.
+    fn publish(&self, data: &Bytes) {
+        if let Some(p) = &self.publisher {
+            p.send(data);
+        }
     }
 
     /// Queues an event for the recording; false once the recording has failed.
@@ -224,10 +235,13 @@ impl Pumps {
                         None => Some(data),
                     };
                     match shown {
-                        Some(data) => tokio::select! {
-                            r = tx.data_bytes(data) => r,
-                            _ = self.done.cancelled() => break,
-                        },
+                        Some(data) => {
+                            self.publish(&data);
+                            tokio::select! {
+                                r = tx.data_bytes(data) => r,
+                                _ = self.done.cancelled() => break,
+                            }
+                        }
                         None => Ok(()),
                     }
                 }

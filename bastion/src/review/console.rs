@@ -20,6 +20,7 @@ use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use crate::approval::decide::{vote, Outcome};
 use crate::audit::ApprovalRow;
 use crate::gateway::session::SessionCtx;
+use crate::gateway::watch::{Viewer, Watched};
 
 /// Bytes drawn by ratatui, sent to the channel after each frame.
 #[derive(Clone, Default)]
@@ -61,6 +62,11 @@ struct Console<'a> {
     ctx: &'a SessionCtx,
     rows: Vec<ApprovalRow>,
     history: bool,
+    /// Listing live sessions (`s`) instead of requests.
+    sessions: bool,
+    live: Vec<Watched>,
+    /// Watching one session, read only.
+    view: Option<(String, Viewer)>,
     selected: usize,
     mode: Mode,
     status: String,
@@ -86,6 +92,9 @@ pub async fn run(
         ctx,
         rows: Vec::new(),
         history: false,
+        sessions: false,
+        live: Vec::new(),
+        view: None,
         selected: 0,
         mode: Mode::Browse,
         status: String::new(),
@@ -106,6 +115,17 @@ pub async fn run(
         }
         tokio::select! {
             _ = tick.tick() => c.refresh().await,
+            alive = async {
+                match c.view.as_mut() {
+                    Some((_, v)) => v.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if !alive {
+                    c.view = None;
+                    c.status = "the session ended".into();
+                }
+            }
             _ = ctx.closed.cancelled() => return,
             m = rx.wait() => match m {
                 Some(ChannelMsg::Data { data }) => {
@@ -129,6 +149,11 @@ pub async fn run(
 
 impl Console<'_> {
     async fn refresh(&mut self) {
+        self.live = self.ctx.shared.live.list();
+        if self.sessions {
+            self.selected = self.selected.min(self.live.len().saturating_sub(1));
+            return;
+        }
         match self.ctx.shared.audit.approvals(!self.history, 200).await {
             Ok(rows) => {
                 self.rows = rows
@@ -155,8 +180,7 @@ impl Console<'_> {
                     match data[i + 2] {
                         b'A' => self.selected = self.selected.saturating_sub(1),
                         b'B' => {
-                            self.selected =
-                                (self.selected + 1).min(self.rows.len().saturating_sub(1))
+                            self.selected = (self.selected + 1).min(self.len().saturating_sub(1))
                         }
                         _ => {}
                     }
@@ -182,18 +206,34 @@ impl Console<'_> {
                     b if (0x20..0x7f).contains(&b) && text.len() < 200 => text.push(b as char),
                     _ => {}
                 },
+                Mode::Browse if self.view.is_some() => {
+                    if matches!(b, b'q' | 0x1b | 0x03) {
+                        self.view = None;
+                    }
+                }
                 Mode::Browse => match b {
                     b'q' | 0x03 | 0x04 => return false,
                     b'k' => self.selected = self.selected.saturating_sub(1),
-                    b'j' => {
-                        self.selected = (self.selected + 1).min(self.rows.len().saturating_sub(1))
+                    b'j' => self.selected = (self.selected + 1).min(self.len().saturating_sub(1)),
+                    b's' => {
+                        self.sessions = !self.sessions;
+                        self.selected = 0;
+                        self.refresh().await;
+                    }
+                    b'\r' if self.sessions => {
+                        if let Some(w) = self.live.get(self.selected) {
+                            if let Some((path, rx)) = self.ctx.shared.live.watch(&w.id) {
+                                tracing::info!(reviewer = %self.ctx.user.key_id, session = %w.id, "watching a live session");
+                                self.view = Some((w.id.clone(), Viewer::new(&path, rx)));
+                            }
+                        }
                     }
                     b'h' => {
                         self.history = !self.history;
                         self.selected = 0;
                         self.refresh().await;
                     }
-                    b'a' | b'd' if !self.history => {
+                    b'a' | b'd' if !self.history && !self.sessions => {
                         if let Some(r) = self.rows.get(self.selected) {
                             self.mode = Mode::Reason {
                                 id: r.id,
@@ -238,7 +278,82 @@ impl Console<'_> {
         self.refresh().await;
     }
 
+    fn len(&self) -> usize {
+        if self.sessions {
+            self.live.len()
+        } else {
+            self.rows.len()
+        }
+    }
+
+    /// A watched session's screen, or the list of sessions that can be watched.
+    fn draw_sessions(&self, f: &mut ratatui::Frame) {
+        let [top, body, foot] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(1),
+        ])
+        .areas(f.area());
+        if let Some((id, v)) = &self.view {
+            f.render_widget(
+                Paragraph::new(format!("watching {id} (read only, masked) — q to leave"))
+                    .style(Style::new().add_modifier(Modifier::BOLD)),
+                top,
+            );
+            let lines: Vec<Line> = v
+                .lines()
+                .into_iter()
+                .map(|l| Line::from(clean(&l)))
+                .collect();
+            f.render_widget(
+                Paragraph::new(lines).block(Block::new().borders(Borders::TOP)),
+                body,
+            );
+            f.render_widget(Paragraph::new(self.status.as_str()), foot);
+            return;
+        }
+        f.render_widget(
+            Paragraph::new("bastion review: live sessions")
+                .style(Style::new().add_modifier(Modifier::BOLD)),
+            top,
+        );
+        let rows: Vec<Row> = self
+            .live
+            .iter()
+            .map(|w| {
+                Row::new(vec![
+                    w.id.clone(),
+                    w.user.clone(),
+                    w.target.clone(),
+                    w.login.clone(),
+                ])
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(24),
+                Constraint::Length(24),
+                Constraint::Length(12),
+                Constraint::Min(8),
+            ],
+        )
+        .header(Row::new(vec!["SESSION", "USER", "TARGET", "LOGIN"]))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .block(Block::new().borders(Borders::TOP));
+        let mut state =
+            TableState::default().with_selected((!self.live.is_empty()).then_some(self.selected));
+        f.render_stateful_widget(table, body, &mut state);
+        f.render_widget(
+            Paragraph::new("↑/↓ select  Enter watch  s requests  q quit"),
+            foot,
+        );
+    }
+
     fn draw(&self, f: &mut ratatui::Frame) {
+        if self.sessions || self.view.is_some() {
+            return self.draw_sessions(f);
+        }
         let [top, body, details, foot] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(3),
@@ -353,7 +468,7 @@ impl Console<'_> {
                 )
             }
             Mode::Browse if self.status.is_empty() => {
-                "↑/↓ select  a approve  d deny  h history  q quit".to_string()
+                "↑/↓ select  a approve  d deny  h history  s sessions  q quit".to_string()
             }
             Mode::Browse => format!(
                 "{}   |   ↑/↓ select  a approve  d deny  h history  q quit",

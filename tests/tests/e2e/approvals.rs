@@ -487,3 +487,50 @@ fn review_console_shows_the_request_and_approves_it() {
     assert!(screen.contains("approved"), "{screen}");
     t.keys(&["q"]);
 }
+
+#[test]
+fn review_console_watches_a_live_session_read_only_and_masked() {
+    let w = world(RULE);
+    let wait = Duration::from_secs(20);
+    let user = tests::Tmux::start(
+        &format!(
+            "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
+            w.alice.ssh_line("", "")
+        ),
+        100,
+        24,
+    );
+    user.wait_for("REMOTE$", wait);
+    user.type_text("echo live-$((7*6)) SSN 123-45-$((6000+789))");
+    user.keys(&["Enter"]);
+    user.wait_for("live-42", wait);
+    std::thread::sleep(Duration::from_millis(1500));
+    let console = tests::Tmux::start(
+        &format!("{} -tt review@127.0.0.1; sleep 30", w.bob.ssh_line("", "")),
+        120,
+        30,
+    );
+    console.wait_for("pending requests", wait);
+    console.keys(&["s"]);
+    console.wait_for("live sessions", wait);
+    console.wait_for("alice@example.test", wait);
+    console.keys(&["Enter"]);
+    let s = console.wait_for("watching", wait);
+    assert!(s.contains("(read only, masked)"), "{s}");
+    // The screen so far is rebuilt from the recording; new output follows live.
+    console.wait_for("live-42 SSN ***-**-****", wait);
+    user.type_text("echo next-$((1+1))");
+    user.keys(&["Enter"]);
+    let s = console.wait_for("next-2", wait);
+    assert!(!s.contains("6789"), "{s}");
+    // Keys typed in the console do not reach the watched session.
+    console.type_text("echo typed-by-reviewer");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !user.screen().contains("typed-by-reviewer"),
+        "{}",
+        user.screen()
+    );
+    console.keys(&["q"]);
+    console.wait_for("live sessions", wait);
+}

@@ -1,0 +1,153 @@
+//! Live sessions that reviewers may watch, read only: each interactive channel on this bastion
+//! publishes what its user sees (masked) to whoever watches. A viewer first rebuilds the screen
+//! from the channel's recording so far, then follows the live output.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+/// Output chunks a slow viewer may fall behind by before it skips ahead.
+const LAG: usize = 256;
+
+/// One watchable channel.
+#[derive(Clone)]
+pub struct Watched {
+    /// `SESSION-CHANNEL`.
+    pub id: String,
+    /// Who is working.
+    pub user: String,
+    /// Where.
+    pub target: String,
+    /// As whom.
+    pub login: String,
+    /// Its recording, to rebuild the screen from.
+    pub recording: PathBuf,
+    tx: broadcast::Sender<Bytes>,
+}
+
+/// The watchable channels of this bastion.
+#[derive(Default)]
+pub struct LiveSessions {
+    map: Mutex<BTreeMap<String, Watched>>,
+}
+
+/// Publishes a channel's output while it lives; unregisters on drop.
+pub struct Publisher {
+    registry: Arc<LiveSessions>,
+    id: String,
+    tx: broadcast::Sender<Bytes>,
+}
+
+impl Publisher {
+    /// Sends output to the viewers, if any (never waits).
+    pub fn send(&self, data: &Bytes) {
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(data.clone());
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.registry.map.lock() {
+            m.remove(&self.id);
+        }
+    }
+}
+
+impl LiveSessions {
+    /// Registers a channel.
+    pub fn publish(
+        self: &Arc<Self>,
+        id: String,
+        user: String,
+        target: String,
+        login: String,
+        recording: PathBuf,
+    ) -> Publisher {
+        let (tx, _) = broadcast::channel(LAG);
+        let w = Watched {
+            id: id.clone(),
+            user,
+            target,
+            login,
+            recording,
+            tx: tx.clone(),
+        };
+        if let Ok(mut m) = self.map.lock() {
+            m.insert(id.clone(), w);
+        }
+        Publisher {
+            registry: self.clone(),
+            id,
+            tx,
+        }
+    }
+
+    /// The channels that can be watched now.
+    pub fn list(&self) -> Vec<Watched> {
+        self.map
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Starts watching `id`: its recording path and the live output from now on.
+    pub fn watch(&self, id: &str) -> Option<(PathBuf, broadcast::Receiver<Bytes>)> {
+        let m = self.map.lock().ok()?;
+        let w = m.get(id)?;
+        Some((w.recording.clone(), w.tx.subscribe()))
+    }
+}
+
+/// A viewer's screen.
+pub struct Viewer {
+    parser: vt100::Parser,
+    rx: broadcast::Receiver<Bytes>,
+}
+
+impl Viewer {
+    /// Rebuilds the screen from the recording so far (already masked), then follows `rx`.
+    pub fn new(recording: &std::path::Path, rx: broadcast::Receiver<Bytes>) -> Viewer {
+        let mut parser = vt100::Parser::new(nz(24), nz(80), 0);
+        if let Ok(rec) = player::cast::open(recording) {
+            parser.set_size(nz(rec.header.rows), nz(rec.header.cols));
+            for e in &rec.events {
+                match &e.data {
+                    player::EventData::Output(s) => parser.process(s.as_bytes()),
+                    player::EventData::Resize { cols, rows } => {
+                        parser.set_size(nz(*rows), nz(*cols))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Viewer { parser, rx }
+    }
+
+    /// Waits for more output; false when the channel has ended.
+    pub async fn next(&mut self) -> bool {
+        match self.rx.recv().await {
+            Ok(b) => {
+                self.parser.process(&b);
+                true
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => true,
+            Err(broadcast::error::RecvError::Closed) => false,
+        }
+    }
+
+    /// The screen as text lines.
+    pub fn lines(&self) -> Vec<String> {
+        let screen = self.parser.screen();
+        let (_, cols) = screen.size();
+        screen.rows(0, cols.get()).collect()
+    }
+}
+
+fn nz(v: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(v).unwrap_or(std::num::NonZeroU16::MIN)
+}
