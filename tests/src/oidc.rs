@@ -94,6 +94,11 @@ impl OpenIdProvider {
         self.script("device-flow.sh", &[sub, PUBLIC_CLIENT])
     }
 
+    /// Confirms a device-flow `user_code` (shown by a client) as `sub` would in a browser.
+    pub fn confirm_device(&self, user_code: &str, sub: &str) {
+        self.script("confirm-device.sh", &[user_code, sub]);
+    }
+
     /// Authorization code + PKCE as `sub`; the response's ID token carries a nonce.
     pub fn auth_code_flow(&self, sub: &str) -> serde_json::Value {
         self.script("authcode-flow.sh", &[sub, PUBLIC_CLIENT])

@@ -203,6 +203,9 @@ pub struct LoginInfo {
     pub host_key: String,
     /// A known_hosts line for it, named after the host this request was sent to.
     pub host_key_line: String,
+    /// The port of the bastion's SSH server, for the command `bastion login` prints.
+    #[serde(default)]
+    pub ssh_port: Option<u16>,
 }
 
 async fn login(State(api): State<Arc<Api>>, headers: HeaderMap) -> Json<LoginInfo> {
@@ -213,6 +216,15 @@ async fn login(State(api): State<Arc<Api>>, headers: HeaderMap) -> Json<LoginInf
         scopes: oidc.map(|o| o.scopes.clone()).unwrap_or_default(),
         host_key_line: api.known_hosts_line(&headers),
         host_key: api.host_key.clone(),
+        ssh_port: api
+            .shared
+            .config
+            .server
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .map(|a| a.port())
+            .filter(|p| *p != 0),
     })
 }
 

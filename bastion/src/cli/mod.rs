@@ -4,6 +4,7 @@
 mod audit;
 mod ca;
 mod config_check;
+mod login;
 mod mask_test;
 mod play;
 mod quickstart;
@@ -38,6 +39,8 @@ enum Command {
     /// Certificate authority commands.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Sign in (OIDC device flow, or a CI workload token) and get a short-lived certificate.
+    Login(login::Login),
     /// Check that recordings are intact, sealed and signed by a trusted key.
     Verify(verify::Verify),
     /// Verify, then replay a recording in the terminal.
@@ -114,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Ca(c) => c.run(),
         Command::Audit(c) => c.run(),
         Command::Verify(c) => c.run(),
+        Command::Login(c) => c.run(),
         Command::Play(c) => c.run(),
         Command::MaskTest(c) => c.run(),
     };

@@ -150,3 +150,101 @@ fn revoked_serial_is_refused_at_authentication() {
     let (_, refused) = certify(&w, "alice3", &token);
     assert_eq!(refused["error"], "revoked", "{refused}");
 }
+
+#[test]
+fn bastion_login_device_flow_then_ssh_and_status() {
+    let w = world();
+    let home = w.bastion.dir.path().join("home");
+    let out = w.bastion.dir.path().join("login.out");
+    let mut child = Command::new(tests::bastion_bin())
+        .args(["login", "--server", &w.api, "--dir"])
+        .arg(home.join(".bastion"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The user reads the code from the terminal and confirms it in a browser.
+    let code = tests::wait_for(std::time::Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        text.split("enter the code ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .map(String::from)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no code printed: {}",
+            std::fs::read_to_string(&out).unwrap_or_default()
+        )
+    });
+    w.op.confirm_device(&code, "alice");
+    let status = child.wait().unwrap();
+    let printed = std::fs::read_to_string(&out).unwrap();
+    assert!(status.success(), "{printed}");
+    assert!(
+        printed.contains("signed in as alice@example.test"),
+        "{printed}"
+    );
+    assert!(printed.contains("connect with: ssh"), "{printed}");
+    let user = User {
+        key: home.join(".bastion/id_ed25519"),
+        cert: home.join(".bastion/id_ed25519-cert.pub"),
+        port: w.bastion.port,
+    };
+    let o = run(&mut user.ssh("t1@127.0.0.1", &["echo via-login"]));
+    assert_eq!(stdout(&o), "via-login\n", "{}", stderr(&o));
+    // The known_hosts line it wrote names the bastion's host key.
+    let kh = std::fs::read_to_string(home.join(".bastion/known_hosts")).unwrap();
+    let host_key =
+        std::fs::read_to_string(w.bastion.dir.path().join("keys/host_ed25519.pub")).unwrap();
+    assert!(
+        kh.contains(host_key.split_whitespace().nth(1).unwrap()),
+        "{kh}"
+    );
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["login", "--status", "--dir"])
+        .arg(home.join(".bastion")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("identity:   alice@example.test") && stdout(&o).contains("remaining:"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn bastion_login_with_a_token_file_for_ci() {
+    let w = world();
+    let token = w.op.id_token("alice");
+    let file = w.bastion.dir.path().join("token");
+    std::fs::write(&file, &token).unwrap();
+    let dir = w.bastion.dir.path().join("ci");
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["login", "--server", &w.api, "--id-token-file"])
+        .arg(&file)
+        .arg("--dir")
+        .arg(&dir)
+        .env_remove("SSH_AUTH_SOCK"));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let user = User {
+        key: dir.join("id_ed25519"),
+        cert: dir.join("id_ed25519-cert.pub"),
+        port: w.bastion.port,
+    };
+    let o = run(&mut user.ssh("t1@127.0.0.1", &["echo from-ci"]));
+    assert_eq!(stdout(&o), "from-ci\n", "{}", stderr(&o));
+    // A garbage token is refused with the API's reason.
+    std::fs::write(&file, "not.a.token").unwrap();
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["login", "--server", &w.api, "--id-token-file"])
+        .arg(&file)
+        .arg("--dir")
+        .arg(&dir));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("refused to issue a certificate"),
+        "{}",
+        stderr(&o)
+    );
+}
