@@ -30,6 +30,46 @@ pub enum Decision {
     Cancelled,
 }
 
+impl Decision {
+    /// The recording marker for this decision on request `id`.
+    pub fn marker(&self, id: i64) -> String {
+        match self {
+            Decision::Approved(by) => {
+                format!("approval granted: request {id} by {}", by.join(", "))
+            }
+            Decision::Denied { by, reason } => {
+                format!("approval denied: request {id} by {by}: {reason}")
+            }
+            Decision::TimedOut => format!("approval timed out: request {id}"),
+            Decision::Cancelled => format!("approval cancelled: request {id}"),
+        }
+    }
+}
+
+/// A request for `command` (already masked) on a channel of `ctx` going to `access`.
+pub fn new_request(
+    ctx: &crate::gateway::session::SessionCtx,
+    channel: u32,
+    access: &crate::gateway::target::Access,
+    rule: &ApprovalRule,
+    command: String,
+    screen: Option<String>,
+) -> ApprovalRequest {
+    ApprovalRequest {
+        session_id: ctx.id.clone(),
+        channel,
+        rule: rule.name.clone(),
+        command,
+        requester: ctx.user.key_id.clone(),
+        target: access.target.name.clone(),
+        login: access.login.clone(),
+        required: super::rules::required(rule),
+        requested_at_ms: 0,
+        expires_at_ms: 0,
+        screen,
+    }
+}
+
 /// The request as created, before waiting.
 pub struct Held {
     /// Request number.

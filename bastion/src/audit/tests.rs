@@ -420,7 +420,11 @@ async fn sqlite_file_is_created_in_wal_mode_with_foreign_keys_and_migrated_once(
         .fetch_one(pool)
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    // Each migration once, even though the store was opened twice.
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert_eq!(applied, i64::try_from(files).unwrap());
 }
 
 #[tokio::test]

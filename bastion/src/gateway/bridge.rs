@@ -483,19 +483,7 @@ async fn approval_hold(
 ) -> Result<(), (String, u32)> {
     use crate::approval::hold::{self, Decision};
     let audit = &ctx.shared.audit;
-    let request = crate::audit::ApprovalRequest {
-        session_id: ctx.id.clone(),
-        channel: u32::from(client.id),
-        rule: rule.name.clone(),
-        command,
-        requester: ctx.user.key_id.clone(),
-        target: access.target.name.clone(),
-        login: access.login.clone(),
-        required: crate::approval::rules::required(rule),
-        requested_at_ms: 0,
-        expires_at_ms: 0,
-        screen: None,
-    };
+    let request = hold::new_request(ctx, u32::from(client.id), access, rule, command, None);
     let fail_closed = |e: crate::audit::AuditError| {
         tracing::error!("approval request failed: {e}");
         (
@@ -523,16 +511,7 @@ async fn approval_hold(
     let decision = hold::wait(audit, ctx.shared.notifier.as_ref(), &held, &ctx.closed)
         .await
         .map_err(fail_closed)?;
-    let marker = match &decision {
-        Decision::Approved(by) => {
-            format!("approval granted: request {} by {}", held.id, by.join(", "))
-        }
-        Decision::Denied { by, reason } => {
-            format!("approval denied: request {} by {by}: {reason}", held.id)
-        }
-        Decision::TimedOut => format!("approval timed out: request {}", held.id),
-        Decision::Cancelled => format!("approval cancelled: request {}", held.id),
-    };
+    let marker = decision.marker(held.id);
     info!(request = held.id, "{marker}");
     let _ = recording.send(RecEvent::Marker(marker)).await;
     match decision {

@@ -35,7 +35,8 @@ pub struct Connection {
     session: Option<Arc<SessionCtx>>,
     /// A destination refusal to tell the user once authentication completes.
     denial: Option<String>,
-    channels: usize,
+    /// Channels open now; each channel task holds a [`ChannelSlot`] that gives its place back.
+    channels: Arc<std::sync::atomic::AtomicUsize>,
     tasks: TaskTracker,
 }
 
@@ -56,7 +57,7 @@ impl Connection {
             authenticated: Arc::new(AtomicBool::new(false)),
             session: None,
             denial: None,
-            channels: 0,
+            channels: Arc::default(),
             tasks,
         }
     }
@@ -86,6 +87,22 @@ impl Connection {
             }
         });
         Auth::reject()
+    }
+}
+
+/// One place among a connection's open channels; given back when dropped.
+struct ChannelSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl ChannelSlot {
+    fn take(count: &Arc<std::sync::atomic::AtomicUsize>) -> ChannelSlot {
+        count.fetch_add(1, Ordering::SeqCst);
+        ChannelSlot(count.clone())
+    }
+}
+
+impl Drop for ChannelSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -310,15 +327,20 @@ impl Handler for Connection {
                 .await;
             return Ok(());
         };
-        if self.channels >= self.shared.config.server.max_channels_per_connection {
+        if self.channels.load(Ordering::SeqCst)
+            >= self.shared.config.server.max_channels_per_connection
+        {
             warn!(conn = %self.id, identity = %ctx.user.key_id, "channel refused: too many channels on one connection");
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
             return Ok(());
         }
-        self.channels += 1;
+        let slot = ChannelSlot::take(&self.channels);
         reply.accept().await;
-        self.tasks
-            .spawn(bridge::run_session(ctx, channel, session.handle()));
+        let task = bridge::run_session(ctx, channel, session.handle());
+        self.tasks.spawn(async move {
+            task.await;
+            drop(slot);
+        });
         Ok(())
     }
 
@@ -351,6 +373,7 @@ impl Handler for Connection {
             return Ok(());
         }
         info!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"), "port forward");
+        let slot = ChannelSlot::take(&self.channels);
         reply.accept().await;
         let fwd = bridge::Forward {
             host: host_to_connect.to_string(),
@@ -358,8 +381,11 @@ impl Handler for Connection {
             originator: originator_address.to_string(),
             originator_port,
         };
-        self.tasks
-            .spawn(bridge::run_forward(ctx, channel, session.handle(), fwd));
+        let task = bridge::run_forward(ctx, channel, session.handle(), fwd);
+        self.tasks.spawn(async move {
+            task.await;
+            drop(slot);
+        });
         Ok(())
     }
 

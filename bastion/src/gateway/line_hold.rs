@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use russh::{ChannelMsg, ChannelReadHalf};
 use tracing::info;
 
 use super::pumps::{Pumps, ShellHold, MAX_HELD_INPUT};
 use super::recording::{self, RecEvent};
+use super::upward::Upward;
 
 impl Pumps {
     /// Enter was typed in a shell that approval rules watch: judge the line on the screen, and
@@ -16,17 +17,17 @@ impl Pumps {
     pub(super) async fn at_enter(
         &self,
         rx: &mut ChannelReadHalf,
-        up: &ChannelWriteHalf<russh::client::Msg>,
+        up: &Upward,
         data: Bytes,
         at: usize,
     ) -> Result<(), ()> {
         let Some(hold) = &self.shell_hold else {
-            return up.data_bytes(data).await.map_err(|_| ());
+            return up.data(data);
         };
         let before = data.slice(..at);
         let rest = data.slice(at..);
         if !before.is_empty() {
-            up.data_bytes(before).await.map_err(|_| ())?;
+            up.data(before)?;
             // Let the echo of what was just typed reach the screen before it is read.
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
@@ -41,7 +42,7 @@ impl Pumps {
             .approvals
             .matching(&hold.access, Some(&line))
         else {
-            return up.data_bytes(rest).await.map_err(|_| ());
+            return up.data(rest);
         };
         let held = self.hold_line(rx, up, hold, rule, &line).await?;
         use crate::approval::hold::Decision;
@@ -66,7 +67,7 @@ impl Pumps {
             ),
         };
         self.client.say(&format!("bastion: {text}")).await;
-        up.data_bytes(send).await.map_err(|_| ())
+        up.data(send)
     }
 
     /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(None)`
@@ -74,30 +75,27 @@ impl Pumps {
     async fn hold_line(
         &self,
         rx: &mut ChannelReadHalf,
-        up: &ChannelWriteHalf<russh::client::Msg>,
+        up: &Upward,
         hold: &ShellHold,
         rule: &config::ApprovalRule,
         line: &str,
     ) -> Result<Option<(crate::approval::hold::Decision, Vec<u8>)>, ()> {
         use crate::approval::hold;
         let audit = &self.ctx.shared.audit;
-        let request = crate::audit::ApprovalRequest {
-            session_id: self.ctx.id.clone(),
-            channel: u32::from(self.client.id),
-            rule: rule.name.clone(),
-            command: recording::mask_text(&hold.masker, line),
-            requester: self.ctx.user.key_id.clone(),
-            target: hold.access.target.name.clone(),
-            login: hold.access.login.clone(),
-            required: crate::approval::rules::required(rule),
-            requested_at_ms: 0,
-            expires_at_ms: 0,
-            screen: hold
-                .tracker
-                .lock()
-                .ok()
-                .map(|t| recording::mask_text(&hold.masker, &t.screen_text())),
-        };
+        let screen = hold
+            .tracker
+            .lock()
+            .ok()
+            .map(|t| recording::mask_text(&hold.masker, &t.screen_text()));
+        let command = recording::mask_text(&hold.masker, line);
+        let request = hold::new_request(
+            &self.ctx,
+            u32::from(self.client.id),
+            &hold.access,
+            rule,
+            command,
+            screen,
+        );
         let held =
             match hold::request(audit, self.ctx.shared.notifier.as_ref(), rule, request).await {
                 Ok(h) => h,
@@ -134,7 +132,7 @@ impl Pumps {
                         }
                     }
                     Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
-                        let _ = up.window_change(col_width, row_height, pix_width, pix_height).await;
+                        let _ = up.window_change(col_width, row_height, pix_width, pix_height);
                     }
                     Some(ChannelMsg::Close) | None => {
                         gone.cancel();
@@ -151,16 +149,7 @@ impl Pumps {
                 return Ok(None);
             }
         };
-        let marker = match &decision {
-            hold::Decision::Approved(by) => {
-                format!("approval granted: request {} by {}", held.id, by.join(", "))
-            }
-            hold::Decision::Denied { by, reason } => {
-                format!("approval denied: request {} by {by}: {reason}", held.id)
-            }
-            hold::Decision::TimedOut => format!("approval timed out: request {}", held.id),
-            hold::Decision::Cancelled => format!("approval cancelled: request {}", held.id),
-        };
+        let marker = decision.marker(held.id);
         info!(request = held.id, "{marker}");
         let _ = self.record(RecEvent::Marker(marker)).await;
         Ok(Some((decision, typed)))

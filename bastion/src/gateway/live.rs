@@ -7,10 +7,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use recorder::mask::{LiveMasker, Masker};
 
-/// The two output streams of a channel.
+/// The two output streams of a channel. The stderr masker is made on first use: terminal
+/// sessions have no stderr, and each masker carries its own match caches.
 pub struct LiveMasks {
+    masker: Masker,
+    hold: Duration,
     out: LiveMasker,
-    err: LiveMasker,
+    err: Option<LiveMasker>,
 }
 
 /// Bytes to send now, per stream.
@@ -30,8 +33,10 @@ impl LiveMasks {
     /// Fresh maskers for one channel.
     pub fn new(masker: &Masker, hold: Duration) -> LiveMasks {
         LiveMasks {
+            masker: masker.clone(),
+            hold,
             out: masker.live(hold),
-            err: masker.live(hold),
+            err: None,
         }
     }
 
@@ -42,12 +47,17 @@ impl LiveMasks {
 
     /// Masks a chunk of stderr; returns what may be shown now.
     pub fn err(&mut self, data: &[u8]) -> Option<Bytes> {
-        bytes(self.err.push(data, Instant::now()))
+        let (masker, hold) = (&self.masker, self.hold);
+        let err = self.err.get_or_insert_with(|| masker.live(hold));
+        bytes(err.push(data, Instant::now()))
     }
 
     /// When held bytes must be released.
     pub fn deadline(&self) -> Option<Instant> {
-        match (self.out.next_deadline(), self.err.next_deadline()) {
+        match (
+            self.out.next_deadline(),
+            self.err.as_ref().and_then(LiveMasker::next_deadline),
+        ) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -58,7 +68,7 @@ impl LiveMasks {
         let now = Instant::now();
         Released {
             out: bytes(self.out.poll(now)),
-            err: bytes(self.err.poll(now)),
+            err: self.err.as_mut().and_then(|e| bytes(e.poll(now))),
         }
     }
 
@@ -66,7 +76,7 @@ impl LiveMasks {
     pub fn finish(&mut self) -> Released {
         Released {
             out: bytes(self.out.finish()),
-            err: bytes(self.err.finish()),
+            err: self.err.as_mut().and_then(|e| bytes(e.finish())),
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod recording;
 pub mod session;
 pub mod target;
 pub mod upstream;
+mod upward;
 pub mod watch;
 
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 //! judged at Enter ([`super::line_hold`]).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use super::live::{LiveMasks, Released};
 use super::recording::{ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
+use super::upward::Upward;
 
 /// How a channel's command ended.
 #[derive(Debug, Default)]
@@ -54,6 +56,13 @@ pub(super) struct ShellHold {
     pub(super) masker: recorder::mask::Masker,
 }
 
+/// Longest the target's EOF waits for its exit status before it is relayed anyway.
+const EOF_HOLD: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// After the client closes a channel, how long the target still has to report how the command
+/// ended.
+const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Largest amount of typing kept while a line is held.
 pub(super) const MAX_HELD_INPUT: usize = 64 * 1024;
 
@@ -66,13 +75,15 @@ impl Pumps {
         pending: VecDeque<Pending>,
         live: Option<LiveMasks>,
     ) -> ExitInfo {
+        let upward = Upward::start(up_tx.clone(), self.done.clone());
+        let waiting = upward.output_waiting.clone();
         let this = Arc::new(self);
         let output = tokio::spawn({
             let this = this.clone();
             let up_tx = up_tx.clone();
-            async move { this.output(up_rx, up_tx, pending, live).await }.in_current_span()
+            async move { this.output(up_rx, up_tx, pending, live, waiting).await }.in_current_span()
         });
-        this.input(client_rx, &up_tx).await;
+        this.input(client_rx, &upward).await;
         let exit = output.await.unwrap_or_default();
         let _ = up_tx.close().await;
         exit
@@ -114,8 +125,9 @@ impl Pumps {
     }
 
     /// Client → target.
-    async fn input(&self, mut rx: ChannelReadHalf, up: &ChannelWriteHalf<russh::client::Msg>) {
+    async fn input(&self, mut rx: ChannelReadHalf, up: &Upward) {
         loop {
+            up.room(&self.done).await;
             let msg = tokio::select! {
                 m = rx.wait() => m,
                 _ = self.done.cancelled() => break,
@@ -136,13 +148,10 @@ impl Pumps {
                             Ok(()) => Ok(()),
                             Err(()) => break,
                         },
-                        None => tokio::select! {
-                            r = up.data_bytes(data) => r,
-                            _ = self.done.cancelled() => break,
-                        },
+                        None => up.data(data),
                     }
                 }
-                Some(ChannelMsg::Eof) => up.eof().await,
+                Some(ChannelMsg::Eof) => up.eof(),
                 Some(ChannelMsg::WindowChange {
                     col_width,
                     row_height,
@@ -158,7 +167,6 @@ impl Pumps {
                         }
                     }
                     up.window_change(col_width, row_height, pix_width, pix_height)
-                        .await
                 }
                 Some(ChannelMsg::Signal { signal }) => {
                     info!(signal = ?signal, "signal");
@@ -168,9 +176,19 @@ impl Pumps {
                     {
                         break;
                     }
-                    up.signal(signal).await
+                    up.signal(signal)
                 }
-                Some(ChannelMsg::Close) | None => break,
+                Some(ChannelMsg::Close) | None => {
+                    // The client is done (OpenSSH's ControlMaster closes right after EOF). The
+                    // command may still be finishing: let the output pump relay its exit
+                    // status, for a while, before everything is torn down.
+                    let _ = up.eof();
+                    tokio::select! {
+                        _ = self.done.cancelled() => {}
+                        _ = tokio::time::sleep(CLOSE_DRAIN) => {}
+                    }
+                    break;
+                }
                 Some(_) => Ok(()),
             };
             if sent.is_err() {
@@ -187,16 +205,25 @@ impl Pumps {
         up: Arc<ChannelWriteHalf<russh::client::Msg>>,
         mut pending: VecDeque<Pending>,
         mut live: Option<LiveMasks>,
+        waiting: Arc<AtomicBool>,
     ) -> ExitInfo {
         let mut notices = self.ctx.notices.subscribe();
         let tx = &self.client.tx;
         let mut exit: Option<String> = None;
         let mut info = ExitInfo::default();
         let mut shutting_down = false;
+        let mut eof_due: Option<std::time::Instant> = None;
         loop {
             let deadline = live.as_ref().and_then(LiveMasks::deadline);
             let msg = tokio::select! {
                 m = rx.wait() => m,
+                _ = sleep_until(eof_due), if eof_due.is_some() => {
+                    eof_due = None;
+                    if tx.eof().await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     if let Some(l) = live.as_mut() {
                         if self.send_released(l.poll()).await.is_err() {
@@ -237,10 +264,15 @@ impl Pumps {
                     match shown {
                         Some(data) => {
                             self.publish(&data);
-                            tokio::select! {
+                            // While this write waits, the input side must keep the client's
+                            // event loop turning (see `upward`).
+                            waiting.store(true, Ordering::Relaxed);
+                            let r = tokio::select! {
                                 r = tx.data_bytes(data) => r,
                                 _ = self.done.cancelled() => break,
-                            }
+                            };
+                            waiting.store(false, Ordering::Relaxed);
+                            r
                         }
                         None => Ok(()),
                     }
@@ -255,10 +287,15 @@ impl Pumps {
                         _ => Some(data),
                     };
                     match shown {
-                        Some(data) => tokio::select! {
-                            r = tx.extended_data_bytes(ext, data) => r,
-                            _ = self.done.cancelled() => break,
-                        },
+                        Some(data) => {
+                            waiting.store(true, Ordering::Relaxed);
+                            let r = tokio::select! {
+                                r = tx.extended_data_bytes(ext, data) => r,
+                                _ = self.done.cancelled() => break,
+                            };
+                            waiting.store(false, Ordering::Relaxed);
+                            r
+                        }
                         None => Ok(()),
                     }
                 }
@@ -266,7 +303,11 @@ impl Pumps {
                     if let Some(l) = live.as_mut() {
                         let _ = self.send_released(l.finish()).await;
                     }
-                    tx.eof().await
+                    // The client may close the channel as soon as it sees EOF, and russh drops
+                    // a closed channel at once: hold EOF back until the exit status (or the
+                    // close) has been relayed, for a moment at most.
+                    eof_due = Some(std::time::Instant::now() + EOF_HOLD);
+                    Ok(())
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
                     if let Some(l) = live.as_mut() {
@@ -275,7 +316,11 @@ impl Pumps {
                     exit = Some(exit_status.to_string());
                     info.status = Some(exit_status);
                     self.record(RecEvent::Exit(exit_status.to_string())).await;
-                    tx.exit_status(exit_status).await
+                    let r = tx.exit_status(exit_status).await;
+                    if eof_due.take().is_some() {
+                        let _ = tx.eof().await;
+                    }
+                    r
                 }
                 Some(ChannelMsg::ExitSignal {
                     signal_name,
@@ -298,6 +343,9 @@ impl Pumps {
                             lang_tag,
                         )
                         .await;
+                    if eof_due.take().is_some() {
+                        let _ = tx.eof().await;
+                    }
                     Ok(())
                 }
                 Some(ChannelMsg::Success) => {
@@ -327,6 +375,9 @@ impl Pumps {
                 Some(ChannelMsg::Close) | None => {
                     if let Some(l) = live.as_mut() {
                         let _ = self.send_released(l.finish()).await;
+                    }
+                    if eof_due.take().is_some() {
+                        let _ = tx.eof().await;
                     }
                     let _ = tx.close().await;
                     break;

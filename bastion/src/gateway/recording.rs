@@ -127,8 +127,10 @@ impl ChannelRecording {
             .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let failed = CancellationToken::new();
-        let maskers = (!transfer).then(|| (info.masker.recording(), info.masker.recording()));
-        let task = tokio::spawn(write_loop(rec, rx, failed.clone(), maskers));
+        // The stderr masker is made on first stderr (terminal sessions have none).
+        let maskers = (!transfer).then(|| (info.masker.recording(), None));
+        let masker = info.masker.clone();
+        let task = tokio::spawn(write_loop(rec, rx, failed.clone(), maskers, masker));
         Ok(ChannelRecording {
             tx,
             failed,
@@ -174,7 +176,8 @@ async fn write_loop(
     mut rec: Recorder,
     mut rx: mpsc::Receiver<RecEvent>,
     failed: CancellationToken,
-    mut maskers: Option<(RecordingMasker, RecordingMasker)>,
+    mut maskers: Option<(RecordingMasker, Option<RecordingMasker>)>,
+    masker: Masker,
 ) -> Result<Seal, String> {
     let started = Instant::now();
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
@@ -194,7 +197,10 @@ async fn write_loop(
                         None => rec.output(now, &b),
                     },
                     RecEvent::Stderr(b) => match &mut maskers {
-                        Some((_, err)) => { let m = err.push(&b).to_vec(); rec.stderr(now, &m) }
+                        Some((_, err)) => {
+                            let m = err.get_or_insert_with(|| masker.recording()).push(&b).to_vec();
+                            rec.stderr(now, &m)
+                        }
                         None => rec.stderr(now, &b),
                     },
                     RecEvent::Input(b) => rec.input(now, &b),
@@ -223,7 +229,7 @@ async fn write_loop(
 /// Writes what the maskers still hold (the stream has ended, so no match can grow further).
 fn flush_maskers(
     rec: &mut Recorder,
-    maskers: &mut Option<(RecordingMasker, RecordingMasker)>,
+    maskers: &mut Option<(RecordingMasker, Option<RecordingMasker>)>,
     now: Duration,
 ) -> Result<(), recorder::RecorderError> {
     if let Some((out, err)) = maskers {
@@ -231,9 +237,11 @@ fn flush_maskers(
         if !o.is_empty() {
             rec.output(now, &o)?;
         }
-        let e = err.finish().to_vec();
-        if !e.is_empty() {
-            rec.stderr(now, &e)?;
+        if let Some(err) = err {
+            let e = err.finish().to_vec();
+            if !e.is_empty() {
+                rec.stderr(now, &e)?;
+            }
         }
     }
     Ok(())

@@ -100,13 +100,16 @@ fn multiplexed_channels_share_one_connection() {
         .arg(&sock)
         .args(["-f", "-N"]));
     assert!(o.status.success(), "{}", stderr(&o));
-    for i in 0..3 {
+    // More channels than the per-connection limit (16): the limit is on channels open at once.
+    // Each exit status must come through, even though the ControlMaster closes right after EOF.
+    for i in 0..20 {
         let o = run(w
             .alice
             .ssh("t1@127.0.0.1", &["-S"])
             .arg(&sock)
-            .arg(format!("echo chan-{i}")));
+            .arg(format!("echo chan-{i}; exit {}", i % 4)));
         assert_eq!(stdout(&o), format!("chan-{i}\n"), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(i % 4), "channel {i}: {}", stderr(&o));
     }
     let _ = run(w
         .alice
