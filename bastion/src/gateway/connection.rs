@@ -218,9 +218,12 @@ impl Handler for Connection {
                 return Ok(self.refuse(user, &reason, "revoked", Some(who)));
             }
             Err(e) => {
-                let reason = format!("cannot check revocation, refusing: {e}");
-                let who = (certified.key_id.as_str(), certified.serial);
-                return Ok(self.refuse(user, &reason, "revocation-unknown", Some(who)));
+                // Fail closed, but say why: the session is refused once authentication ends.
+                tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused (cannot check revocation): {e}");
+                self.denial = Some(
+                    "the audit store is unavailable, so no session can be opened (fail closed)"
+                        .into(),
+                );
             }
         }
         let roles = target::roles_for(&self.shared.config, &certified.principals);
@@ -276,7 +279,11 @@ impl Handler for Connection {
             "authenticated"
         );
         // Fail closed: a session the audit store cannot record does not start.
-        if let Err(e) = self.audit_session(user, &certified, access.as_ref()).await {
+        let audited = match &self.denial {
+            Some(_) => Ok(()),
+            None => self.audit_session(user, &certified, access.as_ref()).await,
+        };
+        if let Err(e) = audited {
             tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused: {e}");
             self.denial = Some(
                 "the audit store is unavailable, so no session can be opened (fail closed)".into(),
