@@ -12,7 +12,23 @@
 //! # use std::{path::Path, sync::Arc, time::{Duration, SystemTime}};
 //! # use recorder::*;
 //! # fn main() -> Result<(), RecorderError> {
-//! # let header: Header = unimplemented!();
+//! # let header = Header {
+//! #     term: Term { cols: 80, rows: 24, term_type: None },
+//! #     timestamp: 0,
+//! #     command: None,
+//! #     title: None,
+//! #     env: Default::default(),
+//! #     bastion: BastionMeta {
+//! #         session: "s1".into(),
+//! #         channel: 0,
+//! #         user: "alice@example.com".into(),
+//! #         cert_serial: None,
+//! #         source: "127.0.0.1".into(),
+//! #         target: "db1".into(),
+//! #         login: "postgres".into(),
+//! #         kind: ChannelKind::Shell,
+//! #     },
+//! # };
 //! let key = Arc::new(SigningKey::load_openssh(Path::new("keys/recording_ed25519"))?);
 //! let path = recording_path(Path::new("recordings"), "s1", 0, SystemTime::now())?;
 //! let mut rec = Recorder::create(&path, &header, key, RecorderOptions::default())?;
