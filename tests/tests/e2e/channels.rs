@@ -305,3 +305,50 @@ fn capabilities_are_enforced_with_a_reason() {
         stderr(&o)
     );
 }
+
+#[test]
+fn signals_reach_the_command() {
+    // asyncssh can send the "signal" channel request; stock OpenSSH clients never do. sshd
+    // honours signal requests only for unprivileged logins.
+    crate::fixture::ensure_test_login();
+    let w = world();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/send_signal.py");
+    let o = run(Command::new("python3")
+        .arg(script)
+        .arg(w.bastion.port.to_string())
+        .arg("bastion-e2e@t1")
+        .arg(&w.alice.key)
+        .arg(&w.alice.cert)
+        .arg("TERM"));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("started\n"), "{out}");
+    assert!(out.contains("exit_signal=TERM"), "{out}");
+    assert!(!out.contains("not-killed"), "{out}");
+    w.bastion.wait_log("signal");
+}
+
+#[test]
+fn x11_forwarding_is_refused() {
+    let w = world();
+    let o = run(w
+        .alice
+        .ssh(
+            "t1@127.0.0.1",
+            &[
+                "-o",
+                "ForwardX11=yes",
+                "-o",
+                "ForwardX11Trusted=yes",
+                "echo \"[$DISPLAY]\"",
+            ],
+        )
+        .env("DISPLAY", "127.0.0.1:99"));
+    assert_eq!(stdout(&o), "[]\n", "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("X11 forwarding request failed"),
+        "{}",
+        stderr(&o)
+    );
+    w.bastion.wait_log("X11 forwarding refused");
+}
