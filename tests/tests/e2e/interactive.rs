@@ -21,8 +21,9 @@ fn shell_types_and_reads_and_follows_window_changes() {
     // Computed remotely, so the echoed command line itself cannot match.
     t.type_text("echo \"OUT-$((6*7))\"; stty size");
     t.keys(&["Enter"]);
-    let s = t.wait_for("OUT-42", WAIT);
-    assert!(s.contains("30 100"), "{s}");
+    // `stty size` answers after the echo line: wait for the last of the two.
+    let s = t.wait_for("30 100", WAIT);
+    assert!(s.contains("OUT-42"), "{s}");
     t.resize(120, 40);
     std::thread::sleep(Duration::from_millis(300));
     t.type_text("echo \"SIZE-$((1+1))\"; stty size");
