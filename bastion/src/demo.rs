@@ -88,10 +88,7 @@ impl Handler for DemoTarget {
         user: &str,
         cert: &Certificate,
     ) -> Result<Auth, Self::Error> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = cert_authority::unix_now();
         let fp = self.ca.fingerprint(HashAlg::Sha256);
         let ok = cert.validate_at(now, [&fp]).is_ok()
             && cert.valid_principals().iter().any(|p| p == user);

@@ -34,8 +34,8 @@ pub(crate) fn random<const N: usize>() -> Result<[u8; N], KeyError> {
     Ok(buf)
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> u64 {
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

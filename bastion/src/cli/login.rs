@@ -115,7 +115,9 @@ impl Login {
         if let Some(line) = body["host_key_line"].as_str().filter(|l| !l.is_empty()) {
             remember_host(&dir.join("known_hosts"), line)?;
         }
-        let remaining = cert.valid_before().saturating_sub(unix_now());
+        let remaining = cert
+            .valid_before()
+            .saturating_sub(cert_authority::unix_now());
         add_to_agent(key, remaining);
         println!(
             "signed in as {} (principals: {})",
@@ -301,7 +303,7 @@ fn status(key: &Path) -> Result<(), Failure> {
     println!("identity:   {}", cert.key_id());
     println!("principals: {}", cert.valid_principals().join(", "));
     println!("serial:     {}", cert.serial());
-    let now = unix_now();
+    let now = cert_authority::unix_now();
     if now >= cert.valid_before() {
         println!("expired:    {} ago", human(now - cert.valid_before()));
         return Err(Failure::failed(anyhow!(
@@ -316,13 +318,6 @@ fn status(key: &Path) -> Result<(), Failure> {
         )));
     }
     Ok(())
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn human(secs: u64) -> String {

@@ -177,7 +177,7 @@ impl Handler for Connection {
         user: &str,
         certificate: &Certificate,
     ) -> Result<Auth, Self::Error> {
-        let now = cert_authority_now();
+        let now = cert_authority::unix_now();
         let certified = match check_user_certificate(
             certificate,
             &self.shared.user_cas,
@@ -519,11 +519,4 @@ impl Drop for Connection {
             }
         }
     }
-}
-
-fn cert_authority_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

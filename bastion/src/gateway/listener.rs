@@ -186,10 +186,7 @@ fn humanize(d: Duration) -> String {
 /// A session id: start time (hex seconds) and 32 random bits, sortable by time.
 pub fn new_session_id() -> String {
     use ring::rand::SecureRandom;
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = cert_authority::unix_now();
     let mut r = [0u8; 4];
     let _ = ring::rand::SystemRandom::new().fill(&mut r);
     format!("{secs:x}-{:08x}", u32::from_be_bytes(r))

@@ -105,10 +105,7 @@ impl TargetHost {
                 let Some(cert) = cert else {
                     return Err("a host certificate is required, a plain key was presented".into());
                 };
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
+                let now = cert_authority::unix_now();
                 let fp = ca.fingerprint(HashAlg::Sha256);
                 cert.validate_at(now, [&fp])
                     .map_err(|e| format!("host certificate not valid from host CA {fp}: {e}"))?;
