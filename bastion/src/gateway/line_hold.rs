@@ -11,6 +11,38 @@ use super::pumps::{Pumps, ShellHold, MAX_HELD_INPUT};
 use super::recording::{self, RecEvent};
 use super::upward::Upward;
 
+/// How long the screen stays quiet after the echo before the line is read.
+const QUIET: Duration = Duration::from_millis(30);
+/// Longest wait for the screen to go quiet once the echo has begun (output that never stops).
+const BUSY: Duration = Duration::from_millis(300);
+/// Longest wait for an echo at all (password prompts, `stty -echo`).
+const NO_ECHO: Duration = Duration::from_millis(500);
+
+impl ShellHold {
+    /// Waits until the shell has echoed the keystrokes sent before this Enter: a recalled
+    /// history line (Up) or a completion (Tab) typed just before Enter must be on the screen
+    /// when the line is judged, or a fast Enter would slip past the rules.
+    async fn settled(&self) {
+        loop {
+            let Ok(c) = self.echo.lock().map(|c| *c) else {
+                return;
+            };
+            let now = std::time::Instant::now();
+            let wait = if c.output >= c.input {
+                let quiet = c.output + QUIET;
+                let cap = c.input + BUSY;
+                quiet.min(cap)
+            } else {
+                c.input + NO_ECHO
+            };
+            if wait <= now {
+                return;
+            }
+            tokio::time::sleep((wait - now).min(Duration::from_millis(10))).await;
+        }
+    }
+}
+
 impl Pumps {
     /// Enter was typed in a shell that approval rules watch: judge the line on the screen, and
     /// hold the Enter until the line is approved. `Err` ends the channel.
@@ -27,10 +59,10 @@ impl Pumps {
         let before = data.slice(..at);
         let rest = data.slice(at..);
         if !before.is_empty() {
+            hold.typed();
             up.data(before)?;
-            // Let the echo of what was just typed reach the screen before it is read.
-            tokio::time::sleep(Duration::from_millis(150)).await;
         }
+        hold.settled().await;
         let line = hold
             .tracker
             .lock()

@@ -54,6 +54,30 @@ pub(super) struct ShellHold {
     pub(super) tracker: std::sync::Mutex<LineTracker>,
     pub(super) access: Access,
     pub(super) masker: recorder::mask::Masker,
+    /// When keystrokes last went to the shell and when its output last arrived: the line is
+    /// judged only once the echo of what was typed has reached the screen.
+    pub(super) echo: std::sync::Mutex<EchoClock>,
+}
+
+/// See [`ShellHold::echo`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EchoClock {
+    pub(super) input: std::time::Instant,
+    pub(super) output: std::time::Instant,
+}
+
+impl ShellHold {
+    pub(super) fn typed(&self) {
+        if let Ok(mut c) = self.echo.lock() {
+            c.input = std::time::Instant::now();
+        }
+    }
+
+    fn shown(&self) {
+        if let Ok(mut c) = self.echo.lock() {
+            c.output = std::time::Instant::now();
+        }
+    }
 }
 
 /// Longest the target's EOF waits for its exit status before it is relayed anyway.
@@ -148,7 +172,12 @@ impl Pumps {
                             Ok(()) => Ok(()),
                             Err(()) => break,
                         },
-                        None => up.data(data),
+                        None => {
+                            if let Some(h) = &self.shell_hold {
+                                h.typed();
+                            }
+                            up.data(data)
+                        }
                     }
                 }
                 Some(ChannelMsg::Eof) => up.eof(),
@@ -256,6 +285,7 @@ impl Pumps {
                         if let Ok(mut t) = h.tracker.lock() {
                             t.output(&data);
                         }
+                        h.shown();
                     }
                     let shown = match live.as_mut() {
                         Some(l) => l.out(&data),
