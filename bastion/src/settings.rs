@@ -25,7 +25,8 @@ impl Settings {
         let host_key = load(&config.server.host_key, "server.host_key")?;
         let user_ca = load(&config.ca.user_ca, "ca.user_ca")?;
         let target_ca = load(&config.ca.target_ca, "ca.target_ca")?;
-        let server = server_config(&config, host_key);
+        let device_login = crate::gateway::device_login::DeviceLogin::new(&config)?;
+        let server = server_config(&config, host_key, device_login.is_some());
         let recording_key = recorder::SigningKey::load_openssh(&config.recording.signing_key)
             .with_context(|| {
                 format!(
@@ -47,6 +48,7 @@ impl Settings {
             approvals,
             notifier,
             live: Default::default(),
+            device_login,
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,
         };
@@ -61,11 +63,16 @@ fn load(path: &std::path::Path, key: &str) -> Result<PrivateKey> {
     load_private_key(path).with_context(|| format!("{key} ({})", path.display()))
 }
 
-fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
+fn server_config(config: &Config, host_key: PrivateKey, device_login: bool) -> ServerConfig {
     let s = &config.server;
+    let methods: &[MethodKind] = if device_login {
+        &[MethodKind::PublicKey, MethodKind::KeyboardInteractive]
+    } else {
+        &[MethodKind::PublicKey]
+    };
     ServerConfig {
         server_id: SshId::Standard(concat!("SSH-2.0-bastion_", env!("CARGO_PKG_VERSION")).into()),
-        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        methods: MethodSet::from(methods),
         auth_rejection_time: std::time::Duration::from_millis(250),
         auth_rejection_time_initial: Some(std::time::Duration::ZERO),
         keys: vec![host_key],

@@ -31,6 +31,9 @@ pub struct CertifiedUser {
     pub permit_port_forwarding: bool,
     /// SHA-256 fingerprint of the CA that signed it.
     pub ca_fingerprint: String,
+    /// The holder's own login on targets (`default-login@bastion`, from the OIDC username
+    /// claim), used when the user names none and a role allows it.
+    pub default_login: Option<String>,
 }
 
 /// Why a certificate was refused; each has its own wording in the log.
@@ -190,6 +193,11 @@ pub fn check_user_certificate(
         permit_pty: cert.extensions().contains_key("permit-pty"),
         permit_port_forwarding: cert.extensions().contains_key("permit-port-forwarding"),
         ca_fingerprint,
+        default_login: cert
+            .extensions()
+            .get(crate::oidc::mapping::DEFAULT_LOGIN_EXTENSION)
+            .filter(|l| !l.is_empty())
+            .cloned(),
     })
 }
 

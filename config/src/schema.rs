@@ -108,6 +108,13 @@ pub struct Oidc {
     /// Clock difference tolerated on `exp` and `iat`.
     #[serde(default = "defaults::clock_skew")]
     pub clock_skew: Seconds,
+    /// Whether a user without a certificate may sign in from plain `ssh` (keyboard-interactive
+    /// shows the device-grant URL and code).
+    #[serde(default = "defaults::yes")]
+    pub device_login: bool,
+    /// How long such a sign-in may take.
+    #[serde(default = "defaults::device_login_timeout")]
+    pub device_login_timeout: Seconds,
 }
 
 /// `[[ci]]`
@@ -495,6 +502,9 @@ mod defaults {
     }
     pub fn clock_skew() -> Seconds {
         Seconds(60)
+    }
+    pub fn device_login_timeout() -> Seconds {
+        Seconds(300)
     }
     pub fn ci_ttl() -> Seconds {
         Seconds(10 * 60)

@@ -99,6 +99,26 @@ impl OpenIdProvider {
         self.script("confirm-device.sh", &[user_code, sub]);
     }
 
+    /// The same, with `claims` (groups, email…) set for `sub` at the provider first.
+    pub fn confirm_device_as(&self, user_code: &str, sub: &str, claims: &serde_json::Value) {
+        self.script_env(
+            "confirm-device.sh",
+            &[user_code, sub],
+            &[("OIDC_CLAIMS", &claims.to_string())],
+        );
+    }
+
+    /// Declines a device-flow `user_code` as its user would in a browser.
+    pub fn deny_device(&self, user_code: &str) {
+        self.script("deny-device.sh", &[user_code]);
+    }
+
+    /// A `$BROWSER` for `bastion login --browser`: signs in as `$OIDC_SUB` (declines with
+    /// `OIDC_DENY=1`) and loads the loopback redirect.
+    pub fn browser() -> PathBuf {
+        oidc_dir().join("browser.sh")
+    }
+
     /// Authorization code + PKCE as `sub`; the response's ID token carries a nonce.
     pub fn auth_code_flow(&self, sub: &str) -> serde_json::Value {
         self.script("authcode-flow.sh", &[sub, PUBLIC_CLIENT])
@@ -134,10 +154,15 @@ impl OpenIdProvider {
     }
 
     fn script(&self, name: &str, args: &[&str]) -> serde_json::Value {
+        self.script_env(name, args, &[])
+    }
+
+    fn script_env(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
         let o = run(Command::new("bash")
             .arg(oidc_dir().join(name))
             .args(args)
             .env("OIDC_ISSUER", &self.issuer)
+            .envs(env.iter().copied())
             .current_dir(self.dir.path()));
         assert!(o.status.success(), "{name}: {}{}", stdout(&o), stderr(&o));
         serde_json::from_str(&stdout(&o))

@@ -1,8 +1,9 @@
 //! `bastion login`: get a short-lived certificate from the bastion's API.
 //!
 //! People sign in with the device authorization grant (RFC 8628): the verification URL and code
-//! are printed, the token endpoint is polled politely (`slow_down` honoured). CI jobs pass
-//! their workload token with `--id-token-file` or `--id-token-env`. The key and certificate go
+//! are printed, the token endpoint is polled politely (`slow_down` honoured); or, with
+//! `--browser`, with the authorization code grant, PKCE and a loopback redirect (RFC 8252).
+//! CI jobs pass their workload token with `--id-token-file` or `--id-token-env`. The key and certificate go
 //! to `~/.bastion/` (and into a running ssh-agent for the certificate's lifetime), the bastion's
 //! host key line to `~/.bastion/known_hosts`. `--status` shows the current certificate.
 
@@ -11,13 +12,14 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use cert_authority::keyfile::{generate_ed25519, write_new, write_new_key_pair};
+use cert_authority::oidc::flows::{self, AuthorizationRequest, DevicePoll, Endpoints};
 use serde_json::Value;
 use ssh_key::{Certificate, PublicKey};
 
 use super::Failure;
 
-/// Longest the device flow waits for the user.
-const DEVICE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest a sign-in waits for the user.
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Sign in and get a certificate.
 #[derive(Debug, clap::Args)]
@@ -29,8 +31,12 @@ pub struct Login {
     #[arg(long, value_name = "FILE", conflicts_with = "id_token_env")]
     id_token_file: Option<PathBuf>,
     /// A workload OIDC token in this environment variable (CI).
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, value_name = "VAR", conflicts_with = "browser")]
     id_token_env: Option<String>,
+    /// Sign in in a web browser (authorization code + PKCE, redirect to a loopback port)
+    /// instead of entering a code. Opens $BROWSER or xdg-open; the URL is printed too.
+    #[arg(long, conflicts_with = "id_token_file")]
+    browser: bool,
     /// Use this private key (default: DIR/id_ed25519, created if missing).
     #[arg(long, value_name = "KEY")]
     key: Option<PathBuf>,
@@ -66,6 +72,7 @@ impl Login {
             .build()
             .context("HTTP client")?;
         let info: Value = get_json(&http, &format!("{server}/v1/login")).await?;
+        let mut nonce = None;
         let token = match (&self.id_token_file, &self.id_token_env) {
             (Some(f), _) => std::fs::read_to_string(f)
                 .with_context(|| format!("cannot read {}", f.display()))?
@@ -75,7 +82,16 @@ impl Login {
                 .map_err(|_| anyhow!("${var} is not set"))?
                 .trim()
                 .to_string(),
-            (None, None) => device_flow(&http, &info).await?,
+            (None, None) => {
+                let provider = Provider::from_info(&http, &info).await?;
+                if self.browser {
+                    let (token, n) = provider.browser_flow(&http).await?;
+                    nonce = Some(n);
+                    token
+                } else {
+                    provider.device_flow(&http).await?
+                }
+            }
         };
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         if !key.exists() {
@@ -86,7 +102,7 @@ impl Login {
         let resp = http
             .post(format!("{server}/v1/certificates"))
             .bearer_auth(&token)
-            .json(&serde_json::json!({ "public_key": public.trim() }))
+            .json(&serde_json::json!({ "public_key": public.trim(), "nonce": nonce }))
             .send()
             .await
             .with_context(|| format!("cannot reach {server}"))?;
@@ -166,94 +182,127 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, Failure> {
         .with_context(|| format!("{url}: not JSON"))?)
 }
 
-/// RFC 8628: device authorization, then poll the token endpoint until the user has signed in.
-async fn device_flow(http: &reqwest::Client, info: &Value) -> Result<String, Failure> {
-    let issuer = info["issuer"].as_str().ok_or_else(|| {
-        anyhow!("the bastion has no OpenID provider configured; CI jobs use --id-token-file")
-    })?;
-    let client_id = info["client_id"].as_str().unwrap_or("bastion");
-    let scopes: Vec<&str> = info["scopes"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let discovery = get_json(
-        http,
-        &format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        ),
-    )
-    .await?;
-    let device_endpoint = discovery["device_authorization_endpoint"]
-        .as_str()
-        .ok_or_else(|| anyhow!("{issuer} does not offer the device authorization grant"))?;
-    let token_endpoint = discovery["token_endpoint"]
-        .as_str()
-        .ok_or_else(|| anyhow!("{issuer}: no token endpoint"))?;
-    let auth: Value = http
-        .post(device_endpoint)
-        .form(&[("client_id", client_id), ("scope", &scopes.join(" "))])
-        .send()
-        .await
-        .context("device authorization")?
-        .json()
-        .await
-        .context("device authorization: not JSON")?;
-    let device_code = auth["device_code"]
-        .as_str()
-        .ok_or_else(|| anyhow!("device authorization refused: {auth}"))?;
-    let user_code = auth["user_code"].as_str().unwrap_or("");
-    let uri = auth["verification_uri"].as_str().unwrap_or("");
-    println!("To sign in, open {uri} and enter the code {user_code}");
-    if let Some(complete) = auth["verification_uri_complete"].as_str() {
-        println!("(or open {complete})");
+/// The bastion's OpenID provider, as `GET /v1/login` names it.
+struct Provider {
+    endpoints: Endpoints,
+    client_id: String,
+    scopes: Vec<String>,
+}
+
+impl Provider {
+    async fn from_info(http: &reqwest::Client, info: &Value) -> Result<Provider, Failure> {
+        let issuer = info["issuer"].as_str().ok_or_else(|| {
+            anyhow!("the bastion has no OpenID provider configured; CI jobs use --id-token-file")
+        })?;
+        Ok(Provider {
+            endpoints: Endpoints::discover(http, issuer).await?,
+            client_id: info["client_id"].as_str().unwrap_or("bastion").to_string(),
+            scopes: info["scopes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
     }
+
+    /// RFC 8628: print the URL and code, then poll until the user has signed in.
+    async fn device_flow(&self, http: &reqwest::Client) -> Result<String, Failure> {
+        let mut auth =
+            flows::start_device(http, &self.endpoints, &self.client_id, &self.scopes).await?;
+        println!(
+            "To sign in, open {} and enter the code {}",
+            auth.verification_uri, auth.user_code
+        );
+        if let Some(complete) = &auth.verification_uri_complete {
+            println!("(or open {complete})");
+        }
+        flush();
+        let deadline = tokio::time::Instant::now() + SIGN_IN_TIMEOUT.min(auth.expires_in);
+        loop {
+            tokio::time::sleep(auth.interval).await;
+            if tokio::time::Instant::now() > deadline {
+                return Err(Failure::failed(anyhow!("nobody signed in in time")));
+            }
+            match flows::poll_device(http, &self.endpoints, &self.client_id, &mut auth).await? {
+                DevicePoll::Token(t) => return Ok(t),
+                DevicePoll::Pending | DevicePoll::SlowDown => {}
+            }
+        }
+    }
+
+    /// RFC 8252: a browser signs in and is redirected to a one-shot server on a loopback port;
+    /// the code is exchanged with the PKCE verifier. Returns the ID token and its nonce.
+    async fn browser_flow(&self, http: &reqwest::Client) -> Result<(String, String), Failure> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen on a loopback port for the browser's redirect")?;
+        let port = listener.local_addr().context("loopback port")?.port();
+        let request = AuthorizationRequest::new(
+            &self.endpoints,
+            &self.client_id,
+            &self.scopes,
+            &format!("http://127.0.0.1:{port}/callback"),
+        )?;
+        println!(
+            "To sign in, open this page in your browser:\n  {}",
+            request.url
+        );
+        flush();
+        open_browser(&request.url);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1);
+        let app = axum::Router::new().route(
+            "/callback",
+            axum::routing::get(move |q: axum::extract::RawQuery| async move {
+                let _ = tx.try_send(q.0.unwrap_or_default());
+                "Signed in to the bastion: you can close this page and go back to the terminal.\n"
+            }),
+        );
+        let done = tokio_util::sync::CancellationToken::new();
+        let stop = done.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        });
+        let query = tokio::time::timeout(SIGN_IN_TIMEOUT, rx.recv()).await;
+        done.cancel();
+        let _ = server.await;
+        let query = query
+            .ok()
+            .flatten()
+            .ok_or_else(|| anyhow!("nobody signed in within {}s", SIGN_IN_TIMEOUT.as_secs()))?;
+        let token = request
+            .finish(http, &self.endpoints, &self.client_id, &query)
+            .await?;
+        Ok((token, request.nonce.clone()))
+    }
+}
+
+/// `$BROWSER URL`, else `xdg-open URL`; the URL is printed either way, so failing is fine.
+fn open_browser(url: &str) {
+    let program = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| "xdg-open".into());
+    let child = std::process::Command::new(&program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Ok(mut child) = child {
+        // Reaped in the background: the browser may outlive the sign-in.
+        std::thread::spawn(move || child.wait());
+    }
+}
+
+fn flush() {
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    // RFC 8628 §3.5: 5 s unless told otherwise, 5 s more on every slow_down.
-    let mut interval = Duration::from_secs(auth["interval"].as_u64().unwrap_or(5).max(1));
-    let deadline = tokio::time::Instant::now() + DEVICE_TIMEOUT;
-    loop {
-        tokio::time::sleep(interval).await;
-        if tokio::time::Instant::now() > deadline {
-            return Err(Failure::failed(anyhow!(
-                "nobody signed in within {}s",
-                DEVICE_TIMEOUT.as_secs()
-            )));
-        }
-        let answer: Value = http
-            .post(token_endpoint)
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                ("device_code", device_code),
-                ("client_id", client_id),
-            ])
-            .send()
-            .await
-            .context("token endpoint")?
-            .json()
-            .await
-            .context("token endpoint: not JSON")?;
-        if let Some(t) = answer["id_token"].as_str() {
-            return Ok(t.to_string());
-        }
-        match answer["error"].as_str() {
-            Some("authorization_pending") => {}
-            Some("slow_down") => interval += Duration::from_secs(5),
-            Some("access_denied") => {
-                return Err(Failure::failed(anyhow!("the sign-in was denied")))
-            }
-            Some("expired_token") => {
-                return Err(Failure::failed(anyhow!(
-                    "the code expired before anyone signed in"
-                )))
-            }
-            other => {
-                let why = other.unwrap_or("no id_token in the answer");
-                return Err(Failure::failed(anyhow!("the provider refused: {why}")));
-            }
-        }
-    }
 }
 
 /// Appends the bastion's host key line to `known_hosts` unless it is there already.

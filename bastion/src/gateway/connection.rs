@@ -32,6 +32,9 @@ pub struct Connection {
     permit: Option<OwnedSemaphorePermit>,
     /// Set once authenticated; read by the login grace timer.
     pub authenticated: Arc<AtomicBool>,
+    /// Set while a device login waits for the user; the login grace timer allows it longer.
+    pub device_pending: Arc<AtomicBool>,
+    sign_in: super::device_login::SignIn,
     session: Option<Arc<SessionCtx>>,
     /// A destination refusal to tell the user once authentication completes.
     denial: Option<String>,
@@ -55,6 +58,8 @@ impl Connection {
             id,
             permit: Some(permit),
             authenticated: Arc::new(AtomicBool::new(false)),
+            device_pending: Arc::new(AtomicBool::new(false)),
+            sign_in: Default::default(),
             session: None,
             denial: None,
             channels: Arc::default(),
@@ -69,6 +74,18 @@ impl Connection {
         code: &str,
         who: Option<(&str, u64)>,
     ) -> Auth {
+        self.refused(user, reason, code, who);
+        Auth::reject()
+    }
+
+    /// Logs and audits a refused authentication.
+    fn refused(
+        &self,
+        user: &str,
+        reason: &dyn std::fmt::Display,
+        code: &str,
+        who: Option<(&str, u64)>,
+    ) {
         warn!(conn = %self.id, peer = %self.peer, user, reason = %code, "authentication refused: {reason}");
         let event = AuthEvent {
             at_ms: crate::audit::now_ms(),
@@ -86,8 +103,16 @@ impl Connection {
                 tracing::error!("audit: cannot record a refused authentication: {e}");
             }
         });
-        Auth::reject()
     }
+}
+
+fn random_serial() -> u64 {
+    use ring::rand::SecureRandom;
+    let mut buf = [0u8; 8];
+    // The system RNG does not fail on Linux; a zero serial would still be unique enough in
+    // the audit row's context (identity and time).
+    let _ = ring::rand::SystemRandom::new().fill(&mut buf);
+    u64::from_be_bytes(buf)
 }
 
 /// One place among a connection's open channels; given back when dropped.
@@ -107,6 +132,215 @@ impl Drop for ChannelSlot {
 }
 
 impl Connection {
+    /// Admits an authenticated identity (certificate or device login): revocation, roles,
+    /// destination, audit rows, session. `Err` (already logged and audited) refuses it.
+    pub(super) async fn admit(
+        &mut self,
+        user: &str,
+        certified: cert_authority::CertifiedUser,
+    ) -> Result<(), String> {
+        // Revoked (by serial or key id) on any bastion sharing the store: refused at once. A
+        // store that cannot answer refuses too (fail closed).
+        match self
+            .shared
+            .audit
+            .is_revoked(certified.serial, &certified.key_id)
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) => {
+                let reason = format!(
+                    "access revoked for {:?} (serial {})",
+                    certified.key_id, certified.serial
+                );
+                let who = (certified.key_id.as_str(), certified.serial);
+                self.refused(user, &reason, "revoked", Some(who));
+                return Err(reason);
+            }
+            Err(e) => {
+                // Fail closed, but say why: the session is refused once authentication ends.
+                tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused (cannot check revocation): {e}");
+                self.denial = Some(
+                    "the audit store is unavailable, so no session can be opened (fail closed)"
+                        .into(),
+                );
+            }
+        }
+        let roles = target::roles_for(&self.shared.config, &certified.principals);
+        if roles.is_empty() {
+            let reason = format!(
+                "no role grants any of the principals {:?} (key id {:?})",
+                certified.principals, certified.key_id
+            );
+            let who = (certified.key_id.as_str(), certified.serial);
+            self.refused(user, &reason, "unknown-principal", Some(who));
+            return Err(reason);
+        }
+        let destination = Destination::parse(user);
+        let mut note = None;
+        let review = user == crate::review::USER;
+        if review && !crate::review::may_review(&self.shared.config, &certified.principals) {
+            warn!(conn = %self.id, identity = %certified.key_id, reason = "not-a-reviewer", "review refused");
+            self.denial = Some("no role of yours allows the review console".into());
+        }
+        let access = match &destination.target {
+            _ if review => None,
+            Some(t) => match self.resolve(&certified, t, destination.login.as_deref()) {
+                Ok(a) => Some(a),
+                // A bare name that is no target is most often the local user name that ssh
+                // sends by default: offer the menu (or say how to name a target) instead of
+                // closing the connection.
+                Err(d) if !user.contains('@') => {
+                    note = Some(d.to_string());
+                    None
+                }
+                Err(d) => {
+                    warn!(conn = %self.id, peer = %self.peer, user, identity = %certified.key_id,
+                        reason = %d.code(), "destination refused: {d}");
+                    self.denial = Some(d.to_string());
+                    None
+                }
+            },
+            None => None,
+        };
+        info!(
+            conn = %self.id,
+            peer = %self.peer,
+            user,
+            identity = %certified.key_id,
+            serial = certified.serial,
+            principals = ?certified.principals,
+            target = access.as_ref().map(|a| a.target.name.as_str()).unwrap_or("-"),
+            login = access.as_ref().map(|a| a.login.as_str()).unwrap_or("-"),
+            "authenticated"
+        );
+        // Fail closed: a session the audit store cannot record does not start.
+        let audited = match &self.denial {
+            Some(_) => Ok(()),
+            None => self.audit_session(user, &certified, access.as_ref()).await,
+        };
+        if let Err(e) = audited {
+            tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused: {e}");
+            self.denial = Some(
+                "the audit store is unavailable, so no session can be opened (fail closed)".into(),
+            );
+        }
+        let ctx = SessionCtx::new(
+            self.id.clone(),
+            self.peer,
+            certified,
+            access,
+            note,
+            self.shared.clone(),
+        );
+        self.session = Some(Arc::new(if review { ctx.for_review() } else { ctx }));
+        Ok(())
+    }
+
+    /// One keyboard-interactive round of a device login (see [`super::device_login`]).
+    async fn device_login_round(&mut self, user: &str) -> Auth {
+        use super::device_login::Round;
+        let shared = self.shared.clone();
+        let Some(login) = shared.device_login.as_ref() else {
+            return Auth::reject();
+        };
+        let show = |text: String| Auth::Partial {
+            name: "bastion sign-in".into(),
+            instructions: text.into(),
+            prompts: Vec::new().into(),
+        };
+        match login.round(&mut self.sign_in).await {
+            Round::Show(text) => {
+                self.device_pending.store(true, Ordering::SeqCst);
+                show(text)
+            }
+            // Shown first; the client's answer then gets the refusal.
+            Round::Failed { code, reason } => {
+                self.refused(user, &reason, code, None);
+                show(format!("bastion: {reason}"))
+            }
+            Round::Granted(grant) => match self.admit_grant(user, *grant).await {
+                Ok(()) => Auth::Accept,
+                Err(reason) => show(format!("bastion: {reason}")),
+            },
+            Round::Done => {
+                self.device_pending.store(false, Ordering::SeqCst);
+                // No new code on this connection: OpenSSH would otherwise retry
+                // keyboard-interactive and start over.
+                Auth::Reject {
+                    proceed_with_methods: Some(russh::MethodSet::from(
+                        &[russh::MethodKind::PublicKey][..],
+                    )),
+                    partial_success: false,
+                }
+            }
+        }
+    }
+
+    /// A device login's grant becomes the session's identity: an audit row like a
+    /// certificate's (no key: source `ssh-device`), then [`Connection::admit`].
+    async fn admit_grant(
+        &mut self,
+        user: &str,
+        grant: cert_authority::oidc::Grant,
+    ) -> Result<(), String> {
+        let serial = random_serial();
+        let now = cert_authority::unix_now();
+        let valid_before = now.saturating_add(grant.ttl.as_secs());
+        let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let row = crate::audit::CertificateIssued {
+            serial,
+            key_id: grant.key_id.clone(),
+            principals: grant.principals.clone(),
+            public_key: "none (device login over ssh)".into(),
+            valid_after_ms: ms(now),
+            valid_before_ms: ms(valid_before),
+            source: "ssh-device".into(),
+            requester: Some(grant.subject.clone()),
+            issued_at_ms: crate::audit::now_ms(),
+        };
+        if let Err(e) = self.shared.audit.certificate_issued(&row).await {
+            tracing::error!(conn = %self.id, identity = %grant.key_id, "audit store unavailable, device login refused: {e}");
+            return Err(
+                "the audit store is unavailable, so no session can be opened (fail closed)".into(),
+            );
+        }
+        info!(conn = %self.id, peer = %self.peer, identity = %grant.key_id, serial, principals = ?grant.principals, "device login: signed in");
+        let has = |e: &str| grant.extensions.iter().any(|x| x == e);
+        let certified = cert_authority::CertifiedUser {
+            serial,
+            principals: grant.principals.clone(),
+            valid_before,
+            force_command: None,
+            permit_pty: has("permit-pty"),
+            permit_port_forwarding: has("permit-port-forwarding"),
+            ca_fingerprint: "device login".into(),
+            default_login: grant.default_login.clone(),
+            key_id: grant.key_id,
+        };
+        self.admit(user, certified).await
+    }
+
+    /// The access `user` asks for. Without a login in the name, the holder's own default
+    /// login (from the certificate) is used when a role allows it, else the role's or target's.
+    fn resolve(
+        &self,
+        certified: &cert_authority::CertifiedUser,
+        target_name: &str,
+        login: Option<&str>,
+    ) -> Result<target::Access, target::Denied> {
+        let config = &self.shared.config;
+        let principals = &certified.principals;
+        if login.is_none() {
+            if let Some(own) = certified.default_login.as_deref() {
+                if let Ok(a) = target::resolve(config, principals, target_name, Some(own)) {
+                    return Ok(a);
+                }
+            }
+        }
+        target::resolve(config, principals, target_name, login)
+    }
+
     async fn audit_session(
         &self,
         user: &str,
@@ -200,105 +434,19 @@ impl Handler for Connection {
                 return Ok(self.refuse(user, &r, code, Some(who)));
             }
         };
-        // Revoked (by serial or key id) on any bastion sharing the store: refused at once. A
-        // store that cannot answer refuses too (fail closed).
-        match self
-            .shared
-            .audit
-            .is_revoked(certified.serial, &certified.key_id)
-            .await
-        {
-            Ok(false) => {}
-            Ok(true) => {
-                let reason = format!(
-                    "certificate revoked (key id {:?}, serial {})",
-                    certified.key_id, certified.serial
-                );
-                let who = (certified.key_id.as_str(), certified.serial);
-                return Ok(self.refuse(user, &reason, "revoked", Some(who)));
-            }
-            Err(e) => {
-                // Fail closed, but say why: the session is refused once authentication ends.
-                tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused (cannot check revocation): {e}");
-                self.denial = Some(
-                    "the audit store is unavailable, so no session can be opened (fail closed)"
-                        .into(),
-                );
-            }
-        }
-        let roles = target::roles_for(&self.shared.config, &certified.principals);
-        if roles.is_empty() {
-            let reason = format!(
-                "no role grants any of the principals {:?} (key id {:?})",
-                certified.principals, certified.key_id
-            );
-            let who = (certified.key_id.as_str(), certified.serial);
-            return Ok(self.refuse(user, &reason, "unknown-principal", Some(who)));
-        }
-        let destination = Destination::parse(user);
-        let mut note = None;
-        let review = user == crate::review::USER;
-        if review && !crate::review::may_review(&self.shared.config, &certified.principals) {
-            warn!(conn = %self.id, identity = %certified.key_id, reason = "not-a-reviewer", "review refused");
-            self.denial = Some("no role of yours allows the review console".into());
-        }
-        let access = match &destination.target {
-            _ if review => None,
-            Some(t) => match target::resolve(
-                &self.shared.config,
-                &certified.principals,
-                t,
-                destination.login.as_deref(),
-            ) {
-                Ok(a) => Some(a),
-                // A bare name that is no target is most often the local user name that ssh
-                // sends by default: offer the menu (or say how to name a target) instead of
-                // closing the connection.
-                Err(d) if !user.contains('@') => {
-                    note = Some(d.to_string());
-                    None
-                }
-                Err(d) => {
-                    warn!(conn = %self.id, peer = %self.peer, user, identity = %certified.key_id,
-                        reason = %d.code(), "destination refused: {d}");
-                    self.denial = Some(d.to_string());
-                    None
-                }
-            },
-            None => None,
-        };
-        info!(
-            conn = %self.id,
-            peer = %self.peer,
-            user,
-            identity = %certified.key_id,
-            serial = certified.serial,
-            principals = ?certified.principals,
-            target = access.as_ref().map(|a| a.target.name.as_str()).unwrap_or("-"),
-            login = access.as_ref().map(|a| a.login.as_str()).unwrap_or("-"),
-            "authenticated"
-        );
-        // Fail closed: a session the audit store cannot record does not start.
-        let audited = match &self.denial {
-            Some(_) => Ok(()),
-            None => self.audit_session(user, &certified, access.as_ref()).await,
-        };
-        if let Err(e) = audited {
-            tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused: {e}");
-            self.denial = Some(
-                "the audit store is unavailable, so no session can be opened (fail closed)".into(),
-            );
-        }
-        let ctx = SessionCtx::new(
-            self.id.clone(),
-            self.peer,
-            certified,
-            access,
-            note,
-            self.shared.clone(),
-        );
-        self.session = Some(Arc::new(if review { ctx.for_review() } else { ctx }));
-        Ok(Auth::Accept)
+        Ok(match self.admit(user, certified).await {
+            Ok(()) => Auth::Accept,
+            Err(_) => Auth::reject(),
+        })
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        _response: Option<russh::server::Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.device_login_round(user).await)
     }
 
     async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {

@@ -87,6 +87,14 @@ async fn serve_connection(
 ) {
     let grace = shared.config.server.login_grace_time.duration();
     let authenticated = conn.authenticated.clone();
+    let device_pending = conn.device_pending.clone();
+    // A device login waits for a person at a browser: it gets its own time on top.
+    let device_time = shared
+        .config
+        .oidc
+        .as_ref()
+        .map(|o| o.device_login_timeout.duration())
+        .unwrap_or_default();
     let running = match tokio::time::timeout(
         grace,
         russh::server::run_stream(server_config, tcp, conn),
@@ -112,7 +120,12 @@ async fn serve_connection(
             }
             return;
         }
-        _ = tokio::time::sleep(grace) => {
+        _ = async {
+            tokio::time::sleep(grace).await;
+            if device_pending.load(Ordering::SeqCst) {
+                tokio::time::sleep(device_time).await;
+            }
+        } => {
             if !authenticated.load(Ordering::SeqCst) {
                 warn!(%peer, "login grace time ({}s) exceeded; disconnecting", grace.as_secs());
                 let _ = handle

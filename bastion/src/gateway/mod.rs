@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`listener`]: the accept loop, the limit on unauthenticated connections, shutdown.
 //! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
+//! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
 //! - [`watch`]: live sessions reviewers may watch, read only.
 //! - [`upstream`]: the bastion's own connection to the target.
@@ -17,6 +18,7 @@
 
 pub mod bridge;
 pub mod connection;
+pub mod device_login;
 pub mod line;
 mod line_hold;
 pub mod listener;
@@ -60,6 +62,8 @@ pub struct Shared {
     /// PHI maskers (rules compiled once per distinct set in effect; each stream gets its own
     /// state).
     pub maskers: crate::masking::Maskers,
+    /// Device login for users without a certificate (`[oidc] device_login`).
+    pub device_login: Option<Arc<device_login::DeviceLogin>>,
     /// Cancelled when the bastion shuts down; channels tell their users.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -10,14 +10,19 @@ use tests::{keygen, run, stderr, stdout, Bastion, BastionBuilder, OpenIdProvider
 
 use crate::fixture::OPS_ROLE;
 
-struct World {
-    bastion: Bastion,
+pub struct World {
+    pub bastion: Bastion,
     _sshd: Sshd,
-    op: OpenIdProvider,
-    api: String,
+    pub op: OpenIdProvider,
+    pub api: String,
 }
 
 fn world() -> World {
+    world_with("")
+}
+
+/// A target, the ops role, the API, and `[oidc]` trusting a real provider (plus `oidc_extra`).
+pub fn world_with(oidc_extra: &str) -> World {
     let op = OpenIdProvider::start();
     let b = BastionBuilder::new();
     let sshd = b.sshd("t1");
@@ -26,7 +31,7 @@ fn world() -> World {
         .section_table(
             "oidc",
             &format!(
-                "issuer = \"{}\"\nclient_id = \"{}\"\nusername_claim = \"preferred_username\"",
+                "issuer = \"{}\"\nclient_id = \"{}\"\nusername_claim = \"preferred_username\"\n{oidc_extra}",
                 op.issuer,
                 tests::oidc::PUBLIC_CLIENT
             ),

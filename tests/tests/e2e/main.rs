@@ -14,5 +14,6 @@ mod interactive;
 mod masking;
 mod quickstart;
 mod recording;
+mod sign_in;
 mod streaming;
 mod targets;
