@@ -43,6 +43,10 @@ pub struct Login {
     /// Where key, certificate and known_hosts go (default: ~/.bastion).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Trust this PEM certificate (a private CA) for the bastion's HTTPS, besides the
+    /// public roots.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
     /// Show the current certificate and its remaining time.
     #[arg(long)]
     status: bool,
@@ -66,11 +70,19 @@ impl Login {
     }
 
     async fn login(&self, server: &str, dir: &Path, key: &Path) -> Result<(), Failure> {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("HTTP client")?;
+            .timeout(Duration::from_secs(30));
+        if let Some(file) = &self.ca_file {
+            let pem = std::fs::read(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("{}: not a PEM certificate", file.display()))?
+            {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http.build().context("HTTP client")?;
         let info: Value = get_json(&http, &format!("{server}/v1/login")).await?;
         let mut nonce = None;
         let token = match (&self.id_token_file, &self.id_token_env) {

@@ -39,20 +39,24 @@ pub fn world_with(oidc_extra: &str) -> World {
         .target("t1", &sshd, "")
         .role(OPS_ROLE)
         .start();
-    let log = bastion.wait_log("api listening");
-    let addr = log
-        .lines()
-        .find(|l| l.contains("api listening"))
-        .and_then(|l| l.split("address=").nth(1))
-        .and_then(|a| a.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let api = format!("http://{}", api_address(&bastion));
     World {
         bastion,
         _sshd: sshd,
         op,
-        api: format!("http://{addr}"),
+        api,
     }
+}
+
+/// The API's `host:port`, from the bastion's log.
+fn api_address(bastion: &Bastion) -> String {
+    let log = bastion.wait_log("api listening");
+    log.lines()
+        .find(|l| l.contains("api listening"))
+        .and_then(|l| l.split("address=").nth(1))
+        .and_then(|a| a.split_whitespace().next())
+        .unwrap()
+        .to_string()
 }
 
 /// A fresh key, certified by the API for `token`; returns the user and the API's answer.
@@ -252,4 +256,70 @@ fn bastion_login_with_a_token_file_for_ci() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn api_over_tls_with_a_private_ca() {
+    let op = OpenIdProvider::start();
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    // A private CA and a server certificate for 127.0.0.1 signed by it.
+    let (ca, crt, key) = (b.path("ca.crt"), b.path("api.crt"), b.path("api.key"));
+    let o = run(Command::new("bash")
+        .arg("-ec")
+        .arg(
+            "E='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'
+             openssl req -x509 $E -days 1 -subj /CN=test-ca -keyout ca.key -out ca.crt
+             openssl req $E -subj /CN=127.0.0.1 -keyout api.key -out api.csr
+             printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext
+             openssl x509 -req -in api.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile ext -out api.crt",
+        )
+        .current_dir(b.path("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bastion = b
+        .server(&format!(
+            "api_listen = \"127.0.0.1:0\"\napi_tls_cert = \"{}\"\napi_tls_key = \"{}\"",
+            crt.display(),
+            key.display()
+        ))
+        .section_table(
+            "oidc",
+            &format!(
+                "issuer = \"{}\"\nclient_id = \"{}\"",
+                op.issuer,
+                tests::oidc::PUBLIC_CLIENT
+            ),
+        )
+        .target("t1", &sshd, "")
+        .role(OPS_ROLE)
+        .start();
+    let addr = api_address(&bastion);
+    assert!(bastion.log().contains("tls=true"), "{}", bastion.log());
+    let curl = |args: &[&str]| run(Command::new("curl").args(["-sS", "--max-time", "10"]).args(args));
+    let o = curl(&["--cacert", &ca.display().to_string(), &format!("https://{addr}/healthz")]);
+    assert_eq!(stdout(&o), "ok\n", "{}", stderr(&o));
+    // Plain HTTP to the TLS port gets nothing.
+    assert!(!curl(&[&format!("http://{addr}/healthz")]).status.success());
+    let token = op.id_token("alice");
+    let file = bastion.dir.path().join("token");
+    std::fs::write(&file, &token).unwrap();
+    let login = |ca: Option<&std::path::Path>| {
+        let mut c = Command::new(tests::bastion_bin());
+        c.args(["login", "--server", &format!("https://{addr}"), "--id-token-file"])
+            .arg(&file)
+            .arg("--dir")
+            .arg(bastion.dir.path().join("tls-login"))
+            .env_remove("SSH_AUTH_SOCK");
+        if let Some(ca) = ca {
+            c.arg("--ca-file").arg(ca);
+        }
+        run(&mut c)
+    };
+    // Without the private CA the server is not trusted.
+    let o = login(None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("cannot reach https://"), "{}", stderr(&o));
+    let o = login(Some(&ca));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("signed in as alice@example.test"), "{}", stdout(&o));
 }
