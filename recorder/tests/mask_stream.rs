@@ -223,6 +223,41 @@ proptest! {
         out.extend_from_slice(live.finish());
         prop_assert_eq!(out, m.mask(&input));
     }
+
+    /// One scan, two views: whatever the screen is shown early (echo, expired holds), the
+    /// recording view is exactly the recording masker's; and the screen, with early releases
+    /// at random points, shows every byte once, in order, masked or as it came.
+    #[test]
+    fn dual_recording_view_ignores_screen_releases(
+        pieces in prop::collection::vec(piece(), 1..6),
+        sizes in chunk_sizes(),
+        early in prop::collection::vec(any::<bool>(), 1..64),
+    ) {
+        let m = hipaa();
+        let (input, _) = build(&pieces);
+        let mut dual = m.dual(Duration::from_secs(3600));
+        let now = Instant::now();
+        let (mut rec, mut screen) = (Vec::new(), Vec::new());
+        for (i, p) in chunks(&input, &sizes).into_iter().enumerate() {
+            let got = dual.push(p, now);
+            rec.extend_from_slice(got.recording);
+            screen.extend_from_slice(&got.screen());
+            if early[i % early.len()] {
+                screen.extend_from_slice(dual.show_held());
+            }
+        }
+        let got = dual.finish();
+        rec.extend_from_slice(got.recording);
+        screen.extend_from_slice(&got.screen());
+        prop_assert_eq!(&rec, &m.mask(&input));
+        // Plain ASCII input: masking keeps lengths, so each screen byte is the input's or `*`.
+        if input.is_ascii() {
+            prop_assert_eq!(screen.len(), input.len());
+            for (s, r) in screen.iter().zip(&input) {
+                prop_assert!(s == r || *s == b'*');
+            }
+        }
+    }
 }
 
 #[test]

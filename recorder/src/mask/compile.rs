@@ -61,6 +61,8 @@ pub(crate) struct Engine {
     pub(crate) scanner: Scanner,
     /// Longest match of any enabled rule (0 without rules).
     pub(crate) max_len: usize,
+    /// Search caches not in use (see [`super::core::Caches`]).
+    pub(crate) caches: super::core::CachePool,
 }
 
 fn parse(rule: &Rule) -> Result<Hir, MaskError> {
@@ -238,6 +240,7 @@ pub(crate) fn compile(rules: &[Rule]) -> Result<Masker, MaskError> {
             dfa,
             scanner: Scanner::new(&required),
             max_len,
+            caches: Default::default(),
         }),
     })
 }

@@ -35,6 +35,61 @@ use super::report::Hit;
 /// released (fail closed) rather than growing without bound.
 pub const MAX_HELD_BYTES: usize = 64 * 1024;
 
+/// The mutable search state of the automata: lazy-DFA caches grow with the states visited
+/// (tens to hundreds of KiB). A stream takes a set from its engine's pool for each chunk and
+/// gives it back afterwards, so idle streams hold none and a busy bastion needs about one set
+/// per core.
+#[derive(Debug)]
+pub(crate) struct Caches {
+    /// Lazy DFA state IDs are only meaningful with the cache that made them.
+    id: u64,
+    cache: meta::Cache,
+    dfa: DfaCache,
+    /// Per rule with a capture group: cache and captures of its own regex (see
+    /// `CompiledRule::captures`), indexed by pattern ID.
+    groups: Vec<Option<(meta::Cache, Captures)>>,
+}
+
+/// Idle [`Caches`] of one engine.
+#[derive(Debug, Default)]
+pub(crate) struct CachePool {
+    idle: std::sync::Mutex<Vec<Caches>>,
+    made: std::sync::atomic::AtomicU64,
+}
+
+/// Idle cache sets kept per engine; more are dropped when given back.
+const POOL_MAX: usize = 16;
+
+impl CachePool {
+    fn take(&self, engine: &Engine) -> Caches {
+        if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            return c;
+        }
+        Caches {
+            id: self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            cache: engine.regex.create_cache(),
+            dfa: engine.dfa.create_cache(),
+            groups: engine
+                .rules
+                .iter()
+                .map(|r| {
+                    r.captures
+                        .as_ref()
+                        .map(|re| (re.create_cache(), re.create_captures()))
+                })
+                .collect(),
+        }
+    }
+
+    fn give_back(&self, c: Caches) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < POOL_MAX {
+                idle.push(c);
+            }
+        }
+    }
+}
+
 /// Where the hold point is, and the DFA state reached from it (so that each new byte costs one
 /// DFA step instead of a rescan from the hold point).
 #[derive(Debug, Clone, Copy)]
@@ -42,10 +97,11 @@ struct Hold {
     /// Visible offset of the hold point.
     at: u64,
     /// Invariant when `tracking`: `state` is the anchored DFA state after consuming
-    /// `vis[at..consumed]`, and it is not dead.
+    /// `vis[at..consumed]` in the caches numbered `caches`, and it is not dead.
     tracking: bool,
     state: LazyStateID,
     consumed: u64,
+    caches: u64,
 }
 
 impl Hold {
@@ -55,6 +111,7 @@ impl Hold {
             tracking: false,
             state: LazyStateID::default(),
             consumed: 0,
+            caches: u64::MAX,
         }
     }
 }
@@ -72,11 +129,8 @@ struct MaskOp {
 #[derive(Debug)]
 pub(crate) struct Core {
     engine: Arc<Engine>,
-    cache: meta::Cache,
-    dfa_cache: DfaCache,
-    /// Per rule with a capture group: cache and captures of its own regex (see
-    /// `CompiledRule::captures`), indexed by pattern ID.
-    groups: Vec<Option<(meta::Cache, Captures)>>,
+    /// Taken from the engine's pool while a chunk is processed; `None` in between.
+    caches: Option<Caches>,
     esc: EscapeParser,
     /// Raw bytes not yet released. Invariant: `raw[0]` is raw offset `raw_base`.
     raw: Vec<u8>,
@@ -97,6 +151,9 @@ pub(crate) struct Core {
     released_vis: u64,
     /// Hits, recorded only for `mask_test`.
     hits: Option<Vec<Hit>>,
+    /// A raw offset whose place in the output is wanted, and that place once released (index
+    /// into the `out` of the call that released it).
+    mark: Option<(u64, Option<usize>)>,
 }
 
 /// Outcome of running the anchored DFA over some bytes.
@@ -110,22 +167,9 @@ enum Run {
 
 impl Core {
     pub(crate) fn new(engine: Arc<Engine>) -> Self {
-        let cache = engine.regex.create_cache();
-        let dfa_cache = engine.dfa.create_cache();
-        let groups = engine
-            .rules
-            .iter()
-            .map(|r| {
-                r.captures
-                    .as_ref()
-                    .map(|re| (re.create_cache(), re.create_captures()))
-            })
-            .collect();
         Core {
             engine,
-            cache,
-            dfa_cache,
-            groups,
+            caches: None,
             esc: EscapeParser::default(),
             raw: Vec::new(),
             raw_base: 0,
@@ -137,7 +181,40 @@ impl Core {
             masks: Vec::new(),
             released_vis: 0,
             hits: None,
+            mark: None,
         }
+    }
+
+    /// This stream's caches, taken from the pool on first use in a call.
+    fn caches(&mut self) -> &mut Caches {
+        let engine = &self.engine;
+        self.caches
+            .get_or_insert_with(|| engine.caches.take(engine))
+    }
+
+    /// Gives the caches back at the end of a call.
+    fn put_caches(&mut self) {
+        if let Some(c) = self.caches.take() {
+            self.engine.caches.give_back(c);
+        }
+    }
+
+    /// Asks where raw offset `raw` lands in the output of the next calls (see
+    /// [`Core::marked`]).
+    pub(crate) fn set_mark(&mut self, raw: u64) {
+        self.mark = Some((raw, None));
+    }
+
+    /// The index in `out` where the marked raw offset begins, once it has been released;
+    /// clears the mark.
+    pub(crate) fn marked(&mut self) -> Option<usize> {
+        self.mark.take().and_then(|(_, at)| at)
+    }
+
+    /// Held raw bytes from raw offset `from` on, as they are.
+    pub(crate) fn held_from(&self, from: u64) -> &[u8] {
+        let i = from.saturating_sub(self.raw_base) as usize;
+        self.raw.get(i..).unwrap_or_default()
     }
 
     /// Records hits from now on (for `mask_test`).
@@ -187,6 +264,7 @@ impl Core {
             self.force_release(true, out);
         }
         self.trim();
+        self.put_caches();
     }
 
     /// Ends the stream: decides and releases everything.
@@ -196,6 +274,7 @@ impl Core {
         self.release(end, out);
         self.force_release(false, out);
         self.reset();
+        self.put_caches();
     }
 
     /// Starts a new stream, keeping the warmed caches and buffer capacity.
@@ -303,8 +382,12 @@ impl Core {
     /// visible offsets. Bytes after `to` still serve as look-ahead for `\b`.
     fn search(&mut self, from: u64, to: u64) -> Option<(PatternID, u64, u64)> {
         let (s, e) = (self.vi(from), self.vi(to));
+        let engine = &self.engine;
+        let caches = self
+            .caches
+            .get_or_insert_with(|| engine.caches.take(engine));
         let input = Input::new(&self.vis).span(s..e);
-        let m = self.engine.regex.search_with(&mut self.cache, &input)?;
+        let m = engine.regex.search_with(&mut caches.cache, &input)?;
         Some((
             m.pattern(),
             self.vis_base + m.start() as u64,
@@ -344,10 +427,15 @@ impl Core {
         // anchored search needs no more: a short span keeps the capture engine's work small.
         let limit = known_end.unwrap_or(span_end.min(s + engine.max_len as u64));
         let (si, ei) = (self.vi(s), self.vi(limit));
-        let input = Input::new(&self.vis).span(si..ei);
-        // Captures (a slower engine) only when a group must be located; otherwise the match
+                // Captures (a slower engine) only when a group must be located; otherwise the match
         // span from the DFA-based search is enough.
-        let (m, masked) = match (&rule.captures, self.groups.get_mut(pid.as_usize())) {
+        let vis = &self.vis;
+        let engine_ref = &self.engine;
+        let caches = self
+            .caches
+            .get_or_insert_with(|| engine_ref.caches.take(engine_ref));
+        let input = Input::new(vis).span(si..ei);
+        let (m, masked) = match (&rule.captures, caches.groups.get_mut(pid.as_usize())) {
             (Some(re), Some(Some((cache, caps)))) => {
                 re.search_captures_with(cache, &input.anchored(Anchored::Yes), caps);
                 let m = caps.get_match()?.span();
@@ -358,7 +446,7 @@ impl Core {
                     Some(e) => Span::from(si..self.vi(e)),
                     None => {
                         let input = input.anchored(Anchored::Pattern(pid));
-                        engine.regex.search_with(&mut self.cache, &input)?.span()
+                        engine.regex.search_with(&mut caches.cache, &input)?.span()
                     }
                 };
                 (m, m)
@@ -428,6 +516,11 @@ impl Core {
             self.hold.at = lo;
             self.hold.tracking = false;
         }
+        let caches = self.caches().id;
+        if self.hold.tracking && self.hold.caches != caches {
+            // Another stream's caches this time: the state must be found again.
+            self.hold.tracking = false;
+        }
         if self.hold.tracking {
             let bytes = self.vi(self.hold.consumed)..self.vi(end);
             match self.run(self.hold.state, bytes) {
@@ -447,11 +540,11 @@ impl Core {
             let p = self.hold.at;
             let (pi, ei) = (self.vi(p), self.vi(end));
             let input = Input::new(&self.vis).span(pi..ei).anchored(Anchored::Yes);
-            let Ok(start) = self
-                .engine
-                .dfa
-                .start_state_forward(&mut self.dfa_cache, &input)
-            else {
+            let engine = &self.engine;
+            let c = self
+                .caches
+                .get_or_insert_with(|| engine.caches.take(engine));
+            let Ok(start) = engine.dfa.start_state_forward(&mut c.dfa, &input) else {
                 return p;
             };
             match self.run(start, pi..ei) {
@@ -461,6 +554,7 @@ impl Core {
                         tracking: true,
                         state,
                         consumed: end,
+                        caches,
                     };
                     return p;
                 }
@@ -473,34 +567,24 @@ impl Core {
 
     /// Steps the anchored DFA from `state` over `vis[range]`.
     fn run(&mut self, mut state: LazyStateID, range: std::ops::Range<usize>) -> Run {
-        let dfa = &self.engine.dfa;
+        let engine = &self.engine;
+        let caches = self
+            .caches
+            .get_or_insert_with(|| engine.caches.take(engine));
+        let (dfa, cache) = (&engine.dfa, &mut caches.dfa);
         for &b in &self.vis[range] {
-            match dfa.next_state(&mut self.dfa_cache, state, b) {
+            match dfa.next_state(cache, state, b) {
                 Ok(next) if next.is_dead() => return Run::Dead,
                 Ok(next) => state = next,
                 Err(_) => return Run::Unknown,
             }
         }
-        if state.is_match() && self.settled(state) {
+        if state.is_match() && settled(dfa, cache, state) {
             // A match just completed and nothing can extend or replace it: decided already,
             // so it need not wait for one more byte.
             return Run::Dead;
         }
         Run::Live(state)
-    }
-
-    /// Whether every byte leads from `state` to the dead state and end of input adds no
-    /// match, i.e. no future input can change what was matched.
-    fn settled(&mut self, state: LazyStateID) -> bool {
-        let dfa = &self.engine.dfa;
-        for unit in dfa.byte_classes().representatives(0..=255) {
-            let Some(b) = unit.as_u8() else { continue };
-            match dfa.next_state(&mut self.dfa_cache, state, b) {
-                Ok(next) if next.is_dead() => {}
-                _ => return false,
-            }
-        }
-        matches!(dfa.next_eoi_state(&mut self.dfa_cache, state), Ok(eoi) if !eoi.is_match())
     }
 
     /// Releases raw bytes up to visible offset `upto` (and escape bytes before it).
@@ -524,14 +608,28 @@ impl Core {
         let idx = |abs: u64| (abs - base) as usize;
         let mut cursor = 0;
         let mut applied = 0;
+        // The marked offset's place in `out`: unmasked bytes before it map one to one.
+        let mut mark = match self.mark {
+            Some((at, None)) if at >= base && at < raw_to => Some(idx(at)),
+            _ => None,
+        };
         for m in self.masks.iter().take_while(|m| m.raw < raw_to) {
             let i = idx(m.raw);
+            if let Some(k) = mark.filter(|&k| k <= i) {
+                self.mark = Some((base + k as u64, Some(out.len() + (k - cursor))));
+                mark = None;
+            }
             out.extend_from_slice(&self.raw[cursor..i]);
             out.extend(std::iter::repeat_n(b'*', usize::from(m.stars)));
             cursor = i + 1;
             applied += 1;
         }
         let n = idx(raw_to);
+        if let Some(k) = mark {
+            // After the last mask: `k >= cursor`, unless it fell on a dropped continuation
+            // byte, whose place is where the next byte goes.
+            self.mark = Some((base + k as u64, Some(out.len() + k.saturating_sub(cursor))));
+        }
         out.extend_from_slice(&self.raw[cursor..n]);
         self.masks.drain(..applied);
         self.raw.drain(..n);
@@ -548,6 +646,23 @@ impl Core {
             self.map.forget_before(keep);
         }
     }
+}
+
+/// Whether every byte leads from `state` to the dead state and end of input adds no match,
+/// i.e. no future input can change what was matched.
+fn settled(
+    dfa: &regex_automata::hybrid::dfa::DFA,
+    cache: &mut DfaCache,
+    state: LazyStateID,
+) -> bool {
+    for unit in dfa.byte_classes().representatives(0..=255) {
+        let Some(b) = unit.as_u8() else { continue };
+        match dfa.next_state(cache, state, b) {
+            Ok(next) if next.is_dead() => {}
+            _ => return false,
+        }
+    }
+    matches!(dfa.next_eoi_state(cache, state), Ok(eoi) if !eoi.is_match())
 }
 
 /// Length of the UTF-8 character at the start of `bytes` and the `*` count that keeps its

@@ -27,8 +27,8 @@
 //! - `escape.rs`, `posmap.rs`: the visible-text view of a stream with escape sequences cut out,
 //!   and the way back to raw offsets.
 //! - `core.rs`: the streaming algorithm (hold point, search, masking, release).
-//! - `recording.rs`, `live.rs`: the two stream front ends; `report.rs`: `mask-test` and rule
-//!   summaries.
+//! - `recording.rs`, `live.rs`, `dual.rs`: the stream front ends (exact, screen, both from one
+//!   scan); `report.rs`: `mask-test` and rule summaries.
 //!
 //! # Semantics
 //!
@@ -59,6 +59,7 @@
 mod byteset;
 mod compile;
 mod core;
+mod dual;
 mod error;
 mod escape;
 mod hipaa;
@@ -75,6 +76,7 @@ use std::time::Duration;
 
 pub use self::compile::{RuleSummary, MAX_MATCH_LEN};
 pub use self::core::MAX_HELD_BYTES;
+pub use self::dual::{DualMasker, Masked};
 pub use self::error::MaskError;
 pub use self::hipaa::HipaaOptions;
 pub use self::live::{LiveMasker, DEFAULT_LIVE_HOLD};
@@ -93,6 +95,11 @@ impl Masker {
     /// A new exact masker for one stream (recordings).
     pub fn recording(&self) -> RecordingMasker {
         RecordingMasker::new(self.engine.clone())
+    }
+
+    /// A masker serving both a recording and a screen from one scan (see [`DualMasker`]).
+    pub fn dual(&self, hold: Duration) -> DualMasker {
+        DualMasker::new(self.engine.clone(), hold)
     }
 
     /// A new live masker for one stream, holding bytes at most `hold`
