@@ -74,8 +74,8 @@ impl Login {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30));
         if let Some(file) = &self.ca_file {
-            let pem = std::fs::read(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
+            let pem =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             for cert in reqwest::Certificate::from_pem_bundle(&pem)
                 .with_context(|| format!("{}: not a PEM certificate", file.display()))?
             {

@@ -315,6 +315,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     let masker = ctx.shared.maskers.for_access(&access);
     let info = ChannelInfo {
         masker: &masker,
+        premasked: !transfer && access.live_masking,
         transfer,
         channel: u32::from(client.id),
         kind,
@@ -444,6 +445,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         done: ctx.closed.child_token(),
         rec: Some(recording.clone()),
         shell_hold,
+        typed: (pty.is_some() && live.is_some()).then(Default::default),
         publisher,
     };
     let exit = pumps.run(rx, up_rx, up_tx, pending, live).await;
@@ -775,6 +777,7 @@ pub async fn run_forward(
             rec: None,
             shell_hold: None,
             publisher: None,
+            typed: None,
         };
         let exit = pumps
             .run(rx, up_rx, Arc::new(up_tx), VecDeque::new(), None)

@@ -1,32 +1,65 @@
-//! Live masking of what the user sees: one live masker per output stream. A possible
-//! identifier is held back at most the configured hold (15 ms by default) so typing stays
-//! smooth; recordings use the exact masker instead (see [`super::recording`]).
+//! Masking of a channel's output, once for both the recording and the user's screen: one
+//! [`DualMasker`] per output stream. A possible identifier is held back from the screen at most
+//! the configured hold (15 ms by default) so typing stays smooth, and not at all when it is the
+//! echo of what the user just typed; the recording gets the exact masking.
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use recorder::mask::{LiveMasker, Masker};
+use recorder::mask::{DualMasker, Masked, Masker};
 
 /// The two output streams of a channel. The stderr masker is made on first use: terminal
-/// sessions have no stderr, and each masker carries its own match caches.
+/// sessions have no stderr.
 pub struct LiveMasks {
     masker: Masker,
     hold: Duration,
-    out: LiveMasker,
-    err: Option<LiveMasker>,
+    out: DualMasker,
+    err: Option<DualMasker>,
+}
+
+/// What one chunk produced: bytes for the recording and bytes for the screen (often the same
+/// buffer).
+#[derive(Default)]
+pub struct Shown {
+    /// Masked exactly, for the recording.
+    pub recording: Option<Bytes>,
+    /// For the user's screen.
+    pub screen: Option<Bytes>,
 }
 
 /// Bytes to send now, per stream.
 #[derive(Default)]
 pub struct Released {
     /// For stdout (or the terminal).
-    pub out: Option<Bytes>,
+    pub out: Shown,
     /// For stderr.
-    pub err: Option<Bytes>,
+    pub err: Shown,
 }
 
 fn bytes(b: &[u8]) -> Option<Bytes> {
     (!b.is_empty()).then(|| Bytes::copy_from_slice(b))
+}
+
+fn shown(m: Masked<'_>) -> Shown {
+    let recording = Bytes::copy_from_slice(m.recording);
+    let screen = if m.screen_extra.is_empty() {
+        recording.slice(m.screen_from..)
+    } else {
+        Bytes::from(m.screen())
+    };
+    Shown {
+        recording: (!recording.is_empty()).then_some(recording),
+        screen: (!screen.is_empty()).then_some(screen),
+    }
+}
+
+fn screen_only(b: &[u8]) -> Shown {
+    Shown {
+        recording: None,
+        screen: bytes(b),
+    }
 }
 
 impl LiveMasks {
@@ -35,48 +68,121 @@ impl LiveMasks {
         LiveMasks {
             masker: masker.clone(),
             hold,
-            out: masker.live(hold),
+            out: masker.dual(hold),
             err: None,
         }
     }
 
-    /// Masks a chunk of stdout; returns what may be shown now.
-    pub fn out(&mut self, data: &[u8]) -> Option<Bytes> {
-        bytes(self.out.push(data, Instant::now()))
+    /// Masks a chunk of stdout. `echo`: the chunk is the echo of the user's typing, so what
+    /// is held goes to the screen at once.
+    pub fn out(&mut self, data: &[u8], echo: bool) -> Shown {
+        let mut s = shown(self.out.push(data, Instant::now()));
+        if echo {
+            let extra = self.out.show_held();
+            if !extra.is_empty() {
+                let mut all = s.screen.map(|b| b.to_vec()).unwrap_or_default();
+                all.extend_from_slice(extra);
+                s.screen = Some(Bytes::from(all));
+            }
+        }
+        s
     }
 
-    /// Masks a chunk of stderr; returns what may be shown now.
-    pub fn err(&mut self, data: &[u8]) -> Option<Bytes> {
+    /// Masks a chunk of stderr.
+    pub fn err(&mut self, data: &[u8]) -> Shown {
         let (masker, hold) = (&self.masker, self.hold);
-        let err = self.err.get_or_insert_with(|| masker.live(hold));
-        bytes(err.push(data, Instant::now()))
+        let err = self.err.get_or_insert_with(|| masker.dual(hold));
+        shown(err.push(data, Instant::now()))
     }
 
-    /// When held bytes must be released.
+    /// When held bytes must be released to the screen.
     pub fn deadline(&self) -> Option<Instant> {
         match (
             self.out.next_deadline(),
-            self.err.as_ref().and_then(LiveMasker::next_deadline),
+            self.err.as_ref().and_then(DualMasker::next_deadline),
         ) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Releases what is due.
+    /// Releases what is due (screen only: the recording waits for the exact decision).
     pub fn poll(&mut self) -> Released {
         let now = Instant::now();
         Released {
-            out: bytes(self.out.poll(now)),
-            err: self.err.as_mut().and_then(|e| bytes(e.poll(now))),
+            out: screen_only(self.out.poll(now)),
+            err: self
+                .err
+                .as_mut()
+                .map(|e| screen_only(e.poll(now)))
+                .unwrap_or_default(),
         }
     }
 
     /// The streams ended: releases everything, masked as far as it can be.
     pub fn finish(&mut self) -> Released {
         Released {
-            out: bytes(self.out.finish()),
-            err: self.err.as_mut().and_then(|e| bytes(e.finish())),
+            out: shown(self.out.finish()),
+            err: self
+                .err
+                .as_mut()
+                .map(|e| shown(e.finish()))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Keystrokes kept to recognise their echo.
+const TYPED_KEEP: usize = 256;
+/// Output this long after the last keystroke is not taken for its echo.
+const ECHO_WINDOW: Duration = Duration::from_secs(1);
+
+/// What the user typed recently, so that its echo is shown without the masking hold: the user
+/// knows what they typed, and the recording is masked exactly either way.
+#[derive(Default)]
+pub struct Typed {
+    recent: Mutex<(VecDeque<u8>, Option<Instant>)>,
+}
+
+impl Typed {
+    /// The user typed `data`.
+    pub fn typed(&self, data: &[u8]) {
+        let Ok(mut r) = self.recent.lock() else {
+            return;
+        };
+        let (recent, at) = &mut *r;
+        recent.extend(data.iter().copied());
+        let extra = recent.len().saturating_sub(TYPED_KEEP);
+        recent.drain(..extra);
+        *at = Some(Instant::now());
+    }
+
+    /// Whether `output` is the echo of recent typing (all of it, in order, contiguous); the
+    /// keystrokes up to it are then used up.
+    pub fn is_echo(&self, output: &[u8]) -> bool {
+        let Ok(mut r) = self.recent.lock() else {
+            return false;
+        };
+        let (recent, at) = &mut *r;
+        if output.is_empty()
+            || output.len() > recent.len()
+            || !at.is_some_and(|t| t.elapsed() < ECHO_WINDOW)
+        {
+            return false;
+        }
+        let (a, b) = recent.as_slices();
+        let found = if b.is_empty() {
+            a.windows(output.len()).position(|w| w == output)
+        } else {
+            let all: Vec<u8> = recent.iter().copied().collect();
+            all.windows(output.len()).position(|w| w == output)
+        };
+        match found {
+            Some(i) => {
+                recent.drain(..i + output.len());
+                true
+            }
+            None => false,
         }
     }
 }

@@ -46,6 +46,8 @@ pub(super) struct Pumps {
     pub(super) shell_hold: Option<ShellHold>,
     /// Copies what the user sees to reviewers watching the session.
     pub(super) publisher: Option<super::watch::Publisher>,
+    /// Recent keystrokes of a live-masked terminal, whose echo skips the masking hold.
+    pub(super) typed: Option<super::live::Typed>,
 }
 
 /// What an interactive shell needs to hold a command line at Enter.
@@ -113,13 +115,19 @@ impl Pumps {
         exit
     }
 
-    /// Sends what the live maskers released.
+    /// Records and sends what the maskers released.
     async fn send_released(&self, r: Released) -> Result<(), russh::Error> {
-        if let Some(out) = r.out {
+        if let Some(out) = r.out.recording {
+            self.record(RecEvent::Output(out)).await;
+        }
+        if let Some(err) = r.err.recording {
+            self.record(RecEvent::Stderr(err)).await;
+        }
+        if let Some(out) = r.out.screen {
             self.publish(&out);
             self.client.tx.data_bytes(out).await?;
         }
-        if let Some(err) = r.err {
+        if let Some(err) = r.err.screen {
             self.client.tx.extended_data_bytes(1, err).await?;
         }
         Ok(())
@@ -160,13 +168,17 @@ impl Pumps {
             let sent = match msg {
                 Some(ChannelMsg::Data { data }) => {
                     self.ctx.touch();
-                    if !self.record(RecEvent::Input(data.clone())).await {
+                    let records_input = self.rec.as_ref().is_some_and(|r| r.records_input);
+                    if records_input && !self.record(RecEvent::Input(data.clone())).await {
                         break;
                     }
                     let enter = self
                         .shell_hold
                         .as_ref()
                         .and(data.iter().position(|&b| b == b'\r'));
+                    if let Some(t) = &self.typed {
+                        t.typed(&data);
+                    }
                     match enter {
                         Some(at) => match self.at_enter(&mut rx, up, data, at).await {
                             Ok(()) => Ok(()),
@@ -278,19 +290,27 @@ impl Pumps {
             let r = match msg {
                 Some(ChannelMsg::Data { data }) => {
                     self.ctx.touch();
-                    if !self.record(RecEvent::Output(data.clone())).await {
-                        continue;
-                    }
                     if let Some(h) = &self.shell_hold {
                         if let Ok(mut t) = h.tracker.lock() {
                             t.output(&data);
                         }
                         h.shown();
                     }
-                    let shown = match live.as_mut() {
-                        Some(l) => l.out(&data),
-                        None => Some(data),
+                    // Masked once, here, for both the recording and the screen; without live
+                    // masking the recording's writer masks.
+                    let (recorded, shown) = match live.as_mut() {
+                        Some(l) => {
+                            let echo = self.typed.as_ref().is_some_and(|t| t.is_echo(&data));
+                            let s = l.out(&data, echo);
+                            (s.recording, s.screen)
+                        }
+                        None => (Some(data.clone()), Some(data)),
                     };
+                    if let Some(r) = recorded {
+                        if !self.record(RecEvent::Output(r)).await {
+                            continue;
+                        }
+                    }
                     match shown {
                         Some(data) => {
                             self.publish(&data);
@@ -309,13 +329,18 @@ impl Pumps {
                 }
                 Some(ChannelMsg::ExtendedData { data, ext }) => {
                     self.ctx.touch();
-                    if !self.record(RecEvent::Stderr(data.clone())).await {
-                        continue;
-                    }
-                    let shown = match live.as_mut() {
-                        Some(l) if ext == 1 => l.err(&data),
-                        _ => Some(data),
+                    let (recorded, shown) = match live.as_mut() {
+                        Some(l) => {
+                            let s = l.err(&data);
+                            (s.recording, s.screen)
+                        }
+                        None => (Some(data.clone()), Some(data)),
                     };
+                    if let Some(r) = recorded {
+                        if !self.record(RecEvent::Stderr(r)).await {
+                            continue;
+                        }
+                    }
                     match shown {
                         Some(data) => {
                             waiting.store(true, Ordering::Relaxed);

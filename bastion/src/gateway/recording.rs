@@ -1,5 +1,6 @@
 //! One channel's recording: a bounded queue from the pumps to a writer task that owns the
-//! asciicast file. Output is masked (exact masker) before it is written.
+//! asciicast file. Output is masked exactly before it is written: by the pumps when they mask
+//! the screen too (one scan for both), else by the writer.
 //!
 //! The relay never blocks on the disk for long: a full queue makes the pump wait at most
 //! [`SEND_TIMEOUT`], after which the recording counts as failed. A failed recording ends the
@@ -62,6 +63,8 @@ pub struct ChannelInfo<'a> {
     pub transfer: bool,
     /// The masking rules in effect for this channel.
     pub masker: &'a Masker,
+    /// Output arrives masked already (the pumps mask once for screen and recording).
+    pub premasked: bool,
 }
 
 /// A channel's recording in progress.
@@ -72,6 +75,9 @@ pub struct ChannelRecording {
     task: JoinHandle<Result<Seal, String>>,
     /// The asciicast file.
     pub path: PathBuf,
+    /// Whether typing is recorded (`record_input`, never for transfers): otherwise the pumps
+    /// do not send it.
+    pub records_input: bool,
 }
 
 impl ChannelRecording {
@@ -123,12 +129,13 @@ impl ChannelRecording {
             record_input: shared.config.recording.record_input && !transfer,
             checkpoint_interval: CHECKPOINT_EVERY,
         };
+        let records_input = options.record_input;
         let rec = Recorder::create(&path, &header, shared.recording_key.clone(), options)
             .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let failed = CancellationToken::new();
         // The stderr masker is made on first stderr (terminal sessions have none).
-        let maskers = (!transfer).then(|| (info.masker.recording(), None));
+        let maskers = (!transfer && !info.premasked).then(|| (info.masker.recording(), None));
         let masker = info.masker.clone();
         let task = tokio::spawn(write_loop(rec, rx, failed.clone(), maskers, masker));
         Ok(ChannelRecording {
@@ -136,6 +143,7 @@ impl ChannelRecording {
             failed,
             task,
             path,
+            records_input,
         })
     }
 
@@ -181,6 +189,7 @@ async fn write_loop(
 ) -> Result<Seal, String> {
     let started = Instant::now();
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    let mut input: Option<RecordingMasker> = None;
     let fail = |e: recorder::RecorderError| {
         failed.cancel();
         tracing::error!("recording failed: {e}");
@@ -203,7 +212,12 @@ async fn write_loop(
                         }
                         None => rec.stderr(now, &b),
                     },
-                    RecEvent::Input(b) => rec.input(now, &b),
+                    // Typed identifiers are masked too (`record_input`); keystrokes arrive one
+                    // at a time, so the exact masker holds them until decided.
+                    RecEvent::Input(b) => {
+                        let m = input.get_or_insert_with(|| masker.recording()).push(&b).to_vec();
+                        if m.is_empty() { Ok(()) } else { rec.input(now, &m) }
+                    }
                     RecEvent::Resize(c, r) => rec.resize(now, clamp(c), clamp(r)),
                     RecEvent::Marker(m) => rec.marker(now, &m),
                     RecEvent::Exit(s) => {
@@ -223,6 +237,12 @@ async fn write_loop(
     }
     let now = started.elapsed();
     flush_maskers(&mut rec, &mut maskers, now).map_err(fail)?;
+    if let Some(m) = input.as_mut() {
+        let rest = m.finish().to_vec();
+        if !rest.is_empty() {
+            rec.input(now, &rest).map_err(fail)?;
+        }
+    }
     rec.seal(now).map_err(fail)
 }
 

@@ -427,7 +427,7 @@ impl Core {
         // anchored search needs no more: a short span keeps the capture engine's work small.
         let limit = known_end.unwrap_or(span_end.min(s + engine.max_len as u64));
         let (si, ei) = (self.vi(s), self.vi(limit));
-                // Captures (a slower engine) only when a group must be located; otherwise the match
+        // Captures (a slower engine) only when a group must be located; otherwise the match
         // span from the DFA-based search is enough.
         let vis = &self.vis;
         let engine_ref = &self.engine;

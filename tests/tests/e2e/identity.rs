@@ -295,8 +295,16 @@ fn api_over_tls_with_a_private_ca() {
         .start();
     let addr = api_address(&bastion);
     assert!(bastion.log().contains("tls=true"), "{}", bastion.log());
-    let curl = |args: &[&str]| run(Command::new("curl").args(["-sS", "--max-time", "10"]).args(args));
-    let o = curl(&["--cacert", &ca.display().to_string(), &format!("https://{addr}/healthz")]);
+    let curl = |args: &[&str]| {
+        run(Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .args(args))
+    };
+    let o = curl(&[
+        "--cacert",
+        &ca.display().to_string(),
+        &format!("https://{addr}/healthz"),
+    ]);
     assert_eq!(stdout(&o), "ok\n", "{}", stderr(&o));
     // Plain HTTP to the TLS port gets nothing.
     assert!(!curl(&[&format!("http://{addr}/healthz")]).status.success());
@@ -305,11 +313,16 @@ fn api_over_tls_with_a_private_ca() {
     std::fs::write(&file, &token).unwrap();
     let login = |ca: Option<&std::path::Path>| {
         let mut c = Command::new(tests::bastion_bin());
-        c.args(["login", "--server", &format!("https://{addr}"), "--id-token-file"])
-            .arg(&file)
-            .arg("--dir")
-            .arg(bastion.dir.path().join("tls-login"))
-            .env_remove("SSH_AUTH_SOCK");
+        c.args([
+            "login",
+            "--server",
+            &format!("https://{addr}"),
+            "--id-token-file",
+        ])
+        .arg(&file)
+        .arg("--dir")
+        .arg(bastion.dir.path().join("tls-login"))
+        .env_remove("SSH_AUTH_SOCK");
         if let Some(ca) = ca {
             c.arg("--ca-file").arg(ca);
         }
@@ -318,8 +331,16 @@ fn api_over_tls_with_a_private_ca() {
     // Without the private CA the server is not trusted.
     let o = login(None);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(stderr(&o).contains("cannot reach https://"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot reach https://"),
+        "{}",
+        stderr(&o)
+    );
     let o = login(Some(&ca));
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("signed in as alice@example.test"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("signed in as alice@example.test"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -105,11 +105,19 @@ fn a_role_without_live_masking_sees_raw_values_but_the_recording_is_masked() {
 
 #[test]
 fn interactive_shell_output_is_masked() {
-    let w = world();
+    // Typing is recorded too: it must be masked like output.
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .section_table("recording", "record_input = true")
+        .target("t1", &sshd, "")
+        .role(crate::fixture::OPS_ROLE)
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
     let t = Tmux::start(
         &format!(
             "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
-            w.alice.ssh_line("", "")
+            alice.ssh_line("", "")
         ),
         100,
         30,
@@ -119,6 +127,23 @@ fn interactive_shell_output_is_masked() {
     t.keys(&["Enter"]);
     let screen = t.wait_for("SSN: ***-**-****", Duration::from_secs(15));
     assert!(!screen.contains("SSN: 123-45-6789"), "{screen}");
+    // What the user types comes back without the masking hold: it is their own typing. The
+    // recording masks the echo all the same.
+    t.type_text("# typed 234-56-7891");
+    let screen = t.wait_for("# typed 2", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_millis(300));
+    let screen = t.screen() + &screen;
+    assert!(screen.contains("# typed 234-56-7891"), "{screen}");
+    t.keys(&["C-c"]);
+    t.type_text("exit");
+    t.keys(&["Enter"]);
+    bastion.wait_log("recording sealed");
+    let rec = recording_text(bastion.dir.path());
+    assert!(
+        !rec.contains("234-56-7891") && !rec.contains("123-45-6789"),
+        "{rec}"
+    );
+    assert!(rec.contains("\"i\""), "typing was not recorded: {rec}");
 }
 
 #[test]
