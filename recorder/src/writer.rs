@@ -134,8 +134,9 @@ impl Recorder {
         let mut rec = Recorder {
             cast_path: path.to_path_buf(),
             sig_path,
-            // 64 KiB: a few chunks of a busy stream per write(2), flushed at each checkpoint.
-            cast: BufWriter::with_capacity(64 * 1024, cast),
+            // 16 KiB: small events (keystrokes, prompts) gather into one write(2); a busy
+            // stream's 32 KiB chunks go straight through. Idle sessions hold it, so not more.
+            cast: BufWriter::with_capacity(16 * 1024, cast),
             sidecar,
             key,
             chain: HashChain::new(&header_line),
@@ -150,8 +151,8 @@ impl Recorder {
             cap: OutputCap::new(options.output_cap),
             options,
             counters: Counters::default(),
-            line: Vec::with_capacity(4096),
-            text: String::with_capacity(4096),
+            line: Vec::new(),
+            text: String::new(),
             poisoned: false,
         };
         rec.write_raw(&header_line)?;

@@ -216,12 +216,15 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     if ctx.review {
         match (&start, &pty) {
             (Start::Shell, Some(p)) => {
-                crate::review::console::run(&ctx, &mut rx, &client.tx, p.cols, p.rows).await;
+                Box::pin(crate::review::console::run(
+                    &ctx, &mut rx, &client.tx, p.cols, p.rows,
+                ))
+                .await;
                 let _ = client.tx.exit_status(0).await;
                 let _ = client.tx.eof().await;
                 let _ = client.tx.close().await;
             }
-            _ => review_channel(&ctx, &client, &start).await,
+            _ => Box::pin(review_channel(&ctx, &client, &start)).await,
         }
         return;
     }
@@ -245,7 +248,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                     .await;
                 return;
             }
-            match menu::choose(&ctx, &mut rx, &client.tx, &mut pty).await {
+            match Box::pin(menu::choose(&ctx, &mut rx, &client.tx, &mut pty)).await {
                 Some(a) => ctx.choose(a),
                 None => {
                     let _ = client.tx.exit_status(0).await;
@@ -350,7 +353,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         pty: pty.as_ref().map(|p| (p.term.clone(), p.cols, p.rows)),
         recording_path: Some(recording.path.display().to_string()),
     };
-    if let Err(e) = ctx.shared.audit.channel_opened(&opened).await {
+    if let Err(e) = Box::pin(ctx.shared.audit.channel_opened(&opened)).await {
         tracing::error!("audit store unavailable, channel refused: {e}");
         client
             .fail("bastion: the audit store is unavailable, so this session may not start (fail closed)", 1)
@@ -358,7 +361,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         let _ = recording
             .send(RecEvent::Marker("refused: audit store unavailable".into()))
             .await;
-        seal(recording).await;
+        Box::pin(seal(recording)).await;
         return;
     }
     let _ = recording
@@ -382,17 +385,22 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             .as_deref()
             .map(|c| recording::mask_text(&masker, c))
             .unwrap_or_else(|| "(interactive shell)".into());
-        match approval_hold(&ctx, &access, &client, &recording, rule, masked).await {
+        match Box::pin(approval_hold(
+            &ctx, &access, &client, &recording, rule, masked,
+        ))
+        .await
+        {
             Ok(()) => {}
             Err((text, status)) => {
                 client.fail(&text, status).await;
-                end_unrun(&ctx, u32::from(client.id), recording, status).await;
+                Box::pin(end_unrun(&ctx, u32::from(client.id), recording, status)).await;
                 return;
             }
         }
     }
 
-    let upstream = match connect(&ctx, &access, &client, pty.as_ref(), &env, &start).await {
+    let upstream = match Box::pin(connect(&ctx, &access, &client, pty.as_ref(), &env, &start)).await
+    {
         Some(u) => u,
         None => return,
     };
@@ -449,7 +457,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         publisher,
     };
     let exit = pumps.run(rx, up_rx, up_tx, pending, live).await;
-    let sealed = seal(recording).await;
+    let sealed = Box::pin(seal(recording)).await;
     let end = ChannelEnd {
         ended_at_ms: crate::audit::now_ms(),
         exit_status: exit.status,
@@ -549,7 +557,7 @@ async fn approval_hold(
 /// Ends a channel whose command never ran: seals its recording and closes its audit row.
 async fn end_unrun(ctx: &SessionCtx, channel: u32, recording: Arc<ChannelRecording>, status: u32) {
     let _ = recording.send(RecEvent::Exit(status.to_string())).await;
-    let sealed = seal(recording).await;
+    let sealed = Box::pin(seal(recording)).await;
     let end = ChannelEnd {
         ended_at_ms: crate::audit::now_ms(),
         exit_status: Some(status),
@@ -765,7 +773,7 @@ pub async fn run_forward(
             pty: None,
             recording_path: None,
         };
-        if let Err(e) = ctx.shared.audit.channel_opened(&opened).await {
+        if let Err(e) = Box::pin(ctx.shared.audit.channel_opened(&opened)).await {
             tracing::error!("audit store unavailable, forward refused: {e}");
             let _ = client.tx.close().await;
             return;

@@ -180,7 +180,8 @@ impl Pumps {
                         t.typed(&data);
                     }
                     match enter {
-                        Some(at) => match self.at_enter(&mut rx, up, data, at).await {
+                        // Boxed: an approval hold is rare, and idle sessions should not carry its state.
+                        Some(at) => match Box::pin(self.at_enter(&mut rx, up, data, at)).await {
                             Ok(()) => Ok(()),
                             Err(()) => break,
                         },
@@ -267,7 +268,7 @@ impl Pumps {
                 }
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     if let Some(l) = live.as_mut() {
-                        if self.send_released(l.poll()).await.is_err() {
+                        if Box::pin(self.send_released(l.poll())).await.is_err() {
                             break;
                         }
                     }
@@ -275,7 +276,7 @@ impl Pumps {
                 }
                 n = notices.recv() => {
                     if let Ok(text) = n {
-                        self.client.say(&text).await;
+                        Box::pin(self.client.say(&text)).await;
                     }
                     continue;
                 }
@@ -356,7 +357,7 @@ impl Pumps {
                 }
                 Some(ChannelMsg::Eof) => {
                     if let Some(l) = live.as_mut() {
-                        let _ = self.send_released(l.finish()).await;
+                        let _ = Box::pin(self.send_released(l.finish())).await;
                     }
                     // The client may close the channel as soon as it sees EOF, and russh drops
                     // a closed channel at once: hold EOF back until the exit status (or the
@@ -366,7 +367,7 @@ impl Pumps {
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
                     if let Some(l) = live.as_mut() {
-                        let _ = self.send_released(l.finish()).await;
+                        let _ = Box::pin(self.send_released(l.finish())).await;
                     }
                     exit = Some(exit_status.to_string());
                     info.status = Some(exit_status);
@@ -417,19 +418,18 @@ impl Pumps {
                     }
                     Some(Pending::Start(kind)) => {
                         warn!("target refused the {kind} request");
-                        self.client
-                            .fail(
-                                &format!("bastion: the target refused the {kind} request"),
-                                1,
-                            )
-                            .await;
+                        Box::pin(self.client.fail(
+                            &format!("bastion: the target refused the {kind} request"),
+                            1,
+                        ))
+                        .await;
                         break;
                     }
                     None => Ok(()),
                 },
                 Some(ChannelMsg::Close) | None => {
                     if let Some(l) = live.as_mut() {
-                        let _ = self.send_released(l.finish()).await;
+                        let _ = Box::pin(self.send_released(l.finish())).await;
                     }
                     if eof_due.take().is_some() {
                         let _ = tx.eof().await;
@@ -445,8 +445,7 @@ impl Pumps {
         }
         // Whichever pump noticed first, the user is told why the session ended.
         if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
-            self.client
-                .fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255)
+            Box::pin(self.client.fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255))
                 .await;
         }
         info!(exit = exit.as_deref().unwrap_or("none"), "channel closed");
