@@ -353,8 +353,37 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         pty: pty.as_ref().map(|p| (p.term.clone(), p.cols, p.rows)),
         recording_path: Some(recording.path.display().to_string()),
     };
-    if let Err(e) = Box::pin(ctx.shared.audit.channel_opened(&opened)).await {
+    // Approval hold: the command is known before the target sees anything.
+    let raw_command = match &start {
+        Start::Exec(c) => Some(String::from_utf8_lossy(c).into_owned()),
+        _ => None,
+    };
+    let rule = match &start {
+        Start::Subsystem(_) => None,
+        _ => ctx
+            .shared
+            .approvals
+            .matching(&access, raw_command.as_deref()),
+    };
+    // Without an approval hold, the target's channel opens while the audit row is written (one
+    // round trip saved); nothing is asked of the target until the row exists (fail closed).
+    let (audited, opened_early) = if rule.is_none() {
+        let (a, c) = tokio::join!(
+            Box::pin(ctx.shared.audit.channel_opened(&opened)),
+            Box::pin(open_channel(&ctx, &access))
+        );
+        (a, Some(c))
+    } else {
+        (
+            Box::pin(ctx.shared.audit.channel_opened(&opened)).await,
+            None,
+        )
+    };
+    if let Err(e) = audited {
         tracing::error!("audit store unavailable, channel refused: {e}");
+        if let Some(Ok(c)) = opened_early {
+            let _ = c.close().await;
+        }
         client
             .fail("bastion: the audit store is unavailable, so this session may not start (fail closed)", 1)
             .await;
@@ -368,18 +397,6 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         .send(RecEvent::Marker(format!("{} started", start.kind())))
         .await;
 
-    // Approval hold: the command is known before the target sees anything.
-    let raw_command = match &start {
-        Start::Exec(c) => Some(String::from_utf8_lossy(c).into_owned()),
-        _ => None,
-    };
-    let rule = match &start {
-        Start::Subsystem(_) => None,
-        _ => ctx
-            .shared
-            .approvals
-            .matching(&access, raw_command.as_deref()),
-    };
     if let Some(rule) = rule {
         let masked = raw_command
             .as_deref()
@@ -399,7 +416,19 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         }
     }
 
-    let upstream = match Box::pin(connect(&ctx, &access, &client, pty.as_ref(), &env, &start)).await
+    let channel = match opened_early {
+        Some(c) => c,
+        None => Box::pin(open_channel(&ctx, &access)).await,
+    };
+    let upstream = match Box::pin(connect(
+        &client,
+        &access,
+        channel,
+        pty.as_ref(),
+        &env,
+        &start,
+    ))
+    .await
     {
         Some(u) => u,
         None => return,
@@ -633,12 +662,31 @@ async fn review_channel(ctx: &SessionCtx, client: &Client, start: &Start) {
     let _ = client.tx.close().await;
 }
 
-/// Opens the upstream channel and replays the client's requests on it. Returns `None` after
-/// telling the user why it failed.
-async fn connect(
+/// Opens a session channel on the target (connecting first unless the session's connection to
+/// it is up). `Err` is the text for the user.
+async fn open_channel(
     ctx: &SessionCtx,
     access: &Access,
+) -> Result<russh::Channel<russh::client::Msg>, String> {
+    let upstream = ctx.upstream(access).await.map_err(|e| {
+        warn!(target = %access.target.name, "upstream failed: {e}");
+        format!("bastion: target \"{}\": {e}", access.target.name)
+    })?;
+    upstream.handle.channel_open_session().await.map_err(|e| {
+        warn!(target = %access.target.name, "upstream channel refused: {e}");
+        format!(
+            "bastion: target \"{}\" refused a session: {e}",
+            access.target.name
+        )
+    })
+}
+
+/// Replays the client's requests on the upstream channel. Returns `None` after telling the
+/// user why it failed.
+async fn connect(
     client: &Client,
+    access: &Access,
+    channel: Result<russh::Channel<russh::client::Msg>, String>,
     pty: Option<&PtyRequest>,
     env: &[(String, String)],
     start: &Start,
@@ -647,32 +695,10 @@ async fn connect(
     ChannelWriteHalf<russh::client::Msg>,
     VecDeque<Pending>,
 )> {
-    let upstream = match ctx.upstream(access).await {
-        Ok(u) => u,
-        Err(e) => {
-            warn!(target = %access.target.name, "upstream failed: {e}");
-            client
-                .fail(
-                    &format!("bastion: target \"{}\": {e}", access.target.name),
-                    255,
-                )
-                .await;
-            return None;
-        }
-    };
-    let channel = match upstream.handle.channel_open_session().await {
+    let channel = match channel {
         Ok(c) => c,
-        Err(e) => {
-            warn!(target = %access.target.name, "upstream channel refused: {e}");
-            client
-                .fail(
-                    &format!(
-                        "bastion: target \"{}\" refused a session: {e}",
-                        access.target.name
-                    ),
-                    255,
-                )
-                .await;
+        Err(text) => {
+            client.fail(&text, 255).await;
             return None;
         }
     };
