@@ -12,6 +12,7 @@ mod audit;
 mod cli;
 mod demo;
 mod gateway;
+mod human;
 mod masking;
 mod review;
 mod settings;

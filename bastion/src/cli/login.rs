@@ -155,7 +155,7 @@ impl Login {
         println!(
             "certificate {} valid for {}",
             cert_path.display(),
-            human(remaining)
+            crate::human::secs(remaining)
         );
         let host = server
             .split("://")
@@ -343,7 +343,7 @@ fn add_to_agent(key: &Path, secs: u64) {
         .stderr(std::process::Stdio::null())
         .status();
     if added.is_ok_and(|s| s.success()) {
-        println!("added to ssh-agent for {}", human(secs));
+        println!("added to ssh-agent for {}", crate::human::secs(secs));
     }
 }
 
@@ -366,12 +366,12 @@ fn status(key: &Path) -> Result<(), Failure> {
     println!("serial:     {}", cert.serial());
     let now = cert_authority::unix_now();
     if now >= cert.valid_before() {
-        println!("expired:    {} ago", human(now - cert.valid_before()));
+        println!("expired:    {} ago", crate::human::secs(now - cert.valid_before()));
         return Err(Failure::failed(anyhow!(
             "the certificate has expired; run bastion login"
         )));
     }
-    println!("remaining:  {}", human(cert.valid_before() - now));
+    println!("remaining:  {}", crate::human::secs(cert.valid_before() - now));
     if !matches {
         return Err(Failure::failed(anyhow!(
             "the certificate does not belong to {}",
@@ -381,10 +381,3 @@ fn status(key: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn human(secs: u64) -> String {
-    match (secs / 3600, (secs % 3600) / 60) {
-        (0, 0) => format!("{secs}s"),
-        (0, m) => format!("{m}m"),
-        (h, m) => format!("{h}h {m}m"),
-    }
-}

@@ -167,7 +167,7 @@ pub async fn idle_watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) 
             warn!(session = %ctx.id, identity = %ctx.user.key_id, idle_secs = idle.as_secs(), "idle timeout: logging off");
             ctx.notify(&format!(
                 "bastion: no activity for {}; you are being logged off (idle timeout).",
-                humanize(timeout)
+                crate::human::duration(timeout)
             ));
             tokio::time::sleep(Duration::from_millis(300)).await;
             let _ = handle
@@ -183,16 +183,6 @@ pub async fn idle_watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) 
             _ = tokio::time::sleep(timeout - idle) => {}
             _ = ctx.closed.cancelled() => return,
         }
-    }
-}
-
-fn humanize(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m {s}s"),
-        (h, m, _) => format!("{h}h {m}m"),
     }
 }
 

@@ -1,9 +1,10 @@
 //! Streaming PHI masker.
 //!
-//! Output from a target passes through two maskers (see "Session data flow" in the design):
-//! the [`LiveMasker`] on its way to the user's screen, and the exact [`RecordingMasker`] on its
-//! way to the recording. Both are built from one compiled [`Masker`], which is built from a
-//! [`RuleSet`]: the built-in [`RuleSet::hipaa`] pack plus site rules.
+//! Output from a target is masked twice over (see "Session data flow" in the design): exactly
+//! for the recording ([`RecordingMasker`]) and with bounded latency for the user's screen
+//! ([`LiveMasker`]). A [`DualMasker`] gives both views from one scan, which is what the bastion
+//! runs. All are built from one compiled [`Masker`], which is built from a [`RuleSet`]: the
+//! built-in [`RuleSet::hipaa`] pack plus site rules.
 //!
 //! ```
 //! use recorder::mask::{Rule, RuleSet};
@@ -52,9 +53,10 @@
 //! such as `\d+` are rejected at compile time, naming the rule. A stream holds back at most
 //! that many visible bytes, plus escape sequences interleaved in them up to
 //! [`MAX_HELD_BYTES`] in all; beyond that the held letters and digits are masked and released
-//! (fail closed). Buffers and automaton caches are reused, so a stream allocates nothing in the
-//! steady state. Compiled automata are shared by all streams of a [`Masker`]; each stream has
-//! its own lazy-DFA caches, which grow with the states visited (typically tens of KiB).
+//! (fail closed). Buffers are reused, so a stream allocates nothing in the steady state.
+//! Compiled automata are shared by all streams of a [`Masker`]; the lazy-DFA caches, which grow
+//! with the states visited (up to hundreds of KiB), are pooled per [`Masker`] and held by a
+//! stream only while it processes a chunk, so idle streams cost only their buffers.
 
 mod byteset;
 mod compile;
