@@ -9,11 +9,13 @@
 mod api;
 mod approval;
 mod audit;
+mod ciphers;
 mod cli;
 mod demo;
 mod gateway;
 mod human;
 mod masking;
+mod metrics;
 mod review;
 mod settings;
 

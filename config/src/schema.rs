@@ -242,7 +242,21 @@ pub struct Server {
     /// TLS private key (PEM) of the HTTP API.
     #[serde(default)]
     pub api_tls_key: Option<PathBuf>,
+    /// Ciphers offered to users, by OpenSSH name; none: chosen for this CPU (AES-GCM only when
+    /// AES is in hardware, else ChaCha20-Poly1305 first).
+    #[serde(default)]
+    pub ciphers: Option<Vec<String>>,
 }
+
+/// Cipher names `[server] ciphers` accepts: the AEADs and CTR modes.
+pub const CIPHER_NAMES: &[&str] = &[
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+];
 
 /// `[ca]`
 #[derive(Debug, Clone, Deserialize)]

@@ -181,6 +181,7 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         }
     }
     check_api(c, &mut bad);
+    check_ciphers(c, &mut bad);
     check_identity(c, &mut bad);
     if let Some(url) = &c.approval.webhook {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -240,6 +241,27 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// `[server] ciphers`: known names, at least one.
+fn check_ciphers(c: &Config, bad: &mut impl FnMut(String, String)) {
+    let Some(list) = &c.server.ciphers else {
+        return;
+    };
+    if list.is_empty() {
+        bad("server.ciphers".into(), "name at least one cipher".into());
+    }
+    for name in list {
+        if !crate::schema::CIPHER_NAMES.contains(&name.as_str()) {
+            bad(
+                "server.ciphers".into(),
+                format!(
+                    "unknown cipher {name:?} (known: {})",
+                    crate::schema::CIPHER_NAMES.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 /// `[server] api_*`: the HTTP API hands out certificates, so bearer tokens must not cross a

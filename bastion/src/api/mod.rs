@@ -1,6 +1,7 @@
 //! The HTTP API: certificates for OIDC ID tokens and CI workload tokens.
 //!
 //! - `GET /healthz`: 200 when the audit store answers (no store, no issuance).
+//! - `GET /metrics`: counters and gauges in the Prometheus text format (no identities).
 //! - `GET /v1/login`: issuer, client id, scopes, and the bastion's host key for known_hosts.
 //! - `POST /v1/certificates`: `Authorization: Bearer TOKEN`, JSON `{"public_key": "ssh-ed25519 …",
 //!   "nonce": optional}` → the certificate as JSON. Every issuance is an audit row first: if the
@@ -113,6 +114,7 @@ impl Api {
     async fn serve(self: Arc<Api>, listener: TcpListener, shutdown: CancellationToken) {
         let router = Router::new()
             .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
             .route("/v1/login", get(login))
             .route("/v1/certificates", post(certificates))
             .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -190,6 +192,14 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "audit store unreachable\n").into_response()
         }
     }
+}
+
+async fn metrics(State(api): State<Arc<Api>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        api.shared.metrics.render(),
+    )
+        .into_response()
 }
 
 /// `GET /v1/login`
@@ -421,6 +431,7 @@ impl Api {
             })
             .await
             .map_err(unavailable)?;
+        self.shared.metrics.certificates_issued.inc();
         info!(
             peer = %ip,
             identity = %grant.key_id,

@@ -366,12 +366,18 @@ fn status(key: &Path) -> Result<(), Failure> {
     println!("serial:     {}", cert.serial());
     let now = cert_authority::unix_now();
     if now >= cert.valid_before() {
-        println!("expired:    {} ago", crate::human::secs(now - cert.valid_before()));
+        println!(
+            "expired:    {} ago",
+            crate::human::secs(now - cert.valid_before())
+        );
         return Err(Failure::failed(anyhow!(
             "the certificate has expired; run bastion login"
         )));
     }
-    println!("remaining:  {}", crate::human::secs(cert.valid_before() - now));
+    println!(
+        "remaining:  {}",
+        crate::human::secs(cert.valid_before() - now)
+    );
     if !matches {
         return Err(Failure::failed(anyhow!(
             "the certificate does not belong to {}",
@@ -380,4 +386,3 @@ fn status(key: &Path) -> Result<(), Failure> {
     }
     Ok(())
 }
-

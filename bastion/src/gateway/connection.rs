@@ -35,6 +35,8 @@ pub struct Connection {
     /// Set while a device login waits for the user; the login grace timer allows it longer.
     pub device_pending: Arc<AtomicBool>,
     sign_in: super::device_login::SignIn,
+    /// Counted in the open-sessions gauge.
+    counted: bool,
     session: Option<Arc<SessionCtx>>,
     /// A destination refusal to tell the user once authentication completes.
     denial: Option<String>,
@@ -60,6 +62,7 @@ impl Connection {
             authenticated: Arc::new(AtomicBool::new(false)),
             device_pending: Arc::new(AtomicBool::new(false)),
             sign_in: Default::default(),
+            counted: false,
             session: None,
             denial: None,
             channels: Arc::default(),
@@ -86,6 +89,7 @@ impl Connection {
         code: &str,
         who: Option<(&str, u64)>,
     ) {
+        self.shared.metrics.auth_refused.inc();
         warn!(conn = %self.id, peer = %self.peer, user, reason = %code, "authentication refused: {reason}");
         let event = AuthEvent {
             at_ms: crate::audit::now_ms(),
@@ -116,18 +120,20 @@ fn random_serial() -> u64 {
 }
 
 /// One place among a connection's open channels; given back when dropped.
-struct ChannelSlot(Arc<std::sync::atomic::AtomicUsize>);
+struct ChannelSlot(Arc<std::sync::atomic::AtomicUsize>, Arc<Shared>);
 
 impl ChannelSlot {
-    fn take(count: &Arc<std::sync::atomic::AtomicUsize>) -> ChannelSlot {
+    fn take(count: &Arc<std::sync::atomic::AtomicUsize>, shared: &Arc<Shared>) -> ChannelSlot {
         count.fetch_add(1, Ordering::SeqCst);
-        ChannelSlot(count.clone())
+        shared.metrics.channels.inc();
+        ChannelSlot(count.clone(), shared.clone())
     }
 }
 
 impl Drop for ChannelSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        self.1.metrics.channels.dec();
     }
 }
 
@@ -225,6 +231,11 @@ impl Connection {
                 "the audit store is unavailable, so no session can be opened (fail closed)".into(),
             );
         }
+        if self.denial.is_none() {
+            self.shared.metrics.auth_accepted.inc();
+            self.shared.metrics.sessions.inc();
+            self.counted = true;
+        }
         let ctx = SessionCtx::new(
             self.id.clone(),
             self.peer,
@@ -305,6 +316,7 @@ impl Connection {
                 "the audit store is unavailable, so no session can be opened (fail closed)".into(),
             );
         }
+        self.shared.metrics.certificates_issued.inc();
         info!(conn = %self.id, peer = %self.peer, identity = %grant.key_id, serial, principals = ?grant.principals, "device login: signed in");
         let has = |e: &str| grant.extensions.iter().any(|x| x == e);
         let certified = cert_authority::CertifiedUser {
@@ -489,7 +501,7 @@ impl Handler for Connection {
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
             return Ok(());
         }
-        let slot = ChannelSlot::take(&self.channels);
+        let slot = ChannelSlot::take(&self.channels, &self.shared);
         reply.accept().await;
         let task = bridge::run_session(ctx, channel, session.handle());
         self.tasks.spawn(async move {
@@ -528,7 +540,7 @@ impl Handler for Connection {
             return Ok(());
         }
         info!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"), "port forward");
-        let slot = ChannelSlot::take(&self.channels);
+        let slot = ChannelSlot::take(&self.channels, &self.shared);
         reply.accept().await;
         let fwd = bridge::Forward {
             host: host_to_connect.to_string(),
@@ -647,6 +659,9 @@ impl Handler for Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        if self.counted {
+            self.shared.metrics.sessions.dec();
+        }
         match &self.session {
             Some(ctx) => {
                 ctx.closed.cancel();

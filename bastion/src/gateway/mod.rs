@@ -64,6 +64,8 @@ pub struct Shared {
     pub maskers: crate::masking::Maskers,
     /// Device login for users without a certificate (`[oidc] device_login`).
     pub device_login: Option<Arc<device_login::DeviceLogin>>,
+    /// Figures for `GET /metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Cancelled when the bastion shuts down; channels tell their users.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

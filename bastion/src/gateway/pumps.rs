@@ -291,6 +291,7 @@ impl Pumps {
             let r = match msg {
                 Some(ChannelMsg::Data { data }) => {
                     self.ctx.touch();
+                    self.ctx.shared.metrics.bytes_out.add(data.len() as u64);
                     if let Some(h) = &self.shell_hold {
                         if let Ok(mut t) = h.tracker.lock() {
                             t.output(&data);
@@ -445,6 +446,7 @@ impl Pumps {
         }
         // Whichever pump noticed first, the user is told why the session ended.
         if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
+            self.ctx.shared.metrics.recording_failures.inc();
             Box::pin(self.client.fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255))
                 .await;
         }

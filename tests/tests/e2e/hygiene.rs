@@ -1,5 +1,5 @@
 //! Idle logoff, keepalives, limits on unauthenticated connections and auth attempts, login
-//! grace time, shutdown (issue 2, item 8).
+//! grace time, shutdown (issue 2, item 8); the ciphers offered.
 
 use std::io::Read;
 use std::net::TcpStream;
@@ -132,5 +132,70 @@ fn sigterm_tells_live_users_and_exits() {
         tests::stdout(&o).contains("sealed"),
         "{}",
         tests::stdout(&o)
+    );
+}
+
+/// The cipher `ssh -v` reports for a session through the bastion.
+fn negotiated_cipher(w: &crate::fixture::World) -> String {
+    let options: Vec<String> = w
+        .alice
+        .ssh_options()
+        .into_iter()
+        .map(|o| {
+            if o.starts_with("LogLevel") {
+                "LogLevel=DEBUG1".into()
+            } else {
+                o
+            }
+        })
+        .collect();
+    let o = run(Command::new("ssh")
+        .args(&options)
+        .arg("-p")
+        .arg(w.bastion.port.to_string())
+        .args(["t1@127.0.0.1", "true"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o)
+        .lines()
+        .find_map(|l| l.split("kex: server->client cipher: ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no cipher in {}", stderr(&o)))
+        .to_string()
+}
+
+#[test]
+fn ciphers_follow_the_cpu_or_the_configuration() {
+    // With AES instructions, only AES-GCM is offered: stock OpenSSH would pick ChaCha20.
+    let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let hardware_aes = flags
+        .lines()
+        .find(|l| l.starts_with("flags") || l.starts_with("Features"))
+        .is_some_and(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.contains(&"aes") && (f.contains(&"pclmulqdq") || f.contains(&"pmull"))
+        });
+    let w = world_with("", "");
+    let expected = if hardware_aes {
+        "aes128-gcm@openssh.com"
+    } else {
+        "chacha20-poly1305@openssh.com"
+    };
+    assert_eq!(negotiated_cipher(&w), expected);
+    let w = world_with("", "ciphers = [\"chacha20-poly1305@openssh.com\"]");
+    assert_eq!(negotiated_cipher(&w), "chacha20-poly1305@openssh.com");
+    // An unknown name is a configuration error, named.
+    let text = std::fs::read_to_string(&w.bastion.config)
+        .unwrap()
+        .replace("chacha20-poly1305@openssh.com", "rot13");
+    let bad = w.bastion.dir.path().join("bad.toml");
+    std::fs::write(&bad, text).unwrap();
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["config", "check", "--config"])
+        .arg(&bad));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("server.ciphers: unknown cipher \"rot13\""),
+        "{}",
+        stderr(&o)
     );
 }

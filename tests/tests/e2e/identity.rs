@@ -111,6 +111,27 @@ fn device_flow_token_to_certificate_to_ssh() {
         "{}",
         stdout(&o)
     );
+
+    // Operators see the same in numbers, without names.
+    let metrics = |_: ()| {
+        let o = run(Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .arg(format!("{}/metrics", w.api)));
+        stdout(&o)
+    };
+    let text = tests::wait_for(std::time::Duration::from_secs(10), || {
+        let t = metrics(());
+        t.contains("\nbastion_sessions 0\n").then_some(t)
+    })
+    .unwrap_or_else(|| panic!("{}", metrics(())));
+    for line in [
+        "bastion_certificates_issued_total 1",
+        "bastion_authentications_total{result=\"accepted\"} 1",
+        "bastion_channels 0",
+    ] {
+        assert!(text.contains(&format!("{line}\n")), "{line}: {text}");
+    }
+    assert!(!text.contains("alice"), "{text}");
 }
 
 #[test]
