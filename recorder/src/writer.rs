@@ -225,6 +225,13 @@ impl Recorder {
             .map(Some)
     }
 
+    /// When (time since the start, as passed to the writer) the lines written since the last
+    /// checkpoint are due for one; `None` when there are none.
+    pub fn checkpoint_due(&self) -> Option<Duration> {
+        let (lines, at) = self.last_checkpoint;
+        (self.chain.lines() != lines).then(|| at + self.options.checkpoint_interval)
+    }
+
     /// Flushes pending text, notes omitted output, writes the final checkpoint and syncs both
     /// files to disk.
     pub fn seal(mut self, now: Duration) -> Result<Seal, RecorderError> {

@@ -188,7 +188,9 @@ async fn write_loop(
     masker: Masker,
 ) -> Result<Seal, String> {
     let started = Instant::now();
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    let started_at = tokio::time::Instant::from_std(started);
+    // Armed only while written lines wait for a checkpoint: idle channels cost no wakeups.
+    let mut due: Option<tokio::time::Instant> = None;
     let mut input: Option<RecordingMasker> = None;
     let fail = |e: recorder::RecorderError| {
         failed.cancel();
@@ -227,11 +229,15 @@ async fn write_loop(
                 if let Err(e) = r.and_then(|_| rec.checkpoint_if_due(now).map(|_| ())) {
                     return Err(fail(e));
                 }
+                if due.is_none() {
+                    due = rec.checkpoint_due().map(|d| started_at + d);
+                }
             }
-            _ = tick.tick() => {
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
                 if let Err(e) = rec.checkpoint_if_due(started.elapsed()) {
                     return Err(fail(e));
                 }
+                due = rec.checkpoint_due().map(|d| started_at + d);
             }
         }
     }
