@@ -203,3 +203,21 @@ impl Drop for OpenIdProvider {
         let _ = self.child.wait();
     }
 }
+
+/// The device-flow user code a client printed into `file` ("… enter the code XXXX-XXXX"), as
+/// the user would read it off the terminal; waits up to 20 s for it.
+pub fn shown_user_code(file: &Path) -> String {
+    crate::util::wait_for(Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        text.split("enter the code ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .map(String::from)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no code shown: {}",
+            std::fs::read_to_string(file).unwrap_or_default()
+        )
+    })
+}

@@ -195,19 +195,7 @@ fn bastion_login_device_flow_then_ssh_and_status() {
         .spawn()
         .unwrap();
     // The user reads the code from the terminal and confirms it in a browser.
-    let code = tests::wait_for(std::time::Duration::from_secs(20), || {
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        text.split("enter the code ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .map(String::from)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no code printed: {}",
-            std::fs::read_to_string(&out).unwrap_or_default()
-        )
-    });
+    let code = tests::oidc::shown_user_code(&out);
     w.op.confirm_device(&code, "alice");
     let status = child.wait().unwrap();
     let printed = std::fs::read_to_string(&out).unwrap();

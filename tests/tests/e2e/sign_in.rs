@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use tests::{audit_json, run, stderr, stdout, OpenIdProvider, User};
 
@@ -36,23 +35,6 @@ fn plain_ssh(port: u16, dest: &str, command: &str, err: &Path) -> Child {
         .unwrap()
 }
 
-/// The user code the bastion showed in ssh's output.
-fn shown_code(err: &Path) -> String {
-    tests::wait_for(Duration::from_secs(20), || {
-        let text = std::fs::read_to_string(err).unwrap_or_default();
-        text.split("enter the code ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .map(String::from)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no code shown: {}",
-            std::fs::read_to_string(err).unwrap_or_default()
-        )
-    })
-}
-
 #[test]
 fn plain_ssh_user_signs_in_through_the_device_prompt() {
     crate::fixture::ensure_test_login();
@@ -64,7 +46,7 @@ fn plain_ssh_user_signs_in_through_the_device_prompt() {
         "echo via-device $(whoami)",
         &err,
     );
-    let code = shown_code(&err);
+    let code = tests::oidc::shown_user_code(&err);
     let shown = std::fs::read_to_string(&err).unwrap();
     assert!(
         shown.contains(&format!("To sign in, open {}/device", w.op.issuer)),
@@ -105,7 +87,7 @@ fn plain_ssh_user_signs_in_through_the_device_prompt() {
         .arg(config));
     assert!(o.status.success(), "{}", stderr(&o));
     let child = plain_ssh(w.bastion.port, "t1@127.0.0.1", "echo no", &err);
-    let code = shown_code(&err);
+    let code = tests::oidc::shown_user_code(&err);
     w.op.confirm_device_as(&code, "bastion-e2e", &claims);
     let out = child.wait_with_output().unwrap();
     let err_text = std::fs::read_to_string(&err).unwrap();
@@ -122,7 +104,7 @@ fn device_prompt_denied_or_timed_out_says_so() {
     let w = world_with("device_login_timeout = \"4s\"");
     let err = w.bastion.dir.path().join("ssh.err");
     let child = plain_ssh(w.bastion.port, "t1@127.0.0.1", "echo no", &err);
-    let code = shown_code(&err);
+    let code = tests::oidc::shown_user_code(&err);
     w.op.deny_device(&code);
     let out = child.wait_with_output().unwrap();
     let text = std::fs::read_to_string(&err).unwrap();
@@ -132,7 +114,7 @@ fn device_prompt_denied_or_timed_out_says_so() {
     assert_eq!(text.matches("enter the code").count(), 1, "{text}");
 
     let child = plain_ssh(w.bastion.port, "t1@127.0.0.1", "echo no", &err);
-    shown_code(&err);
+    tests::oidc::shown_user_code(&err);
     let out = child.wait_with_output().unwrap();
     let text = std::fs::read_to_string(&err).unwrap();
     assert_eq!(out.status.code(), Some(255), "{text}");
