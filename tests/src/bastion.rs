@@ -287,6 +287,18 @@ impl User {
         c
     }
 
+    /// Starts an OpenSSH ControlMaster to `dest` on socket `sock` (in the background) and
+    /// returns a handle that runs commands over it and stops it when dropped.
+    pub fn control_master(&self, dest: &str, sock: &Path) -> ControlMaster {
+        let o = run(self.ssh(dest, &["-M", "-S"]).arg(sock).args(["-f", "-N"]));
+        assert!(o.status.success(), "ControlMaster: {}", stderr(&o));
+        ControlMaster {
+            user: self.clone(),
+            dest: dest.to_string(),
+            sock: sock.to_path_buf(),
+        }
+    }
+
     /// The same as a shell command line (for tmux).
     pub fn ssh_line(&self, extra: &str, dest: &str) -> String {
         format!(
@@ -294,5 +306,32 @@ impl User {
             self.ssh_options().join(" "),
             self.port
         )
+    }
+}
+
+/// A running OpenSSH ControlMaster; stopped (`ssh -O exit`) when dropped.
+#[derive(Debug)]
+pub struct ControlMaster {
+    user: User,
+    dest: String,
+    sock: PathBuf,
+}
+
+impl ControlMaster {
+    /// `ssh -S SOCK DEST COMMAND`: a new channel over the master connection.
+    pub fn ssh(&self, command: &str) -> Command {
+        let mut c = self.user.ssh(&self.dest, &["-S"]);
+        c.arg(&self.sock).arg(command);
+        c
+    }
+}
+
+impl Drop for ControlMaster {
+    fn drop(&mut self) {
+        let _ = run(self
+            .user
+            .ssh(&self.dest, &["-S"])
+            .arg(&self.sock)
+            .args(["-O", "exit"]));
     }
 }

@@ -16,7 +16,7 @@ pub mod tmux;
 pub mod util;
 
 pub use audit::{audit, audit_json, default_sqlite_db, json_lines, sqlite3};
-pub use bastion::{Bastion, BastionBuilder, User};
+pub use bastion::{Bastion, BastionBuilder, ControlMaster, User};
 pub use oidc::OpenIdProvider;
 pub use postgres::Postgres;
 pub use sshd::Sshd;

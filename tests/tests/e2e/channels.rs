@@ -93,29 +93,17 @@ fn pty_carries_term() {
 #[test]
 fn multiplexed_channels_share_one_connection() {
     let w = world();
-    let sock = w.bastion.dir.path().join("cm.sock");
-    let o = run(w
+    let master = w
         .alice
-        .ssh("t1@127.0.0.1", &["-M", "-S"])
-        .arg(&sock)
-        .args(["-f", "-N"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+        .control_master("t1@127.0.0.1", &w.bastion.dir.path().join("cm.sock"));
     // More channels than the per-connection limit (16): the limit is on channels open at once.
     // Each exit status must come through, even though the ControlMaster closes right after EOF.
     for i in 0..20 {
-        let o = run(w
-            .alice
-            .ssh("t1@127.0.0.1", &["-S"])
-            .arg(&sock)
-            .arg(format!("echo chan-{i}; exit {}", i % 4)));
+        let o = run(&mut master.ssh(&format!("echo chan-{i}; exit {}", i % 4)));
         assert_eq!(stdout(&o), format!("chan-{i}\n"), "{}", stderr(&o));
         assert_eq!(o.status.code(), Some(i % 4), "channel {i}: {}", stderr(&o));
     }
-    let _ = run(w
-        .alice
-        .ssh("t1@127.0.0.1", &["-S"])
-        .arg(&sock)
-        .args(["-O", "exit"]));
+    drop(master);
     let log = w.bastion.log();
     assert_eq!(log.matches("authenticated").count(), 1, "{log}");
     assert_eq!(log.matches("upstream connected").count(), 1, "{log}");

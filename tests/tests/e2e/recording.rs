@@ -100,26 +100,14 @@ fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
 #[test]
 fn every_channel_of_a_multiplexed_connection_gets_its_own_recording() {
     let w = world();
-    let sock = w.bastion.dir.path().join("cm.sock");
-    let o = run(w
+    let master = w
         .alice
-        .ssh("t1@127.0.0.1", &["-M", "-S"])
-        .arg(&sock)
-        .args(["-f", "-N"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+        .control_master("t1@127.0.0.1", &w.bastion.dir.path().join("cm.sock"));
     for i in 0..3 {
-        let o = run(w
-            .alice
-            .ssh("t1@127.0.0.1", &["-S"])
-            .arg(&sock)
-            .arg(format!("echo chan-{i}")));
+        let o = run(&mut master.ssh(&format!("echo chan-{i}")));
         assert!(o.status.success());
     }
-    let _ = run(w
-        .alice
-        .ssh("t1@127.0.0.1", &["-S"])
-        .arg(&sock)
-        .args(["-O", "exit"]));
+    drop(master);
     tests::wait_for(Duration::from_secs(10), || {
         (w.bastion.log().matches("recording sealed").count() == 3).then_some(())
     })
