@@ -299,6 +299,15 @@ impl User {
         }
     }
 
+    /// A shell command line (for tmux) that opens an interactive bash through the bastion to
+    /// `dest`, prompt `REMOTE$ `, and prints `SSH-EXIT=<status>` when ssh ends.
+    pub fn remote_bash(&self, dest: &str) -> String {
+        format!(
+            "{} -tt {dest} 'PS1=REMOTE\\$\\  exec bash --norc -i'; echo SSH-EXIT=$?; sleep 60",
+            self.ssh_line("", "")
+        )
+    }
+
     /// The same as a shell command line (for tmux).
     pub fn ssh_line(&self, extra: &str, dest: &str) -> String {
         format!(

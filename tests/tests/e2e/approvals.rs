@@ -242,14 +242,7 @@ fn interactive_bash_lines_are_held_at_enter() {
         .alice
         .ssh("t1@127.0.0.1", &["touch /tmp/bastion-d''ropzone.txt"]));
     assert!(o.status.success());
-    let t = tests::Tmux::start(
-        &format!(
-            "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
-            w.alice.ssh_line("", "")
-        ),
-        120,
-        40,
-    );
+    let t = tests::Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 120, 40);
     let wait = Duration::from_secs(20);
     t.wait_for("REMOTE$", wait);
     // A harmless line is not held.
@@ -492,14 +485,7 @@ fn review_console_shows_the_request_and_approves_it() {
 fn review_console_watches_a_live_session_read_only_and_masked() {
     let w = world(RULE);
     let wait = Duration::from_secs(20);
-    let user = tests::Tmux::start(
-        &format!(
-            "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
-            w.alice.ssh_line("", "")
-        ),
-        100,
-        24,
-    );
+    let user = tests::Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 24);
     user.wait_for("REMOTE$", wait);
     user.type_text("echo live-$((7*6)) SSN 123-45-$((6000+789))");
     user.keys(&["Enter"]);

@@ -13,11 +13,7 @@ use crate::fixture::world_with;
 #[test]
 fn idle_session_is_told_then_logged_off() {
     let w = world_with("idle_timeout = \"3s\"", "");
-    let t = Tmux::start(
-        &format!("{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; echo SSH-EXIT=$?; sleep 60", w.alice.ssh_line("", "")),
-        100,
-        30,
-    );
+    let t = Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 30);
     t.wait_for("REMOTE$", Duration::from_secs(15));
     let screen = t.wait_for("SSH-EXIT=", Duration::from_secs(20));
     assert!(
@@ -106,11 +102,7 @@ fn auth_attempts_per_connection_are_limited() {
 #[test]
 fn sigterm_tells_live_users_and_exits() {
     let mut w = world_with("", "");
-    let t = Tmux::start(
-        &format!("{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; echo SSH-EXIT=$?; sleep 60", w.alice.ssh_line("", "")),
-        100,
-        30,
-    );
+    let t = Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 30);
     t.wait_for("REMOTE$", Duration::from_secs(15));
     assert!(
         w.bastion.terminate(),

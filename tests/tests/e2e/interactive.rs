@@ -12,11 +12,7 @@ const WAIT: Duration = Duration::from_secs(15);
 #[test]
 fn shell_types_and_reads_and_follows_window_changes() {
     let w = world();
-    let t = Tmux::start(
-        &format!("{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; echo SSH-EXIT=$?; sleep 60", w.alice.ssh_line("", "")),
-        100,
-        30,
-    );
+    let t = Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 30);
     t.wait_for("REMOTE$", WAIT);
     // Computed remotely, so the echoed command line itself cannot match.
     t.type_text("echo \"OUT-$((6*7))\"; stty size");

@@ -114,14 +114,7 @@ fn interactive_shell_output_is_masked() {
         .role(crate::fixture::OPS_ROLE)
         .start();
     let alice = bastion.user("alice@example.test", "ops");
-    let t = Tmux::start(
-        &format!(
-            "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
-            alice.ssh_line("", "")
-        ),
-        100,
-        30,
-    );
+    let t = Tmux::start(&alice.remote_bash("t1@127.0.0.1"), 100, 30);
     t.wait_for("REMOTE$", Duration::from_secs(15));
     t.type_text("echo \"SSN: 123-45-$((6789))\"");
     t.keys(&["Enter"]);

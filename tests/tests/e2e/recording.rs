@@ -158,14 +158,7 @@ fn sftp_transfer_is_recorded_as_metadata_not_content() {
 #[test]
 fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
     let mut w = world();
-    let t = Tmux::start(
-        &format!(
-            "{} -tt t1@127.0.0.1 'PS1=REMOTE\\$\\  exec bash --norc -i'; sleep 60",
-            w.alice.ssh_line("", "")
-        ),
-        100,
-        30,
-    );
+    let t = Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 30);
     t.wait_for("REMOTE$", Duration::from_secs(15));
     t.type_text("echo \"MARK-$((6*7))\"");
     t.keys(&["Enter"]);
