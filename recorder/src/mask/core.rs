@@ -53,7 +53,7 @@ pub(crate) struct Caches {
 /// Idle [`Caches`] of one engine.
 #[derive(Debug, Default)]
 pub(crate) struct CachePool {
-    idle: std::sync::Mutex<Vec<Caches>>,
+    idle: std::sync::Mutex<Vec<Box<Caches>>>,
     made: std::sync::atomic::AtomicU64,
 }
 
@@ -61,11 +61,11 @@ pub(crate) struct CachePool {
 const POOL_MAX: usize = 16;
 
 impl CachePool {
-    fn take(&self, engine: &Engine) -> Caches {
+    fn take(&self, engine: &Engine) -> Box<Caches> {
         if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
             return c;
         }
-        Caches {
+        Box::new(Caches {
             id: self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             cache: engine.regex.create_cache(),
             dfa: engine.dfa.create_cache(),
@@ -78,10 +78,10 @@ impl CachePool {
                         .map(|re| (re.create_cache(), re.create_captures()))
                 })
                 .collect(),
-        }
+        })
     }
 
-    fn give_back(&self, c: Caches) {
+    fn give_back(&self, c: Box<Caches>) {
         if let Ok(mut idle) = self.idle.lock() {
             if idle.len() < POOL_MAX {
                 idle.push(c);
@@ -129,8 +129,9 @@ struct MaskOp {
 #[derive(Debug)]
 pub(crate) struct Core {
     engine: Arc<Engine>,
-    /// Taken from the engine's pool while a chunk is processed; `None` in between.
-    caches: Option<Caches>,
+    /// Taken from the engine's pool while a chunk is processed; `None` in between. Boxed: a
+    /// stream that holds none should not carry their size.
+    caches: Option<Box<Caches>>,
     esc: EscapeParser,
     /// Raw bytes not yet released. Invariant: `raw[0]` is raw offset `raw_base`.
     raw: Vec<u8>,
