@@ -94,9 +94,16 @@ fn postgres_outage_refuses_new_sessions_then_recovers() {
     pg.start();
     let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo after"]));
     assert_eq!(stdout(&o), "after\n", "{}", stderr(&o));
-    let rows = pg.psql(
-        "bastion_audit",
-        "SELECT count(*) FROM channels WHERE exit_status = 0",
-    );
-    assert!(rows.contains('2'), "{rows}");
+    // The channel's closing row is written once the recording is sealed, just after the
+    // client has its exit status.
+    let count = || {
+        pg.psql(
+            "bastion_audit",
+            "SELECT count(*) FROM channels WHERE exit_status = 0",
+        )
+    };
+    tests::wait_for(std::time::Duration::from_secs(10), || {
+        count().contains('2').then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", count()));
 }
