@@ -121,7 +121,14 @@ fn interactive_shell_output_is_masked() {
     let screen = t.wait_for("SSN: ***-**-****", Duration::from_secs(15));
     assert!(!screen.contains("SSN: 123-45-6789"), "{screen}");
     // What the user types comes back without the masking hold: it is their own typing. The
-    // recording masks the echo all the same.
+    // recording masks the echo all the same. (Typed once the next prompt is there, so that the
+    // echo does not share a chunk with the prompt.)
+    tests::wait_for(Duration::from_secs(15), || {
+        let screen = t.screen();
+        let after = screen.split("SSN: ***-**-****").nth(1)?;
+        after.contains("REMOTE$").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no prompt after the output:\n{}", t.screen()));
     t.type_text("# typed 234-56-7891");
     let screen = t.wait_for("# typed 2", Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(300));
