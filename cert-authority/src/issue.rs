@@ -95,7 +95,7 @@ pub fn mint_upstream_certificate(
 
 fn builder(key: &PublicKey, now: u64, ttl: Duration) -> Result<Builder, KeyError> {
     let nonce = crate::random::<32>()?;
-    let serial = u64::from_be_bytes(crate::random::<8>()?);
+    let serial = crate::new_serial()?;
     let valid_after = now.saturating_sub(BACKDATE.as_secs());
     let valid_before = now.saturating_add(ttl.as_secs());
     let mut b = Builder::new(

@@ -34,6 +34,14 @@ pub(crate) fn random<const N: usize>() -> Result<[u8; N], KeyError> {
     Ok(buf)
 }
 
+/// A fresh random certificate serial (64 bits), as every certificate and device login gets.
+///
+/// # Errors
+/// [`KeyError::Random`] if the operating system gives no random bytes.
+pub fn new_serial() -> Result<u64, KeyError> {
+    Ok(u64::from_be_bytes(random::<8>()?))
+}
+
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()

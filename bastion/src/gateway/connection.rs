@@ -110,15 +110,6 @@ impl Connection {
     }
 }
 
-fn random_serial() -> u64 {
-    use ring::rand::SecureRandom;
-    let mut buf = [0u8; 8];
-    // The system RNG does not fail on Linux; a zero serial would still be unique enough in
-    // the audit row's context (identity and time).
-    let _ = ring::rand::SystemRandom::new().fill(&mut buf);
-    u64::from_be_bytes(buf)
-}
-
 /// One place among a connection's open channels; given back when dropped.
 struct ChannelSlot(Arc<std::sync::atomic::AtomicUsize>, Arc<Shared>);
 
@@ -295,7 +286,10 @@ impl Connection {
         user: &str,
         grant: cert_authority::oidc::Grant,
     ) -> Result<(), String> {
-        let serial = random_serial();
+        let serial = cert_authority::new_serial().map_err(|e| {
+            tracing::error!(conn = %self.id, "device login refused: {e}");
+            "no certificate serial could be made (the system's random source failed)".to_string()
+        })?;
         let now = cert_authority::unix_now();
         let valid_before = now.saturating_add(grant.ttl.as_secs());
         let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
