@@ -170,13 +170,10 @@ impl Typed {
         {
             return false;
         }
-        let (a, b) = recent.as_slices();
-        let found = if b.is_empty() {
-            a.windows(output.len()).position(|w| w == output)
-        } else {
-            let all: Vec<u8> = recent.iter().copied().collect();
-            all.windows(output.len()).position(|w| w == output)
-        };
+        let found = recent
+            .make_contiguous()
+            .windows(output.len())
+            .position(|w| w == output);
         match found {
             Some(i) => {
                 recent.drain(..i + output.len());
