@@ -25,7 +25,12 @@ impl Settings {
         let host_key = load(&config.server.host_key, "server.host_key")?;
         let user_ca = load(&config.ca.user_ca, "ca.user_ca")?;
         let target_ca = load(&config.ca.target_ca, "ca.target_ca")?;
-        let device_login = crate::gateway::device_login::DeviceLogin::new(&config)?;
+        let identities = Arc::new(
+            cert_authority::oidc::Identities::new(Arc::new(config.clone()))
+                .map_err(|e| anyhow::anyhow!("identity providers: {e}"))?,
+        );
+        let device_login =
+            crate::gateway::device_login::DeviceLogin::new(&config, identities.clone())?;
         let server = server_config(&config, host_key, device_login.is_some());
         let recording_key = recorder::SigningKey::load_openssh(&config.recording.signing_key)
             .with_context(|| {
@@ -48,6 +53,7 @@ impl Settings {
             approvals,
             notifier,
             live: Default::default(),
+            identities,
             device_login,
             metrics: Default::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),

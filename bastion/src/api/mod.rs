@@ -27,7 +27,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use cert_authority::oidc::{Identities, Refusal};
+use cert_authority::oidc::Refusal;
 use cert_authority::{load_private_key, sign_user_certificate};
 use serde::{Deserialize, Serialize};
 use ssh_key::{HashAlg, PrivateKey, PublicKey};
@@ -78,7 +78,6 @@ pub async fn serve_api(
 /// Everything the handlers share.
 struct Api {
     shared: Arc<Shared>,
-    identities: Identities,
     user_ca: PrivateKey,
     host_key: String,
     limiter: limit::FailureLimiter,
@@ -99,10 +98,7 @@ impl Api {
             (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
             _ => None,
         };
-        let identities = Identities::new(Arc::new(c.clone()))
-            .map_err(|e| anyhow::anyhow!("identity providers: {e}"))?;
         Ok(Arc::new(Api {
-            identities,
             user_ca,
             host_key,
             limiter: limit::FailureLimiter::default(),
@@ -369,6 +365,7 @@ impl Api {
         let public_key = PublicKey::from_openssh(req.public_key.trim())
             .map_err(|e| bad("bad_public_key", format!("not an OpenSSH public key: {e}")))?;
         let grant = self
+            .shared
             .identities
             .grant(token, req.nonce.as_deref())
             .await

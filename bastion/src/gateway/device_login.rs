@@ -30,7 +30,7 @@ pub struct DeviceLogin {
     timeout: Duration,
     /// Discovered on first use (and again after a failure).
     endpoints: tokio::sync::OnceCell<Endpoints>,
-    identities: Identities,
+    identities: Arc<Identities>,
 }
 
 /// One connection's sign-in.
@@ -71,7 +71,10 @@ impl DeviceLogin {
     ///
     /// # Errors
     /// When no HTTP client can be built.
-    pub fn new(config: &Config) -> anyhow::Result<Option<Arc<DeviceLogin>>> {
+    pub fn new(
+        config: &Config,
+        identities: Arc<Identities>,
+    ) -> anyhow::Result<Option<Arc<DeviceLogin>>> {
         let Some(oidc) = config.oidc.as_ref().filter(|o| o.device_login) else {
             return Ok(None);
         };
@@ -80,8 +83,6 @@ impl DeviceLogin {
             .timeout(Duration::from_secs(10))
             .build()
             .context("HTTP client for the OpenID provider")?;
-        let identities = Identities::new(Arc::new(config.clone()))
-            .map_err(|e| anyhow::anyhow!("identity providers: {e}"))?;
         Ok(Some(Arc::new(DeviceLogin {
             http,
             issuer: oidc.issuer.clone(),

@@ -62,6 +62,9 @@ pub struct Shared {
     /// PHI maskers (rules compiled once per distinct set in effect; each stream gets its own
     /// state).
     pub maskers: crate::masking::Maskers,
+    /// The trusted OpenID providers (`[oidc]`, `[[ci]]`), with their key caches: one set for
+    /// the HTTP API and device logins.
+    pub identities: Arc<cert_authority::oidc::Identities>,
     /// Device login for users without a certificate (`[oidc] device_login`).
     pub device_login: Option<Arc<device_login::DeviceLogin>>,
     /// Figures for `GET /metrics`.
