@@ -60,8 +60,9 @@ impl Gauge {
 }
 
 impl Metrics {
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition; `audit_ends_waiting` comes from
+    /// [`crate::audit::Endings::waiting`].
+    pub fn render(&self, audit_ends_waiting: usize) -> String {
         let mut out = String::new();
         let mut gauge = |name: &str, help: &str, v: i64| {
             let _ = write!(
@@ -78,6 +79,11 @@ impl Metrics {
             "bastion_channels",
             "Channels open now.",
             self.channels.get(),
+        );
+        gauge(
+            "bastion_audit_ends_waiting",
+            "Session and channel ends waiting for the audit database to come back.",
+            i64::try_from(audit_ends_waiting).unwrap_or(i64::MAX),
         );
         let _ = write!(
             out,
@@ -123,11 +129,12 @@ mod tests {
         m.auth_refused.inc();
         m.sessions.inc();
         m.bytes_out.add(42);
-        let text = m.render();
+        let text = m.render(3);
         assert!(text.contains("bastion_sessions 1\n"), "{text}");
         assert!(text.contains("bastion_authentications_total{result=\"refused\"} 1\n"));
         assert!(text.contains("bastion_output_bytes_total 42\n"));
+        assert!(text.contains("bastion_audit_ends_waiting 3\n"));
         m.sessions.dec();
-        assert!(m.render().contains("bastion_sessions 0\n"));
+        assert!(m.render(0).contains("bastion_sessions 0\n"));
     }
 }

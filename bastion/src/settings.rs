@@ -47,6 +47,7 @@ impl Settings {
             target_ca,
             upstream_config: Arc::new(upstream::client_config(false)),
             upstream_config_host_ca: Arc::new(upstream::client_config(true)),
+            endings: crate::audit::Endings::new(audit.clone()),
             audit,
             recording_key: Arc::new(recording_key),
             maskers,

@@ -193,7 +193,7 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        api.shared.metrics.render(),
+        api.shared.metrics.render(api.shared.endings.waiting()),
     )
         .into_response()
 }

@@ -5,6 +5,7 @@
 //!
 //! - `store.rs`: [`AuditStore`]: connect (SQLite or PostgreSQL, migrations applied), ping.
 //! - `write.rs`: the writes the relay makes, and crash recovery.
+//! - `endings.rs`: [`Endings`]: session and channel ends, retried while the database is away.
 //! - `query.rs`: the reads behind `bastion audit`, and the row types they return.
 //! - `identity.rs`: issued certificates, revocations and the revocation check.
 //! - `url.rs`: which backend a URL names, and the URL with its password hidden for messages.
@@ -16,9 +17,12 @@
 //! # Failure
 //!
 //! Every call returns [`AuditError`]; the caller decides. The relay fails closed: no audit store,
-//! no session ([`AuditStore::ping`] before each one).
+//! no session ([`AuditStore::ping`] before each one). A session already running when the
+//! database goes away runs on (its recording is local); its end is kept and written once the
+//! database is back ([`Endings`]).
 
 mod approvals;
+mod endings;
 mod identity;
 mod query;
 mod store;
@@ -29,6 +33,7 @@ mod write;
 mod tests;
 
 pub use approvals::{ApprovalRequest, ApprovalRow};
+pub use endings::{Ending, Endings};
 pub use identity::{CertificateIssued, CertificateRow, Revocation};
 pub use query::{AuthRow, ChannelRow, SessionRow};
 pub use store::AuditStore;

@@ -449,6 +449,54 @@ async fn postgres_outage_fails_ping_and_writes_then_recovers() {
 }
 
 #[tokio::test]
+async fn ends_during_an_outage_are_written_when_the_database_is_back() {
+    let mut pg = Postgres::launch();
+    let store = AuditStore::connect(&pg.url()).await.unwrap();
+    let endings = Endings::new(store.clone());
+    store
+        .session_opened(&session("s", "alice", T0, Some("db1")))
+        .await
+        .unwrap();
+    store
+        .channel_opened(&channel("s", 0, T0, "db1"))
+        .await
+        .unwrap();
+    pg.stop();
+    endings
+        .record(Ending::Channel {
+            session_id: "s".into(),
+            channel: 0,
+            end: end(T0 + 5, Some(0)),
+        })
+        .await;
+    endings
+        .record(Ending::Session {
+            id: "s".into(),
+            ended_at_ms: T0 + 6,
+            reason: "connection closed".into(),
+        })
+        .await;
+    assert_eq!(endings.waiting(), 2);
+    assert_eq!(endings.drain(std::time::Duration::from_millis(300)).await, 2);
+    pg.start();
+    assert_eq!(endings.drain(std::time::Duration::from_secs(20)).await, 0);
+    let c = &store.channels(&all()).await.unwrap()[0];
+    assert_eq!((c.ended_at_ms, c.exit_status), (Some(T0 + 5), Some(0)));
+    let s = &store.sessions(&all()).await.unwrap()[0];
+    assert_eq!(s.ended_at_ms, Some(T0 + 6));
+
+    // A refusal that waiting cannot fix is not queued.
+    endings
+        .record(Ending::Session {
+            id: "never-opened".into(),
+            ended_at_ms: T0,
+            reason: "connection closed".into(),
+        })
+        .await;
+    assert_eq!(endings.waiting(), 0);
+}
+
+#[tokio::test]
 async fn unreachable_database_is_named_without_its_password() {
     let port = harness::free_port();
     let url = format!("postgres://bastion:hunter2@127.0.0.1:{port}/audit");

@@ -11,6 +11,9 @@ use super::{ConfigArg, Failure};
 use crate::gateway::listener;
 use crate::settings::Settings;
 
+/// How long a stopping bastion waits for the audit database to take the ends it still holds.
+const ENDINGS_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serve SSH clients.
 #[derive(Debug, clap::Args)]
 pub struct Serve {
@@ -75,6 +78,15 @@ pub async fn serve(mut config: Config) -> Result<(), Failure> {
         shutdown,
     )
     .await;
+    // Ends still waiting for the database get a last chance; the recordings keep them anyway.
+    let lost = settings.shared.endings.drain(ENDINGS_DRAIN).await;
+    if lost > 0 {
+        tracing::error!(
+            lost,
+            "audit: session and channel ends never written (database away); \
+             their recordings have them"
+        );
+    }
     info!("bastion stopped");
     Ok(())
 }

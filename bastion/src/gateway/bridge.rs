@@ -29,7 +29,7 @@ use super::pumps::{Pending, Pumps, ShellHold};
 use super::recording::{self, ChannelInfo, ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
-use crate::audit::{ChannelEnd, ChannelOpened};
+use crate::audit::{ChannelEnd, ChannelOpened, Ending};
 
 /// Data that arrives before the start request is kept, up to this much.
 const MAX_EARLY_BYTES: usize = 256 * 1024;
@@ -504,14 +504,14 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             "closed; recording not sealed".into()
         },
     };
-    if let Err(e) = ctx
-        .shared
-        .audit
-        .channel_closed(&ctx.id, u32::from(client_id), &end)
-        .await
-    {
-        tracing::error!("audit: cannot record the channel's end: {e}");
-    }
+    ctx.shared
+        .endings
+        .record(Ending::Channel {
+            session_id: ctx.id.clone(),
+            channel: u32::from(client_id),
+            end,
+        })
+        .await;
 }
 
 /// Holds the channel until its approval request is decided. `Err` carries the message and exit
@@ -597,14 +597,14 @@ async fn end_unrun(ctx: &SessionCtx, channel: u32, recording: Arc<ChannelRecordi
         signature: sealed.as_ref().map(|s| s.checkpoint.sig.clone()),
         close_reason: "not run".into(),
     };
-    if let Err(e) = ctx
-        .shared
-        .audit
-        .channel_closed(&ctx.id, channel, &end)
-        .await
-    {
-        tracing::error!("audit: cannot record the channel's end: {e}");
-    }
+    ctx.shared
+        .endings
+        .record(Ending::Channel {
+            session_id: ctx.id.clone(),
+            channel,
+            end,
+        })
+        .await;
 }
 
 /// Closes the recording and logs its final hash.
@@ -826,14 +826,14 @@ pub async fn run_forward(
             signature: None,
             close_reason: "closed (port forward: not recorded)".into(),
         };
-        if let Err(e) = ctx
-            .shared
-            .audit
-            .channel_closed(&ctx.id, channel, &end)
-            .await
-        {
-            tracing::error!("audit: cannot record the forward's end: {e}");
-        }
+        ctx.shared
+            .endings
+            .record(Ending::Channel {
+                session_id: ctx.id.clone(),
+                channel,
+                end,
+            })
+            .await;
     }
     .instrument(span)
     .await

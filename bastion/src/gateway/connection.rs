@@ -660,16 +660,13 @@ impl Drop for Connection {
             Some(ctx) => {
                 ctx.closed.cancel();
                 info!(conn = %self.id, identity = %ctx.user.key_id, "connection closed");
-                let audit = self.shared.audit.clone();
-                let id = self.id.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = audit
-                        .session_closed(&id, crate::audit::now_ms(), "connection closed")
-                        .await
-                    {
-                        tracing::error!(session = %id, "audit: cannot close the session row: {e}");
-                    }
-                });
+                let endings = self.shared.endings.clone();
+                let ending = crate::audit::Ending::Session {
+                    id: self.id.clone(),
+                    ended_at_ms: crate::audit::now_ms(),
+                    reason: "connection closed".into(),
+                };
+                tokio::spawn(async move { endings.record(ending).await });
             }
             None => {
                 debug!(conn = %self.id, peer = %self.peer, "connection closed before authentication")

@@ -51,6 +51,8 @@ pub struct Shared {
     pub upstream_config_host_ca: Arc<russh::client::Config>,
     /// The audit store (every session and channel is a row; no store, no session).
     pub audit: crate::audit::AuditStore,
+    /// Writes session and channel ends, retrying them while the audit store is away.
+    pub endings: crate::audit::Endings,
     /// Interactive channels that reviewers may watch.
     pub live: Arc<watch::LiveSessions>,
     /// The approval webhook, if configured.

@@ -76,9 +76,38 @@ fn postgres_outage_refuses_new_sessions_then_recovers() {
         .target("t1", &sshd, "")
         .role(OPS_ROLE)
         .start();
+    let exited_zero = |pg: &Postgres| {
+        pg.psql(
+            "bastion_audit",
+            "SELECT count(*) FROM channels WHERE exit_status = 0",
+        )
+    };
     let alice = bastion.user("alice@example.test", "ops");
     let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo before"]));
     assert_eq!(stdout(&o), "before\n", "{}", stderr(&o));
+
+    // A session that starts before the outage and ends during it: it runs on (its recording
+    // is local) and its end reaches the database once it is back.
+    let go = bastion.dir.path().join("go");
+    let wait_then_echo = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; echo during",
+        go.display()
+    );
+    let during = alice
+        .ssh("t1@127.0.0.1", &[&wait_then_echo])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tests::wait_for(std::time::Duration::from_secs(10), || {
+        pg.psql(
+            "bastion_audit",
+            "SELECT count(*) FROM channels WHERE command LIKE 'while%'",
+        )
+        .contains('1')
+        .then_some(())
+    })
+    .expect("the long session's channel row");
 
     pg.stop();
     let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo SHOULD-NOT-RUN"]));
@@ -91,19 +120,26 @@ fn postgres_outage_refuses_new_sessions_then_recovers() {
     );
     bastion.wait_log("audit store unavailable, session refused");
 
+    std::fs::write(&go, "").unwrap();
+    let o = during.wait_with_output().unwrap();
+    assert_eq!(stdout(&o), "during\n", "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+    bastion.wait_log("the end is kept and retried");
+
     pg.start();
     let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo after"]));
     assert_eq!(stdout(&o), "after\n", "{}", stderr(&o));
-    // The channel's closing row is written once the recording is sealed, just after the
-    // client has its exit status.
-    let count = || {
-        pg.psql(
-            "bastion_audit",
-            "SELECT count(*) FROM channels WHERE exit_status = 0",
-        )
-    };
-    tests::wait_for(std::time::Duration::from_secs(10), || {
-        count().contains('2').then_some(())
+    // before, during (written by the retry) and after; each closing row is written once the
+    // recording is sealed, just after the client has its exit status.
+    tests::wait_for(std::time::Duration::from_secs(20), || {
+        exited_zero(&pg).contains('3').then_some(())
     })
-    .unwrap_or_else(|| panic!("{}", count()));
+    .unwrap_or_else(|| panic!("{}", exited_zero(&pg)));
+    let closed = pg.psql(
+        "bastion_audit",
+        "SELECT count(*) FROM channels WHERE command LIKE 'while%' \
+         AND exit_status = 0 AND final_hash IS NOT NULL AND bytes_out = 7",
+    );
+    assert!(closed.contains('1'), "{closed}");
+    bastion.wait_log("every waiting end is written");
 }

@@ -1,0 +1,219 @@
+//! [`Endings`]: how sessions and channels ended, written even when the database is away at
+//! that moment.
+//!
+//! A session that started while the database was up has its opening row; when it ends during
+//! an outage, its exit status, byte counts and recording hash must still reach the database.
+//! An end the database refuses for a transient reason (unreachable, timed out, connection
+//! lost) waits in memory and is retried with backoff until it is written; a full queue and a
+//! shutdown with ends still waiting are logged as errors with their count. The recordings on
+//! disk hold the same facts, sealed and signed, whatever happens here.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use super::{AuditError, AuditStore, ChannelEnd};
+
+/// Ends kept for retry at most; past this the oldest facts are already in the recordings and a
+/// bastion that cannot reach its database for so long is refusing every new session anyway.
+const QUEUE_LIMIT: usize = 10_000;
+/// First retry delay; doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// One end to record.
+#[derive(Debug, Clone)]
+pub enum Ending {
+    /// A connection closed: [`AuditStore::session_closed`].
+    Session {
+        id: String,
+        ended_at_ms: i64,
+        reason: String,
+    },
+    /// A channel closed: [`AuditStore::channel_closed`].
+    Channel {
+        session_id: String,
+        channel: u32,
+        end: ChannelEnd,
+    },
+}
+
+/// Writes ends now, or later if the database is away. Cheap to clone.
+#[derive(Clone)]
+pub struct Endings {
+    store: AuditStore,
+    tx: mpsc::Sender<Ending>,
+    /// The retry task's receiver until the first end has to wait: the task is spawned then, so
+    /// that building an [`Endings`] needs no runtime.
+    rx: Arc<Mutex<Option<mpsc::Receiver<Ending>>>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for Endings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endings")
+            .field("waiting", &self.waiting())
+            .finish()
+    }
+}
+
+impl Endings {
+    pub fn new(store: AuditStore) -> Endings {
+        let (tx, rx) = mpsc::channel(QUEUE_LIMIT);
+        Endings {
+            store,
+            tx,
+            rx: Arc::new(Mutex::new(Some(rx))),
+            waiting: Arc::default(),
+        }
+    }
+
+    /// Ends not written yet.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Writes `ending`; if the database is away, queues it for retry. Errors that a retry
+    /// cannot fix (no such row, a value out of range) are logged and dropped.
+    pub async fn record(&self, ending: Ending) {
+        let Err(e) = write(&self.store, &ending).await else {
+            return;
+        };
+        if !transient(&e) {
+            error!(what = %ending.what(), "audit: cannot record the end: {e}");
+            return;
+        }
+        self.spawn_retries();
+        match self.tx.try_send(ending) {
+            Ok(()) => {
+                self.waiting.fetch_add(1, Ordering::Relaxed);
+                warn!("audit: database away ({e}); the end is kept and retried");
+            }
+            Err(mpsc::error::TrySendError::Full(ending))
+            | Err(mpsc::error::TrySendError::Closed(ending)) => error!(
+                what = %ending.what(),
+                "audit: {QUEUE_LIMIT} ends already waiting for the database; this one is lost \
+                 (its recording still has it): {e}"
+            ),
+        }
+    }
+
+    /// Waits up to `within` for queued ends to be written. Returns how many are still waiting.
+    pub async fn drain(&self, within: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.waiting() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.waiting()
+    }
+
+    fn spawn_retries(&self) {
+        let rx = match self.rx.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(rx) = rx {
+            tokio::spawn(retry(self.store.clone(), rx, self.waiting.clone()));
+        }
+    }
+}
+
+/// Writes queued ends in order, waiting longer after each failure.
+async fn retry(store: AuditStore, mut rx: mpsc::Receiver<Ending>, waiting: Arc<AtomicUsize>) {
+    let mut queue = VecDeque::new();
+    let mut delay = RETRY_FIRST;
+    loop {
+        if queue.is_empty() {
+            delay = RETRY_FIRST;
+            match rx.recv().await {
+                Some(e) => queue.push_back(e),
+                None => return,
+            }
+            // Fresh failures were just seen by the writer: give the database a moment.
+            tokio::time::sleep(delay).await;
+        }
+        while let Ok(e) = rx.try_recv() {
+            queue.push_back(e);
+        }
+        let Some(head) = queue.front() else { continue };
+        match write(&store, head).await {
+            Ok(()) => {
+                queue.pop_front();
+                waiting.fetch_sub(1, Ordering::Relaxed);
+                if queue.is_empty() {
+                    info!("audit: database back; every waiting end is written");
+                }
+            }
+            Err(e) if transient(&e) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RETRY_MAX);
+            }
+            Err(e) => {
+                error!(what = %head.what(), "audit: cannot record the end: {e}");
+                queue.pop_front();
+                waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+async fn write(store: &AuditStore, ending: &Ending) -> Result<(), AuditError> {
+    match ending {
+        Ending::Session {
+            id,
+            ended_at_ms,
+            reason,
+        } => store.session_closed(id, *ended_at_ms, reason).await,
+        Ending::Channel {
+            session_id,
+            channel,
+            end,
+        } => store.channel_closed(session_id, *channel, end).await,
+    }
+}
+
+/// Whether waiting may help: the database was away or the connection broke. A query the
+/// database understood and refused (constraint, unknown row) fails the same way every time.
+fn transient(e: &AuditError) -> bool {
+    match e {
+        AuditError::Unreachable { .. } | AuditError::TimedOut { .. } => true,
+        AuditError::Query { source, .. } => match source {
+            sqlx::Error::Database(db) => {
+                // PostgreSQL class 08 (connection exception) and 57P0x (server shutting down or
+                // restarting), SQLite busy, locked, I/O error and full disk: outages, not
+                // mistakes in the query.
+                let code = db.code();
+                let code = code.as_deref().unwrap_or("");
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || matches!(code, "5" | "6" | "10" | "13")
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+impl Ending {
+    /// Names the row for a log line (no content: ids only).
+    fn what(&self) -> String {
+        match self {
+            Ending::Session { id, .. } => format!("session {id}"),
+            Ending::Channel {
+                session_id,
+                channel,
+                ..
+            } => format!("session {session_id} channel {channel}"),
+        }
+    }
+}
