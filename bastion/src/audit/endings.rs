@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use super::{AuditError, AuditStore, ChannelEnd};
+use super::{AuditError, AuditStore, ChannelEnd, OpenChannel};
 
 /// Ends kept for retry at most; past this the oldest facts are already in the recordings and a
 /// bastion that cannot reach its database for so long is refusing every new session anyway.
@@ -36,8 +36,7 @@ pub enum Ending {
     },
     /// A channel closed: [`AuditStore::channel_closed`].
     Channel {
-        session_id: String,
-        channel: u32,
+        channel: OpenChannel,
         end: ChannelEnd,
     },
 }
@@ -168,11 +167,7 @@ async fn write(store: &AuditStore, ending: &Ending) -> Result<(), AuditError> {
             ended_at_ms,
             reason,
         } => store.session_closed(id, *ended_at_ms, reason).await,
-        Ending::Channel {
-            session_id,
-            channel,
-            end,
-        } => store.channel_closed(session_id, *channel, end).await,
+        Ending::Channel { channel, end } => store.channel_closed(channel, end).await,
     }
 }
 
@@ -209,11 +204,9 @@ impl Ending {
     fn what(&self) -> String {
         match self {
             Ending::Session { id, .. } => format!("session {id}"),
-            Ending::Channel {
-                session_id,
-                channel,
-                ..
-            } => format!("session {session_id} channel {channel}"),
+            Ending::Channel { channel, .. } => {
+                format!("session {} channel {}", channel.session_id, channel.channel)
+            }
         }
     }
 }

@@ -87,6 +87,16 @@ pub struct ChannelOpened {
     pub recording_path: Option<String>,
 }
 
+/// A channel row written by [`AuditStore::channel_opened`]: what its end is recorded against.
+/// Channel numbers are reused within a session; the row is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenChannel {
+    pub session_id: String,
+    pub channel: u32,
+    /// `channels.id`.
+    pub row: i64,
+}
+
 /// How a channel ended.
 #[derive(Debug, Clone)]
 pub struct ChannelEnd {

@@ -97,13 +97,13 @@ async fn round_trip(store: &AuditStore) {
     shell.kind = "shell".into();
     shell.command = None;
     shell.pty = Some(("xterm-256color".into(), u32::MAX, 24));
-    store.channel_opened(&shell).await.unwrap();
+    let shell = store.channel_opened(&shell).await.unwrap();
     let running = &store.channels(&all()).await.unwrap()[0];
     assert_eq!((running.ended_at_ms, running.bytes_in), (None, None));
 
     let mut signalled = end(T0 + 5_000, None);
     signalled.exit_signal = Some("KILL".into());
-    store.channel_closed("s1", 0, &signalled).await.unwrap();
+    store.channel_closed(&shell, &signalled).await.unwrap();
     store
         .session_closed("s1", T0 + 6_000, "client disconnected")
         .await
@@ -150,7 +150,7 @@ async fn round_trip(store: &AuditStore) {
         ..end(T0, None)
     };
     assert!(matches!(
-        store.channel_closed("s1", 0, &too_big).await,
+        store.channel_closed(&shell, &too_big).await,
         Err(AuditError::OutOfRange {
             field: "bytes_in",
             ..
@@ -257,7 +257,7 @@ async fn close_rules(store: &AuditStore) {
         .session_opened(&session("s", "alice", T0, None))
         .await
         .unwrap();
-    store
+    let three = store
         .channel_opened(&channel("s", 3, T0, "db1"))
         .await
         .unwrap();
@@ -276,11 +276,11 @@ async fn close_rules(store: &AuditStore) {
     );
     // ... which the relay's later report completes, once.
     store
-        .channel_closed("s", 3, &end(T0 + 15, Some(0)))
+        .channel_closed(&three, &end(T0 + 15, Some(0)))
         .await
         .unwrap();
     store
-        .channel_closed("s", 3, &end(T0 + 99, Some(1)))
+        .channel_closed(&three, &end(T0 + 99, Some(1)))
         .await
         .unwrap();
     let c = &store.channels(&all()).await.unwrap()[0];
@@ -293,8 +293,13 @@ async fn close_rules(store: &AuditStore) {
         store.session_closed("nope", T0, "x").await,
         Err(AuditError::UnknownSession { .. })
     ));
+    let never = OpenChannel {
+        session_id: "s".into(),
+        channel: 9,
+        row: three.row + 100,
+    };
     assert!(matches!(
-        store.channel_closed("s", 9, &end(T0, None)).await,
+        store.channel_closed(&never, &end(T0, None)).await,
         Err(AuditError::UnknownChannel { channel: 9, .. })
     ));
     let orphan = store.channel_opened(&channel("nope", 0, T0, "db1")).await;
@@ -457,33 +462,57 @@ async fn ends_during_an_outage_are_written_when_the_database_is_back() {
         .session_opened(&session("s", "alice", T0, Some("db1")))
         .await
         .unwrap();
-    store
+    let first = store
         .channel_opened(&channel("s", 0, T0, "db1"))
         .await
         .unwrap();
     pg.stop();
     endings
         .record(Ending::Channel {
-            session_id: "s".into(),
-            channel: 0,
+            channel: first.clone(),
             end: end(T0 + 5, Some(0)),
         })
         .await;
+    assert_eq!(endings.waiting(), 1);
+    assert_eq!(
+        endings.drain(std::time::Duration::from_millis(300)).await,
+        1
+    );
+    pg.start();
+    // The client reuses channel number 0 before the retry gets through: the end still lands
+    // on the channel that ended.
+    let second = store
+        .channel_opened(&channel("s", 0, T0 + 7, "db1"))
+        .await
+        .unwrap();
+    assert_ne!(first.row, second.row);
+    assert_eq!(endings.drain(std::time::Duration::from_secs(30)).await, 0);
+    let ends = |rows: Vec<ChannelRow>| {
+        let mut v: Vec<_> = rows
+            .iter()
+            .map(|c| (c.started_at_ms, c.ended_at_ms, c.exit_status))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        ends(store.channels(&all()).await.unwrap()),
+        vec![(T0, Some(T0 + 5), Some(0)), (T0 + 7, None, None)]
+    );
+
+    pg.stop();
     endings
         .record(Ending::Session {
             id: "s".into(),
-            ended_at_ms: T0 + 6,
+            ended_at_ms: T0 + 9,
             reason: "connection closed".into(),
         })
         .await;
-    assert_eq!(endings.waiting(), 2);
-    assert_eq!(endings.drain(std::time::Duration::from_millis(300)).await, 2);
+    assert_eq!(endings.waiting(), 1);
     pg.start();
-    assert_eq!(endings.drain(std::time::Duration::from_secs(20)).await, 0);
-    let c = &store.channels(&all()).await.unwrap()[0];
-    assert_eq!((c.ended_at_ms, c.exit_status), (Some(T0 + 5), Some(0)));
+    assert_eq!(endings.drain(std::time::Duration::from_secs(30)).await, 0);
     let s = &store.sessions(&all()).await.unwrap()[0];
-    assert_eq!(s.ended_at_ms, Some(T0 + 6));
+    assert_eq!(s.ended_at_ms, Some(T0 + 9));
 
     // A refusal that waiting cannot fix is not queued.
     endings

@@ -2,7 +2,7 @@
 //! closing, and crash recovery at start.
 
 use super::store::{with_pool, AuditStore};
-use super::{AuditError, AuthEvent, ChannelEnd, ChannelOpened, SessionOpened};
+use super::{AuditError, AuthEvent, ChannelEnd, ChannelOpened, OpenChannel, SessionOpened};
 
 impl AuditStore {
     /// Records an authentication decision.
@@ -104,16 +104,17 @@ impl AuditStore {
         Ok(())
     }
 
-    /// Records a new channel of a recorded session.
+    /// Records a new channel of a recorded session; its end is recorded against the returned
+    /// row.
     ///
     /// # Errors
     ///
     /// [`AuditError::Query`] (a foreign key violation) if the session was never recorded.
-    pub async fn channel_opened(&self, c: &ChannelOpened) -> Result<(), AuditError> {
+    pub async fn channel_opened(&self, c: &ChannelOpened) -> Result<OpenChannel, AuditError> {
         const SQL: &str = "INSERT INTO channels \
              (session_id, channel, started_at_ms, kind, command, target, login, \
               pty_term, pty_cols, pty_rows, recording_path) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
         let (term, cols, rows) = match &c.pty {
             Some((term, cols, rows)) => (
                 Some(term.as_str()),
@@ -123,7 +124,7 @@ impl AuditStore {
             None => (None, None, None),
         };
         let insert = async {
-            with_pool!(self, pool => sqlx::query(SQL)
+            with_pool!(self, pool => sqlx::query_scalar::<_, i64>(SQL)
                 .bind(&c.session_id)
                 .bind(i64::from(c.channel))
                 .bind(c.started_at_ms)
@@ -135,42 +136,42 @@ impl AuditStore {
                 .bind(cols)
                 .bind(rows)
                 .bind(&c.recording_path)
-                .execute(pool)
-                .await
-                .map(|_| ()))
+                .fetch_one(pool)
+                .await)
         };
-        self.bounded(insert).await
+        let row = self.bounded(insert).await?;
+        Ok(OpenChannel {
+            session_id: c.session_id.clone(),
+            channel: c.channel,
+            row,
+        })
     }
 
-    /// Records how a channel ended. It completes the latest row for this channel number that
-    /// has no byte counts yet, even one already closed by [`Self::session_closed`]; a second
-    /// report for the same channel changes nothing.
+    /// Records how a channel ended. It completes the channel's row even if
+    /// [`Self::session_closed`] already closed it; a second report changes nothing, so a retry
+    /// after a lost acknowledgement is harmless.
     ///
     /// # Errors
     ///
-    /// [`AuditError::UnknownChannel`] if the channel was never recorded;
+    /// [`AuditError::UnknownChannel`] if the row does not exist;
     /// [`AuditError::OutOfRange`] for byte counts past `i64::MAX`.
     pub async fn channel_closed(
         &self,
-        session_id: &str,
-        channel: u32,
+        channel: &OpenChannel,
         end: &ChannelEnd,
     ) -> Result<(), AuditError> {
         // "bytes_in IS NULL" means the relay has not reported this channel's end yet.
-        const SQL: &str = "UPDATE channels SET ended_at_ms = $3, exit_status = $4, \
-             exit_signal = $5, bytes_in = $6, bytes_out = $7, final_hash = $8, signature = $9, \
-             close_reason = $10 \
-             WHERE id = (SELECT MAX(id) FROM channels \
-                         WHERE session_id = $1 AND channel = $2 AND bytes_in IS NULL)";
-        const EXISTS: &str = "SELECT COUNT(*) FROM channels WHERE session_id = $1 AND channel = $2";
+        const SQL: &str = "UPDATE channels SET ended_at_ms = $2, exit_status = $3, \
+             exit_signal = $4, bytes_in = $5, bytes_out = $6, final_hash = $7, signature = $8, \
+             close_reason = $9 \
+             WHERE id = $1 AND bytes_in IS NULL";
+        const EXISTS: &str = "SELECT COUNT(*) FROM channels WHERE id = $1";
         let bytes_in = to_i64("bytes_in", end.bytes_in)?;
         let bytes_out = to_i64("bytes_out", end.bytes_out)?;
-        let number = i64::from(channel);
         let close = async {
             with_pool!(self, pool => async {
                 let updated = sqlx::query(SQL)
-                    .bind(session_id)
-                    .bind(number)
+                    .bind(channel.row)
                     .bind(end.ended_at_ms)
                     .bind(end.exit_status.map(i64::from))
                     .bind(&end.exit_signal)
@@ -186,8 +187,7 @@ impl AuditStore {
                     return Ok(1);
                 }
                 sqlx::query_scalar::<_, i64>(EXISTS)
-                    .bind(session_id)
-                    .bind(number)
+                    .bind(channel.row)
                     .fetch_one(pool)
                     .await
             }
@@ -196,8 +196,8 @@ impl AuditStore {
         if self.bounded(close).await? == 0 {
             return Err(AuditError::UnknownChannel {
                 url: self.url.to_string(),
-                session_id: session_id.to_string(),
-                channel,
+                session_id: channel.session_id.clone(),
+                channel: channel.channel,
             });
         }
         Ok(())

@@ -29,7 +29,7 @@ use super::pumps::{Pending, Pumps, ShellHold};
 use super::recording::{self, ChannelInfo, ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
-use crate::audit::{ChannelEnd, ChannelOpened, Ending};
+use crate::audit::{ChannelEnd, ChannelOpened, Ending, OpenChannel};
 
 /// Data that arrives before the start request is kept, up to this much.
 const MAX_EARLY_BYTES: usize = 256 * 1024;
@@ -379,20 +379,23 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             None,
         )
     };
-    if let Err(e) = audited {
-        tracing::error!("audit store unavailable, channel refused: {e}");
-        if let Some(Ok(c)) = opened_early {
-            let _ = c.close().await;
+    let row = match audited {
+        Ok(row) => row,
+        Err(e) => {
+            tracing::error!("audit store unavailable, channel refused: {e}");
+            if let Some(Ok(c)) = opened_early {
+                let _ = c.close().await;
+            }
+            client
+                .fail("bastion: the audit store is unavailable, so this session may not start (fail closed)", 1)
+                .await;
+            let _ = recording
+                .send(RecEvent::Marker("refused: audit store unavailable".into()))
+                .await;
+            Box::pin(seal(recording)).await;
+            return;
         }
-        client
-            .fail("bastion: the audit store is unavailable, so this session may not start (fail closed)", 1)
-            .await;
-        let _ = recording
-            .send(RecEvent::Marker("refused: audit store unavailable".into()))
-            .await;
-        Box::pin(seal(recording)).await;
-        return;
-    }
+    };
     let _ = recording
         .send(RecEvent::Marker(format!("{} started", start.kind())))
         .await;
@@ -410,7 +413,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             Ok(()) => {}
             Err((text, status)) => {
                 client.fail(&text, status).await;
-                Box::pin(end_unrun(&ctx, u32::from(client.id), recording, status)).await;
+                Box::pin(end_unrun(&ctx, row, recording, status)).await;
                 return;
             }
         }
@@ -452,7 +455,6 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             Duration::from_millis(ctx.shared.config.masking.live_hold_ms),
         )
     });
-    let client_id = client.id;
     // Any interactive session (a pty: a shell, or `ssh -t host cmd`) has its lines watched.
     let shell_hold = (!transfer && ctx.shared.approvals.has_line_rules(&access))
         .then_some(pty.as_ref())
@@ -506,11 +508,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     };
     ctx.shared
         .endings
-        .record(Ending::Channel {
-            session_id: ctx.id.clone(),
-            channel: u32::from(client_id),
-            end,
-        })
+        .record(Ending::Channel { channel: row, end })
         .await;
 }
 
@@ -584,7 +582,12 @@ async fn approval_hold(
 }
 
 /// Ends a channel whose command never ran: seals its recording and closes its audit row.
-async fn end_unrun(ctx: &SessionCtx, channel: u32, recording: Arc<ChannelRecording>, status: u32) {
+async fn end_unrun(
+    ctx: &SessionCtx,
+    channel: OpenChannel,
+    recording: Arc<ChannelRecording>,
+    status: u32,
+) {
     let _ = recording.send(RecEvent::Exit(status.to_string())).await;
     let sealed = Box::pin(seal(recording)).await;
     let end = ChannelEnd {
@@ -599,11 +602,7 @@ async fn end_unrun(ctx: &SessionCtx, channel: u32, recording: Arc<ChannelRecordi
     };
     ctx.shared
         .endings
-        .record(Ending::Channel {
-            session_id: ctx.id.clone(),
-            channel,
-            end,
-        })
+        .record(Ending::Channel { channel, end })
         .await;
 }
 
@@ -799,11 +798,14 @@ pub async fn run_forward(
             pty: None,
             recording_path: None,
         };
-        if let Err(e) = Box::pin(ctx.shared.audit.channel_opened(&opened)).await {
-            tracing::error!("audit store unavailable, forward refused: {e}");
-            let _ = client.tx.close().await;
-            return;
-        }
+        let row = match Box::pin(ctx.shared.audit.channel_opened(&opened)).await {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::error!("audit store unavailable, forward refused: {e}");
+                let _ = client.tx.close().await;
+                return;
+            }
+        };
         let pumps = Pumps {
             ctx: ctx.clone(),
             client,
@@ -828,11 +830,7 @@ pub async fn run_forward(
         };
         ctx.shared
             .endings
-            .record(Ending::Channel {
-                session_id: ctx.id.clone(),
-                channel,
-                end,
-            })
+            .record(Ending::Channel { channel: row, end })
             .await;
     }
     .instrument(span)
