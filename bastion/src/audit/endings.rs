@@ -140,22 +140,18 @@ async fn retry(store: AuditStore, mut rx: mpsc::Receiver<Ending>, waiting: Arc<A
         }
         let Some(head) = queue.front() else { continue };
         match write(&store, head).await {
-            Ok(()) => {
-                queue.pop_front();
-                waiting.fetch_sub(1, Ordering::Relaxed);
-                if queue.is_empty() {
-                    info!("audit: database back; every waiting end is written");
-                }
-            }
             Err(e) if transient(&e) => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(RETRY_MAX);
+                continue;
             }
-            Err(e) => {
-                error!(what = %head.what(), "audit: cannot record the end: {e}");
-                queue.pop_front();
-                waiting.fetch_sub(1, Ordering::Relaxed);
-            }
+            Err(e) => error!(what = %head.what(), "audit: cannot record the end: {e}"),
+            Ok(()) => {}
+        }
+        queue.pop_front();
+        waiting.fetch_sub(1, Ordering::Relaxed);
+        if queue.is_empty() {
+            info!("audit: database back; every waiting end is settled");
         }
     }
 }

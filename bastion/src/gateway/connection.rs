@@ -35,7 +35,8 @@ pub struct Connection {
     /// Set while a device login waits for the user; the login grace timer allows it longer.
     pub device_pending: Arc<AtomicBool>,
     sign_in: super::device_login::SignIn,
-    /// Counted in the open-sessions gauge.
+    /// The session has its audit row (so its end is recorded) and counts in the open-sessions
+    /// gauge. False for a session refused at admission, which only shows its reason.
     counted: bool,
     session: Option<Arc<SessionCtx>>,
     /// A destination refusal to tell the user once authentication completes.
@@ -660,13 +661,15 @@ impl Drop for Connection {
             Some(ctx) => {
                 ctx.closed.cancel();
                 info!(conn = %self.id, identity = %ctx.user.key_id, "connection closed");
-                let endings = self.shared.endings.clone();
-                let ending = crate::audit::Ending::Session {
-                    id: self.id.clone(),
-                    ended_at_ms: crate::audit::now_ms(),
-                    reason: "connection closed".into(),
-                };
-                tokio::spawn(async move { endings.record(ending).await });
+                if self.counted {
+                    let endings = self.shared.endings.clone();
+                    let ending = crate::audit::Ending::Session {
+                        id: self.id.clone(),
+                        ended_at_ms: crate::audit::now_ms(),
+                        reason: "connection closed".into(),
+                    };
+                    tokio::spawn(async move { endings.record(ending).await });
+                }
             }
             None => {
                 debug!(conn = %self.id, peer = %self.peer, "connection closed before authentication")

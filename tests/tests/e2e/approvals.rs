@@ -234,6 +234,17 @@ fn next_held(bastion: &Bastion, after: usize) -> i64 {
         .unwrap()
 }
 
+/// Waits until `line` (a prompt and what was typed or recalled) is a whole line of the screen
+/// `times` times: Enter is pressed once the shell has echoed the line, as a person would. (The
+/// bastion judges the line on the screen at Enter, and waits for the echo only so long.)
+fn on_screen(t: &tests::Tmux, line: &str, times: usize, wait: Duration) {
+    tests::wait_for(wait, || {
+        let n = t.screen().lines().filter(|l| l.trim_end() == line).count();
+        (n >= times).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{line:?} not {times} times on the screen:\n{}", t.screen()));
+}
+
 #[test]
 fn interactive_bash_lines_are_held_at_enter() {
     let w = world(SHELL_RULE);
@@ -252,6 +263,7 @@ fn interactive_bash_lines_are_held_at_enter() {
 
     // Held, then approved: Enter reaches the shell only then.
     t.type_text("echo drop-$((6*7))");
+    on_screen(&t, "REMOTE$ echo drop-$((6*7))", 1, wait);
     t.keys(&["Enter"]);
     let id = next_held(&w.bastion, 0);
     let s = t.wait_for(&format!("held for approval: request {id}"), wait);
@@ -281,6 +293,7 @@ fn interactive_bash_lines_are_held_at_enter() {
 
     // Recalled from history (Up), then denied: the line is cleared, not run.
     t.keys(&["Up"]);
+    on_screen(&t, "REMOTE$ echo drop-$((6*7))", 2, wait);
     t.keys(&["Enter"]);
     let id2 = next_held(&w.bastion, 1);
     assert_ne!(id, id2);
@@ -327,6 +340,7 @@ fn interactive_sh_lines_are_held_and_denied() {
     let wait = Duration::from_secs(20);
     t.wait_for("SH-PROMPT", wait);
     t.type_text("echo truncate-$((3*3))");
+    on_screen(&t, "SH-PROMPT echo truncate-$((3*3))", 1, wait);
     t.keys(&["Enter"]);
     let id = next_held(&w.bastion, 0);
     assert!(review(&w.bob, &format!("deny {id} --reason nope"))
@@ -439,11 +453,7 @@ fn webhook_hears_requests_and_decisions_despite_failures() {
     );
     assert!(decided.contains(&format!("\"request\":{id}")), "{decided}");
     // The first attempt was refused (500) and retried.
-    assert!(
-        bastion.log().contains("approval webhook refused the event"),
-        "{}",
-        bastion.log()
-    );
+    bastion.wait_log("approval webhook refused the event");
 }
 
 #[test]
@@ -490,7 +500,16 @@ fn review_console_watches_a_live_session_read_only_and_masked() {
     user.type_text("echo live-$((7*6)) SSN 123-45-$((6000+789))");
     user.keys(&["Enter"]);
     user.wait_for("live-42", wait);
-    std::thread::sleep(Duration::from_millis(1500));
+    // The console rebuilds the screen so far from the recording, whose lines reach the file at
+    // its next checkpoint (within a second or so).
+    let recordings = w.bastion.dir.path().join("recordings");
+    tests::wait_for(wait, || {
+        crate::recording::casts(&recordings)
+            .iter()
+            .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("live-42")))
+            .then_some(())
+    })
+    .expect("live-42 in the recording");
     let console = tests::Tmux::start(
         &format!("{} -tt review@127.0.0.1; sleep 30", w.bob.ssh_line("", "")),
         120,

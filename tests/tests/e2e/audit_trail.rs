@@ -24,7 +24,13 @@ fn sessions_channels_and_refusals_become_rows() {
     .expect("a closed session row");
     assert_eq!(found[0]["identity"], "alice@example.test");
     assert_eq!(found[0]["target"], "t1");
-    let channels = audit_json(config, "channels", &[]);
+    // The channel's closing row (exit status, byte counts, final hash) is written once its
+    // recording is sealed, independently of the session's: `bytes_in` stays NULL until then.
+    let channels = tests::wait_for(std::time::Duration::from_secs(20), || {
+        let c = audit_json(config, "channels", &[]);
+        (!c.is_empty() && c.iter().all(|r| !r["bytes_in"].is_null())).then_some(c)
+    })
+    .unwrap_or_else(|| audit_json(config, "channels", &[]));
     assert_eq!(channels.len(), 1, "{channels:?}");
     let c = &channels[0];
     assert_eq!(c["kind"], "exec");
@@ -51,7 +57,14 @@ fn sessions_channels_and_refusals_become_rows() {
             .any(|c| c["key_id"] == "alice@example.test" && c["source"] == "cli"),
         "{certs:?}"
     );
-    let auth = audit_json(config, "auth", &[]);
+    // A refused authentication is written in the background.
+    let auth = tests::wait_for(std::time::Duration::from_secs(20), || {
+        let a = audit_json(config, "auth", &[]);
+        a.iter()
+            .any(|r| r["identity"] == "eve@example.test")
+            .then_some(a)
+    })
+    .unwrap_or_else(|| audit_json(config, "auth", &[]));
     assert!(
         auth.iter()
             .any(|a| a["identity"] == "alice@example.test" && a["accepted"] == true),
@@ -85,6 +98,12 @@ fn postgres_outage_refuses_new_sessions_then_recovers() {
     let alice = bastion.user("alice@example.test", "ops");
     let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo before"]));
     assert_eq!(stdout(&o), "before\n", "{}", stderr(&o));
+    // Its closing row is written just after the client has its exit status: wait for it, so
+    // that the only channel end the outage catches is the long session's below.
+    tests::wait_for(std::time::Duration::from_secs(20), || {
+        (exited_zero(&pg).trim() == "1").then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", exited_zero(&pg)));
 
     // A session that starts before the outage and ends during it: it runs on (its recording
     // is local) and its end reaches the database once it is back.
@@ -124,7 +143,18 @@ fn postgres_outage_refuses_new_sessions_then_recovers() {
     let o = during.wait_with_output().unwrap();
     assert_eq!(stdout(&o), "during\n", "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(0));
-    bastion.wait_log("the end is kept and retried");
+    // Its channel end meets the outage (each attempt takes the pool's acquire timeout) and is
+    // kept for a retry. Not just any kept end: the refused connection's is kept too, and
+    // starting the database before the channel's end was tried would skip the retry. Only
+    // the channel's is logged within a channel span.
+    tests::wait_for(std::time::Duration::from_secs(30), || {
+        bastion
+            .log()
+            .lines()
+            .any(|l| l.contains("channel{") && l.contains("the end is kept and retried"))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no channel end kept for a retry:\n{}", bastion.log()));
 
     pg.start();
     let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo after"]));
@@ -141,5 +171,5 @@ fn postgres_outage_refuses_new_sessions_then_recovers() {
          AND exit_status = 0 AND final_hash IS NOT NULL AND bytes_out = 7",
     );
     assert!(closed.contains('1'), "{closed}");
-    bastion.wait_log("every waiting end is written");
+    bastion.wait_log("every waiting end is settled");
 }

@@ -119,9 +119,13 @@ fn device_flow_token_to_certificate_to_ssh() {
             .arg(format!("{}/metrics", w.api)));
         stdout(&o)
     };
-    let text = tests::wait_for(std::time::Duration::from_secs(10), || {
+    // The session gauge drops when the connection closes, the channel gauge when the channel's
+    // task has sealed its recording and written its end: each on its own, after the client has
+    // its exit status.
+    let text = tests::wait_for(std::time::Duration::from_secs(20), || {
         let t = metrics(());
-        t.contains("\nbastion_sessions 0\n").then_some(t)
+        let idle = ["\nbastion_sessions 0\n", "\nbastion_channels 0\n"];
+        idle.iter().all(|l| t.contains(l)).then_some(t)
     })
     .unwrap_or_else(|| panic!("{}", metrics(())));
     for line in [

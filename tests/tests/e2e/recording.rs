@@ -163,12 +163,30 @@ fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
     t.type_text("echo \"MARK-$((6*7))\"");
     t.keys(&["Enter"]);
     t.wait_for("MARK-42", Duration::from_secs(15));
-    std::thread::sleep(Duration::from_millis(1500));
+    // The output reaches the file at the next checkpoint (within a second or so).
+    let dir = w.bastion.dir.path().join("recordings");
+    tests::wait_for(Duration::from_secs(15), || {
+        casts(&dir)
+            .iter()
+            .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("MARK-42")))
+            .then_some(())
+    })
+    .expect("MARK-42 in the recording");
+    let pid = w.bastion.pid();
     let _ = Command::new("kill")
-        .args(["-KILL", &w.bastion.pid().to_string()])
+        .args(["-KILL", &pid.to_string()])
         .status();
-    std::thread::sleep(Duration::from_millis(300));
-    let files = casts(&w.bastion.dir.path().join("recordings"));
+    // Dead (a zombie until `restart` reaps it): nothing more is written.
+    tests::wait_for(Duration::from_secs(10), || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        matches!(state, None | Some("Z" | "X")).then_some(())
+    })
+    .expect("the bastion killed");
+    let files = casts(&dir);
     assert_eq!(files.len(), 1);
     let v = bastion(&w.bastion.config, &["verify", files[0].to_str().unwrap()]);
     assert_eq!(

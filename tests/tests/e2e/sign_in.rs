@@ -122,8 +122,17 @@ fn device_prompt_denied_or_timed_out_says_so() {
         text.contains("bastion: nobody signed in within 4s"),
         "{text}"
     );
-    let auth = audit_json(&w.bastion.config, "auth", &[]);
-    for reason in ["device-denied", "device-timeout"] {
+    // Refused authentications are written in the background.
+    let reasons = ["device-denied", "device-timeout"];
+    let auth = tests::wait_for(std::time::Duration::from_secs(20), || {
+        let a = audit_json(&w.bastion.config, "auth", &[]);
+        reasons
+            .iter()
+            .all(|reason| a.iter().any(|r| r["reason"] == *reason))
+            .then_some(a)
+    })
+    .unwrap_or_else(|| audit_json(&w.bastion.config, "auth", &[]));
+    for reason in reasons {
         assert!(
             auth.iter()
                 .any(|a| a["reason"] == reason && a["accepted"] == false),
