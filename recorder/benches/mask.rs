@@ -8,11 +8,17 @@
 //! - `c-dense`: every line is a table row full of identifiers;
 //! - `d-keystrokes`: `b-mix` fed one byte per call (keystroke echo), 32 KiB.
 //!
-//! Each group also measures `memchr-baseline`: counting newlines with `memchr`, the cheapest
-//! full pass over the bytes, so the ratio masker/baseline is visible per machine.
+//! Each group also measures, over the same bytes:
+//! - `memchr-baseline`: counting newlines with `memchr`, the cheapest full pass;
+//! - `dfa-floor`: one simple pattern (`\d{3}-\d{2}-\d{4}`) searched by a lazy DFA with no
+//!   prefilter, i.e. one table lookup per byte: what any automaton costs per byte it looks at
+//!   on this machine;
+//! - `one-shot-regex`: every enabled pattern of the pack in one `meta::Regex`, `find_iter` over
+//!   the whole input at once (no streaming, validators, escapes or masking).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use recorder::mask::{RecordingMasker, RuleSet};
+use regex_automata::meta;
 use std::hint::black_box;
 
 const SIZE: usize = 1 << 20;
@@ -177,11 +183,40 @@ fn baseline(input: &[u8]) -> usize {
     memchr::memchr_iter(b'\n', input).count()
 }
 
+/// A byte-oriented `meta::Regex` over `patterns`, with the syntax the masker uses.
+fn one_shot(patterns: &[String], prefilter: bool) -> meta::Regex {
+    let built = meta::Regex::builder()
+        .syntax(
+            regex_automata::util::syntax::Config::new()
+                .unicode(false)
+                .utf8(false),
+        )
+        .configure(
+            meta::Config::new()
+                .utf8_empty(false)
+                .auto_prefilter(prefilter),
+        )
+        .build_many(patterns);
+    match built {
+        Ok(re) => re,
+        Err(e) => panic!("{patterns:?}: {e}"),
+    }
+}
+
 fn bench(c: &mut Criterion) {
-    let masker = match RuleSet::hipaa().compile() {
+    let pack = RuleSet::hipaa();
+    let masker = match pack.compile() {
         Ok(m) => m,
         Err(e) => panic!("hipaa pack does not compile: {e}"),
     };
+    let patterns: Vec<String> = pack
+        .rules()
+        .iter()
+        .filter(|r| r.enabled)
+        .map(|r| r.pattern.clone())
+        .collect();
+    let all_rules = one_shot(&patterns, true);
+    let floor = one_shot(&[r"\d{3}-\d{2}-\d{4}".to_string()], false);
     let mut out = Vec::with_capacity(SIZE * 2);
     let mut rec = masker.recording();
     for (name, input) in inputs() {
@@ -192,6 +227,12 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function("memchr-baseline", |b| {
             b.iter(|| baseline(black_box(&input)))
+        });
+        g.bench_function("dfa-floor", |b| {
+            b.iter(|| floor.find_iter(black_box(&input[..])).count())
+        });
+        g.bench_function("one-shot-regex", |b| {
+            b.iter(|| all_rules.find_iter(black_box(&input[..])).count())
         });
         g.finish();
     }
