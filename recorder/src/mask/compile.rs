@@ -26,6 +26,9 @@ pub(crate) struct CompiledRule {
     /// This rule alone, for locating its capture group. A separate small automaton because
     /// the capture engines' cost grows with the size of the automaton they run.
     pub(crate) captures: Option<meta::Regex>,
+    /// Longest match of this rule: bounds its anchored searches (the capture engine clears
+    /// state in proportion to the span it is given).
+    pub(crate) max_len: usize,
 }
 
 /// What `bastion config check --masking` shows for one rule.
@@ -191,6 +194,7 @@ pub(crate) fn compile(rules: &[Rule]) -> Result<Masker, MaskError> {
                     group,
                     validator: rule.validator,
                     captures,
+                    max_len: len,
                 });
                 Some(len)
             } else {

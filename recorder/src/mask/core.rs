@@ -119,12 +119,15 @@ impl Hold {
     }
 }
 
-/// One replacement applied when raw bytes are released.
+/// One replacement applied when raw bytes are released: `len` consecutive raw bytes, each
+/// written as `stars` `*`. Consecutive bytes alike share one op, so an identifier with no
+/// escape inside costs one op, not one per character.
 #[derive(Debug, Clone, Copy)]
 struct MaskOp {
-    /// Absolute raw offset of the byte to replace.
+    /// Absolute raw offset of the first byte to replace.
     raw: u64,
-    /// Number of `*` to write instead (0 drops the byte: a UTF-8 continuation byte).
+    len: u32,
+    /// Number of `*` per byte (0 drops the byte: a UTF-8 continuation byte).
     stars: u8,
 }
 
@@ -427,9 +430,10 @@ impl Core {
     ) -> Option<u64> {
         let engine = Arc::clone(&self.engine);
         let rule = engine.rules.get(pid.as_usize())?;
-        // No match is longer than max_len (and the match end is known when given), so the
-        // anchored search needs no more: a short span keeps the capture engine's work small.
-        let limit = known_end.unwrap_or(span_end.min(s + engine.max_len as u64));
+        // No match of this rule is longer than its max_len (and the match end is known when
+        // given), so the anchored search needs no more: a short span keeps the capture
+        // engine's work small.
+        let limit = known_end.unwrap_or(span_end.min(s + rule.max_len as u64));
         let (si, ei) = (self.vi(s), self.vi(limit));
         // Captures (a slower engine) only when a group must be located; otherwise the match
         // span from the DFA-based search is enough.
@@ -483,7 +487,14 @@ impl Core {
     /// marks); punctuation and spaces (`-`, `.`, `@`, `/`, ` `) are kept, so shapes such as
     /// `***-**-****` stay readable and tables stay aligned.
     fn mask_span(&mut self, s: usize, e: usize) {
-        let mut hint = usize::MAX;
+        // The visible-to-raw run of the previous byte: most spans lie within one run.
+        let mut run = (u64::MAX, 0, 0);
+        let mut raw_of = |map: &PosMap, abs: u64| {
+            if abs < run.0 || abs >= run.2 {
+                run = map.run_at(abs);
+            }
+            run.1 + (abs - run.0)
+        };
         let mut i = s;
         while i < e {
             let abs = self.vis_base + i as u64;
@@ -498,15 +509,11 @@ impl Core {
                 (len, Some(stars))
             };
             if let Some(stars) = stars.filter(|_| abs >= self.released_vis) {
-                self.masks.push(MaskOp {
-                    raw: self.map.raw_seq(abs, &mut hint),
-                    stars,
-                });
+                let raw = raw_of(&self.map, abs);
+                push_mask(&mut self.masks, raw, stars);
                 for k in 1..len {
-                    self.masks.push(MaskOp {
-                        raw: self.map.raw_seq(abs + k as u64, &mut hint),
-                        stars: 0,
-                    });
+                    let raw = raw_of(&self.map, abs + k as u64);
+                    push_mask(&mut self.masks, raw, 0);
                 }
             }
             i += len;
@@ -617,15 +624,31 @@ impl Core {
             Some((at, None)) if at >= base && at < raw_to => Some(idx(at)),
             _ => None,
         };
-        for m in self.masks.iter().take_while(|m| m.raw < raw_to) {
+        for m in self.masks.iter_mut() {
+            if m.raw >= raw_to {
+                break;
+            }
             let i = idx(m.raw);
-            if let Some(k) = mark.filter(|&k| k <= i) {
-                self.mark = Some((base + k as u64, Some(out.len() + (k - cursor))));
+            // The part of this op before `raw_to`; the rest waits for the next release.
+            let n = (m.len as usize).min(idx(raw_to) - i);
+            let stars = usize::from(m.stars);
+            if let Some(k) = mark.filter(|&k| k < i + n) {
+                let at = if k <= i {
+                    k.saturating_sub(cursor)
+                } else {
+                    (i - cursor) + (k - i) * stars
+                };
+                self.mark = Some((base + k as u64, Some(out.len() + at)));
                 mark = None;
             }
             out.extend_from_slice(&self.raw[cursor..i]);
-            out.extend(std::iter::repeat_n(b'*', usize::from(m.stars)));
-            cursor = i + 1;
+            out.extend(std::iter::repeat_n(b'*', n * stars));
+            cursor = i + n;
+            if n < m.len as usize {
+                m.raw += n as u64;
+                m.len -= n as u32;
+                break;
+            }
             applied += 1;
         }
         let n = idx(raw_to);
@@ -650,6 +673,18 @@ impl Core {
             self.map.forget_before(keep);
         }
     }
+}
+
+/// Queues one masked raw byte, extending the last op when it is the byte just before and
+/// masked alike.
+fn push_mask(masks: &mut Vec<MaskOp>, raw: u64, stars: u8) {
+    if let Some(last) = masks.last_mut() {
+        if last.stars == stars && last.raw + u64::from(last.len) == raw && last.len < u32::MAX {
+            last.len += 1;
+            return;
+        }
+    }
+    masks.push(MaskOp { raw, len: 1, stars });
 }
 
 /// Whether every byte leads from `state` to the dead state and end of input adds no match,

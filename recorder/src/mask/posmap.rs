@@ -37,23 +37,15 @@ impl PosMap {
         }
     }
 
-    /// Like [`PosMap::raw`] for a caller mapping increasing offsets: `hint` remembers the run
-    /// of the previous lookup (start with `usize::MAX`), so a walk over a span costs one search
-    /// and then O(1) per offset.
-    pub(crate) fn raw_seq(&self, vis: u64, hint: &mut usize) -> u64 {
-        let start_ok = self.runs.get(*hint).is_some_and(|&(v, _)| v <= vis);
-        if !start_ok {
-            *hint = self
-                .runs
-                .partition_point(|&(v, _)| v <= vis)
-                .saturating_sub(1);
-        }
-        while self.runs.get(*hint + 1).is_some_and(|&(v, _)| v <= vis) {
-            *hint += 1;
-        }
-        match self.runs.get(*hint) {
-            Some(&(v, r)) if v <= vis => r + (vis - v),
-            _ => vis,
+    /// The run holding visible offset `vis`: its first visible offset, that offset's raw
+    /// offset, and the visible offset where the next run starts (`u64::MAX` for the last).
+    pub(crate) fn run_at(&self, vis: u64) -> (u64, u64, u64) {
+        let i = self.runs.partition_point(|&(v, _)| v <= vis);
+        let next = self.runs.get(i).map_or(u64::MAX, |&(v, _)| v);
+        match i.checked_sub(1).and_then(|i| self.runs.get(i)) {
+            Some(&(v, r)) => (v, r, next),
+            // Unreachable by the invariant, as in `raw`.
+            None => (vis, vis, vis + 1),
         }
     }
 
@@ -81,10 +73,15 @@ mod tests {
         assert_eq!(m.raw(3), 8);
         assert_eq!(m.raw(9), 14);
         assert_eq!(m.raw(12), 22);
-        let mut hint = usize::MAX;
-        let seq: Vec<u64> = (0..13).map(|v| m.raw_seq(v, &mut hint)).collect();
         let direct: Vec<u64> = (0..13).map(|v| m.raw(v)).collect();
-        assert_eq!(seq, direct);
+        let runs: Vec<u64> = (0..13)
+            .map(|v| {
+                let (v0, r0, next) = m.run_at(v);
+                assert!(v0 <= v && v < next, "{v}: {v0}..{next}");
+                r0 + (v - v0)
+            })
+            .collect();
+        assert_eq!(runs, direct);
         m.forget_before(9);
         assert_eq!(m.runs.len(), 2);
         assert_eq!(m.raw(9), 14);
