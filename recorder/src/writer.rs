@@ -225,6 +225,20 @@ impl Recorder {
             .map(Some)
     }
 
+    /// Writes a checkpoint now if lines were written since the last one, so that a reader of
+    /// the file (a reviewer starting to watch) sees everything recorded so far.
+    ///
+    /// # Returns
+    /// The checkpoint written, if any.
+    pub fn checkpoint_now(&mut self, now: Duration) -> Result<Option<Checkpoint>, RecorderError> {
+        self.check_usable()?;
+        if self.chain.lines() == self.last_checkpoint.0 {
+            return Ok(None);
+        }
+        self.write_checkpoint(CheckpointKind::Checkpoint, now)
+            .map(Some)
+    }
+
     /// When (time since the start, as passed to the writer) the lines written since the last
     /// checkpoint are due for one; `None` when there are none.
     pub fn checkpoint_due(&self) -> Option<Duration> {

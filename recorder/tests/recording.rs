@@ -192,6 +192,12 @@ fn checkpoints_at_most_every_interval_and_only_when_lines_were_written() {
             .len(),
         3
     );
+    // On demand (a reviewer starts watching): at once, but only when there is something new.
+    rec.output(ms(6100), b"c").unwrap();
+    let cp = rec.checkpoint_now(ms(6100)).unwrap().expect("new line");
+    assert_eq!(cp.lines, 3);
+    assert_eq!(cp.bytes, fs::metadata(&path).unwrap().len());
+    assert_eq!(rec.checkpoint_now(ms(6200)).unwrap(), None, "nothing new");
 }
 
 #[test]

@@ -476,6 +476,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             access.target.name.clone(),
             access.login.clone(),
             recording.path.clone(),
+            recording.flusher(),
         )
     });
     let pumps = Pumps {

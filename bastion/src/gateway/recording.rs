@@ -43,6 +43,8 @@ pub enum RecEvent {
     Marker(String),
     /// Exit status or signal.
     Exit(String),
+    /// Write a checkpoint now (so the file holds everything so far), then answer.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// What the channel is, for the header.
@@ -161,6 +163,11 @@ impl ChannelRecording {
         }
     }
 
+    /// A handle that asks for a checkpoint now, without keeping the recording open.
+    pub fn flusher(&self) -> Flusher {
+        Flusher(self.tx.downgrade())
+    }
+
     /// Closes the queue and waits for the final, sealed checkpoint.
     pub async fn finish(self) -> Result<Seal, String> {
         drop(self.tx);
@@ -168,6 +175,24 @@ impl ChannelRecording {
             Ok(r) => r,
             Err(e) => Err(format!("recording task failed: {e}")),
         }
+    }
+}
+
+/// Asks a channel's recording to write out everything so far (see
+/// [`ChannelRecording::flusher`]).
+#[derive(Clone)]
+pub struct Flusher(mpsc::WeakSender<RecEvent>);
+
+impl Flusher {
+    /// Waits, at most `within`, until the recording file holds everything recorded so far.
+    /// False if the channel has ended or the writer did not answer in time.
+    pub async fn flush(&self, within: Duration) -> bool {
+        let Some(tx) = self.0.upgrade() else {
+            return false;
+        };
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let asked = async { tx.send(RecEvent::Flush(done)).await.is_ok() && answer.await.is_ok() };
+        tokio::time::timeout(within, asked).await.unwrap_or(false)
     }
 }
 
@@ -224,6 +249,11 @@ async fn write_loop(
                     RecEvent::Marker(m) => rec.marker(now, &m),
                     RecEvent::Exit(s) => {
                         flush_maskers(&mut rec, &mut maskers, now).and_then(|_| rec.exit(now, &s))
+                    }
+                    RecEvent::Flush(done) => {
+                        let r = rec.checkpoint_now(now).map(|_| ());
+                        let _ = done.send(());
+                        r
                     }
                 };
                 if let Err(e) = r.and_then(|_| rec.checkpoint_if_due(now).map(|_| ())) {

@@ -1,6 +1,6 @@
 //! Live sessions that reviewers may watch, read only: each interactive channel on this bastion
-//! publishes what its user sees (masked) to whoever watches. A viewer first rebuilds the screen
-//! from the channel's recording so far, then follows the live output.
+//! publishes what its user sees (masked) to whoever watches. A viewer first has the recording
+//! write out everything so far, rebuilds the screen from it, then follows the live output.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,8 +9,12 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use super::recording::Flusher;
+
 /// Output chunks a slow viewer may fall behind by before it skips ahead.
 const LAG: usize = 256;
+/// How long a new viewer waits for the recording to be written out before reading it anyway.
+const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One watchable channel.
 #[derive(Clone)]
@@ -25,6 +29,7 @@ pub struct Watched {
     pub login: String,
     /// Its recording, to rebuild the screen from.
     pub recording: PathBuf,
+    flusher: Flusher,
     tx: broadcast::Sender<Bytes>,
 }
 
@@ -67,6 +72,7 @@ impl LiveSessions {
         target: String,
         login: String,
         recording: PathBuf,
+        flusher: Flusher,
     ) -> Publisher {
         let (tx, _) = broadcast::channel(LAG);
         let w = Watched {
@@ -75,6 +81,7 @@ impl LiveSessions {
             target,
             login,
             recording,
+            flusher,
             tx: tx.clone(),
         };
         if let Ok(mut m) = self.map.lock() {
@@ -95,11 +102,13 @@ impl LiveSessions {
             .unwrap_or_default()
     }
 
-    /// Starts watching `id`: its recording path and the live output from now on.
-    pub fn watch(&self, id: &str) -> Option<(PathBuf, broadcast::Receiver<Bytes>)> {
-        let m = self.map.lock().ok()?;
-        let w = m.get(id)?;
-        Some((w.recording.clone(), w.tx.subscribe()))
+    /// Starts watching `id`: its recording path, written out up to now, and the live output
+    /// from then on. Output in the instant between the two is missed (a redraw restores it);
+    /// subscribing first would show it twice, which garbles the screen.
+    pub async fn watch(&self, id: &str) -> Option<(PathBuf, broadcast::Receiver<Bytes>)> {
+        let w = self.map.lock().ok()?.get(id)?.clone();
+        w.flusher.flush(FLUSH_WAIT).await;
+        Some((w.recording, w.tx.subscribe()))
     }
 }
 

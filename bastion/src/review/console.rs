@@ -222,7 +222,7 @@ impl Console<'_> {
                     }
                     b'\r' if self.sessions => {
                         if let Some(w) = self.live.get(self.selected) {
-                            if let Some((path, rx)) = self.ctx.shared.live.watch(&w.id) {
+                            if let Some((path, rx)) = self.ctx.shared.live.watch(&w.id).await {
                                 tracing::info!(reviewer = %self.ctx.user.key_id, session = %w.id, "watching a live session");
                                 self.view = Some((w.id.clone(), Viewer::new(&path, rx)));
                             }
