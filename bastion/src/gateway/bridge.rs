@@ -463,10 +463,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             tracker: std::sync::Mutex::new(LineTracker::new(p.cols, p.rows)),
             access: access.clone(),
             masker: masker.clone(),
-            echo: std::sync::Mutex::new(super::pumps::EchoClock {
-                input: std::time::Instant::now(),
-                output: std::time::Instant::now(),
-            }),
+            echo: std::sync::Mutex::new(super::pumps::EchoClock::new()),
         });
     // Reviewers may watch interactive sessions, masked as the user sees them.
     let publisher = (pty.is_some() && live.is_some()).then(|| {

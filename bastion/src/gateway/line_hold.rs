@@ -17,26 +17,33 @@ const QUIET: Duration = Duration::from_millis(30);
 const BUSY: Duration = Duration::from_millis(300);
 /// Longest wait for an echo at all (password prompts, `stty -echo`).
 const NO_ECHO: Duration = Duration::from_millis(500);
+/// Longest wait for the echo of a recalled or completed line: its text is known only from the
+/// screen, so without an echo the line is not let through.
+const RECALL_NO_ECHO: Duration = Duration::from_secs(3);
 
 impl ShellHold {
     /// Waits until the shell has echoed the keystrokes sent before this Enter: a recalled
     /// history line (Up) or a completion (Tab) typed just before Enter must be on the screen
-    /// when the line is judged, or a fast Enter would slip past the rules.
-    async fn settled(&self) {
+    /// when the line is judged, or a fast Enter would slip past the rules. False when the line
+    /// holds recalled text that never reached the screen: it cannot be judged.
+    async fn settled(&self) -> bool {
         loop {
             let Ok(c) = self.echo.lock().map(|c| *c) else {
-                return;
+                return false;
             };
+            let echoed = c.output >= c.input;
             let now = std::time::Instant::now();
-            let wait = if c.output >= c.input {
+            let wait = if echoed {
                 let quiet = c.output + QUIET;
                 let cap = c.input + BUSY;
                 quiet.min(cap)
+            } else if c.recalled {
+                c.input + RECALL_NO_ECHO
             } else {
                 c.input + NO_ECHO
             };
             if wait <= now {
-                return;
+                return echoed || !c.recalled;
             }
             tokio::time::sleep((wait - now).min(Duration::from_millis(10))).await;
         }
@@ -59,10 +66,22 @@ impl Pumps {
         let before = data.slice(..at);
         let rest = data.slice(at..);
         if !before.is_empty() {
-            hold.typed();
+            hold.typed(&before);
             up.data(before)?;
         }
-        hold.settled().await;
+        let seen = hold.settled().await;
+        hold.entered();
+        if !seen {
+            info!("line not run: recalled text never reached the screen");
+            self.client
+                .say(&format!(
+                    "bastion: the shell did not show the recalled or completed line within {}, so \
+                     it could not be checked; it was not run (type it again)",
+                    crate::human::duration(RECALL_NO_ECHO)
+                ))
+                .await;
+            return up.data(Bytes::from_static(b"\x15"));
+        }
         let line = hold
             .tracker
             .lock()

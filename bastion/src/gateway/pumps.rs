@@ -66,12 +66,44 @@ pub(super) struct ShellHold {
 pub(super) struct EchoClock {
     pub(super) input: std::time::Instant,
     pub(super) output: std::time::Instant,
+    /// Since the last Enter, keys were typed whose effect on the line only the echo shows
+    /// (history, completion, search, yank: see [`recalls`]).
+    pub(super) recalled: bool,
+}
+
+impl EchoClock {
+    pub(super) fn new() -> EchoClock {
+        let now = std::time::Instant::now();
+        EchoClock {
+            input: now,
+            output: now,
+            recalled: false,
+        }
+    }
+}
+
+/// Whether `keys` hold a key that puts text on the line the user did not type: an escape
+/// sequence (arrows, Alt-.), Tab, Ctrl-P/N (history), Ctrl-R/S (search), Ctrl-Y (yank),
+/// Ctrl-O (operate-and-get-next). A lone Escape is not one: editors take it silently.
+pub(super) fn recalls(keys: &[u8]) -> bool {
+    keys.iter().enumerate().any(|(i, b)| match b {
+        0x1b => i + 1 < keys.len(),
+        b => matches!(b, b'\t' | 0x10 | 0x0e | 0x12 | 0x13 | 0x19 | 0x0f),
+    })
 }
 
 impl ShellHold {
-    pub(super) fn typed(&self) {
+    pub(super) fn typed(&self, keys: &[u8]) {
         if let Ok(mut c) = self.echo.lock() {
             c.input = std::time::Instant::now();
+            c.recalled |= recalls(keys);
+        }
+    }
+
+    /// Enter went to the shell (or the line was dropped): a new line begins.
+    pub(super) fn entered(&self) {
+        if let Ok(mut c) = self.echo.lock() {
+            c.recalled = false;
         }
     }
 
@@ -187,7 +219,7 @@ impl Pumps {
                         },
                         None => {
                             if let Some(h) = &self.shell_hold {
-                                h.typed();
+                                h.typed(&data);
                             }
                             up.data(data)
                         }
@@ -469,5 +501,35 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recalls;
+
+    #[test]
+    fn keys_that_recall_or_complete_are_told_from_typing() {
+        for keys in [
+            &b"\x1b[A"[..],
+            b"\x1bOA",
+            b"\t",
+            b"\x10",
+            b"\x12",
+            b"\x19",
+            b"ls\x1b.",
+        ] {
+            assert!(recalls(keys), "{keys:?}");
+        }
+        for keys in [
+            &b"echo drop"[..],
+            b"\x7f",
+            b"\x15",
+            b"\x01\x05",
+            b"",
+            b"\x1b",
+        ] {
+            assert!(!recalls(keys), "{keys:?}");
+        }
     }
 }

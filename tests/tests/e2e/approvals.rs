@@ -360,6 +360,47 @@ fn interactive_sh_lines_are_held_and_denied() {
     assert!(!t.screen().contains("truncate-9"), "{}", t.screen());
 }
 
+#[test]
+fn a_recalled_line_the_shell_never_shows_is_not_run() {
+    let w = world(SHELL_RULE);
+    let t = tests::Tmux::start(
+        &format!(
+            "{} -tt t1@127.0.0.1 'PS1=\"SH-PROMPT \" exec sh -i'; sleep 60",
+            w.alice.ssh_line("", "")
+        ),
+        120,
+        40,
+    );
+    let wait = Duration::from_secs(20);
+    t.wait_for("SH-PROMPT", wait);
+    t.type_text("stty -echo");
+    on_screen(&t, "SH-PROMPT stty -echo", 1, wait);
+    t.keys(&["Enter"]);
+    // Nothing typed is echoed from now on. Plain typing with no echo (a password, say) goes
+    // through after a short wait: the bastion cannot see it, as the threat model says.
+    tests::wait_for(wait, || {
+        (t.screen().matches("SH-PROMPT").count() >= 2).then_some(())
+    })
+    .expect("a second prompt");
+    t.type_text("echo quiet-$((2+3))");
+    t.keys(&["Enter"]);
+    t.wait_for("quiet-5", wait);
+    // A completion (Tab) whose result never reaches the screen: the line is unknown, so it is
+    // dropped with a reason rather than let through.
+    t.type_text("echo tab-$((3+4))");
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("could not be checked; it was not run", wait);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!t.screen().contains("tab-7"), "{}", t.screen());
+    w.bastion
+        .wait_log("line not run: recalled text never reached the screen");
+    // The shell still works.
+    t.type_text("echo after-$((5*5))");
+    t.keys(&["Enter"]);
+    t.wait_for("after-25", wait);
+    assert!(!t.screen().contains("tab-7"), "{}", t.screen());
+}
+
 /// A minimal HTTP endpoint: answers 500 to the first POST, 200 to the rest, keeps the bodies.
 fn webhook_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{Read, Write};
