@@ -16,6 +16,10 @@ const LAG: usize = 256;
 /// How long a new viewer waits for the recording to be written out before reading it anyway.
 const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The output feed of one channel, made when its first viewer arrives: most channels are never
+/// watched, and a feed's buffer is `LAG` slots.
+type Feed = Arc<std::sync::OnceLock<broadcast::Sender<Bytes>>>;
+
 /// One watchable channel.
 #[derive(Clone)]
 pub struct Watched {
@@ -30,7 +34,7 @@ pub struct Watched {
     /// Its recording, to rebuild the screen from.
     pub recording: PathBuf,
     flusher: Flusher,
-    tx: broadcast::Sender<Bytes>,
+    feed: Feed,
 }
 
 /// The watchable channels of this bastion.
@@ -43,14 +47,16 @@ pub struct LiveSessions {
 pub struct Publisher {
     registry: Arc<LiveSessions>,
     id: String,
-    tx: broadcast::Sender<Bytes>,
+    feed: Feed,
 }
 
 impl Publisher {
     /// Sends output to the viewers, if any (never waits).
     pub fn send(&self, data: &Bytes) {
-        if self.tx.receiver_count() > 0 {
-            let _ = self.tx.send(data.clone());
+        if let Some(tx) = self.feed.get() {
+            if tx.receiver_count() > 0 {
+                let _ = tx.send(data.clone());
+            }
         }
     }
 }
@@ -74,7 +80,7 @@ impl LiveSessions {
         recording: PathBuf,
         flusher: Flusher,
     ) -> Publisher {
-        let (tx, _) = broadcast::channel(LAG);
+        let feed = Feed::default();
         let w = Watched {
             id: id.clone(),
             user,
@@ -82,7 +88,7 @@ impl LiveSessions {
             login,
             recording,
             flusher,
-            tx: tx.clone(),
+            feed: feed.clone(),
         };
         if let Ok(mut m) = self.map.lock() {
             m.insert(id.clone(), w);
@@ -90,7 +96,7 @@ impl LiveSessions {
         Publisher {
             registry: self.clone(),
             id,
-            tx,
+            feed,
         }
     }
 
@@ -108,7 +114,11 @@ impl LiveSessions {
     pub async fn watch(&self, id: &str) -> Option<(PathBuf, broadcast::Receiver<Bytes>)> {
         let w = self.map.lock().ok()?.get(id)?.clone();
         w.flusher.flush(FLUSH_WAIT).await;
-        Some((w.recording, w.tx.subscribe()))
+        let rx = w
+            .feed
+            .get_or_init(|| broadcast::channel(LAG).0)
+            .subscribe();
+        Some((w.recording, rx))
     }
 }
 
