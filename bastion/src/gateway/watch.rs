@@ -114,10 +114,7 @@ impl LiveSessions {
     pub async fn watch(&self, id: &str) -> Option<(PathBuf, broadcast::Receiver<Bytes>)> {
         let w = self.map.lock().ok()?.get(id)?.clone();
         w.flusher.flush(FLUSH_WAIT).await;
-        let rx = w
-            .feed
-            .get_or_init(|| broadcast::channel(LAG).0)
-            .subscribe();
+        let rx = w.feed.get_or_init(|| broadcast::channel(LAG).0).subscribe();
         Some((w.recording, rx))
     }
 }
