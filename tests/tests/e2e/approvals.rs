@@ -326,9 +326,8 @@ fn interactive_bash_lines_are_held_at_enter() {
     );
 }
 
-#[test]
-fn interactive_sh_lines_are_held_and_denied() {
-    let w = world(SHELL_RULE);
+/// Alice in a plain `sh -i` on t1 (no line editing), its prompt on the screen.
+fn sh_session(w: &World) -> tests::Tmux {
     let t = tests::Tmux::start(
         &format!(
             "{} -tt t1@127.0.0.1 'PS1=\"SH-PROMPT \" exec sh -i'; sleep 60",
@@ -337,8 +336,15 @@ fn interactive_sh_lines_are_held_and_denied() {
         120,
         40,
     );
+    t.wait_for("SH-PROMPT", Duration::from_secs(20));
+    t
+}
+
+#[test]
+fn interactive_sh_lines_are_held_and_denied() {
+    let w = world(SHELL_RULE);
+    let t = sh_session(&w);
     let wait = Duration::from_secs(20);
-    t.wait_for("SH-PROMPT", wait);
     t.type_text("echo truncate-$((3*3))");
     on_screen(&t, "SH-PROMPT echo truncate-$((3*3))", 1, wait);
     t.keys(&["Enter"]);
@@ -363,16 +369,8 @@ fn interactive_sh_lines_are_held_and_denied() {
 #[test]
 fn a_recalled_line_the_shell_never_shows_is_not_run() {
     let w = world(SHELL_RULE);
-    let t = tests::Tmux::start(
-        &format!(
-            "{} -tt t1@127.0.0.1 'PS1=\"SH-PROMPT \" exec sh -i'; sleep 60",
-            w.alice.ssh_line("", "")
-        ),
-        120,
-        40,
-    );
+    let t = sh_session(&w);
     let wait = Duration::from_secs(20);
-    t.wait_for("SH-PROMPT", wait);
     t.type_text("stty -echo");
     on_screen(&t, "SH-PROMPT stty -echo", 1, wait);
     t.keys(&["Enter"]);
