@@ -71,7 +71,7 @@ impl Endings {
         }
     }
 
-    /// Ends not written yet.
+    /// Ends not written yet: being written now, or waiting for the database.
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
     }
@@ -79,29 +79,49 @@ impl Endings {
     /// Writes `ending`; if the database is away, queues it for retry. Errors that a retry
     /// cannot fix (no such row, a value out of range) are logged and dropped.
     pub async fn record(&self, ending: Ending) {
-        let Err(e) = write(&self.store, &ending).await else {
-            return;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        self.write_or_queue(ending).await;
+    }
+
+    /// [`Endings::record`] in a task of its own (from a `Drop`); counted as waiting at once, so
+    /// that a stopping bastion waits for it in [`Endings::drain`].
+    pub fn spawn(&self, ending: Ending) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let this = self.clone();
+        tokio::spawn(async move { this.write_or_queue(ending).await });
+    }
+
+    /// Called with `ending` counted in `waiting`; it stays counted while queued.
+    async fn write_or_queue(&self, ending: Ending) {
+        let e = match write(&self.store, &ending).await {
+            Ok(()) => return self.done(),
+            Err(e) if transient(&e) => e,
+            Err(e) => {
+                error!(what = %ending.what(), "audit: cannot record the end: {e}");
+                return self.done();
+            }
         };
-        if !transient(&e) {
-            error!(what = %ending.what(), "audit: cannot record the end: {e}");
-            return;
-        }
         self.spawn_retries();
         match self.tx.try_send(ending) {
-            Ok(()) => {
-                self.waiting.fetch_add(1, Ordering::Relaxed);
-                warn!("audit: database away ({e}); the end is kept and retried");
-            }
+            Ok(()) => warn!("audit: database away ({e}); the end is kept and retried"),
             Err(mpsc::error::TrySendError::Full(ending))
-            | Err(mpsc::error::TrySendError::Closed(ending)) => error!(
-                what = %ending.what(),
-                "audit: {QUEUE_LIMIT} ends already waiting for the database; this one is lost \
-                 (its recording still has it): {e}"
-            ),
+            | Err(mpsc::error::TrySendError::Closed(ending)) => {
+                error!(
+                    what = %ending.what(),
+                    "audit: {QUEUE_LIMIT} ends already waiting for the database; this one is \
+                     lost (its recording still has it): {e}"
+                );
+                self.done();
+            }
         }
     }
 
-    /// Waits up to `within` for queued ends to be written. Returns how many are still waiting.
+    fn done(&self) {
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Waits up to `within` for the ends being written or queued. Returns how many are still
+    /// waiting.
     pub async fn drain(&self, within: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + within;
         while self.waiting() > 0 && tokio::time::Instant::now() < deadline {

@@ -523,6 +523,29 @@ async fn ends_during_an_outage_are_written_when_the_database_is_back() {
         })
         .await;
     assert_eq!(endings.waiting(), 0);
+
+    // An end handed to a task of its own counts as waiting until it is written, so that a
+    // stopping bastion can wait for it.
+    store
+        .session_opened(&session("s2", "alice", T0, None))
+        .await
+        .unwrap();
+    endings.spawn(Ending::Session {
+        id: "s2".into(),
+        ended_at_ms: T0 + 3,
+        reason: "connection closed".into(),
+    });
+    assert_eq!(endings.waiting(), 1);
+    assert_eq!(endings.drain(std::time::Duration::from_secs(10)).await, 0);
+    let closed: Vec<_> = store
+        .sessions(&all())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.id == "s2")
+        .map(|s| s.ended_at_ms)
+        .collect();
+    assert_eq!(closed, vec![Some(T0 + 3)]);
 }
 
 #[tokio::test]

@@ -662,13 +662,11 @@ impl Drop for Connection {
                 ctx.closed.cancel();
                 info!(conn = %self.id, identity = %ctx.user.key_id, "connection closed");
                 if self.counted {
-                    let endings = self.shared.endings.clone();
-                    let ending = crate::audit::Ending::Session {
+                    self.shared.endings.spawn(crate::audit::Ending::Session {
                         id: self.id.clone(),
                         ended_at_ms: crate::audit::now_ms(),
                         reason: "connection closed".into(),
-                    };
-                    tokio::spawn(async move { endings.record(ending).await });
+                    });
                 }
             }
             None => {

@@ -125,6 +125,16 @@ fn sigterm_tells_live_users_and_exits() {
         "{}",
         tests::stdout(&o)
     );
+    // And its audit rows were closed by the bastion itself, not left for crash recovery.
+    let sessions = tests::audit_json(&w.bastion.config, "sessions", &[]);
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(
+        sessions[0]["close_reason"], "connection closed",
+        "{sessions:?}"
+    );
+    let channels = tests::audit_json(&w.bastion.config, "channels", &[]);
+    assert_eq!(channels.len(), 1, "{channels:?}");
+    assert!(channels[0]["final_hash"].is_string(), "{channels:?}");
 }
 
 /// The cipher `ssh -v` reports for a session through the bastion.
