@@ -50,6 +50,8 @@ pub struct Endings {
     /// that building an [`Endings`] needs no runtime.
     rx: Arc<Mutex<Option<mpsc::Receiver<Ending>>>>,
     waiting: Arc<AtomicUsize>,
+    /// Cuts the retry task's backoff short (a stopping bastion tries once more at once).
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Endings {
@@ -68,6 +70,7 @@ impl Endings {
             tx,
             rx: Arc::new(Mutex::new(Some(rx))),
             waiting: Arc::default(),
+            wake: Arc::default(),
         }
     }
 
@@ -102,14 +105,30 @@ impl Endings {
             }
         };
         self.spawn_retries();
+        // `waiting` counts this end too, and ends being written by other tasks.
+        if self.waiting() > QUEUE_LIMIT {
+            error!(
+                what = %ending.what(),
+                "audit: {QUEUE_LIMIT} ends already waiting for the database; this one is lost \
+                 (its recording still has it): {e}"
+            );
+            return self.done();
+        }
         match self.tx.try_send(ending) {
             Ok(()) => warn!("audit: database away ({e}); the end is kept and retried"),
-            Err(mpsc::error::TrySendError::Full(ending))
-            | Err(mpsc::error::TrySendError::Closed(ending)) => {
+            Err(mpsc::error::TrySendError::Full(ending)) => {
                 error!(
                     what = %ending.what(),
-                    "audit: {QUEUE_LIMIT} ends already waiting for the database; this one is \
-                     lost (its recording still has it): {e}"
+                    "audit: the retry queue is full; this end is lost (its recording still has \
+                     it): {e}"
+                );
+                self.done();
+            }
+            Err(mpsc::error::TrySendError::Closed(ending)) => {
+                error!(
+                    what = %ending.what(),
+                    "audit: the retry task has stopped; this end is lost (its recording still \
+                     has it): {e}"
                 );
                 self.done();
             }
@@ -123,6 +142,7 @@ impl Endings {
     /// Waits up to `within` for the ends being written or queued. Returns how many are still
     /// waiting.
     pub async fn drain(&self, within: Duration) -> usize {
+        self.wake.notify_one();
         let deadline = tokio::time::Instant::now() + within;
         while self.waiting() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -136,13 +156,32 @@ impl Endings {
             Err(poisoned) => poisoned.into_inner().take(),
         };
         if let Some(rx) = rx {
-            tokio::spawn(retry(self.store.clone(), rx, self.waiting.clone()));
+            tokio::spawn(retry(
+                self.store.clone(),
+                rx,
+                self.waiting.clone(),
+                self.wake.clone(),
+            ));
         }
     }
 }
 
 /// Writes queued ends in order, waiting longer after each failure.
-async fn retry(store: AuditStore, mut rx: mpsc::Receiver<Ending>, waiting: Arc<AtomicUsize>) {
+async fn retry(
+    store: AuditStore,
+    mut rx: mpsc::Receiver<Ending>,
+    waiting: Arc<AtomicUsize>,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    let pause = |delay| {
+        let wake = wake.clone();
+        async move {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = wake.notified() => {}
+            }
+        }
+    };
     let mut queue = VecDeque::new();
     let mut delay = RETRY_FIRST;
     loop {
@@ -153,15 +192,18 @@ async fn retry(store: AuditStore, mut rx: mpsc::Receiver<Ending>, waiting: Arc<A
                 None => return,
             }
             // Fresh failures were just seen by the writer: give the database a moment.
-            tokio::time::sleep(delay).await;
+            pause(delay).await;
         }
-        while let Ok(e) = rx.try_recv() {
-            queue.push_back(e);
+        while queue.len() < QUEUE_LIMIT {
+            match rx.try_recv() {
+                Ok(e) => queue.push_back(e),
+                Err(_) => break,
+            }
         }
         let Some(head) = queue.front() else { continue };
         match write(&store, head).await {
             Err(e) if transient(&e) => {
-                tokio::time::sleep(delay).await;
+                pause(delay).await;
                 delay = (delay * 2).min(RETRY_MAX);
                 continue;
             }
@@ -197,11 +239,19 @@ fn transient(e: &AuditError) -> bool {
                 // PostgreSQL class 08 (connection exception) and 57P0x (server shutting down or
                 // restarting), SQLite busy, locked, I/O error and full disk: outages, not
                 // mistakes in the query.
+                // SQLite reports extended codes (SQLITE_IOERR_WRITE is 778), at most four
+                // digits, where PostgreSQL's SQLSTATE has five characters: the primary code is
+                // the low byte. BUSY, LOCKED, IOERR, FULL, CANTOPEN.
                 let code = db.code();
                 let code = code.as_deref().unwrap_or("");
+                let sqlite = code
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|_| code.len() < 5)
+                    .map(|c| c & 0xff);
                 code.starts_with("08")
                     || code.starts_with("57P")
-                    || matches!(code, "5" | "6" | "10" | "13")
+                    || matches!(sqlite, Some(5 | 6 | 10 | 13 | 14))
             }
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)

@@ -37,6 +37,11 @@ impl LineTracker {
         self.parser.screen().contents().trim_end().to_string()
     }
 
+    /// Whether a full-screen program (an editor, a pager) has the screen.
+    pub fn alternate_screen(&self) -> bool {
+        self.parser.screen().alternate_screen()
+    }
+
     /// The logical line under the cursor (prompt included): the cursor's row and the rows that
     /// wrap into it.
     pub fn current_line(&self) -> String {

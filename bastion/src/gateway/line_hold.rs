@@ -24,26 +24,30 @@ const RECALL_NO_ECHO: Duration = Duration::from_secs(3);
 impl ShellHold {
     /// Waits until the shell has echoed the keystrokes sent before this Enter: a recalled
     /// history line (Up) or a completion (Tab) typed just before Enter must be on the screen
-    /// when the line is judged, or a fast Enter would slip past the rules. False when the line
-    /// holds recalled text that never reached the screen: it cannot be judged.
+    /// when the line is judged, or a fast Enter would slip past the rules. False when a recall
+    /// or completion key was followed by no output at all: the line holds text that is not on
+    /// the screen, and cannot be judged. Full-screen programs are exempt (keys there are not
+    /// shell lines, and many produce no output).
     async fn settled(&self) -> bool {
         loop {
             let Ok(c) = self.echo.lock().map(|c| *c) else {
                 return false;
             };
             let echoed = c.output >= c.input;
+            let unseen = c.recall.is_some_and(|r| c.output < r)
+                && !self.tracker.lock().is_ok_and(|t| t.alternate_screen());
             let now = std::time::Instant::now();
             let wait = if echoed {
                 let quiet = c.output + QUIET;
                 let cap = c.input + BUSY;
                 quiet.min(cap)
-            } else if c.recalled {
+            } else if unseen {
                 c.input + RECALL_NO_ECHO
             } else {
                 c.input + NO_ECHO
             };
             if wait <= now {
-                return echoed || !c.recalled;
+                return echoed || !unseen;
             }
             tokio::time::sleep((wait - now).min(Duration::from_millis(10))).await;
         }
@@ -51,8 +55,9 @@ impl ShellHold {
 }
 
 impl Pumps {
-    /// Enter was typed in a shell that approval rules watch: judge the line on the screen, and
-    /// hold the Enter until the line is approved. `Err` ends the channel.
+    /// Enter was typed in a shell that approval rules watch: each line ended by an Enter in
+    /// `data` (the first at `at`) is judged on the screen, and its Enter held until the line is
+    /// approved; keys after a line that is not run are dropped with it. `Err` ends the channel.
     pub(super) async fn at_enter(
         &self,
         rx: &mut ChannelReadHalf,
@@ -63,15 +68,51 @@ impl Pumps {
         let Some(hold) = &self.shell_hold else {
             return up.data(data);
         };
-        let before = data.slice(..at);
-        let rest = data.slice(at..);
-        if !before.is_empty() {
-            hold.typed(&before);
-            up.data(before)?;
+        let (mut data, mut at) = (data, at);
+        loop {
+            let before = data.slice(..at);
+            let after = data.slice(at + 1..);
+            if !before.is_empty() {
+                hold.typed(&before);
+                up.data(before)?;
+            }
+            let verdict = self.judge_line(rx, up, hold).await;
+            hold.entered();
+            let Some(typed_while_held) = verdict? else {
+                return Ok(());
+            };
+            up.data(Bytes::from_static(b"\r"))?;
+            // What follows this Enter starts the next line, judged the same way.
+            let next = if typed_while_held.is_empty() {
+                after
+            } else {
+                let mut v = after.to_vec();
+                v.extend_from_slice(&typed_while_held);
+                Bytes::from(v)
+            };
+            match next.iter().position(|&b| b == b'\r') {
+                Some(i) => (data, at) = (next, i),
+                None => {
+                    if !next.is_empty() {
+                        hold.typed(&next);
+                        up.data(next)?;
+                    }
+                    return Ok(());
+                }
+            }
         }
-        let seen = hold.settled().await;
-        hold.entered();
-        if !seen {
+    }
+
+    /// Judges the line on the screen once the echo has settled. `Some(keys)`: the Enter may go,
+    /// followed by `keys` typed while the line was held; `None`: the line was cleared and the
+    /// user told why.
+    async fn judge_line(
+        &self,
+        rx: &mut ChannelReadHalf,
+        up: &Upward,
+        hold: &ShellHold,
+    ) -> Result<Option<Vec<u8>>, ()> {
+        if !hold.settled().await {
             info!("line not run: recalled text never reached the screen");
             self.client
                 .say(&format!(
@@ -80,7 +121,8 @@ impl Pumps {
                     crate::human::duration(RECALL_NO_ECHO)
                 ))
                 .await;
-            return up.data(Bytes::from_static(b"\x15"));
+            up.data(Bytes::from_static(b"\x15"))?;
+            return Ok(None);
         }
         let line = hold
             .tracker
@@ -93,32 +135,33 @@ impl Pumps {
             .approvals
             .matching(&hold.access, Some(&line))
         else {
-            return up.data(rest);
+            return Ok(Some(Vec::new()));
         };
         let held = self.hold_line(rx, up, hold, rule, &line).await?;
         use crate::approval::hold::Decision;
-        let (send, text) = match held {
+        let (clear, text) = match held {
             // Keystrokes typed while waiting go through only once the line is approved.
             Some((Decision::Approved(by), typed)) => {
-                let mut send = rest.to_vec();
-                send.extend_from_slice(&typed);
-                (Bytes::from(send), format!("approved by {}", by.join(", ")))
+                let text = format!("approved by {}", by.join(", "));
+                self.client.say(&format!("bastion: {text}")).await;
+                return Ok(Some(typed));
             }
             Some((Decision::Denied { by, reason }, _)) => {
-                (Bytes::from_static(b"\x15"), format!("denied by {by}: {reason}; the line was not run"))
+                (&b"\x15"[..], format!("denied by {by}: {reason}; the line was not run"))
             }
             Some((Decision::TimedOut, _)) => (
-                Bytes::from_static(b"\x15"),
+                &b"\x15"[..],
                 format!("nobody decided within {}; the line was not run", rule.timeout),
             ),
-            Some((Decision::Cancelled, _)) => (Bytes::from_static(b"\x03"), "cancelled; the line was not run".into()),
+            Some((Decision::Cancelled, _)) => (&b"\x03"[..], "cancelled; the line was not run".into()),
             None => (
-                Bytes::from_static(b"\x15"),
+                &b"\x15"[..],
                 "the approval could not be requested (audit store unavailable); the line was not run".into(),
             ),
         };
         self.client.say(&format!("bastion: {text}")).await;
-        up.data(send)
+        up.data(Bytes::from_static(clear))?;
+        Ok(None)
     }
 
     /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(None)`

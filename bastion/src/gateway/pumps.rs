@@ -66,9 +66,9 @@ pub(super) struct ShellHold {
 pub(super) struct EchoClock {
     pub(super) input: std::time::Instant,
     pub(super) output: std::time::Instant,
-    /// Since the last Enter, keys were typed whose effect on the line only the echo shows
-    /// (history, completion, search, yank: see [`recalls`]).
-    pub(super) recalled: bool,
+    /// When, since the last Enter, a key was last typed whose effect on the line only the echo
+    /// shows (history, completion, search, yank: see [`recalls`]).
+    pub(super) recall: Option<std::time::Instant>,
 }
 
 impl EchoClock {
@@ -77,7 +77,7 @@ impl EchoClock {
         EchoClock {
             input: now,
             output: now,
-            recalled: false,
+            recall: None,
         }
     }
 }
@@ -96,14 +96,16 @@ impl ShellHold {
     pub(super) fn typed(&self, keys: &[u8]) {
         if let Ok(mut c) = self.echo.lock() {
             c.input = std::time::Instant::now();
-            c.recalled |= recalls(keys);
+            if recalls(keys) {
+                c.recall = Some(c.input);
+            }
         }
     }
 
     /// Enter went to the shell (or the line was dropped): a new line begins.
     pub(super) fn entered(&self) {
         if let Ok(mut c) = self.echo.lock() {
-            c.recalled = false;
+            c.recall = None;
         }
     }
 

@@ -367,6 +367,28 @@ fn interactive_sh_lines_are_held_and_denied() {
 }
 
 #[test]
+fn every_line_of_a_paste_is_judged() {
+    let w = world(SHELL_RULE);
+    let t = tests::Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 24);
+    let wait = Duration::from_secs(20);
+    t.wait_for("REMOTE$", wait);
+    // Two lines arrive in one write, as a paste does: the second is held like a typed one.
+    t.type_text("echo first-$((1+1))\recho truncate-$((3*3))\r");
+    t.wait_for("first-2", wait);
+    let id = next_held(&w.bastion, 0);
+    assert!(review(&w.bob, &format!("deny {id} --reason nope"))
+        .status
+        .success());
+    t.wait_for("denied by bob@example.test: nope", wait);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !t.screen().lines().any(|l| l.trim() == "truncate-9"),
+        "{}",
+        t.screen()
+    );
+}
+
+#[test]
 fn a_recalled_line_the_shell_never_shows_is_not_run() {
     let w = world(SHELL_RULE);
     let t = sh_session(&w);
