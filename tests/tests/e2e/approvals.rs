@@ -340,6 +340,22 @@ fn sh_session(w: &World) -> tests::Tmux {
     t
 }
 
+/// Bob denies the first held line; the user is told, and the line's output (`output`, a whole
+/// line) never appears.
+fn deny_first_held_line(w: &World, t: &tests::Tmux, output: &str) {
+    let id = next_held(&w.bastion, 0);
+    assert!(review(&w.bob, &format!("deny {id} --reason nope"))
+        .status
+        .success());
+    t.wait_for("denied by bob@example.test: nope", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !t.screen().lines().any(|l| l.trim() == output),
+        "{}",
+        t.screen()
+    );
+}
+
 #[test]
 fn interactive_sh_lines_are_held_and_denied() {
     let w = world(SHELL_RULE);
@@ -348,17 +364,7 @@ fn interactive_sh_lines_are_held_and_denied() {
     t.type_text("echo truncate-$((3*3))");
     on_screen(&t, "SH-PROMPT echo truncate-$((3*3))", 1, wait);
     t.keys(&["Enter"]);
-    let id = next_held(&w.bastion, 0);
-    assert!(review(&w.bob, &format!("deny {id} --reason nope"))
-        .status
-        .success());
-    t.wait_for("denied by bob@example.test: nope", wait);
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        !t.screen().lines().any(|l| l.trim() == "truncate-9"),
-        "{}",
-        t.screen()
-    );
+    deny_first_held_line(&w, &t, "truncate-9");
     // The shell still works, and the cleared line left nothing behind.
     t.type_text("echo after-$((5*5))");
     t.keys(&["Enter"]);
@@ -375,17 +381,7 @@ fn every_line_of_a_paste_is_judged() {
     // Two lines arrive in one write, as a paste does: the second is held like a typed one.
     t.type_text("echo first-$((1+1))\recho truncate-$((3*3))\r");
     t.wait_for("first-2", wait);
-    let id = next_held(&w.bastion, 0);
-    assert!(review(&w.bob, &format!("deny {id} --reason nope"))
-        .status
-        .success());
-    t.wait_for("denied by bob@example.test: nope", wait);
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        !t.screen().lines().any(|l| l.trim() == "truncate-9"),
-        "{}",
-        t.screen()
-    );
+    deny_first_held_line(&w, &t, "truncate-9");
 }
 
 #[test]
