@@ -107,32 +107,27 @@ impl Endings {
         self.spawn_retries();
         // `waiting` counts this end too, and ends being written by other tasks.
         if self.waiting() > QUEUE_LIMIT {
-            error!(
-                what = %ending.what(),
-                "audit: {QUEUE_LIMIT} ends already waiting for the database; this one is lost \
-                 (its recording still has it): {e}"
-            );
-            return self.done();
+            let why = format!("{QUEUE_LIMIT} ends already waiting for the database");
+            return self.lost(&ending, &why, &e);
         }
         match self.tx.try_send(ending) {
             Ok(()) => warn!("audit: database away ({e}); the end is kept and retried"),
             Err(mpsc::error::TrySendError::Full(ending)) => {
-                error!(
-                    what = %ending.what(),
-                    "audit: the retry queue is full; this end is lost (its recording still has \
-                     it): {e}"
-                );
-                self.done();
+                self.lost(&ending, "the retry queue is full", &e)
             }
             Err(mpsc::error::TrySendError::Closed(ending)) => {
-                error!(
-                    what = %ending.what(),
-                    "audit: the retry task has stopped; this end is lost (its recording still \
-                     has it): {e}"
-                );
-                self.done();
+                self.lost(&ending, "the retry task has stopped", &e)
             }
         }
+    }
+
+    /// Gives up on `ending`: logged with the reason, no longer counted.
+    fn lost(&self, ending: &Ending, why: &str, e: &AuditError) {
+        error!(
+            what = %ending.what(),
+            "audit: {why}; this end is lost (its recording still has it): {e}"
+        );
+        self.done();
     }
 
     fn done(&self) {
