@@ -489,34 +489,45 @@ impl Core {
     fn mask_span(&mut self, s: usize, e: usize) {
         // The visible-to-raw run of the previous byte: most spans lie within one run.
         let mut run = (u64::MAX, 0, 0);
-        let mut raw_of = |map: &PosMap, abs: u64| {
-            if abs < run.0 || abs >= run.2 {
-                run = map.run_at(abs);
-            }
-            run.1 + (abs - run.0)
-        };
         let mut i = s;
         while i < e {
             let abs = self.vis_base + i as u64;
             let b = self.vis[i];
-            // `None`: kept as is (ASCII punctuation, space, controls).
-            let (len, stars) = if b.is_ascii_alphanumeric() {
-                (1, Some(1))
+            if b.is_ascii_alphanumeric() {
+                // A stretch of letters and digits contiguous in the raw stream is one op.
+                if abs < run.0 || abs >= run.2 {
+                    run = self.map.run_at(abs);
+                }
+                let stop = e.min(usize::try_from(run.2 - self.vis_base).unwrap_or(usize::MAX));
+                let mut j = i + 1;
+                while j < stop && self.vis[j].is_ascii_alphanumeric() {
+                    j += 1;
+                }
+                // Only the part not released yet can still be masked.
+                let first = abs.max(self.released_vis);
+                let last = self.vis_base + j as u64;
+                if first < last {
+                    let raw = run.1 + (first - run.0);
+                    push_mask(&mut self.masks, raw, (last - first) as u32, 1);
+                }
+                i = j;
             } else if b.is_ascii() {
-                (1, None)
+                // Punctuation, space and controls are kept.
+                i += 1;
             } else {
                 let (len, stars) = utf8_char(&self.vis[i..e]);
-                (len, Some(stars))
-            };
-            if let Some(stars) = stars.filter(|_| abs >= self.released_vis) {
-                let raw = raw_of(&self.map, abs);
-                push_mask(&mut self.masks, raw, stars);
-                for k in 1..len {
-                    let raw = raw_of(&self.map, abs + k as u64);
-                    push_mask(&mut self.masks, raw, 0);
+                if abs >= self.released_vis {
+                    for k in 0..len {
+                        let at = abs + k as u64;
+                        if at < run.0 || at >= run.2 {
+                            run = self.map.run_at(at);
+                        }
+                        let n = if k == 0 { stars } else { 0 };
+                        push_mask(&mut self.masks, run.1 + (at - run.0), 1, n);
+                    }
                 }
+                i += len;
             }
-            i += len;
         }
     }
 
@@ -675,16 +686,18 @@ impl Core {
     }
 }
 
-/// Queues one masked raw byte, extending the last op when it is the byte just before and
-/// masked alike.
-fn push_mask(masks: &mut Vec<MaskOp>, raw: u64, stars: u8) {
+/// Queues `len` masked raw bytes from `raw` on, extending the last op when it ends just
+/// before and is masked alike.
+fn push_mask(masks: &mut Vec<MaskOp>, raw: u64, len: u32, stars: u8) {
     if let Some(last) = masks.last_mut() {
-        if last.stars == stars && last.raw + u64::from(last.len) == raw && last.len < u32::MAX {
-            last.len += 1;
-            return;
+        if last.stars == stars && last.raw + u64::from(last.len) == raw {
+            if let Some(total) = last.len.checked_add(len) {
+                last.len = total;
+                return;
+            }
         }
     }
-    masks.push(MaskOp { raw, len: 1, stars });
+    masks.push(MaskOp { raw, len, stars });
 }
 
 /// Whether every byte leads from `state` to the dead state and end of input adds no match,
