@@ -233,6 +233,9 @@ pub struct Server {
     /// Time allowed to connect and log in to a target.
     #[serde(default = "defaults::connect_timeout")]
     pub connect_timeout: Seconds,
+    /// How often an open connection checks that its certificate has not been revoked.
+    #[serde(default = "defaults::revocation_check_interval")]
+    pub revocation_check_interval: Seconds,
     /// Address of the HTTP API (certificates for OIDC and CI tokens); none: no API.
     #[serde(default)]
     pub api_listen: Option<String>,
@@ -463,6 +466,9 @@ mod defaults {
     }
     pub fn connect_timeout() -> Seconds {
         Seconds(15)
+    }
+    pub fn revocation_check_interval() -> Seconds {
+        Seconds(30)
     }
     pub fn env_allow() -> Vec<String> {
         ["LANG", "LC_*", "TZ"].map(String::from).to_vec()

@@ -72,6 +72,16 @@ pub enum RecoverRefusal {
     /// The file does not even hold a complete header line.
     #[error("no complete header line")]
     NoHeader,
+    /// The sidecar has no checkpoint: the recorder signs the header when it creates a file, so
+    /// this file was not started by it.
+    #[error("no signed checkpoint (the recorder signs the header when it creates a file)")]
+    NoCheckpoint,
+    /// A checkpoint is not validly signed with the recovering key.
+    #[error("checkpoint {checkpoint} is not validly signed with this bastion's recording key")]
+    ForeignCheckpoint {
+        /// 0-based index of the checkpoint in the sidecar.
+        checkpoint: usize,
+    },
     /// The file no longer matches a checkpoint that was signed before the crash: sealing it
     /// would bless altered content.
     #[error("content does not match signed checkpoint {checkpoint} (lines {lines})")]

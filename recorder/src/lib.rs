@@ -89,6 +89,7 @@ pub mod checkpoint;
 mod decode;
 mod error;
 mod event;
+pub mod files;
 mod header;
 pub mod hex;
 mod keys;

@@ -1,7 +1,7 @@
 //! Sealing a recording that a crash left open.
 
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,13 +64,26 @@ pub fn recover(
         path: path.to_path_buf(),
         reason,
     };
+    // The recorder signs the header as soon as it creates a file, so a recording it started
+    // has at least one checkpoint, every one signed with this key. Sealing anything else would
+    // put this key's signature on text someone else wrote.
+    if checkpoints.is_empty() {
+        return Err(refuse(RecoverRefusal::NoCheckpoint));
+    }
+    for (index, cp) in checkpoints.iter().enumerate() {
+        let signer = cp.verify_signature().ok();
+        if signer.as_ref() != Some(key.verifying_key()) {
+            return Err(refuse(RecoverRefusal::ForeignCheckpoint {
+                checkpoint: index,
+            }));
+        }
+    }
 
-    let file = std::fs::File::open(path).map_err(RecorderError::io(path))?;
+    let file = crate::files::open_regular(path).map_err(RecorderError::io(path))?;
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
-    let n = reader
-        .read_until(b'\n', &mut line)
-        .map_err(RecorderError::io(path))?;
+    let n =
+        crate::files::read_line_capped(&mut reader, &mut line).map_err(RecorderError::io(path))?;
     if n == 0 || line.last() != Some(&b'\n') {
         return Err(refuse(RecoverRefusal::NoHeader));
     }
@@ -81,8 +94,7 @@ pub fn recover(
     let mut dropped = 0;
     loop {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
+        let n = crate::files::read_line_capped(&mut reader, &mut line)
             .map_err(RecorderError::io(path))?;
         if n == 0 {
             break;

@@ -23,7 +23,7 @@ pub struct Sidecar {
 /// [`RecorderError::Sidecar`] for a complete line that is not a checkpoint, and
 /// [`RecorderError::Io`] when the file cannot be read.
 pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, RecorderError> {
-    let raw = match std::fs::read(path) {
+    let raw = match crate::files::read_sidecar_bytes(path) {
         Ok(raw) => raw,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(RecorderError::io(path)(e)),

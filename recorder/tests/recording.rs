@@ -469,3 +469,49 @@ fn recorder_can_move_into_a_writer_task() {
     assert_send::<Recorder>();
     assert_send::<Arc<SigningKey>>();
 }
+
+#[test]
+fn recover_refuses_files_it_did_not_start_or_cannot_trust() {
+    // A cast with no sidecar: anyone could have written it; sealing would sign their text.
+    let dir = tempfile::tempdir().unwrap();
+    let path = crashed_recording(dir.path());
+    fs::remove_file(sidecar_path(&path)).unwrap();
+    let err = recover(&path, &key(1), SystemTime::now()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RecorderError::Recover {
+                reason: RecoverRefusal::NoCheckpoint,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Checkpoints signed with another key.
+    let dir = tempfile::tempdir().unwrap();
+    let path = crashed_recording(dir.path());
+    let err = recover(&path, &key(2), SystemTime::now()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RecorderError::Recover {
+                reason: RecoverRefusal::ForeignCheckpoint { checkpoint: 0 },
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // A symlink named like a recording, pointing at another file: never followed or cut.
+    let dir = tempfile::tempdir().unwrap();
+    let path = crashed_recording(dir.path());
+    let victim = dir.path().join("audit.db");
+    fs::write(&victim, b"line one\npartial").unwrap();
+    let link = dir.path().join("link.cast");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    fs::copy(sidecar_path(&path), sidecar_path(&link)).unwrap();
+    let err = recover(&link, &key(1), SystemTime::now()).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(fs::read(&victim).unwrap(), b"line one\npartial");
+}

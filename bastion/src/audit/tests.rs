@@ -333,6 +333,13 @@ async fn crash_recovery(store: &AuditStore) {
         .await
         .unwrap();
 
+    other
+        .channel_opened(&channel("theirs", 0, T0, "db1"))
+        .await
+        .unwrap();
+    let open = me.unfinished_recordings().await.unwrap();
+    let paths: Vec<&str> = open.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(paths, ["/rec/open-0.cast"]);
     assert_eq!(
         me.close_unfinished_sessions(T0 + 50, "recovered after crash")
             .await
@@ -345,6 +352,7 @@ async fn crash_recovery(store: &AuditStore) {
             .unwrap(),
         0
     );
+    assert!(me.unfinished_recordings().await.unwrap().is_empty());
 
     let by_id = |rows: &[SessionRow], id: &str| {
         let s = rows.iter().find(|s| s.id == id).unwrap().clone();
@@ -361,10 +369,21 @@ async fn crash_recovery(store: &AuditStore) {
         rows.iter().find(|s| s.id == "open").unwrap().instance,
         "this-bastion"
     );
-    let c = &store.channels(&all()).await.unwrap()[0];
+    me.channel_recovered(open[0].0, "hash", "sig")
+        .await
+        .unwrap();
+    me.channel_recovered(open[0].0, "other", "other")
+        .await
+        .unwrap();
+    let channels = store.channels(&all()).await.unwrap();
+    let c = channels.iter().find(|c| c.session_id == "open").unwrap();
     assert_eq!(
         (c.ended_at_ms, c.close_reason.as_deref()),
         (Some(T0 + 50), Some("recovered after crash"))
+    );
+    assert_eq!(
+        (c.final_hash.as_deref(), c.signature.as_deref()),
+        (Some("hash"), Some("sig"))
     );
 }
 

@@ -203,6 +203,62 @@ impl AuditStore {
         Ok(())
     }
 
+    /// Crash recovery, at start, before [`Self::close_unfinished_sessions`]: the recording
+    /// files of this instance's channels that have no end. These, and only these, were open
+    /// when the bastion stopped; any other unsealed file in the recording directory was not
+    /// being written by this instance and is left for `bastion verify` to judge.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError`] when the database cannot be read.
+    pub async fn unfinished_recordings(&self) -> Result<Vec<(i64, String)>, AuditError> {
+        const SQL: &str = "SELECT c.id, c.recording_path FROM channels c \
+             JOIN sessions s ON s.id = c.session_id \
+             WHERE s.instance = $1 AND s.ended_at_ms IS NULL AND c.ended_at_ms IS NULL \
+             AND c.recording_path IS NOT NULL ORDER BY c.id";
+        let instance = &*self.instance;
+        let read = async {
+            with_pool!(self, pool => async {
+                sqlx::query_as::<_, (i64, String)>(SQL)
+                    .bind(instance)
+                    .fetch_all(pool)
+                    .await
+            }
+            .await)
+        };
+        self.bounded(read).await
+    }
+
+    /// Crash recovery: stores the final hash and signature of a recording sealed as recovered
+    /// in its channel's row (row id from [`Self::unfinished_recordings`]), unless the row
+    /// already has one.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError`] when the database cannot be written.
+    pub async fn channel_recovered(
+        &self,
+        row: i64,
+        final_hash: &str,
+        signature: &str,
+    ) -> Result<(), AuditError> {
+        const SQL: &str = "UPDATE channels SET final_hash = $2, signature = $3 \
+             WHERE id = $1 AND final_hash IS NULL";
+        let write = async {
+            with_pool!(self, pool => async {
+                sqlx::query(SQL)
+                    .bind(row)
+                    .bind(final_hash)
+                    .bind(signature)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            }
+            .await)
+        };
+        self.bounded(write).await
+    }
+
     /// Crash recovery, at start: closes this instance's sessions (and their channels) that have
     /// no end, with `reason`. Returns how many sessions it closed.
     pub async fn close_unfinished_sessions(

@@ -240,6 +240,32 @@ impl Connection {
         Ok(())
     }
 
+    /// Checks, before a channel opens, that the certificate has neither expired nor been
+    /// revoked since authentication. One that no longer holds ends the connection; a store
+    /// that cannot answer refuses the channel (fail closed).
+    async fn certificate_holds(&self, ctx: &Arc<SessionCtx>, session: &mut Session) -> bool {
+        use super::validity::{standing, Standing};
+        match standing(&self.shared, &ctx.user).await {
+            Ok(Standing::Valid) => true,
+            Ok(s) => {
+                warn!(conn = %self.id, identity = %ctx.user.key_id, serial = ctx.user.serial,
+                    reason = s.reason(), "channel refused and connection closed: the certificate no longer holds");
+                ctx.notify(s.notice());
+                let _ = session.disconnect(
+                    Disconnect::ByApplication,
+                    &format!("bastion: {}", s.reason()),
+                    "en",
+                );
+                false
+            }
+            Err(e) => {
+                tracing::error!(conn = %self.id, identity = %ctx.user.key_id,
+                    "channel refused: the audit store cannot say whether the certificate was revoked (fail closed): {e}");
+                false
+            }
+        }
+    }
+
     /// One keyboard-interactive round of a device login (see [`super::device_login`]).
     async fn device_login_round(&mut self, user: &str) -> Auth {
         use super::device_login::Round;
@@ -473,6 +499,8 @@ impl Handler for Connection {
                 ctx.clone(),
                 session.handle(),
             ));
+            self.tasks
+                .spawn(super::validity::watchdog(ctx.clone(), session.handle()));
         }
         Ok(())
     }
@@ -494,6 +522,12 @@ impl Handler for Connection {
         {
             warn!(conn = %self.id, identity = %ctx.user.key_id, "channel refused: too many channels on one connection");
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
+        if !self.certificate_holds(&ctx, session).await {
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
             return Ok(());
         }
         let slot = ChannelSlot::take(&self.channels, &self.shared);
@@ -529,6 +563,12 @@ impl Handler for Connection {
         if !allowed {
             warn!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"),
                 "port forwarding refused: no role allows port-forward here");
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        }
+        if !self.certificate_holds(&ctx, session).await {
             reply
                 .reject(ChannelOpenFailure::AdministrativelyProhibited)
                 .await;

@@ -15,6 +15,7 @@
 //! - [`recording`]: one channel's signed recording, written by its own task.
 //! - [`session`]: state shared by the channels of one authenticated connection (upstream
 //!   connection, activity clock for the idle timeout, notices to users).
+//! - [`validity`]: logs a connection off when its certificate expires or is revoked.
 
 pub mod bridge;
 pub mod connection;
@@ -30,6 +31,7 @@ pub mod session;
 pub mod target;
 pub mod upstream;
 mod upward;
+pub mod validity;
 pub mod watch;
 
 use std::sync::Arc;

@@ -303,51 +303,53 @@ fn flush_maskers(
     Ok(())
 }
 
-/// Seals, as "recovered", every recording under `dir` whose sidecar lacks a final checkpoint
-/// (the bastion stopped without closing it). Returns how many were sealed; problems are logged
-/// per file and do not stop the others.
-pub fn recover_unsealed(dir: &std::path::Path, key: &recorder::SigningKey) -> usize {
+/// Seals, as "recovered", each of `open` (channel row and recording of the channels that were
+/// open when the bastion stopped, from the audit database) whose sidecar lacks a final
+/// checkpoint, and stores the seal in the row. Returns how many were sealed; problems are
+/// logged per file and do not stop the others.
+///
+/// Only these files: sealing signs the file with the recording key, so a file this instance
+/// was not writing (another bastion's live recording in a shared directory, or one planted by
+/// someone who can write to the directory) must never be sealed here.
+pub async fn recover_unsealed(
+    open: &[(i64, String)],
+    key: &recorder::SigningKey,
+    audit: &crate::audit::AuditStore,
+) -> usize {
     let mut sealed = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
+    for (row, path) in open {
+        let path = std::path::Path::new(path);
+        let unsealed = match recorder::read_sidecar(&recorder::sidecar_path(path)) {
+            Ok(Some(sc)) => !sc.checkpoints.last().is_some_and(|c| c.sealed),
+            Ok(None) => true,
+            Err(e) => {
+                tracing::error!(path = %path.display(), "unreadable sidecar, not recovered: {e}");
+                continue;
+            }
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            if path.extension().and_then(|e| e.to_str()) != Some("cast") {
-                continue;
-            }
-            let unsealed = match recorder::read_sidecar(&recorder::sidecar_path(&path)) {
-                Ok(Some(sc)) => !sc.checkpoints.last().is_some_and(|c| c.sealed),
-                Ok(None) => true,
-                Err(e) => {
-                    tracing::error!(path = %path.display(), "unreadable sidecar, not recovered: {e}");
-                    continue;
+        if !unsealed {
+            continue;
+        }
+        match recorder::recover(path, key, SystemTime::now()) {
+            Ok(recorder::RecoverOutcome::Recovered(r)) => {
+                sealed += 1;
+                tracing::warn!(
+                    path = %path.display(),
+                    lines = r.checkpoint.lines,
+                    unsigned_lines = r.unsigned_lines,
+                    dropped_bytes = r.dropped_cast_bytes,
+                    "recording sealed as recovered after an unclean stop"
+                );
+                if let Err(e) = audit
+                    .channel_recovered(*row, &r.checkpoint.hash, &r.checkpoint.sig)
+                    .await
+                {
+                    tracing::error!(path = %path.display(), "recovered seal not stored in the audit row: {e}");
                 }
-            };
-            if !unsealed {
-                continue;
             }
-            match recorder::recover(&path, key, SystemTime::now()) {
-                Ok(recorder::RecoverOutcome::Recovered(r)) => {
-                    sealed += 1;
-                    tracing::warn!(
-                        path = %path.display(),
-                        lines = r.checkpoint.lines,
-                        unsigned_lines = r.unsigned_lines,
-                        dropped_bytes = r.dropped_cast_bytes,
-                        "recording sealed as recovered after an unclean stop"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(path = %path.display(), "recording could not be recovered: {e}")
-                }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(path = %path.display(), "recording could not be recovered: {e}")
             }
         }
     }

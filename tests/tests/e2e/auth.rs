@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use tests::{keygen, run, stderr, stdout, User};
 
@@ -124,4 +125,112 @@ fn refusals_each_have_a_distinct_reason_in_the_log() {
     assert_eq!(o.status.code(), Some(255));
     w.bastion.wait_log("reason=plain-key");
     assert!(!w.bastion.log().contains("panicked"));
+}
+
+/// Runs `cmd` in the background, stdout and stderr to files; returns the child and the path
+/// of its stderr.
+fn spawn_logged(
+    cmd: &mut Command,
+    dir: &Path,
+    name: &str,
+) -> (std::process::Child, std::path::PathBuf) {
+    let err = dir.join(format!("{name}.stderr"));
+    let child = cmd
+        .stdout(std::fs::File::create(dir.join(format!("{name}.stdout"))).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    (child, err)
+}
+
+/// Waits for `child` to end on its own; panics after `limit`.
+fn ended_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let status = tests::wait_for(limit, || child.try_wait().unwrap());
+    match status {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            panic!("still connected after {limit:?}");
+        }
+    }
+}
+
+#[test]
+fn an_open_connection_ends_when_its_certificate_expires() {
+    let w = world();
+    let dir = w.bastion.dir.path();
+    let user_ca = dir.join("keys/user_ca");
+    let short = keygen_user(dir, "short", &user_ca, "ops", "-1m:+6s", w.bastion.port);
+    // Without the expiry this command would hold the connection for a minute.
+    let (mut child, err) = spawn_logged(
+        &mut short.ssh("t1@127.0.0.1", &["sleep 60; echo finished"]),
+        dir,
+        "short",
+    );
+    let status = ended_within(&mut child, Duration::from_secs(40));
+    assert!(!status.success());
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(said.contains("certificate has expired"), "{said}");
+    let out = std::fs::read_to_string(dir.join("short.stdout")).unwrap();
+    assert!(!out.contains("finished"), "{out}");
+    let log = w.bastion.wait_log("reason=\"certificate expired\"");
+    assert!(log.contains("identity=short@example.test"), "{log}");
+}
+
+#[test]
+fn revocation_logs_off_an_open_connection() {
+    let w = crate::fixture::world_with("", "revocation_check_interval = \"1s\"");
+    let dir = w.bastion.dir.path();
+    // A running command: logged off within the check interval, told why.
+    let (mut child, err) = spawn_logged(
+        &mut w
+            .alice
+            .ssh("t1@127.0.0.1", &["echo started; sleep 60; echo finished"]),
+        dir,
+        "alice",
+    );
+    let started = tests::wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(dir.join("alice.stdout"))
+            .ok()
+            .filter(|s| s.contains("started"))
+    });
+    assert!(started.is_some(), "the command never started");
+    let o = run(Command::new(tests::bastion_bin())
+        .args([
+            "ca",
+            "revoke",
+            "--key-id",
+            "alice@example.test",
+            "--reason",
+            "offboarded",
+        ])
+        .arg("--config")
+        .arg(&w.bastion.config));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let status = ended_within(&mut child, Duration::from_secs(30));
+    assert!(!status.success());
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(said.contains("access has been revoked"), "{said}");
+    let log = w.bastion.wait_log("the certificate no longer holds");
+    assert!(log.contains("reason=\"access revoked\""), "{log}");
+}
+
+#[test]
+fn a_revoked_identity_opens_no_new_channel_on_a_control_master() {
+    // The default check interval (30 s) is far longer than this test: the refusal comes from
+    // the check every new channel makes.
+    let w = world();
+    let dir = w.bastion.dir.path();
+    let master = w.alice.control_master("t1@127.0.0.1", &dir.join("cm.sock"));
+    let o = run(&mut master.ssh("echo before"));
+    assert_eq!(stdout(&o), "before\n", "{}", stderr(&o));
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["ca", "revoke", "--key-id", "alice@example.test", "--config"])
+        .arg(&w.bastion.config));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&mut master.ssh("echo after"));
+    assert!(!o.status.success(), "a revoked identity opened a channel");
+    assert!(!stdout(&o).contains("after"));
+    let log = w.bastion.wait_log("channel refused and connection closed");
+    assert!(log.contains("reason=\"access revoked\""), "{log}");
 }
