@@ -40,6 +40,26 @@ pub struct Term {
     pub term_type: Option<String>,
 }
 
+/// Largest terminal emulated when a screen is rebuilt from output (shell holds, the review
+/// console, `bastion play`). A terminal emulator allocates every cell up front (vt100: 32
+/// bytes each), so a client announcing a 65535×65535 terminal would otherwise make each of
+/// them ask for 137 GB. Bigger terminals are emulated at this size; the target still gets the
+/// size the client asked for.
+pub const MAX_EMULATED: Term = Term {
+    cols: 1000,
+    rows: 500,
+    term_type: None,
+};
+
+/// `(rows, cols)` of a terminal as emulated: at least 1, at most [`MAX_EMULATED`].
+pub fn emulated_size(rows: u32, cols: u32) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
+    let fit = |v: u32, max: u16| {
+        let v = u16::try_from(v).unwrap_or(u16::MAX).min(max);
+        std::num::NonZeroU16::new(v).unwrap_or(std::num::NonZeroU16::MIN)
+    };
+    (fit(rows, MAX_EMULATED.rows), fit(cols, MAX_EMULATED.cols))
+}
+
 /// The `bastion` object of the header: the audit context of the channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BastionMeta {

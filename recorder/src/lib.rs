@@ -105,7 +105,7 @@ pub use checkpoint::{Checkpoint, CheckpointKind, SignatureProblem};
 pub use decode::Utf8Decoder;
 pub use error::{RecorderError, RecoverRefusal};
 pub use event::EventCode;
-pub use header::{BastionMeta, ChannelKind, Header, Term};
+pub use header::{emulated_size, BastionMeta, ChannelKind, Header, Term, MAX_EMULATED};
 pub use keys::{SigningKey, VerifyingKey};
 pub use path::{recording_path, sidecar_path};
 pub use recover::{recover, RecoverOutcome, Recovery};

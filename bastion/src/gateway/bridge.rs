@@ -213,6 +213,23 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     };
     client.pty = pty.is_some();
 
+    // A certificate's force-command replaces whatever the client asked to run, subsystems
+    // included, as sshd does; the review console is not that command either.
+    let start = match &ctx.user.force_command {
+        Some(_) if ctx.review => {
+            warn!(identity = %ctx.user.key_id, "review console refused: the certificate has a force-command");
+            client
+                .fail(
+                    "bastion: this certificate may only run its forced command; the review console needs another",
+                    1,
+                )
+                .await;
+            return;
+        }
+        Some(cmd) => Start::Exec(cmd.clone().into_bytes()),
+        None => start,
+    };
+
     if ctx.review {
         match (&start, &pty) {
             (Start::Shell, Some(p)) => {
@@ -259,11 +276,6 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         }
     };
 
-    // The certificate's force-command replaces whatever the client asked to run.
-    let start = match (&ctx.user.force_command, start) {
-        (Some(cmd), Start::Shell | Start::Exec(_)) => Start::Exec(cmd.clone().into_bytes()),
-        (_, s) => s,
-    };
     let needed = match &start {
         Start::Shell => Capability::Shell,
         Start::Exec(_) => Capability::Exec,

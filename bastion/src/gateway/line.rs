@@ -7,18 +7,18 @@ pub struct LineTracker {
     parser: vt100::Parser,
 }
 
-fn dim(v: u32, fallback: u16) -> std::num::NonZeroU16 {
-    let v = u16::try_from(v).unwrap_or(u16::MAX);
-    std::num::NonZeroU16::new(v)
-        .or(std::num::NonZeroU16::new(fallback))
-        .unwrap_or(std::num::NonZeroU16::MIN)
+/// `(rows, cols)` to emulate; a size of 0 (not announced) is taken as 80×24.
+fn size(cols: u32, rows: u32) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
+    let or = |v: u32, fallback: u32| if v == 0 { fallback } else { v };
+    recorder::emulated_size(or(rows, 24), or(cols, 80))
 }
 
 impl LineTracker {
     /// A screen of the pty's size.
     pub fn new(cols: u32, rows: u32) -> LineTracker {
+        let (rows, cols) = size(cols, rows);
         LineTracker {
-            parser: vt100::Parser::new(dim(rows, 24), dim(cols, 80), 0),
+            parser: vt100::Parser::new(rows, cols, 0),
         }
     }
 
@@ -29,7 +29,8 @@ impl LineTracker {
 
     /// Follows a window change.
     pub fn resize(&mut self, cols: u32, rows: u32) {
-        self.parser.set_size(dim(rows, 24), dim(cols, 80));
+        let (rows, cols) = size(cols, rows);
+        self.parser.set_size(rows, cols);
     }
 
     /// The whole visible screen as text (trailing blank lines dropped).
@@ -75,5 +76,16 @@ mod tests {
         let mut t = LineTracker::new(10, 5);
         t.output(b"$ echo 0123456789abc");
         assert_eq!(t.current_line(), "$ echo 0123456789abc");
+    }
+
+    #[test]
+    fn a_huge_announced_terminal_is_emulated_at_the_cap() {
+        // 65535×65535 cells would be 137 GB; the cap keeps it to 1000×500.
+        let mut t = LineTracker::new(u32::MAX, 65_535);
+        t.output(b"$ ls");
+        assert_eq!(t.current_line(), "$ ls");
+        t.resize(65_535, 65_535);
+        let (rows, cols) = t.parser.screen().size();
+        assert_eq!((rows.get(), cols.get()), (500, 1000));
     }
 }

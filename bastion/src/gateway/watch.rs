@@ -128,14 +128,17 @@ pub struct Viewer {
 impl Viewer {
     /// Rebuilds the screen from the recording so far (already masked), then follows `rx`.
     pub fn new(recording: &std::path::Path, rx: broadcast::Receiver<Bytes>) -> Viewer {
-        let mut parser = vt100::Parser::new(nz(24), nz(80), 0);
+        let (rows, cols) = recorder::emulated_size(24, 80);
+        let mut parser = vt100::Parser::new(rows, cols, 0);
         if let Ok(rec) = player::cast::open(recording) {
-            parser.set_size(nz(rec.header.rows), nz(rec.header.cols));
+            let (rows, cols) = size(rec.header.rows, rec.header.cols);
+            parser.set_size(rows, cols);
             for e in &rec.events {
                 match &e.data {
                     player::EventData::Output(s) => parser.process(s.as_bytes()),
                     player::EventData::Resize { cols, rows } => {
-                        parser.set_size(nz(*rows), nz(*cols))
+                        let (rows, cols) = size(*rows, *cols);
+                        parser.set_size(rows, cols)
                     }
                     _ => {}
                 }
@@ -164,6 +167,6 @@ impl Viewer {
     }
 }
 
-fn nz(v: u16) -> std::num::NonZeroU16 {
-    std::num::NonZeroU16::new(v).unwrap_or(std::num::NonZeroU16::MIN)
+fn size(rows: u16, cols: u16) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
+    recorder::emulated_size(rows.into(), cols.into())
 }

@@ -82,7 +82,8 @@ impl Player {
         });
         let events = limit_idle(&recording.events, limit);
         let duration = events.last().map_or(Duration::ZERO, |e| e.time);
-        let initial = (size(recording.header.rows), size(recording.header.cols));
+        let initial =
+            recorder::emulated_size(recording.header.rows.into(), recording.header.cols.into());
         let mut player = Player {
             events,
             duration,
@@ -238,7 +239,8 @@ impl Player {
                 self.parser.process(text.as_bytes());
             }
             EventData::Resize { cols, rows } => {
-                self.parser.set_size(size(*rows), size(*cols));
+                let (rows, cols) = recorder::emulated_size((*rows).into(), (*cols).into());
+                self.parser.set_size(rows, cols);
                 // The terminal's layout changed under the diff base.
                 self.shown = None;
             }
@@ -246,10 +248,6 @@ impl Player {
         }
         self.next += 1;
     }
-}
-
-fn size(n: u16) -> NonZeroU16 {
-    NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN)
 }
 
 /// Caps every gap between events at `limit`, keeping order.

@@ -340,3 +340,38 @@ fn x11_forwarding_is_refused() {
     );
     w.bastion.wait_log("X11 forwarding refused");
 }
+
+#[test]
+fn force_command_replaces_shells_commands_and_sftp() {
+    let _ = std::fs::remove_file("/tmp/forced-sftp-upload");
+    let w = world();
+    let bound = w.bastion.user_with(
+        "deploy@example.test",
+        "ops",
+        &["--force-command", "echo forced-command-ran"],
+    );
+    let o = run(&mut bound.ssh("t1@127.0.0.1", &["echo asked-for-this"]));
+    assert_eq!(stdout(&o), "forced-command-ran\n", "{}", stderr(&o));
+    // sftp gets the forced command too, never an sftp server: the transfer fails.
+    let batch = w.bastion.dir.path().join("batch");
+    std::fs::write(&batch, "put /etc/hostname /tmp/forced-sftp-upload\n").unwrap();
+    let o = run(Command::new("sftp")
+        .args(bound.ssh_options())
+        .args(["-P", &w.bastion.port.to_string(), "-b"])
+        .arg(&batch)
+        .arg("t1@127.0.0.1"));
+    assert_ne!(o.status.code(), Some(0), "sftp ran: {}", stdout(&o));
+    assert!(!std::path::Path::new("/tmp/forced-sftp-upload").exists());
+    let kinds = wait_for(Duration::from_secs(10), || {
+        let rows = tests::audit::audit_json(
+            &w.bastion.config,
+            "channels",
+            &["--user", "deploy@example.test"],
+        );
+        (rows.len() == 2).then_some(rows)
+    })
+    .expect("two channel rows");
+    for row in kinds {
+        assert_eq!(row["kind"], "exec", "{row}");
+    }
+}
