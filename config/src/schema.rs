@@ -428,8 +428,8 @@ pub struct Role {
     /// Lifetime of certificates issued from OIDC logins for this role (default: ca.default_ttl).
     #[serde(default)]
     pub certificate_ttl: Option<Seconds>,
-    /// CI certificates for this role may open terminals (permit-pty); by default they are
-    /// exec only.
+    /// CI certificates for this role may open terminals and forward ports (permit-pty,
+    /// permit-port-forwarding); by default they carry neither.
     #[serde(default)]
     pub ci_shell: bool,
 }

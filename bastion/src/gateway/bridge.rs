@@ -305,6 +305,25 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             .await;
         return;
     }
+    // Command rules judge exec commands and the lines of terminal shells. A shell without a
+    // terminal reads its commands from stdin, where no line can be checked: refused wherever a
+    // command rule could apply (fail closed).
+    if matches!(start, Start::Shell)
+        && pty.is_none()
+        && ctx.shared.approvals.has_line_rules(&access)
+    {
+        warn!(target = %access.target.name, login = %access.login, "shell without a terminal refused: command approval rules apply");
+        client
+            .fail(
+                &format!(
+                    "bastion: commands on \"{}\" may need approval, and a shell without a terminal cannot be checked line by line; run the command directly (ssh … 'command') or open a terminal (ssh -t)",
+                    access.target.name
+                ),
+                1,
+            )
+            .await;
+        return;
+    }
     match &start {
         Start::Exec(cmd) => {
             info!(target = %access.target.name, login = %access.login, roles = ?access.roles, command_bytes = cmd.len(), "exec")

@@ -127,8 +127,8 @@ pub fn person_grant(config: &Config, token: &VerifiedToken) -> Result<Grant, Ref
 }
 
 /// A workload: the first `[[ci]]` rule for the token's issuer and audience whose subject glob
-/// matches `sub` gives the role; key id is `sub`; exec only (no pty, no forwarding) unless the
-/// role has `ci_shell = true`.
+/// matches `sub` gives the role; key id is `sub`; no pty and no forwarding unless the role has
+/// `ci_shell = true`.
 ///
 /// # Errors
 /// [`Refusal::UntrustedSubject`] when no rule matches.
