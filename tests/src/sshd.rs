@@ -81,6 +81,17 @@ impl Sshd {
     pub fn log(&self) -> String {
         read(&self.log_path())
     }
+
+    /// Kills every connection it serves (its per-connection processes), as a target reboot or
+    /// a network cut would end them; the listener keeps accepting new ones.
+    pub fn kill_connections(&self) {
+        let o = crate::util::run(
+            std::process::Command::new("pkill")
+                .args(["-KILL", "-P"])
+                .arg(self.child.id().to_string()),
+        );
+        assert!(o.status.success(), "no connection to kill");
+    }
 }
 
 impl Drop for Sshd {

@@ -12,6 +12,7 @@
 //! reaches the target; an exec is held before [`connect`] opens the upstream channel.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -511,6 +512,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         ctx: ctx.clone(),
         client,
         done: ctx.closed.child_token(),
+        client_left: AtomicBool::new(false),
         rec: Some(recording.clone()),
         shell_hold,
         typed: (pty.is_some() && live.is_some()).then(Default::default),
@@ -839,6 +841,7 @@ pub async fn run_forward(
             ctx: ctx.clone(),
             client,
             done: ctx.closed.child_token(),
+            client_left: AtomicBool::new(false),
             rec: None,
             shell_hold: None,
             publisher: None,

@@ -40,6 +40,8 @@ pub(super) struct Pumps {
     pub(super) client: Client,
     /// Cancelled when either direction ends for good, or the connection closes.
     pub(super) done: CancellationToken,
+    /// The client closed its side of the channel (nothing more can be told to it).
+    pub(super) client_left: AtomicBool,
     /// The channel's recording (none for port forwards).
     pub(super) rec: Option<Arc<ChannelRecording>>,
     /// Command-line holds of an interactive shell, when approval rules apply to it.
@@ -255,6 +257,7 @@ impl Pumps {
                     up.signal(signal)
                 }
                 Some(ChannelMsg::Close) | None => {
+                    self.client_left.store(true, Ordering::Relaxed);
                     // The client is done (OpenSSH's ControlMaster closes right after EOF). The
                     // command may still be finishing: let the output pump relay its exit
                     // status, for a while, before everything is torn down.
@@ -289,6 +292,8 @@ impl Pumps {
         let mut info = ExitInfo::default();
         let mut shutting_down = false;
         let mut eof_due: Option<std::time::Instant> = None;
+        // Whether the client's channel has been closed (or can no longer be written to).
+        let mut client_closed = false;
         loop {
             let deadline = live.as_ref().and_then(LiveMasks::deadline);
             let msg = tokio::select! {
@@ -458,6 +463,7 @@ impl Pumps {
                             1,
                         ))
                         .await;
+                        client_closed = true;
                         break;
                     }
                     None => Ok(()),
@@ -466,15 +472,21 @@ impl Pumps {
                     if let Some(l) = live.as_mut() {
                         let _ = Box::pin(self.send_released(l.finish())).await;
                     }
+                    if msg.is_none() && exit.is_none() {
+                        // No close from the target: its connection went away under the command.
+                        self.target_lost().await;
+                    }
                     if eof_due.take().is_some() {
                         let _ = tx.eof().await;
                     }
                     let _ = tx.close().await;
+                    client_closed = true;
                     break;
                 }
                 Some(_) => Ok(()),
             };
             if r.is_err() {
+                client_closed = true;
                 break;
             }
         }
@@ -483,11 +495,39 @@ impl Pumps {
             self.ctx.shared.metrics.recording_failures.inc();
             Box::pin(self.client.fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255))
                 .await;
+        } else if !client_closed
+            && exit.is_none()
+            && !self.client_left.load(Ordering::Relaxed)
+            && !self.ctx.closed.is_cancelled()
+        {
+            // The input side stopped because the target could no longer be written to: the
+            // client is still there and must not be left waiting on an open channel.
+            self.target_lost().await;
+            let _ = tx.eof().await;
+            let _ = tx.close().await;
         }
         info!(exit = exit.as_deref().unwrap_or("none"), "channel closed");
         let _ = up.close().await;
         self.done.cancel();
         info
+    }
+}
+
+impl Pumps {
+    /// Tells the user the target's connection is gone; the channel then closes without an exit
+    /// status, so `ssh` exits 255 as it would if it had lost the target itself.
+    async fn target_lost(&self) {
+        let target = self
+            .ctx
+            .access()
+            .map(|a| a.target.name.clone())
+            .unwrap_or_default();
+        warn!(target = %target, "the connection to the target was lost during the channel");
+        self.client
+            .say(&format!(
+                "bastion: the connection to target \"{target}\" was lost"
+            ))
+            .await;
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cert_authority::CertifiedUser;
-use tokio::sync::{broadcast, OnceCell};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::target::Access;
@@ -26,7 +26,7 @@ pub struct SessionCtx {
     pub review: bool,
     /// Where the session goes, once known (from the user name, or chosen in the menu).
     access: Mutex<Option<Access>>,
-    upstream: OnceCell<Arc<Upstream>>,
+    upstream: tokio::sync::Mutex<Option<Arc<Upstream>>>,
     /// Configuration and keys.
     pub shared: Arc<Shared>,
     started: Instant,
@@ -61,7 +61,7 @@ impl SessionCtx {
             review: false,
             note,
             access: Mutex::new(access),
-            upstream: OnceCell::new(),
+            upstream: tokio::sync::Mutex::new(None),
             shared,
             started: Instant::now(),
             last_activity: AtomicU64::new(0),
@@ -96,24 +96,31 @@ impl SessionCtx {
         self.started.elapsed().saturating_sub(last)
     }
 
-    /// The upstream connection, made on first use and shared by every channel.
+    /// The upstream connection, made on first use and shared by every channel. One that has
+    /// closed (the target rebooted, the network dropped) is made again for the next channel,
+    /// so a long-lived ControlMaster keeps working as it would with the target directly.
     pub async fn upstream(&self, access: &Access) -> Result<Arc<Upstream>, UpstreamError> {
-        self.upstream
-            .get_or_try_init(|| async {
-                let key_id = format!("bastion session {} for {}", self.id, self.user.key_id);
-                let up =
-                    upstream::connect(&self.shared, &access.target, &access.login, &key_id).await?;
-                tracing::info!(
-                    session = %self.id,
-                    user = %self.user.key_id,
-                    target = %access.target.name,
-                    login = %access.login,
-                    "upstream connected"
-                );
-                Ok(Arc::new(up))
-            })
-            .await
-            .cloned()
+        let mut slot = self.upstream.lock().await;
+        if let Some(up) = slot.as_ref() {
+            if !up.handle.is_closed() {
+                return Ok(up.clone());
+            }
+            tracing::warn!(session = %self.id, target = %access.target.name,
+                "the connection to the target was lost; connecting again for a new channel");
+        }
+        let key_id = format!("bastion session {} for {}", self.id, self.user.key_id);
+        let up = Arc::new(
+            upstream::connect(&self.shared, &access.target, &access.login, &key_id).await?,
+        );
+        tracing::info!(
+            session = %self.id,
+            user = %self.user.key_id,
+            target = %access.target.name,
+            login = %access.login,
+            "upstream connected"
+        );
+        *slot = Some(up.clone());
+        Ok(up)
     }
 
     /// Tells every open channel `text` (shown on stderr, or on the terminal of pty sessions).

@@ -375,3 +375,42 @@ fn force_command_replaces_shells_commands_and_sftp() {
         assert_eq!(row["kind"], "exec", "{row}");
     }
 }
+
+#[test]
+fn losing_the_target_mid_command_is_told_and_the_next_channel_reconnects() {
+    let w = world();
+    let dir = w.bastion.dir.path();
+    let master = w.alice.control_master("t1@127.0.0.1", &dir.join("cm.sock"));
+    let (out, err) = (dir.join("lost.out"), dir.join("lost.err"));
+    let mut child = master
+        .ssh("echo started; sleep 30; echo finished")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let started = wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(&out)
+            .ok()
+            .filter(|s| s.contains("started"))
+    });
+    assert!(started.is_some(), "the command never started");
+    // The target's side of the connection dies, as in a reboot.
+    w.sshd.kill_connections();
+    let status = wait_for(Duration::from_secs(20), || child.try_wait().unwrap());
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("ssh still waiting after the target connection was lost");
+    };
+    assert_ne!(status.code(), Some(0));
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        said.contains("the connection to target \"t1\" was lost"),
+        "{said}"
+    );
+    assert!(!std::fs::read_to_string(&out).unwrap().contains("finished"));
+    // The same ControlMaster connection opens its next channel on a new target connection.
+    let o = run(&mut master.ssh("echo again"));
+    assert_eq!(stdout(&o), "again\n", "{}", stderr(&o));
+    let log = w.bastion.log();
+    assert_eq!(log.matches("upstream connected").count(), 2, "{log}");
+}
