@@ -208,12 +208,14 @@ pub fn resolve(
         Some(l) => l,
         None => return Err(Denied::NoLogin(target.name.clone())),
     };
-    // A role with an empty `logins` list grants only the default login.
+    // A role with an empty `logins` list grants only its own default login (the role's, else
+    // the target's), never another role's: capabilities must not leak between roles.
     let granting: Vec<&Role> = roles
         .into_iter()
         .filter(|r| {
+            let own_default = r.default_login.as_ref().or(target.default_login.as_ref());
             r.logins.iter().any(|l| l == &login || l == "*")
-                || (r.logins.is_empty() && default_login.as_deref() == Some(login.as_str()))
+                || (r.logins.is_empty() && own_default == Some(&login))
         })
         .collect();
     if granting.is_empty() {
@@ -331,5 +333,50 @@ idle_timeout = "5m"
         );
         assert!(resolve(&c, &p(&["web"]), "web1", Some("root")).is_err());
         assert_eq!(reachable(&c, &roles_for(&c, &p(&["web"]))).len(), 1);
+    }
+
+    #[test]
+    fn capabilities_do_not_leak_between_roles_through_a_default_login() {
+        // "root-shell" grants root a shell; "app-tools" grants more but only its default
+        // login (the target's, "app"). Together they must not give root app-tools' rights.
+        let c = Config::parse(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+host_key = "k"
+[ca]
+user_ca = "u"
+target_ca = "t"
+[[targets]]
+name = "app1"
+host = "h"
+host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli"
+default_login = "app"
+[[roles]]
+name = "root-shell"
+principals = ["ops"]
+targets = ["app1"]
+default_login = "root"
+logins = ["root"]
+allow = ["shell"]
+[[roles]]
+name = "app-tools"
+principals = ["ops"]
+targets = ["app1"]
+allow = ["exec", "sftp", "port-forward"]
+"#,
+            "t",
+        )
+        .unwrap();
+        let p = vec!["ops".to_string()];
+        let root = resolve(&c, &p, "app1", None).unwrap();
+        assert_eq!(root.login, "root");
+        assert_eq!(root.roles, vec!["root-shell".to_string()]);
+        assert!(root.allows(Capability::Shell));
+        assert!(!root.allows(Capability::Exec) && !root.allows(Capability::PortForward));
+        // The target's default login is still granted by the role that relies on it.
+        let app = resolve(&c, &p, "app1", Some("app")).unwrap();
+        assert_eq!(app.roles, vec!["app-tools".to_string()]);
+        assert!(app.allows(Capability::Exec) && !app.allows(Capability::Shell));
     }
 }
