@@ -445,7 +445,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             Ok(()) => {}
             Err((text, status)) => {
                 client.fail(&text, status).await;
-                Box::pin(end_unrun(&ctx, row, recording, status)).await;
+                Box::pin(end_unrun(&ctx, row, recording, status, "not run")).await;
                 return;
             }
         }
@@ -466,7 +466,12 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     .await
     {
         Some(u) => u,
-        None => return,
+        None => {
+            // The user has been told why; the row and recording end here, not with the
+            // connection.
+            Box::pin(end_unrun(&ctx, row, recording, 255, "target unreachable")).await;
+            return;
+        }
     };
     let (up_rx, up_tx, pending) = upstream;
     let up_tx = Arc::new(up_tx);
@@ -477,6 +482,23 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             _ => Ok(()),
         };
         if sent.is_err() {
+            client
+                .fail(
+                    &format!(
+                        "bastion: the connection to target \"{}\" was lost",
+                        access.target.name
+                    ),
+                    255,
+                )
+                .await;
+            Box::pin(end_unrun(
+                &ctx,
+                row,
+                recording,
+                255,
+                "target connection lost",
+            ))
+            .await;
             return;
         }
     }
@@ -612,12 +634,14 @@ async fn approval_hold(
     }
 }
 
-/// Ends a channel whose command never ran: seals its recording and closes its audit row.
+/// Ends a channel whose command never ran: seals its recording and closes its audit row with
+/// `reason`.
 async fn end_unrun(
     ctx: &SessionCtx,
     channel: OpenChannel,
     recording: Arc<ChannelRecording>,
     status: u32,
+    reason: &str,
 ) {
     let _ = recording.send(RecEvent::Exit(status.to_string())).await;
     let sealed = Box::pin(seal(recording)).await;
@@ -629,7 +653,7 @@ async fn end_unrun(
         bytes_out: 0,
         final_hash: sealed.as_ref().map(|s| s.checkpoint.hash.clone()),
         signature: sealed.as_ref().map(|s| s.checkpoint.sig.clone()),
-        close_reason: "not run".into(),
+        close_reason: reason.into(),
     };
     ctx.shared
         .endings
