@@ -42,6 +42,9 @@ pub(super) struct Pumps {
     pub(super) done: CancellationToken,
     /// The client closed its side of the channel (nothing more can be told to it).
     pub(super) client_left: AtomicBool,
+    /// Hold the target's EOF until its exit status is relayed (session channels); a port
+    /// forward never gets an exit status, so its EOF goes at once.
+    pub(super) hold_eof: bool,
     /// The channel's recording (none for port forwards).
     pub(super) rec: Option<Arc<ChannelRecording>>,
     /// Command-line holds of an interactive shell, when approval rules apply to it.
@@ -402,8 +405,12 @@ impl Pumps {
                     // The client may close the channel as soon as it sees EOF, and russh drops
                     // a closed channel at once: hold EOF back until the exit status (or the
                     // close) has been relayed, for a moment at most.
-                    eof_due = Some(std::time::Instant::now() + EOF_HOLD);
-                    Ok(())
+                    if self.hold_eof {
+                        eof_due = Some(std::time::Instant::now() + EOF_HOLD);
+                        Ok(())
+                    } else {
+                        tx.eof().await
+                    }
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
                     if let Some(l) = live.as_mut() {
