@@ -437,11 +437,37 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             .as_deref()
             .map(|c| recording::mask_text(&masker, c))
             .unwrap_or_else(|| "(interactive shell)".into());
-        match Box::pin(approval_hold(
-            &ctx, &access, &client, &recording, rule, masked,
-        ))
-        .await
-        {
+        // While the command waits, the client may give up (a killed ControlMaster client, a
+        // CI timeout): its channel closing cancels the request, so an approval given later
+        // runs nothing. Input sent meanwhile is kept for the command, up to a bound.
+        let gone = ctx.closed.child_token();
+        let mut hold = Box::pin(approval_hold(
+            &ctx, &access, &client, &recording, rule, masked, &gone,
+        ));
+        let mut listening = true;
+        let held = loop {
+            tokio::select! {
+                r = &mut hold => break r,
+                m = rx.wait(), if listening => match m {
+                    Some(ChannelMsg::Close) | None => {
+                        info!("the client closed the channel while its command was held");
+                        listening = false;
+                        gone.cancel();
+                    }
+                    Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
+                        if let ChannelMsg::Data { data } = &m {
+                            early_bytes += data.len();
+                        }
+                        early.push(m);
+                        // Past the bound, input waits in the channel (and its window) instead.
+                        listening = early_bytes <= MAX_EARLY_BYTES;
+                    }
+                    Some(_) => {}
+                },
+            }
+        };
+        drop(hold);
+        match held {
             Ok(()) => {}
             Err((text, status)) => {
                 client.fail(&text, status).await;
@@ -575,6 +601,7 @@ async fn approval_hold(
     recording: &ChannelRecording,
     rule: &config::ApprovalRule,
     command: String,
+    gone: &tokio_util::sync::CancellationToken,
 ) -> Result<(), (String, u32)> {
     use crate::approval::hold::{self, Decision};
     let audit = &ctx.shared.audit;
@@ -603,7 +630,7 @@ async fn approval_hold(
             held.id, rule.name
         ))
         .await;
-    let decision = hold::wait(audit, ctx.shared.notifier.as_ref(), &held, &ctx.closed)
+    let decision = hold::wait(audit, ctx.shared.notifier.as_ref(), &held, gone)
         .await
         .map_err(fail_closed)?;
     let marker = decision.marker(held.id);

@@ -605,3 +605,36 @@ fn a_shell_without_a_terminal_is_refused_where_command_rules_apply() {
     let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo fine"]));
     assert_eq!(stdout(&o), "fine\n", "{}", stderr(&o));
 }
+
+#[test]
+fn a_held_command_whose_client_gives_up_never_runs() {
+    let w = world(RULE);
+    let marker = w.bastion.dir.path().join("ran-after-giving-up");
+    // Over a ControlMaster, killing the client closes only its channel, not the connection.
+    let master = w
+        .alice
+        .control_master("t1@127.0.0.1", &w.bastion.dir.path().join("cm.sock"));
+    let mut client = master
+        .ssh(&format!("echo drop; touch {}", marker.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = held(&w.bastion);
+    client.kill().unwrap();
+    let _ = client.wait();
+    w.bastion
+        .wait_log("the client closed the channel while its command was held");
+    // The request is cancelled: a reviewer arriving later has nothing to approve.
+    let late = tests::wait_for(Duration::from_secs(10), || {
+        let o = review(&w.bob, &format!("approve {id} --reason late"));
+        (!o.status.success()).then_some(o)
+    })
+    .expect("the abandoned request could still be approved");
+    assert!(stderr(&late).contains("cancelled"), "{}", stderr(&late));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!marker.exists(), "the abandoned command ran");
+    // The connection itself carries on.
+    let o = run(&mut master.ssh("echo still-here"));
+    assert_eq!(stdout(&o), "still-here\n", "{}", stderr(&o));
+}
