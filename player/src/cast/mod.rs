@@ -105,7 +105,7 @@ impl EventData {
 /// [`PlayerError::Io`] when the file cannot be read, [`PlayerError::Parse`] when a complete line
 /// is not valid asciicast.
 pub fn open(path: &Path) -> Result<Recording, PlayerError> {
-    let file = std::fs::File::open(path).map_err(PlayerError::io(path))?;
+    let file = recorder::files::open_regular(path).map_err(PlayerError::io(path))?;
     parse(BufReader::new(file), path)
 }
 
@@ -122,8 +122,7 @@ pub fn parse(mut reader: impl BufRead, path: &Path) -> Result<Recording, PlayerE
     let mut number = 0;
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
+        let n = recorder::files::read_line_capped(&mut reader, &mut buf)
             .map_err(PlayerError::io(path))?;
         if n == 0 {
             break;

@@ -7,8 +7,7 @@
 
 mod report;
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 
 use recorder::{hex, read_sidecar, Checkpoint, HashChain, RecorderError, VerifyingKey};
@@ -118,14 +117,12 @@ struct Walked {
 
 /// Reads the cast once, recomputing the chain and checking each checkpoint where it applies.
 fn walk(cast: &Path, checkpoints: &[Checkpoint]) -> Result<Walked, PlayerError> {
-    let file = File::open(cast).map_err(PlayerError::io(cast))?;
+    let file = recorder::files::open_regular(cast).map_err(PlayerError::io(cast))?;
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     let mut read = |line: &mut Vec<u8>| {
         line.clear();
-        reader
-            .read_until(b'\n', line)
-            .map_err(PlayerError::io(cast))
+        recorder::files::read_line_capped(&mut reader, line).map_err(PlayerError::io(cast))
     };
 
     let n = read(&mut line)?;

@@ -244,3 +244,22 @@ fn content_appended_after_the_seal_is_caught() {
     assert_eq!(r.verdict, Verdict::AppendedAfterSeal { extra_bytes: 21 });
     assert!(r.is_tampered());
 }
+
+#[test]
+fn symlinks_and_fifos_are_refused_not_followed_or_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cast, _) = sealed(dir.path(), "s1", key(1), 3);
+    let real = dir.path().join("elsewhere.cast");
+    fs::rename(&cast, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &cast).unwrap();
+    let e = verify(&cast, &sig(&cast), &trusted()).unwrap_err();
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    fs::remove_file(&cast).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&cast)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let e = verify(&cast, &sig(&cast), &trusted()).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+}
