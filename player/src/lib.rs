@@ -36,7 +36,7 @@ mod play;
 mod verify;
 
 pub use cast::{Event, EventData, Header, Recording};
-pub use cat::cat;
+pub use cat::{cat, TerminalFilter};
 pub use error::PlayerError;
 pub use play::{
     command_for, play, prepare, Command, Control, Frame, PlayOptions, Player, SEEK_STEP,

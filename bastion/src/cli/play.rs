@@ -22,9 +22,13 @@ pub struct Play {
     /// Start at this time, e.g. 90s or 2m.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
-    /// Print the output without timing.
+    /// Print the output without timing (text, colours and cursor moves only; other escape
+    /// sequences, which could act on your terminal, are dropped).
     #[arg(long)]
     cat: bool,
+    /// With --cat: write the output exactly as recorded, escape sequences and all.
+    #[arg(long, requires = "cat")]
+    raw: bool,
     /// Play even if verification finds the recording altered.
     #[arg(long)]
     force: bool,
@@ -51,7 +55,7 @@ impl Play {
             let recording = player::cast::open(&self.file)
                 .with_context(|| format!("cannot read {}", self.file.display()))?;
             let mut out = std::io::stdout().lock();
-            player::cat(&recording, &mut out).context("writing output")?;
+            player::cat(&recording, &mut out, self.raw).context("writing output")?;
             return Ok(());
         }
         let start_at = match &self.at {

@@ -174,13 +174,14 @@ impl fmt::Display for VerdictText<'_> {
             ),
             Verdict::UnknownKey { checkpoint, key_id } => write!(
                 f,
-                "checkpoint {checkpoint} is signed by {key_id}, which is not a trusted key"
+                "checkpoint {checkpoint} is signed by {}, which is not a trusted key",
+                Printable(key_id)
             ),
             Verdict::BadSignature { checkpoint, problem } => {
                 write!(f, "bad signature on checkpoint {checkpoint}: {problem}")
             }
             Verdict::SidecarMalformed { line, reason } => {
-                write!(f, "sidecar line {line} is malformed: {reason}")
+                write!(f, "sidecar line {line} is malformed: {}", Printable(reason))
             }
             Verdict::SidecarMissing => write!(f, "sidecar missing: the recording cannot be verified"),
         }
@@ -194,14 +195,18 @@ impl fmt::Display for Report {
             Verdict::Sealed | Verdict::Recovered { .. } | Verdict::Unsealed { .. } => "WARNING",
             _ => "FAILED",
         };
-        writeln!(f, "{status}: {}", self.cast.display())?;
+        writeln!(
+            f,
+            "{status}: {}",
+            Printable(&self.cast.display().to_string())
+        )?;
         writeln!(f, "  {}", VerdictText(&self.verdict))?;
         writeln!(
             f,
             "  {} event lines, {} checkpoints in {}",
             self.lines,
             self.checkpoints,
-            self.sidecar.display()
+            Printable(&self.sidecar.display().to_string())
         )?;
         if let Some(k) = &self.key_id {
             let trust = if self.signer_trusted {
@@ -209,11 +214,43 @@ impl fmt::Display for Report {
             } else {
                 "NOT checked against a trusted key"
             };
-            writeln!(f, "  signed by {k} ({trust})")?;
+            writeln!(f, "  signed by {} ({trust})", Printable(k))?;
         }
         if let Some(h) = &self.final_hash {
             writeln!(f, "  final hash {h}")?;
         }
         Ok(())
+    }
+}
+
+/// Text from the files being verified (key ids, parser messages quoting them, file names),
+/// written with control characters escaped: a hostile sidecar must not reach the auditor's
+/// terminal as escape sequences.
+struct Printable<'a>(&'a str);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_unicode())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::Printable;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            Printable("key\u{1b}]52;c;eA==\u{7}id").to_string(),
+            "key\\u{1b}]52;c;eA==\\u{7}id"
+        );
+        assert_eq!(Printable("été").to_string(), "été");
     }
 }

@@ -66,7 +66,7 @@ fn cat_prints_the_output_of_a_real_recording() {
     let (cast, _) = sealed(dir.path(), "s1", key(1), 2);
     let rec = player::cast::open(&cast).unwrap();
     let mut out = Vec::new();
-    player::cat(&rec, &mut out).unwrap();
+    player::cat(&rec, &mut out, false).unwrap();
     assert_eq!(out, b"line 1\r\nline 2\r\n");
     assert_eq!(rec.header.bastion.unwrap().user, "alice@example.com");
 }

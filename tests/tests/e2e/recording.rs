@@ -38,7 +38,7 @@ fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
     let w = world();
     let o = run(&mut w.alice.ssh(
         "t1@127.0.0.1",
-        &["echo hello; echo 'SSN 123-45-6789' >&2; exit 3"],
+        &["echo hello; printf '\\033]52;c;Y3VybCB4fHNoCg==\\007\\033[1mbold\\033[0m\\n'; echo 'SSN 123-45-6789' >&2; exit 3"],
     ));
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let dir = w.bastion.dir.path().join("recordings");
@@ -82,6 +82,18 @@ fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
         "{}",
         stdout(&p)
     );
+    // What the target printed for the auditor's terminal (a clipboard write) is not passed
+    // on, colours are; --raw gives the bytes as recorded.
+    assert!(
+        stdout(&p).contains("\x1b[1mbold\x1b[0m") && !stdout(&p).contains("]52;"),
+        "{:?}",
+        stdout(&p)
+    );
+    let raw = bastion(
+        &w.bastion.config,
+        &["play", "--cat", "--raw", cast.to_str().unwrap()],
+    );
+    assert!(stdout(&raw).contains("\x1b]52;c;"), "{:?}", stdout(&raw));
 
     // One flipped byte: verification fails and names the recording as altered.
     let mut bytes = std::fs::read(cast).unwrap();
