@@ -385,8 +385,10 @@ impl Api {
                 e.to_string(),
             )
         };
+        // `ca revoke --identity` records the provider's subject; a person's key id is their
+        // e-mail, so both are checked.
         if audit
-            .is_key_id_revoked(&grant.key_id)
+            .is_identity_revoked(&grant.key_id, &grant.subject)
             .await
             .map_err(unavailable)?
         {

@@ -135,6 +135,22 @@ impl AuditStore {
         Ok(self.bounded(count).await? > 0)
     }
 
+    /// Whether an identity is revoked under its key id or under its provider subject (what
+    /// `bastion ca revoke --identity` records).
+    ///
+    /// # Errors
+    /// [`AuditError`] when the store cannot answer.
+    pub async fn is_identity_revoked(
+        &self,
+        key_id: &str,
+        subject: &str,
+    ) -> Result<bool, AuditError> {
+        if self.is_key_id_revoked(key_id).await? {
+            return Ok(true);
+        }
+        Ok(subject != key_id && self.is_key_id_revoked(subject).await?)
+    }
+
     /// Whether a revocation names this key id (the API issues nothing to a revoked identity).
     pub async fn is_key_id_revoked(&self, key_id: &str) -> Result<bool, AuditError> {
         const SQL: &str = "SELECT COUNT(*) FROM revocations WHERE key_id = $1";

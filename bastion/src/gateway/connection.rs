@@ -317,6 +317,26 @@ impl Connection {
             tracing::error!(conn = %self.id, "device login refused: {e}");
             "no certificate serial could be made (the system's random source failed)".to_string()
         })?;
+        match self
+            .shared
+            .audit
+            .is_identity_revoked(&grant.key_id, &grant.subject)
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) => {
+                let reason = format!("access revoked for {:?}", grant.key_id);
+                self.refused(user, &reason, "revoked", None);
+                return Err(reason);
+            }
+            Err(e) => {
+                tracing::error!(conn = %self.id, identity = %grant.key_id, "audit store unavailable, device login refused: {e}");
+                return Err(
+                    "the audit store is unavailable, so no session can be opened (fail closed)"
+                        .into(),
+                );
+            }
+        }
         let now = cert_authority::unix_now();
         let valid_before = now.saturating_add(grant.ttl.as_secs());
         let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);

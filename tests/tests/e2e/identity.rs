@@ -186,6 +186,18 @@ fn revoked_serial_is_refused_at_authentication() {
 }
 
 #[test]
+fn a_subject_revoked_before_its_first_certificate_gets_none() {
+    // `--identity` names the provider's subject; a person's key id is their e-mail.
+    let w = world();
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["ca", "revoke", "--identity", "alice", "--config"])
+        .arg(&w.bastion.config));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, refused) = certify(&w, "alice1", &w.op.id_token("alice"));
+    assert_eq!(refused["error"], "revoked", "{refused}");
+}
+
+#[test]
 fn bastion_login_device_flow_then_ssh_and_status() {
     let w = world();
     let home = w.bastion.dir.path().join("home");
