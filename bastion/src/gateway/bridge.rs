@@ -556,6 +556,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             recording.flusher(),
         )
     });
+    let _running = pty.is_none().then(|| ctx.command_running());
     let pumps = Pumps {
         ctx: ctx.clone(),
         client,

@@ -152,7 +152,8 @@ async fn serve_connection(
     }
 }
 
-/// Logs the user off once nothing has crossed the connection for the role's idle timeout.
+/// Logs the user off once nothing has crossed the connection for the role's idle timeout and
+/// no command without a terminal is running.
 pub async fn idle_watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) {
     loop {
         let timeout = ctx.access().map(|a| a.idle_timeout).unwrap_or_else(|| {
@@ -162,7 +163,13 @@ pub async fn idle_watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) 
                 .min()
                 .unwrap_or(Duration::from_secs(900))
         });
-        let idle = ctx.idle_for();
+        // A command without a terminal may run quietly for a long time (a migration, a
+        // build): the idle logoff is for unattended interactive sessions.
+        let idle = if ctx.commands_running() {
+            Duration::ZERO
+        } else {
+            ctx.idle_for()
+        };
         if idle >= timeout {
             warn!(session = %ctx.id, identity = %ctx.user.key_id, idle_secs = idle.as_secs(), "idle timeout: logging off");
             ctx.notify(&format!(

@@ -32,6 +32,9 @@ pub struct SessionCtx {
     started: Instant,
     /// Milliseconds since `started` of the last byte in either direction.
     last_activity: AtomicU64,
+    /// Channels without a terminal (commands, transfers) running now: a connection running
+    /// one is not idle, however quiet the command is.
+    running: std::sync::atomic::AtomicUsize,
     /// Messages for every open channel of this connection (idle logoff, shutdown).
     pub notices: broadcast::Sender<Arc<str>>,
     /// Cancelled when the connection ends; channel tasks stop with it.
@@ -65,6 +68,7 @@ impl SessionCtx {
             shared,
             started: Instant::now(),
             last_activity: AtomicU64::new(0),
+            running: std::sync::atomic::AtomicUsize::new(0),
             notices: broadcast::channel(8).0,
             closed: CancellationToken::new(),
         }
@@ -88,6 +92,17 @@ impl SessionCtx {
     pub fn touch(&self) {
         let ms = self.started.elapsed().as_millis() as u64;
         self.last_activity.store(ms, Ordering::Relaxed);
+    }
+
+    /// Counts a command (a channel without a terminal) as running until the guard drops.
+    pub fn command_running(self: &Arc<Self>) -> CommandRunning {
+        self.running.fetch_add(1, Ordering::Relaxed);
+        CommandRunning(self.clone())
+    }
+
+    /// Whether a command is running (see [`SessionCtx::command_running`]).
+    pub fn commands_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed) > 0
     }
 
     /// Time since the last traffic.
@@ -126,6 +141,16 @@ impl SessionCtx {
     /// Tells every open channel `text` (shown on stderr, or on the terminal of pty sessions).
     pub fn notify(&self, text: &str) {
         let _ = self.notices.send(Arc::from(text));
+    }
+}
+
+/// See [`SessionCtx::command_running`]. The idle clock restarts when the command ends.
+pub struct CommandRunning(Arc<SessionCtx>);
+
+impl Drop for CommandRunning {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
     }
 }
 

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tests::{keygen, run, stderr, Tmux};
+use tests::{keygen, run, stderr, stdout, Tmux};
 
 use crate::fixture::world_with;
 
@@ -22,6 +22,11 @@ fn idle_session_is_told_then_logged_off() {
     );
     assert!(!screen.contains("SSH-EXIT=0"), "{screen}");
     w.bastion.wait_log("idle timeout: logging off");
+
+    // A command without a terminal that stays quiet longer than the timeout is not idle.
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["sleep 7; echo quiet-done"]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "quiet-done\n");
 }
 
 fn banner(port: u16) -> (TcpStream, String) {
