@@ -483,8 +483,11 @@ impl Handler for Connection {
                     Refusal::NotAUserCertificate { .. } => "not-user-cert",
                     _ => "bad-certificate",
                 };
-                let who = (certificate.key_id(), certificate.serial());
-                return Ok(self.refuse(user, &r, code, Some(who)));
+                // Before the signature checks out, the key id is whatever the client wrote:
+                // it goes into the log line, never into the row's identity.
+                let verified = !matches!(r, Refusal::WrongCa { .. } | Refusal::BadSignature { .. });
+                let who = verified.then(|| (certificate.key_id(), certificate.serial()));
+                return Ok(self.refuse(user, &r, code, who));
             }
         };
         Ok(match self.admit(user, certified).await {

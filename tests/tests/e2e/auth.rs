@@ -98,6 +98,23 @@ fn refusals_each_have_a_distinct_reason_in_the_log() {
         let log = w.bastion.wait_log(reason);
         assert!(log.matches(reason).count() > before, "{reason}\n{log}");
     }
+    // A certificate from another CA names whom it likes: its key id is not taken as the
+    // identity of the refused attempt.
+    let rows = tests::wait_for(Duration::from_secs(10), || {
+        let rows = tests::audit_json(&w.bastion.config, "auth", &[]);
+        rows.iter()
+            .any(|r| r["reason"] == "wrong-ca")
+            .then_some(rows)
+    })
+    .expect("a wrong-ca row");
+    for r in rows.iter().filter(|r| r["reason"] == "wrong-ca") {
+        assert!(r["identity"].is_null(), "{r}");
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r["reason"] == "unknown-principal" && r["identity"] == "nobody@example.test"),
+        "{rows:?}"
+    );
 
     // A plain key (no certificate) is refused too.
     let plain = dir.join("plain");
