@@ -164,6 +164,21 @@ pub fn role_covers(role: &Role, target: &Target) -> bool {
     selects(&role.targets, target)
 }
 
+/// Whether a role of the holder of `principals` covers the target named `target_name`: what
+/// a reviewer must have to watch a session there (minimum necessary: no watching sessions on
+/// targets one's own roles do not reach).
+pub fn covers_named(config: &Config, principals: &[String], target_name: &str) -> bool {
+    config
+        .targets
+        .iter()
+        .find(|t| t.name == target_name)
+        .is_some_and(|t| {
+            roles_for(config, principals)
+                .iter()
+                .any(|r| role_covers(r, t))
+        })
+}
+
 /// Whether any selector (name glob or `KEY=VALUE` label selector) matches `target`.
 pub fn selects(selectors: &[String], target: &Target) -> bool {
     selectors.iter().any(|sel| match sel.split_once('=') {
@@ -333,6 +348,9 @@ idle_timeout = "5m"
         );
         assert!(resolve(&c, &p(&["web"]), "web1", Some("root")).is_err());
         assert_eq!(reachable(&c, &roles_for(&c, &p(&["web"]))).len(), 1);
+        assert!(covers_named(&c, &p(&["web"]), "web1"));
+        assert!(!covers_named(&c, &p(&["web"]), "db1"));
+        assert!(!covers_named(&c, &p(&["web"]), "nope"));
     }
 
     #[test]

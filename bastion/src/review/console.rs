@@ -149,7 +149,16 @@ pub async fn run(
 
 impl Console<'_> {
     async fn refresh(&mut self) {
-        self.live = self.ctx.shared.live.list();
+        // Only sessions on targets the reviewer's own roles reach.
+        let (config, principals) = (&self.ctx.shared.config, &self.ctx.user.principals);
+        self.live = self
+            .ctx
+            .shared
+            .live
+            .list()
+            .into_iter()
+            .filter(|w| crate::gateway::target::covers_named(config, principals, &w.target))
+            .collect();
         if self.sessions {
             self.selected = self.selected.min(self.live.len().saturating_sub(1));
             return;
