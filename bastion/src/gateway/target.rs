@@ -262,8 +262,9 @@ pub fn resolve(
 mod tests {
     use super::*;
 
-    fn config() -> Config {
-        Config::parse(
+    /// The sections every test configuration needs, then `rest`.
+    fn parse(rest: &str) -> Config {
+        let text = format!(
             r#"
 [server]
 listen = "127.0.0.1:0"
@@ -271,6 +272,14 @@ host_key = "k"
 [ca]
 user_ca = "u"
 target_ca = "t"
+{rest}"#
+        );
+        Config::parse(&text, "t").unwrap()
+    }
+
+    fn config() -> Config {
+        parse(
+            r#"
 [[targets]]
 name = "db1"
 host = "h"
@@ -295,9 +304,7 @@ default_login = "www"
 allow = ["exec", "sftp"]
 idle_timeout = "5m"
 "#,
-            "t",
         )
-        .unwrap()
     }
 
     #[test]
@@ -357,14 +364,8 @@ idle_timeout = "5m"
     fn capabilities_do_not_leak_between_roles_through_a_default_login() {
         // "root-shell" grants root a shell; "app-tools" grants more but only its default
         // login (the target's, "app"). Together they must not give root app-tools' rights.
-        let c = Config::parse(
+        let c = parse(
             r#"
-[server]
-listen = "127.0.0.1:0"
-host_key = "k"
-[ca]
-user_ca = "u"
-target_ca = "t"
 [[targets]]
 name = "app1"
 host = "h"
@@ -383,9 +384,7 @@ principals = ["ops"]
 targets = ["app1"]
 allow = ["exec", "sftp", "port-forward"]
 "#,
-            "t",
-        )
-        .unwrap();
+        );
         let p = vec!["ops".to_string()];
         let root = resolve(&c, &p, "app1", None).unwrap();
         assert_eq!(root.login, "root");
