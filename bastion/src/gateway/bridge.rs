@@ -467,6 +467,11 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             }
         };
         drop(hold);
+        // An approval recorded in the instant the client left still runs nothing.
+        let held = match held {
+            Ok(()) if gone.is_cancelled() => Err(("cancelled".to_string(), 126)),
+            other => other,
+        };
         match held {
             Ok(()) => {}
             Err((text, status)) => {

@@ -626,11 +626,17 @@ fn a_held_command_whose_client_gives_up_never_runs() {
     w.bastion
         .wait_log("the client closed the channel while its command was held");
     // The request is cancelled: a reviewer arriving later has nothing to approve.
-    let late = tests::wait_for(Duration::from_secs(10), || {
-        let o = review(&w.bob, &format!("approve {id} --reason late"));
-        (!o.status.success()).then_some(o)
-    })
-    .expect("the abandoned request could still be approved");
+    let cancelled = tests::wait_for(Duration::from_secs(10), || {
+        tests::audit_json(&w.bastion.config, "approvals", &[])
+            .into_iter()
+            .find(|r| r["id"] == id && r["state"] == "cancelled")
+    });
+    assert!(
+        cancelled.is_some(),
+        "the abandoned request was not cancelled"
+    );
+    let late = review(&w.bob, &format!("approve {id} --reason late"));
+    assert!(!late.status.success());
     assert!(stderr(&late).contains("cancelled"), "{}", stderr(&late));
     std::thread::sleep(Duration::from_secs(1));
     assert!(!marker.exists(), "the abandoned command ran");

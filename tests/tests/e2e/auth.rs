@@ -102,11 +102,10 @@ fn refusals_each_have_a_distinct_reason_in_the_log() {
     // identity of the refused attempt.
     let rows = tests::wait_for(Duration::from_secs(10), || {
         let rows = tests::audit_json(&w.bastion.config, "auth", &[]);
-        rows.iter()
-            .any(|r| r["reason"] == "wrong-ca")
-            .then_some(rows)
+        let written = |reason: &str| rows.iter().any(|r| r["reason"] == reason);
+        (written("wrong-ca") && written("unknown-principal")).then_some(rows)
     })
-    .expect("a wrong-ca row");
+    .expect("the refusals' rows");
     for r in rows.iter().filter(|r| r["reason"] == "wrong-ca") {
         assert!(r["identity"].is_null(), "{r}");
     }
