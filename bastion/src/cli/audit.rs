@@ -1,5 +1,6 @@
 //! `bastion audit sessions|channels|auth|export|migrate`: read the audit store.
 
+mod recordings;
 mod table;
 
 use std::io::Write;
@@ -25,6 +26,10 @@ pub enum AuditCommand {
     Certs(List),
     /// Approval requests and their decisions (who asked, which rule, who decided, why).
     Approvals(List),
+    /// Each channel's recording checked against its row: present, intact, sealed, signed by
+    /// the recording key, of that session and channel, with the row's final hash. Exit 1 if any
+    /// is not.
+    Recordings(List),
     /// JSON lines for a SIEM: every session with its channels, and the auth events.
     Export(Export),
     /// Create or upgrade the database schema (and check that the database is reachable).
@@ -115,6 +120,19 @@ impl AuditCommand {
                 });
                 print_rows(&rows, l.json, table::approvals)
             }),
+            AuditCommand::Recordings(l) => {
+                let trusted = super::verify::trusted_keys(&[], &l.config)?;
+                if trusted.is_empty() {
+                    return Err(Failure::usage(anyhow!(
+                        "no recording key to check signatures against (the configuration's [recording] signing_key)"
+                    )));
+                }
+                let rows = runtime.block_on(async {
+                    let store = open(&l.config, false).await?;
+                    Ok::<_, Failure>(store.channels(&l.filter()).await?)
+                })?;
+                recordings(&rows, &trusted, l.json)
+            }
             AuditCommand::Export(e) => runtime.block_on(e.run()),
             AuditCommand::Migrate { config } => runtime.block_on(async {
                 let store = open(&config, true).await?;
@@ -278,6 +296,53 @@ fn unix_ms(at: SystemTime) -> i64 {
         .unwrap_or(Duration::ZERO)
         .as_millis();
     i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// Prints one line (or JSON object) per recorded channel; fails if any recording does not
+/// match its row.
+fn recordings(
+    rows: &[crate::audit::ChannelRow],
+    trusted: &[recorder::VerifyingKey],
+    json: bool,
+) -> Result<(), Failure> {
+    let mut failed = 0;
+    let mut checked = 0;
+    for row in rows {
+        // Port forwards have no recording.
+        let Some(path) = &row.recording_path else {
+            continue;
+        };
+        let check = recordings::check(row, path, trusted);
+        checked += 1;
+        if !check.ok() {
+            failed += 1;
+        }
+        if json {
+            println!("{}", serde_json::to_string(&check).context("report")?);
+        } else {
+            let status = match (check.ok(), check.open) {
+                (true, false) => "OK",
+                (true, true) => "OPEN",
+                (false, _) => "FAILED",
+            };
+            let problems = match check.problems.join("; ") {
+                p if p.is_empty() => p,
+                p => format!(": {}", table::clean(&p)),
+            };
+            println!(
+                "{status:<7}{}-{}  {}{problems}",
+                check.session_id,
+                check.channel,
+                table::clean(&check.path),
+            );
+        }
+    }
+    if failed > 0 {
+        return Err(Failure::failed(anyhow!(
+            "{failed} of {checked} recordings do not match their audit rows"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

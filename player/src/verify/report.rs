@@ -104,6 +104,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// The verdict in one line, as the text report shows it.
+    pub fn verdict_text(&self) -> String {
+        VerdictText(&self.verdict).to_string()
+    }
+
+    /// Sealed (or recovered) and signed by a trusted key: what `bastion verify` calls OK.
+    pub fn is_ok(&self) -> bool {
+        matches!(self.verdict, Verdict::Sealed | Verdict::Recovered { .. }) && self.signer_trusted
+    }
+
     /// Intact as far as it goes: sealed, recovered, or unsealed with an intact signed prefix.
     pub fn is_intact(&self) -> bool {
         matches!(

@@ -216,6 +216,53 @@ fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
         "{}",
         stdout(&v)
     );
+    // Recovery stored the seal in the channel's row: the file matches it.
+    let a = bastion(&w.bastion.config, &["audit", "recordings"]);
+    assert!(a.status.success(), "{}{}", stdout(&a), stderr(&a));
+    assert!(stdout(&a).starts_with("OK"), "{}", stdout(&a));
+}
+
+#[test]
+fn audit_recordings_checks_each_file_against_its_row() {
+    let w = world();
+    for word in ["first", "second"] {
+        let o = run(&mut w.alice.ssh("t1@127.0.0.1", &[&format!("echo {word}")]));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let rows = tests::wait_for(Duration::from_secs(15), || {
+        let rows = tests::audit_json(&w.bastion.config, "channels", &[]);
+        (rows.len() == 2 && rows.iter().all(|r| r["final_hash"].is_string())).then_some(rows)
+    })
+    .expect("two sealed channels");
+    let check = || bastion(&w.bastion.config, &["audit", "recordings"]);
+    let o = check();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).matches("OK ").count(), 2, "{}", stdout(&o));
+
+    // Someone who can write the directory copies the first session's files over the second's:
+    // both files are intact and signed, but not what the second row recorded.
+    let path = |i: usize| PathBuf::from(rows[i]["recording_path"].as_str().unwrap());
+    let sig = |p: &Path| PathBuf::from(format!("{}.sig", p.display()));
+    std::fs::copy(path(0), path(1)).unwrap();
+    std::fs::copy(sig(&path(0)), sig(&path(1))).unwrap();
+    let v = bastion(&w.bastion.config, &["verify", path(1).to_str().unwrap()]);
+    assert!(
+        v.status.success(),
+        "verify alone cannot tell: {}",
+        stdout(&v)
+    );
+    let o = check();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("FAILED") && out.contains("belongs to session"),
+        "{out}"
+    );
+    assert!(out.contains("but the audit row holds"), "{out}");
+    // A deleted recording is named as missing.
+    std::fs::remove_file(path(0)).unwrap();
+    let out = stdout(&check());
+    assert!(out.contains("the recording is missing"), "{out}");
 }
 
 #[test]

@@ -200,7 +200,7 @@ pub fn approvals(rows: &[ApprovalRow]) -> Table {
     }
 }
 
-fn clean(s: &str) -> String {
+pub(super) fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() {

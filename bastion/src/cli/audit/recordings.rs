@@ -1,0 +1,91 @@
+//! `bastion audit recordings`: every channel's recording checked against its audit row.
+//!
+//! `bastion verify` proves a file consistent with itself and signed by a trusted key. Someone
+//! who can write to the recording directory can still delete a recording, cut it and its
+//! sidecar back to an earlier checkpoint, or copy one session's files over another's name; all
+//! three are consistent files. The audit row says which file a channel has, which session and
+//! channel it belongs to and which final hash sealed it, so checking each row's file against
+//! the row finds them.
+
+use std::path::Path;
+
+use recorder::VerifyingKey;
+use serde::Serialize;
+
+use crate::audit::ChannelRow;
+
+/// The outcome for one channel row.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub session_id: String,
+    pub channel: u32,
+    pub path: String,
+    /// Every problem found; empty when the recording matches its row.
+    pub problems: Vec<String>,
+    /// The channel is still open (or its bastion has not restarted since a crash): the
+    /// recording may be unsealed and have no final hash yet.
+    pub open: bool,
+}
+
+impl Check {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks the recording of `row` (which has a recording path).
+pub fn check(row: &ChannelRow, path: &str, trusted: &[VerifyingKey]) -> Check {
+    let open = row.ended_at_ms.is_none();
+    let mut problems = Vec::new();
+    let cast = Path::new(path);
+    let sidecar = recorder::sidecar_path(cast);
+    match std::fs::symlink_metadata(cast) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.push("the recording is missing".to_string());
+        }
+        _ => {
+            match header_owner(cast) {
+                Ok((session, channel)) if session == row.session_id && channel == row.channel => {}
+                Ok((session, channel)) => problems.push(format!(
+                    "the file belongs to session {session} channel {channel}, not to this row"
+                )),
+                Err(e) => problems.push(format!("the header cannot be read: {e}")),
+            }
+            match player::verify(cast, &sidecar, trusted) {
+                Err(e) => problems.push(format!("cannot verify: {e}")),
+                Ok(report) => {
+                    let acceptable =
+                        report.is_ok() || (open && report.is_intact() && !report.is_tampered());
+                    if !acceptable {
+                        problems.push(report.verdict_text());
+                    }
+                    if let Some(expected) = &row.final_hash {
+                        if report.final_hash.as_ref() != Some(expected) {
+                            problems.push(format!(
+                                "sealed with final hash {} but the audit row holds {expected}",
+                                report.final_hash.as_deref().unwrap_or("(none)")
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Check {
+        session_id: row.session_id.clone(),
+        channel: row.channel,
+        path: path.to_string(),
+        problems,
+        open,
+    }
+}
+
+/// Session and channel named in the recording's header.
+fn header_owner(cast: &Path) -> anyhow::Result<(String, u32)> {
+    let file = recorder::files::open_regular(cast)?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    recorder::files::read_line_capped(&mut reader, &mut line)?;
+    let header: recorder::Header = serde_json::from_slice(line.trim_ascii_end())?;
+    Ok((header.bastion.session, header.bastion.channel))
+}
