@@ -44,7 +44,10 @@ impl Play {
         let trusted = trusted_keys(&self.keys, &self.config)?;
         if self.cat {
             let sidecar = recorder::sidecar_path(&self.file);
-            let report = player::verify(&self.file, &sidecar, &trusted)
+            // Verified and printed from the same bytes (see `player::verify_bytes`).
+            let bytes = player::cast::read(&self.file)
+                .with_context(|| format!("cannot read {}", self.file.display()))?;
+            let report = player::verify_bytes(&self.file, &bytes, &sidecar, &trusted)
                 .with_context(|| format!("cannot verify {}", self.file.display()))?;
             eprintln!("{report}");
             if report.is_tampered() && !self.force {
@@ -52,7 +55,7 @@ impl Play {
                     "refusing an altered recording (use --force)"
                 )));
             }
-            let recording = player::cast::open(&self.file)
+            let recording = player::cast::parse(&bytes[..], &self.file)
                 .with_context(|| format!("cannot read {}", self.file.display()))?;
             let mut out = std::io::stdout().lock();
             player::cat(&recording, &mut out, self.raw).context("writing output")?;

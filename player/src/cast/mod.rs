@@ -99,6 +99,31 @@ impl EventData {
     }
 }
 
+/// Largest recording [`read`] loads (output is capped at 64 MiB per channel by default, plus
+/// JSON escaping and timing).
+pub const MAX_RECORDING_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Reads a whole recording (a regular file of at most [`MAX_RECORDING_BYTES`]), so that it can
+/// be verified and then shown from the same bytes.
+///
+/// # Errors
+/// [`PlayerError::Io`] when it cannot be read, is not a regular file or is too large.
+pub fn read(path: &Path) -> Result<Vec<u8>, PlayerError> {
+    use std::io::Read;
+    let file = recorder::files::open_regular(path).map_err(PlayerError::io(path))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RECORDING_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(PlayerError::io(path))?;
+    if bytes.len() as u64 > MAX_RECORDING_BYTES {
+        return Err(PlayerError::io(path)(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_RECORDING_BYTES} bytes"),
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Opens and parses a recording (v3, or v2).
 ///
 /// # Errors

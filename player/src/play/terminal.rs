@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crossterm::{event, terminal};
 
 use super::{command_for, Control, Frame, PlayOptions, Player};
-use crate::{cast, verify, PlayerError, Report};
+use crate::{cast, verify_bytes, PlayerError, Report};
 
 /// How often the status line clock is refreshed while nothing else happens.
 const TICK: Duration = Duration::from_millis(250);
@@ -38,11 +38,13 @@ pub fn prepare(path: &Path, options: &PlayOptions) -> Result<(Report, Player), P
         .sidecar
         .clone()
         .unwrap_or_else(|| recorder::sidecar_path(path));
-    let report = verify(path, &sidecar, &options.trusted_keys)?;
+    // Verified and shown from the same bytes: a file swapped after verification is not played.
+    let bytes = cast::read(path)?;
+    let report = verify_bytes(path, &bytes, &sidecar, &options.trusted_keys)?;
     if report.is_tampered() && !options.force {
         return Err(PlayerError::Refused(Box::new(report)));
     }
-    let recording = cast::open(path)?;
+    let recording = cast::parse(&bytes[..], path)?;
     let player = Player::new(&recording, options, report.summary());
     Ok((report, player))
 }

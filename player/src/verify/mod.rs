@@ -7,7 +7,7 @@
 
 mod report;
 
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use recorder::{hex, read_sidecar, Checkpoint, HashChain, RecorderError, VerifyingKey};
@@ -28,6 +28,31 @@ pub fn verify(
     sidecar: &Path,
     trusted: &[VerifyingKey],
 ) -> Result<Report, PlayerError> {
+    let file = recorder::files::open_regular(cast).map_err(PlayerError::io(cast))?;
+    verify_from(cast, BufReader::new(file), sidecar, trusted)
+}
+
+/// [`verify`] of a cast already read into memory: a player that shows these same bytes shows
+/// exactly what was verified, even if the file is replaced meanwhile. `cast` names the file in
+/// the report.
+///
+/// # Errors
+/// Only when the sidecar cannot be read, or a line is over-long.
+pub fn verify_bytes(
+    cast: &Path,
+    bytes: &[u8],
+    sidecar: &Path,
+    trusted: &[VerifyingKey],
+) -> Result<Report, PlayerError> {
+    verify_from(cast, bytes, sidecar, trusted)
+}
+
+fn verify_from(
+    cast: &Path,
+    mut reader: impl BufRead,
+    sidecar: &Path,
+    trusted: &[VerifyingKey],
+) -> Result<Report, PlayerError> {
     let mut report = Report {
         cast: cast.to_path_buf(),
         sidecar: sidecar.to_path_buf(),
@@ -41,11 +66,11 @@ pub fn verify(
     let checkpoints = match read_sidecar(sidecar) {
         Ok(Some(s)) => s.checkpoints,
         Ok(None) => {
-            report.lines = walk(cast, &[])?.lines;
+            report.lines = walk(cast, &mut reader, &[])?.lines;
             return Ok(report);
         }
         Err(RecorderError::Sidecar { line, reason, .. }) => {
-            report.lines = walk(cast, &[])?.lines;
+            report.lines = walk(cast, &mut reader, &[])?.lines;
             report.verdict = Verdict::SidecarMalformed { line, reason };
             return Ok(report);
         }
@@ -58,7 +83,7 @@ pub fn verify(
         .filter(|c| c.sealed)
         .map(|c| c.hash.clone());
 
-    let walked = walk(cast, &checkpoints)?;
+    let walked = walk(cast, &mut reader, &checkpoints)?;
     report.lines = walked.lines;
     report.verdict = sidecar_problem(&checkpoints)
         .or_else(|| signature_problem(&checkpoints, trusted))
@@ -116,13 +141,15 @@ struct Walked {
 }
 
 /// Reads the cast once, recomputing the chain and checking each checkpoint where it applies.
-fn walk(cast: &Path, checkpoints: &[Checkpoint]) -> Result<Walked, PlayerError> {
-    let file = recorder::files::open_regular(cast).map_err(PlayerError::io(cast))?;
-    let mut reader = BufReader::new(file);
+fn walk(
+    cast: &Path,
+    reader: &mut impl BufRead,
+    checkpoints: &[Checkpoint],
+) -> Result<Walked, PlayerError> {
     let mut line = Vec::new();
     let mut read = |line: &mut Vec<u8>| {
         line.clear();
-        recorder::files::read_line_capped(&mut reader, line).map_err(PlayerError::io(cast))
+        recorder::files::read_line_capped(reader, line).map_err(PlayerError::io(cast))
     };
 
     let n = read(&mut line)?;

@@ -263,3 +263,21 @@ fn symlinks_and_fifos_are_refused_not_followed_or_waited_on() {
     let e = verify(&cast, &sig(&cast), &trusted()).unwrap_err();
     assert!(e.to_string().contains("not a regular file"), "{e}");
 }
+
+#[test]
+fn verify_bytes_judges_the_bytes_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cast, _) = sealed(dir.path(), "s1", key(1), 3);
+    let bytes = fs::read(&cast).unwrap();
+    let from_file = verify(&cast, &sig(&cast), &trusted()).unwrap();
+    let from_bytes = player::verify_bytes(&cast, &bytes, &sig(&cast), &trusted()).unwrap();
+    assert_eq!(from_bytes.verdict, from_file.verdict);
+    assert_eq!(from_bytes.final_hash, from_file.final_hash);
+    // What a player would show (these bytes) is what is judged, whatever the file holds now.
+    let forged = String::from_utf8(bytes)
+        .unwrap()
+        .replace("line 2", "forged");
+    let r = player::verify_bytes(&cast, forged.as_bytes(), &sig(&cast), &trusted()).unwrap();
+    assert!(r.is_tampered(), "{r}");
+    assert!(verify(&cast, &sig(&cast), &trusted()).unwrap().is_ok());
+}
