@@ -20,7 +20,7 @@ use bytes::Bytes;
 use config::Capability;
 use recorder::ChannelKind;
 use russh::server::{Handle, Msg};
-use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty};
+use russh::{Channel, ChannelMsg, ChannelOpenFailure, ChannelReadHalf, ChannelWriteHalf, Pty};
 use tracing::{info, warn, Instrument};
 
 use super::line::LineTracker;
@@ -835,6 +835,7 @@ async fn connect(
 pub async fn run_forward(
     ctx: Arc<SessionCtx>,
     channel: Channel<Msg>,
+    reply: russh::server::ChannelOpenHandle,
     handle: Handle,
     fwd: Forward,
 ) {
@@ -848,12 +849,14 @@ pub async fn run_forward(
             id,
             pty: false,
         };
+        // The client's channel is accepted only once the target has accepted its own, so a
+        // refused forward reads "open failed: connect failed" as with a direct connection.
         let Some(access) = ctx.access() else { return };
         let upstream = match ctx.upstream(&access).await {
             Ok(u) => u,
             Err(e) => {
                 warn!("upstream failed: {e}");
-                let _ = client.tx.close().await;
+                reply.reject(ChannelOpenFailure::ConnectFailed).await;
                 return;
             }
         };
@@ -870,7 +873,7 @@ pub async fn run_forward(
             Ok(c) => c,
             Err(e) => {
                 warn!("target refused the forward: {e}");
-                let _ = client.tx.close().await;
+                reply.reject(ChannelOpenFailure::ConnectFailed).await;
                 return;
             }
         };
@@ -891,10 +894,14 @@ pub async fn run_forward(
             Ok(row) => row,
             Err(e) => {
                 tracing::error!("audit store unavailable, forward refused: {e}");
-                let _ = client.tx.close().await;
+                let _ = up_tx.close().await;
+                reply
+                    .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                    .await;
                 return;
             }
         };
+        reply.accept().await;
         let pumps = Pumps {
             ctx: ctx.clone(),
             client,

@@ -599,14 +599,13 @@ impl Handler for Connection {
         }
         info!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"), "port forward");
         let slot = ChannelSlot::take(&self.channels, &self.shared);
-        reply.accept().await;
         let fwd = bridge::Forward {
             host: host_to_connect.to_string(),
             port: port_to_connect,
             originator: originator_address.to_string(),
             originator_port,
         };
-        let task = bridge::run_forward(ctx, channel, session.handle(), fwd);
+        let task = bridge::run_forward(ctx, channel, reply, session.handle(), fwd);
         self.tasks.spawn(async move {
             task.await;
             drop(slot);

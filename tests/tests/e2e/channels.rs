@@ -168,16 +168,20 @@ fn scp_and_sftp_transfer_files_intact() {
 }
 
 /// Starts `ssh -N -L` and returns what a TCP client reads from the local end.
-fn forward_and_read(w: &crate::fixture::World) -> String {
+/// Forwards a local port to `to_port` on the target's host through the bastion, connects, and
+/// returns what was read and what ssh said on stderr.
+fn forward_and_read(w: &crate::fixture::World, to_port: u16) -> (String, String) {
     let lport = free_port();
-    let mut child = w
+    let child = w
         .alice
         .ssh(
             "t1@127.0.0.1",
             &[
+                // "open failed" is logged at INFO; -v overrides the quiet LogLevel of the tests.
+                "-v",
                 "-N",
                 "-L",
-                &format!("127.0.0.1:{lport}:127.0.0.1:{}", w.sshd.port),
+                &format!("127.0.0.1:{lport}:127.0.0.1:{to_port}"),
             ],
         )
         .stderr(Stdio::piped())
@@ -194,19 +198,26 @@ fn forward_and_read(w: &crate::fixture::World) -> String {
             got = String::from_utf8_lossy(&buf[..n]).into_owned();
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    got
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let out = child.wait_with_output().unwrap();
+    (got, stderr(&out))
 }
 
 #[test]
 fn port_forwarding_is_refused_unless_a_role_allows_it() {
     let w = world();
-    assert_eq!(forward_and_read(&w), "");
+    let (got, said) = forward_and_read(&w, w.sshd.port);
+    assert_eq!(got, "");
+    assert!(said.contains("administratively prohibited"), "{said}");
     w.bastion.wait_log("port forwarding refused");
 
     let w = world_with_forwarding();
-    assert!(forward_and_read(&w).starts_with("SSH-2.0-OpenSSH"));
+    let (got, _) = forward_and_read(&w, w.sshd.port);
+    assert!(got.starts_with("SSH-2.0-OpenSSH"), "{got}");
+    // Nothing listens there: the client hears "connect failed", as with a direct connection.
+    let (got, said) = forward_and_read(&w, free_port());
+    assert_eq!(got, "");
+    assert!(said.contains("open failed: connect failed"), "{said}");
 }
 
 fn world_with_forwarding() -> crate::fixture::World {
