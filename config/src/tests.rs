@@ -197,3 +197,97 @@ fn identity_problems_name_their_keys() {
         format!("{MINIMAL}\n[oidc]\nissuer = \"https://i\"\nclient_id = \"c\"\ncolour = 1\n");
     assert!(problems(&unknown)[0].contains("unknown field `colour`"));
 }
+
+#[test]
+fn rules_that_could_apply_nowhere_or_be_approved_by_nobody_are_errors() {
+    let src = format!(
+        r#"{MINIMAL}
+[[targets]]
+name = "db1"
+host = "h"
+host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli"
+labels = {{ env = "prod" }}
+
+[[roles]]
+name = "leads"
+principals = ["leads"]
+targets = ["*"]
+allow = ["review"]
+
+[[approval.rules]]
+name = "typo-in-label"
+command = "drop"
+targets = ["env=production"]
+approvers = ["leads"]
+
+[[approval.rules]]
+name = "bad-glob"
+command = "drop"
+targets = ["db[1-3"]
+approvers = ["leads"]
+
+[[approval.rules]]
+name = "nobody-approves"
+command = "drop"
+targets = ["db*", "env=prod"]
+approvers = ["lead"]
+
+[[masking.rules]]
+name = "site-id"
+pattern = "ID[0-9]{{6}}"
+targets = ["web*"]
+"#
+    );
+    let p = problems(&src);
+    let has = |key: &str, text: &str| p.iter().any(|x| x.starts_with(key) && x.contains(text));
+    assert!(
+        has(
+            "approval.rules[0].targets[0]",
+            "matches no configured target"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        has("approval.rules[1].targets[0]", "not a valid glob"),
+        "{p:?}"
+    );
+    assert!(
+        has("approval.rules[2].approvers[0]", "nobody could approve"),
+        "{p:?}"
+    );
+    assert!(
+        has(
+            "masking.rules[0].targets[0]",
+            "matches no configured target"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        !p.iter().any(|x| x.starts_with("approval.rules[2].targets")),
+        "{p:?}"
+    );
+    assert_eq!(p.len(), 4, "{p:?}");
+}
+
+#[test]
+fn zero_values_that_would_break_the_server_are_errors() {
+    let src = MINIMAL
+        .replace(
+            "[ca]",
+            "login_grace_time = \"0s\"\nkeepalive_interval = \"0s\"\nkeepalive_max = 0\nmax_channels_per_connection = 0\nconnect_timeout = \"0s\"\nrevocation_check_interval = \"0s\"\n[ca]\ndefault_ttl = \"0s\"",
+        )
+        + "\n[recording]\nmax_channel_bytes = 0\n";
+    let p = problems(&src);
+    for key in [
+        "server.login_grace_time",
+        "server.keepalive_interval",
+        "server.keepalive_max",
+        "server.max_channels_per_connection",
+        "server.connect_timeout",
+        "server.revocation_check_interval",
+        "ca.default_ttl",
+        "recording.max_channel_bytes",
+    ] {
+        assert!(p.iter().any(|x| x.starts_with(key)), "{key}: {p:?}");
+    }
+}

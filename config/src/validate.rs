@@ -8,6 +8,9 @@ use crate::schema::{Config, TargetKind};
 /// User names with a meaning of their own; no target may take them.
 pub const RESERVED_NAMES: &[&str] = &["review"];
 
+/// Smallest `recording.max_channel_bytes` accepted.
+const MIN_RECORDED_BYTES: u64 = 64 * 1024;
+
 /// Every problem as (key path, message).
 pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -33,6 +36,38 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             "server.max_unauthenticated".into(),
             "must be at least 1".into(),
         );
+    }
+    // Zero would drop every connection, refuse every channel or spin a timer.
+    for (key, value) in [
+        ("server.login_grace_time", c.server.login_grace_time.0),
+        ("server.keepalive_interval", c.server.keepalive_interval.0),
+        ("server.connect_timeout", c.server.connect_timeout.0),
+        (
+            "server.revocation_check_interval",
+            c.server.revocation_check_interval.0,
+        ),
+    ] {
+        if value == 0 {
+            bad(key.into(), "must be longer than 0s".into());
+        }
+    }
+    if c.server.keepalive_max == 0 {
+        bad("server.keepalive_max".into(), "must be at least 1".into());
+    }
+    if c.server.max_channels_per_connection == 0 {
+        bad(
+            "server.max_channels_per_connection".into(),
+            "must be at least 1".into(),
+        );
+    }
+    if c.recording.max_channel_bytes < MIN_RECORDED_BYTES {
+        bad(
+            "recording.max_channel_bytes".into(),
+            format!("must be at least {MIN_RECORDED_BYTES} bytes: below that, sessions are not really recorded"),
+        );
+    }
+    if c.ca.default_ttl.0 < 60 {
+        bad("ca.default_ttl".into(), "must be at least 1m".into());
     }
     if c.ca.default_ttl > c.ca.max_ttl {
         bad(
@@ -122,21 +157,13 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
                 "list at least one non-empty principal".into(),
             );
         }
-        for (j, sel) in r.targets.iter().enumerate() {
-            if let Some((k, _)) = sel.split_once('=') {
-                if k.trim().is_empty() {
-                    bad(
-                        format!("roles[{i}].targets[{j}]"),
-                        format!("{sel:?}: a label selector is KEY=VALUE"),
-                    );
-                }
-            } else if let Err(e) = globset::Glob::new(sel) {
-                bad(
-                    format!("roles[{i}].targets[{j}]"),
-                    format!("{sel:?} is not a valid glob: {e}"),
-                );
-            }
-        }
+        check_selectors(
+            c,
+            &r.targets,
+            &format!("roles[{i}].targets"),
+            false,
+            &mut bad,
+        );
         if r.idle_timeout.0 == 0 {
             bad(at("idle_timeout"), "must be longer than 0s".into());
         }
@@ -171,6 +198,13 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
                 );
             }
         }
+        check_selectors(
+            c,
+            &r.targets,
+            &format!("masking.rules[{i}].targets"),
+            true,
+            &mut bad,
+        );
         if let Some(v) = &r.validator {
             if !["luhn", "npi", "ssn"].contains(&v.as_str()) {
                 bad(
@@ -228,6 +262,27 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
                 bad(
                     format!("approval.rules[{i}].roles[{j}]"),
                     format!("no role is named {role:?}"),
+                );
+            }
+        }
+        check_selectors(
+            c,
+            &r.targets,
+            &format!("approval.rules[{i}].targets"),
+            true,
+            &mut bad,
+        );
+        // A misspelt group means nobody can ever approve: every matching command would wait
+        // for its timeout and be denied.
+        for (j, group) in r.approvers.iter().enumerate() {
+            let reviewers = c.roles.iter().any(|role| {
+                role.principals.contains(group)
+                    && role.allow.iter().any(|a| *a == crate::Capability::Review)
+            });
+            if !group.is_empty() && !reviewers {
+                bad(
+                    format!("approval.rules[{i}].approvers[{j}]"),
+                    format!("no role with the review capability has the principal {group:?}, so nobody could approve"),
                 );
             }
         }
@@ -403,4 +458,47 @@ pub fn command_regex(pattern: &str) -> Result<regex_automata::meta::Regex, Strin
                 .to_string(),
             None => e.to_string(),
         })
+}
+
+/// `targets` selectors (name globs, `KEY=VALUE` label selectors) under `key`. With
+/// `must_match` (rules), a selector that matches no configured target is an error: a rule
+/// that applies nowhere protects nothing, so a typo there would fail open.
+fn check_selectors(
+    c: &Config,
+    selectors: &[String],
+    key: &str,
+    must_match: bool,
+    bad: &mut impl FnMut(String, String),
+) {
+    for (j, sel) in selectors.iter().enumerate() {
+        let at = format!("{key}[{j}]");
+        let matches = match sel.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                let (k, v) = (k.trim(), v.trim());
+                c.targets
+                    .iter()
+                    .any(|t| t.labels.get(k).is_some_and(|x| x == v))
+            }
+            Some(_) => {
+                bad(at, format!("{sel:?}: a label selector is KEY=VALUE"));
+                continue;
+            }
+            None => match globset::Glob::new(sel) {
+                Ok(g) => {
+                    let m = g.compile_matcher();
+                    c.targets.iter().any(|t| m.is_match(&t.name))
+                }
+                Err(e) => {
+                    bad(at, format!("{sel:?} is not a valid glob: {e}"));
+                    continue;
+                }
+            },
+        };
+        if must_match && !matches {
+            bad(
+                at,
+                format!("{sel:?} matches no configured target, so the rule would apply nowhere"),
+            );
+        }
+    }
 }
