@@ -212,8 +212,16 @@ impl Export {
 /// bastion out of its own database).
 async fn open(config: &ConfigArg, create: bool) -> Result<AuditStore, Failure> {
     let config = Config::load(&config.path()).map_err(Failure::usage)?;
-    let url = &config.audit.database;
-    if let Some(file) = sqlite_file(url).filter(|_| !create) {
+    if create {
+        return connect(&config.audit.database).await;
+    }
+    open_existing(&config.audit.database).await
+}
+
+/// The audit database at `url`, which must exist already (see [`open`]): commands that write
+/// to it (`ca sign`, `ca revoke`) must reach the bastion's database, not create another.
+pub(super) async fn open_existing(url: &str) -> Result<AuditStore, Failure> {
+    if let Some(file) = sqlite_file(url) {
         if !file.exists() {
             return Err(Failure::failed(anyhow!(
                 "no audit database at {} (`bastion serve` or `bastion audit migrate` creates it)",
@@ -221,6 +229,10 @@ async fn open(config: &ConfigArg, create: bool) -> Result<AuditStore, Failure> {
             )));
         }
     }
+    connect(url).await
+}
+
+async fn connect(url: &str) -> Result<AuditStore, Failure> {
     AuditStore::connect(url).await.map_err(|e| match e {
         AuditError::UnsupportedUrl { .. } | AuditError::InvalidUrl { .. } => {
             Failure::usage(anyhow!("[audit] database: {e}"))

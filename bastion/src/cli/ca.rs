@@ -172,8 +172,11 @@ impl Sign {
                 issued_at_ms: crate::audit::now_ms(),
             };
             super::runtime()?.block_on(async {
-                let store = crate::audit::AuditStore::connect(&url).await?;
-                store.certificate_issued(&row).await
+                let store = super::audit::open_existing(&url).await?;
+                store
+                    .certificate_issued(&row)
+                    .await
+                    .map_err(Failure::failed)
             })?;
         }
         let out = cert_path(&self.public_key);
@@ -205,9 +208,7 @@ pub fn cert_path(public_key: &Path) -> PathBuf {
 impl Revoke {
     async fn run(self) -> Result<(), Failure> {
         let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
-        let store = crate::audit::AuditStore::connect(&config.audit.database)
-            .await
-            .map_err(Failure::failed)?;
+        let store = super::audit::open_existing(&config.audit.database).await?;
         let by = std::env::var("SUDO_USER")
             .or_else(|_| std::env::var("USER"))
             .unwrap_or_else(|_| "unknown".into());

@@ -1,5 +1,6 @@
 //! `bastion config check`: parse, validate, and load the keys the file names.
 
+use anyhow::Context;
 use config::Config;
 
 use super::{ConfigArg, Failure};
@@ -26,11 +27,29 @@ impl Check {
             config.roles.len(),
             config.server.listen
         );
-        let audit = super::runtime()?
-            .block_on(crate::audit::AuditStore::connect(&config.audit.database))
-            .map_err(Failure::failed)?;
+        // A check creates nothing: a SQLite database not made yet (the first `bastion serve`
+        // makes it) is reported, and a throwaway one stands in for loading the rest.
+        let missing = crate::audit::sqlite_file(&config.audit.database).filter(|f| !f.exists());
+        let scratch = tempfile::tempdir().context("temporary directory")?;
+        let audit = super::runtime()?.block_on(async {
+            match &missing {
+                Some(_) => {
+                    let url = format!("sqlite://{}", scratch.path().join("check.db").display());
+                    crate::audit::AuditStore::connect(&url)
+                        .await
+                        .map_err(Failure::failed)
+                }
+                None => super::audit::open_existing(&config.audit.database).await,
+            }
+        })?;
         let settings = Settings::load(config, audit).map_err(Failure::failed)?;
         println!("{summary}");
+        if let Some(file) = missing {
+            println!(
+                "audit database {} does not exist yet; `bastion serve` creates it",
+                file.display()
+            );
+        }
         if self.masking {
             for line in super::mask_test::describe(settings.shared.maskers.all()) {
                 println!("{line}");

@@ -47,6 +47,21 @@ fn config_check_names_key_file_and_line() {
         .arg(&path));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("OK"), "{}", stdout(&o));
+    // A check creates nothing: the audit database is made by the first `bastion serve`.
+    let db = tests::default_sqlite_db(&path);
+    assert!(stdout(&o).contains("does not exist yet"), "{}", stdout(&o));
+    assert!(!db.exists(), "config check created {}", db.display());
+    // Nor does a revocation go to a database the bastion does not use.
+    let o = run(Command::new(bastion_bin())
+        .args(["ca", "revoke", "--serial", "7", "--config"])
+        .arg(&path));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("no audit database at"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!db.exists());
 
     // A key readable by others is refused, naming the file.
     let ca = b.path("keys/user_ca");
