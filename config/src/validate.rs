@@ -276,8 +276,7 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         // for its timeout and be denied.
         for (j, group) in r.approvers.iter().enumerate() {
             let reviewers = c.roles.iter().any(|role| {
-                role.principals.contains(group)
-                    && role.allow.iter().any(|a| *a == crate::Capability::Review)
+                role.principals.contains(group) && role.allow.contains(&crate::Capability::Review)
             });
             if !group.is_empty() && !reviewers {
                 bad(
