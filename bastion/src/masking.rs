@@ -129,15 +129,56 @@ fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Resul
 
 /// Whether an exec command is a file transfer (legacy scp, rsync): its bytes are data, not
 /// something a person reads, so it is never masked and its content is not recorded.
+///
+/// Only a plain command line counts: shell syntax after the program (`scp; bash -i # -t`)
+/// could run anything, unrecorded and unmasked, so a command with any of it is not a transfer.
+/// Single-quoted words (how scp quotes remote paths) and globs are fine: they run nothing.
 pub fn is_transfer_command(command: &[u8]) -> bool {
-    let cmd = String::from_utf8_lossy(command);
-    let first = cmd.split_whitespace().next().unwrap_or("");
+    let Some(words) = std::str::from_utf8(command).ok().and_then(plain_words) else {
+        return false;
+    };
+    let Some(first) = words.first() else {
+        return false;
+    };
     let prog = first.rsplit('/').next().unwrap_or(first);
     match prog {
-        "scp" => cmd.split_whitespace().any(|a| a == "-t" || a == "-f"),
-        "rsync" => cmd.contains("--server"),
+        "scp" => words.iter().any(|a| a == "-t" || a == "-f"),
+        "rsync" => words.iter().any(|a| a == "--server"),
         _ => false,
     }
+}
+
+/// The words of a command line that only names a program and its arguments (quotes removed),
+/// or `None` if the shell would do more with it: separators, pipes, redirections,
+/// substitutions, expansions of `$`, comments.
+fn plain_words(cmd: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => w.push(c),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).push(chars.next()?),
+            '#' if word.is_none() => return None,
+            ';' | '|' | '&' | '$' | '`' | '(' | ')' | '<' | '>' | '"' | '\n' | '\r' => return None,
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Some(words)
 }
 
 #[cfg(test)]
@@ -153,6 +194,29 @@ mod tests {
         ));
         assert!(!is_transfer_command(b"scp-like --help"));
         assert!(!is_transfer_command(b"cat /etc/passwd"));
+        // How scp quotes remote paths, and globs: still transfers.
+        assert!(is_transfer_command(b"scp -t -- '/tmp/a b; c'"));
+        assert!(is_transfer_command(b"scp -f -- /data/*.csv"));
+        assert!(is_transfer_command(b"scp -f -- it\\'s"));
+        // Anything the shell would run besides the transfer: not one.
+        for cmd in [
+            &b"scp; exec bash -il # -t"[..],
+            b"scp -t x && cat /data/pt.csv",
+            b"rsync x --server || cat /data/pt.csv",
+            b"scp -f $(cat /data/pt.csv)",
+            b"scp -f `id`",
+            b"scp -t x > /dev/null; cat y",
+            b"scp -t x\ncat y",
+            b"scp -f \"$HOME\"",
+            b"scp -t 'unterminated",
+            b"# scp -t",
+        ] {
+            assert!(
+                !is_transfer_command(cmd),
+                "{}",
+                String::from_utf8_lossy(cmd)
+            );
+        }
     }
 
     fn rule(name: &str, pattern: &str) -> config::MaskRule {

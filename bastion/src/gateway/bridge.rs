@@ -342,9 +342,10 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         ),
         Start::Subsystem(n) => (ChannelKind::Subsystem, Some(n.clone())),
     };
+    // A transfer never asks for a terminal; one with a terminal is a person's session.
     let transfer = match &start {
         Start::Subsystem(_) => true,
-        Start::Exec(c) => crate::masking::is_transfer_command(c),
+        Start::Exec(c) => pty.is_none() && crate::masking::is_transfer_command(c),
         Start::Shell => false,
     };
     let masker = ctx.shared.maskers.for_access(&access);

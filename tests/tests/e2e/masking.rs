@@ -195,6 +195,20 @@ fn transfers_arrive_byte_identical_and_are_not_recorded_as_content() {
         !rec.contains("***-**-****"),
         "transfer content recorded masked instead of omitted"
     );
+
+    // A command that only looks like a transfer is a session like any other: masked on the
+    // screen and recorded.
+    let o = run(&mut w.alice.ssh(
+        "t1@127.0.0.1",
+        &["scp 2>/dev/null; echo SSN 123-45-6789 # -t"],
+    ));
+    assert_eq!(stdout(&o), "SSN ***-**-****\n", "{}", stderr(&o));
+    tests::wait_for(Duration::from_secs(10), || {
+        recording_text(dir)
+            .contains("SSN ***-**-****")
+            .then_some(())
+    })
+    .expect("the fake transfer recorded, masked");
 }
 
 #[test]
