@@ -34,6 +34,8 @@ use crate::audit::{ChannelEnd, ChannelOpened, Ending, OpenChannel};
 
 /// Data that arrives before the start request is kept, up to this much.
 const MAX_EARLY_BYTES: usize = 256 * 1024;
+/// What a buffered message without data (EOF) counts against [`MAX_EARLY_BYTES`].
+const EARLY_MESSAGE_COST: usize = 64;
 
 /// The pty a client asked for.
 #[derive(Debug, Clone)]
@@ -175,6 +177,8 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             }) => {
                 if env_allowed(&ctx.shared.config.server.env_allow, &variable_name)
                     && env.len() < 64
+                    && variable_name.len() <= 256
+                    && variable_value.len() <= 4096
                 {
                     env.push((variable_name, variable_value));
                 } else {
@@ -196,9 +200,11 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                 }
             }
             Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
-                if let ChannelMsg::Data { data } = &m {
-                    early_bytes += data.len();
-                }
+                // A repeated EOF costs a slot too: counted, so a flood of them is bounded.
+                early_bytes += match &m {
+                    ChannelMsg::Data { data } => data.len(),
+                    _ => EARLY_MESSAGE_COST,
+                };
                 if early_bytes > MAX_EARLY_BYTES {
                     warn!("client sent too much data before starting a shell or command");
                     client
@@ -456,9 +462,10 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                         gone.cancel();
                     }
                     Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
-                        if let ChannelMsg::Data { data } = &m {
-                            early_bytes += data.len();
-                        }
+                        early_bytes += match &m {
+                            ChannelMsg::Data { data } => data.len(),
+                            _ => EARLY_MESSAGE_COST,
+                        };
                         early.push(m);
                         // Past the bound, input waits in the channel (and its window) instead.
                         listening = early_bytes <= MAX_EARLY_BYTES;

@@ -579,6 +579,13 @@ impl Handler for Connection {
                 .await;
             return Ok(());
         };
+        if self.channels.load(Ordering::SeqCst)
+            >= self.shared.config.server.max_channels_per_connection
+        {
+            warn!(conn = %self.id, identity = %ctx.user.key_id, "port forward refused: too many channels on one connection");
+            reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
         let allowed = ctx.user.permit_port_forwarding
             && ctx
                 .access()

@@ -97,7 +97,7 @@ impl ChannelRecording {
             term: Term {
                 cols: info.pty.map(|p| clamp(p.cols)).unwrap_or(80),
                 rows: info.pty.map(|p| clamp(p.rows)).unwrap_or(24),
-                term_type: info.pty.map(|p| p.term.clone()),
+                term_type: info.pty.map(|p| mask_text(info.masker, &p.term)),
             },
             timestamp: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -108,7 +108,12 @@ impl ChannelRecording {
                 "{}@{} ({})",
                 info.access.login, info.access.target.name, ctx.user.key_id
             )),
-            env: info.env.iter().cloned().collect(),
+            // Values are whatever the client sent: masked like any text that is stored.
+            env: info
+                .env
+                .iter()
+                .map(|(k, v)| (mask_text(info.masker, k), mask_text(info.masker, v)))
+                .collect(),
             bastion: BastionMeta {
                 session: ctx.id.clone(),
                 channel: info.channel,
