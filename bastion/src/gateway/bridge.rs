@@ -115,18 +115,27 @@ pub(super) struct Client {
     pub(super) pty: bool,
 }
 
+/// How long a message to the user may wait for the client to take it (window); after that it
+/// is dropped. A client that never grants window would otherwise hold the channel, its target
+/// connection and its recording open for ever.
+const SAY_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Client {
     /// Tells the user something: on the terminal for pty sessions, on stderr otherwise.
     pub(super) async fn say(&self, text: &str) {
-        let r = if self.pty {
-            let t = format!("\r\n{}\r\n", text.replace('\n', "\r\n"));
-            self.tx.data_bytes(Bytes::from(t)).await
-        } else {
-            self.tx
-                .extended_data_bytes(1, Bytes::from(format!("{text}\n")))
-                .await
+        let write = async {
+            if self.pty {
+                let t = format!("\r\n{}\r\n", text.replace('\n', "\r\n"));
+                self.tx.data_bytes(Bytes::from(t)).await
+            } else {
+                self.tx
+                    .extended_data_bytes(1, Bytes::from(format!("{text}\n")))
+                    .await
+            }
         };
-        let _ = r;
+        if tokio::time::timeout(SAY_TIMEOUT, write).await.is_err() {
+            warn!("a message to the user was dropped: the client took no data for {SAY_TIMEOUT:?}");
+        }
     }
 
     /// Ends the channel with a message and an exit status.

@@ -155,7 +155,9 @@ impl Pumps {
     }
 
     /// Records and sends what the maskers released.
-    async fn send_released(&self, r: Released) -> Result<(), russh::Error> {
+    /// `Err` when the client cannot be written to any more (or the channel is done: a write
+    /// waiting for window that never comes must not keep the channel alive).
+    async fn send_released(&self, r: Released) -> Result<(), ()> {
         if let Some(out) = r.out.recording {
             self.record(RecEvent::Output(out)).await;
         }
@@ -164,10 +166,16 @@ impl Pumps {
         }
         if let Some(out) = r.out.screen {
             self.publish(&out);
-            self.client.tx.data_bytes(out).await?;
+            tokio::select! {
+                r = self.client.tx.data_bytes(out) => r.map_err(drop)?,
+                _ = self.done.cancelled() => return Err(()),
+            }
         }
         if let Some(err) = r.err.screen {
-            self.client.tx.extended_data_bytes(1, err).await?;
+            tokio::select! {
+                r = self.client.tx.extended_data_bytes(1, err) => r.map_err(drop)?,
+                _ = self.done.cancelled() => return Err(()),
+            }
         }
         Ok(())
     }
@@ -224,6 +232,17 @@ impl Pumps {
                             Ok(()) => Ok(()),
                             Err(()) => break,
                         },
+                        None if up.overfull(data.len()) => {
+                            warn!("the target is not reading its input: channel ended");
+                            self.client_left.store(true, Ordering::Relaxed);
+                            self.client
+                                .fail(
+                                    "bastion: the target is not reading what you send (128 MiB waiting); the channel is closed",
+                                    255,
+                                )
+                                .await;
+                            break;
+                        }
                         None => {
                             if let Some(h) = &self.shell_hold {
                                 h.typed(&data);

@@ -6,7 +6,8 @@
 //! for its output to drain (`cat` of a large stream), loop → input → target → output → loop
 //! would deadlock. So input is queued here and written upstream by a separate task; the reader
 //! stops taking input once [`INPUT_CAP`] bytes are queued, unless the output side is waiting to
-//! reach the client (then the loop must keep turning, and the queue may briefly exceed the cap).
+//! reach the client (then the loop must keep turning, and the queue may briefly exceed the cap,
+//! up to [`INPUT_HARD_CAP`], where the channel is ended).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,6 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 /// Input queued for the target before the reader waits.
 pub const INPUT_CAP: usize = 1 << 20;
+
+/// Input queued for the target, at most, even while the output side waits: past this the
+/// target is not keeping up with what the client keeps sending, and the channel is ended
+/// rather than let one client grow the bastion's memory without bound. Generous, because a
+/// two-way stream (`… | ssh host cat | …`) legitimately queues while both sides drain.
+pub const INPUT_HARD_CAP: usize = 128 << 20;
 
 enum Op {
     Data(Bytes),
@@ -86,6 +93,11 @@ impl Upward {
                 _ = done.cancelled() => return,
             }
         }
+    }
+
+    /// Whether queueing `len` more bytes would pass [`INPUT_HARD_CAP`].
+    pub fn overfull(&self, len: usize) -> bool {
+        self.queued.load(Ordering::Relaxed).saturating_add(len) > INPUT_HARD_CAP
     }
 
     fn push(&self, op: Op) -> Result<(), ()> {

@@ -264,6 +264,8 @@ impl Console<'_> {
             return;
         }
         let ctx = self.ctx;
+        // Free text goes to the audit row, the recording, the logs and the webhook: masked.
+        let reason = crate::gateway::recording::mask_text(ctx.shared.maskers.all(), reason);
         let r = vote(
             &ctx.shared.audit,
             &ctx.shared.config,
@@ -271,7 +273,7 @@ impl Console<'_> {
             &ctx.user.key_id,
             &ctx.user.principals,
             approve,
-            reason,
+            &reason,
         )
         .await;
         self.status = match r {

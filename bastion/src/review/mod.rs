@@ -90,6 +90,8 @@ pub async fn run(ctx: &SessionCtx, command: &str) -> Output {
                     status: 2,
                 };
             }
+            // Free text goes to the audit row, the recording, the logs and the webhook: masked.
+            let reason = crate::gateway::recording::mask_text(ctx.shared.maskers.all(), &reason);
             let result = vote(
                 audit,
                 &ctx.shared.config,

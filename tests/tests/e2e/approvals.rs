@@ -125,13 +125,15 @@ fn denied_and_timed_out_exec_exits_126_with_the_reason() {
     assert_eq!(no_reason.status.code(), Some(2));
     let d = review(
         &w.bob,
-        &format!("deny {id} --reason not during business hours"),
+        &format!("deny {id} --reason not during business hours, see 123-45-6789"),
     );
     assert!(d.status.success(), "{}", stderr(&d));
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(126));
     assert!(
-        stderr(&out).contains("denied by bob@example.test: not during business hours"),
+        // The reviewer's free text is masked like everything stored.
+        stderr(&out)
+            .contains("denied by bob@example.test: not during business hours, see ***-**-****"),
         "{}",
         stderr(&out)
     );
@@ -154,7 +156,8 @@ fn denied_and_timed_out_exec_exits_126_with_the_reason() {
     let a = tests::audit(&w.bastion.config, &["approvals"]);
     assert!(a.status.success(), "{}", stderr(&a));
     assert!(
-        stdout(&a).contains("bob@example.test denied: not during business hours"),
+        stdout(&a).contains("bob@example.test denied: not during business hours, see ***-**-****")
+            && !stdout(&a).contains("123-45-6789"),
         "{}",
         stdout(&a)
     );

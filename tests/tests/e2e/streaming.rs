@@ -59,6 +59,37 @@ fn slow_reader_and_non_reading_target_do_not_grow_memory() {
 }
 
 #[test]
+fn a_client_that_sends_without_reading_cannot_grow_memory() {
+    let w = world();
+    // The target never reads its input and the client never reads the output (its stdout is
+    // a pipe nobody reads), but keeps sending: the bastion ends the channel once 128 MiB of
+    // input wait, instead of queueing without bound.
+    let mut child = w
+        .alice
+        .ssh("t1@127.0.0.1", &["yes"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _unread = child.stdout.take();
+    let log = tests::wait_for(std::time::Duration::from_secs(60), || {
+        let log = w.bastion.log();
+        log.contains("the target is not reading its input")
+            .then_some(log)
+    });
+    let peak = peak_rss_kib(w.bastion.pid());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        log.is_some(),
+        "the channel was never ended:\n{}",
+        w.bastion.log()
+    );
+    assert!(peak < 256 * 1024, "bastion peak RSS {peak} KiB");
+}
+
+#[test]
 fn bidirectional_stream_does_not_deadlock() {
     let w = world();
     let o = run(Command::new("sh").arg("-c").arg(format!(
