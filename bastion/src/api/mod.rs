@@ -42,6 +42,12 @@ use crate::gateway::Shared;
 pub const MAX_BODY: usize = 64 * 1024;
 /// Time a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; more are closed at accept. Every request is answered at once
+/// (nothing long-polls), so this only bounds idle or trickling clients.
+const MAX_CONNECTIONS: usize = 256;
+/// Longest life of one connection, body and keep-alive included: a client trickling its body
+/// a byte at a time holds a descriptor this long at most.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 
 /// Binds `[server] api_listen` if set, logs `api listening address=…`, and serves until
 /// `shutdown`. Returns the task, or `None` when no API is configured.
@@ -115,6 +121,7 @@ impl Api {
             .route("/v1/certificates", post(certificates))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(self.clone());
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -128,20 +135,37 @@ impl Api {
                     }
                 },
             };
+            // Unauthenticated clients must not take every descriptor of the process (the SSH
+            // side and the recordings need them): past the cap, new connections are closed.
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                warn!(%peer, "api connection refused: {MAX_CONNECTIONS} connections open");
+                drop(stream);
+                continue;
+            };
             let router = router.clone();
             let tls = self.tls.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                match tls {
-                    Some(acceptor) => {
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                        {
-                            Ok(Ok(s)) => serve_connection(s, peer, router, shutdown).await,
-                            Ok(Err(e)) => info!(%peer, error = %e, "api TLS handshake failed"),
-                            Err(_) => info!(%peer, "api TLS handshake timed out"),
+                let _slot = slot;
+                let served = async {
+                    match tls {
+                        Some(acceptor) => {
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => serve_connection(s, peer, router, shutdown).await,
+                                Ok(Err(e)) => info!(%peer, error = %e, "api TLS handshake failed"),
+                                Err(_) => info!(%peer, "api TLS handshake timed out"),
+                            }
                         }
+                        None => serve_connection(stream, peer, router, shutdown).await,
                     }
-                    None => serve_connection(stream, peer, router, shutdown).await,
+                };
+                if tokio::time::timeout(CONNECTION_LIFETIME, served)
+                    .await
+                    .is_err()
+                {
+                    info!(%peer, "api connection closed after {CONNECTION_LIFETIME:?}");
                 }
             });
         }

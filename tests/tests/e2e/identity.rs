@@ -369,3 +369,36 @@ fn api_over_tls_with_a_private_ca() {
         stdout(&o)
     );
 }
+
+#[test]
+fn idle_api_connections_cannot_take_every_descriptor() {
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .server("api_listen = \"127.0.0.1:0\"")
+        .target("t1", &sshd, "")
+        .role(OPS_ROLE)
+        .start();
+    let addr = api_address(&bastion);
+    // Clients that connect and send nothing (or trickle) hold at most 256 connections...
+    let idle: Vec<std::net::TcpStream> = (0..256)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    // ...and the next one is closed at once instead of waiting with them.
+    let mut extra = std::net::TcpStream::connect(&addr).unwrap();
+    extra
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(std::io::Read::read(&mut extra, &mut buf).unwrap_or(0), 0);
+    bastion.wait_log("api connection refused: 256 connections open");
+    // Once they go, the API answers again.
+    drop(idle);
+    let ok = tests::wait_for(std::time::Duration::from_secs(10), || {
+        let o = run(Command::new("curl")
+            .args(["-sS", "--max-time", "5"])
+            .arg(format!("http://{addr}/healthz")));
+        (stdout(&o) == "ok\n").then_some(())
+    });
+    assert!(ok.is_some(), "the API did not recover");
+}
