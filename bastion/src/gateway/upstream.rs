@@ -112,8 +112,16 @@ impl TargetHost {
                 if cert.cert_type() != CertType::Host {
                     return Err("a user certificate was presented as host certificate".into());
                 }
+                // Stricter than OpenSSH's client, which takes a certificate naming no host as
+                // valid for every host: here it must name this one.
                 let names = cert.valid_principals();
-                if !names.is_empty() && !names.iter().any(|n| n == &self.host) {
+                if names.is_empty() {
+                    return Err(format!(
+                        "host certificate names no host; it must name {}",
+                        self.host
+                    ));
+                }
+                if !names.iter().any(|n| n == &self.host) {
                     return Err(format!(
                         "host certificate is for {names:?}, not {}",
                         self.host
