@@ -274,6 +274,28 @@ fn a_failing_candidate_gives_way_to_the_next_rule_at_the_same_place() {
 }
 
 #[test]
+fn a_card_number_followed_by_more_digits_is_still_masked() {
+    // The longest candidate (with the expiry month or the CVV) fails Luhn; the card number
+    // inside it does not.
+    let m = hipaa();
+    hit(
+        &m,
+        "payment-card",
+        "4111 1111 1111 1111 12/27",
+        "**** **** **** **** 12/27",
+    );
+    hit(
+        &m,
+        "payment-card",
+        "4111111111111111 123",
+        "**************** 123",
+    );
+    // Digits that are no card at any length stay.
+    let out = m.mask(b"order 1234567890123456 shipped");
+    assert_eq!(out, b"order 1234567890123456 shipped");
+}
+
+#[test]
 fn compile_errors_name_the_rule() {
     type Check = fn(&MaskError) -> bool;
     let cases: [(Rule, Check); 5] = [

@@ -433,38 +433,27 @@ impl Core {
         // No match of this rule is longer than its max_len (and the match end is known when
         // given), so the anchored search needs no more: a short span keeps the capture
         // engine's work small.
-        let limit = known_end.unwrap_or(span_end.min(s + rule.max_len as u64));
-        let (si, ei) = (self.vi(s), self.vi(limit));
-        // Captures (a slower engine) only when a group must be located; otherwise the match
-        // span from the DFA-based search is enough.
-        let vis = &self.vis;
-        let engine_ref = &self.engine;
-        let caches = self
-            .caches
-            .get_or_insert_with(|| engine_ref.caches.take(engine_ref));
-        let input = Input::new(vis).span(si..ei);
-        let (m, masked) = match (&rule.captures, caches.groups.get_mut(pid.as_usize())) {
-            (Some(re), Some(Some((cache, caps)))) => {
-                re.search_captures_with(cache, &input.anchored(Anchored::Yes), caps);
-                let m = caps.get_match()?.span();
-                (m, caps.get_group(rule.group.unwrap_or(0))?)
+        let mut limit = known_end.unwrap_or(span_end.min(s + rule.max_len as u64));
+        let mut known_end = known_end;
+        let si = self.vi(s);
+        // The longest match at `s` first; if the validator refuses it, ever shorter ones of the
+        // same rule at the same place: a card number followed by more digits ("4111 1111 1111
+        // 1111 12/27", or its CVV) is the card number.
+        let (m, masked) = loop {
+            let ei = self.vi(limit);
+            let (m, masked) = self.match_at(pid, si, ei, known_end)?;
+            let valid = rule
+                .validator
+                .is_none_or(|v| v.check(&self.vis[masked.range()]));
+            if valid {
+                break (m, masked);
             }
-            _ => {
-                let m = match known_end {
-                    Some(e) => Span::from(si..self.vi(e)),
-                    None => {
-                        let input = input.anchored(Anchored::Pattern(pid));
-                        engine.regex.search_with(&mut caches.cache, &input)?.span()
-                    }
-                };
-                (m, m)
-            }
-        };
-        if let Some(v) = rule.validator {
-            if !v.check(&self.vis[masked.range()]) {
+            if m.end <= si + 1 {
                 return None;
             }
-        }
+            limit = self.vis_base + (m.end - 1) as u64;
+            known_end = None;
+        };
         let end = self.vis_base + m.end as u64;
         if let Some(hits) = self.hits.as_mut() {
             if masked.start < masked.end {
@@ -478,6 +467,44 @@ impl Core {
         }
         self.mask_span(masked.start, masked.end);
         Some(end)
+    }
+
+    /// The match of pattern `pid` anchored at `vis[si]` within `vis[si..ei]` (the longest the
+    /// rule prefers there), and the span to mask (its group, or the whole match). `known_end`
+    /// is the match end when the caller already has it, which spares a search for rules
+    /// without group.
+    fn match_at(
+        &mut self,
+        pid: PatternID,
+        si: usize,
+        ei: usize,
+        known_end: Option<u64>,
+    ) -> Option<(Span, Span)> {
+        let engine = &self.engine;
+        let rule = engine.rules.get(pid.as_usize())?;
+        let caches = self
+            .caches
+            .get_or_insert_with(|| engine.caches.take(engine));
+        let input = Input::new(&self.vis).span(si..ei);
+        // Captures (a slower engine) only when a group must be located; otherwise the match
+        // span from the DFA-based search is enough.
+        match (&rule.captures, caches.groups.get_mut(pid.as_usize())) {
+            (Some(re), Some(Some((cache, caps)))) => {
+                re.search_captures_with(cache, &input.anchored(Anchored::Yes), caps);
+                let m = caps.get_match()?.span();
+                Some((m, caps.get_group(rule.group.unwrap_or(0))?))
+            }
+            _ => {
+                let m = match known_end {
+                    Some(e) => Span::from(si..(e - self.vis_base) as usize),
+                    None => {
+                        let input = input.anchored(Anchored::Pattern(pid));
+                        engine.regex.search_with(&mut caches.cache, &input)?.span()
+                    }
+                };
+                Some((m, m))
+            }
+        }
     }
 
     /// Queues masks for the letters, digits and non-ASCII characters of `vis[s..e]`.
