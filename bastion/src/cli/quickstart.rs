@@ -8,7 +8,7 @@ use cert_authority::keyfile::{generate_ed25519, write_new, write_new_key_pair};
 use cert_authority::{load_private_key, sign_user_certificate, UserCertificateRequest};
 use ssh_key::PublicKey;
 
-use super::ca::{cert_path, init, KEY_NAMES};
+use super::ca::{init, KEY_NAMES};
 use super::Failure;
 
 /// Create a dev directory and serve.
@@ -52,7 +52,9 @@ impl Quickstart {
         let config = config::Config::load(&config_path).map_err(Failure::usage)?;
 
         let public = self.user_key(dir)?;
-        let cert = cert_path(&public);
+        // In the quickstart directory, not beside the key: `~/.ssh/id_ed25519-cert.pub` may be
+        // a certificate the user needs elsewhere, and ssh offers that file on its own.
+        let cert = dir.join("user-cert.pub");
         let text = std::fs::read_to_string(&public)
             .with_context(|| format!("cannot read {}", public.display()))?;
         let public_key = PublicKey::from_openssh(text.trim())
@@ -80,9 +82,10 @@ impl Quickstart {
             0o644,
         )?;
         let private = public.with_extension("");
-        let port = self.listen.rsplit(':').next().unwrap_or("2222");
-        let host = self
-            .listen
+        // Where the configuration (kept from an earlier run) really listens.
+        let listen = &config.server.listen;
+        let port = listen.rsplit(':').next().unwrap_or("2222");
+        let host = listen
             .rsplit_once(':')
             .map(|(h, _)| h)
             .unwrap_or("127.0.0.1");

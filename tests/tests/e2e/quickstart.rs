@@ -11,6 +11,9 @@ fn quickstart_serves_a_demo_target() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("me");
     keygen(&key);
+    // A certificate the user already has beside the key stays as it is.
+    let own = dir.path().join("me-cert.pub");
+    std::fs::write(&own, "the user's own certificate\n").unwrap();
     let port = free_port();
     let log = dir.path().join("quickstart.log");
     let mut child = Command::new(bastion_bin())
@@ -34,7 +37,12 @@ fn quickstart_serves_a_demo_target() {
     let printed = read(&dir.path().join("quickstart.out"));
     assert!(printed.contains(&format!("ssh -p {port}")), "{printed}");
     assert!(printed.contains("root@demo@127.0.0.1"), "{printed}");
-    let cert = dir.path().join("me-cert.pub");
+    let cert = dir.path().join("dev/user-cert.pub");
+    assert!(
+        printed.contains(&format!("CertificateFile={}", cert.display())),
+        "{printed}"
+    );
+    assert_eq!(read(&own), "the user's own certificate\n");
     let ssh = |args: &[&str]| {
         run(Command::new("ssh")
             .args([
