@@ -106,6 +106,11 @@ fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Resul
     }
     for (i, r) in m.rules.iter().enumerate() {
         let at = format!("masking.rules[{i}] ({:?})", r.name);
+        // A rule not in effect here changes nothing: in particular a scoped rule named like a
+        // pack rule replaces (or switches off) the pack rule only where the scope applies.
+        if !keep(r) {
+            continue;
+        }
         // A rule with only a name and `enabled = false` switches a pack rule off.
         if r.pattern.is_empty() {
             if !set.set_enabled(&r.name, r.enabled) {
@@ -113,8 +118,7 @@ fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Resul
             }
             continue;
         }
-        let mut rule =
-            Rule::custom(r.name.clone(), r.pattern.clone()).enabled(r.enabled && keep(r));
+        let mut rule = Rule::custom(r.name.clone(), r.pattern.clone()).enabled(r.enabled);
         if let Some(g) = r.group {
             rule = rule.with_group(g);
         }
@@ -277,6 +281,10 @@ targets = ["*"]
 name = "specimen"
 pattern = 'SPC-\d{6}'
 targets = ["kind=lab"]
+[[masking.rules]]
+name = "ssn"
+pattern = 'SSN#\d{9}'
+targets = ["kind=lab"]
 "#,
             "t",
         )
@@ -290,6 +298,19 @@ targets = ["kind=lab"]
         assert_eq!(
             maskers.for_access(&web).mask(b"SSN 123-45-6789"),
             b"SSN ***-**-****"
+        );
+        // A scoped rule named like a pack rule replaces it only where the scope applies.
+        assert_eq!(
+            maskers.for_access(&lab).mask(b"SSN#123456789"),
+            b"SSN#*********"
+        );
+        assert_eq!(
+            maskers.for_access(&web).mask(b"id 123-45-6789"),
+            b"id ***-**-****"
+        );
+        assert_eq!(
+            maskers.for_access(&lab).mask(b"id 123-45-6789"),
+            b"id 123-45-6789"
         );
     }
 }

@@ -66,6 +66,13 @@ pub fn trusted_keys(keys: &[PathBuf], config: &ConfigArg) -> Result<Vec<Verifyin
     }
     let path = config.path();
     if !path.exists() {
+        // Named on the command line: a typo must not silently drop the trust check.
+        if let Some(named) = &config.config {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--config {}: no such file",
+                named.display()
+            )));
+        }
         return Ok(Vec::new());
     }
     let config = config::Config::load(&path).map_err(Failure::usage)?;

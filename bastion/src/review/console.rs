@@ -105,6 +105,8 @@ pub async fn run(
         .await;
     c.refresh().await;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // A slow database must not turn missed refreshes into a burst of them.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         if term.draw(|f| c.draw(f)).is_err() {
             break;
@@ -233,7 +235,14 @@ impl Console<'_> {
                         if let Some(w) = self.live.get(self.selected) {
                             if let Some((path, rx)) = self.ctx.shared.live.watch(&w.id).await {
                                 tracing::info!(reviewer = %self.ctx.user.key_id, session = %w.id, "watching a live session");
-                                self.view = Some((w.id.clone(), Viewer::new(&path, rx)));
+                                // Replaying a long recording is CPU work: off the async
+                                // workers, which serve every other session meanwhile.
+                                let viewer =
+                                    tokio::task::spawn_blocking(move || Viewer::new(&path, rx))
+                                        .await;
+                                if let Ok(viewer) = viewer {
+                                    self.view = Some((w.id.clone(), viewer));
+                                }
                             }
                         }
                     }
