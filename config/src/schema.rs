@@ -397,6 +397,18 @@ impl Target {
             self.host_ca.as_deref().map(HostKeyCheck::HostCa)
         }
     }
+
+    /// Whether `selector` (as in a role's or rule's `targets`) picks this target: `KEY=VALUE`
+    /// matches a label, anything else is a glob on the name. An invalid glob picks nothing
+    /// (validation reports it).
+    pub fn selected_by(&self, selector: &str) -> bool {
+        match selector.split_once('=') {
+            Some((k, v)) => self.labels.get(k.trim()).is_some_and(|x| x == v.trim()),
+            None => globset::Glob::new(selector)
+                .map(|g| g.compile_matcher().is_match(&self.name))
+                .unwrap_or(false),
+        }
+    }
 }
 
 /// `[[roles]]`

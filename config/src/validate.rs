@@ -471,29 +471,20 @@ fn check_selectors(
 ) {
     for (j, sel) in selectors.iter().enumerate() {
         let at = format!("{key}[{j}]");
-        let matches = match sel.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                let (k, v) = (k.trim(), v.trim());
-                c.targets
-                    .iter()
-                    .any(|t| t.labels.get(k).is_some_and(|x| x == v))
-            }
-            Some(_) => {
+        match sel.split_once('=') {
+            Some((k, _)) if k.trim().is_empty() => {
                 bad(at, format!("{sel:?}: a label selector is KEY=VALUE"));
                 continue;
             }
-            None => match globset::Glob::new(sel) {
-                Ok(g) => {
-                    let m = g.compile_matcher();
-                    c.targets.iter().any(|t| m.is_match(&t.name))
-                }
-                Err(e) => {
+            Some(_) => {}
+            None => {
+                if let Err(e) = globset::Glob::new(sel) {
                     bad(at, format!("{sel:?} is not a valid glob: {e}"));
                     continue;
                 }
-            },
-        };
-        if must_match && !matches {
+            }
+        }
+        if must_match && !c.targets.iter().any(|t| t.selected_by(sel)) {
             bad(
                 at,
                 format!("{sel:?} matches no configured target, so the rule would apply nowhere"),

@@ -181,12 +181,7 @@ pub fn covers_named(config: &Config, principals: &[String], target_name: &str) -
 
 /// Whether any selector (name glob or `KEY=VALUE` label selector) matches `target`.
 pub fn selects(selectors: &[String], target: &Target) -> bool {
-    selectors.iter().any(|sel| match sel.split_once('=') {
-        Some((k, v)) => target.labels.get(k.trim()).is_some_and(|x| x == v.trim()),
-        None => globset::Glob::new(sel)
-            .map(|g| g.compile_matcher().is_match(&target.name))
-            .unwrap_or(false),
-    })
+    selectors.iter().any(|sel| target.selected_by(sel))
 }
 
 /// Targets any of `roles` grants, in configuration order.
