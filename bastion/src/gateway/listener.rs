@@ -172,18 +172,11 @@ pub async fn idle_watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) 
         };
         if idle >= timeout {
             warn!(session = %ctx.id, identity = %ctx.user.key_id, idle_secs = idle.as_secs(), "idle timeout: logging off");
-            ctx.notify(&format!(
+            let notice = format!(
                 "bastion: no activity for {}; you are being logged off (idle timeout).",
                 crate::human::duration(timeout)
-            ));
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let _ = handle
-                .disconnect(
-                    Disconnect::ByApplication,
-                    "idle timeout".into(),
-                    "en".into(),
-                )
-                .await;
+            );
+            ctx.log_off(&handle, &notice, "idle timeout").await;
             return;
         }
         tokio::select! {

@@ -142,6 +142,17 @@ impl SessionCtx {
     pub fn notify(&self, text: &str) {
         let _ = self.notices.send(Arc::from(text));
     }
+
+    /// Ends the connection from a watchdog: every channel is told `notice`, then the client
+    /// is disconnected with `reason`.
+    pub async fn log_off(&self, handle: &russh::server::Handle, notice: &str, reason: &str) {
+        self.notify(notice);
+        // Time for the notice to reach the user before the connection goes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = handle
+            .disconnect(russh::Disconnect::ByApplication, reason.into(), "en".into())
+            .await;
+    }
 }
 
 /// See [`SessionCtx::command_running`]. The idle clock restarts when the command ends.

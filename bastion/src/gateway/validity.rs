@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::Disconnect;
 use tracing::{error, warn};
 
 use super::session::SessionCtx;
@@ -97,7 +96,8 @@ pub async fn watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) {
             Ok(s) => {
                 warn!(session = %ctx.id, identity = %ctx.user.key_id, serial = ctx.user.serial,
                     reason = s.reason(), "logging off: the certificate no longer holds");
-                log_off(&ctx, &handle, s).await;
+                ctx.log_off(&handle, s.notice(), &format!("bastion: {}", s.reason()))
+                    .await;
                 return;
             }
             Err(e) => {
@@ -106,18 +106,4 @@ pub async fn watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) {
             }
         }
     }
-}
-
-/// Tells every channel why, then disconnects.
-pub async fn log_off(ctx: &SessionCtx, handle: &russh::server::Handle, s: Standing) {
-    ctx.notify(s.notice());
-    // Time for the notice to reach the user before the connection goes.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = handle
-        .disconnect(
-            Disconnect::ByApplication,
-            format!("bastion: {}", s.reason()),
-            "en".into(),
-        )
-        .await;
 }
