@@ -37,6 +37,15 @@ const MAX_EARLY_BYTES: usize = 256 * 1024;
 /// What a buffered message without data (EOF) counts against [`MAX_EARLY_BYTES`].
 const EARLY_MESSAGE_COST: usize = 64;
 
+/// What buffering `m` (data or EOF, kept until the command starts) counts against
+/// [`MAX_EARLY_BYTES`]: a repeated EOF costs a slot too, so a flood of them is bounded.
+fn early_cost(m: &ChannelMsg) -> usize {
+    match m {
+        ChannelMsg::Data { data } => data.len(),
+        _ => EARLY_MESSAGE_COST,
+    }
+}
+
 /// The pty a client asked for.
 #[derive(Debug, Clone)]
 pub struct PtyRequest {
@@ -113,6 +122,12 @@ pub(super) struct Client {
     pub(super) handle: Handle,
     pub(super) id: russh::ChannelId,
     pub(super) pty: bool,
+}
+
+/// What the user is told when the bastion's connection to the target goes away under a
+/// channel.
+pub(super) fn target_lost_message(target: &str) -> String {
+    format!("bastion: the connection to target \"{target}\" was lost")
 }
 
 /// How long a message to the user may wait for the client to take it (window); after that it
@@ -209,11 +224,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                 }
             }
             Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
-                // A repeated EOF costs a slot too: counted, so a flood of them is bounded.
-                early_bytes += match &m {
-                    ChannelMsg::Data { data } => data.len(),
-                    _ => EARLY_MESSAGE_COST,
-                };
+                early_bytes += early_cost(&m);
                 if early_bytes > MAX_EARLY_BYTES {
                     warn!("client sent too much data before starting a shell or command");
                     client
@@ -471,10 +482,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                         gone.cancel();
                     }
                     Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
-                        early_bytes += match &m {
-                            ChannelMsg::Data { data } => data.len(),
-                            _ => EARLY_MESSAGE_COST,
-                        };
+                        early_bytes += early_cost(&m);
                         early.push(m);
                         // Past the bound, input waits in the channel (and its window) instead.
                         listening = early_bytes <= MAX_EARLY_BYTES;
@@ -531,13 +539,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         };
         if sent.is_err() {
             client
-                .fail(
-                    &format!(
-                        "bastion: the connection to target \"{}\" was lost",
-                        access.target.name
-                    ),
-                    255,
-                )
+                .fail(&target_lost_message(&access.target.name), 255)
                 .await;
             Box::pin(end_unrun(
                 &ctx,

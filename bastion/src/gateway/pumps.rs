@@ -550,9 +550,7 @@ impl Pumps {
             .unwrap_or_default();
         warn!(target = %target, "the connection to the target was lost during the channel");
         self.client
-            .say(&format!(
-                "bastion: the connection to target \"{target}\" was lost"
-            ))
+            .say(&super::bridge::target_lost_message(&target))
             .await;
     }
 }
