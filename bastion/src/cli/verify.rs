@@ -31,11 +31,7 @@ impl Verify {
             let sidecar = recorder::sidecar_path(file);
             let report = player::verify(file, &sidecar, &trusted)
                 .with_context(|| format!("cannot verify {}", file.display()))?;
-            let ok = matches!(
-                report.verdict,
-                player::Verdict::Sealed | player::Verdict::Recovered { .. }
-            ) && report.signer_trusted;
-            all_ok &= ok;
+            all_ok &= report.is_ok();
             if self.json {
                 println!("{}", serde_json::to_string(&report).context("report")?);
             } else {

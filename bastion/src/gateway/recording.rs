@@ -324,17 +324,7 @@ pub async fn recover_unsealed(
     let mut sealed = 0;
     for (row, path) in open {
         let path = std::path::Path::new(path);
-        let unsealed = match recorder::read_sidecar(&recorder::sidecar_path(path)) {
-            Ok(Some(sc)) => !sc.checkpoints.last().is_some_and(|c| c.sealed),
-            Ok(None) => true,
-            Err(e) => {
-                tracing::error!(path = %path.display(), "unreadable sidecar, not recovered: {e}");
-                continue;
-            }
-        };
-        if !unsealed {
-            continue;
-        }
+        // `recover` reads the sidecar itself and leaves a sealed recording as it is.
         match recorder::recover(path, key, SystemTime::now()) {
             Ok(recorder::RecoverOutcome::Recovered(r)) => {
                 sealed += 1;

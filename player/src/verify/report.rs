@@ -201,7 +201,7 @@ impl fmt::Display for VerdictText<'_> {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = match self.verdict {
-            Verdict::Sealed | Verdict::Recovered { .. } if self.signer_trusted => "OK",
+            _ if self.is_ok() => "OK",
             Verdict::Sealed | Verdict::Recovered { .. } | Verdict::Unsealed { .. } => "WARNING",
             _ => "FAILED",
         };
