@@ -194,9 +194,7 @@ impl Core {
 
     /// This stream's caches, taken from the pool on first use in a call.
     fn caches(&mut self) -> &mut Caches {
-        let engine = &self.engine;
-        self.caches
-            .get_or_insert_with(|| engine.caches.take(engine))
+        caches_in(&mut self.caches, &self.engine)
     }
 
     /// Gives the caches back at the end of a call.
@@ -390,9 +388,7 @@ impl Core {
     fn search(&mut self, from: u64, to: u64) -> Option<(PatternID, u64, u64)> {
         let (s, e) = (self.vi(from), self.vi(to));
         let engine = &self.engine;
-        let caches = self
-            .caches
-            .get_or_insert_with(|| engine.caches.take(engine));
+        let caches = caches_in(&mut self.caches, engine);
         let input = Input::new(&self.vis).span(s..e);
         let m = engine.regex.search_with(&mut caches.cache, &input)?;
         Some((
@@ -482,9 +478,7 @@ impl Core {
     ) -> Option<(Span, Span)> {
         let engine = &self.engine;
         let rule = engine.rules.get(pid.as_usize())?;
-        let caches = self
-            .caches
-            .get_or_insert_with(|| engine.caches.take(engine));
+        let caches = caches_in(&mut self.caches, engine);
         let input = Input::new(&self.vis).span(si..ei);
         // Captures (a slower engine) only when a group must be located; otherwise the match
         // span from the DFA-based search is enough.
@@ -590,9 +584,7 @@ impl Core {
             let (pi, ei) = (self.vi(p), self.vi(end));
             let input = Input::new(&self.vis).span(pi..ei).anchored(Anchored::Yes);
             let engine = &self.engine;
-            let c = self
-                .caches
-                .get_or_insert_with(|| engine.caches.take(engine));
+            let c = caches_in(&mut self.caches, engine);
             let Ok(start) = engine.dfa.start_state_forward(&mut c.dfa, &input) else {
                 return p;
             };
@@ -617,9 +609,7 @@ impl Core {
     /// Steps the anchored DFA from `state` over `vis[range]`.
     fn run(&mut self, mut state: LazyStateID, range: std::ops::Range<usize>) -> Run {
         let engine = &self.engine;
-        let caches = self
-            .caches
-            .get_or_insert_with(|| engine.caches.take(engine));
+        let caches = caches_in(&mut self.caches, engine);
         let (dfa, cache) = (&engine.dfa, &mut caches.dfa);
         for &b in &self.vis[range] {
             match dfa.next_state(cache, state, b) {
@@ -711,6 +701,12 @@ impl Core {
             self.map.forget_before(keep);
         }
     }
+}
+
+/// The caches held in `slot`, taken from `engine`'s pool on first use in a call. A function of
+/// the two fields rather than a method, so that callers can still read `vis` meanwhile.
+fn caches_in<'a>(slot: &'a mut Option<Box<Caches>>, engine: &Engine) -> &'a mut Caches {
+    slot.get_or_insert_with(|| engine.caches.take(engine))
 }
 
 /// Queues `len` masked raw bytes from `raw` on, extending the last op when it ends just
