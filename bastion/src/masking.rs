@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use anyhow::{anyhow, bail, Result};
-use recorder::mask::{HipaaOptions, Masker, Rule, RuleSet, Validator};
+use anyhow::Result;
+use recorder::mask::{HipaaOptions, MaskError, Masker, Rule, RuleSet, Validator};
 
 use crate::gateway::target::{selects, Access};
 
@@ -77,8 +77,49 @@ impl Maskers {
     }
 }
 
+/// What is wrong with `[masking]`, found by compiling it: each problem is a key path (where
+/// the line is looked up) and a message, as `config::Config::load_with` wants them.
+pub fn problems(c: &config::Config) -> Vec<(String, String)> {
+    match build(&c.masking, |_| true) {
+        Ok(_) => Vec::new(),
+        Err(p) => vec![(p.key, p.message)],
+    }
+}
+
+/// A rule set that does not compile, and the key to blame.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+struct Problem {
+    key: String,
+    message: String,
+}
+
+impl Problem {
+    fn new(key: impl Into<String>, message: impl std::fmt::Display) -> Problem {
+        Problem {
+            key: key.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Points a compile error at the site rule it names (its pattern, or group), else at the
+    /// section: a pack rule is shaped by the section's label lists.
+    fn compiling(m: &config::Masking, e: &MaskError) -> Problem {
+        let site = e
+            .rule()
+            .and_then(|name| m.rules.iter().rposition(|r| r.name == name));
+        let key = match (site, e) {
+            (Some(i), MaskError::NoSuchGroup { .. }) => format!("masking.rules[{i}].group"),
+            (Some(i), MaskError::DuplicateName { .. }) => format!("masking.rules[{i}].name"),
+            (Some(i), _) => format!("masking.rules[{i}].pattern"),
+            (None, _) => "masking".to_string(),
+        };
+        Problem::new(key, e)
+    }
+}
+
 /// Builds the packs plus the site rules for which `keep` holds.
-fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Result<Masker> {
+fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Result<Masker, Problem> {
     let mut set = RuleSet::new();
     for pack in &m.packs {
         match pack.as_str() {
@@ -101,11 +142,15 @@ fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Resul
                     set.replace(rule.clone());
                 }
             }
-            other => bail!("masking.packs: unknown pack {other:?}"),
+            other => {
+                return Err(Problem::new(
+                    "masking.packs",
+                    format!("unknown pack {other:?}"),
+                ))
+            }
         }
     }
     for (i, r) in m.rules.iter().enumerate() {
-        let at = format!("masking.rules[{i}] ({:?})", r.name);
         // A rule not in effect here changes nothing: in particular a scoped rule named like a
         // pack rule replaces (or switches off) the pack rule only where the scope applies.
         if !keep(r) {
@@ -114,7 +159,13 @@ fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Resul
         // A rule with only a name and `enabled = false` switches a pack rule off.
         if r.pattern.is_empty() {
             if !set.set_enabled(&r.name, r.enabled) {
-                bail!("{at}: no pattern, and no pack rule of that name to switch");
+                return Err(Problem::new(
+                    format!("masking.rules[{i}].pattern"),
+                    format!(
+                        "rule {:?} has no pattern, and no pack rule of that name to switch",
+                        r.name
+                    ),
+                ));
             }
             continue;
         }
@@ -123,12 +174,14 @@ fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Resul
             rule = rule.with_group(g);
         }
         if let Some(v) = &r.validator {
-            let v: Validator = v.parse().map_err(|e| anyhow!("{at}: {e}"))?;
+            let v: Validator = v
+                .parse()
+                .map_err(|e| Problem::new(format!("masking.rules[{i}].validator"), e))?;
             rule = rule.with_validator(v);
         }
         set.replace(rule);
     }
-    set.compile().map_err(|e| anyhow!("masking: {e}"))
+    set.compile().map_err(|e| Problem::compiling(m, &e))
 }
 
 /// Whether an exec command is a file transfer (legacy scp, rsync): its bytes are data, not
@@ -249,7 +302,19 @@ mod tests {
         assert_eq!(maskers.all().mask(b"SSN 123-45-6789"), b"SSN ***-**-****");
         m.rules.push(rule("nope", r"\d+"));
         let err = Maskers::new(&m).err().unwrap().to_string();
-        assert!(err.contains("nope"), "{err}");
+        assert!(
+            err.starts_with("masking.rules[1].pattern: masking rule `nope`"),
+            "{err}"
+        );
+        m.rules[1] = rule("ssn", r"SSN (\d{9})");
+        m.rules[1].group = Some(2);
+        let err = Maskers::new(&m).err().unwrap().to_string();
+        assert!(err.starts_with("masking.rules[1].group: "), "{err}");
+        m.rules[1] = rule("npi", "");
+        m.rules[1].enabled = true;
+        m.rules[1].name = "no-such-pack-rule".into();
+        let err = Maskers::new(&m).err().unwrap().to_string();
+        assert!(err.starts_with("masking.rules[1].pattern: "), "{err}");
     }
 
     #[test]

@@ -11,6 +11,12 @@ use russh::{MethodKind, MethodSet, SshId};
 
 use crate::gateway::{upstream, Shared};
 
+/// Reads and checks the configuration at `path`, including what only the bastion can check
+/// (masking rules compile), each problem with its file and line.
+pub fn load_config(path: &std::path::Path) -> Result<Config, config::ConfigError> {
+    Config::load_with(path, crate::masking::problems)
+}
+
 /// Everything `serve` needs, loaded.
 pub struct Settings {
     /// Shared with every connection.

@@ -41,6 +41,19 @@ impl Config {
     /// [`ConfigError::Io`] when the file cannot be read, [`ConfigError::Invalid`] with every
     /// problem found (file, line, key) otherwise.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, |_| Vec::new())
+    }
+
+    /// [`Config::load`], plus the checks of a component that interprets part of the
+    /// configuration itself (the masker compiles `[masking]`): `extra` returns problems as key
+    /// path and message, and they are reported with their line like any other.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with(
+        path: &Path,
+        extra: impl FnOnce(&Config) -> Vec<(String, String)>,
+    ) -> Result<Config, ConfigError> {
         let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
@@ -49,7 +62,7 @@ impl Config {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let mut config = Config::parse(&src, &path.display().to_string())?;
+        let mut config = Config::parse_with(&src, &path.display().to_string(), extra)?;
         config.resolve_paths(&base);
         Ok(config)
     }
@@ -60,6 +73,14 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Invalid`] with the problems found.
     pub fn parse(src: &str, origin: &str) -> Result<Config, ConfigError> {
+        Config::parse_with(src, origin, |_| Vec::new())
+    }
+
+    fn parse_with(
+        src: &str,
+        origin: &str,
+        extra: impl FnOnce(&Config) -> Vec<(String, String)>,
+    ) -> Result<Config, ConfigError> {
         let doc = locate::Document::parse(src).map_err(|e| {
             ConfigError::invalid(
                 origin,
@@ -81,7 +102,12 @@ impl Config {
                 vec![Problem::from_toml(src, &doc, &path, e.inner())],
             )
         })?;
-        let problems: Vec<Problem> = validate::check(&config)
+        let mut problems = validate::check(&config);
+        if problems.is_empty() {
+            // Components check what only they understand once the rest is known to be sound.
+            problems = extra(&config);
+        }
+        let problems: Vec<Problem> = problems
             .into_iter()
             .map(|(path, message)| Problem {
                 line: doc.line_of_path(&path),

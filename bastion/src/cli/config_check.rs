@@ -1,7 +1,6 @@
 //! `bastion config check`: parse, validate, and load the keys the file names.
 
 use anyhow::Context;
-use config::Config;
 
 use super::{ConfigArg, Failure};
 use crate::settings::Settings;
@@ -19,7 +18,7 @@ pub struct Check {
 impl Check {
     pub fn run(self) -> Result<(), Failure> {
         let path = self.config.path();
-        let config = Config::load(&path).map_err(Failure::usage)?;
+        let config = crate::settings::load_config(&path).map_err(Failure::usage)?;
         let summary = format!(
             "{}: OK ({} targets, {} roles, listening on {})",
             path.display(),

@@ -51,7 +51,9 @@ pub fn load_masking(config: &ConfigArg) -> Result<config::Masking, Failure> {
     if config.config.is_none() && !path.exists() {
         return Ok(config::Masking::default());
     }
-    Ok(config::Config::load(&path).map_err(Failure::usage)?.masking)
+    Ok(crate::settings::load_config(&path)
+        .map_err(Failure::usage)?
+        .masking)
 }
 
 /// Lines describing the rules in effect, for `config check --masking`.

@@ -49,7 +49,7 @@ impl Quickstart {
             )?;
             println!("created {}", config_path.display());
         }
-        let config = config::Config::load(&config_path).map_err(Failure::usage)?;
+        let config = crate::settings::load_config(&config_path).map_err(Failure::usage)?;
 
         let public = self.user_key(dir)?;
         // In the quickstart directory, not beside the key: `~/.ssh/id_ed25519-cert.pub` may be

@@ -23,7 +23,7 @@ pub struct Serve {
 
 impl Serve {
     pub fn run(self) -> Result<(), Failure> {
-        let config = Config::load(&self.config.path()).map_err(Failure::usage)?;
+        let config = crate::settings::load_config(&self.config.path()).map_err(Failure::usage)?;
         super::runtime()?.block_on(serve(config))
     }
 }

@@ -74,3 +74,20 @@ pub enum MaskError {
         message: String,
     },
 }
+
+impl MaskError {
+    /// The rule the error is about, when it is about one.
+    pub fn rule(&self) -> Option<&str> {
+        match self {
+            MaskError::InvalidPattern { rule, .. }
+            | MaskError::Unbounded { rule }
+            | MaskError::TooLong { rule, .. }
+            | MaskError::EmptyMatch { rule }
+            | MaskError::NoSuchGroup { rule, .. }
+            | MaskError::DuplicateName { rule } => Some(rule),
+            MaskError::EmptyName | MaskError::UnknownValidator { .. } | MaskError::Build { .. } => {
+                None
+            }
+        }
+    }
+}

@@ -41,6 +41,29 @@ fn config_check_names_key_file_and_line() {
         stderr(&o)
     );
 
+    // A masking rule the masker cannot compile is pointed at like any other key, by serve,
+    // config check and mask-test alike.
+    let text = format!(
+        "{}\n[[masking.rules]]\nname = \"site-id\"\npattern = 'ID-\\d+'\n",
+        b.config_text()
+    );
+    std::fs::write(&path, &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("pattern")).unwrap() + 1;
+    let want = format!(
+        "masking.rules[0].pattern: masking rule `site-id`: pattern has no maximum match length; \
+         use bounded repetitions such as `\\d{{6,12}}` instead of `+`, `*` or `{{n,}}` at {}:{line}",
+        path.display()
+    );
+    for args in [&["config", "check"][..], &["serve"], &["mask-test"]] {
+        let o = run(Command::new(bastion_bin())
+            .args(args)
+            .arg("--config")
+            .arg(&path)
+            .stdin(std::process::Stdio::null()));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&want), "{args:?}: {}", stderr(&o));
+    }
+
     std::fs::write(&path, b.config_text()).unwrap();
     let o = run(Command::new(bastion_bin())
         .args(["config", "check", "--config"])
