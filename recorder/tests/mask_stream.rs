@@ -80,6 +80,8 @@ enum Piece {
     /// Identifier index, and (position, escape index) pairs to interleave.
     Ident(usize, Vec<(usize, usize)>),
     Escape(usize),
+    /// Identifier index, put in a window title (as shells that show the running command do).
+    Title(usize),
 }
 
 fn piece() -> impl Strategy<Value = Piece> {
@@ -88,15 +90,25 @@ fn piece() -> impl Strategy<Value = Piece> {
         3 => (0..IDENTIFIERS.len(), prop::collection::vec((0usize..24, 0..ESCAPES.len()), 0..3))
             .prop_map(|(i, e)| Piece::Ident(i, e)),
         1 => (0..ESCAPES.len()).prop_map(Piece::Escape),
+        1 => (0..IDENTIFIERS.len()).prop_map(Piece::Title),
     ]
 }
 
-/// Builds the stream; returns it and the sensitive values embedded in it.
-fn build(pieces: &[Piece]) -> (Vec<u8>, Vec<&'static str>) {
+/// Builds the stream; returns it and the sensitive values embedded in its visible text and in
+/// its window titles.
+fn build(pieces: &[Piece]) -> (Vec<u8>, Vec<&'static str>, Vec<&'static str>) {
     let mut out = Vec::new();
     let mut secrets = Vec::new();
+    let mut titled = Vec::new();
     for p in pieces {
         match p {
+            Piece::Title(i) => {
+                let (text, secret) = IDENTIFIERS[*i];
+                titled.push(secret);
+                out.extend_from_slice(b"\x1b]2;vim ");
+                out.extend_from_slice(text.as_bytes());
+                out.extend_from_slice(b"\x07");
+            }
             Piece::Filler(s) => out.extend_from_slice(s.as_bytes()),
             Piece::Escape(e) => out.extend_from_slice(ESCAPES[*e].as_bytes()),
             Piece::Ident(i, escapes) => {
@@ -121,7 +133,7 @@ fn build(pieces: &[Piece]) -> (Vec<u8>, Vec<&'static str>) {
             }
         }
     }
-    (out, secrets)
+    (out, secrets, titled)
 }
 
 /// Splits `input` at the given chunk sizes (cycled); size 0 means one byte at a time.
@@ -175,10 +187,13 @@ proptest! {
         sizes in chunk_sizes(),
     ) {
         let m = hipaa();
-        let (input, secrets) = build(&pieces);
+        let (input, secrets, titled) = build(&pieces);
         let whole = m.mask(&input);
         let chunked = mask_chunked(m, &chunks(&input, &sizes));
         prop_assert_eq!(&chunked, &whole);
+        for s in titled {
+            prop_assert!(!contains(&whole, s.as_bytes()), "{:?} in {:?}", s, String::from_utf8_lossy(&whole));
+        }
         let visible = strip(&whole);
         for s in secrets {
             prop_assert!(!contains(&visible, s.as_bytes()), "{:?} visible in {:?}", s, String::from_utf8_lossy(&visible));
@@ -212,7 +227,7 @@ proptest! {
         sizes in chunk_sizes(),
     ) {
         let m = hipaa();
-        let (input, _) = build(&pieces);
+        let (input, _, _) = build(&pieces);
         let mut live = m.live(Duration::from_secs(3600));
         let now = Instant::now();
         let mut out = Vec::new();
@@ -234,7 +249,7 @@ proptest! {
         early in prop::collection::vec(any::<bool>(), 1..64),
     ) {
         let m = hipaa();
-        let (input, _) = build(&pieces);
+        let (input, _, _) = build(&pieces);
         let mut dual = m.dual(Duration::from_secs(3600));
         let now = Instant::now();
         let (mut rec, mut screen) = (Vec::new(), Vec::new());
@@ -273,6 +288,54 @@ fn sees_through_escape_sequences() {
     );
     // Digits inside escape parameters are never masked.
     assert_eq!(m.mask(b"\x1b[123;45;6789m ok"), b"\x1b[123;45;6789m ok");
+}
+
+#[test]
+fn window_titles_and_hyperlink_targets_are_masked_as_text_of_their_own() {
+    let m = hipaa();
+    // zsh and tmux put the running command in the title; ST- and BEL-terminated.
+    assert_eq!(
+        m.mask(b"\x1b]2;grep 123-45-6789 pt.csv\x07$ "),
+        b"\x1b]2;grep ***-**-**** pt.csv\x07$ "
+    );
+    assert_eq!(
+        m.mask(b"\x1b]8;;mailto:jane.doe@example.org\x1b\\mail\x1b]8;;\x1b\\"),
+        b"\x1b]8;;mailto:****.***@*******.***\x1b\\mail\x1b]8;;\x1b\\"
+    );
+    // A title is not glued to the text around it: neither half is an identifier here.
+    assert_eq!(
+        m.mask(b"123-45\x1b]0;-6789\x07 ok"),
+        b"123-45\x1b]0;-6789\x07 ok"
+    );
+    // Titles do not stop matching through the sequence in visible text.
+    assert_eq!(
+        m.mask(b"123\x1b]0;t 078-05-1120\x07-45-6789"),
+        b"***\x1b]0;t ***-**-****\x07-**-****"
+    );
+    // Held until it ends, whatever the chunking; a string cut off by the end of the stream
+    // is matched as it is.
+    let input = b"\x1b]0;SSN 123-45-6789\x07 and \x1b]0;MRN: AB1234567";
+    let whole = m.mask(input);
+    assert_eq!(
+        whole,
+        b"\x1b]0;SSN ***-**-****\x07 and \x1b]0;MRN: *********".to_vec()
+    );
+    let mut rec = m.recording();
+    let mut out = Vec::new();
+    for b in input.chunks(1) {
+        out.extend_from_slice(rec.push(b));
+    }
+    out.extend_from_slice(rec.finish());
+    assert_eq!(out, whole);
+    // A payload too long to read as a title (clipboard data, an image) is masked wholesale
+    // and not held back.
+    let mut long = b"\x1b]52;c;".to_vec();
+    long.extend(std::iter::repeat_n(b'A', 10_000));
+    let mut rec = m.recording();
+    let out = rec.push(&long).to_vec();
+    assert!(rec.held() < 4096 + 16, "held {}", rec.held());
+    assert!(out.starts_with(b"\x1b]**;*;****"), "{:?}", &out[..20]);
+    assert!(!out.contains(&b'A'));
 }
 
 #[test]

@@ -26,7 +26,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::{meta, Anchored, Input, PatternID, Span};
 
 use super::compile::Engine;
-use super::escape::EscapeParser;
+use super::escape::{EscapeParser, Piece};
 use super::posmap::PosMap;
 use super::report::Hit;
 
@@ -34,6 +34,11 @@ use super::report::Hit;
 /// escape sequences interleaved in it are not; past this, held text is masked wholesale and
 /// released (fail closed) rather than growing without bound.
 pub const MAX_HELD_BYTES: usize = 64 * 1024;
+
+/// Longest string payload (window title, hyperlink target) matched as a unit. A longer one
+/// (clipboard data, an inline image) has all its letters and digits masked instead: it is
+/// not held back without bound, and what it carries is not text for a person to read.
+pub const MAX_STRING_SCANNED: usize = 4096;
 
 /// The mutable search state of the automata: lazy-DFA caches grow with the states visited
 /// (tens to hundreds of KiB). A stream takes a set from its engine's pool for each chunk and
@@ -131,6 +136,16 @@ struct MaskOp {
     stars: u8,
 }
 
+/// The payload of an OSC/DCS/… string being received, as raw offsets.
+#[derive(Debug, Clone, Copy)]
+struct OpenString {
+    start: u64,
+    end: u64,
+    /// Too long to match as a unit: masked wholesale as it arrives, up to `masked_to`.
+    wholesale: bool,
+    masked_to: u64,
+}
+
 /// Streaming state for one byte stream.
 #[derive(Debug)]
 pub(crate) struct Core {
@@ -161,6 +176,13 @@ pub(crate) struct Core {
     /// A raw offset whose place in the output is wanted, and that place once released (index
     /// into the `out` of the call that released it).
     mark: Option<(u64, Option<usize>)>,
+    /// The string payload being received; its bytes are held until it ends.
+    string: Option<OpenString>,
+    /// Payloads that ended in the chunk being ingested (reused buffer).
+    ended: Vec<OpenString>,
+    /// Matches each payload as a stream of its own (strings never contain strings).
+    payloads: Option<Box<Core>>,
+    payload_out: Vec<u8>,
 }
 
 /// Outcome of running the anchored DFA over some bytes.
@@ -189,6 +211,10 @@ impl Core {
             released_vis: 0,
             hits: None,
             mark: None,
+            string: None,
+            ended: Vec::new(),
+            payloads: None,
+            payload_out: Vec::new(),
         }
     }
 
@@ -274,6 +300,10 @@ impl Core {
 
     /// Ends the stream: decides and releases everything.
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
+        // A string cut off by the end of the stream is matched as it is.
+        if let Some(open) = self.string.take() {
+            self.mask_payload(open);
+        }
         self.scan(true);
         let end = self.vis_end();
         self.release(end, out);
@@ -294,6 +324,7 @@ impl Core {
         self.hold = Hold::start();
         self.masks.clear();
         self.released_vis = 0;
+        self.string = None;
     }
 
     /// Releases every held byte now, whether decided or not. With `mask_held`, every letter
@@ -306,6 +337,10 @@ impl Core {
             let from = self.released_vis.max(self.pos);
             let (s, e) = (self.vi(from), self.vi(end));
             self.mask_span(s, e);
+            if let Some(open) = self.string.as_mut() {
+                open.wholesale = true;
+            }
+            self.mask_open_string_wholesale();
         }
         self.release(end, out);
         // Escape bytes after the last visible byte are held too; release them.
@@ -316,12 +351,104 @@ impl Core {
         let raw_start = self.raw_end();
         self.raw.extend_from_slice(chunk);
         let (vis, map) = (&mut self.vis, &mut self.map);
+        let (string, ended) = (&mut self.string, &mut self.ended);
         let vis_base = self.vis_base;
-        self.esc.feed(chunk, |r| {
-            let v = vis_base + vis.len() as u64;
-            map.note(v, raw_start + r.start as u64);
-            vis.extend_from_slice(&chunk[r]);
+        self.esc.feed(chunk, |piece| match piece {
+            Piece::Visible(r) => {
+                let v = vis_base + vis.len() as u64;
+                map.note(v, raw_start + r.start as u64);
+                vis.extend_from_slice(&chunk[r]);
+            }
+            Piece::Payload(r) => {
+                let (start, end) = (raw_start + r.start as u64, raw_start + r.end as u64);
+                string
+                    .get_or_insert(OpenString {
+                        start,
+                        end,
+                        wholesale: false,
+                        masked_to: start,
+                    })
+                    .end = end;
+            }
+            Piece::StringEnd => ended.extend(string.take()),
         });
+        let mut ended = std::mem::take(&mut self.ended);
+        for s in ended.drain(..) {
+            self.mask_payload(s);
+        }
+        self.ended = ended;
+        if let Some(open) = self.string.as_mut() {
+            if open.end - open.start > MAX_STRING_SCANNED as u64 {
+                open.wholesale = true;
+            }
+        }
+        self.mask_open_string_wholesale();
+    }
+
+    /// Masks the payload of a string that ended: matched as text of its own, or wholesale if
+    /// it was too long for that.
+    fn mask_payload(&mut self, s: OpenString) {
+        let too_long = s.end - s.start > MAX_STRING_SCANNED as u64;
+        if s.wholesale || too_long || s.start < self.raw_base {
+            // Part of it is out already (the held-bytes cap): mask the rest, fail closed.
+            self.mask_wholesale(s.masked_to.max(s.start), s.end);
+            return;
+        }
+        let (from, to) = (
+            (s.start - self.raw_base) as usize,
+            (s.end - self.raw_base) as usize,
+        );
+        let engine = &self.engine;
+        let sub = self
+            .payloads
+            .get_or_insert_with(|| Box::new(Core::new(Arc::clone(engine))));
+        if self.hits.is_some() {
+            sub.record_hits();
+        }
+        self.payload_out.clear();
+        sub.push(&self.raw[from..to], &mut self.payload_out);
+        sub.finish(&mut self.payload_out);
+        if let Some(hits) = self.hits.as_mut() {
+            hits.extend(sub.take_hits().into_iter().map(|mut h| {
+                h.range = h.range.start + s.start as usize..h.range.end + s.start as usize;
+                h
+            }));
+        }
+        let payload = &self.raw[from..to];
+        if self.payload_out.as_slice() == payload {
+            return;
+        }
+        if self.payload_out.len() != payload.len() {
+            // A masked non-ASCII character changed the length: no byte-for-byte map back.
+            self.mask_wholesale(s.start, s.end);
+            return;
+        }
+        for (i, (a, b)) in payload.iter().zip(&self.payload_out).enumerate() {
+            if a != b {
+                push_mask(&mut self.masks, s.start + i as u64, 1, 1);
+            }
+        }
+    }
+
+    /// Masks what arrived of a string too long to match as a unit.
+    fn mask_open_string_wholesale(&mut self) {
+        if let Some(open) = self.string.filter(|o| o.wholesale) {
+            self.mask_wholesale(open.masked_to, open.end);
+            if let Some(o) = self.string.as_mut() {
+                o.masked_to = open.end;
+            }
+        }
+    }
+
+    /// Masks every letter, digit and non-ASCII byte in raw `[from, to)` still held.
+    fn mask_wholesale(&mut self, from: u64, to: u64) {
+        let from = from.max(self.raw_base);
+        for at in from..to {
+            let b = self.raw[(at - self.raw_base) as usize];
+            if b.is_ascii_alphanumeric() || !b.is_ascii() {
+                push_mask(&mut self.masks, at, 1, 1);
+            }
+        }
     }
 
     /// Commits every match that starts before the hold point and moves `pos` to it. At end of
@@ -628,13 +755,16 @@ impl Core {
 
     /// Releases raw bytes up to visible offset `upto` (and escape bytes before it).
     fn release(&mut self, upto: u64, out: &mut Vec<u8>) {
-        let raw_to = if upto >= self.vis_end() {
-            // Everything visible is released; trailing escape bytes stay with the next visible
-            // byte unless nothing is held (handled by `force_release` / next call).
+        let mut raw_to = if upto >= self.vis_end() {
+            // Everything visible is released, and the escape bytes after it.
             self.raw_end()
         } else {
             self.map.raw(upto)
         };
+        // A string's payload waits for its end: only then can it be matched.
+        if let Some(open) = self.string.filter(|o| !o.wholesale) {
+            raw_to = raw_to.min(open.start);
+        }
         self.released_vis = self.released_vis.max(upto);
         self.release_raw(raw_to, out);
     }
@@ -710,17 +840,25 @@ fn caches_in<'a>(slot: &'a mut Option<Box<Caches>>, engine: &Engine) -> &'a mut 
 }
 
 /// Queues `len` masked raw bytes from `raw` on, extending the last op when it ends just
-/// before and is masked alike.
+/// before and is masked alike. Ops are kept sorted: a match found across a string can come
+/// after the string's own masks, which lie after its start.
 fn push_mask(masks: &mut Vec<MaskOp>, raw: u64, len: u32, stars: u8) {
+    let op = MaskOp { raw, len, stars };
     if let Some(last) = masks.last_mut() {
-        if last.stars == stars && last.raw + u64::from(last.len) == raw {
+        let last_end = last.raw + u64::from(last.len);
+        if last.stars == stars && last_end == raw {
             if let Some(total) = last.len.checked_add(len) {
                 last.len = total;
                 return;
             }
         }
+        if last_end > raw {
+            let i = masks.partition_point(|m| m.raw < raw);
+            masks.insert(i, op);
+            return;
+        }
     }
-    masks.push(MaskOp { raw, len, stars });
+    masks.push(op);
 }
 
 /// Whether every byte leads from `state` to the dead state and end of input adds no match,

@@ -9,7 +9,8 @@
 //! Bytes inside a sequence are never visible, with one exception that terminals share: C0
 //! controls (newline, carriage return, …) inside CSI or ESC sequences are executed, so they are
 //! reported as visible. OSC/DCS/APC/PM/SOS payloads (window titles, hyperlink targets) are not
-//! part of the visible text and are not matched; see the module docs of `mask`.
+//! part of the visible text; they are reported as payload, which the masker matches on its own
+//! (a shell that puts the running command in the window title must not store it unmasked).
 
 use std::ops::Range;
 
@@ -35,6 +36,27 @@ enum State {
     StrEsc,
 }
 
+/// What a range of a chunk is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// Text a terminal draws (or executes: C0 controls).
+    Visible(Range<usize>),
+    /// Part of the payload of an OSC, DCS, SOS, PM or APC string (a window title, a hyperlink
+    /// target), without its introducer and terminator.
+    Payload(Range<usize>),
+    /// The string whose payload was being reported ended (BEL, ST, CAN, SUB, or ESC starting
+    /// another sequence).
+    StringEnd,
+}
+
+/// What one byte inside a sequence is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Visible,
+    Payload,
+    Hidden,
+}
+
 /// Splits a byte stream into visible runs and escape sequences.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EscapeParser {
@@ -42,93 +64,122 @@ pub(crate) struct EscapeParser {
 }
 
 impl EscapeParser {
-    /// Feeds one chunk; calls `visible` with each range of `chunk` that is visible text, in
-    /// order. Adjacent ranges are not merged.
-    pub(crate) fn feed(&mut self, chunk: &[u8], mut visible: impl FnMut(Range<usize>)) {
+    /// Feeds one chunk; calls `piece` with each visible range and payload range of `chunk`, in
+    /// order, and when a string ends. Adjacent ranges are not merged.
+    pub(crate) fn feed(&mut self, chunk: &[u8], mut piece: impl FnMut(Piece)) {
         let mut i = 0;
         while i < chunk.len() {
-            if self.state == State::Ground {
-                // Fast path: text without escapes is one run.
-                let j = memchr::memchr(ESC, &chunk[i..]).map_or(chunk.len(), |k| i + k);
-                if j > i {
-                    visible(i..j);
+            match self.state {
+                State::Ground => {
+                    // Fast path: text without escapes is one run.
+                    let j = memchr::memchr(ESC, &chunk[i..]).map_or(chunk.len(), |k| i + k);
+                    if j > i {
+                        piece(Piece::Visible(i..j));
+                    }
+                    if j < chunk.len() {
+                        self.state = State::Esc;
+                    }
+                    i = j + 1;
                 }
-                if j < chunk.len() {
-                    self.state = State::Esc;
+                State::Str => {
+                    // A payload runs to its terminator in one piece.
+                    let j = chunk[i..]
+                        .iter()
+                        .position(|&b| matches!(b, ESC | BEL | CAN | SUB))
+                        .map_or(chunk.len(), |k| i + k);
+                    if j > i {
+                        piece(Piece::Payload(i..j));
+                    }
+                    if j < chunk.len() {
+                        self.byte(chunk[j], j, &mut piece);
+                    }
+                    i = j + 1;
                 }
-                i = j + 1;
-            } else {
-                if self.step(chunk[i]) {
-                    visible(i..i + 1);
+                _ => {
+                    self.byte(chunk[i], i, &mut piece);
+                    i += 1;
                 }
-                i += 1;
             }
         }
     }
 
-    /// Advances over one byte while inside a sequence; returns whether the byte is visible.
-    fn step(&mut self, b: u8) -> bool {
+    /// Steps over the byte at `at` and reports what it is.
+    fn byte(&mut self, b: u8, at: usize, piece: &mut impl FnMut(Piece)) {
+        let in_string = matches!(self.state, State::Str | State::StrEsc);
+        let kind = self.step(b);
+        if in_string && !matches!(self.state, State::Str | State::StrEsc) {
+            piece(Piece::StringEnd);
+        }
+        match kind {
+            Kind::Visible => piece(Piece::Visible(at..at + 1)),
+            Kind::Payload => piece(Piece::Payload(at..at + 1)),
+            Kind::Hidden => {}
+        }
+    }
+
+    /// Advances over one byte while inside a sequence.
+    fn step(&mut self, b: u8) -> Kind {
         use State::*;
         match (self.state, b) {
             (Ground, ESC) => {
                 self.state = Esc;
-                false
+                Kind::Hidden
             }
-            (Ground, _) => true,
+            (Ground, _) => Kind::Visible,
             // CAN and SUB abort any sequence (ECMA-48); ESC inside a string may be ST.
             (_, CAN | SUB) => {
                 self.state = Ground;
-                false
+                Kind::Hidden
             }
             (Str, ESC) => {
                 self.state = StrEsc;
-                false
+                Kind::Hidden
             }
             (_, ESC) => {
                 self.state = Esc;
-                false
+                Kind::Hidden
             }
             (Str, BEL) => {
                 self.state = Ground;
-                false
+                Kind::Hidden
             }
-            (Str, _) => false,
+            (Str, _) => Kind::Payload,
             (StrEsc, b'\\') => {
                 self.state = Ground;
-                false
+                Kind::Hidden
             }
             (StrEsc, _) => {
                 // The string ended without ST; this byte follows a fresh ESC.
                 self.state = Esc;
                 self.step(b)
             }
-            (Esc | EscIntermediate | Csi, 0x00..=0x1f) => true,
-            (Esc | EscIntermediate | Csi, DEL) => false,
+            (Esc | EscIntermediate | Csi, 0x00..=0x1f) => Kind::Visible,
+            (Esc | EscIntermediate | Csi, DEL) => Kind::Hidden,
             (Esc | EscIntermediate | Csi, 0x80..=0xff) => {
                 // Not a valid sequence byte: the sequence is abandoned and the byte is text.
                 self.state = Ground;
-                true
+                Kind::Visible
             }
             (Esc, b'[') => {
                 self.state = Csi;
-                false
+                Kind::Hidden
             }
             (Esc, b']' | b'P' | b'X' | b'^' | b'_') => {
                 self.state = Str;
-                false
+                Kind::Hidden
             }
             (Esc | EscIntermediate, 0x20..=0x2f) => {
                 self.state = EscIntermediate;
-                false
+                Kind::Hidden
             }
             (Esc | EscIntermediate, _) => {
                 self.state = Ground;
-                false
+                Kind::Hidden
             }
-            (Csi, 0x20..=0x3f) => false,
+            (Csi, 0x20..=0x3f) => Kind::Hidden,
             (Csi, _) => {
                 self.state = Ground;
-                false
+                Kind::Hidden
             }
         }
     }
@@ -138,13 +189,49 @@ impl EscapeParser {
 mod tests {
     use super::*;
 
-    fn visible(input: &[u8], chunk: usize) -> Vec<u8> {
+    /// The visible text, and each string's payload.
+    fn split(input: &[u8], chunk: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
         let mut p = EscapeParser::default();
         let mut out = Vec::new();
+        let mut strings = Vec::new();
+        let mut open: Option<Vec<u8>> = None;
         for c in input.chunks(chunk.max(1)) {
-            p.feed(c, |r| out.extend_from_slice(&c[r]));
+            p.feed(c, |piece| match piece {
+                Piece::Visible(r) => out.extend_from_slice(&c[r]),
+                Piece::Payload(r) => open.get_or_insert_with(Vec::new).extend_from_slice(&c[r]),
+                Piece::StringEnd => strings.extend(open.take()),
+            });
         }
-        out
+        strings.extend(open);
+        (out, strings)
+    }
+
+    fn visible(input: &[u8], chunk: usize) -> Vec<u8> {
+        split(input, chunk).0
+    }
+
+    #[test]
+    fn reports_string_payloads_in_any_chunking() {
+        let cases: &[(&[u8], &[&[u8]])] = &[
+            (b"x\x1b]0;title 123\x07y", &[b"0;title 123"]),
+            (
+                b"x\x1b]8;;http://h/1\x1b\\link\x1b]8;;\x1b\\y",
+                &[b"8;;http://h/1", b"8;;"],
+            ),
+            (b"x\x1bPq#0;1\x1b\\y", &[b"q#0;1"]),
+            (b"x\x1b]2;t\x1b[1my", &[b"2;t"]),
+            (b"x\x1b]2;ab\x18cd", &[b"2;ab"]),
+            (b"x\x1b]2;unterminated", &[b"2;unterminated"]),
+        ];
+        for (input, want) in cases {
+            for chunk in [1, 2, 3, 7, 64] {
+                assert_eq!(
+                    &split(input, chunk).1,
+                    want,
+                    "{input:?} in chunks of {chunk}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -36,7 +36,9 @@
 //! - **What is matched.** The visible text: escape sequences (CSI such as SGR colours, OSC,
 //!   DCS, simple ESC sequences) are cut out before matching and kept in the output, so
 //!   `\x1b[1m123\x1b[0m-45-6789` is masked as `\x1b[1m***\x1b[0m-**-****`. Payloads of OSC/DCS
-//!   strings (window titles, hyperlink targets) are not matched.
+//!   strings (window titles, hyperlink targets) are matched as texts of their own, held until
+//!   the string ends; one longer than [`MAX_STRING_SCANNED`] has all its letters and digits
+//!   masked instead.
 //! - **Which matches.** Leftmost-first over all enabled rules, non-overlapping, earlier rules
 //!   winning ties. A candidate failing its validator gives way to the next rule matching at the
 //!   same position, else the search resumes one byte later.
@@ -77,7 +79,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::compile::{RuleSummary, MAX_MATCH_LEN};
-pub use self::core::MAX_HELD_BYTES;
+pub use self::core::{MAX_HELD_BYTES, MAX_STRING_SCANNED};
 pub use self::dual::{DualMasker, Masked};
 pub use self::error::MaskError;
 pub use self::hipaa::HipaaOptions;

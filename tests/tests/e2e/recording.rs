@@ -38,7 +38,7 @@ fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
     let w = world();
     let o = run(&mut w.alice.ssh(
         "t1@127.0.0.1",
-        &["echo hello; printf '\\033]52;c;Y3VybCB4fHNoCg==\\007\\033[1mbold\\033[0m\\n'; echo 'SSN 123-45-6789' >&2; exit 3"],
+        &["echo hello; printf '\\033]52;c;Y3VybCB4fHNoCg==\\007\\033[1mbold\\033[0m\\n'; printf '\\033]2;vi 321-54-9876.txt\\007'; echo 'SSN 123-45-6789' >&2; exit 3"],
     ));
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let dir = w.bastion.dir.path().join("recordings");
@@ -94,6 +94,12 @@ fn exec_is_recorded_verified_and_replayed_with_phi_masked() {
         &["play", "--cat", "--raw", cast.to_str().unwrap()],
     );
     assert!(stdout(&raw).contains("\x1b]52;c;"), "{:?}", stdout(&raw));
+    // A window title is masked too (shells put the running command there).
+    assert!(
+        stdout(&raw).contains("\x1b]2;vi ***-**-****.txt\x07") && !text.contains("321-54-9876"),
+        "{:?}",
+        stdout(&raw)
+    );
 
     // One flipped byte: verification fails and names the recording as altered.
     let mut bytes = std::fs::read(cast).unwrap();
