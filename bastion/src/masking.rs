@@ -41,14 +41,19 @@ impl Maskers {
 
     /// The masker for a channel to `access` (its target, the roles that granted it).
     pub fn for_access(&self, access: &Access) -> Masker {
+        self.for_scope(&access.target, &access.roles)
+    }
+
+    /// The masker for channels to `target` granted by the roles named `roles`.
+    pub fn for_scope(&self, target: &config::Target, roles: &[String]) -> Masker {
         let on: Vec<usize> = self
             .config
             .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| !(r.targets.is_empty() && r.roles.is_empty()))
-            .filter(|(_, r)| r.targets.is_empty() || selects(&r.targets, &access.target))
-            .filter(|(_, r)| r.roles.is_empty() || r.roles.iter().any(|x| access.roles.contains(x)))
+            .filter(|(_, r)| r.targets.is_empty() || selects(&r.targets, target))
+            .filter(|(_, r)| r.roles.is_empty() || r.roles.iter().any(|x| roles.contains(x)))
             .map(|(i, _)| i)
             .collect();
         if on.is_empty() {

@@ -10,9 +10,11 @@ use crate::settings::Settings;
 pub struct Check {
     #[command(flatten)]
     config: ConfigArg,
-    /// Also list the masking rules in effect.
+    /// Also list the masking rules in effect (every rule, or with --target those of one target).
     #[arg(long)]
     masking: bool,
+    #[command(flatten)]
+    scope: super::mask_test::Scope,
 }
 
 impl Check {
@@ -50,7 +52,9 @@ impl Check {
             );
         }
         if self.masking {
-            for line in super::mask_test::describe(settings.shared.maskers.all()) {
+            let shared = &settings.shared;
+            let masker = self.scope.masker(Some(&shared.config), &shared.maskers)?;
+            for line in super::mask_test::describe(&masker) {
                 println!("{line}");
             }
         }

@@ -15,13 +15,68 @@ pub struct MaskTest {
     file: Option<PathBuf>,
     #[command(flatten)]
     config: ConfigArg,
+    #[command(flatten)]
+    scope: Scope,
+}
+
+/// Which rules: every rule on, or those in effect for one target (and roles).
+#[derive(Debug, Default, clap::Args)]
+pub struct Scope {
+    /// Use the rules in effect on this target (default: every rule on, scoped ones too).
+    #[arg(long, value_name = "NAME")]
+    target: Option<String>,
+    /// With --target: the roles granting the channel (repeat for several); rules scoped to
+    /// roles apply only through them.
+    #[arg(long = "role", value_name = "NAME", requires = "target")]
+    roles: Vec<String>,
+}
+
+impl Scope {
+    /// The masker these options select from `maskers`, built from `config`.
+    pub fn masker(
+        &self,
+        config: Option<&config::Config>,
+        maskers: &crate::masking::Maskers,
+    ) -> Result<recorder::mask::Masker, Failure> {
+        let Some(name) = &self.target else {
+            return Ok(maskers.all().clone());
+        };
+        let Some(config) = config else {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--target needs a configuration file, and none was found"
+            )));
+        };
+        let target = config
+            .targets
+            .iter()
+            .find(|t| &t.name == name)
+            .ok_or_else(|| {
+                Failure::usage(anyhow::anyhow!(
+                    "no target is named {name:?} in the configuration"
+                ))
+            })?;
+        if let Some(role) = self
+            .roles
+            .iter()
+            .find(|r| !config.roles.iter().any(|x| &x.name == *r))
+        {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "no role is named {role:?} in the configuration"
+            )));
+        }
+        Ok(maskers.for_scope(target, &self.roles))
+    }
 }
 
 impl MaskTest {
     pub fn run(self) -> Result<(), Failure> {
-        let masking = load_masking(&self.config)?;
+        let config = load_config(&self.config)?;
+        let masking = config
+            .as_ref()
+            .map(|c| c.masking.clone())
+            .unwrap_or_default();
         let maskers = crate::masking::Maskers::new(&masking).map_err(Failure::usage)?;
-        let masker = maskers.all();
+        let masker = self.scope.masker(config.as_ref(), &maskers)?;
         let mut input = Vec::new();
         match &self.file {
             Some(f) => {
@@ -45,15 +100,16 @@ impl MaskTest {
     }
 }
 
-/// The `[masking]` section of the configuration, or the defaults when there is no file.
-pub fn load_masking(config: &ConfigArg) -> Result<config::Masking, Failure> {
+/// The configuration, or `None` when no file was named and the default one does not exist
+/// (the built-in pack then applies).
+fn load_config(config: &ConfigArg) -> Result<Option<config::Config>, Failure> {
     let path = config.path();
     if config.config.is_none() && !path.exists() {
-        return Ok(config::Masking::default());
+        return Ok(None);
     }
-    Ok(crate::settings::load_config(&path)
-        .map_err(Failure::usage)?
-        .masking)
+    crate::settings::load_config(&path)
+        .map(Some)
+        .map_err(Failure::usage)
 }
 
 /// Lines describing the rules in effect, for `config check --masking`.

@@ -247,4 +247,58 @@ fn mask_test_and_config_check_show_the_rules() {
         "{}",
         stdout(&o)
     );
+
+    // With --target (and --role), the rules in effect on that target through those roles.
+    let scoped = w.bastion.dir.path().join("scoped.toml");
+    let text = std::fs::read_to_string(&w.bastion.config).unwrap();
+    std::fs::write(
+        &scoped,
+        format!("{text}\n[[masking.rules]]\nname = \"specimen\"\npattern = 'SPC-\\d{{6}}'\ntargets = [\"env=test\"]\nroles = [\"ops\"]\n"),
+    )
+    .unwrap();
+    let mask_test = |args: &[&str]| {
+        let mut child = Command::new(bastion_bin())
+            .args(["mask-test", "--config"])
+            .arg(&scoped)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"tube SPC-123456\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    for (args, want) in [
+        (&[][..], "tube ***-******\n"),
+        (&["--target", "t1"][..], "tube SPC-123456\n"),
+        (
+            &["--target", "t1", "--role", "ops"][..],
+            "tube ***-******\n",
+        ),
+    ] {
+        let o = mask_test(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), want, "{args:?}");
+    }
+    let o = mask_test(&["--target", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no target is named \"nope\""),
+        "{}",
+        stderr(&o)
+    );
+    for (role, listed) in [(None, false), (Some("ops"), true)] {
+        let o = run(Command::new(bastion_bin())
+            .args(["config", "check", "--masking", "--target", "t1", "--config"])
+            .arg(&scoped)
+            .args(role.map(|r| ["--role", r]).iter().flatten()));
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o).contains("specimen"), listed, "{}", stdout(&o));
+    }
 }
