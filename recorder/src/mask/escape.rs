@@ -76,10 +76,18 @@ impl EscapeParser {
                     if j > i {
                         piece(Piece::Visible(i..j));
                     }
-                    if j < chunk.len() {
-                        self.state = State::Esc;
+                    if j >= chunk.len() {
+                        break;
                     }
-                    i = j + 1;
+                    // Second fast path: a whole control sequence (colours, cursor moves) in
+                    // this chunk is skipped at once; anything else goes byte by byte.
+                    match whole_csi(&chunk[j + 1..]) {
+                        Some(len) => i = j + 1 + len,
+                        None => {
+                            self.state = State::Esc;
+                            i = j + 1;
+                        }
+                    }
                 }
                 State::Str => {
                     // A payload runs to its terminator in one piece.
@@ -185,6 +193,17 @@ impl EscapeParser {
     }
 }
 
+/// Length of the control sequence `[ params intermediates final` at the start of `rest` (the
+/// bytes after ESC), if all of it is there and it holds nothing but parameter and intermediate
+/// bytes: what [`EscapeParser::step`] would hide byte by byte, returning to the ground state.
+fn whole_csi(rest: &[u8]) -> Option<usize> {
+    if rest.first() != Some(&b'[') {
+        return None;
+    }
+    let k = 1 + rest[1..].iter().position(|b| !(0x20..=0x3f).contains(b))?;
+    (0x40..=0x7e).contains(&rest[k]).then_some(k + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +266,12 @@ mod tests {
             (b"a\x1b[1\x18b", b"ab"),
             (b"caf\xc3\xa9 \x1b[0m!", b"caf\xc3\xa9 !"),
             (b"x\x1b]2;t\x1b[1my", b"xy"),
+            // Whole sequences skipped at once, and the same sequences cut short or odd.
+            (b"\x1b[2m2025\x1b[0m \x1b[32mINFO\x1b[0m", b"2025 INFO"),
+            (b"a\x1b[38;2;1;2;3mb\x1b[?25lc\x1b[ qd", b"abcd"),
+            (b"a\x1b[1\x7fmb", b"ab"),
+            (b"a\x1b[1\xc3\xa9", b"a\xc3\xa9"),
+            (b"a\x1b[", b"a"),
         ];
         for (input, want) in cases {
             for chunk in [1, 2, 3, 7, 64] {
