@@ -293,25 +293,27 @@ fn sees_through_escape_sequences() {
 #[test]
 fn window_titles_and_hyperlink_targets_are_masked_as_text_of_their_own() {
     let m = hipaa();
-    // zsh and tmux put the running command in the title; ST- and BEL-terminated.
-    assert_eq!(
-        m.mask(b"\x1b]2;grep 123-45-6789 pt.csv\x07$ "),
-        b"\x1b]2;grep ***-**-**** pt.csv\x07$ "
-    );
-    assert_eq!(
-        m.mask(b"\x1b]8;;mailto:jane.doe@example.org\x1b\\mail\x1b]8;;\x1b\\"),
-        b"\x1b]8;;mailto:****.***@*******.***\x1b\\mail\x1b]8;;\x1b\\"
-    );
-    // A title is not glued to the text around it: neither half is an identifier here.
-    assert_eq!(
-        m.mask(b"123-45\x1b]0;-6789\x07 ok"),
-        b"123-45\x1b]0;-6789\x07 ok"
-    );
-    // Titles do not stop matching through the sequence in visible text.
-    assert_eq!(
-        m.mask(b"123\x1b]0;t 078-05-1120\x07-45-6789"),
-        b"***\x1b]0;t ***-**-****\x07-**-****"
-    );
+    let cases: &[(&[u8], &[u8])] = &[
+        // zsh and tmux put the running command in the title; ST- and BEL-terminated.
+        (
+            b"\x1b]2;grep 123-45-6789 pt.csv\x07$ ",
+            b"\x1b]2;grep ***-**-**** pt.csv\x07$ ",
+        ),
+        (
+            b"\x1b]8;;mailto:jane.doe@example.org\x1b\\mail\x1b]8;;\x1b\\",
+            b"\x1b]8;;mailto:****.***@*******.***\x1b\\mail\x1b]8;;\x1b\\",
+        ),
+        // A title is not glued to the text around it: neither half is an identifier here.
+        (b"123-45\x1b]0;-6789\x07 ok", b"123-45\x1b]0;-6789\x07 ok"),
+        // Titles do not stop matching through the sequence in visible text.
+        (
+            b"123\x1b]0;t 078-05-1120\x07-45-6789",
+            b"***\x1b]0;t ***-**-****\x07-**-****",
+        ),
+    ];
+    for (input, want) in cases {
+        assert_eq!(&m.mask(input), want, "{}", String::from_utf8_lossy(input));
+    }
     // Held until it ends, whatever the chunking; a string cut off by the end of the stream
     // is matched as it is.
     let input = b"\x1b]0;SSN 123-45-6789\x07 and \x1b]0;MRN: AB1234567";

@@ -211,25 +211,30 @@ fn transfers_arrive_byte_identical_and_are_not_recorded_as_content() {
     .expect("the fake transfer recorded, masked");
 }
 
-#[test]
-fn mask_test_and_config_check_show_the_rules() {
-    let w = world();
+/// `bastion mask-test --config CONFIG ARGS` with `input` on stdin.
+fn mask_test(config: &std::path::Path, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
     let mut child = Command::new(bastion_bin())
         .args(["mask-test", "--config"])
-        .arg(&w.bastion.config)
+        .arg(config)
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"MRN: AB1234567 SSN 123-45-6789 ok\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn mask_test_and_config_check_show_the_rules() {
+    let w = world();
+    let o = mask_test(
+        &w.bastion.config,
+        &[],
+        b"MRN: AB1234567 SSN 123-45-6789 ok\n",
+    );
     assert!(o.status.success());
     assert_eq!(stdout(&o), "MRN: ********* SSN ***-**-**** ok\n");
     assert!(
@@ -256,24 +261,6 @@ fn mask_test_and_config_check_show_the_rules() {
         format!("{text}\n[[masking.rules]]\nname = \"specimen\"\npattern = 'SPC-\\d{{6}}'\ntargets = [\"env=test\"]\nroles = [\"ops\"]\n"),
     )
     .unwrap();
-    let mask_test = |args: &[&str]| {
-        let mut child = Command::new(bastion_bin())
-            .args(["mask-test", "--config"])
-            .arg(&scoped)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"tube SPC-123456\n")
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
     for (args, want) in [
         (&[][..], "tube ***-******\n"),
         (&["--target", "t1"][..], "tube SPC-123456\n"),
@@ -282,11 +269,11 @@ fn mask_test_and_config_check_show_the_rules() {
             "tube ***-******\n",
         ),
     ] {
-        let o = mask_test(args);
+        let o = mask_test(&scoped, args, b"tube SPC-123456\n");
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         assert_eq!(stdout(&o), want, "{args:?}");
     }
-    let o = mask_test(&["--target", "nope"]);
+    let o = mask_test(&scoped, &["--target", "nope"], b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("no target is named \"nope\""),
