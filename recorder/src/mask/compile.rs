@@ -58,7 +58,11 @@ pub(crate) struct Engine {
     /// All enabled patterns, leftmost-first: finds matches (with captures when needed).
     pub(crate) regex: meta::Regex,
     /// The same patterns as a lazy DFA driven byte by byte: decides whether a match that
-    /// started at some position could still be completed by bytes not yet seen.
+    /// started at some position could still be completed by bytes not yet seen. It follows
+    /// every pattern (`MatchKind::All`), not only the preferred one: when a validator rejects
+    /// the preferred match (a 13-digit run failing Luhn), a lower-priority pattern at the same
+    /// place (an e-mail address starting with those digits) takes over, and it must have been
+    /// waited for.
     pub(crate) dfa: DFA,
     /// Finds bytes that every match must contain (prefilter).
     pub(crate) scanner: Scanner,
@@ -228,7 +232,7 @@ pub(crate) fn compile(rules: &[Rule]) -> Result<Masker, MaskError> {
     let dfa = DFA::builder()
         .configure(
             DFA::config()
-                .match_kind(MatchKind::LeftmostFirst)
+                .match_kind(MatchKind::All)
                 // Never give up: the liveness check has no slower fallback, and a rebuilt
                 // cache only costs time.
                 .minimum_cache_clear_count(None),

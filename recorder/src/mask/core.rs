@@ -180,7 +180,7 @@ pub(crate) struct Core {
     string: Option<OpenString>,
     /// Payloads that ended in the chunk being ingested (reused buffer).
     ended: Vec<OpenString>,
-    /// Matches each payload as a stream of its own (strings never contain strings).
+    /// Matches each payload as a stream of its own (payloads hold no ESC, so no strings).
     payloads: Option<Box<Core>>,
     payload_out: Vec<u8>,
 }

@@ -113,9 +113,13 @@ impl EscapeParser {
 
     /// Steps over the byte at `at` and reports what it is.
     fn byte(&mut self, b: u8, at: usize, piece: &mut impl FnMut(Piece)) {
-        let in_string = matches!(self.state, State::Str | State::StrEsc);
+        let was = self.state;
         let kind = self.step(b);
-        if in_string && !matches!(self.state, State::Str | State::StrEsc) {
+        // Any byte after ESC ends a string (ST, or a new sequence, possibly another string
+        // right away: `ESC ] 0;a ESC ] 2;b BEL` is two payloads, not one).
+        let ended = was == State::StrEsc
+            || (was == State::Str && !matches!(self.state, State::Str | State::StrEsc));
+        if ended {
             piece(Piece::StringEnd);
         }
         match kind {
@@ -241,6 +245,8 @@ mod tests {
             (b"x\x1b]2;t\x1b[1my", &[b"2;t"]),
             (b"x\x1b]2;ab\x18cd", &[b"2;ab"]),
             (b"x\x1b]2;unterminated", &[b"2;unterminated"]),
+            (b"\x1b]0;a\x1b]2;b\x07", &[b"0;a", b"2;b"]),
+            (b"\x1b]0;a\x1bPq\x1b\\", &[b"0;a", b"q"]),
         ];
         for (input, want) in cases {
             for chunk in [1, 2, 3, 7, 64] {
