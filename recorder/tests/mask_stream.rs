@@ -41,6 +41,43 @@ const ESCAPES: &[&str] = &[
     "\x1b]8;;http://h/x\x1b\\",
 ];
 
+/// Pieces for `fragments_are_chunking_invariant`.
+const FRAGMENTS: &[&[u8]] = &[
+    b"123-45-6789",
+    b"jane.doe@example.org",
+    b"4111 1111 1111 1111",
+    b"SSN: 219099999",
+    b"(555) 234-5678",
+    b"1234512356789",
+    b"123",
+    b"45",
+    b"6789",
+    b"abc",
+    b"@",
+    b".",
+    b"-",
+    b" ",
+    b"\n",
+    b"e.rg",
+    b"\x1b]",
+    b"\x1b]2;vim ",
+    b"\x1bP",
+    b"\x1b_",
+    b"\x1bX",
+    b"\x07",
+    b"\x1b\\",
+    b"\x18",
+    b"\x1b",
+    b"\x1b[",
+    b"\x1b[1m",
+    b"\x1b[38;5;2m",
+    b"1;2",
+    b"m",
+    b"\xc3\xa9",
+    b"\xe4\xb8\xad",
+    b"\xff",
+];
+
 /// Removes the escape sequences of `ESCAPES` (CSI and OSC) to get the visible text.
 fn strip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -213,6 +250,22 @@ proptest! {
             3 => prop::sample::select(b"0123456789-@. \x1b[]m;\x07\\PX_\x18".to_vec()),
             1 => any::<u8>(),
         ], 0..300),
+        sizes in chunk_sizes(),
+    ) {
+        let m = hipaa();
+        let whole = m.mask(&input);
+        prop_assert_eq!(mask_chunked(m, &chunks(&input, &sizes)), whole);
+    }
+
+    /// Fragments of identifiers, escapes, strings and stray bytes in any order: pieces that
+    /// can combine into identifiers across one another (a digit run that fails Luhn and then
+    /// becomes an e-mail address, a title ended by the next string) are chunking-invariant.
+    #[test]
+    fn fragments_are_chunking_invariant(
+        input in prop::collection::vec(prop_oneof![
+            6 => prop::sample::select(FRAGMENTS).prop_map(<[u8]>::to_vec),
+            1 => any::<u8>().prop_map(|b| vec![b]),
+        ], 0..40).prop_map(|v| v.concat()),
         sizes in chunk_sizes(),
     ) {
         let m = hipaa();
