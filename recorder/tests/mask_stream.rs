@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use recorder::mask::{Masker, RuleSet, MAX_HELD_BYTES};
+use recorder::mask::{Masker, Rule, RuleSet, MAX_HELD_BYTES};
 
 fn hipaa() -> &'static Masker {
     static M: OnceLock<Masker> = OnceLock::new();
@@ -438,6 +438,52 @@ fn strings_that_follow_each_other_are_separate_payloads() {
     }
     out.extend_from_slice(rec.finish());
     assert_eq!(out, whole);
+}
+
+#[test]
+fn streams_sharing_an_engine_do_not_see_each_others_automaton_states() {
+    // The lazy automaton's cache is shared through a pool; a rule with very many states makes
+    // one stream's text fill and clear it while another stream waits in the middle of an
+    // identifier. The waiting stream must not step on from a state the clear erased.
+    let mut set = RuleSet::new();
+    set.replace(Rule::custom("ssn", r"\d{3}-\d{2}-\d{4}"));
+    set.replace(Rule::custom("many-states", r"[ab]{0,60}a[ab]{12}c"));
+    let m = set.compile().unwrap();
+    let parts: [&[u8]; 3] = [b"xx 123-45-", b"67", b"89 done\n"];
+    let want = m.mask(&parts.concat());
+    assert_eq!(want, b"xx ***-**-**** done\n");
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut junk = vec![0u8; 4096];
+    for trial in 0..20 {
+        let mut a = m.recording();
+        let mut out = a.push(parts[0]).to_vec();
+        let mut b = m.recording();
+        for _ in 0..=trial {
+            for x in junk.iter_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *x = if seed & 1 == 0 { b'a' } else { b'b' };
+            }
+            b.push(&junk);
+        }
+        b.finish();
+        out.extend_from_slice(a.push(parts[1]));
+        out.extend_from_slice(a.push(parts[2]));
+        out.extend_from_slice(a.finish());
+        assert_eq!(out, want, "trial {trial}");
+    }
+}
+
+#[test]
+fn a_group_that_takes_no_part_masks_nothing_but_keeps_its_match() {
+    let mut set = RuleSet::new();
+    set.replace(Rule::custom("r0", r"a(\d)?b").with_group(1));
+    set.replace(Rule::custom("r1", r"b(c)\d{4}").with_group(1));
+    set.replace(Rule::custom("r2", r"c\d{4}"));
+    let m = set.compile().unwrap();
+    // r0 takes "ab" (its group is absent), so r1 cannot start at "b"; r2 masks "c1234".
+    assert_eq!(m.mask(b"abc1234"), b"ab*****");
 }
 
 #[test]

@@ -105,11 +105,14 @@ struct Hold {
     /// Visible offset of the hold point.
     at: u64,
     /// Invariant when `tracking`: `state` is the anchored DFA state after consuming
-    /// `vis[at..consumed]` in the caches numbered `caches`, and it is not dead.
+    /// `vis[at..consumed]` in the caches numbered `caches` as they were after `clears` clears
+    /// of their lazy DFA, and it is not dead. A state ID means nothing in another cache, nor
+    /// in the same one once it has been cleared (another stream may fill it meanwhile).
     tracking: bool,
     state: LazyStateID,
     consumed: u64,
     caches: u64,
+    clears: usize,
 }
 
 impl Hold {
@@ -120,6 +123,7 @@ impl Hold {
             state: LazyStateID::default(),
             consumed: 0,
             caches: u64::MAX,
+            clears: 0,
         }
     }
 }
@@ -189,8 +193,9 @@ pub(crate) struct Core {
 enum Run {
     Live(LazyStateID),
     Dead,
-    /// The lazy DFA could not answer (does not happen with the configuration used); treated
-    /// as live, which only holds bytes longer.
+    /// The lazy DFA could not answer, or its cache was cleared while the final state was
+    /// examined (the state ID is then stale); treated as live, which only holds bytes longer,
+    /// and found again next time.
     Unknown,
 }
 
@@ -613,7 +618,10 @@ impl Core {
             (Some(re), Some(Some((cache, caps)))) => {
                 re.search_captures_with(cache, &input.anchored(Anchored::Yes), caps);
                 let m = caps.get_match()?.span();
-                Some((m, caps.get_group(rule.group.unwrap_or(0))?))
+                // A group that took no part in the match masks nothing, but the match stands
+                // (its text is consumed, as in a one-shot search).
+                let group = caps.get_group(rule.group.unwrap_or(0));
+                Some((m, group.unwrap_or(Span::from(m.end..m.end))))
             }
             _ => {
                 let m = match known_end {
@@ -686,9 +694,13 @@ impl Core {
             self.hold.at = lo;
             self.hold.tracking = false;
         }
-        let caches = self.caches().id;
-        if self.hold.tracking && self.hold.caches != caches {
-            // Another stream's caches this time: the state must be found again.
+        let (caches, clears) = {
+            let c = self.caches();
+            (c.id, c.dfa.clear_count())
+        };
+        if self.hold.tracking && (self.hold.caches != caches || self.hold.clears != clears) {
+            // Other caches this time, or these were cleared since: the state must be found
+            // again.
             self.hold.tracking = false;
         }
         if self.hold.tracking {
@@ -697,9 +709,13 @@ impl Core {
                 Run::Live(state) => {
                     self.hold.state = state;
                     self.hold.consumed = end;
+                    self.hold.clears = self.caches().dfa.clear_count();
                     return self.hold.at;
                 }
-                Run::Unknown => return self.hold.at,
+                Run::Unknown => {
+                    self.hold.tracking = false;
+                    return self.hold.at;
+                }
                 Run::Dead => {
                     self.hold.tracking = false;
                     self.hold.at += 1;
@@ -723,6 +739,7 @@ impl Core {
                         state,
                         consumed: end,
                         caches,
+                        clears: self.caches().dfa.clear_count(),
                     };
                     return p;
                 }
@@ -745,10 +762,15 @@ impl Core {
                 Err(_) => return Run::Unknown,
             }
         }
-        if state.is_match() && settled(dfa, cache, state) {
-            // A match just completed and nothing can extend or replace it: decided already,
-            // so it need not wait for one more byte.
-            return Run::Dead;
+        if state.is_match() {
+            match settled(dfa, cache, state) {
+                // A match just completed and nothing can extend or replace it: decided
+                // already, so it need not wait for one more byte.
+                Some(true) => return Run::Dead,
+                Some(false) => {}
+                // Examining it filled the cache, which was cleared: `state` is stale.
+                None => return Run::Unknown,
+            }
         }
         Run::Live(state)
     }
@@ -862,20 +884,31 @@ fn push_mask(masks: &mut Vec<MaskOp>, raw: u64, len: u32, stars: u8) {
 }
 
 /// Whether every byte leads from `state` to the dead state and end of input adds no match,
-/// i.e. no future input can change what was matched.
+/// i.e. no future input can change what was matched; `None` if the cache was cleared on the
+/// way, after which `state` means nothing (and must not be used again: it may index past the
+/// new transition table).
 fn settled(
     dfa: &regex_automata::hybrid::dfa::DFA,
     cache: &mut DfaCache,
     state: LazyStateID,
-) -> bool {
+) -> Option<bool> {
+    let clears = cache.clear_count();
     for unit in dfa.byte_classes().representatives(0..=255) {
         let Some(b) = unit.as_u8() else { continue };
-        match dfa.next_state(cache, state, b) {
+        let next = dfa.next_state(cache, state, b);
+        if cache.clear_count() != clears {
+            return None;
+        }
+        match next {
             Ok(next) if next.is_dead() => {}
-            _ => return false,
+            _ => return Some(false),
         }
     }
-    matches!(dfa.next_eoi_state(cache, state), Ok(eoi) if !eoi.is_match())
+    let eoi = dfa.next_eoi_state(cache, state);
+    if cache.clear_count() != clears {
+        return None;
+    }
+    Some(matches!(eoi, Ok(eoi) if !eoi.is_match()))
 }
 
 /// Length of the UTF-8 character at the start of `bytes` and the `*` count that keeps its
