@@ -487,6 +487,32 @@ fn a_group_that_takes_no_part_masks_nothing_but_keeps_its_match() {
 }
 
 #[test]
+fn a_match_ending_inside_a_character_masks_all_of_it() {
+    // `.` matches single bytes, so a match can stop inside a multi-byte character; the mask
+    // covers the whole character, in display columns, whatever the chunking.
+    let mut set = RuleSet::new();
+    set.replace(Rule::custom("name", r"(?i)name:\s?(.{1,8})").with_group(1));
+    set.replace(Rule::custom("n", r"n:(.{1,6})").with_group(1));
+    let m = set.compile().unwrap();
+    for (input, want) in [
+        ("n:\u{e9}\u{4e2d}\u{6587}!", "n:*****!"),
+        (
+            "name: \u{5c71}\u{7530}\u{592a}\u{90ce}",
+            "name: ******\u{90ce}",
+        ),
+    ] {
+        let input = input.as_bytes();
+        let whole = m.mask(input);
+        assert_eq!(String::from_utf8_lossy(&whole), want);
+        for cut in 1..input.len() {
+            let parts: Vec<&[u8]> = vec![&input[..cut], &input[cut..]];
+            assert_eq!(mask_chunked(&m, &parts), whole, "cut at {cut}");
+        }
+        assert_eq!(mask_chunked(&m, &chunks(input, &[1])), whole);
+    }
+}
+
+#[test]
 fn clean_text_is_released_at_once_and_only_the_tail_is_held() {
     let m = hipaa();
     let mut rec = m.recording();

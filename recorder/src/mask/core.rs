@@ -189,6 +189,15 @@ pub(crate) struct Core {
     payload_out: Vec<u8>,
 }
 
+/// Outcome of trying one rule at one place.
+enum Tried {
+    /// Masked; the search goes on from here.
+    Masked(u64),
+    NoMatch,
+    /// The match must wait for the rest of its last character.
+    Wait,
+}
+
 /// Outcome of running the anchored DFA over some bytes.
 enum Run {
     Live(LazyStateID),
@@ -496,7 +505,16 @@ impl Core {
             let mut p = win_start;
             while p < accept {
                 match self.search(p, span_end) {
-                    Some((pid, s, e)) if s < accept => p = self.candidate(pid, s, e, span_end),
+                    Some((pid, s, e)) if s < accept => {
+                        match self.candidate(pid, s, e, span_end, eof) {
+                            Some(next) => p = next,
+                            None => {
+                                // Decided, but its last character is not all here: next time.
+                                self.pos = p;
+                                return;
+                            }
+                        }
+                    }
                     _ => break,
                 }
             }
@@ -532,32 +550,47 @@ impl Core {
 
     /// Handles the leftmost match `[s, e)` of pattern `pid`: commits it if it validates, or
     /// else the first lower-priority pattern matching at `s` that validates. Returns where the
-    /// search continues.
-    fn candidate(&mut self, pid: PatternID, s: u64, e: u64, span_end: u64) -> u64 {
-        if let Some(end) = self.try_pattern(pid, s, Some(e), span_end) {
-            return end;
+    /// search continues, or `None` if the match to commit must wait for the rest of a
+    /// character.
+    fn candidate(
+        &mut self,
+        pid: PatternID,
+        s: u64,
+        e: u64,
+        span_end: u64,
+        eof: bool,
+    ) -> Option<u64> {
+        match self.try_pattern(pid, s, Some(e), span_end, eof) {
+            Tried::Masked(end) => return Some(end),
+            Tried::Wait => return None,
+            Tried::NoMatch => {}
         }
         for q in pid.as_usize() + 1..self.engine.rules.len() {
             let Ok(q) = PatternID::new(q) else { break };
-            if let Some(end) = self.try_pattern(q, s, None, span_end) {
-                return end;
+            match self.try_pattern(q, s, None, span_end, eof) {
+                Tried::Masked(end) => return Some(end),
+                Tried::Wait => return None,
+                Tried::NoMatch => {}
             }
         }
-        s + 1
+        Some(s + 1)
     }
 
-    /// Tries pattern `pid` anchored at `s`; on success masks it and returns its end. `known_end`
-    /// is the match end when the caller already has it, which spares the capture search for
-    /// rules without group or validator.
+    /// Tries pattern `pid` anchored at `s`; on success masks it and returns where the search
+    /// goes on. `known_end` is the match end when the caller already has it, which spares the
+    /// capture search for rules without group or validator.
     fn try_pattern(
         &mut self,
         pid: PatternID,
         s: u64,
         known_end: Option<u64>,
         span_end: u64,
-    ) -> Option<u64> {
+        eof: bool,
+    ) -> Tried {
         let engine = Arc::clone(&self.engine);
-        let rule = engine.rules.get(pid.as_usize())?;
+        let Some(rule) = engine.rules.get(pid.as_usize()) else {
+            return Tried::NoMatch;
+        };
         // No match of this rule is longer than its max_len (and the match end is known when
         // given), so the anchored search needs no more: a short span keeps the capture
         // engine's work small.
@@ -569,7 +602,9 @@ impl Core {
         // 1111 12/27", or its CVV) is the card number.
         let (m, masked) = loop {
             let ei = self.vi(limit);
-            let (m, masked) = self.match_at(pid, si, ei, known_end)?;
+            let Some((m, masked)) = self.match_at(pid, si, ei, known_end) else {
+                return Tried::NoMatch;
+            };
             let valid = rule
                 .validator
                 .is_none_or(|v| v.check(&self.vis[masked.range()]));
@@ -577,11 +612,16 @@ impl Core {
                 break (m, masked);
             }
             if m.end <= si + 1 {
-                return None;
+                return Tried::NoMatch;
             }
             limit = self.vis_base + (m.end - 1) as u64;
             known_end = None;
         };
+        // A byte-level rule (`.`) can end inside a character; its mask covers the whole
+        // character, so the rest of it must be here (the same decision in every chunking).
+        if !eof && masked.start < masked.end && self.char_continues_unseen(masked.end) {
+            return Tried::Wait;
+        }
         let end = self.vis_base + m.end as u64;
         if let Some(hits) = self.hits.as_mut() {
             if masked.start < masked.end {
@@ -593,8 +633,21 @@ impl Core {
                 });
             }
         }
-        self.mask_span(masked.start, masked.end);
-        Some(end)
+        let reached = self.mask_span(masked.start, masked.end);
+        Tried::Masked(end.max(self.vis_base + reached as u64))
+    }
+
+    /// Whether the character that `vis[end - 1]` belongs to goes on past `end` into bytes not
+    /// received yet.
+    fn char_continues_unseen(&self, end: usize) -> bool {
+        for j in (end.saturating_sub(4)..end).rev() {
+            match self.vis[j] {
+                0x00..=0x7f => return false,
+                0x80..=0xbf => continue,
+                b => return j + utf8_len(b) > self.vis.len(),
+            }
+        }
+        false
     }
 
     /// The match of pattern `pid` anchored at `vis[si]` within `vis[si..ei]` (the longest the
@@ -642,7 +695,9 @@ impl Core {
     /// character becomes as many `*` as columns it occupies (two for CJK, zero for combining
     /// marks); punctuation and spaces (`-`, `.`, `@`, `/`, ` `) are kept, so shapes such as
     /// `***-**-****` stay readable and tables stay aligned.
-    fn mask_span(&mut self, s: usize, e: usize) {
+    /// Returns the index where masking stopped: `e`, or past it when the last character masked
+    /// goes on after `e` (all of it is masked).
+    fn mask_span(&mut self, s: usize, e: usize) -> usize {
         // The visible-to-raw run of the previous byte: most spans lie within one run.
         let mut run = (u64::MAX, 0, 0);
         let mut i = s;
@@ -671,7 +726,7 @@ impl Core {
                 // Punctuation, space and controls are kept.
                 i += 1;
             } else {
-                let (len, stars) = utf8_char(&self.vis[i..e]);
+                let (len, stars) = utf8_char(&self.vis[i..]);
                 if abs >= self.released_vis {
                     for k in 0..len {
                         let at = abs + k as u64;
@@ -685,6 +740,7 @@ impl Core {
                 i += len;
             }
         }
+        i.max(e)
     }
 
     /// Moves the hold point forward as far as the bytes seen allow and returns it.
@@ -911,14 +967,22 @@ fn settled(
     Some(matches!(eoi, Ok(eoi) if !eoi.is_match()))
 }
 
+/// Length of the UTF-8 sequence a lead byte starts (1 for ASCII and bytes that start none).
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    }
+}
+
 /// Length of the UTF-8 character at the start of `bytes` and the `*` count that keeps its
 /// display width; an invalid byte counts as one byte, one column (terminals draw U+FFFD).
 fn utf8_char(bytes: &[u8]) -> (usize, u8) {
     let want = match bytes.first() {
-        Some(0xc2..=0xdf) => 2,
-        Some(0xe0..=0xef) => 3,
-        Some(0xf0..=0xf4) => 4,
-        _ => return (1, 1),
+        Some(&b) => utf8_len(b),
+        None => return (1, 1),
     };
     let Some(seq) = bytes.get(..want) else {
         return (1, 1);
