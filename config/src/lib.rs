@@ -144,9 +144,15 @@ impl Config {
                 join(path);
             }
         }
-        if let Some(rest) = self.audit.database.strip_prefix("sqlite://") {
+        // `sqlite:FILE` is the same URL as `sqlite://FILE`: a relative file is the file's
+        // neighbour either way, not something in whatever directory the bastion starts in.
+        let db = &self.audit.database;
+        if let Some(rest) = db
+            .strip_prefix("sqlite://")
+            .or_else(|| db.strip_prefix("sqlite:"))
+        {
             let p = Path::new(rest.split('?').next().unwrap_or(rest));
-            if p.is_relative() && !rest.starts_with(":memory:") {
+            if p.is_relative() && !rest.starts_with(":memory:") && !rest.is_empty() {
                 self.audit.database = format!("sqlite://{}", base.join(rest).display());
             }
         }

@@ -132,6 +132,16 @@ fn load_resolves_relative_paths() {
         c.audit.database,
         format!("sqlite://{}", dir.path().join("bastion.db").display())
     );
+    // The short form of the URL too.
+    std::fs::write(
+        &path,
+        format!("{MINIMAL}\n[audit]\ndatabase = \"sqlite:audit/trail.db\"\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        Config::load(&path).unwrap().audit.database,
+        format!("sqlite://{}", dir.path().join("audit/trail.db").display())
+    );
     let err = Config::load(&dir.path().join("missing.toml")).unwrap_err();
     assert!(err.to_string().starts_with("cannot read"), "{err}");
 }
