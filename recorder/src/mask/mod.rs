@@ -27,7 +27,8 @@
 //!   multi-pattern automaton; `required.rs` and `byteset.rs` derive the prefilter.
 //! - `escape.rs`, `posmap.rs`: the visible-text view of a stream with escape sequences cut out,
 //!   and the way back to raw offsets.
-//! - `core.rs`: the streaming algorithm (hold point, search, masking, release).
+//! - `core.rs`: the streaming algorithm (hold point, search, masking, release);
+//!   `core/payload.rs`: string payloads (window titles, hyperlinks), matched on their own.
 //! - `recording.rs`, `live.rs`, `dual.rs`: the stream front ends (exact, screen, both from one
 //!   scan); `report.rs`: `mask-test` and rule summaries.
 //!
