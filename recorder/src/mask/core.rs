@@ -105,14 +105,12 @@ struct Hold {
     /// Visible offset of the hold point.
     at: u64,
     /// Invariant when `tracking`: `state` is the anchored DFA state after consuming
-    /// `vis[at..consumed]` in the caches numbered `caches` as they were after `clears` clears
-    /// of their lazy DFA, and it is not dead. A state ID means nothing in another cache, nor
-    /// in the same one once it has been cleared (another stream may fill it meanwhile).
+    /// `vis[at..consumed]` in the caches with the stamp `stamp` (see [`Core::cache_stamp`]),
+    /// and it is not dead.
     tracking: bool,
     state: LazyStateID,
     consumed: u64,
-    caches: u64,
-    clears: usize,
+    stamp: (u64, usize),
 }
 
 impl Hold {
@@ -122,8 +120,7 @@ impl Hold {
             tracking: false,
             state: LazyStateID::default(),
             consumed: 0,
-            caches: u64::MAX,
-            clears: 0,
+            stamp: (u64::MAX, 0),
         }
     }
 }
@@ -225,6 +222,14 @@ impl Core {
     /// This stream's caches, taken from the pool on first use in a call.
     fn caches(&mut self) -> &mut Caches {
         caches_in(&mut self.caches, &self.engine)
+    }
+
+    /// Which caches this stream holds and how often their lazy DFA has been cleared: a state
+    /// ID means nothing in other caches, nor in the same ones once cleared (another stream may
+    /// have filled them meanwhile).
+    fn cache_stamp(&mut self) -> (u64, usize) {
+        let c = self.caches();
+        (c.id, c.dfa.clear_count())
     }
 
     /// Gives the caches back at the end of a call.
@@ -484,14 +489,11 @@ impl Core {
         span_end: u64,
         eof: bool,
     ) -> Option<u64> {
-        match self.try_pattern(pid, s, Some(e), span_end, eof) {
-            Tried::Masked(end) => return Some(end),
-            Tried::Wait => return None,
-            Tried::NoMatch => {}
-        }
-        for q in pid.as_usize() + 1..self.engine.rules.len() {
-            let Ok(q) = PatternID::new(q) else { break };
-            match self.try_pattern(q, s, None, span_end, eof) {
+        let lower = (pid.as_usize() + 1..self.engine.rules.len())
+            .map_while(|q| PatternID::new(q).ok())
+            .map(|q| (q, None));
+        for (q, known_end) in std::iter::once((pid, Some(e))).chain(lower) {
+            match self.try_pattern(q, s, known_end, span_end, eof) {
                 Tried::Masked(end) => return Some(end),
                 Tried::Wait => return None,
                 Tried::NoMatch => {}
@@ -674,11 +676,8 @@ impl Core {
             self.hold.at = lo;
             self.hold.tracking = false;
         }
-        let (caches, clears) = {
-            let c = self.caches();
-            (c.id, c.dfa.clear_count())
-        };
-        if self.hold.tracking && (self.hold.caches != caches || self.hold.clears != clears) {
+        let stamp = self.cache_stamp();
+        if self.hold.tracking && self.hold.stamp != stamp {
             // Other caches this time, or these were cleared since: the state must be found
             // again.
             self.hold.tracking = false;
@@ -689,7 +688,7 @@ impl Core {
                 Run::Live(state) => {
                     self.hold.state = state;
                     self.hold.consumed = end;
-                    self.hold.clears = self.caches().dfa.clear_count();
+                    self.hold.stamp = self.cache_stamp();
                     return self.hold.at;
                 }
                 Run::Unknown => {
@@ -718,8 +717,7 @@ impl Core {
                         tracking: true,
                         state,
                         consumed: end,
-                        caches,
-                        clears: self.caches().dfa.clear_count(),
+                        stamp: self.cache_stamp(),
                     };
                     return p;
                 }
