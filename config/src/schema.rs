@@ -45,7 +45,7 @@ pub struct Config {
 }
 
 /// `[approval]`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     /// `[[approval.rules]]`, first match wins.
@@ -55,6 +55,20 @@ pub struct Approval {
     /// delays a decision).
     #[serde(default)]
     pub webhook: Option<String>,
+    /// Requests one identity may have waiting at once, across every bastion sharing the audit
+    /// store; more are refused at once, so a runaway script cannot bury the reviewers' queue.
+    #[serde(default = "defaults::max_pending_per_user")]
+    pub max_pending_per_user: u32,
+}
+
+impl Default for Approval {
+    fn default() -> Self {
+        Approval {
+            rules: Vec::new(),
+            webhook: None,
+            max_pending_per_user: defaults::max_pending_per_user(),
+        }
+    }
 }
 
 /// `[[approval.rules]]`
@@ -514,6 +528,9 @@ mod defaults {
     }
     pub fn approval_timeout() -> Seconds {
         Seconds(600)
+    }
+    pub fn max_pending_per_user() -> u32 {
+        10
     }
     pub fn packs() -> Vec<String> {
         vec!["hipaa".to_string()]

@@ -27,6 +27,7 @@ fn minimal_config_gets_defaults() {
     assert_eq!(c.ca.default_ttl, Seconds(8 * 3600));
     assert_eq!(c.server.env_allow, ["LANG", "LC_*", "TZ"]);
     assert!(!c.recording.record_input);
+    assert_eq!(c.approval.max_pending_per_user, 10);
 }
 
 #[test]
@@ -286,7 +287,7 @@ fn zero_values_that_would_break_the_server_are_errors() {
             "[ca]",
             "login_grace_time = \"0s\"\nkeepalive_interval = \"0s\"\nkeepalive_max = 0\nmax_channels_per_connection = 0\nconnect_timeout = \"0s\"\nrevocation_check_interval = \"0s\"\n[ca]\ndefault_ttl = \"0s\"",
         )
-        + "\n[recording]\nmax_channel_bytes = 0\n";
+        + "\n[recording]\nmax_channel_bytes = 0\n[approval]\nmax_pending_per_user = 0\n";
     let p = problems(&src);
     for key in [
         "server.login_grace_time",
@@ -297,6 +298,7 @@ fn zero_values_that_would_break_the_server_are_errors() {
         "server.revocation_check_interval",
         "ca.default_ttl",
         "recording.max_channel_bytes",
+        "approval.max_pending_per_user",
     ] {
         assert!(p.iter().any(|x| x.starts_with(key)), "{key}: {p:?}");
     }

@@ -225,6 +225,12 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             );
         }
     }
+    if c.approval.max_pending_per_user == 0 {
+        bad(
+            "approval.max_pending_per_user".into(),
+            "must be at least 1 (0 would refuse every approval request)".into(),
+        );
+    }
     let mut approval_names = HashSet::new();
     for (i, r) in c.approval.rules.iter().enumerate() {
         let at = |key: &str| format!("approval.rules[{i}].{key}");

@@ -70,6 +70,24 @@ pub fn new_request(
     }
 }
 
+/// Why a request was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The requester already has this many requests waiting: the most one identity may have.
+    #[error("{}", too_many(*.0))]
+    TooMany(u32),
+    /// The audit store could not take it.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+fn too_many(n: u32) -> String {
+    match n {
+        1 => "1 approval request of yours is already waiting for a decision".into(),
+        n => format!("{n} approval requests of yours are already waiting for a decision"),
+    }
+}
+
 /// The request as created, before waiting.
 pub struct Held {
     /// Request number.
@@ -79,18 +97,28 @@ pub struct Held {
     event: Event,
 }
 
-/// Stores the request.
+/// Stores the request, unless its requester already has `max_pending` requests waiting.
 pub async fn request(
     audit: &AuditStore,
     notifier: Option<&Notifier>,
     rule: &ApprovalRule,
     mut req: ApprovalRequest,
-) -> Result<Held, AuditError> {
+    max_pending: u32,
+) -> Result<Held, RequestError> {
     let now = crate::audit::now_ms();
     req.requested_at_ms = now;
     req.expires_at_ms =
         now + i64::try_from(rule.timeout.0.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let id = audit.approval_requested(&req).await?;
+    let Some(id) = audit.approval_requested(&req, max_pending).await? else {
+        tracing::warn!(
+            requester = %req.requester,
+            rule = %req.rule,
+            target = %req.target,
+            max_pending,
+            "approval request refused: too many waiting"
+        );
+        return Err(RequestError::TooMany(max_pending));
+    };
     let event = Event {
         event: "requested",
         request: id,

@@ -8,6 +8,7 @@ use crate::gateway::target::{selects, Access};
 /// The compiled rules of a configuration, in order (first match wins).
 pub struct Rules {
     rules: Vec<(ApprovalRule, Option<Regex>)>,
+    max_pending: u32,
 }
 
 impl Rules {
@@ -24,7 +25,15 @@ impl Rules {
             };
             rules.push((r.clone(), re));
         }
-        Ok(Rules { rules })
+        Ok(Rules {
+            rules,
+            max_pending: config.approval.max_pending_per_user,
+        })
+    }
+
+    /// Requests one identity may have waiting at once.
+    pub fn max_pending(&self) -> u32 {
+        self.max_pending
     }
 
     /// Whether any command rule (not whole-session) could apply on this access: only then do

@@ -90,11 +90,28 @@ macro_rules! columns {
 }
 
 impl AuditStore {
-    /// Stores a new pending request; returns its number.
-    pub async fn approval_requested(&self, r: &ApprovalRequest) -> Result<i64, AuditError> {
+    /// Stores a new pending request and returns its number, unless its requester already has
+    /// `max_pending` requests waiting (not yet decided or expired): then `None`.
+    ///
+    /// Count and insert are one statement, so requests racing on one store (SQLite) cannot
+    /// overshoot; on PostgreSQL, requests from several bastions in the same instant can, by
+    /// at most one per racing bastion.
+    pub async fn approval_requested(
+        &self,
+        r: &ApprovalRequest,
+        max_pending: u32,
+    ) -> Result<Option<i64>, AuditError> {
+        // Explicit casts: the values come from a SELECT, where PostgreSQL would not infer
+        // parameter types from the target columns.
         const SQL: &str = "INSERT INTO approvals (session_id, channel, rule, command, requester, \
              target, login, required, state, requested_at_ms, expires_at_ms, screen) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11) RETURNING id";
+             SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT), \
+             CAST($5 AS TEXT), CAST($6 AS TEXT), CAST($7 AS TEXT), CAST($8 AS BIGINT), \
+             'pending', CAST($9 AS BIGINT), CAST($10 AS BIGINT), CAST($11 AS TEXT) \
+             WHERE (SELECT COUNT(*) FROM approvals WHERE state = 'pending' \
+             AND requester = CAST($5 AS TEXT) AND expires_at_ms > CAST($9 AS BIGINT)) \
+             < CAST($12 AS BIGINT) \
+             RETURNING id";
         let insert = async {
             with_pool!(self, pool => sqlx::query_scalar::<_, i64>(SQL)
                 .bind(&r.session_id)
@@ -108,7 +125,8 @@ impl AuditStore {
                 .bind(r.requested_at_ms)
                 .bind(r.expires_at_ms)
                 .bind(&r.screen)
-                .fetch_one(pool)
+                .bind(i64::from(max_pending))
+                .fetch_optional(pool)
                 .await)
         };
         self.bounded(insert).await

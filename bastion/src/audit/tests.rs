@@ -387,6 +387,51 @@ async fn crash_recovery(store: &AuditStore) {
     );
 }
 
+/// Requests an identity may have waiting: expired and decided ones do not count, and other
+/// identities have their own allowance.
+async fn pending_limit(store: &AuditStore) {
+    store
+        .session_opened(&session("s1", "alice", T0, Some("t1")))
+        .await
+        .unwrap();
+    let req = |who: &str, at: i64, expires: i64| ApprovalRequest {
+        session_id: "s1".into(),
+        channel: 0,
+        rule: "no-drops".into(),
+        command: "drop table x".into(),
+        requester: who.into(),
+        target: "t1".into(),
+        login: "root".into(),
+        required: 1,
+        requested_at_ms: at,
+        expires_at_ms: expires,
+        screen: None,
+    };
+    let ask = |r: ApprovalRequest| async move { store.approval_requested(&r, 2).await.unwrap() };
+    // Left pending by a bastion that went away, long expired.
+    assert!(ask(req("alice", T0, T0 + 10)).await.is_some());
+    let first = ask(req("alice", T0 + 100, T0 + 60_000)).await.unwrap();
+    assert!(ask(req("alice", T0 + 101, T0 + 60_000)).await.is_some());
+    assert_eq!(ask(req("alice", T0 + 102, T0 + 60_000)).await, None);
+    assert!(ask(req("bob", T0 + 103, T0 + 60_000)).await.is_some());
+    assert!(store
+        .approval_decide(first, "denied", T0 + 200)
+        .await
+        .unwrap());
+    let next = ask(req("alice", T0 + 201, T0 + 60_000)).await.unwrap();
+    let stored = store.approval(next).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.requester.as_str(),
+            stored.state.as_str(),
+            stored.screen
+        ),
+        ("alice", "pending", None)
+    );
+    // The refused request was not stored: four wait (one of them expired).
+    assert_eq!(store.approvals(true, 100).await.unwrap().len(), 4);
+}
+
 #[tokio::test]
 async fn sqlite_round_trip_filters_close_rules_and_recovery() {
     let dir = tempfile::tempdir().unwrap();
@@ -394,6 +439,7 @@ async fn sqlite_round_trip_filters_close_rules_and_recovery() {
     filters(&sqlite(dir.path(), "b.db").await).await;
     close_rules(&sqlite(dir.path(), "c.db").await).await;
     crash_recovery(&sqlite(dir.path(), "d.db").await).await;
+    pending_limit(&sqlite(dir.path(), "e.db").await).await;
 }
 
 #[tokio::test]
@@ -407,6 +453,7 @@ async fn postgres_round_trip_filters_close_rules_and_recovery() {
     filters(&connect("b").await).await;
     close_rules(&connect("c").await).await;
     crash_recovery(&connect("d").await).await;
+    pending_limit(&connect("e").await).await;
 }
 
 #[tokio::test]

@@ -639,9 +639,25 @@ async fn approval_hold(
             126,
         )
     };
-    let held = hold::request(audit, ctx.shared.notifier.as_ref(), rule, request)
-        .await
-        .map_err(fail_closed)?;
+    let max_pending = ctx.shared.approvals.max_pending();
+    let held = match hold::request(
+        audit,
+        ctx.shared.notifier.as_ref(),
+        rule,
+        request,
+        max_pending,
+    )
+    .await
+    {
+        Ok(held) => held,
+        Err(e @ hold::RequestError::TooMany(_)) => {
+            return Err((
+                format!("bastion: {e} (the most one person may have); not run"),
+                126,
+            ))
+        }
+        Err(hold::RequestError::Audit(e)) => return Err(fail_closed(e)),
+    };
     info!(request = held.id, rule = %rule.name, "held for approval");
     let _ = recording
         .send(RecEvent::Marker(format!(

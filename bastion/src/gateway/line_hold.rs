@@ -20,6 +20,9 @@ const NO_ECHO: Duration = Duration::from_millis(500);
 /// Longest wait for the echo of a recalled or completed line: its text is known only from the
 /// screen, so without an echo the line is not let through.
 const RECALL_NO_ECHO: Duration = Duration::from_secs(3);
+/// Told when the audit store cannot take or follow a request (the bastion fails closed).
+const UNAVAILABLE: &str =
+    "the approval could not be requested (audit store unavailable); the line was not run";
 
 impl ShellHold {
     /// Waits until the shell has echoed the keystrokes sent before this Enter: a recalled
@@ -141,31 +144,35 @@ impl Pumps {
         use crate::approval::hold::Decision;
         let (clear, text) = match held {
             // Keystrokes typed while waiting go through only once the line is approved.
-            Some((Decision::Approved(by), typed)) => {
+            Ok((Decision::Approved(by), typed)) => {
                 let text = format!("approved by {}", by.join(", "));
                 self.client.say(&format!("bastion: {text}")).await;
                 return Ok(Some(typed));
             }
-            Some((Decision::Denied { by, reason }, _)) => {
-                (&b"\x15"[..], format!("denied by {by}: {reason}; the line was not run"))
+            Ok((Decision::Denied { by, reason }, _)) => (
+                &b"\x15"[..],
+                format!("denied by {by}: {reason}; the line was not run"),
+            ),
+            Ok((Decision::TimedOut, _)) => (
+                &b"\x15"[..],
+                format!(
+                    "nobody decided within {}; the line was not run",
+                    rule.timeout
+                ),
+            ),
+            Ok((Decision::Cancelled, _)) => {
+                (&b"\x03"[..], "cancelled; the line was not run".into())
             }
-            Some((Decision::TimedOut, _)) => (
-                &b"\x15"[..],
-                format!("nobody decided within {}; the line was not run", rule.timeout),
-            ),
-            Some((Decision::Cancelled, _)) => (&b"\x03"[..], "cancelled; the line was not run".into()),
-            None => (
-                &b"\x15"[..],
-                "the approval could not be requested (audit store unavailable); the line was not run".into(),
-            ),
+            Err(why) => (&b"\x15"[..], why),
         };
         self.client.say(&format!("bastion: {text}")).await;
         up.data(Bytes::from_static(clear))?;
         Ok(None)
     }
 
-    /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(None)`
-    /// when the request could not be stored.
+    /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(Err(why))`
+    /// when the request could not be stored or followed: the line is not run, and `why` says
+    /// so to the user.
     async fn hold_line(
         &self,
         rx: &mut ChannelReadHalf,
@@ -173,7 +180,7 @@ impl Pumps {
         hold: &ShellHold,
         rule: &config::ApprovalRule,
         line: &str,
-    ) -> Result<Option<(crate::approval::hold::Decision, Vec<u8>)>, ()> {
+    ) -> Result<Result<(crate::approval::hold::Decision, Vec<u8>), String>, ()> {
         use crate::approval::hold;
         let audit = &self.ctx.shared.audit;
         let screen = hold
@@ -190,14 +197,20 @@ impl Pumps {
             command,
             screen,
         );
-        let held =
-            match hold::request(audit, self.ctx.shared.notifier.as_ref(), rule, request).await {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::error!("approval request failed: {e}");
-                    return Ok(None);
-                }
-            };
+        let max_pending = self.ctx.shared.approvals.max_pending();
+        let notifier = self.ctx.shared.notifier.as_ref();
+        let held = match hold::request(audit, notifier, rule, request, max_pending).await {
+            Ok(h) => h,
+            Err(e @ hold::RequestError::TooMany(_)) => {
+                return Ok(Err(format!(
+                    "{e} (the most one person may have); the line was not run"
+                )))
+            }
+            Err(hold::RequestError::Audit(e)) => {
+                tracing::error!("approval request failed: {e}");
+                return Ok(Err(UNAVAILABLE.into()));
+            }
+        };
         info!(request = held.id, rule = %rule.name, "shell line held for approval");
         let _ = self
             .record(RecEvent::Marker(format!(
@@ -240,12 +253,12 @@ impl Pumps {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!("approval wait failed: {e}");
-                return Ok(None);
+                return Ok(Err(UNAVAILABLE.into()));
             }
         };
         let marker = decision.marker(held.id);
         info!(request = held.id, "{marker}");
         let _ = self.record(RecEvent::Marker(marker)).await;
-        Ok(Some((decision, typed)))
+        Ok(Ok((decision, typed)))
     }
 }

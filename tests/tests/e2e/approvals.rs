@@ -215,6 +215,103 @@ fn a_request_held_on_one_bastion_is_approved_through_another() {
     assert!(stdout(&out).starts_with("approved-elsewhere"));
 }
 
+#[test]
+fn requests_beyond_the_per_user_limit_are_refused_at_once() {
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = roles(
+        b.section_table("approval", "max_pending_per_user = 2")
+            .target("t1", &sshd, ""),
+        RULE,
+    )
+    .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    let bob = bastion.user("bob@example.test", "leads");
+    let w = World {
+        bastion,
+        _sshd: sshd,
+        alice,
+        bob,
+    };
+    let (bastion, alice, bob) = (&w.bastion, &w.alice, &w.bob);
+    let waiting = |n: usize| {
+        tests::wait_for(Duration::from_secs(15), || {
+            (bastion.log().matches("held for approval").count() >= n).then_some(())
+        })
+        .unwrap_or_else(|| panic!("{n} requests were not held:\n{}", bastion.log()))
+    };
+    let first = spawn(alice, "echo one; echo drop");
+    waiting(1);
+    let second = spawn(alice, "echo two; echo drop");
+    waiting(2);
+    // A third while two wait: refused at once, not queued for the reviewers.
+    let started = std::time::Instant::now();
+    let out = spawn(alice, "echo three; echo drop")
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "2 approval requests of yours are already waiting for a decision (the most one \
+             person may have); not run"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let pending = tests::audit_json(&bastion.config, "approvals", &[]);
+    assert_eq!(
+        pending.iter().filter(|r| r["state"] == "pending").count(),
+        2,
+        "{pending:?}"
+    );
+    assert!(bastion
+        .log()
+        .contains("approval request refused: too many waiting"));
+    // A shell line past the limit is refused the same way, and not run.
+    let t = sh_session(&w);
+    t.type_text("echo drop-$((1+1))");
+    on_screen(
+        &t,
+        "SH-PROMPT echo drop-$((1+1))",
+        1,
+        Duration::from_secs(20),
+    );
+    t.keys(&["Enter"]);
+    t.wait_for(
+        "bastion: 2 approval requests of yours are already waiting for a decision (the most \
+         one person may have); the line was not run",
+        Duration::from_secs(20),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !t.screen().lines().any(|l| l.trim() == "drop-2"),
+        "{}",
+        t.screen()
+    );
+    // Once one is decided, the next request is held again.
+    let ids: Vec<i64> = pending.iter().filter_map(|r| r["id"].as_i64()).collect();
+    let ok = review(bob, &format!("approve {}", ids[0]));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let fourth = spawn(alice, "echo four; echo drop");
+    waiting(3);
+    for id in tests::audit_json(&bastion.config, "approvals", &[])
+        .iter()
+        .filter(|r| r["state"] == "pending")
+        .filter_map(|r| r["id"].as_i64())
+    {
+        let ok = review(bob, &format!("approve {id}"));
+        assert!(ok.status.success(), "{}", stderr(&ok));
+    }
+    let mut ran: Vec<String> = [first, second, fourth]
+        .into_iter()
+        .map(|c| stdout(&c.wait_with_output().unwrap()))
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ["four\ndrop\n", "one\ndrop\n", "two\ndrop\n"]);
+}
+
 const SHELL_RULE: &str = "name = \"no-drops\"\ncommand = '(?i)\\b(drop|truncate)'\napprovers = [\"leads\"]\ntimeout = \"30s\"";
 
 /// Waits for the next held request after `after` and returns its number.
