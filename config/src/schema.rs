@@ -129,6 +129,11 @@ pub struct Oidc {
     /// How long such a sign-in may take.
     #[serde(default = "defaults::device_login_timeout")]
     pub device_login_timeout: Seconds,
+    /// Such sign-ins that may wait at once from one source address (an IPv6 /64 counts as
+    /// one): waiting ones hold no unauthenticated-connection place, so they need a limit of
+    /// their own.
+    #[serde(default = "defaults::device_login_max_per_source")]
+    pub device_login_max_per_source: usize,
 }
 
 /// `[[ci]]`
@@ -554,6 +559,9 @@ mod defaults {
     }
     pub fn device_login_timeout() -> Seconds {
         Seconds(300)
+    }
+    pub fn device_login_max_per_source() -> usize {
+        10
     }
     pub fn ci_ttl() -> Seconds {
         Seconds(10 * 60)

@@ -401,6 +401,12 @@ fn check_identity(c: &Config, bad: &mut impl FnMut(String, String)) {
                 "at most 5m: a larger skew extends every token's life".into(),
             );
         }
+        if o.device_login && o.device_login_max_per_source == 0 {
+            bad(
+                "oidc.device_login_max_per_source".into(),
+                "must be at least 1 (or set device_login = false)".into(),
+            );
+        }
     }
     for (i, r) in c.ci.iter().enumerate() {
         let at = |key: &str| format!("ci[{i}].{key}");

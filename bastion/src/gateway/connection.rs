@@ -28,7 +28,8 @@ pub struct Connection {
     shared: Arc<Shared>,
     peer: SocketAddr,
     id: String,
-    /// Counts against `max_unauthenticated` until authentication succeeds.
+    /// Counts against `max_unauthenticated` until authentication succeeds or a device login
+    /// starts waiting for its user.
     permit: Option<OwnedSemaphorePermit>,
     /// Set once authenticated; read by the login grace timer.
     pub authenticated: Arc<AtomicBool>,
@@ -278,9 +279,11 @@ impl Connection {
             instructions: text.into(),
             prompts: Vec::new().into(),
         };
-        match login.round(&mut self.sign_in).await {
+        let auth = match login.round(&mut self.sign_in, self.peer.ip()).await {
             Round::Show(text) => {
-                self.device_pending.store(true, Ordering::SeqCst);
+                // Waiting for a person at a browser: the sign-in's own place bounds it now
+                // (see `device_slots`), and certificate holders keep this one.
+                self.permit = None;
                 show(text)
             }
             // Shown first; the client's answer then gets the refusal.
@@ -293,7 +296,6 @@ impl Connection {
                 Err(reason) => show(format!("bastion: {reason}")),
             },
             Round::Done => {
-                self.device_pending.store(false, Ordering::SeqCst);
                 // No new code on this connection: OpenSSH would otherwise retry
                 // keyboard-interactive and start over.
                 Auth::Reject {
@@ -303,7 +305,12 @@ impl Connection {
                     partial_success: false,
                 }
             }
-        }
+        };
+        // The login grace time is extended only while a sign-in waits; a connection whose
+        // sign-in is over holds no place at all, so it must not linger.
+        let waiting = matches!(self.sign_in, super::device_login::SignIn::Waiting(_));
+        self.device_pending.store(waiting, Ordering::SeqCst);
+        auth
     }
 
     /// A device login's grant becomes the session's identity: an audit row like a

@@ -9,6 +9,7 @@
 //! then verified and mapped exactly as the HTTP API does, and the identity is admitted like a
 //! certificate holder.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use cert_authority::oidc::flows::{self, DeviceAuthorization, DevicePoll, Endpoin
 use cert_authority::oidc::{Grant, Identities};
 use config::Config;
 use tokio::time::Instant;
+
+use super::device_slots::{DeviceSlots, Slot};
 
 /// Longest one keyboard-interactive round waits for the provider.
 const ROUND: Duration = Duration::from_secs(20);
@@ -31,6 +34,8 @@ pub struct DeviceLogin {
     /// Discovered on first use (and again after a failure).
     endpoints: tokio::sync::OnceCell<Endpoints>,
     identities: Arc<Identities>,
+    /// Places for sign-ins waiting for their user.
+    slots: Arc<DeviceSlots>,
 }
 
 /// One connection's sign-in.
@@ -51,6 +56,8 @@ pub struct Waiting {
     auth: DeviceAuthorization,
     deadline: Instant,
     next_poll: Instant,
+    /// Held while waiting; given back when the sign-in ends either way, or the connection.
+    _slot: Slot,
 }
 
 /// What one round produced.
@@ -91,6 +98,10 @@ impl DeviceLogin {
             timeout: oidc.device_login_timeout.duration(),
             endpoints: tokio::sync::OnceCell::new(),
             identities,
+            slots: DeviceSlots::new(
+                oidc.device_login_max_per_source,
+                config.server.max_unauthenticated,
+            ),
         })))
     }
 
@@ -100,11 +111,11 @@ impl DeviceLogin {
             .await
     }
 
-    /// Advances `state` by one keyboard-interactive round.
-    pub async fn round(&self, state: &mut SignIn) -> Round {
+    /// Advances `state`, a sign-in from `peer`, by one keyboard-interactive round.
+    pub async fn round(&self, state: &mut SignIn, peer: IpAddr) -> Round {
         match std::mem::replace(state, SignIn::Over) {
             SignIn::Over => Round::Done,
-            SignIn::NotStarted => match self.start().await {
+            SignIn::NotStarted => match self.start(peer).await {
                 Ok(w) => {
                     let text = format!(
                         "To sign in, open {} and enter the code {}\n{}Waiting for you to sign in (up to {}s)...",
@@ -120,7 +131,11 @@ impl DeviceLogin {
                     *state = SignIn::Waiting(Box::new(w));
                     Round::Show(text)
                 }
-                Err(e) => Round::Failed {
+                Err(Start::Busy(busy)) => Round::Failed {
+                    code: "device-busy",
+                    reason: format!("sign-in refused: {busy}"),
+                },
+                Err(Start::Flow(e)) => Round::Failed {
                     code: "device-unavailable",
                     reason: format!("sign-in is unavailable: {e}"),
                 },
@@ -135,15 +150,20 @@ impl DeviceLogin {
         }
     }
 
-    async fn start(&self) -> Result<Waiting, FlowError> {
-        let endpoints = self.endpoints().await?;
-        let auth =
-            flows::start_device(&self.http, endpoints, &self.client_id, &self.scopes).await?;
+    /// Takes a place, then asks the provider for a code (not before: a refused sign-in costs
+    /// the provider nothing).
+    async fn start(&self, peer: IpAddr) -> Result<Waiting, Start> {
+        let slot = self.slots.take(peer).map_err(Start::Busy)?;
+        let endpoints = self.endpoints().await.map_err(Start::Flow)?;
+        let auth = flows::start_device(&self.http, endpoints, &self.client_id, &self.scopes)
+            .await
+            .map_err(Start::Flow)?;
         let now = Instant::now();
         Ok(Waiting {
             deadline: now + self.timeout.min(auth.expires_in),
             next_poll: now + auth.interval,
             auth,
+            _slot: slot,
         })
     }
 
@@ -190,6 +210,12 @@ impl DeviceLogin {
             w.next_poll = now + w.auth.interval;
         }
     }
+}
+
+/// Why a sign-in did not start.
+enum Start {
+    Busy(super::device_slots::Busy),
+    Flow(FlowError),
 }
 
 fn failed(e: FlowError) -> Round {

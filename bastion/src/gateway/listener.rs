@@ -22,6 +22,9 @@ use super::{target, Shared};
 const SHUTDOWN_NOTICE: Duration = Duration::from_millis(500);
 /// How long shutdown waits for channels to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often an unauthenticated connection past its grace time looks whether its device login
+/// is still waiting.
+const DEVICE_CHECK: Duration = Duration::from_secs(1);
 
 /// Serves clients on `listener` until `shutdown` is cancelled.
 pub async fn run(
@@ -122,8 +125,10 @@ async fn serve_connection(
         }
         _ = async {
             tokio::time::sleep(grace).await;
-            if device_pending.load(Ordering::SeqCst) {
-                tokio::time::sleep(device_time).await;
+            // While a device login waits, up to its own time on top; no longer once it is over.
+            let until = tokio::time::Instant::now() + device_time;
+            while device_pending.load(Ordering::SeqCst) && tokio::time::Instant::now() < until {
+                tokio::time::sleep(DEVICE_CHECK).await;
             }
         } => {
             if !authenticated.load(Ordering::SeqCst) {

@@ -5,6 +5,7 @@
 //! - [`listener`]: the accept loop, the limit on unauthenticated connections, shutdown.
 //! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
 //! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
+//! - [`device_slots`]: how many such sign-ins may wait, per source and in all.
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
 //! - [`watch`]: live sessions reviewers may watch, read only.
 //! - [`upstream`]: the bastion's own connection to the target.
@@ -20,6 +21,7 @@
 pub mod bridge;
 pub mod connection;
 pub mod device_login;
+pub mod device_slots;
 pub mod line;
 mod line_hold;
 pub mod listener;

@@ -23,11 +23,16 @@ fn world() -> World {
 
 /// A target, the ops role, the API, and `[oidc]` trusting a real provider (plus `oidc_extra`).
 pub fn world_with(oidc_extra: &str) -> World {
+    world_with_server(oidc_extra, "")
+}
+
+/// [`world_with`], plus `server_extra` in `[server]`.
+pub fn world_with_server(oidc_extra: &str, server_extra: &str) -> World {
     let op = OpenIdProvider::start();
     let b = BastionBuilder::new();
     let sshd = b.sshd("t1");
     let bastion = b
-        .server("api_listen = \"127.0.0.1:0\"")
+        .server(&format!("api_listen = \"127.0.0.1:0\"\n{server_extra}"))
         .section_table(
             "oidc",
             &format!(

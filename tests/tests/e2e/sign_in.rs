@@ -142,6 +142,57 @@ fn device_prompt_denied_or_timed_out_says_so() {
 }
 
 #[test]
+fn waiting_device_logins_are_limited_per_source_and_hold_no_unauthenticated_place() {
+    let w = crate::identity::world_with_server(
+        "device_login_max_per_source = 1",
+        "max_unauthenticated = 1",
+    );
+    let err_a = w.bastion.dir.path().join("a.err");
+    let a = plain_ssh(w.bastion.port, "t1@127.0.0.1", "echo a", &err_a);
+    let code_a = tests::oidc::shown_user_code(&err_a);
+    // A second sign-in from the same address while the first waits: refused at once, before
+    // the provider is asked for a code.
+    let err_b = w.bastion.dir.path().join("b.err");
+    let out = plain_ssh(w.bastion.port, "t1@127.0.0.1", "echo b", &err_b)
+        .wait_with_output()
+        .unwrap();
+    let text = std::fs::read_to_string(&err_b).unwrap();
+    assert_eq!(out.status.code(), Some(255), "{text}");
+    assert!(
+        text.contains(
+            "bastion: sign-in refused: 1 sign-in is already waiting from your address; finish \
+             it first"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("enter the code"), "{text}");
+    // The waiting sign-in does not hold the only unauthenticated place: a certificate holder
+    // still gets in.
+    let alice = w.bastion.user("alice@example.test", "ops");
+    let o = run(&mut alice.ssh("t1@127.0.0.1", &["echo cert-in"]));
+    assert_eq!(stdout(&o), "cert-in\n", "{}", stderr(&o));
+    // Once the first sign-in is over, the address may start another.
+    w.op.deny_device(&code_a);
+    let out = a.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    let err_c = w.bastion.dir.path().join("c.err");
+    let mut c = plain_ssh(w.bastion.port, "t1@127.0.0.1", "echo c", &err_c);
+    tests::oidc::shown_user_code(&err_c);
+    let _ = c.kill();
+    let _ = c.wait();
+    let busy = tests::wait_for(std::time::Duration::from_secs(20), || {
+        audit_json(&w.bastion.config, "auth", &[])
+            .into_iter()
+            .find(|r| r["reason"] == "device-busy")
+    });
+    assert!(
+        busy.is_some_and(|r| r["accepted"] == false),
+        "{:?}",
+        audit_json(&w.bastion.config, "auth", &[])
+    );
+}
+
+#[test]
 fn bastion_login_in_a_browser_with_pkce() {
     let w = world_with("");
     let dir = w.bastion.dir.path().join("browser");
