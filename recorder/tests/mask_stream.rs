@@ -513,6 +513,33 @@ fn a_match_ending_inside_a_character_masks_all_of_it() {
 }
 
 #[test]
+fn a_match_starting_inside_a_character_masks_all_of_it() {
+    // A rule beginning with `.` can start on a character's second byte; the character's first
+    // byte is masked with it (never released alone), whatever the chunking.
+    let mut set = RuleSet::new();
+    set.replace(Rule::custom("code", r".\d{4}"));
+    set.replace(Rule::custom("tag", r"(.\d{3})y").with_group(1));
+    let m = set.compile().unwrap();
+    for (input, want) in [
+        ("id \u{e9}1234 ok", "id ***** ok"),
+        ("\u{4e2d}5678", "******"),
+        ("\u{1f600}4321!", "******!"),
+        ("a \u{e9}123y b", "a ****y b"),
+    ] {
+        let input = input.as_bytes();
+        let whole = m.mask(input);
+        assert_eq!(String::from_utf8_lossy(&whole), want);
+        for cut in 1..input.len() {
+            let parts: Vec<&[u8]> = vec![&input[..cut], &input[cut..]];
+            assert_eq!(mask_chunked(&m, &parts), whole, "cut at {cut}");
+        }
+        assert_eq!(mask_chunked(&m, &chunks(input, &[1])), whole);
+    }
+    // A stray continuation byte belongs to no character: only itself is masked.
+    assert_eq!(m.mask(b"a \x809999"), b"a *****");
+}
+
+#[test]
 fn clean_text_is_released_at_once_and_only_the_tail_is_held() {
     let m = hipaa();
     let mut rec = m.recording();

@@ -298,7 +298,9 @@ impl Core {
         }
         self.ingest(chunk);
         self.scan(false);
-        let upto = self.pos;
+        // Never the first bytes of a character alone: a match may still start inside it (a
+        // rule beginning with `.`), and its mask covers the whole character.
+        let upto = self.vis_base + self.char_start(self.vi(self.pos)) as u64;
         self.release(upto, out);
         if self.raw.len() > MAX_HELD_BYTES {
             self.force_release(true, out);
@@ -549,9 +551,12 @@ impl Core {
             return Tried::Wait;
         }
         let end = self.vis_base + m.end as u64;
+        // Likewise a match starting inside a character masks all of it (its first bytes were
+        // held back for this, see `push`).
+        let first = self.char_start(masked.start);
         if let Some(hits) = self.hits.as_mut() {
             if masked.start < masked.end {
-                let start = self.map.raw(self.vis_base + masked.start as u64);
+                let start = self.map.raw(self.vis_base + first as u64);
                 let last = self.map.raw(self.vis_base + masked.end as u64 - 1);
                 hits.push(Hit {
                     rule: rule.name.clone(),
@@ -559,8 +564,23 @@ impl Core {
                 });
             }
         }
-        let reached = self.mask_span(masked.start, masked.end);
+        let reached = self.mask_span(first, masked.end);
         Tried::Masked(end.max(self.vis_base + reached as u64))
+    }
+
+    /// Index of the first byte of the character that `vis[i]` belongs to: `i` unless `vis[i]`
+    /// continues a sequence whose lead byte is before it.
+    fn char_start(&self, i: usize) -> usize {
+        if !matches!(self.vis.get(i), Some(0x80..=0xbf)) {
+            return i;
+        }
+        for j in (i.saturating_sub(3)..i).rev() {
+            match self.vis[j] {
+                0x80..=0xbf => continue,
+                b => return if j + utf8_len(b) > i { j } else { i },
+            }
+        }
+        i
     }
 
     /// Whether the character that `vis[end - 1]` belongs to goes on past `end` into bytes not
@@ -823,7 +843,13 @@ impl Core {
 
     /// Drops visible text no longer needed: everything before the byte preceding `pos`.
     fn trim(&mut self) {
-        let keep = self.pos.min(self.hold.at).saturating_sub(1);
+        // The byte before the search position stays for `\b`, and so does the start of a
+        // character the search position is inside.
+        let from = self.pos.min(self.hold.at);
+        let keep = match from.checked_sub(self.vis_base) {
+            Some(_) => (self.vis_base + self.char_start(self.vi(from)) as u64).saturating_sub(1),
+            None => from.saturating_sub(1),
+        };
         if keep > self.vis_base {
             let n = self.vi(keep);
             self.vis.drain(..n);

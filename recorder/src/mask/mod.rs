@@ -46,9 +46,10 @@
 //! - **How masked.** Layout-preserving, in display columns: each ASCII letter or digit of the
 //!   masked text becomes `*`; punctuation and spaces (`-`, `.`, `@`, `/`, `(`) are kept; each
 //!   non-ASCII character becomes as many `*` as the columns it occupies. Escape sequences
-//!   inside the identifier are kept. A match that ends inside a multi-byte character (a rule
-//!   using `.`, which matches single bytes) masks the whole character, and matching resumes
-//!   after it. A capture group that takes no part in its match masks nothing; the match still
+//!   inside the identifier are kept. A match that starts or ends inside a multi-byte
+//!   character (a rule using `.`, which matches single bytes) masks the whole character, and
+//!   matching resumes after it; a character's first bytes are never released while a match
+//!   could still start inside it. A capture group that takes no part in its match masks nothing; the match still
 //!   consumes its text.
 //! - **Chunking.** The recording masker's output is identical for every chunking of the input
 //!   (property-tested), because a match is only decided once no further byte can change it.
