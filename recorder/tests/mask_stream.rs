@@ -537,6 +537,28 @@ fn a_match_starting_inside_a_character_masks_all_of_it() {
     }
     // A stray continuation byte belongs to no character: only itself is masked.
     assert_eq!(m.mask(b"a \x809999"), b"a *****");
+
+    // A rule that can start on a continuation byte but not on a lead byte: the lead byte must
+    // not go out alone while the rest of its character has not arrived.
+    let mut set = RuleSet::new();
+    set.replace(Rule::custom("cont", r"[\x80-\xbf]\d{4}"));
+    // A group that takes no part, next to a character: nothing around it is masked.
+    set.replace(Rule::custom("empty", r"\d{4}(z)?.").with_group(1));
+    let m = set.compile().unwrap();
+    for (input, want) in [
+        ("x\u{e9}1234!", "x*****!"),
+        ("5678\u{e9}!", "5678\u{e9}!"),
+        ("5678\u{4e2d}x", "5678\u{4e2d}x"),
+    ] {
+        let input = input.as_bytes();
+        let whole = m.mask(input);
+        assert_eq!(String::from_utf8_lossy(&whole), want);
+        for cut in 1..input.len() {
+            let parts: Vec<&[u8]> = vec![&input[..cut], &input[cut..]];
+            assert_eq!(mask_chunked(&m, &parts), whole, "cut at {cut}");
+        }
+        assert_eq!(mask_chunked(&m, &chunks(input, &[1])), whole);
+    }
 }
 
 #[test]

@@ -300,7 +300,7 @@ impl Core {
         self.scan(false);
         // Never the first bytes of a character alone: a match may still start inside it (a
         // rule beginning with `.`), and its mask covers the whole character.
-        let upto = self.vis_base + self.char_start(self.vi(self.pos)) as u64;
+        let upto = self.vis_base + self.uncut(self.vi(self.pos)) as u64;
         self.release(upto, out);
         if self.raw.len() > MAX_HELD_BYTES {
             self.force_release(true, out);
@@ -553,7 +553,12 @@ impl Core {
         let end = self.vis_base + m.end as u64;
         // Likewise a match starting inside a character masks all of it (its first bytes were
         // held back for this, see `push`).
-        let first = self.char_start(masked.start);
+        // (A group that took no part masks nothing, not even a character around it.)
+        let first = if masked.start < masked.end {
+            self.char_start(masked.start)
+        } else {
+            masked.start
+        };
         if let Some(hits) = self.hits.as_mut() {
             if masked.start < masked.end {
                 let start = self.map.raw(self.vis_base + first as u64);
@@ -573,6 +578,22 @@ impl Core {
     fn char_start(&self, i: usize) -> usize {
         if !matches!(self.vis.get(i), Some(0x80..=0xbf)) {
             return i;
+        }
+        for j in (i.saturating_sub(3)..i).rev() {
+            match self.vis[j] {
+                0x80..=0xbf => continue,
+                b => return if j + utf8_len(b) > i { j } else { i },
+            }
+        }
+        i
+    }
+
+    /// Where text before `i` may be released without cutting a character a later match could
+    /// start inside: the start of the character `vis[i]` belongs to, or at the end of `vis`,
+    /// of a character whose last bytes have not arrived.
+    fn uncut(&self, i: usize) -> usize {
+        if i < self.vis.len() {
+            return self.char_start(i);
         }
         for j in (i.saturating_sub(3)..i).rev() {
             match self.vis[j] {
@@ -847,7 +868,7 @@ impl Core {
         // character the search position is inside.
         let from = self.pos.min(self.hold.at);
         let keep = match from.checked_sub(self.vis_base) {
-            Some(_) => (self.vis_base + self.char_start(self.vi(from)) as u64).saturating_sub(1),
+            Some(_) => (self.vis_base + self.uncut(self.vi(from)) as u64).saturating_sub(1),
             None => from.saturating_sub(1),
         };
         if keep > self.vis_base {
