@@ -33,8 +33,8 @@ pub struct Connection {
     permit: Option<OwnedSemaphorePermit>,
     /// Set once authenticated; read by the login grace timer.
     pub authenticated: Arc<AtomicBool>,
-    /// Set while a device login waits for the user; the login grace timer allows it longer.
-    pub device_pending: Arc<AtomicBool>,
+    /// When this connection must have authenticated (device logins move it).
+    pub login_clock: Arc<super::login_clock::LoginClock>,
     sign_in: super::device_login::SignIn,
     /// The session has its audit row (so its end is recorded) and counts in the open-sessions
     /// gauge. False for a session refused at admission, which only shows its reason.
@@ -56,13 +56,22 @@ impl Connection {
         permit: OwnedSemaphorePermit,
         tasks: TaskTracker,
     ) -> Connection {
+        let login_clock = Arc::new(super::login_clock::LoginClock::new(
+            shared.config.server.login_grace_time.duration(),
+            shared
+                .config
+                .oidc
+                .as_ref()
+                .map(|o| o.device_login_timeout.duration())
+                .unwrap_or_default(),
+        ));
         Connection {
             shared,
             peer,
             id,
             permit: Some(permit),
             authenticated: Arc::new(AtomicBool::new(false)),
-            device_pending: Arc::new(AtomicBool::new(false)),
+            login_clock,
             sign_in: Default::default(),
             counted: false,
             session: None,
@@ -306,10 +315,14 @@ impl Connection {
                 }
             }
         };
-        // The login grace time is extended only while a sign-in waits; a connection whose
-        // sign-in is over holds no place at all, so it must not linger.
-        let waiting = matches!(self.sign_in, super::device_login::SignIn::Waiting(_));
-        self.device_pending.store(waiting, Ordering::SeqCst);
+        // The login grace time is extended while a sign-in waits; a connection whose sign-in
+        // is over holds no place at all, so it must not linger. (An accepted one is
+        // authenticated next, which the clock's owner checks.)
+        if matches!(self.sign_in, super::device_login::SignIn::Waiting(_)) {
+            self.login_clock.sign_in_waiting();
+        } else if !matches!(auth, Auth::Accept) {
+            self.login_clock.sign_in_over();
+        }
         auth
     }
 

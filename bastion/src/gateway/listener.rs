@@ -22,9 +22,6 @@ use super::{target, Shared};
 const SHUTDOWN_NOTICE: Duration = Duration::from_millis(500);
 /// How long shutdown waits for channels to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How often an unauthenticated connection past its grace time looks whether its device login
-/// is still waiting.
-const DEVICE_CHECK: Duration = Duration::from_secs(1);
 
 /// Serves clients on `listener` until `shutdown` is cancelled.
 pub async fn run(
@@ -90,14 +87,7 @@ async fn serve_connection(
 ) {
     let grace = shared.config.server.login_grace_time.duration();
     let authenticated = conn.authenticated.clone();
-    let device_pending = conn.device_pending.clone();
-    // A device login waits for a person at a browser: it gets its own time on top.
-    let device_time = shared
-        .config
-        .oidc
-        .as_ref()
-        .map(|o| o.device_login_timeout.duration())
-        .unwrap_or_default();
+    let clock = conn.login_clock.clone();
     let running = match tokio::time::timeout(
         grace,
         russh::server::run_stream(server_config, tcp, conn),
@@ -123,18 +113,12 @@ async fn serve_connection(
             }
             return;
         }
-        _ = async {
-            tokio::time::sleep(grace).await;
-            // While a device login waits, up to its own time on top; no longer once it is over.
-            let until = tokio::time::Instant::now() + device_time;
-            while device_pending.load(Ordering::SeqCst) && tokio::time::Instant::now() < until {
-                tokio::time::sleep(DEVICE_CHECK).await;
-            }
-        } => {
+        _ = clock.expired() => {
             if !authenticated.load(Ordering::SeqCst) {
-                warn!(%peer, "login grace time ({}s) exceeded; disconnecting", grace.as_secs());
+                let reason = clock.reason();
+                warn!(%peer, "{reason}; disconnecting");
                 let _ = handle
-                    .disconnect(Disconnect::ByApplication, "login grace time exceeded".into(), "en".into())
+                    .disconnect(Disconnect::ByApplication, reason, "en".into())
                     .await;
             }
         }

@@ -6,6 +6,7 @@
 //! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
 //! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
 //! - [`device_slots`]: how many such sign-ins may wait, per source and in all.
+//! - [`login_clock`]: when an unauthenticated connection is dropped.
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
 //! - [`watch`]: live sessions reviewers may watch, read only.
 //! - [`upstream`]: the bastion's own connection to the target.
@@ -26,6 +27,7 @@ pub mod line;
 mod line_hold;
 pub mod listener;
 pub mod live;
+pub mod login_clock;
 pub mod menu;
 mod pumps;
 pub mod recording;
