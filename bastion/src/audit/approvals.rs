@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::store::{with_pool, AuditStore};
+use super::store::{with_pool, AuditStore, Pool};
 use super::AuditError;
 
 /// A command held for approval.
@@ -93,9 +93,9 @@ impl AuditStore {
     /// Stores a new pending request and returns its number, unless its requester already has
     /// `max_pending` requests waiting (not yet decided or expired): then `None`.
     ///
-    /// Count and insert are one statement, so requests racing on one store (SQLite) cannot
-    /// overshoot; on PostgreSQL, requests from several bastions in the same instant can, by
-    /// at most one per racing bastion.
+    /// Count and insert are one statement. SQLite runs writes one at a time, so that is
+    /// enough; on PostgreSQL, simultaneous statements would not see each other's rows, so the
+    /// requests of one requester take turns on an advisory lock first.
     pub async fn approval_requested(
         &self,
         r: &ApprovalRequest,
@@ -112,22 +112,40 @@ impl AuditStore {
              AND requester = CAST($5 AS TEXT) AND expires_at_ms > CAST($9 AS BIGINT)) \
              < CAST($12 AS BIGINT) \
              RETURNING id";
+        const TAKE_TURNS: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+        macro_rules! insert_on {
+            ($executor:expr) => {
+                sqlx::query_scalar::<_, i64>(SQL)
+                    .bind(&r.session_id)
+                    .bind(i64::from(r.channel))
+                    .bind(&r.rule)
+                    .bind(&r.command)
+                    .bind(&r.requester)
+                    .bind(&r.target)
+                    .bind(&r.login)
+                    .bind(i64::from(r.required))
+                    .bind(r.requested_at_ms)
+                    .bind(r.expires_at_ms)
+                    .bind(&r.screen)
+                    .bind(i64::from(max_pending))
+                    .fetch_optional($executor)
+                    .await
+            };
+        }
         let insert = async {
-            with_pool!(self, pool => sqlx::query_scalar::<_, i64>(SQL)
-                .bind(&r.session_id)
-                .bind(i64::from(r.channel))
-                .bind(&r.rule)
-                .bind(&r.command)
-                .bind(&r.requester)
-                .bind(&r.target)
-                .bind(&r.login)
-                .bind(i64::from(r.required))
-                .bind(r.requested_at_ms)
-                .bind(r.expires_at_ms)
-                .bind(&r.screen)
-                .bind(i64::from(max_pending))
-                .fetch_optional(pool)
-                .await)
+            match &self.pool {
+                Pool::Sqlite(pool) => insert_on!(pool),
+                Pool::Postgres(pool) => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query(TAKE_TURNS)
+                        .bind(&r.requester)
+                        .execute(&mut *tx)
+                        .await?;
+                    let id = insert_on!(&mut *tx)?;
+                    tx.commit().await?;
+                    Ok(id)
+                }
+            }
         };
         self.bounded(insert).await
     }

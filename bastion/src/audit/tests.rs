@@ -430,6 +430,17 @@ async fn pending_limit(store: &AuditStore) {
     );
     // The refused request was not stored: four wait (one of them expired).
     assert_eq!(store.approvals(true, 100).await.unwrap().len(), 4);
+
+    // A burst of simultaneous requests (a script firing commands in parallel) on several
+    // connections of the pool: exactly the allowance gets through.
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let store = store.clone();
+        let r = req("carol", T0 + 300 + i, T0 + 60_000);
+        burst.spawn(async move { store.approval_requested(&r, 2).await.unwrap() });
+    }
+    let stored = burst.join_all().await.into_iter().flatten().count();
+    assert_eq!(stored, 2);
 }
 
 #[tokio::test]
