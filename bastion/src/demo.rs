@@ -260,7 +260,8 @@ async fn run_pty(
             msg = rx.wait() => match msg {
                 Some(ChannelMsg::Data { data }) => { let _ = write.write_all(&data).await; }
                 Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
-                    let _ = write.resize(pty_process::Size::new(row_height as u16, col_width as u16));
+                    let clamp = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
+                    let _ = write.resize(pty_process::Size::new(clamp(row_height), clamp(col_width)));
                 }
                 Some(ChannelMsg::Close) | None => { let _ = child.start_kill(); return Ok(129); }
                 _ => {}

@@ -111,6 +111,21 @@ fn local_demo_needs_dev_opt_in() {
 }
 
 #[test]
+fn durations_past_a_century_are_refused_with_their_key() {
+    let src = format!(
+        "{MINIMAL}\n[[approval.rules]]\nname = \"r\"\ncommand = \"x\"\napprovers = [\"a\"]\ntimeout = \"300000000000y\"\n"
+    );
+    let p = problems(&src);
+    assert!(
+        p.iter()
+            .any(|x| x.contains("approval.rules[0].timeout") && x.contains("at most 100 years")),
+        "{p:?}"
+    );
+    let ok = MINIMAL.replace("[ca]", "[ca]\nmax_ttl = \"100y\"");
+    assert!(problems(&ok).iter().all(|x| !x.contains("max_ttl")));
+}
+
+#[test]
 fn bad_duration_and_syntax() {
     let src = MINIMAL.replace("[ca]", "login_grace_time = \"soon\"\n[ca]");
     let p = problems(&src);

@@ -47,6 +47,9 @@ impl<'de> Deserialize<'de> for Port {
 pub struct Seconds(pub u64);
 
 impl Seconds {
+    /// The longest duration a configuration may give: 100 years (of 365.25 days, as `100y`).
+    pub const MAX: Seconds = Seconds(100 * 31_557_600);
+
     /// As a std duration.
     pub fn duration(self) -> Duration {
         Duration::from_secs(self.0)
@@ -71,6 +74,14 @@ impl<'de> Deserialize<'de> for Seconds {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Seconds, E> {
                 let d = humantime::parse_duration(v)
                     .map_err(|_| E::invalid_value(Unexpected::Str(v), &EXPECTED))?;
+                // Durations are added to clock readings and turned into milliseconds; a bound
+                // far past any sensible setting keeps that arithmetic from overflowing.
+                if d.as_secs() > Seconds::MAX.0 {
+                    return Err(E::invalid_value(
+                        Unexpected::Str(v),
+                        &"a duration of at most 100 years",
+                    ));
+                }
                 Ok(Seconds(d.as_secs()))
             }
         }

@@ -108,7 +108,7 @@ pub async fn request(
     let now = crate::audit::now_ms();
     req.requested_at_ms = now;
     req.expires_at_ms =
-        now + i64::try_from(rule.timeout.0.saturating_mul(1000)).unwrap_or(i64::MAX);
+        now.saturating_add(i64::try_from(rule.timeout.0.saturating_mul(1000)).unwrap_or(i64::MAX));
     let Some(id) = audit.approval_requested(&req, max_pending).await? else {
         tracing::warn!(
             requester = %req.requester,

@@ -69,10 +69,12 @@ impl Notifier {
                     Ok(r) => {
                         tracing::warn!(request = event.request, attempt, status = %r.status(), "approval webhook refused the event")
                     }
+                    // Without the URL: for many webhook services the URL is the secret.
                     Err(e) => tracing::warn!(
                         request = event.request,
                         attempt,
-                        "approval webhook unreachable: {e}"
+                        "approval webhook unreachable: {}",
+                        e.without_url()
                     ),
                 }
                 if attempt < ATTEMPTS {

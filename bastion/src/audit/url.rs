@@ -40,38 +40,37 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
 /// `url` with any password replaced by `***`: in the user info (`user:secret@host`) and in a
 /// `password=` query parameter. For error messages and logs.
 pub fn redact(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return redact_query(url);
     };
-    let mut out = match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(end);
-            // The user info ends at the last '@' of the authority (a password may contain '@').
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _secret)) => format!("{user}:***@{host}"),
-                    None => format!("{userinfo}@{host}"),
-                },
-                None => authority.to_string(),
+    // The user info ends at the last '@': a password may hold '@', '/', '?' or '#' unencoded,
+    // and cutting it at the first of those would show the rest. An '@' later in the URL only
+    // makes more of it hidden.
+    match rest.rsplit_once('@') {
+        Some((userinfo, after)) => {
+            let user = match userinfo.split_once(':') {
+                Some((user, _secret)) => format!("{user}:***"),
+                None => userinfo.to_string(),
             };
-            format!("{scheme}://{authority}{path}")
+            format!("{scheme}://{user}@{}", redact_query(after))
         }
-        None => head.to_string(),
-    };
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => p.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
+        None => format!("{scheme}://{}", redact_query(rest)),
     }
-    out
+}
+
+/// `s` with the value of any `password=` query parameter replaced by `***`.
+fn redact_query(s: &str) -> String {
+    let Some((head, query)) = s.split_once('?') else {
+        return s.to_string();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{head}?{}", params.join("&"))
 }
 
 #[cfg(test)]
@@ -89,6 +88,18 @@ mod tests {
             "postgres://bastion@db/audit?password=***&sslmode=disable"
         );
         assert_eq!(redact("postgresql://db/audit"), "postgresql://db/audit");
+        // Unencoded '/', '?' or '#' in a password (base64 passwords have '/').
+        for url in [
+            "postgres://bastion:Xy9/k+Q2@db.internal:5432/audit",
+            "postgres://bastion:a?b#c@db.internal/audit",
+        ] {
+            let shown = redact(url);
+            assert!(
+                shown.starts_with("postgres://bastion:***@db.internal"),
+                "{shown}"
+            );
+            assert!(!shown.contains("k+Q2") && !shown.contains("b#c"), "{shown}");
+        }
         assert_eq!(redact("sqlite:///var/lib/b.db"), "sqlite:///var/lib/b.db");
     }
 

@@ -14,11 +14,11 @@ pub struct Play {
     /// The recording (`.cast`).
     file: PathBuf,
     /// Playback speed factor.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = positive_number)]
     speed: f64,
     /// Longest pause, in seconds (longer idle periods are shortened).
-    #[arg(long, value_name = "SECONDS")]
-    idle_limit: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = idle_limit)]
+    idle_limit: Option<Duration>,
     /// Start at this time, e.g. 90s or 2m.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
@@ -68,7 +68,7 @@ impl Play {
         };
         let options = player::PlayOptions {
             speed: self.speed,
-            idle_limit: self.idle_limit.map(Duration::from_secs_f64),
+            idle_limit: self.idle_limit,
             start_at,
             trusted_keys: trusted,
             sidecar: None,
@@ -78,5 +78,36 @@ impl Play {
             .map_err(|e| Failure::failed(anyhow::anyhow!("{e}")))?;
         eprintln!("{report}");
         Ok(())
+    }
+}
+
+/// A finite number above zero.
+fn positive_number(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!("{s:?} is not a number above 0")),
+    }
+}
+
+/// Seconds above zero, as a duration.
+fn idle_limit(s: &str) -> Result<Duration, String> {
+    positive_number(s).and_then(|n| {
+        Duration::try_from_secs_f64(n).map_err(|_| format!("{s:?} seconds is too long"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds_and_idle_limits_must_be_finite_and_positive() {
+        assert_eq!(positive_number("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "nan", "inf", "x"] {
+            assert!(positive_number(bad).is_err(), "{bad}");
+            assert!(idle_limit(bad).is_err(), "{bad}");
+        }
+        assert_eq!(idle_limit("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(idle_limit("1e300").is_err());
     }
 }

@@ -144,6 +144,11 @@ pub async fn start_device(
         &[("client_id", client_id), ("scope", &scopes.join(" "))],
     )
     .await?;
+    device_authorization(url, &answer)
+}
+
+/// The device authorization in a provider's answer.
+fn device_authorization(url: &str, answer: &Value) -> Result<DeviceAuthorization, FlowError> {
     if let Some(e) = answer.get("error").and_then(Value::as_str) {
         return Err(FlowError::Refused(e.to_string()));
     }
@@ -152,8 +157,10 @@ pub async fn start_device(
         url: url.to_string(),
         detail: format!("no {name} in the device authorization"),
     };
+    // Bounded to a day: the values are added to clock readings, and no sign-in waits longer.
     let secs = |name: &str, default: u64| {
-        Duration::from_secs(answer.get(name).and_then(Value::as_u64).unwrap_or(default))
+        let n = answer.get(name).and_then(Value::as_u64).unwrap_or(default);
+        Duration::from_secs(n.min(MAX_DEVICE_SECS))
     };
     Ok(DeviceAuthorization {
         device_code: text("device_code").ok_or_else(|| missing("device_code"))?,
@@ -165,6 +172,9 @@ pub async fn start_device(
         expires_in: secs("expires_in", 600),
     })
 }
+
+/// Largest `interval` or `expires_in` taken from a provider, in seconds.
+const MAX_DEVICE_SECS: u64 = 24 * 3600;
 
 /// RFC 8628 §3.4: one poll of the token endpoint. `slow_down` raises `auth.interval`.
 ///
@@ -192,7 +202,8 @@ pub async fn poll_device(
         .or_else(|e| match e {
             FlowError::Refused(code) if code == "authorization_pending" => Ok(DevicePoll::Pending),
             FlowError::Refused(code) if code == "slow_down" => {
-                auth.interval += Duration::from_secs(5);
+                auth.interval = (auth.interval + Duration::from_secs(5))
+                    .min(Duration::from_secs(MAX_DEVICE_SECS));
                 Ok(DevicePoll::SlowDown)
             }
             other => Err(other),
@@ -380,5 +391,30 @@ fn unreachable(url: &str, e: &reqwest::Error) -> FlowError {
         } else {
             e.to_string()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_times_from_the_provider_are_bounded() {
+        let answer = serde_json::json!({
+            "device_code": "d", "user_code": "U", "verification_uri": "https://op/device",
+            "interval": u64::MAX, "expires_in": u64::MAX,
+        });
+        let auth = device_authorization("https://op/device_authorization", &answer).unwrap();
+        assert_eq!(auth.interval, Duration::from_secs(MAX_DEVICE_SECS));
+        assert_eq!(auth.expires_in, Duration::from_secs(MAX_DEVICE_SECS));
+        // Added to a clock reading, as the pollers do: no overflow.
+        let _ = std::time::Instant::now() + auth.interval + auth.expires_in;
+        let zero = serde_json::json!({
+            "device_code": "d", "user_code": "U", "verification_uri": "https://op/device",
+            "interval": 0,
+        });
+        let auth = device_authorization("https://op/device_authorization", &zero).unwrap();
+        assert_eq!(auth.interval, Duration::from_secs(1));
+        assert_eq!(auth.expires_in, Duration::from_secs(600));
     }
 }

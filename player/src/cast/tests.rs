@@ -91,4 +91,11 @@ fn errors_name_the_line() {
             .unwrap_err();
     assert!(matches!(err, PlayerError::Parse { line: 2, .. }), "{err}");
     assert!(parse_str("").is_err());
+    // Intervals whose sum does not fit a duration: an error on the line, not a panic.
+    let err = parse_str(
+        "{\"version\":3,\"term\":{\"cols\":80,\"rows\":24}}\n[1e19, \"o\", \"a\"]\n[1e19, \"o\", \"b\"]\n",
+    )
+    .unwrap_err();
+    assert!(matches!(err, PlayerError::Parse { line: 3, .. }), "{err}");
+    assert!(err.to_string().contains("overflows"), "{err}");
 }

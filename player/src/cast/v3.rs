@@ -68,7 +68,9 @@ pub(super) fn parse(
         }
         let (interval, code, data): (f64, String, String) =
             serde_json::from_str(&line).map_err(|e| (number, e.to_string()))?;
-        time += seconds(interval).map_err(|e| (number, e))?;
+        time = time
+            .checked_add(seconds(interval).map_err(|e| (number, e))?)
+            .ok_or_else(|| (number, format!("time overflows after interval {interval}")))?;
         let data = match code.as_str() {
             "o" if stderr => EventData::Stderr(data),
             "o" => EventData::Output(data),

@@ -91,7 +91,12 @@ impl Player {
             parser: vt100::Parser::new(initial.0, initial.1, 0),
             next: 0,
             position: Duration::ZERO,
-            speed: options.speed.clamp(MIN_SPEED, MAX_SPEED),
+            // NaN would survive the clamp and make every step panic.
+            speed: if options.speed.is_nan() {
+                1.0
+            } else {
+                options.speed.clamp(MIN_SPEED, MAX_SPEED)
+            },
             paused: false,
             shown: None,
             last_status: String::new(),

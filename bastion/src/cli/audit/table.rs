@@ -220,12 +220,17 @@ fn opt(s: &Option<String>) -> String {
     s.as_deref().map_or("-".to_string(), clean)
 }
 
+/// Last second RFC 3339 can write (9999-12-31T23:59:59Z).
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
 fn time(ms: i64) -> String {
+    // A row can hold any number (a certificate valid for 10,000 years, an edited row): past
+    // year 9999 it is shown as it is stored.
     match u64::try_from(ms) {
-        Ok(ms) => {
-            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+        Ok(m) if m / 1000 <= LAST_RFC3339_SECOND => {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(m)).to_string()
         }
-        Err(_) => ms.to_string(),
+        _ => format!("{ms} ms"),
     }
 }
 
@@ -257,5 +262,14 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "A          B\nlong cell  x\n"
         );
+    }
+
+    #[test]
+    fn times_past_year_9999_are_shown_as_stored() {
+        assert_eq!(time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(time(253_402_300_799_000), "9999-12-31T23:59:59Z");
+        assert_eq!(time(253_402_300_800_000), "253402300800000 ms");
+        assert_eq!(time(i64::MAX), format!("{} ms", i64::MAX));
+        assert_eq!(time(-5), "-5 ms");
     }
 }
