@@ -192,6 +192,17 @@ fn chunks<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
     out
 }
 
+/// `input` masks to `want` in one piece, in two pieces cut anywhere, and byte by byte.
+fn masks_alike_in_every_split(m: &Masker, input: &[u8], want: &str) {
+    let whole = m.mask(input);
+    assert_eq!(String::from_utf8_lossy(&whole), want);
+    for cut in 1..input.len() {
+        let parts: Vec<&[u8]> = vec![&input[..cut], &input[cut..]];
+        assert_eq!(mask_chunked(m, &parts), whole, "cut at {cut}");
+    }
+    assert_eq!(mask_chunked(m, &chunks(input, &[1])), whole);
+}
+
 fn mask_chunked(m: &Masker, parts: &[&[u8]]) -> Vec<u8> {
     let mut rec = m.recording();
     let mut out = Vec::new();
@@ -501,14 +512,7 @@ fn a_match_ending_inside_a_character_masks_all_of_it() {
             "name: ******\u{90ce}",
         ),
     ] {
-        let input = input.as_bytes();
-        let whole = m.mask(input);
-        assert_eq!(String::from_utf8_lossy(&whole), want);
-        for cut in 1..input.len() {
-            let parts: Vec<&[u8]> = vec![&input[..cut], &input[cut..]];
-            assert_eq!(mask_chunked(&m, &parts), whole, "cut at {cut}");
-        }
-        assert_eq!(mask_chunked(&m, &chunks(input, &[1])), whole);
+        masks_alike_in_every_split(&m, input.as_bytes(), want);
     }
 }
 
@@ -526,14 +530,7 @@ fn a_match_starting_inside_a_character_masks_all_of_it() {
         ("\u{1f600}4321!", "******!"),
         ("a \u{e9}123y b", "a ****y b"),
     ] {
-        let input = input.as_bytes();
-        let whole = m.mask(input);
-        assert_eq!(String::from_utf8_lossy(&whole), want);
-        for cut in 1..input.len() {
-            let parts: Vec<&[u8]> = vec![&input[..cut], &input[cut..]];
-            assert_eq!(mask_chunked(&m, &parts), whole, "cut at {cut}");
-        }
-        assert_eq!(mask_chunked(&m, &chunks(input, &[1])), whole);
+        masks_alike_in_every_split(&m, input.as_bytes(), want);
     }
     // A stray continuation byte belongs to no character: only itself is masked.
     assert_eq!(m.mask(b"a \x809999"), b"a *****");
@@ -550,14 +547,7 @@ fn a_match_starting_inside_a_character_masks_all_of_it() {
         ("5678\u{e9}!", "5678\u{e9}!"),
         ("5678\u{4e2d}x", "5678\u{4e2d}x"),
     ] {
-        let input = input.as_bytes();
-        let whole = m.mask(input);
-        assert_eq!(String::from_utf8_lossy(&whole), want);
-        for cut in 1..input.len() {
-            let parts: Vec<&[u8]> = vec![&input[..cut], &input[cut..]];
-            assert_eq!(mask_chunked(&m, &parts), whole, "cut at {cut}");
-        }
-        assert_eq!(mask_chunked(&m, &chunks(input, &[1])), whole);
+        masks_alike_in_every_split(&m, input.as_bytes(), want);
     }
 }
 
