@@ -62,6 +62,13 @@ impl Settings {
             live: Default::default(),
             identities,
             device_login,
+            sessions_by_identity: crate::gateway::places::Places::new(
+                config
+                    .server
+                    .max_sessions_per_identity
+                    .unwrap_or(usize::MAX),
+                usize::MAX,
+            ),
             metrics: Default::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,

@@ -234,6 +234,9 @@ pub struct Server {
     /// Authentication attempts per connection before it is closed.
     #[serde(default = "defaults::max_auth_attempts")]
     pub max_auth_attempts: usize,
+    /// Connections one identity may have open on this bastion at once; none: no limit.
+    #[serde(default)]
+    pub max_sessions_per_identity: Option<usize>,
     /// Time a connection has to authenticate.
     #[serde(default = "defaults::login_grace_time")]
     pub login_grace_time: Seconds,

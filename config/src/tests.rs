@@ -300,7 +300,7 @@ fn zero_values_that_would_break_the_server_are_errors() {
     let src = MINIMAL
         .replace(
             "[ca]",
-            "login_grace_time = \"0s\"\nkeepalive_interval = \"0s\"\nkeepalive_max = 0\nmax_channels_per_connection = 0\nconnect_timeout = \"0s\"\nrevocation_check_interval = \"0s\"\n[ca]\ndefault_ttl = \"0s\"",
+            "max_sessions_per_identity = 0\nlogin_grace_time = \"0s\"\nkeepalive_interval = \"0s\"\nkeepalive_max = 0\nmax_channels_per_connection = 0\nconnect_timeout = \"0s\"\nrevocation_check_interval = \"0s\"\n[ca]\ndefault_ttl = \"0s\"",
         )
         + "\n[recording]\nmax_channel_bytes = 0\n[approval]\nmax_pending_per_user = 0\n";
     let p = problems(&src);
@@ -309,6 +309,7 @@ fn zero_values_that_would_break_the_server_are_errors() {
         "server.keepalive_interval",
         "server.keepalive_max",
         "server.max_channels_per_connection",
+        "server.max_sessions_per_identity",
         "server.connect_timeout",
         "server.revocation_check_interval",
         "ca.default_ttl",

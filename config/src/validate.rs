@@ -54,6 +54,12 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
     if c.server.keepalive_max == 0 {
         bad("server.keepalive_max".into(), "must be at least 1".into());
     }
+    if c.server.max_sessions_per_identity == Some(0) {
+        bad(
+            "server.max_sessions_per_identity".into(),
+            "must be at least 1 (leave it out for no limit)".into(),
+        );
+    }
     if c.server.max_channels_per_connection == 0 {
         bad(
             "server.max_channels_per_connection".into(),

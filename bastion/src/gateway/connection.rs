@@ -42,6 +42,8 @@ pub struct Connection {
     session: Option<Arc<SessionCtx>>,
     /// A destination refusal to tell the user once authentication completes.
     denial: Option<String>,
+    /// This session's place among its identity's sessions on this bastion.
+    session_place: Option<super::places::Place<String>>,
     /// Channels open now; each channel task holds a [`ChannelSlot`] that gives its place back.
     channels: Arc<std::sync::atomic::AtomicUsize>,
     tasks: TaskTracker,
@@ -76,6 +78,7 @@ impl Connection {
             counted: false,
             session: None,
             denial: None,
+            session_place: None,
             channels: Arc::default(),
             tasks,
         }
@@ -172,6 +175,28 @@ impl Connection {
                     "the audit store is unavailable, so no session can be opened (fail closed)"
                         .into(),
                 );
+            }
+        }
+        match self
+            .shared
+            .sessions_by_identity
+            .take(certified.key_id.clone())
+        {
+            Ok(place) => self.session_place = Some(place),
+            Err(full) => {
+                let n = match full {
+                    super::places::Full::Key(n) | super::places::Full::All(n) => n,
+                };
+                let reason = match n {
+                    1 => "1 session of yours is already open on this bastion".to_string(),
+                    n => format!("{n} sessions of yours are already open on this bastion"),
+                } + " (the most one identity may have)";
+                let who = (certified.key_id.as_str(), certified.serial);
+                self.refused(user, &reason, "too-many-sessions", Some(who));
+                // Told once authentication ends (a rejected key would only read "Permission
+                // denied"), and no session starts.
+                self.denial = Some(reason);
+                return Ok(());
             }
         }
         let roles = target::roles_for(&self.shared.config, &certified.principals);
@@ -291,7 +316,7 @@ impl Connection {
         let auth = match login.round(&mut self.sign_in, self.peer.ip()).await {
             Round::Show(text) => {
                 // Waiting for a person at a browser: the sign-in's own place bounds it now
-                // (see `device_slots`), and certificate holders keep this one.
+                // (see `device_login`), and certificate holders keep this one.
                 self.permit = None;
                 show(text)
             }

@@ -19,7 +19,7 @@ use cert_authority::oidc::{Grant, Identities};
 use config::Config;
 use tokio::time::Instant;
 
-use super::device_slots::{DeviceSlots, Slot};
+use super::places::{Full, Place, Places};
 
 /// Longest one keyboard-interactive round waits for the provider.
 const ROUND: Duration = Duration::from_secs(20);
@@ -34,8 +34,11 @@ pub struct DeviceLogin {
     /// Discovered on first use (and again after a failure).
     endpoints: tokio::sync::OnceCell<Endpoints>,
     identities: Arc<Identities>,
-    /// Places for sign-ins waiting for their user.
-    slots: Arc<DeviceSlots>,
+    /// Places for sign-ins waiting for their user, by source (see [`source_of`]). A waiting
+    /// sign-in gives back its unauthenticated-connection place (see `Connection`), so that a
+    /// few slow sign-ins, or someone opening many on purpose, cannot lock certificate holders
+    /// out; these bound it instead.
+    slots: Arc<Places<IpAddr>>,
 }
 
 /// One connection's sign-in.
@@ -57,7 +60,7 @@ pub struct Waiting {
     deadline: Instant,
     next_poll: Instant,
     /// Held while waiting; given back when the sign-in ends either way, or the connection.
-    _slot: Slot,
+    _slot: Place<IpAddr>,
 }
 
 /// What one round produced.
@@ -98,7 +101,7 @@ impl DeviceLogin {
             timeout: oidc.device_login_timeout.duration(),
             endpoints: tokio::sync::OnceCell::new(),
             identities,
-            slots: DeviceSlots::new(
+            slots: Places::new(
                 oidc.device_login_max_per_source,
                 config.server.max_unauthenticated,
             ),
@@ -131,9 +134,9 @@ impl DeviceLogin {
                     *state = SignIn::Waiting(Box::new(w));
                     Round::Show(text)
                 }
-                Err(Start::Busy(busy)) => Round::Failed {
+                Err(Start::Busy(full)) => Round::Failed {
                     code: "device-busy",
-                    reason: format!("sign-in refused: {busy}"),
+                    reason: format!("sign-in refused: {}", busy(full)),
                 },
                 Err(Start::Flow(e)) => Round::Failed {
                     code: "device-unavailable",
@@ -153,7 +156,7 @@ impl DeviceLogin {
     /// Takes a place, then asks the provider for a code (not before: a refused sign-in costs
     /// the provider nothing).
     async fn start(&self, peer: IpAddr) -> Result<Waiting, Start> {
-        let slot = self.slots.take(peer).map_err(Start::Busy)?;
+        let slot = self.slots.take(source_of(peer)).map_err(Start::Busy)?;
         let endpoints = self.endpoints().await.map_err(Start::Flow)?;
         let auth = flows::start_device(&self.http, endpoints, &self.client_id, &self.scopes)
             .await
@@ -214,8 +217,43 @@ impl DeviceLogin {
 
 /// Why a sign-in did not start.
 enum Start {
-    Busy(super::device_slots::Busy),
+    Busy(Full),
     Flow(FlowError),
+}
+
+/// What the user reads when no place is free.
+fn busy(full: Full) -> String {
+    let waiting = |n: usize| match n {
+        1 => "1 sign-in is".to_string(),
+        n => format!("{n} sign-ins are"),
+    };
+    match full {
+        Full::Key(1) => format!(
+            "{} already waiting from your address; finish it first",
+            waiting(1)
+        ),
+        Full::Key(n) => format!(
+            "{} already waiting from your address; finish one first",
+            waiting(n)
+        ),
+        Full::All(n) => format!(
+            "{} already waiting on this bastion; try again shortly",
+            waiting(n)
+        ),
+    }
+}
+
+/// The address a limit applies to: IPv4 as it is (IPv4-mapped IPv6 included), IPv6 by its /64,
+/// which one subscriber usually gets whole.
+fn source_of(peer: IpAddr) -> IpAddr {
+    match peer.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut s = v6.segments();
+            s[4..].fill(0);
+            IpAddr::from(s)
+        }
+        v4 => v4,
+    }
 }
 
 fn failed(e: FlowError) -> Round {
@@ -227,5 +265,31 @@ fn failed(e: FlowError) -> Round {
     Round::Failed {
         code,
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_source_is_an_ipv4_address_or_an_ipv6_64() {
+        assert_eq!(source_of(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
+        assert_eq!(source_of(ip("10.0.0.1")), ip("10.0.0.1"));
+        assert_eq!(source_of(ip("2001:db8::ffff:2")), ip("2001:db8::"));
+        assert_eq!(source_of(ip("2001:db8:0:0:1::9")), ip("2001:db8::"));
+        assert_ne!(source_of(ip("2001:db8:0:1::1")), ip("2001:db8::"));
+        assert_eq!(
+            busy(Full::Key(1)),
+            "1 sign-in is already waiting from your address; finish it first"
+        );
+        assert_eq!(
+            busy(Full::All(64)),
+            "64 sign-ins are already waiting on this bastion; try again shortly"
+        );
     }
 }

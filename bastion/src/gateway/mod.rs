@@ -5,7 +5,7 @@
 //! - [`listener`]: the accept loop, the limit on unauthenticated connections, shutdown.
 //! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
 //! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
-//! - [`device_slots`]: how many such sign-ins may wait, per source and in all.
+//! - [`places`]: bounded places per key (sign-ins waiting per address, sessions per identity).
 //! - [`login_clock`]: when an unauthenticated connection is dropped.
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
 //! - [`watch`]: live sessions reviewers may watch, read only.
@@ -22,13 +22,13 @@
 pub mod bridge;
 pub mod connection;
 pub mod device_login;
-pub mod device_slots;
 pub mod line;
 mod line_hold;
 pub mod listener;
 pub mod live;
 pub mod login_clock;
 pub mod menu;
+pub mod places;
 mod pumps;
 pub mod recording;
 pub mod session;
@@ -75,6 +75,8 @@ pub struct Shared {
     pub identities: Arc<cert_authority::oidc::Identities>,
     /// Device login for users without a certificate (`[oidc] device_login`).
     pub device_login: Option<Arc<device_login::DeviceLogin>>,
+    /// Sessions open on this bastion, by identity (`server.max_sessions_per_identity`).
+    pub sessions_by_identity: Arc<places::Places<String>>,
     /// Figures for `GET /metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Cancelled when the bastion shuts down; channels tell their users.

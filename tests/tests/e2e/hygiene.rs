@@ -67,6 +67,56 @@ fn unauthenticated_connections_are_limited_and_timed_out() {
 }
 
 #[test]
+fn sessions_per_identity_are_limited() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let w = world_with("", "max_sessions_per_identity = 1");
+    let mut first = w
+        .alice
+        .ssh("t1@127.0.0.1", &["echo first-in; sleep 60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(first.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "first-in\n");
+    // A second connection of the same identity is told why, and no session starts.
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo second"]));
+    assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains(
+            "bastion: 1 session of yours is already open on this bastion (the most one identity \
+             may have)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // Another identity has its own allowance.
+    let bob = w.bastion.user("bob@example.test", "ops");
+    let o = run(&mut bob.ssh("t1@127.0.0.1", &["echo bob-in"]));
+    assert_eq!(stdout(&o), "bob-in\n", "{}", stderr(&o));
+    // Once the first session ends, its place is free again.
+    let _ = first.kill();
+    let _ = first.wait();
+    let again = tests::wait_for(Duration::from_secs(15), || {
+        let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo again"]));
+        (stdout(&o) == "again\n").then_some(())
+    });
+    assert!(again.is_some(), "the place was not given back");
+    let auth = tests::audit_json(&w.bastion.config, "auth", &[]);
+    assert!(
+        auth.iter().any(|a| a["reason"] == "too-many-sessions"
+            && a["accepted"] == false
+            && a["identity"] == "alice@example.test"),
+        "{auth:?}"
+    );
+}
+
+#[test]
 fn auth_attempts_per_connection_are_limited() {
     let w = world_with("", "max_auth_attempts = 2");
     let dir = w.bastion.dir.path();
