@@ -243,18 +243,22 @@ fn interleaved_scan<const N: usize>(dfa: &DFA, cache: &mut Cache, hay: &[u8]) ->
     for i in 0..part {
         for (k, state) in states.iter_mut().enumerate() {
             let b = hay[k * part + i];
+            let step = |cache: &mut Cache| match dfa.next_state(cache, *state, b) {
+                Ok(n) => n,
+                Err(e) => panic!("{e}"),
+            };
+            // The common case first: an ordinary state, a transition already computed.
             let mut next = if state.is_tagged() {
-                LazyStateID::default()
+                step(cache)
             } else {
                 dfa.next_state_untagged(cache, *state, b)
             };
-            if state.is_tagged() || next.is_unknown() {
-                next = match dfa.next_state(cache, *state, b) {
-                    Ok(n) => n,
-                    Err(e) => panic!("{e}"),
-                };
+            if next.is_tagged() {
+                if next.is_unknown() {
+                    next = step(cache);
+                }
+                ends += usize::from(next.is_match());
             }
-            ends += usize::from(next.is_match());
             *state = next;
         }
     }
