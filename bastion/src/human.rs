@@ -1,4 +1,5 @@
-//! Durations as people read them in messages: `45s`, `5m 30s`, `2h 5m`.
+//! Durations and counts as people read them in messages: `45s`, `5m 30s`, `2h 5m`;
+//! `1 session`, `3 sessions`.
 
 use std::time::Duration;
 
@@ -18,8 +19,32 @@ pub fn secs(s: u64) -> String {
     duration(Duration::from_secs(s))
 }
 
+/// `n` and `noun`, plural with `s` unless `n` is 1: `1 session`, `3 sessions`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+/// The verb that agrees with `n`.
+pub fn is_are(n: impl Into<u64>) -> &'static str {
+    if n.into() == 1 {
+        "is"
+    } else {
+        "are"
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_agree_with_their_verb() {
+        assert_eq!(super::count(1u32, "session"), "1 session");
+        assert_eq!(super::count(10u32, "sign-in"), "10 sign-ins");
+        assert_eq!((super::is_are(1u32), super::is_are(0u32)), ("is", "are"));
+    }
+
     #[test]
     fn reads_like_a_person_would_say_it() {
         assert_eq!(super::secs(45), "45s");

@@ -82,10 +82,11 @@ pub enum RequestError {
 }
 
 fn too_many(n: u32) -> String {
-    match n {
-        1 => "1 approval request of yours is already waiting for a decision".into(),
-        n => format!("{n} approval requests of yours are already waiting for a decision"),
-    }
+    format!(
+        "{} of yours {} already waiting for a decision",
+        crate::human::count(n, "approval request"),
+        crate::human::is_are(n)
+    )
 }
 
 /// The request as created, before waiting.

@@ -187,10 +187,12 @@ impl Connection {
                 let n = match full {
                     super::places::Full::Key(n) | super::places::Full::All(n) => n,
                 };
-                let reason = match n {
-                    1 => "1 session of yours is already open on this bastion".to_string(),
-                    n => format!("{n} sessions of yours are already open on this bastion"),
-                } + " (the most one identity may have)";
+                let reason = format!(
+                    "{} of yours {} already open on this bastion (the most one identity may \
+                     have)",
+                    crate::human::count(n as u64, "session"),
+                    crate::human::is_are(n as u64)
+                );
                 let who = (certified.key_id.as_str(), certified.serial);
                 self.refused(user, &reason, "too-many-sessions", Some(who));
                 // Told once authentication ends (a rejected key would only read "Permission

@@ -223,22 +223,18 @@ enum Start {
 
 /// What the user reads when no place is free.
 fn busy(full: Full) -> String {
-    let waiting = |n: usize| match n {
-        1 => "1 sign-in is".to_string(),
-        n => format!("{n} sign-ins are"),
-    };
+    use crate::human::{count, is_are};
     match full {
-        Full::Key(1) => format!(
-            "{} already waiting from your address; finish it first",
-            waiting(1)
-        ),
         Full::Key(n) => format!(
-            "{} already waiting from your address; finish one first",
-            waiting(n)
+            "{} {} already waiting from your address; finish {} first",
+            count(n as u64, "sign-in"),
+            is_are(n as u64),
+            if n == 1 { "it" } else { "one" }
         ),
         Full::All(n) => format!(
-            "{} already waiting on this bastion; try again shortly",
-            waiting(n)
+            "{} {} already waiting on this bastion; try again shortly",
+            count(n as u64, "sign-in"),
+            is_are(n as u64)
         ),
     }
 }
