@@ -95,7 +95,8 @@ impl<'de> Deserialize<'de> for Seconds {
 pub enum Capability {
     /// Interactive shells.
     Shell,
-    /// Remote commands (`ssh host cmd`), including `scp` in its legacy mode.
+    /// Remote commands (`ssh host cmd`), including `scp` in its legacy mode (passed untouched
+    /// as a transfer only with `Sftp` too; else recorded and masked like any command).
     Exec,
     /// The sftp subsystem (and modern `scp`).
     Sftp,

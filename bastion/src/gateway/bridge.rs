@@ -368,10 +368,18 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         ),
         Start::Subsystem(n) => (ChannelKind::Subsystem, Some(n.clone())),
     };
-    // A transfer never asks for a terminal; one with a terminal is a person's session.
+    // A transfer never asks for a terminal; one with a terminal is a person's session. A
+    // legacy scp or rsync is passed untouched and unrecorded only for roles that may transfer
+    // files anyway (sftp): the program is found by name on a target the user controls, so an
+    // exec-only user could name any program `scp` and have its output neither masked nor
+    // recorded.
     let transfer = match &start {
         Start::Subsystem(_) => true,
-        Start::Exec(c) => pty.is_none() && crate::masking::is_transfer_command(c),
+        Start::Exec(c) => {
+            pty.is_none()
+                && access.allows(Capability::Sftp)
+                && crate::masking::is_transfer_command(c)
+        }
         Start::Shell => false,
     };
     let masker = ctx.shared.maskers.for_access(&access);
