@@ -132,7 +132,16 @@ fn interactive_shell_output_is_masked() {
     t.type_text("# typed 234-56-7891");
     // Echoed raw (a masked echo would show "# typed ***-**-****" and never this).
     t.wait_for("# typed 234-56-7891", Duration::from_secs(15));
-    t.keys(&["C-c"]);
+    // Run it (a comment) rather than cancel it: bash sometimes puts a line cancelled with
+    // Ctrl-C back after the new prompt when the key arrives right after the text, and the
+    // `exit` typed next then joins it.
+    t.keys(&["Enter"]);
+    tests::wait_for(Duration::from_secs(15), || {
+        let screen = t.screen();
+        let after = screen.split("# typed 234-56-7891").nth(1)?;
+        after.contains("REMOTE$").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no prompt after the comment:\n{}", t.screen()));
     t.type_text("exit");
     t.keys(&["Enter"]);
     bastion.wait_log("recording sealed");
@@ -209,6 +218,31 @@ fn transfers_arrive_byte_identical_and_are_not_recorded_as_content() {
             .then_some(())
     })
     .expect("the fake transfer recorded, masked");
+}
+
+#[test]
+fn a_program_named_scp_passes_unrecorded_only_for_roles_that_may_transfer_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let b = tests::BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .target("t1", &sshd, "")
+        .role("name = \"runner\"\nprincipals = [\"ops\"]\ntargets = [\"*\"]\nlogins = [\"root\", \"bastion-e2e\"]\nallow = [\"exec\"]")
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    // Any program can be called scp on a target the user controls.
+    let fake = bastion.dir.path().join("scp");
+    std::fs::write(&fake, "#!/bin/sh\necho SSN 123-45-6789\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run(&mut alice.ssh("t1@127.0.0.1", &[&format!("{} -f x", fake.display())]));
+    assert_eq!(stdout(&o), "SSN ***-**-****\n", "{}", stderr(&o));
+    tests::wait_for(Duration::from_secs(10), || {
+        recording_text(bastion.dir.path())
+            .contains("SSN ***-**-****")
+            .then_some(())
+    })
+    .expect("recorded, masked, like any command");
+    assert!(!recording_text(bastion.dir.path()).contains("123-45-6789"));
 }
 
 /// `bastion mask-test --config CONFIG ARGS` with `input` on stdin.
