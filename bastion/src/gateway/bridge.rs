@@ -500,9 +500,16 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             }
         };
         drop(hold);
-        // An approval recorded in the instant the client left still runs nothing.
+        // An approval recorded in the instant the client left still runs nothing, nor one
+        // whose recording failed while it waited (fail closed).
         let held = match held {
             Ok(()) if gone.is_cancelled() => Err(("cancelled".to_string(), 126)),
+            Ok(()) if recording.failed.is_cancelled() => Err((
+                "bastion: this session can no longer be recorded (the recording store failed), \
+                 so the command was not run"
+                    .to_string(),
+                126,
+            )),
             other => other,
         };
         match held {
@@ -539,27 +546,6 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     };
     let (up_rx, up_tx, pending) = upstream;
     let up_tx = Arc::new(up_tx);
-    for m in early {
-        let sent = match m {
-            ChannelMsg::Data { data } => up_tx.data_bytes(data).await,
-            ChannelMsg::Eof => up_tx.eof().await,
-            _ => Ok(()),
-        };
-        if sent.is_err() {
-            client
-                .fail(&target_lost_message(&access.target.name), 255)
-                .await;
-            Box::pin(end_unrun(
-                &ctx,
-                row,
-                recording,
-                255,
-                "target connection lost",
-            ))
-            .await;
-            return;
-        }
-    }
     // Transfers pass untouched; a role may see unmasked live output (recordings are always masked).
     let live = (!transfer && access.live_masking).then(|| {
         LiveMasks::new(
@@ -600,7 +586,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         typed: (pty.is_some() && live.is_some()).then(Default::default),
         publisher,
     };
-    let exit = pumps.run(rx, up_rx, up_tx, pending, live).await;
+    let exit = pumps.run(rx, early, up_rx, up_tx, pending, live).await;
     let sealed = Box::pin(seal(recording)).await;
     let end = ChannelEnd {
         ended_at_ms: crate::audit::now_ms(),
@@ -957,7 +943,14 @@ pub async fn run_forward(
             typed: None,
         };
         let exit = pumps
-            .run(rx, up_rx, Arc::new(up_tx), VecDeque::new(), None)
+            .run(
+                rx,
+                Vec::new(),
+                up_rx,
+                Arc::new(up_tx),
+                VecDeque::new(),
+                None,
+            )
             .await;
         let end = ChannelEnd {
             ended_at_ms: crate::audit::now_ms(),

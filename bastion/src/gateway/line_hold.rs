@@ -170,6 +170,14 @@ impl Pumps {
         Ok(None)
     }
 
+    /// Records keys typed while a line is held, when the channel records input.
+    async fn record_typed(&self, data: &Bytes) {
+        if self.rec.as_ref().is_some_and(|r| r.records_input) {
+            // A failed recording ends the channel through the pumps' own watch.
+            let _ = self.record(RecEvent::Input(data.clone())).await;
+        }
+    }
+
     /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(Err(why))`
     /// when the request could not be stored or followed: the line is not run, and `why` says
     /// so to the user.
@@ -232,8 +240,13 @@ impl Pumps {
             tokio::select! {
                 d = &mut wait => break d,
                 m = rx.wait() => match m {
-                    Some(ChannelMsg::Data { data }) if data.contains(&0x03) => gone.cancel(),
+                    Some(ChannelMsg::Data { data }) if data.contains(&0x03) => {
+                        self.record_typed(&data).await;
+                        gone.cancel();
+                    }
                     Some(ChannelMsg::Data { data }) => {
+                        // Recorded as typed, even if it never reaches the target.
+                        self.record_typed(&data).await;
                         if typed.len() + data.len() <= MAX_HELD_INPUT {
                             typed.extend_from_slice(&data);
                         }
@@ -247,6 +260,11 @@ impl Pumps {
                     }
                     Some(_) => {}
                 },
+                // Nothing runs unrecorded: the channel ends (the pumps tell the user).
+                _ = self.recording_failed() => {
+                    gone.cancel();
+                    return Err(());
+                }
             }
         };
         let decision = match decision {

@@ -132,9 +132,13 @@ const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 pub(super) const MAX_HELD_INPUT: usize = 64 * 1024;
 
 impl Pumps {
+    /// `early` is what the client sent before the channel started (or while its command was
+    /// held for approval): it goes first, through the same path as later input (recorded,
+    /// lines judged), never straight to the target.
     pub(super) async fn run(
         self,
         client_rx: ChannelReadHalf,
+        early: Vec<ChannelMsg>,
         up_rx: ChannelReadHalf,
         up_tx: Arc<ChannelWriteHalf<russh::client::Msg>>,
         pending: VecDeque<Pending>,
@@ -148,7 +152,7 @@ impl Pumps {
             let up_tx = up_tx.clone();
             async move { this.output(up_rx, up_tx, pending, live, waiting).await }.in_current_span()
         });
-        this.input(client_rx, &upward).await;
+        this.input(client_rx, early, &upward).await;
         let exit = output.await.unwrap_or_default();
         let _ = up_tx.close().await;
         exit
@@ -196,21 +200,28 @@ impl Pumps {
     }
 
     /// Resolves when the recording has failed (never for unrecorded channels).
-    async fn recording_failed(&self) {
+    pub(super) async fn recording_failed(&self) {
         match &self.rec {
             Some(rec) => rec.failed.cancelled().await,
             None => std::future::pending().await,
         }
     }
 
-    /// Client → target.
-    async fn input(&self, mut rx: ChannelReadHalf, up: &Upward) {
+    /// Client → target, starting with `early`.
+    async fn input(&self, mut rx: ChannelReadHalf, early: Vec<ChannelMsg>, up: &Upward) {
+        let mut early = early.into_iter();
         loop {
             up.room(&self.done).await;
-            let msg = tokio::select! {
-                m = rx.wait() => m,
-                _ = self.done.cancelled() => break,
-                _ = self.recording_failed() => break,
+            if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
+                break;
+            }
+            let msg = match early.next() {
+                Some(m) => Some(m),
+                None => tokio::select! {
+                    m = rx.wait() => m,
+                    _ = self.done.cancelled() => break,
+                    _ = self.recording_failed() => break,
+                },
             };
             let sent = match msg {
                 Some(ChannelMsg::Data { data }) => {

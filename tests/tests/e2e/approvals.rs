@@ -167,6 +167,56 @@ fn denied_and_timed_out_exec_exits_126_with_the_reason() {
 }
 
 #[test]
+fn input_sent_while_a_command_is_held_is_recorded_once_it_runs() {
+    use std::io::Write;
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = roles(
+        b.section_table("recording", "record_input = true")
+            .target("t1", &sshd, ""),
+        RULE,
+    )
+    .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    let bob = bastion.user("bob@example.test", "leads");
+    let mut child = alice
+        .ssh("t1@127.0.0.1", &["cat # drop"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = held(&bastion);
+    // Typed while the command waits: it reaches the target only after approval, and the
+    // recording has it as input like anything typed later.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"sent-while-held 123-45-6789\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let ok = review(&bob, &format!("approve {id}"));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        stdout(&out),
+        "sent-while-held ***-**-****\n",
+        "{}",
+        stderr(&out)
+    );
+    bastion.wait_log("recording sealed");
+    let rec: String = crate::recording::casts(&bastion.dir.path().join("recordings"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        rec.lines()
+            .any(|l| l.contains("\"i\"") && l.contains("sent-while-held ***-**-****")),
+        "{rec}"
+    );
+    assert!(!rec.contains("123-45-6789"), "{rec}");
+}
+
+#[test]
 fn review_needs_a_review_role() {
     let w = world(RULE);
     let carol = w.bastion.user("carol@example.test", "ops");
