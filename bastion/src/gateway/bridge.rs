@@ -417,7 +417,10 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         },
         target: access.target.name.clone(),
         login: access.login.clone(),
-        pty: pty.as_ref().map(|p| (p.term.clone(), p.cols, p.rows)),
+        // The client names its terminal type; stored masked like every client string.
+        pty: pty
+            .as_ref()
+            .map(|p| (recording::mask_text(&masker, &p.term), p.cols, p.rows)),
         recording_path: Some(recording.path.display().to_string()),
     };
     // Approval hold: the command is known before the target sees anything.
@@ -913,7 +916,10 @@ pub async fn run_forward(
             channel,
             started_at_ms: crate::audit::now_ms(),
             kind: "forward".into(),
-            command: Some(format!("{}:{}", fwd.host, fwd.port)),
+            command: Some(recording::mask_text(
+                &ctx.shared.maskers.for_access(&access),
+                &format!("{}:{}", fwd.host, fwd.port),
+            )),
             target: access.target.name.clone(),
             login: access.login.clone(),
             pty: None,
