@@ -588,6 +588,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         shell_hold,
         typed: (pty.is_some() && live.is_some()).then(Default::default),
         publisher,
+        relayed: Default::default(),
     };
     let exit = pumps.run(rx, early, up_rx, up_tx, pending, live).await;
     let sealed = Box::pin(seal(recording)).await;
@@ -947,6 +948,7 @@ pub async fn run_forward(
             shell_hold: None,
             publisher: None,
             typed: None,
+            relayed: Default::default(),
         };
         let exit = pumps
             .run(
@@ -962,8 +964,8 @@ pub async fn run_forward(
             ended_at_ms: crate::audit::now_ms(),
             exit_status: exit.status,
             exit_signal: exit.signal,
-            bytes_in: 0,
-            bytes_out: 0,
+            bytes_in: exit.bytes_in,
+            bytes_out: exit.bytes_out,
             final_hash: None,
             signature: None,
             close_reason: "closed (port forward: not recorded)".into(),

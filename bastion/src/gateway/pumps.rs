@@ -25,6 +25,9 @@ use super::upward::Upward;
 pub(super) struct ExitInfo {
     pub(super) status: Option<u32>,
     pub(super) signal: Option<String>,
+    /// Bytes from the client to the target, and back (both output streams).
+    pub(super) bytes_in: u64,
+    pub(super) bytes_out: u64,
 }
 
 /// A request sent upstream whose reply is still due.
@@ -53,6 +56,15 @@ pub(super) struct Pumps {
     pub(super) publisher: Option<super::watch::Publisher>,
     /// Recent keystrokes of a live-masked terminal, whose echo skips the masking hold.
     pub(super) typed: Option<super::live::Typed>,
+    /// Bytes relayed each way (a recording counts its own; port forwards have only these).
+    pub(super) relayed: Relayed,
+}
+
+/// Bytes relayed by a channel's pumps.
+#[derive(Debug, Default)]
+pub(super) struct Relayed {
+    input: std::sync::atomic::AtomicU64,
+    output: std::sync::atomic::AtomicU64,
 }
 
 /// What an interactive shell needs to hold a command line at Enter.
@@ -153,8 +165,10 @@ impl Pumps {
             async move { this.output(up_rx, up_tx, pending, live, waiting).await }.in_current_span()
         });
         this.input(client_rx, early, &upward).await;
-        let exit = output.await.unwrap_or_default();
+        let mut exit = output.await.unwrap_or_default();
         let _ = up_tx.close().await;
+        exit.bytes_in = this.relayed.input.load(Ordering::Relaxed);
+        exit.bytes_out = this.relayed.output.load(Ordering::Relaxed);
         exit
     }
 
@@ -226,6 +240,9 @@ impl Pumps {
             let sent = match msg {
                 Some(ChannelMsg::Data { data }) => {
                     self.ctx.touch();
+                    self.relayed
+                        .input
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
                     let records_input = self.rec.as_ref().is_some_and(|r| r.records_input);
                     if records_input && !self.record(RecEvent::Input(data.clone())).await {
                         break;
@@ -364,6 +381,9 @@ impl Pumps {
                 Some(ChannelMsg::Data { data }) => {
                     self.ctx.touch();
                     self.ctx.shared.metrics.bytes_out.add(data.len() as u64);
+                    self.relayed
+                        .output
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
                     if let Some(h) = &self.shell_hold {
                         if let Ok(mut t) = h.tracker.lock() {
                             t.output(&data);
@@ -403,6 +423,9 @@ impl Pumps {
                 }
                 Some(ChannelMsg::ExtendedData { data, ext }) => {
                     self.ctx.touch();
+                    self.relayed
+                        .output
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
                     let (recorded, shown) = match live.as_mut() {
                         Some(l) => {
                             let s = l.err(&data);

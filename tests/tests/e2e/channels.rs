@@ -214,6 +214,22 @@ fn port_forwarding_is_refused_unless_a_role_allows_it() {
     let w = world_with_forwarding();
     let (got, _) = forward_and_read(&w, w.sshd.port);
     assert!(got.starts_with("SSH-2.0-OpenSSH"), "{got}");
+    // The forward's row counts what crossed it (its bytes are not recorded).
+    let row = tests::wait_for(Duration::from_secs(15), || {
+        tests::audit_json(&w.bastion.config, "channels", &[])
+            .into_iter()
+            .find(|c| c["kind"] == "forward" && !c["ended_at_ms"].is_null())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{:?}",
+            tests::audit_json(&w.bastion.config, "channels", &[])
+        )
+    });
+    assert!(
+        row["bytes_out"].as_u64().unwrap_or(0) >= got.len() as u64,
+        "{row}"
+    );
     // Nothing listens there: the client hears "connect failed", as with a direct connection.
     let (got, said) = forward_and_read(&w, free_port());
     assert_eq!(got, "");
