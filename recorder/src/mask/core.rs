@@ -576,16 +576,10 @@ impl Core {
     /// Index of the first byte of the character that `vis[i]` belongs to: `i` unless `vis[i]`
     /// continues a sequence whose lead byte is before it.
     fn char_start(&self, i: usize) -> usize {
-        if !matches!(self.vis.get(i), Some(0x80..=0xbf)) {
-            return i;
+        match self.vis.get(i) {
+            Some(0x80..=0xbf) => self.lead_covering(i),
+            _ => i,
         }
-        for j in (i.saturating_sub(3)..i).rev() {
-            match self.vis[j] {
-                0x80..=0xbf => continue,
-                b => return if j + utf8_len(b) > i { j } else { i },
-            }
-        }
-        i
     }
 
     /// Where text before `i` may be released without cutting a character a later match could
@@ -593,8 +587,14 @@ impl Core {
     /// of a character whose last bytes have not arrived.
     fn uncut(&self, i: usize) -> usize {
         if i < self.vis.len() {
-            return self.char_start(i);
+            self.char_start(i)
+        } else {
+            self.lead_covering(i)
         }
+    }
+
+    /// The lead byte within three bytes before `i` whose sequence reaches `i`, else `i`.
+    fn lead_covering(&self, i: usize) -> usize {
         for j in (i.saturating_sub(3)..i).rev() {
             match self.vis[j] {
                 0x80..=0xbf => continue,
