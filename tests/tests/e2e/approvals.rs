@@ -23,7 +23,11 @@ fn roles(b: BastionBuilder, rule: &str) -> BastionBuilder {
 }
 
 fn world(rule: &str) -> World {
-    let b = BastionBuilder::new();
+    world_from(BastionBuilder::new(), rule)
+}
+
+/// [`world`], from a builder already given other settings.
+fn world_from(b: BastionBuilder, rule: &str) -> World {
     let sshd = b.sshd("t1");
     let bastion = roles(b.target("t1", &sshd, ""), rule).start();
     let alice = bastion.user("alice@example.test", "ops,leads");
@@ -169,16 +173,11 @@ fn denied_and_timed_out_exec_exits_126_with_the_reason() {
 #[test]
 fn input_sent_while_a_command_is_held_is_recorded_once_it_runs() {
     use std::io::Write;
-    let b = BastionBuilder::new();
-    let sshd = b.sshd("t1");
-    let bastion = roles(
-        b.section_table("recording", "record_input = true")
-            .target("t1", &sshd, ""),
+    let w = world_from(
+        BastionBuilder::new().section_table("recording", "record_input = true"),
         RULE,
-    )
-    .start();
-    let alice = bastion.user("alice@example.test", "ops");
-    let bob = bastion.user("bob@example.test", "leads");
+    );
+    let (bastion, alice, bob) = (&w.bastion, &w.alice, &w.bob);
     let mut child = alice
         .ssh("t1@127.0.0.1", &["cat # drop"])
         .stdin(Stdio::piped())
@@ -186,14 +185,14 @@ fn input_sent_while_a_command_is_held_is_recorded_once_it_runs() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let id = held(&bastion);
+    let id = held(bastion);
     // Typed while the command waits: it reaches the target only after approval, and the
     // recording has it as input like anything typed later.
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"sent-while-held 123-45-6789\n").unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let ok = review(&bob, &format!("approve {id}"));
+    let ok = review(bob, &format!("approve {id}"));
     assert!(ok.status.success(), "{}", stderr(&ok));
     drop(stdin);
     let out = child.wait_with_output().unwrap();
@@ -267,22 +266,10 @@ fn a_request_held_on_one_bastion_is_approved_through_another() {
 
 #[test]
 fn requests_beyond_the_per_user_limit_are_refused_at_once() {
-    let b = BastionBuilder::new();
-    let sshd = b.sshd("t1");
-    let bastion = roles(
-        b.section_table("approval", "max_pending_per_user = 2")
-            .target("t1", &sshd, ""),
+    let w = world_from(
+        BastionBuilder::new().section_table("approval", "max_pending_per_user = 2"),
         RULE,
-    )
-    .start();
-    let alice = bastion.user("alice@example.test", "ops");
-    let bob = bastion.user("bob@example.test", "leads");
-    let w = World {
-        bastion,
-        _sshd: sshd,
-        alice,
-        bob,
-    };
+    );
     let (bastion, alice, bob) = (&w.bastion, &w.alice, &w.bob);
     let waiting = |n: usize| {
         tests::wait_for(Duration::from_secs(15), || {
