@@ -84,6 +84,11 @@ fn load(path: &std::path::Path, key: &str) -> Result<PrivateKey> {
     load_private_key(path).with_context(|| format!("{key} ({})", path.display()))
 }
 
+/// Messages russh queues per channel for its reader (each at most a packet, 32 KiB). Towards
+/// the client the pumps always read; from a target the queue is what waits while the client is
+/// slow, so it bounds a channel's memory (russh's default, 100, is 3 MiB).
+pub const CHANNEL_QUEUE: usize = 16;
+
 fn server_config(config: &Config, host_key: PrivateKey, device_login: bool) -> ServerConfig {
     let s = &config.server;
     let methods: &[MethodKind] = if device_login {
@@ -108,6 +113,10 @@ fn server_config(config: &Config, host_key: PrivateKey, device_login: bool) -> S
         keepalive_interval: Some(s.keepalive_interval.duration()),
         keepalive_max: s.keepalive_max,
         nodelay: true,
+        // Input beyond the window is bounded by the input pumps (see gateway::inflow), which
+        // always take what arrives: a short queue per channel is enough.
+        window_size: crate::gateway::inflow::CHANNEL_WINDOW,
+        channel_buffer_size: CHANNEL_QUEUE,
         ..Default::default()
     }
 }

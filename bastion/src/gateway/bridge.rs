@@ -23,10 +23,11 @@ use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelMsg, ChannelOpenFailure, ChannelReadHalf, ChannelWriteHalf, Pty};
 use tracing::{info, warn, Instrument};
 
+use super::inflow::ChannelInflow;
 use super::line::LineTracker;
 use super::live::LiveMasks;
 use super::menu;
-use super::pumps::{Pending, Pumps, ShellHold};
+use super::pumps::{ExitInfo, Pending, Pumps, ShellHold};
 use super::recording::{self, ChannelInfo, ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
@@ -39,7 +40,7 @@ const EARLY_MESSAGE_COST: usize = 64;
 
 /// What buffering `m` (data or EOF, kept until the command starts) counts against
 /// [`MAX_EARLY_BYTES`]: a repeated EOF costs a slot too, so a flood of them is bounded.
-fn early_cost(m: &ChannelMsg) -> usize {
+pub(super) fn early_cost(m: &ChannelMsg) -> usize {
     match m {
         ChannelMsg::Data { data } => data.len(),
         _ => EARLY_MESSAGE_COST,
@@ -163,6 +164,9 @@ impl Client {
 }
 
 async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut client: Client) {
+    // What the client sends before its command runs counts against the channel's input bounds
+    // like anything queued for the target.
+    let inflow = Arc::new(ctx.inflow.channel());
     // Setup: collect what the client asks for until it says what the channel is for.
     let mut pty: Option<PtyRequest> = None;
     let mut env: Vec<(String, String)> = Vec::new();
@@ -225,6 +229,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             }
             Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
                 early_bytes += early_cost(&m);
+                inflow.add(early_cost(&m));
                 if early_bytes > MAX_EARLY_BYTES {
                     warn!("client sent too much data before starting a shell or command");
                     client
@@ -423,196 +428,326 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             .map(|p| (recording::mask_text(&masker, &p.term), p.cols, p.rows)),
         recording_path: Some(recording.path.display().to_string()),
     };
-    // Approval hold: the command is known before the target sees anything.
-    let raw_command = match &start {
-        Start::Exec(c) => Some(String::from_utf8_lossy(c).into_owned()),
-        _ => None,
+    let relay = Relay {
+        ctx: &ctx,
+        access: &access,
+        start: &start,
+        pty: pty.as_ref(),
+        env: &env,
+        masker: &masker,
+        transfer,
+        recording: &recording,
     };
-    let rule = match &start {
-        Start::Subsystem(_) => None,
-        _ => ctx
-            .shared
-            .approvals
-            .matching(&access, raw_command.as_deref()),
-    };
-    // Without an approval hold, the target's channel opens while the audit row is written (one
-    // round trip saved); nothing is asked of the target until the row exists (fail closed).
-    let (audited, opened_early) = if rule.is_none() {
-        let (a, c) = tokio::join!(
-            Box::pin(ctx.shared.audit.channel_opened(&opened)),
-            Box::pin(open_channel(&ctx, &access))
-        );
-        (a, Some(c))
-    } else {
-        (
-            Box::pin(ctx.shared.audit.channel_opened(&opened)).await,
-            None,
-        )
-    };
-    let row = match audited {
-        Ok(row) => row,
-        Err(e) => {
-            tracing::error!("audit store unavailable, channel refused: {e}");
-            if let Some(Ok(c)) = opened_early {
-                let _ = c.close().await;
-            }
-            client
-                .fail("bastion: the audit store is unavailable, so this session may not start (fail closed)", 1)
-                .await;
-            let _ = recording
-                .send(RecEvent::Marker("refused: audit store unavailable".into()))
-                .await;
-            Box::pin(seal(recording)).await;
-            return;
-        }
-    };
-    let _ = recording
-        .send(RecEvent::Marker(format!("{} started", start.kind())))
-        .await;
-
-    if let Some(rule) = rule {
-        let masked = raw_command
-            .as_deref()
-            .map(|c| recording::mask_text(&masker, c))
-            .unwrap_or_else(|| "(interactive shell)".into());
-        // While the command waits, the client may give up (a killed ControlMaster client, a
-        // CI timeout): its channel closing cancels the request, so an approval given later
-        // runs nothing. Input sent meanwhile is kept for the command, up to a bound.
-        let gone = ctx.closed.child_token();
-        let mut hold = Box::pin(approval_hold(
-            &ctx, &access, &client, &recording, rule, masked, &gone,
-        ));
-        let mut listening = true;
-        let held = loop {
-            tokio::select! {
-                r = &mut hold => break r,
-                m = rx.wait(), if listening => match m {
-                    Some(ChannelMsg::Close) | None => {
-                        info!("the client closed the channel while its command was held");
-                        listening = false;
-                        gone.cancel();
-                    }
-                    Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
-                        early_bytes += early_cost(&m);
-                        early.push(m);
-                        // Past the bound, input waits in the channel (and its window) instead.
-                        listening = early_bytes <= MAX_EARLY_BYTES;
-                    }
-                    Some(_) => {}
-                },
-            }
-        };
-        drop(hold);
-        // An approval recorded in the instant the client left still runs nothing, nor one
-        // whose recording failed while it waited (fail closed).
-        let held = match held {
-            Ok(()) if gone.is_cancelled() => Err(("cancelled".to_string(), 126)),
-            Ok(()) if recording.failed.is_cancelled() => Err((
-                "bastion: this session can no longer be recorded (the recording store failed), \
-                 so the command was not run"
-                    .to_string(),
-                126,
-            )),
-            other => other,
-        };
-        match held {
-            Ok(()) => {}
-            Err((text, status)) => {
-                client.fail(&text, status).await;
-                Box::pin(end_unrun(&ctx, row, recording, status, "not run")).await;
-                return;
-            }
-        }
-    }
-
-    let channel = match opened_early {
-        Some(c) => c,
-        None => Box::pin(open_channel(&ctx, &access)).await,
-    };
-    let upstream = match Box::pin(connect(
-        &client,
-        &access,
-        channel,
-        pty.as_ref(),
-        &env,
-        &start,
-    ))
-    .await
-    {
-        Some(u) => u,
-        None => {
-            // The user has been told why; the row and recording end here, not with the
-            // connection.
-            Box::pin(end_unrun(&ctx, row, recording, 255, "target unreachable")).await;
-            return;
-        }
-    };
-    let (up_rx, up_tx, pending) = upstream;
-    let up_tx = Arc::new(up_tx);
-    // Transfers pass untouched; a role may see unmasked live output (recordings are always masked).
-    let live = (!transfer && access.live_masking).then(|| {
-        LiveMasks::new(
-            &masker,
-            Duration::from_millis(ctx.shared.config.masking.live_hold_ms),
-        )
-    });
-    // Any interactive session (a pty: a shell, or `ssh -t host cmd`) has its lines watched.
-    let shell_hold = (!transfer && ctx.shared.approvals.has_line_rules(&access))
-        .then_some(pty.as_ref())
-        .flatten()
-        .map(|p| ShellHold {
-            tracker: std::sync::Mutex::new(LineTracker::new(p.cols, p.rows)),
-            access: access.clone(),
-            masker: masker.clone(),
-            echo: std::sync::Mutex::new(super::pumps::EchoClock::new()),
-        });
-    // Reviewers may watch interactive sessions, masked as the user sees them.
-    let publisher = (pty.is_some() && live.is_some()).then(|| {
-        ctx.shared.live.publish(
-            format!("{}-{}", ctx.id, u32::from(client.id)),
-            ctx.user.key_id.clone(),
-            access.target.name.clone(),
-            access.login.clone(),
-            recording.path.clone(),
-            recording.flusher(),
-        )
-    });
-    let _running = pty.is_none().then(|| ctx.command_running());
-    let pumps = Pumps {
-        ctx: ctx.clone(),
-        client,
-        done: ctx.closed.child_token(),
-        client_left: AtomicBool::new(false),
-        hold_eof: true,
-        rec: Some(recording.clone()),
-        shell_hold,
-        typed: (pty.is_some() && live.is_some()).then(Default::default),
-        publisher,
-        relayed: Default::default(),
-    };
-    let exit = pumps.run(rx, early, up_rx, up_tx, pending, live).await;
+    // Everything from here waits on the client, the target or a reviewer; once the client's
+    // connection is gone for good, it is dropped (see `until_gone`) and the recording sealed
+    // all the same.
+    let mut row = None;
+    let outcome = until_gone(
+        &ctx,
+        Box::pin(relay.run(opened, &mut row, rx, client, early, inflow)),
+    )
+    .await;
     let sealed = Box::pin(seal(recording)).await;
+    let Some(row) = row else {
+        // Refused before its audit row existed: nothing to close.
+        return;
+    };
+    let sealed_hash = sealed.as_ref().map(|s| s.checkpoint.hash.clone());
+    let signature = sealed.as_ref().map(|s| s.checkpoint.sig.clone());
+    let counted = |f: fn(&recorder::Counters) -> u64| sealed.as_ref().map_or(0, |s| f(&s.counters));
+    let (exit_status, exit_signal, close_reason) = match outcome {
+        Some(Outcome::Ran(exit)) => (exit.status, exit.signal, "closed"),
+        Some(Outcome::NotRun { status, reason }) => (Some(status), None, reason),
+        None => {
+            warn!("the client's connection is gone and the channel did not end by itself: closed");
+            (None, None, "client gone")
+        }
+    };
+    let close_reason = if sealed.is_some() {
+        close_reason.to_string()
+    } else {
+        format!("{close_reason}; recording not sealed")
+    };
     let end = ChannelEnd {
         ended_at_ms: crate::audit::now_ms(),
-        exit_status: exit.status,
-        exit_signal: exit.signal,
-        bytes_in: sealed.as_ref().map(|s| s.counters.input_bytes).unwrap_or(0),
-        bytes_out: sealed
-            .as_ref()
-            .map(|s| s.counters.output_bytes + s.counters.stderr_bytes)
-            .unwrap_or(0),
-        final_hash: sealed.as_ref().map(|s| s.checkpoint.hash.clone()),
-        signature: sealed.as_ref().map(|s| s.checkpoint.sig.clone()),
-        close_reason: if sealed.is_some() {
-            "closed".into()
-        } else {
-            "closed; recording not sealed".into()
-        },
+        exit_status,
+        exit_signal,
+        bytes_in: counted(|c| c.input_bytes),
+        bytes_out: counted(|c| c.output_bytes + c.stderr_bytes),
+        final_hash: sealed_hash,
+        signature,
+        close_reason,
     };
     ctx.shared
         .endings
         .record(Ending::Channel { channel: row, end })
         .await;
+}
+
+/// How a channel's relay ended.
+enum Outcome {
+    /// The command ran; how it ended.
+    Ran(ExitInfo),
+    /// It never ran (refused by a reviewer, the target unreachable): the status the user got.
+    NotRun { status: u32, reason: &'static str },
+}
+
+/// How long a channel may go on once its client's connection is gone: time for the command's
+/// last output and exit status to reach the recording.
+const GONE_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs `work` to its end, or until the client's connection has been gone for [`GONE_GRACE`]:
+/// then `work` is dropped, which cancels whatever it waits on (a target that stopped reading, a
+/// reviewer, a write the client will never take) and releases the channel's readers, which the
+/// connections' event loops may be waiting on. `None` when it was dropped.
+async fn until_gone<T>(ctx: &SessionCtx, work: impl std::future::Future<Output = T>) -> Option<T> {
+    let gone = async {
+        ctx.closed.cancelled().await;
+        tokio::time::sleep(GONE_GRACE).await;
+    };
+    tokio::select! {
+        r = work => Some(r),
+        _ = gone => None,
+    }
+}
+
+/// A session channel whose recording has started: what it needs to be audited, held, connected
+/// and relayed.
+struct Relay<'a> {
+    ctx: &'a Arc<SessionCtx>,
+    access: &'a Access,
+    start: &'a Start,
+    pty: Option<&'a PtyRequest>,
+    env: &'a [(String, String)],
+    masker: &'a recorder::mask::Masker,
+    transfer: bool,
+    recording: &'a Arc<ChannelRecording>,
+}
+
+impl Relay<'_> {
+    /// Writes the audit row (into `row`), holds the command for approval if a rule says so,
+    /// connects and relays.
+    async fn run(
+        self,
+        opened: ChannelOpened,
+        row: &mut Option<OpenChannel>,
+        mut rx: ChannelReadHalf,
+        client: Client,
+        mut early: Vec<ChannelMsg>,
+        inflow: Arc<ChannelInflow>,
+    ) -> Outcome {
+        let Relay {
+            ctx,
+            access,
+            start,
+            pty,
+            env,
+            masker,
+            transfer,
+            recording,
+        } = self;
+        // Approval hold: the command is known before the target sees anything.
+        let raw_command = match start {
+            Start::Exec(c) => Some(String::from_utf8_lossy(c).into_owned()),
+            _ => None,
+        };
+        let rule = match start {
+            Start::Subsystem(_) => None,
+            _ => ctx
+                .shared
+                .approvals
+                .matching(access, raw_command.as_deref()),
+        };
+        // Without an approval hold, the target's channel opens while the audit row is written
+        // (one round trip saved); nothing is asked of the target until the row exists (fail
+        // closed).
+        let (audited, opened_early) = if rule.is_none() {
+            let (a, c) = tokio::join!(
+                Box::pin(ctx.shared.audit.channel_opened(&opened)),
+                Box::pin(open_channel(ctx, access))
+            );
+            (a, Some(c))
+        } else {
+            (
+                Box::pin(ctx.shared.audit.channel_opened(&opened)).await,
+                None,
+            )
+        };
+        match audited {
+            Ok(r) => *row = Some(r),
+            Err(e) => {
+                tracing::error!("audit store unavailable, channel refused: {e}");
+                if let Some(Ok(c)) = opened_early {
+                    let _ = tokio::time::timeout(GONE_GRACE, c.close()).await;
+                }
+                client
+                    .fail("bastion: the audit store is unavailable, so this session may not start (fail closed)", 1)
+                    .await;
+                let _ = recording
+                    .send(RecEvent::Marker("refused: audit store unavailable".into()))
+                    .await;
+                return Outcome::NotRun {
+                    status: 1,
+                    reason: "audit store unavailable",
+                };
+            }
+        }
+        let _ = recording
+            .send(RecEvent::Marker(format!("{} started", start.kind())))
+            .await;
+
+        if let Some(rule) = rule {
+            let masked = raw_command
+                .as_deref()
+                .map(|c| recording::mask_text(masker, c))
+                .unwrap_or_else(|| "(interactive shell)".into());
+            let held = Box::pin(hold_exec(
+                ctx, access, &client, recording, rule, masked, &mut rx, &mut early, &inflow,
+            ))
+            .await;
+            if let Err((text, status)) = held {
+                client.fail(&text, status).await;
+                let _ = recording.send(RecEvent::Exit(status.to_string())).await;
+                return Outcome::NotRun {
+                    status,
+                    reason: "not run",
+                };
+            }
+        }
+
+        let channel = match opened_early {
+            Some(c) => c,
+            None => Box::pin(open_channel(ctx, access)).await,
+        };
+        let Some((up_rx, up_tx, pending)) =
+            Box::pin(connect(&client, access, channel, pty, env, start)).await
+        else {
+            // The user has been told why.
+            let _ = recording.send(RecEvent::Exit("255".into())).await;
+            return Outcome::NotRun {
+                status: 255,
+                reason: "target unreachable",
+            };
+        };
+        let up_tx = Arc::new(up_tx);
+        // Transfers pass untouched; a role may see unmasked live output (recordings are always
+        // masked).
+        let live = (!transfer && access.live_masking).then(|| {
+            LiveMasks::new(
+                masker,
+                Duration::from_millis(ctx.shared.config.masking.live_hold_ms),
+            )
+        });
+        // Any interactive session (a pty: a shell, or `ssh -t host cmd`) has its lines watched.
+        let shell_hold = (!transfer && ctx.shared.approvals.has_line_rules(access))
+            .then_some(pty)
+            .flatten()
+            .map(|p| ShellHold {
+                tracker: std::sync::Mutex::new(LineTracker::new(p.cols, p.rows)),
+                access: access.clone(),
+                masker: masker.clone(),
+                echo: std::sync::Mutex::new(super::pumps::EchoClock::new()),
+            });
+        // Reviewers may watch interactive sessions, masked as the user sees them.
+        let publisher = (pty.is_some() && live.is_some()).then(|| {
+            ctx.shared.live.publish(
+                format!("{}-{}", ctx.id, u32::from(client.id)),
+                ctx.user.key_id.clone(),
+                access.target.name.clone(),
+                access.login.clone(),
+                recording.path.clone(),
+                recording.flusher(),
+            )
+        });
+        let _running = pty.is_none().then(|| ctx.command_running());
+        let pumps = Pumps {
+            ctx: ctx.clone(),
+            client,
+            done: ctx.closed.child_token(),
+            client_left: AtomicBool::new(false),
+            hold_eof: true,
+            rec: Some(recording.clone()),
+            shell_hold,
+            typed: (pty.is_some() && live.is_some()).then(Default::default),
+            publisher,
+            relayed: Default::default(),
+        };
+        let exit = pumps
+            .run(rx, early, up_rx, up_tx, pending, live, inflow)
+            .await;
+        Outcome::Ran(exit)
+    }
+}
+
+/// Holds an exec command (or a shell) until its approval request is decided. While it waits,
+/// the client may give up (a killed ControlMaster client, a CI timeout): its channel closing
+/// cancels the request, so an approval given later runs nothing. Input sent meanwhile is kept
+/// in `early` for the command, within the channel's input bounds. `Err` carries the message
+/// and exit status to end the channel with.
+#[allow(clippy::too_many_arguments)]
+async fn hold_exec(
+    ctx: &SessionCtx,
+    access: &Access,
+    client: &Client,
+    recording: &ChannelRecording,
+    rule: &config::ApprovalRule,
+    masked: String,
+    rx: &mut ChannelReadHalf,
+    early: &mut Vec<ChannelMsg>,
+    inflow: &ChannelInflow,
+) -> Result<(), (String, u32)> {
+    let gone = ctx.closed.child_token();
+    let mut hold = Box::pin(approval_hold(
+        ctx, access, client, recording, rule, masked, &gone,
+    ));
+    let mut listening = true;
+    let held = loop {
+        // Past the channel's bound, input is taken slowly (see `inflow`), never left unread.
+        let next = async {
+            if inflow.slowed() {
+                tokio::time::sleep(super::inflow::SLOW_TAKE_EVERY).await;
+            }
+            rx.wait().await
+        };
+        tokio::select! {
+            r = &mut hold => break r,
+            m = next, if listening => match m {
+                Some(ChannelMsg::Close) | None => {
+                    info!("the client closed the channel while its command was held");
+                    listening = false;
+                    gone.cancel();
+                }
+                Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
+                    let cost = early_cost(&m);
+                    if inflow.over_limit(cost) {
+                        warn!("client sent too much input while its command waited for approval");
+                        gone.cancel();
+                        break Err((
+                            "bastion: too much input while the command waited for approval; not run"
+                                .to_string(),
+                            255,
+                        ));
+                    }
+                    inflow.add(cost);
+                    early.push(m);
+                }
+                Some(_) => {}
+            },
+        }
+    };
+    drop(hold);
+    // An approval recorded in the instant the client left still runs nothing, nor one whose
+    // recording failed while it waited (fail closed).
+    match held {
+        Ok(()) if gone.is_cancelled() => Err(("cancelled".to_string(), 126)),
+        Ok(()) if recording.failed.is_cancelled() => Err((
+            "bastion: this session can no longer be recorded (the recording store failed), \
+             so the command was not run"
+                .to_string(),
+            126,
+        )),
+        other => other,
+    }
 }
 
 /// Holds the channel until its approval request is decided. `Err` carries the message and exit
@@ -699,33 +834,6 @@ async fn approval_hold(
         )),
         Decision::Cancelled => Err(("cancelled".into(), 126)),
     }
-}
-
-/// Ends a channel whose command never ran: seals its recording and closes its audit row with
-/// `reason`.
-async fn end_unrun(
-    ctx: &SessionCtx,
-    channel: OpenChannel,
-    recording: Arc<ChannelRecording>,
-    status: u32,
-    reason: &str,
-) {
-    let _ = recording.send(RecEvent::Exit(status.to_string())).await;
-    let sealed = Box::pin(seal(recording)).await;
-    let end = ChannelEnd {
-        ended_at_ms: crate::audit::now_ms(),
-        exit_status: Some(status),
-        exit_signal: None,
-        bytes_in: 0,
-        bytes_out: 0,
-        final_hash: sealed.as_ref().map(|s| s.checkpoint.hash.clone()),
-        signature: sealed.as_ref().map(|s| s.checkpoint.sig.clone()),
-        close_reason: reason.into(),
-    };
-    ctx.shared
-        .endings
-        .record(Ending::Channel { channel, end })
-        .await;
 }
 
 /// Closes the recording and logs its final hash.
@@ -958,6 +1066,7 @@ pub async fn run_forward(
                 Arc::new(up_tx),
                 VecDeque::new(),
                 None,
+                Arc::new(ctx.inflow.channel()),
             )
             .await;
         let end = ChannelEnd {

@@ -46,6 +46,8 @@ pub struct Connection {
     session_place: Option<super::places::Place<String>>,
     /// Channels open now; each channel task holds a [`ChannelSlot`] that gives its place back.
     channels: Arc<std::sync::atomic::AtomicUsize>,
+    /// Input of this connection's channels waiting for their targets: sets the window granted.
+    inflow: Arc<super::inflow::Inflow>,
     tasks: TaskTracker,
 }
 
@@ -80,6 +82,7 @@ impl Connection {
             denial: None,
             session_place: None,
             channels: Arc::default(),
+            inflow: Arc::default(),
             tasks,
         }
     }
@@ -272,6 +275,7 @@ impl Connection {
             access,
             note,
             self.shared.clone(),
+            self.inflow.clone(),
         );
         self.session = Some(Arc::new(if review { ctx.for_review() } else { ctx }));
         Ok(())
@@ -756,6 +760,12 @@ impl Handler for Connection {
         warn!(conn = %self.id, "X11 forwarding refused");
         session.channel_failure(channel)?;
         Ok(())
+    }
+
+    /// russh grants window as data arrives; the window it grants next is smaller while much
+    /// input waits for the targets (see [`super::inflow`]).
+    fn adjust_window(&mut self, _channel: ChannelId, _current: u32) -> u32 {
+        self.inflow.window()
     }
 
     async fn agent_request(

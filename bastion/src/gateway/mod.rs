@@ -5,6 +5,7 @@
 //! - [`listener`]: the accept loop, the limit on unauthenticated connections, shutdown.
 //! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
 //! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
+//! - [`inflow`]: how much input a client may send ahead of its targets (the SSH window).
 //! - [`places`]: bounded places per key (sign-ins waiting per address, sessions per identity).
 //! - [`login_clock`]: when an unauthenticated connection is dropped.
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
@@ -22,6 +23,7 @@
 pub mod bridge;
 pub mod connection;
 pub mod device_login;
+pub mod inflow;
 pub mod line;
 mod line_hold;
 pub mod listener;

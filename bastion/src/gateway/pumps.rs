@@ -10,9 +10,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn, Instrument};
+use tracing::{info, warn};
 
 use super::bridge::Client;
+use super::inflow::ChannelInflow;
 use super::line::LineTracker;
 use super::live::{LiveMasks, Released};
 use super::recording::{ChannelRecording, RecEvent};
@@ -145,8 +146,13 @@ pub(super) const MAX_HELD_INPUT: usize = 64 * 1024;
 
 impl Pumps {
     /// `early` is what the client sent before the channel started (or while its command was
-    /// held for approval): it goes first, through the same path as later input (recorded,
-    /// lines judged), never straight to the target.
+    /// held for approval), counted in `inflow`: it goes first, through the same path as later
+    /// input (recorded, lines judged), never straight to the target.
+    ///
+    /// Both directions run in this one task: when the channel's task is dropped (a client gone
+    /// for good, see [`super::bridge`]), both stop at once and release the channel's readers,
+    /// which the connections' event loops may be waiting on.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn run(
         self,
         client_rx: ChannelReadHalf,
@@ -155,20 +161,17 @@ impl Pumps {
         up_tx: Arc<ChannelWriteHalf<russh::client::Msg>>,
         pending: VecDeque<Pending>,
         live: Option<LiveMasks>,
+        inflow: Arc<ChannelInflow>,
     ) -> ExitInfo {
-        let upward = Upward::start(up_tx.clone(), self.done.clone());
-        let waiting = upward.output_waiting.clone();
-        let this = Arc::new(self);
-        let output = tokio::spawn({
-            let this = this.clone();
-            let up_tx = up_tx.clone();
-            async move { this.output(up_rx, up_tx, pending, live, waiting).await }.in_current_span()
-        });
-        this.input(client_rx, early, &upward).await;
-        let mut exit = output.await.unwrap_or_default();
-        let _ = up_tx.close().await;
-        exit.bytes_in = this.relayed.input.load(Ordering::Relaxed);
-        exit.bytes_out = this.relayed.output.load(Ordering::Relaxed);
+        let upward = Upward::start(up_tx.clone(), self.done.clone(), inflow.clone());
+        let ((), mut exit) = tokio::join!(
+            self.input(client_rx, early, &upward, &inflow),
+            self.output(up_rx, up_tx.clone(), pending, live),
+        );
+        drop(upward);
+        close_upstream(&up_tx).await;
+        exit.bytes_in = self.relayed.input.load(Ordering::Relaxed);
+        exit.bytes_out = self.relayed.output.load(Ordering::Relaxed);
         exit
     }
 
@@ -222,7 +225,13 @@ impl Pumps {
     }
 
     /// Client → target, starting with `early`.
-    async fn input(&self, mut rx: ChannelReadHalf, early: Vec<ChannelMsg>, up: &Upward) {
+    async fn input(
+        &self,
+        mut rx: ChannelReadHalf,
+        early: Vec<ChannelMsg>,
+        up: &Upward,
+        inflow: &ChannelInflow,
+    ) {
         let mut early = early.into_iter();
         loop {
             up.room(&self.done).await;
@@ -230,7 +239,11 @@ impl Pumps {
                 break;
             }
             let msg = match early.next() {
-                Some(m) => Some(m),
+                Some(m) => {
+                    // Counted while it waited; from here on it is counted where it waits next.
+                    inflow.sub(super::bridge::early_cost(&m));
+                    Some(m)
+                }
                 None => tokio::select! {
                     m = rx.wait() => m,
                     _ = self.done.cancelled() => break,
@@ -260,12 +273,15 @@ impl Pumps {
                             Ok(()) => Ok(()),
                             Err(()) => break,
                         },
-                        None if up.overfull(data.len()) => {
-                            warn!("the target is not reading its input: channel ended");
+                        None if up.over_limit(data.len()) => {
+                            warn!("the target is not reading its input while the client keeps sending: channel ended");
                             self.client_left.store(true, Ordering::Relaxed);
                             self.client
                                 .fail(
-                                    "bastion: the target is not reading what you send (128 MiB waiting); the channel is closed",
+                                    &format!(
+                                        "bastion: the target is not reading what you send ({} waiting); the channel is closed",
+                                        crate::human::bytes(super::inflow::LIMIT as u64)
+                                    ),
                                     255,
                                 )
                                 .await;
@@ -334,7 +350,6 @@ impl Pumps {
         up: Arc<ChannelWriteHalf<russh::client::Msg>>,
         mut pending: VecDeque<Pending>,
         mut live: Option<LiveMasks>,
-        waiting: Arc<AtomicBool>,
     ) -> ExitInfo {
         let mut notices = self.ctx.notices.subscribe();
         let tx = &self.client.tx;
@@ -408,15 +423,10 @@ impl Pumps {
                     match shown {
                         Some(data) => {
                             self.publish(&data);
-                            // While this write waits, the input side must keep the client's
-                            // event loop turning (see `upward`).
-                            waiting.store(true, Ordering::Relaxed);
-                            let r = tokio::select! {
+                            tokio::select! {
                                 r = tx.data_bytes(data) => r,
                                 _ = self.done.cancelled() => break,
-                            };
-                            waiting.store(false, Ordering::Relaxed);
-                            r
+                            }
                         }
                         None => Ok(()),
                     }
@@ -439,15 +449,10 @@ impl Pumps {
                         }
                     }
                     match shown {
-                        Some(data) => {
-                            waiting.store(true, Ordering::Relaxed);
-                            let r = tokio::select! {
-                                r = tx.extended_data_bytes(ext, data) => r,
-                                _ = self.done.cancelled() => break,
-                            };
-                            waiting.store(false, Ordering::Relaxed);
-                            r
-                        }
+                        Some(data) => tokio::select! {
+                            r = tx.extended_data_bytes(ext, data) => r,
+                            _ = self.done.cancelled() => break,
+                        },
                         None => Ok(()),
                     }
                 }
@@ -567,7 +572,10 @@ impl Pumps {
             let _ = tx.close().await;
         }
         info!(exit = exit.as_deref().unwrap_or("none"), "channel closed");
-        let _ = up.close().await;
+        // The target's event loop may be waiting to hand this reader more output: let it go
+        // before asking that loop to close the channel.
+        drop(rx);
+        close_upstream(&up).await;
         self.done.cancel();
         info
     }
@@ -594,6 +602,15 @@ pub(super) fn sig_name(s: &Sig) -> String {
         Sig::Custom(n) => n.clone(),
         other => format!("{other:?}"),
     }
+}
+
+/// Longest wait for the target's connection to take a channel close: a target that stopped
+/// reading must not keep the channel's task (and its recording) open.
+const UPSTREAM_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Asks the target to close its channel, waiting at most [`UPSTREAM_CLOSE_WAIT`].
+async fn close_upstream(up: &ChannelWriteHalf<russh::client::Msg>) {
+    let _ = tokio::time::timeout(UPSTREAM_CLOSE_WAIT, up.close()).await;
 }
 
 /// Sleeps until `deadline`; never returns for `None` (the select branch is disabled then).

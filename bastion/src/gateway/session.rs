@@ -39,6 +39,8 @@ pub struct SessionCtx {
     pub notices: broadcast::Sender<Arc<str>>,
     /// Cancelled when the connection ends; channel tasks stop with it.
     pub closed: CancellationToken,
+    /// The connection's input waiting for targets (each channel counts its own in it).
+    pub inflow: Arc<super::inflow::Inflow>,
 }
 
 impl SessionCtx {
@@ -56,6 +58,7 @@ impl SessionCtx {
         access: Option<Access>,
         note: Option<String>,
         shared: Arc<Shared>,
+        inflow: Arc<super::inflow::Inflow>,
     ) -> SessionCtx {
         SessionCtx {
             id,
@@ -71,6 +74,7 @@ impl SessionCtx {
             running: std::sync::atomic::AtomicUsize::new(0),
             notices: broadcast::channel(8).0,
             closed: CancellationToken::new(),
+            inflow,
         }
     }
 

@@ -280,6 +280,7 @@ pub fn client_config(host_certificates: bool) -> client::Config {
         keepalive_interval: Some(Duration::from_secs(30)),
         keepalive_max: 3,
         nodelay: true,
+        channel_buffer_size: crate::settings::CHANNEL_QUEUE,
         ..Default::default()
     }
 }

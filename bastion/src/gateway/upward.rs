@@ -1,31 +1,22 @@
 //! Client → target writes, queued to their own task.
 //!
-//! russh grants SSH window as data arrives, not as it is consumed, so the only backpressure on
-//! a client is its connection's event loop waiting for us to take a message. That same loop
-//! sends the output to the client. If the input side waited on a target that is itself waiting
-//! for its output to drain (`cat` of a large stream), loop → input → target → output → loop
-//! would deadlock. So input is queued here and written upstream by a separate task; the reader
-//! stops taking input once [`INPUT_CAP`] bytes are queued, unless the output side is waiting to
-//! reach the client (then the loop must keep turning, and the queue may briefly exceed the cap,
-//! up to [`INPUT_HARD_CAP`], where the channel is ended).
+//! A write to the target waits for the target's SSH window. If the input pump waited on it, a
+//! target that is itself waiting for its output to drain (`cat` of a large stream) would stop
+//! the pump, the pump would stop the client connection's event loop (see [`super::inflow`]),
+//! and the loop is what sends that output: nothing would move again. So input is queued here
+//! and written upstream by a separate task; how much may wait is bounded through the client's
+//! window ([`super::inflow`]), not by making the pump wait.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use bytes::Bytes;
 use russh::{ChannelWriteHalf, Sig};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
-/// Input queued for the target before the reader waits.
-pub const INPUT_CAP: usize = 1 << 20;
-
-/// Input queued for the target, at most, even while the output side waits: past this the
-/// target is not keeping up with what the client keeps sending, and the channel is ended
-/// rather than let one client grow the bastion's memory without bound. Generous, because a
-/// two-way stream (`… | ssh host cat | …`) legitimately queues while both sides drain.
-pub const INPUT_HARD_CAP: usize = 128 << 20;
+use super::inflow::{ChannelInflow, SLOW_TAKE_EVERY};
 
 enum Op {
     Data(Bytes),
@@ -34,41 +25,51 @@ enum Op {
     Signal(Sig),
 }
 
-/// The queue's sending side, used by the input pump.
+/// The queue's sending side, used by the input pump. Dropping it stops the writer.
 pub struct Upward {
     tx: mpsc::UnboundedSender<Op>,
-    queued: Arc<AtomicUsize>,
-    /// Set by the output pump while it waits to write to the client.
-    pub output_waiting: Arc<AtomicBool>,
+    inflow: Arc<ChannelInflow>,
+    /// Told by the writer each time it has passed data on.
+    drained: Arc<Notify>,
+    _writer: AbortOnDropHandle<()>,
 }
 
 impl Upward {
     /// Starts the writer task for `up`; it ends when the queue is dropped, a write fails, or
-    /// `done` is cancelled.
-    pub fn start(up: Arc<ChannelWriteHalf<russh::client::Msg>>, done: CancellationToken) -> Upward {
+    /// `done` is cancelled. Queued bytes are counted in `inflow`.
+    pub fn start(
+        up: Arc<ChannelWriteHalf<russh::client::Msg>>,
+        done: CancellationToken,
+        inflow: Arc<ChannelInflow>,
+    ) -> Upward {
         let (tx, mut rx) = mpsc::unbounded_channel::<Op>();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let q = queued.clone();
-        tokio::spawn(async move {
+        let drained = Arc::new(Notify::new());
+        let (q, told) = (inflow.clone(), drained.clone());
+        let writer = tokio::spawn(async move {
             loop {
                 let op = tokio::select! {
                     op = rx.recv() => op,
                     _ = done.cancelled() => None,
                 };
                 let Some(op) = op else { break };
-                let r = match op {
-                    Op::Data(d) => {
-                        let n = d.len();
-                        let r = tokio::select! {
-                            r = up.data_bytes(d) => r,
-                            _ = done.cancelled() => break,
-                        };
-                        q.fetch_sub(n, Ordering::Relaxed);
-                        r
+                let write = async {
+                    match op {
+                        Op::Data(d) => {
+                            let n = d.len();
+                            let r = up.data_bytes(d).await;
+                            q.sub(n);
+                            told.notify_one();
+                            r
+                        }
+                        Op::Eof => up.eof().await,
+                        Op::WindowChange(c, r, pw, ph) => up.window_change(c, r, pw, ph).await,
+                        Op::Signal(s) => up.signal(s).await,
                     }
-                    Op::Eof => up.eof().await,
-                    Op::WindowChange(c, r, pw, ph) => up.window_change(c, r, pw, ph).await,
-                    Op::Signal(s) => up.signal(s).await,
+                };
+                // Every write waits on the target's connection: never longer than the channel.
+                let r = tokio::select! {
+                    r = write => r,
+                    _ = done.cancelled() => break,
                 };
                 if r.is_err() {
                     done.cancel();
@@ -78,26 +79,28 @@ impl Upward {
         });
         Upward {
             tx,
-            queued,
-            output_waiting: Arc::new(AtomicBool::new(false)),
+            inflow,
+            drained,
+            _writer: AbortOnDropHandle::new(writer),
         }
     }
 
-    /// Waits while the queue is full, unless the output side needs the event loop.
+    /// Returns at once unless this channel's input is past [`super::inflow::SLOW_AT`]; then
+    /// when enough of it has gone on, or [`SLOW_TAKE_EVERY`] at the latest.
     pub async fn room(&self, done: &CancellationToken) {
-        while self.queued.load(Ordering::Relaxed) >= INPUT_CAP
-            && !self.output_waiting.load(Ordering::Relaxed)
-        {
+        let deadline = Instant::now() + SLOW_TAKE_EVERY;
+        while self.inflow.slowed() {
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(2)) => {}
+                _ = self.drained.notified() => {}
+                _ = tokio::time::sleep_until(deadline.into()) => return,
                 _ = done.cancelled() => return,
             }
         }
     }
 
-    /// Whether queueing `len` more bytes would pass [`INPUT_HARD_CAP`].
-    pub fn overfull(&self, len: usize) -> bool {
-        self.queued.load(Ordering::Relaxed).saturating_add(len) > INPUT_HARD_CAP
+    /// Whether queueing `len` more bytes would pass [`super::inflow::LIMIT`].
+    pub fn over_limit(&self, len: usize) -> bool {
+        self.inflow.over_limit(len)
     }
 
     fn push(&self, op: Op) -> Result<(), ()> {
@@ -106,7 +109,7 @@ impl Upward {
 
     /// Queues data for the target.
     pub fn data(&self, d: Bytes) -> Result<(), ()> {
-        self.queued.fetch_add(d.len(), Ordering::Relaxed);
+        self.inflow.add(d.len());
         self.push(Op::Data(d))
     }
 

@@ -8,6 +8,7 @@ mod auth;
 mod channels;
 mod cli;
 mod fixture;
+mod hostile_clients;
 mod hygiene;
 mod identity;
 mod interactive;

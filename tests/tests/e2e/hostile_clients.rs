@@ -1,0 +1,137 @@
+//! Every channel ends, whatever the client does (issue 13, item 4): a client that disconnects
+//! without reading, one that sends input to a command that never reads it, one that half-closes.
+//! Afterwards nothing of theirs is left: no channel in the gauges, no process on the target,
+//! every recording sealed and verified, every audit row closed with its final hash.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tests::{run, stderr, stdout, Bastion, BastionBuilder, Sshd, User};
+
+struct World {
+    bastion: Bastion,
+    sshd: Sshd,
+    alice: User,
+    api: String,
+}
+
+fn world() -> World {
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .server("api_listen = \"127.0.0.1:0\"")
+        .target("t1", &sshd, "")
+        .role("name = \"ops\"\nprincipals = [\"ops\"]\ntargets = [\"*\"]\nlogins = [\"root\"]")
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    let log = bastion.wait_log("api listening");
+    let api = log
+        .lines()
+        .find(|l| l.contains("api listening"))
+        .and_then(|l| l.split("address=").nth(1))
+        .and_then(|a| a.split_whitespace().next())
+        .map(|a| format!("http://{a}"))
+        .unwrap();
+    World {
+        bastion,
+        sshd,
+        alice,
+        api,
+    }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/abandon.py")
+}
+
+/// Runs the abandoning client once.
+fn abandon(w: &World, mode: &str, channels: usize, seconds: f64) {
+    let o = run(Command::new("python3")
+        .arg(script())
+        .arg(w.bastion.port.to_string())
+        .arg("t1")
+        .arg(&w.alice.key)
+        .arg(&w.alice.cert)
+        .args([mode, &channels.to_string(), &seconds.to_string()]));
+    assert!(
+        o.status.success() && stdout(&o).contains("abandoned"),
+        "{}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+}
+
+fn metrics(w: &World) -> String {
+    stdout(&run(Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("{}/metrics", w.api))))
+}
+
+/// Processes the target's sshd runs for its connections (children of the listener).
+fn target_sessions(w: &World) -> Vec<String> {
+    let pid = std::fs::read_to_string(w.sshd.dir.join("sshd.pid")).unwrap();
+    let o = run(Command::new("pgrep").args(["-a", "-P", pid.trim()]));
+    stdout(&o).lines().map(str::to_string).collect()
+}
+
+/// Waits until the bastion holds no channel and no session, and the target has no session
+/// process left; then checks every recording and audit row.
+fn all_ended(w: &World, channels: usize) {
+    let idle = tests::wait_for(Duration::from_secs(40), || {
+        let m = metrics(w);
+        let gauges = m.contains("\nbastion_channels 0\n") && m.contains("\nbastion_sessions 0\n");
+        (gauges && target_sessions(w).is_empty()).then_some(())
+    });
+    assert!(
+        idle.is_some(),
+        "left behind:\n{}\ntarget: {:?}",
+        metrics(w)
+            .lines()
+            .filter(|l| l.starts_with("bastion_channels") || l.starts_with("bastion_sessions"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        target_sessions(w)
+    );
+    // Every channel row closed, with the recording's final hash.
+    let db = tests::default_sqlite_db(&w.bastion.config);
+    let open = tests::sqlite3(
+        &db,
+        "select count(*) from channels where ended_at_ms is null or final_hash is null",
+    );
+    assert_eq!(open.trim(), "0", "channels not closed and sealed");
+    let all = tests::sqlite3(&db, "select count(*) from channels");
+    assert_eq!(all.trim(), channels.to_string());
+    // Every recording sealed and intact.
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["audit", "recordings", "--config"])
+        .arg(&w.bastion.config));
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn channels_a_client_abandons_unread_all_end() {
+    let w = world();
+    for _ in 0..20 {
+        abandon(&w, "unread", 16, 1.0);
+    }
+    all_ended(&w, 20 * 16);
+}
+
+#[test]
+fn a_command_that_never_reads_its_input_ends_with_its_client() {
+    let w = world();
+    for _ in 0..3 {
+        abandon(&w, "input", 4, 2.0);
+    }
+    all_ended(&w, 3 * 4);
+}
+
+#[test]
+fn channels_a_client_half_closes_and_abandons_all_end() {
+    let w = world();
+    for _ in 0..3 {
+        abandon(&w, "halfclose", 8, 1.0);
+    }
+    all_ended(&w, 3 * 8);
+}
