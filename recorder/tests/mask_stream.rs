@@ -284,6 +284,32 @@ proptest! {
         prop_assert_eq!(mask_chunked(m, &chunks(&input, &sizes)), whole);
     }
 
+    /// Pauses anywhere in arbitrary output (escapes, strings and characters cut off by the
+    /// pause) leave the recording view exact.
+    #[test]
+    fn pauses_leave_the_recording_view_exact(
+        input in prop::collection::vec(prop_oneof![
+            6 => prop::sample::select(FRAGMENTS).prop_map(<[u8]>::to_vec),
+            1 => any::<u8>().prop_map(|b| vec![b]),
+        ], 0..40).prop_map(|v| v.concat()),
+        sizes in chunk_sizes(),
+        pauses in prop::collection::vec(any::<bool>(), 1..64),
+    ) {
+        let m = hipaa();
+        let mut dual = m.dual(Duration::from_millis(15));
+        let mut now = Instant::now();
+        let mut rec = Vec::new();
+        for (i, p) in chunks(&input, &sizes).into_iter().enumerate() {
+            rec.extend_from_slice(dual.push(p, now).recording);
+            if pauses[i % pauses.len()] {
+                now += Duration::from_millis(20);
+                dual.poll(now);
+            }
+        }
+        rec.extend_from_slice(dual.finish().recording);
+        prop_assert_eq!(rec, m.mask(&input));
+    }
+
     /// A live masker whose hold never expires behaves exactly like the recording masker.
     #[test]
     fn live_without_expiry_equals_recording(
@@ -310,7 +336,7 @@ proptest! {
     fn dual_recording_view_ignores_screen_releases(
         pieces in prop::collection::vec(piece(), 1..6),
         sizes in chunk_sizes(),
-        early in prop::collection::vec(any::<bool>(), 1..64),
+        early in prop::collection::vec(0u8..3, 1..64),
     ) {
         let m = hipaa();
         let (input, _, _) = build(&pieces);
@@ -321,8 +347,10 @@ proptest! {
             let got = dual.push(p, now);
             rec.extend_from_slice(got.recording);
             screen.extend_from_slice(&got.screen());
-            if early[i % early.len()] {
-                screen.extend_from_slice(dual.show_held());
+            match early[i % early.len()] {
+                1 => screen.extend_from_slice(dual.show_held()),
+                2 => screen.extend_from_slice(dual.show_settled()),
+                _ => {}
             }
         }
         let got = dual.finish();
@@ -636,4 +664,133 @@ fn live_deadline_follows_the_oldest_held_byte() {
     // Completed before the deadline: masked.
     assert_eq!(live.push(b"5678\n", t1), b"***-***-****\n");
     assert_eq!(live.next_deadline(), None);
+}
+
+/// Output that stops (a prompt, `printf` then `sleep`, an editor waiting for a key) with a
+/// complete identifier at its end: when the hold expires the screen gets it masked, as if the
+/// stream had ended there.
+#[test]
+fn a_pause_never_shows_a_complete_identifier() {
+    let m = hipaa();
+    let hold = Duration::from_millis(15);
+    for (input, rest) in [
+        (&b"ssn 123-45-6789"[..], &b"\n"[..]),
+        (b"card 4111 1111 1111 1111", b"\n"),
+        (b"mail jane.doe@example.org", b"\n"),
+        // vim: the row, then attributes reset and the cursor parked, then nothing.
+        (b"~\r\n123-45-6789\x1b[0m\x1b[1;1H", b"j"),
+        // A sequence cut off by the pause goes out as it came; the rest follows it.
+        (b"ssn 123-45-6789\x1b[3", b"1mok"),
+        // A window title the pause cuts off is masked as it is.
+        (b"\x1b]0;ssn 123-45-6789", b"\x07$ "),
+    ] {
+        let want = m.mask(input);
+        let mut live = m.live(hold);
+        let t0 = Instant::now();
+        let mut screen = live.push(input, t0).to_vec();
+        assert!(live.next_deadline().is_some(), "{input:?} not held");
+        screen.extend_from_slice(live.poll(t0 + hold));
+        assert_eq!(
+            String::from_utf8_lossy(&screen),
+            String::from_utf8_lossy(&want),
+            "{input:?}"
+        );
+        assert_eq!(live.next_deadline(), None);
+        // What comes next is shown after it, once; what was shown is not shown again.
+        let t1 = t0 + Duration::from_millis(500);
+        screen.extend_from_slice(live.push(rest, t1));
+        screen.extend_from_slice(live.finish());
+        let mut all = want.clone();
+        all.extend_from_slice(rest);
+        assert_eq!(
+            String::from_utf8_lossy(&screen),
+            String::from_utf8_lossy(&all),
+            "{input:?} then {rest:?}"
+        );
+    }
+}
+
+#[test]
+fn a_pause_inside_a_character_masks_by_the_bytes_received() {
+    // A rule matching single bytes (`.`) and a chunk that ends inside a character: the part
+    // received is what the pause decides on, and nothing of the name is shown as it is.
+    let mut set = RuleSet::new();
+    set.replace(Rule::custom("name", r"(?i)name:\s?(.{1,8})").with_group(1));
+    let m = set.compile().unwrap();
+    let input = "name: \u{5c71}\u{7530}".as_bytes();
+    let (first, rest) = input.split_at(input.len() - 1);
+    let mut live = m.live(Duration::from_millis(15));
+    let t0 = Instant::now();
+    let mut screen = live.push(first, t0).to_vec();
+    // The name so far: two columns for the whole character, one for each byte of the cut one.
+    screen.extend_from_slice(live.poll(t0 + Duration::from_millis(15)));
+    assert_eq!(String::from_utf8_lossy(&screen), "name: ****");
+    // The rest of the character adds nothing: its mask was shown already.
+    screen.extend_from_slice(live.push(rest, t0 + Duration::from_millis(40)));
+    screen.extend_from_slice(live.finish());
+    assert_eq!(String::from_utf8_lossy(&screen), "name: ****");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+
+    /// Output with pauses anywhere: bytes released because a hold expired are exactly what the
+    /// one-shot masking of the stream so far shows for them (so an identifier complete at the
+    /// pause is masked on the screen), and every other screen byte is the recording's. Plain
+    /// ASCII keeps lengths, so screen and input line up byte for byte.
+    #[test]
+    fn a_pause_shows_what_the_stream_so_far_masks(
+        pieces in prop::collection::vec(piece(), 1..6),
+        sizes in chunk_sizes(),
+        pauses in prop::collection::vec(0u8..3, 1..64),
+    ) {
+        let m = hipaa();
+        let (input, _, _) = build(&pieces);
+        prop_assume!(input.is_ascii());
+        let hold = Duration::from_millis(15);
+        let mut dual = m.dual(hold);
+        let mut now = Instant::now();
+        let mut screen = Vec::new();
+        // (screen range, length of the input prefix it was decided on; None: the whole input)
+        let mut parts: Vec<(std::ops::Range<usize>, Option<usize>)> = Vec::new();
+        let mut fed = 0;
+        let mut note = |screen: &mut Vec<u8>, bytes: &[u8], prefix: Option<usize>| {
+            let at = screen.len();
+            screen.extend_from_slice(bytes);
+            parts.push((at..screen.len(), prefix));
+        };
+        for (i, p) in chunks(&input, &sizes).into_iter().enumerate() {
+            fed += p.len();
+            let got = dual.push(p, now);
+            note(&mut screen, &got.recording[got.screen_from..], None);
+            note(&mut screen, got.screen_extra, Some(fed));
+            match pauses[i % pauses.len()] {
+                // A pause noticed by the timer.
+                1 => {
+                    now += Duration::from_millis(20);
+                    let b = dual.poll(now).to_vec();
+                    note(&mut screen, &b, Some(fed));
+                }
+                // A pause noticed when the next chunk arrives.
+                2 => now += Duration::from_millis(20),
+                _ => {}
+            }
+        }
+        let got = dual.finish();
+        note(&mut screen, &got.recording[got.screen_from..], None);
+        note(&mut screen, got.screen_extra, Some(input.len()));
+        prop_assert_eq!(screen.len(), input.len());
+        let whole = m.mask(&input);
+        for (r, prefix) in parts {
+            let want = match prefix {
+                Some(n) => m.mask(&input[..n]),
+                None => whole.clone(),
+            };
+            prop_assert_eq!(
+                String::from_utf8_lossy(&screen[r.clone()]),
+                String::from_utf8_lossy(&want[r.clone()]),
+                "screen {:?} of {:?}", r, String::from_utf8_lossy(&input)
+            );
+        }
+    }
 }

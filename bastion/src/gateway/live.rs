@@ -1,7 +1,8 @@
 //! Masking of a channel's output, once for both the recording and the user's screen: one
 //! [`DualMasker`] per output stream. A possible identifier is held back from the screen at most
-//! the configured hold (15 ms by default) so typing stays smooth, and not at all when it is the
-//! echo of what the user just typed; the recording gets the exact masking.
+//! the configured hold (15 ms by default) so typing stays smooth, then shown masked as if the
+//! output ended there; not held at all when it is the echo of what the user just typed. The
+//! recording gets the exact masking.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -76,11 +77,20 @@ impl LiveMasks {
     /// Masks a chunk of stdout. `echo`: the chunk is the echo of the user's typing, so what
     /// is held goes to the screen at once.
     pub fn out(&mut self, data: &[u8], echo: bool) -> Shown {
+        // Output held from before the echo is the program's, not the user's: it goes first,
+        // masked as on a pause (an identifier printed just before a keystroke's echo is not
+        // shown as it is).
+        let before = if echo {
+            bytes(self.out.show_settled())
+        } else {
+            None
+        };
         let mut s = shown(self.out.push(data, Instant::now()));
         if echo {
             let extra = self.out.show_held();
-            if !extra.is_empty() {
-                let mut all = s.screen.map(|b| b.to_vec()).unwrap_or_default();
+            if before.is_some() || !extra.is_empty() {
+                let mut all = before.map(|b| b.to_vec()).unwrap_or_default();
+                all.extend_from_slice(s.screen.as_deref().unwrap_or_default());
                 all.extend_from_slice(extra);
                 s.screen = Some(Bytes::from(all));
             }
@@ -181,5 +191,44 @@ impl Typed {
             }
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn masks() -> LiveMasks {
+        let masker = recorder::mask::RuleSet::hipaa().compile().unwrap();
+        LiveMasks::new(&masker, Duration::from_millis(15))
+    }
+
+    fn screen(s: &Shown) -> String {
+        String::from_utf8_lossy(s.screen.as_deref().unwrap_or_default()).into_owned()
+    }
+
+    #[test]
+    fn output_held_before_an_echo_is_masked_as_on_a_pause() {
+        let mut l = masks();
+        // The program prints an identifier; the user's next keystroke (a space) comes back
+        // before the hold expired.
+        assert_eq!(screen(&l.out(b"x 123-45-6789", false)), "x ");
+        let s = l.out(b" ", true);
+        assert_eq!(screen(&s), "***-**-**** ");
+        // The user's own typing still comes back without the hold.
+        assert_eq!(screen(&l.out(b"4", true)), "4");
+    }
+
+    #[test]
+    fn a_pause_after_an_identifier_shows_it_masked() {
+        let mut l = masks();
+        assert_eq!(screen(&l.out(b"x 123-45-6789", false)), "x ");
+        let due = l.deadline().expect("held");
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        let r = l.poll();
+        assert!(r.out.recording.is_none());
+        assert_eq!(screen(&r.out), "***-**-****");
     }
 }

@@ -323,6 +323,54 @@ impl Core {
         self.put_caches();
     }
 
+    /// Appends to `out` what [`finish`](Core::finish) would release from raw offset `from` on
+    /// if the stream ended now; the stream itself goes on untouched. This is what a screen may
+    /// show of held bytes when output pauses: a complete identifier there is masked, a prefix
+    /// that is no match yet is not. Works on a copy of the state, which is bounded by
+    /// [`MAX_HELD_BYTES`]; callers do this once per hold period at most, not per chunk.
+    pub(crate) fn settled_from(&self, from: u64, out: &mut Vec<u8>) {
+        if from >= self.raw_end() {
+            return;
+        }
+        let mut copy = self.snapshot();
+        copy.set_mark(from);
+        let mut all = Vec::new();
+        copy.finish(&mut all);
+        // The mark is always released by `finish`; were it not, showing nothing is the safe
+        // way to be wrong.
+        if let Some(at) = copy.marked() {
+            out.extend_from_slice(all.get(at..).unwrap_or_default());
+        }
+    }
+
+    /// A copy of the stream's state, without caches (taken from the pool when it runs) and
+    /// without what only lives within a call (mark, hits, the payload matcher, which is reset
+    /// after each payload).
+    fn snapshot(&self) -> Core {
+        Core {
+            engine: Arc::clone(&self.engine),
+            caches: None,
+            esc: self.esc.clone(),
+            raw: self.raw.clone(),
+            raw_base: self.raw_base,
+            vis: self.vis.clone(),
+            vis_base: self.vis_base,
+            map: self.map.clone(),
+            pos: self.pos,
+            // Its DFA state is tied to caches by a stamp, so it stays sound in any caches;
+            // `finish` does not use it anyway.
+            hold: self.hold,
+            masks: self.masks.clone(),
+            released_vis: self.released_vis,
+            hits: None,
+            mark: None,
+            string: self.string,
+            ended: Vec::new(),
+            payloads: None,
+            payload_out: Vec::new(),
+        }
+    }
+
     /// Starts a new stream, keeping the warmed caches and buffer capacity.
     fn reset(&mut self) {
         self.esc = EscapeParser::default();

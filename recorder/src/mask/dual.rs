@@ -12,10 +12,13 @@ use super::core::Core;
 ///
 /// The recording view is exactly the [`RecordingMasker`](super::RecordingMasker)'s: bytes that
 /// could still be part of an identifier wait until they are decided. The screen sees the same
-/// masked bytes, except that nothing waits longer than the hold: when it expires (or when the
-/// caller knows the held bytes are the echo of what the user just typed, see
-/// [`show_held`](DualMasker::show_held)), the held bytes go to the screen as they are, and
-/// later masking of them only reaches the recording. Scanning once serves both views.
+/// masked bytes, except that nothing waits longer than the hold: when it expires, the held
+/// bytes go to the screen masked as they would be if the stream ended there (output that
+/// pauses after an identifier shows it masked; a prefix that is no identifier yet goes as it
+/// is), and whatever later bytes decide about them only reaches the recording, so the screen
+/// may show more masking than the recording, never less. When the caller knows the held bytes
+/// are the echo of what the user just typed, they go to the screen as they are (see
+/// [`show_held`](DualMasker::show_held)). Scanning once serves both views.
 #[derive(Debug)]
 pub struct DualMasker {
     core: Core,
@@ -37,7 +40,8 @@ pub struct Masked<'a> {
     pub recording: &'a [u8],
     /// Where the screen's part of `recording` begins.
     pub screen_from: usize,
-    /// Held bytes released to the screen only (hold expired or echo), unmasked.
+    /// Held bytes released to the screen only because the hold expired, masked as if the
+    /// stream ended there.
     pub screen_extra: &'a [u8],
 }
 
@@ -87,11 +91,23 @@ impl DualMasker {
     /// typing). Returns them.
     pub fn show_held(&mut self) -> &[u8] {
         self.screen.clear();
-        self.release_held();
+        let from = self.shown.max(self.core.raw_released());
+        self.screen.extend_from_slice(self.core.held_from(from));
+        self.shown_all();
         &self.screen
     }
 
-    /// Returns held bytes whose hold has expired at `now`, for the screen (empty if none).
+    /// Shows every held byte now, masked as if the stream ended here: what an expired hold
+    /// shows. Returns them. For output that must reach the screen before what comes next is
+    /// shown as it is (the echo of typing).
+    pub fn show_settled(&mut self) -> &[u8] {
+        self.screen.clear();
+        self.release_settled();
+        &self.screen
+    }
+
+    /// Returns held bytes whose hold has expired at `now`, for the screen (empty if none),
+    /// masked as if the stream ended at `now`.
     pub fn poll(&mut self, now: Instant) -> &[u8] {
         self.screen.clear();
         self.expire(now);
@@ -148,13 +164,20 @@ impl DualMasker {
             self.arrivals.pop_front();
         }
         if self.next_deadline().is_some_and(|d| now >= d) {
-            self.release_held();
+            self.release_settled();
         }
     }
 
-    fn release_held(&mut self) {
+    /// The held bytes not shown yet go to the screen as the end-of-stream decision would
+    /// mask them: a complete identifier must not reach the screen just because output
+    /// paused, whatever later bytes would make of it.
+    fn release_settled(&mut self) {
         let from = self.shown.max(self.core.raw_released());
-        self.screen.extend_from_slice(self.core.held_from(from));
+        self.core.settled_from(from, &mut self.screen);
+        self.shown_all();
+    }
+
+    fn shown_all(&mut self) {
         self.shown = self.core.raw_end();
         self.arrivals.clear();
     }

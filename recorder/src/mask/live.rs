@@ -12,15 +12,19 @@ pub const DEFAULT_LIVE_HOLD: Duration = Duration::from_millis(15);
 /// Masks one output stream with bounded added latency: the screen view of a [`DualMasker`].
 ///
 /// Works like the [`RecordingMasker`](super::RecordingMasker), but no byte is held longer than
-/// the configured hold: when it expires, held bytes go out as they are. The caller drives time:
+/// the configured hold: when it expires, held bytes go out masked as they would be if the
+/// stream ended there, so output that stops after an identifier (a prompt, an editor waiting
+/// for a key) shows it masked. The caller drives time:
 /// pass `now` to [`push`](LiveMasker::push), and call [`poll`](LiveMasker::poll) at
 /// [`next_deadline`](LiveMasker::next_deadline).
 ///
 /// # Trade-off
 ///
 /// An identifier whose bytes arrive more than the hold apart (a slow pipe, a user typing it)
-/// may be shown partly unmasked: the part released on expiry is shown as typed, the part still
-/// held when the match completes is masked. Recordings always use the exact masker.
+/// may be shown partly unmasked: a part released on expiry while it was no identifier yet is
+/// shown as it came, the part still held when the match completes is masked. Conversely text
+/// masked on expiry stays masked on the screen even if later bytes make it no identifier
+/// (`123-45-6789` followed by `0`). Recordings always use the exact masker.
 #[derive(Debug)]
 pub struct LiveMasker {
     dual: DualMasker,
@@ -44,7 +48,8 @@ impl LiveMasker {
         &self.out
     }
 
-    /// Returns held bytes whose hold has expired at `now` (empty if none).
+    /// Returns held bytes whose hold has expired at `now` (empty if none), masked as if the
+    /// stream ended at `now`.
     pub fn poll(&mut self, now: Instant) -> &[u8] {
         self.dual.poll(now)
     }

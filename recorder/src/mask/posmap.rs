@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 /// Runs of `(visible offset, raw offset)`; both are absolute stream offsets.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct PosMap {
     /// Invariant: sorted by both fields, and within a run visible and raw offsets advance
     /// together, i.e. visible offset `v` in run `i` maps to `runs[i].1 + (v - runs[i].0)`.

@@ -323,3 +323,152 @@ fn mask_test_and_config_check_show_the_rules() {
         assert_eq!(stdout(&o).contains("specimen"), listed, "{}", stdout(&o));
     }
 }
+
+/// Output that stops after an identifier, then goes on after a pause much longer than the
+/// live hold: `sleep` in a script, an editor or pager waiting for a key (issue 13 item 3).
+/// Parts come from variables so that the command line, whose echo is shown as typed, holds
+/// none of the identifiers.
+const PAUSED: &str = "x=123; c=1111; d=example.org; printf \"ssn $x-45-6789\"; sleep 0.5; printf \" card 4111 1111 1111 $c\"; sleep 0.5; printf \" mail jane.doe@$d\"; sleep 0.5; echo";
+const PAUSED_MASKED: &str = "ssn ***-**-**** card **** **** **** **** mail ****.***@*******.***";
+const PAUSED_RAW: [&str; 3] = ["123-45-6789", "4111 1111 1111 1111", "jane.doe@example.org"];
+
+#[test]
+fn an_identifier_before_a_pause_is_masked_on_screen() {
+    let w = world();
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &[PAUSED]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{PAUSED_MASKED}\n"));
+    w.bastion.wait_log("recording sealed");
+    let rec = recording_text(w.bastion.dir.path());
+    for raw in PAUSED_RAW {
+        assert!(!rec.contains(raw), "{raw} in recording");
+    }
+}
+
+/// The screen once it has not changed for half a second (the live hold is 15 ms), or after 15
+/// seconds.
+fn settled(t: &Tmux) -> String {
+    let start = std::time::Instant::now();
+    let mut last = t.screen();
+    let mut since = start;
+    while start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = t.screen();
+        if now != last {
+            last = now;
+            since = std::time::Instant::now();
+        } else if since.elapsed() >= Duration::from_millis(500) {
+            break;
+        }
+    }
+    last
+}
+
+/// An interactive bash on `t1` through a bastion with live masking, in tmux, wide enough for
+/// the longest command typed here.
+struct RemoteShell {
+    tmux: Tmux,
+    bastion: tests::Bastion,
+    _sshd: tests::Sshd,
+}
+
+fn remote_shell() -> RemoteShell {
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .target("t1", &sshd, "")
+        .role(crate::fixture::OPS_ROLE)
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    let tmux = Tmux::start(&alice.remote_bash("t1@127.0.0.1"), 200, 30);
+    tmux.wait_for("REMOTE$", Duration::from_secs(15));
+    RemoteShell {
+        tmux,
+        bastion,
+        _sshd: sshd,
+    }
+}
+
+#[test]
+fn an_identifier_before_a_pause_is_masked_in_an_interactive_shell() {
+    let s = remote_shell();
+    let t = &s.tmux;
+    t.type_text(PAUSED);
+    t.keys(&["Enter"]);
+    t.wait_for(PAUSED_MASKED, Duration::from_secs(15));
+    let screen = settled(t);
+    for raw in PAUSED_RAW {
+        assert!(!screen.contains(raw), "{raw} shown:\n{screen}");
+    }
+}
+
+/// A file of 200 rows, each ending with an SSN, on the target (the sshd runs on this host), in
+/// a directory of its own.
+fn ssn_file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let dir = dir.join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text: String = (1..=200)
+        .map(|i| format!("row {i:03} ssn 123-45-{:04}\n", 6000 + i))
+        .collect();
+    std::fs::write(dir.join(name), text).unwrap();
+    dir
+}
+
+/// Opens the SSN file called `name` with `command` (a pager or editor) in the remote shell,
+/// pages down twice with `keys`, and checks after each screen that no SSN (nor any of
+/// `hidden`) is shown as it is; `quit` leaves it. The file is named with a glob, so that the
+/// command line typed does not hold the name.
+fn page_through(command: &str, name: &str, hidden: &[&str], keys: &[&str], quit: &[&str]) {
+    let s = remote_shell();
+    let t = &s.tmux;
+    let dir = ssn_file(s.bastion.dir.path(), name);
+    t.type_text(&format!("{command} {}/*", dir.display()));
+    t.keys(&["Enter"]);
+    // A row that must be on the next screen: the first, then the one after the last shown.
+    let mut next_row = 1;
+    for page in 0..3 {
+        if page > 0 {
+            t.keys(keys);
+        }
+        t.wait_for(
+            &format!("row {next_row:03} ssn ***-**-****"),
+            Duration::from_secs(15),
+        );
+        let screen = settled(t);
+        for raw in std::iter::once(&"123-45-6").chain(hidden) {
+            assert!(
+                !screen.contains(raw),
+                "page {page}: {raw:?} shown as it is:\n{screen}"
+            );
+        }
+        next_row = screen
+            .lines()
+            .filter_map(|l| l.strip_prefix("row ")?.get(..3)?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(next_row)
+            + 1;
+    }
+    t.keys(quit);
+    t.wait_for("REMOTE$", Duration::from_secs(15));
+}
+
+/// vim without a vimrc (compatible, no ruler: as `vi` and vim-tiny run) draws its status line,
+/// then the rows, parks the cursor and waits for a key: the last thing written is a row's SSN.
+#[test]
+fn vim_shows_a_file_of_identifiers_masked_on_every_screen() {
+    page_through(
+        "vim -u NONE -n -i NONE",
+        "ssns.txt",
+        &[],
+        &["C-f"],
+        &[":q!", "Enter"],
+    );
+}
+
+/// less ends its first screen with the file's name as the prompt: a mailbox named by its
+/// address.
+#[test]
+fn less_shows_a_file_of_identifiers_masked_on_every_screen() {
+    let name = "jane.doe@example.org";
+    page_through("less", name, &[name], &["C-f"], &["q"]);
+}
