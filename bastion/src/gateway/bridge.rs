@@ -704,9 +704,7 @@ async fn hold_exec(
     let held = loop {
         // Past the channel's bound, input is taken slowly (see `inflow`), never left unread.
         let next = async {
-            if inflow.slowed() {
-                tokio::time::sleep(super::inflow::SLOW_TAKE_EVERY).await;
-            }
+            inflow.room(&gone).await;
             rx.wait().await
         };
         tokio::select! {

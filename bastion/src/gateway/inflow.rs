@@ -1,65 +1,66 @@
 //! How much a client may send ahead of its targets: the bound on input memory.
 //!
 //! russh grants SSH window as data arrives, not as it is consumed, and delivers each message
-//! into a bounded per-channel queue; a channel reader that stops taking messages blocks the
-//! whole connection's event loop, which then neither sends output nor notices that the client
-//! has gone. So the input pumps always keep taking what arrives, and the bound comes from the
-//! window instead, through russh's one hook ([`russh::server::Handler::adjust_window`]): while
-//! more than [`THROTTLE_AT`] of a connection's input waits for its targets, each window
-//! adjustment grants a token [`TRICKLE`] bytes instead of [`CHANNEL_WINDOW`]. A client that
-//! honours the window can then send at most what it was granted before, plus the trickle.
+//! into a short per-channel queue; a reader that stops taking messages blocks the connection's
+//! event loop, which then sends no output, answers no keepalive and does not notice that the
+//! client has gone. So input readers never stop for long, and the bound comes from the window,
+//! through russh's one hook for it ([`russh::server::Handler::adjust_window`]).
 //!
-//! The trickle is also what reopens the window: the next adjustment after the queue has drained
-//! grants the full window again. Past [`SLOW_AT`] (a client still sending, slowly) a channel's
-//! reader takes one message per [`SLOW_TAKE_EVERY`] only, which keeps the connection turning
-//! (keepalives, window adjustments for the output, the client's disconnect) at a few bytes a
-//! second; past [`LIMIT`] (a client that ignores the window) the channel is ended.
+//! While more than [`THROTTLE_AT`] of a connection's input waits for its targets, the
+//! connection is *throttled*: each window adjustment grants [`TRICKLE`] bytes instead of
+//! [`CHANNEL_WINDOW`], and its channels' readers take one message per [`SLOW_TAKE_EVERY`] (or
+//! as soon as the input has drained below the mark), so the event loop keeps turning a few
+//! times a second. A client that honours the window then adds what it still held when the
+//! window closed, then a few bytes a second. The trickle is also what reopens the window: the
+//! first adjustment after the input has drained grants the full window again. A channel whose
+//! input passes [`LIMIT`] (a client ignoring the window, or hours of sending to a target that
+//! reads nothing) is ended.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// The SSH window each client channel starts with and is granted back (OpenSSH's default).
 pub const CHANNEL_WINDOW: u32 = 2 << 20;
 
-/// Input waiting for the targets of one connection before its window closes to a trickle.
+/// Input waiting for the targets of one connection past which it is throttled.
 pub const THROTTLE_AT: usize = 512 << 10;
 
 /// The window granted while throttled: the least russh can grant and still ask again (a
 /// target of 1 would never reopen).
 pub const TRICKLE: u32 = 2;
 
-/// Input waiting for one channel's target past which its reader slows down: what was queued
-/// when the window closed, the window the client still held then, and some trickle.
-pub const SLOW_AT: usize = THROTTLE_AT + CHANNEL_WINDOW as usize + (64 << 10);
-
-/// How often a slowed reader takes one message.
+/// How often a throttled reader takes a message while its input does not drain.
 pub const SLOW_TAKE_EVERY: Duration = Duration::from_millis(100);
 
-/// Input waiting for one channel's target past which the channel is ended: at the trickle's
-/// pace, hours of sending to a target that reads nothing, or a client ignoring the window.
-pub const LIMIT: usize = SLOW_AT + (1 << 20);
+/// Input waiting for one channel's target past which the channel is ended: the mark, the
+/// window the client may still have held when it closed, and a margin the trickle takes hours
+/// to fill.
+pub const LIMIT: usize = THROTTLE_AT + CHANNEL_WINDOW as usize + (1 << 20);
 
 /// One connection's input waiting for its targets.
 #[derive(Debug, Default)]
 pub struct Inflow {
     queued: AtomicUsize,
+    /// Told whenever some of it has gone on.
+    drained: Notify,
 }
 
 impl Inflow {
     /// The window to grant next (called by russh at each window adjustment).
     pub fn window(&self) -> u32 {
-        if self.queued.load(Ordering::Relaxed) >= THROTTLE_AT {
+        if self.throttled() {
             TRICKLE
         } else {
             CHANNEL_WINDOW
         }
     }
 
-    /// Bytes waiting, all channels together.
-    #[cfg(test)]
-    pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+    fn throttled(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) >= THROTTLE_AT
     }
 
     /// A counter for one channel's input.
@@ -71,8 +72,8 @@ impl Inflow {
     }
 }
 
-/// One channel's input waiting for its target (counted in its connection's too). What is still
-/// counted when it is dropped leaves the connection's count with it.
+/// One channel's input waiting (counted in its connection's too). What is still counted when it
+/// is dropped leaves the connection's count with it.
 #[derive(Debug)]
 pub struct ChannelInflow {
     queued: AtomicUsize,
@@ -96,6 +97,7 @@ impl ChannelInflow {
             })
             .map_or(0, |before| before.min(n));
         self.connection.queued.fetch_sub(taken, Ordering::Relaxed);
+        self.connection.drained.notify_waiters();
     }
 
     /// Bytes waiting on this channel.
@@ -103,14 +105,33 @@ impl ChannelInflow {
         self.queued.load(Ordering::Relaxed)
     }
 
-    /// Whether the reader should take messages slowly.
-    pub fn slowed(&self) -> bool {
-        self.queued() >= SLOW_AT
-    }
-
     /// Whether `n` more bytes would pass [`LIMIT`].
     pub fn over_limit(&self, n: usize) -> bool {
         self.queued().saturating_add(n) > LIMIT
+    }
+
+    /// Returns at once unless the connection is throttled; then once its input has drained
+    /// below the mark, or after [`SLOW_TAKE_EVERY`] at the latest.
+    pub async fn room(&self, done: &CancellationToken) {
+        self.room_within(SLOW_TAKE_EVERY, done).await;
+    }
+
+    async fn room_within(&self, wait: Duration, done: &CancellationToken) {
+        let deadline = Instant::now() + wait;
+        loop {
+            // Registered before the check, so a drain in between is not missed.
+            let drained = self.connection.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if !self.connection.throttled() {
+                return;
+            }
+            tokio::select! {
+                _ = drained => {}
+                _ = tokio::time::sleep_until(deadline.into()) => return,
+                _ = done.cancelled() => return,
+            }
+        }
     }
 }
 
@@ -118,12 +139,16 @@ impl Drop for ChannelInflow {
     fn drop(&mut self) {
         let left = *self.queued.get_mut();
         self.connection.queued.fetch_sub(left, Ordering::Relaxed);
+        self.connection.drained.notify_waiters();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio_util::sync::CancellationToken;
 
     use super::*;
 
@@ -141,20 +166,49 @@ mod tests {
         assert_eq!(conn.window(), CHANNEL_WINDOW);
         // A channel that ends takes its share with it.
         drop(b);
-        assert_eq!(conn.queued(), THROTTLE_AT / 2 - 1);
+        assert_eq!(conn.queued.load(Ordering::Relaxed), THROTTLE_AT / 2 - 1);
         a.sub(usize::MAX);
-        assert_eq!((a.queued(), conn.queued()), (0, 0));
+        assert_eq!((a.queued(), conn.queued.load(Ordering::Relaxed)), (0, 0));
     }
 
     #[test]
-    fn a_channel_slows_then_ends_past_its_bounds() {
+    fn a_channel_past_its_limit_is_told() {
         let conn = Arc::new(Inflow::default());
         let a = conn.channel();
-        a.add(SLOW_AT - 1);
-        assert!(!a.slowed());
+        a.add(LIMIT - 10);
+        assert!(!a.over_limit(10));
+        assert!(a.over_limit(11));
+    }
+
+    #[tokio::test]
+    async fn a_throttled_reader_waits_for_a_drain_or_a_tick() {
+        let conn = Arc::new(Inflow::default());
+        let (a, b) = (conn.channel(), conn.channel());
+        let done = CancellationToken::new();
+        let long = Duration::from_secs(30);
+        // Not throttled: no wait.
+        let t = Instant::now();
+        a.room_within(long, &done).await;
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // Throttled and nothing drains: one tick.
+        a.add(THROTTLE_AT);
+        let t = Instant::now();
+        b.room_within(Duration::from_millis(50), &done).await;
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        // A drain below the mark ends the wait at once.
+        let t = Instant::now();
+        tokio::join!(b.room_within(long, &done), async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            a.sub(1);
+        });
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // So does the end of the channel.
         a.add(1);
-        assert!(a.slowed());
-        assert!(!a.over_limit(LIMIT - SLOW_AT));
-        assert!(a.over_limit(LIMIT - SLOW_AT + 1));
+        let t = Instant::now();
+        tokio::join!(b.room_within(long, &done), async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            done.cancel();
+        });
+        assert!(t.elapsed() < Duration::from_secs(5));
     }
 }

@@ -234,7 +234,7 @@ impl Pumps {
     ) {
         let mut early = early.into_iter();
         loop {
-            up.room(&self.done).await;
+            inflow.room(&self.done).await;
             if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
                 break;
             }

@@ -3,98 +3,69 @@
 //! A write to the target waits for the target's SSH window. If the input pump waited on it, a
 //! target that is itself waiting for its output to drain (`cat` of a large stream) would stop
 //! the pump, the pump would stop the client connection's event loop (see [`super::inflow`]),
-//! and the loop is what sends that output: nothing would move again. So input is queued here
+//! and that loop is what sends the output: nothing would move again. So input is queued here
 //! and written upstream by a separate task; how much may wait is bounded through the client's
 //! window ([`super::inflow`]), not by making the pump wait.
+//!
+//! Small writes are joined in the queue: a throttled client sends a few bytes at a time, and a
+//! queue entry per message would cost far more memory than the bytes it holds.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use russh::{ChannelWriteHalf, Sig};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::inflow::{ChannelInflow, SLOW_TAKE_EVERY};
+use super::inflow::ChannelInflow;
+
+/// Writes shorter than this are joined with the queued write before them.
+const JOIN_BELOW: usize = 1024;
+/// A joined write grows to at most this.
+const JOINED_MAX: usize = 32 << 10;
 
 enum Op {
     Data(Bytes),
+    /// Small writes joined together.
+    Joined(BytesMut),
     Eof,
     WindowChange(u32, u32, u32, u32),
     Signal(Sig),
 }
 
+/// The queue shared by the input pump and the writer.
+#[derive(Default)]
+struct Queue {
+    ops: Mutex<VecDeque<Op>>,
+    /// Told when an op is queued (or the queue is closing).
+    ready: Notify,
+}
+
 /// The queue's sending side, used by the input pump. Dropping it stops the writer.
 pub struct Upward {
-    tx: mpsc::UnboundedSender<Op>,
+    queue: Arc<Queue>,
     inflow: Arc<ChannelInflow>,
-    /// Told by the writer each time it has passed data on.
-    drained: Arc<Notify>,
+    done: CancellationToken,
     _writer: AbortOnDropHandle<()>,
 }
 
 impl Upward {
-    /// Starts the writer task for `up`; it ends when the queue is dropped, a write fails, or
-    /// `done` is cancelled. Queued bytes are counted in `inflow`.
+    /// Starts the writer task for `up`; it ends when a write fails or `done` is cancelled.
+    /// Queued bytes are counted in `inflow`.
     pub fn start(
         up: Arc<ChannelWriteHalf<russh::client::Msg>>,
         done: CancellationToken,
         inflow: Arc<ChannelInflow>,
     ) -> Upward {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Op>();
-        let drained = Arc::new(Notify::new());
-        let (q, told) = (inflow.clone(), drained.clone());
-        let writer = tokio::spawn(async move {
-            loop {
-                let op = tokio::select! {
-                    op = rx.recv() => op,
-                    _ = done.cancelled() => None,
-                };
-                let Some(op) = op else { break };
-                let write = async {
-                    match op {
-                        Op::Data(d) => {
-                            let n = d.len();
-                            let r = up.data_bytes(d).await;
-                            q.sub(n);
-                            told.notify_one();
-                            r
-                        }
-                        Op::Eof => up.eof().await,
-                        Op::WindowChange(c, r, pw, ph) => up.window_change(c, r, pw, ph).await,
-                        Op::Signal(s) => up.signal(s).await,
-                    }
-                };
-                // Every write waits on the target's connection: never longer than the channel.
-                let r = tokio::select! {
-                    r = write => r,
-                    _ = done.cancelled() => break,
-                };
-                if r.is_err() {
-                    done.cancel();
-                    break;
-                }
-            }
-        });
+        let queue = Arc::<Queue>::default();
+        let writer = tokio::spawn(write_loop(up, queue.clone(), done.clone(), inflow.clone()));
         Upward {
-            tx,
+            queue,
             inflow,
-            drained,
+            done,
             _writer: AbortOnDropHandle::new(writer),
-        }
-    }
-
-    /// Returns at once unless this channel's input is past [`super::inflow::SLOW_AT`]; then
-    /// when enough of it has gone on, or [`SLOW_TAKE_EVERY`] at the latest.
-    pub async fn room(&self, done: &CancellationToken) {
-        let deadline = Instant::now() + SLOW_TAKE_EVERY;
-        while self.inflow.slowed() {
-            tokio::select! {
-                _ = self.drained.notified() => {}
-                _ = tokio::time::sleep_until(deadline.into()) => return,
-                _ = done.cancelled() => return,
-            }
         }
     }
 
@@ -104,7 +75,26 @@ impl Upward {
     }
 
     fn push(&self, op: Op) -> Result<(), ()> {
-        self.tx.send(op).map_err(|_| ())
+        if self.done.is_cancelled() {
+            return Err(());
+        }
+        let Ok(mut ops) = self.queue.ops.lock() else {
+            return Err(());
+        };
+        match (op, ops.back_mut()) {
+            (Op::Data(d), Some(Op::Joined(last)))
+                if d.len() < JOIN_BELOW && last.len() + d.len() <= JOINED_MAX =>
+            {
+                last.extend_from_slice(&d);
+            }
+            (Op::Data(d), _) if d.len() < JOIN_BELOW => {
+                ops.push_back(Op::Joined(BytesMut::from(&d[..])));
+            }
+            (op, _) => ops.push_back(op),
+        }
+        drop(ops);
+        self.queue.ready.notify_one();
+        Ok(())
     }
 
     /// Queues data for the target.
@@ -127,4 +117,51 @@ impl Upward {
     pub fn signal(&self, s: Sig) -> Result<(), ()> {
         self.push(Op::Signal(s))
     }
+}
+
+/// Writes queued ops to the target in order until a write fails or `done` is cancelled.
+async fn write_loop(
+    up: Arc<ChannelWriteHalf<russh::client::Msg>>,
+    queue: Arc<Queue>,
+    done: CancellationToken,
+    inflow: Arc<ChannelInflow>,
+) {
+    loop {
+        let next = queue.ops.lock().ok().and_then(|mut q| q.pop_front());
+        let Some(op) = next else {
+            tokio::select! {
+                _ = queue.ready.notified() => continue,
+                _ = done.cancelled() => return,
+            }
+        };
+        let write = async {
+            match op {
+                Op::Data(d) => send(&up, d, &inflow).await,
+                Op::Joined(d) => send(&up, d.freeze(), &inflow).await,
+                Op::Eof => up.eof().await,
+                Op::WindowChange(c, r, pw, ph) => up.window_change(c, r, pw, ph).await,
+                Op::Signal(s) => up.signal(s).await,
+            }
+        };
+        // Every write waits on the target's connection: never longer than the channel.
+        let r = tokio::select! {
+            r = write => r,
+            _ = done.cancelled() => return,
+        };
+        if r.is_err() {
+            done.cancel();
+            return;
+        }
+    }
+}
+
+async fn send(
+    up: &ChannelWriteHalf<russh::client::Msg>,
+    data: Bytes,
+    inflow: &ChannelInflow,
+) -> Result<(), russh::Error> {
+    let n = data.len();
+    let r = up.data_bytes(data).await;
+    inflow.sub(n);
+    r
 }

@@ -135,3 +135,96 @@ fn channels_a_client_half_closes_and_abandons_all_end() {
     }
     all_ended(&w, 3 * 8);
 }
+
+/// Memory the bastion may take per flooding connection above its idle size (documented in
+/// docs/threat-model.md, Availability).
+const FLOOD_BOUND_KIB: u64 = 4 << 10;
+
+#[test]
+fn an_input_flood_stays_within_its_bound_and_others_are_served() {
+    let w = world();
+    let pid = w.bastion.pid();
+    let quick = || {
+        let started = std::time::Instant::now();
+        let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["true"]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        started.elapsed()
+    };
+    quick();
+    let unloaded = quick();
+    let cpu_before = cpu_ticks(pid);
+    let idle = tests::rss_kib(pid);
+    let flooders: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new("python3")
+                .arg(script())
+                .arg(w.bastion.port.to_string())
+                .arg("t1")
+                .arg(&w.alice.key)
+                .arg(&w.alice.cert)
+                .args(["flood", "1", "15"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Measured once every flooder is connected and sending (starting eight Python clients
+    // takes the machine for a moment).
+    let mut flooders: Vec<_> = flooders
+        .into_iter()
+        .map(|mut f| {
+            use std::io::BufRead;
+            let mut out = std::io::BufReader::new(f.stdout.take().unwrap());
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), "opened");
+            (f, out)
+        })
+        .collect();
+    let mut peak = idle;
+    let mut slowest = Duration::ZERO;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(12) {
+        for _ in 0..10 {
+            peak = peak.max(tests::rss_kib(pid));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        slowest = slowest.max(quick());
+    }
+    for (f, out) in flooders.iter_mut() {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(out, &mut rest).unwrap();
+        assert!(
+            f.wait().unwrap().success() && rest.contains("abandoned"),
+            "{rest}"
+        );
+    }
+    eprintln!(
+        "idle {idle} KiB, peak {peak} KiB (+{} KiB for 8 flooding connections), ssh true {unloaded:?} alone, slowest {slowest:?} meanwhile, bastion CPU {} ticks",
+        peak - idle, cpu_ticks(pid) - cpu_before
+    );
+    assert!(
+        peak - idle <= 8 * FLOOD_BOUND_KIB,
+        "peak {peak} KiB, idle {idle} KiB"
+    );
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    // 8 flooding channels and one per `ssh true`.
+    let quick_runs = tests::sqlite3(
+        &tests::default_sqlite_db(&w.bastion.config),
+        "select count(*) from channels",
+    );
+    all_ended(&w, quick_runs.trim().parse().unwrap());
+}
+
+/// User and system CPU time of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
