@@ -308,21 +308,25 @@ fn flush_maskers(
     Ok(())
 }
 
-/// Seals, as "recovered", each of `open` (channel row and recording of the channels that were
-/// open when the bastion stopped, from the audit database) whose sidecar lacks a final
-/// checkpoint, and stores the seal in the row. Returns how many were sealed; problems are
-/// logged per file and do not stop the others.
+/// Crash recovery at start: seals, as "recovered", the recording of each of this instance's
+/// channel rows that has no final hash (see [`crate::audit::AuditStore::unsealed_recordings`])
+/// and whose sidecar lacks a seal, and stores the seal in the row. Returns how many were
+/// sealed; problems are logged per file and do not stop the others.
 ///
 /// Only these files: sealing signs the file with the recording key, so a file this instance
 /// was not writing (another bastion's live recording in a shared directory, or one planted by
-/// someone who can write to the directory) must never be sealed here.
+/// someone who can write to the directory) must never be sealed here. Run it before accepting
+/// connections: a channel of this instance that is live has no final hash either.
+///
+/// # Errors
+/// [`crate::audit::AuditError`] when the rows cannot be read.
 pub async fn recover_unsealed(
-    open: &[(i64, String)],
     key: &recorder::SigningKey,
     audit: &crate::audit::AuditStore,
-) -> usize {
+) -> Result<usize, crate::audit::AuditError> {
+    let unsealed = audit.unsealed_recordings().await?;
     let mut sealed = 0;
-    for (row, path) in open {
+    for (row, path) in &unsealed {
         let path = std::path::Path::new(path);
         // `recover` reads the sidecar itself and leaves a sealed recording as it is.
         match recorder::recover(path, key, SystemTime::now()) {
@@ -348,5 +352,9 @@ pub async fn recover_unsealed(
             }
         }
     }
-    sealed
+    Ok(sealed)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+mod tests;
