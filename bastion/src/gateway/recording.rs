@@ -264,9 +264,9 @@ async fn write_loop(
                 if let Err(e) = r.and_then(|_| rec.checkpoint_if_due(now).map(|_| ())) {
                     return Err(fail(e));
                 }
-                if due.is_none() {
-                    due = rec.checkpoint_due().map(|d| started_at + d);
-                }
+                // Re-armed after every event: the deadline always is the recorder's own, never
+                // one left over from before a checkpoint this event wrote.
+                due = rec.checkpoint_due().map(|d| started_at + d);
             }
             _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
                 if let Err(e) = rec.checkpoint_if_due(started.elapsed()) {

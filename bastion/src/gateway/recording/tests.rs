@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use recorder::{CheckpointKind, SigningKey};
 
+use tokio::time::Instant;
+
 use crate::audit::{AuditStore, ChannelEnd, ChannelOpened, Filter, SessionOpened};
 
 const T0: i64 = 1_700_000_000_000;
@@ -140,4 +142,60 @@ async fn recovery_at_start_seals_recordings_of_closed_rows_without_a_seal() {
     // Sealed and stored: nothing left to do at the next start.
     assert!(store.unsealed_recordings().await.unwrap().is_empty());
     assert_eq!(recover_unsealed(&key, &store).await.unwrap(), 0);
+}
+
+/// The writer task checkpoints on its own while data flows, and after a stream that stops right
+/// after a write (nothing more arrives to trigger one): the data is never left uncovered for
+/// long, even though the channel stays open.
+#[tokio::test]
+async fn the_writer_checkpoints_while_data_flows_and_after_it_stops() {
+    const INTERVAL: Duration = Duration::from_millis(200);
+    let dir = tempfile::tempdir().unwrap();
+    let key = Arc::new(SigningKey::from_seed(&[7; 32]).unwrap());
+    let path = dir.path().join("s-0.cast");
+    let options = RecorderOptions {
+        checkpoint_interval: INTERVAL,
+        ..RecorderOptions::default()
+    };
+    let rec = Recorder::create(&path, &header("s"), key, options).unwrap();
+    let masker = recorder::mask::RuleSet::new().compile().unwrap();
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let task = tokio::spawn(write_loop(rec, rx, CancellationToken::new(), None, masker));
+    let mut sent = 0u64;
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        tx.send(RecEvent::Output(Bytes::from_static(b"tick\r\n")))
+            .await
+            .unwrap();
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The stream stops right after a write, the channel stays open: only the writer's own
+    // timer can cover the last lines.
+    let checkpoints = || {
+        recorder::read_sidecar(&recorder::sidecar_path(&path))
+            .unwrap()
+            .unwrap()
+            .checkpoints
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while checkpoints().last().unwrap().lines < sent {
+        assert!(
+            Instant::now() < deadline,
+            "the last lines were never covered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cps = checkpoints();
+    // The timer's own clock: how far apart the writer wrote them (loose, the machine is shared).
+    let gaps: Vec<u64> = cps.windows(2).map(|w| w[1].time - w[0].time).collect();
+    let longest = gaps.iter().copied().max().unwrap();
+    assert!(
+        longest <= 2 * INTERVAL.as_millis() as u64,
+        "checkpoints {longest} ms apart while data flowed: {gaps:?}"
+    );
+    assert!(cps.len() >= 5, "{} checkpoints in 1.5 s of data", cps.len());
+    drop(tx);
+    let seal = task.await.unwrap().unwrap();
+    assert_eq!(seal.checkpoint.lines, sent);
 }
