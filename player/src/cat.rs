@@ -9,14 +9,31 @@
 
 use std::io::{self, Write};
 
-use crate::Recording;
+use crate::{Recording, UnverifiedTail};
 
 /// Writes every output event (stdout and stderr) to `out`, in order, with no delays; unless
 /// `raw`, through [`TerminalFilter`].
 pub fn cat(recording: &Recording, out: &mut impl Write, raw: bool) -> io::Result<()> {
+    cat_marked(recording, out, raw, None)
+}
+
+/// [`cat`], with a notice on a line of its own where `tail` (the lines verification could not
+/// vouch for) begins. Not with `raw`, which promises the bytes as recorded: the verification
+/// report names the lines instead.
+pub fn cat_marked(
+    recording: &Recording,
+    out: &mut impl Write,
+    raw: bool,
+    tail: Option<&UnverifiedTail>,
+) -> io::Result<()> {
     let mut filter = TerminalFilter::default();
     let mut clean = String::new();
+    let mut notice = tail.filter(|_| !raw);
     for event in &recording.events {
+        if let Some(tail) = notice.filter(|t| event.line >= t.from_line) {
+            write_notice(out, tail)?;
+            notice = None;
+        }
         if let Some(text) = event.data.screen_text() {
             if raw {
                 out.write_all(text.as_bytes())?;
@@ -27,7 +44,17 @@ pub fn cat(recording: &Recording, out: &mut impl Write, raw: bool) -> io::Result
             }
         }
     }
+    // The tail may hold no event the parser keeps (comment lines only): still say it is there.
+    if let Some(tail) = notice {
+        write_notice(out, tail)?;
+    }
     out.flush()
+}
+
+/// Reverse video on a fresh line, reset after, so it cannot be taken for recorded output
+/// whatever colours the recording left set.
+fn write_notice(out: &mut impl Write, tail: &UnverifiedTail) -> io::Result<()> {
+    write!(out, "\x1b[0m\r\n\x1b[7m[bastion: {tail}]\x1b[0m\r\n")
 }
 
 /// Final bytes of the CSI sequences let through: SGR (`m`), cursor movement and erasing.

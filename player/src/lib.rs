@@ -36,9 +36,9 @@ mod play;
 mod verify;
 
 pub use cast::{Event, EventData, Header, Recording};
-pub use cat::{cat, TerminalFilter};
+pub use cat::{cat, cat_marked, TerminalFilter};
 pub use error::PlayerError;
 pub use play::{
     command_for, play, prepare, Command, Control, Frame, PlayOptions, Player, SEEK_STEP,
 };
-pub use verify::{verify, verify_bytes, Report, Verdict};
+pub use verify::{verify, verify_bytes, Report, UnverifiedTail, Verdict};

@@ -72,7 +72,9 @@
 //! [`checkpoint`] module. Checkpoints are written when the recording is created (signing the
 //! header), by [`Recorder::checkpoint_if_due`] at least every second while lines are written,
 //! and by [`Recorder::seal`] (`kind: final`). After a crash, [`recover()`] appends a
-//! `kind: recovered` checkpoint over the intact lines. Verification lives in the `player` crate.
+//! `kind: recovered` checkpoint over the intact lines; the verifier reports lines it covers that
+//! no live checkpoint did as a recovered tail, since recovery cannot know who wrote them.
+//! Verification lives in the `player` crate.
 //!
 //! # Layout
 //!

@@ -200,6 +200,87 @@ fn checkpoints_at_most_every_interval_and_only_when_lines_were_written() {
     assert_eq!(rec.checkpoint_now(ms(6200)).unwrap(), None, "nothing new");
 }
 
+/// Drives a recorder the way the bastion's writer task does (a checkpoint check after every
+/// write, and a wake-up at `checkpoint_due` when nothing else happens) on a simulated clock.
+/// Returns when each line was written and the checkpoints, times in ms since the start.
+fn drive(dir: &Path, writes: &[u64]) -> (Vec<u64>, Vec<Checkpoint>) {
+    let path = cast_path(dir);
+    let mut rec = Recorder::create(
+        &path,
+        &header(ChannelKind::Shell),
+        key(1),
+        RecorderOptions::default(),
+    )
+    .unwrap();
+    let wake_until = |rec: &mut Recorder, until: Duration| {
+        while let Some(due) = rec.checkpoint_due().filter(|d| *d <= until) {
+            // A wake-up at the announced time must find the checkpoint due.
+            rec.checkpoint_if_due(due)
+                .unwrap()
+                .expect("due when announced");
+        }
+    };
+    for &at in writes {
+        wake_until(&mut rec, ms(at));
+        rec.output(ms(at), b"x\r\n").unwrap();
+        rec.checkpoint_if_due(ms(at)).unwrap();
+    }
+    // The stream stops right after its last write; the channel stays open.
+    wake_until(&mut rec, Duration::MAX);
+    let mut checkpoints = read_sidecar(&sidecar_path(&path))
+        .unwrap()
+        .unwrap()
+        .checkpoints;
+    for cp in &mut checkpoints {
+        cp.time -= 1_700_000_000_000;
+    }
+    (writes.to_vec(), checkpoints)
+}
+
+/// The threat model's bound: while data flows, checkpoints are at most the interval (1 s)
+/// apart, and no line waits longer than that for one, also when the stream is continuous (as
+/// under load) or stops right after a write.
+#[test]
+fn while_data_flows_no_line_waits_longer_than_the_interval_for_a_checkpoint() {
+    let interval = RecorderOptions::default().checkpoint_interval.as_millis() as u64;
+    assert_eq!(interval, 1000);
+    let continuous: Vec<u64> = (0..=5000).step_by(7).collect();
+    // Bursts and pauses of up to 1.5 s (a fixed pseudo-random sequence).
+    let mut bursty = Vec::new();
+    let (mut seed, mut at) = (0x5eed_u64, 0);
+    for _ in 0..400 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        at += (seed >> 33) % 1500;
+        bursty.push(at);
+    }
+    // A write right after a checkpoint, then nothing.
+    let stops = vec![100, 1000, 1001];
+    for writes in [continuous.clone(), bursty, stops] {
+        let dir = tempfile::tempdir().unwrap();
+        let (written, cps) = drive(dir.path(), &writes);
+        for (i, at) in written.iter().enumerate() {
+            let line = i as u64 + 1;
+            let covered = cps
+                .iter()
+                .find(|c| c.lines >= line)
+                .expect("every line is covered");
+            assert!(
+                covered.time <= at + interval,
+                "line {line} written at {at} ms first covered at {} ms",
+                covered.time
+            );
+        }
+        assert_eq!(cps.last().unwrap().lines, written.len() as u64);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cps) = drive(dir.path(), &continuous);
+    let gaps: Vec<u64> = cps.windows(2).map(|w| w[1].time - w[0].time).collect();
+    assert!(gaps.iter().all(|g| *g <= interval), "{gaps:?}");
+    assert!(cps.len() >= 6, "{} checkpoints over 5 s", cps.len());
+}
+
 #[test]
 fn stderr_is_output_behind_comment_lines() {
     let dir = tempfile::tempdir().unwrap();

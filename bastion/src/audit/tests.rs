@@ -337,9 +337,27 @@ async fn crash_recovery(store: &AuditStore) {
         .channel_opened(&channel("theirs", 0, T0, "db1"))
         .await
         .unwrap();
-    let open = me.unfinished_recordings().await.unwrap();
+    // Channels of an ended session: one sealed, one whose recorder stopped without a seal.
+    let sealed = me
+        .channel_opened(&channel("done", 0, T0, "db1"))
+        .await
+        .unwrap();
+    me.channel_closed(&sealed, &end(T0 + 1, Some(0)))
+        .await
+        .unwrap();
+    let failed = me
+        .channel_opened(&channel("done", 1, T0, "db1"))
+        .await
+        .unwrap();
+    let no_seal = ChannelEnd {
+        final_hash: None,
+        signature: None,
+        ..end(T0 + 1, None)
+    };
+    me.channel_closed(&failed, &no_seal).await.unwrap();
+    let open = me.unsealed_recordings().await.unwrap();
     let paths: Vec<&str> = open.iter().map(|(_, p)| p.as_str()).collect();
-    assert_eq!(paths, ["/rec/open-0.cast"]);
+    assert_eq!(paths, ["/rec/open-0.cast", "/rec/done-1.cast"]);
     assert_eq!(
         me.close_unfinished_sessions(T0 + 50, "recovered after crash")
             .await
@@ -352,7 +370,8 @@ async fn crash_recovery(store: &AuditStore) {
             .unwrap(),
         0
     );
-    assert!(me.unfinished_recordings().await.unwrap().is_empty());
+    // Closing the rows does not seal their recordings: still listed until a seal is stored.
+    assert_eq!(me.unsealed_recordings().await.unwrap(), open);
 
     let by_id = |rows: &[SessionRow], id: &str| {
         let s = rows.iter().find(|s| s.id == id).unwrap().clone();
@@ -375,6 +394,10 @@ async fn crash_recovery(store: &AuditStore) {
     me.channel_recovered(open[0].0, "other", "other")
         .await
         .unwrap();
+    me.channel_recovered(open[1].0, "hash 2", "sig 2")
+        .await
+        .unwrap();
+    assert!(me.unsealed_recordings().await.unwrap().is_empty());
     let channels = store.channels(&all()).await.unwrap();
     let c = channels.iter().find(|c| c.session_id == "open").unwrap();
     assert_eq!(

@@ -203,18 +203,20 @@ impl AuditStore {
         Ok(())
     }
 
-    /// Crash recovery, at start, before [`Self::close_unfinished_sessions`]: the recording
-    /// files of this instance's channels that have no end. These, and only these, were open
-    /// when the bastion stopped; any other unsealed file in the recording directory was not
-    /// being written by this instance and is left for `bastion verify` to judge.
+    /// Crash recovery, at start: the recording files of this instance's channels whose rows
+    /// hold no final hash. These are the channels that were open when the bastion stopped, and
+    /// those whose recording ended without a seal (the recorder failed, or the row was closed
+    /// by [`Self::close_unfinished_sessions`] before an earlier recovery could seal it). Any
+    /// other unsealed file in the recording directory was not written by this instance and is
+    /// left for `bastion verify` to judge.
     ///
     /// # Errors
     ///
     /// [`AuditError`] when the database cannot be read.
-    pub async fn unfinished_recordings(&self) -> Result<Vec<(i64, String)>, AuditError> {
+    pub async fn unsealed_recordings(&self) -> Result<Vec<(i64, String)>, AuditError> {
         const SQL: &str = "SELECT c.id, c.recording_path FROM channels c \
              JOIN sessions s ON s.id = c.session_id \
-             WHERE s.instance = $1 AND s.ended_at_ms IS NULL AND c.ended_at_ms IS NULL \
+             WHERE s.instance = $1 AND c.final_hash IS NULL \
              AND c.recording_path IS NOT NULL ORDER BY c.id";
         let instance = &*self.instance;
         let read = async {
@@ -230,7 +232,7 @@ impl AuditStore {
     }
 
     /// Crash recovery: stores the final hash and signature of a recording sealed as recovered
-    /// in its channel's row (row id from [`Self::unfinished_recordings`]), unless the row
+    /// in its channel's row (row id from [`Self::unsealed_recordings`]), unless the row
     /// already has one.
     ///
     /// # Errors

@@ -311,14 +311,13 @@ fn unix_ms(at: SystemTime) -> i64 {
 }
 
 /// Prints one line (or JSON object) per recorded channel; fails if any recording does not
-/// match its row.
+/// match its row, with [`super::EXIT_RECOVERED_TAIL`] if all that is wrong is recovered tails.
 fn recordings(
     rows: &[crate::audit::ChannelRow],
     trusted: &[recorder::VerifyingKey],
     json: bool,
 ) -> Result<(), Failure> {
-    let mut failed = 0;
-    let mut checked = 0;
+    let (mut failed, mut tails, mut checked) = (0u64, 0u64, 0u64);
     for row in rows {
         // Port forwards have no recording.
         let Some(path) = &row.recording_path else {
@@ -326,17 +325,15 @@ fn recordings(
         };
         let check = recordings::check(row, path, trusted);
         checked += 1;
-        if !check.ok() {
-            failed += 1;
+        match check.status {
+            recordings::Status::Ok | recordings::Status::Open => {}
+            recordings::Status::RecoveredTail => tails += 1,
+            recordings::Status::Failed => failed += 1,
         }
         if json {
             println!("{}", serde_json::to_string(&check).context("report")?);
         } else {
-            let status = match (check.ok(), check.open) {
-                (true, false) => "OK",
-                (true, true) => "OPEN",
-                (false, _) => "FAILED",
-            };
+            let status = check.status.word();
             let problems = match check.problems.join("; ") {
                 p if p.is_empty() => p,
                 p => format!(": {}", table::clean(&p)),
@@ -352,6 +349,11 @@ fn recordings(
     if failed > 0 {
         return Err(Failure::failed(anyhow!(
             "{failed} of {checked} recordings do not match their audit rows"
+        )));
+    }
+    if tails > 0 {
+        return Err(Failure::recovered_tail(anyhow!(
+            "{tails} of {checked} recordings end in a recovered tail: lines no live checkpoint covered, signed only by crash recovery"
         )));
     }
     Ok(())

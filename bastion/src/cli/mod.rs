@@ -92,7 +92,20 @@ impl Failure {
             error: error.into(),
         }
     }
+    /// Recordings intact but ending in lines signed only by crash recovery, and nothing worse
+    /// ([`EXIT_RECOVERED_TAIL`]).
+    pub fn recovered_tail(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_RECOVERED_TAIL,
+            error: error.into(),
+        }
+    }
 }
+
+/// Exit status of `verify` and `audit recordings` when the only finding is a recovered tail:
+/// not OK (nobody can vouch for those lines), but not evidence of tampering either, since a
+/// crash leaves one too. Scripts tell it apart from 1 (failed) and 2 (usage).
+pub const EXIT_RECOVERED_TAIL: u8 = 3;
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Failure {

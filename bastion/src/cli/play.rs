@@ -58,7 +58,9 @@ impl Play {
             let recording = player::cast::parse(&bytes[..], &self.file)
                 .with_context(|| format!("cannot read {}", self.file.display()))?;
             let mut out = std::io::stdout().lock();
-            player::cat(&recording, &mut out, self.raw).context("writing output")?;
+            let tail = report.unverified_tail();
+            player::cat_marked(&recording, &mut out, self.raw, tail.as_ref())
+                .context("writing output")?;
             return Ok(());
         }
         let start_at = match &self.at {

@@ -38,12 +38,6 @@ pub async fn serve(mut config: Config) -> Result<(), Failure> {
         audit = audit.with_instance(name);
     }
     let settings = Settings::load(config, audit).map_err(Failure::failed)?;
-    let open_recordings = settings
-        .shared
-        .audit
-        .unfinished_recordings()
-        .await
-        .map_err(Failure::failed)?;
     let closed = settings
         .shared
         .audit
@@ -56,11 +50,11 @@ pub async fn serve(mut config: Config) -> Result<(), Failure> {
     let dir = &settings.shared.config.recording.dir;
     std::fs::create_dir_all(dir).with_context(|| format!("recording.dir {}", dir.display()))?;
     let recovered = crate::gateway::recording::recover_unsealed(
-        &open_recordings,
         &settings.shared.recording_key,
         &settings.shared.audit,
     )
-    .await;
+    .await
+    .map_err(Failure::failed)?;
     if recovered > 0 {
         tracing::warn!(recovered, "sealed recordings left open by an unclean stop");
     }

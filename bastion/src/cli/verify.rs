@@ -6,6 +6,7 @@ use anyhow::Context;
 use recorder::VerifyingKey;
 
 use super::{ConfigArg, Failure};
+use crate::human;
 
 /// Verify recordings.
 #[derive(Debug, clap::Args)]
@@ -26,24 +27,33 @@ pub struct Verify {
 impl Verify {
     pub fn run(self) -> Result<(), Failure> {
         let trusted = trusted_keys(&self.keys, &self.config)?;
-        let mut all_ok = true;
+        let (mut failed, mut tails) = (0u64, 0u64);
         for file in &self.files {
             let sidecar = recorder::sidecar_path(file);
             let report = player::verify(file, &sidecar, &trusted)
                 .with_context(|| format!("cannot verify {}", file.display()))?;
-            all_ok &= report.is_ok();
+            if report.recovered_tail().is_some() {
+                tails += 1;
+            } else if !report.is_ok() {
+                failed += 1;
+            }
             if self.json {
                 println!("{}", serde_json::to_string(&report).context("report")?);
             } else {
                 println!("{report}");
             }
         }
-        if all_ok {
-            Ok(())
-        } else {
+        if failed > 0 {
             Err(Failure::failed(anyhow::anyhow!(
                 "not every recording is intact, sealed and signed by a trusted key"
             )))
+        } else if tails > 0 {
+            Err(Failure::recovered_tail(anyhow::anyhow!(
+                "{} with a recovered tail: lines no live checkpoint covered, signed only by crash recovery",
+                human::count(tails, "recording")
+            )))
+        } else {
+            Ok(())
         }
     }
 }

@@ -58,6 +58,9 @@ pub struct Event {
     pub time: Duration,
     /// What happened.
     pub data: EventData,
+    /// Its line in the file, numbered as verification numbers event lines (the header is line
+    /// 0), so that a verification finding can be placed among the events.
+    pub line: u64,
 }
 
 /// What an event carries.

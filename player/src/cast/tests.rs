@@ -29,6 +29,9 @@ fn v3_intervals_sum_and_stderr_comments_are_honoured() {
     );
     assert_eq!(rec.header.term_type.as_deref(), Some("xterm"));
     assert_eq!(rec.header.bastion.as_ref().unwrap().channel, 1);
+    // Comment lines are event lines for verification too: numbers skip them.
+    let numbers: Vec<u64> = rec.events.iter().map(|e| e.line).collect();
+    assert_eq!(numbers, [1, 3, 5, 7, 8, 9, 10]);
     let got: Vec<(u128, EventData)> = rec
         .events
         .into_iter()

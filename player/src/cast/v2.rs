@@ -67,7 +67,12 @@ pub(super) fn parse(
             }
             _ => EventData::Other { code, data },
         };
-        events.push(Event { time, data });
+        events.push(Event {
+            time,
+            data,
+            // `number` counts the header as line 1.
+            line: number.saturating_sub(1),
+        });
     }
     Ok((header, events))
 }

@@ -4,7 +4,7 @@
 use std::num::NonZeroU16;
 use std::time::Duration;
 
-use crate::{Event, EventData, PlayOptions, Recording};
+use crate::{Event, EventData, PlayOptions, Recording, UnverifiedTail};
 
 /// How far a seek moves.
 pub const SEEK_STEP: Duration = Duration::from_secs(5);
@@ -69,6 +69,8 @@ pub struct Player {
     shown: Option<vt100::Screen>,
     last_status: String,
     verification: String,
+    /// Index of the first event of an unverified tail, and the notice shown once it plays.
+    tail: Option<(usize, String)>,
 }
 
 impl Player {
@@ -101,9 +103,28 @@ impl Player {
             shown: None,
             last_status: String::new(),
             verification,
+            tail: None,
         };
         player.seek_to(options.start_at);
         player
+    }
+
+    /// Marks where the lines verification could not vouch for begin: from the first event of
+    /// `tail` on, the status line says so.
+    pub fn with_unverified_tail(mut self, tail: &UnverifiedTail) -> Self {
+        self.tail = self
+            .events
+            .iter()
+            .position(|e| e.line >= tail.from_line)
+            .map(|index| (index, tail.to_string()));
+        self
+    }
+
+    /// Whether the screen shows events of the unverified tail.
+    pub fn in_unverified_tail(&self) -> bool {
+        self.tail
+            .as_ref()
+            .is_some_and(|(index, _)| self.next > *index)
     }
 
     /// Lets `wall` time pass (scaled by the speed), applying the events it reaches.
@@ -191,11 +212,16 @@ impl Player {
         self.parser.screen()
     }
 
-    /// The status line: play state, time, speed, and the verification result.
+    /// The status line: play state, time, speed, and the verification result (in the
+    /// unverified tail, its notice first).
     pub fn status_line(&self) -> String {
         let state = if self.paused { "paused" } else { "playing" };
+        let tail = match &self.tail {
+            Some((_, notice)) if self.in_unverified_tail() => format!("▶ {notice} | "),
+            _ => String::new(),
+        };
         format!(
-            "{state} {} / {}  {}x  | {} | space pause . step ←/→ 5s +/- speed q quit",
+            "{tail}{state} {} / {}  {}x  | {} | space pause . step ←/→ 5s +/- speed q quit",
             clock(self.position),
             clock(self.duration),
             self.speed,
@@ -270,6 +296,7 @@ fn limit_idle(events: &[Event], limit: Option<Duration>) -> Vec<Event> {
             Event {
                 time: now,
                 data: e.data.clone(),
+                line: e.line,
             }
         })
         .collect()

@@ -45,7 +45,10 @@ pub fn prepare(path: &Path, options: &PlayOptions) -> Result<(Report, Player), P
         return Err(PlayerError::Refused(Box::new(report)));
     }
     let recording = cast::parse(&bytes[..], path)?;
-    let player = Player::new(&recording, options, report.summary());
+    let mut player = Player::new(&recording, options, report.summary());
+    if let Some(tail) = report.unverified_tail() {
+        player = player.with_unverified_tail(&tail);
+    }
     Ok((report, player))
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use recorder::{hex, read_sidecar, Checkpoint, HashChain, RecorderError, VerifyingKey};
 
 use crate::PlayerError;
-pub use report::{Report, Verdict};
+pub use report::{Report, UnverifiedTail, Verdict};
 
 /// Verifies `cast` against the checkpoints in `sidecar`.
 ///
@@ -209,14 +209,7 @@ fn walk(
                 if extra > 0 {
                     Verdict::AppendedAfterSeal { extra_bytes: extra }
                 } else if last.kind == recorder::CheckpointKind::Recovered {
-                    Verdict::Recovered {
-                        signed_while_recording: checkpoints
-                            .iter()
-                            .filter(|c| !c.sealed)
-                            .map(|c| c.lines)
-                            .max()
-                            .unwrap_or(0),
-                    }
+                    recovered(checkpoints, last)
                 } else {
                     Verdict::Sealed
                 }
@@ -230,6 +223,26 @@ fn walk(
         }
     };
     Ok(Walked { lines, verdict })
+}
+
+/// A recovered seal vouches only for the lines a live checkpoint signed before it: recovery
+/// signs whatever complete lines it finds, whoever wrote them.
+fn recovered(checkpoints: &[Checkpoint], seal: &Checkpoint) -> Verdict {
+    let live = checkpoints
+        .iter()
+        .filter(|c| !c.sealed)
+        .map(|c| c.lines)
+        .max()
+        .unwrap_or(0);
+    match seal.lines.saturating_sub(live) {
+        0 => Verdict::Recovered {
+            signed_while_recording: live,
+        },
+        tail_lines => Verdict::RecoveredTail {
+            signed_while_recording: live,
+            tail_lines,
+        },
+    }
 }
 
 /// Checks every checkpoint that covers exactly the lines hashed so far.

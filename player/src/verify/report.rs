@@ -12,11 +12,21 @@ use serde::Serialize;
 pub enum Verdict {
     /// Every line matches the chain and a final checkpoint seals it.
     Sealed,
-    /// Every line matches; sealed after a crash by recovery, so lines after the last periodic
-    /// checkpoint were signed only at recovery time.
+    /// Every line matches; sealed after a crash by recovery, right after a live checkpoint:
+    /// every line was signed while it was being recorded.
     Recovered {
         /// Event lines covered by periodic checkpoints signed while recording.
         signed_while_recording: u64,
+    },
+    /// Every line matches, but the last lines were signed only by crash recovery: no live
+    /// checkpoint covered them. The bastion writes up to a second of output there before a
+    /// crash, but so could anyone able to write the file while it was open; recovery cannot
+    /// tell the two apart, so neither can the verifier.
+    RecoveredTail {
+        /// Event lines covered by periodic checkpoints signed while recording.
+        signed_while_recording: u64,
+        /// Event lines after them, signed only at recovery.
+        tail_lines: u64,
     },
     /// No seal (the bastion stopped abruptly): intact up to the last checkpoint, then an
     /// unverifiable tail.
@@ -109,17 +119,52 @@ impl Report {
         VerdictText(&self.verdict).to_string()
     }
 
-    /// Sealed (or recovered) and signed by a trusted key: what `bastion verify` calls OK.
+    /// Sealed (or recovered with every line signed live) and signed by a trusted key: what
+    /// `bastion verify` calls OK.
     pub fn is_ok(&self) -> bool {
         matches!(self.verdict, Verdict::Sealed | Verdict::Recovered { .. }) && self.signer_trusted
+    }
+
+    /// Lines signed only by crash recovery, when that is all that keeps the report from OK (so
+    /// callers can give it a status of its own).
+    pub fn recovered_tail(&self) -> Option<u64> {
+        match self.verdict {
+            Verdict::RecoveredTail { tail_lines, .. } if self.signer_trusted => Some(tail_lines),
+            _ => None,
+        }
     }
 
     /// Intact as far as it goes: sealed, recovered, or unsealed with an intact signed prefix.
     pub fn is_intact(&self) -> bool {
         matches!(
             self.verdict,
-            Verdict::Sealed | Verdict::Recovered { .. } | Verdict::Unsealed { .. }
+            Verdict::Sealed
+                | Verdict::Recovered { .. }
+                | Verdict::RecoveredTail { .. }
+                | Verdict::Unsealed { .. }
         )
+    }
+
+    /// The lines at the end that no live checkpoint covers, if any: where a player marks the
+    /// start of what verification could not vouch for.
+    pub fn unverified_tail(&self) -> Option<UnverifiedTail> {
+        let (signed, lines, recovered) = match self.verdict {
+            Verdict::RecoveredTail {
+                signed_while_recording,
+                tail_lines,
+            } => (signed_while_recording, tail_lines, true),
+            Verdict::Unsealed {
+                signed_lines,
+                tail_lines,
+                ..
+            } => (signed_lines, tail_lines, false),
+            _ => return None,
+        };
+        (lines > 0).then_some(UnverifiedTail {
+            from_line: signed + 1,
+            lines,
+            recovered,
+        })
     }
 
     /// Evidence of tampering (or of a signer nobody trusts): players refuse these without force.
@@ -137,11 +182,55 @@ impl Report {
         match &self.verdict {
             Verdict::Sealed => format!("verified: intact and sealed{signer}"),
             Verdict::Recovered { .. } => format!("verified: intact, sealed by crash recovery{signer}"),
+            Verdict::RecoveredTail { signed_while_recording, tail_lines } => format!(
+                "RECOVERED TAIL: intact through line {signed_while_recording}, {} after signed only by crash recovery{signer}",
+                count(*tail_lines, "line")
+            ),
             Verdict::Unsealed { signed_lines, tail_lines, .. } => format!(
                 "UNSEALED: intact through line {signed_lines}, {tail_lines} unverified lines after{signer}"
             ),
             other => format!("NOT VERIFIED: {}", VerdictText(other)),
         }
+    }
+}
+
+/// Event lines at the end of a recording that no live checkpoint covers (see
+/// [`Report::unverified_tail`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnverifiedTail {
+    /// The first of them (event line numbering, as in [`Verdict`]).
+    pub from_line: u64,
+    /// How many.
+    pub lines: u64,
+    /// Signed by crash recovery (a recovered tail), rather than not signed at all (unsealed).
+    pub recovered: bool,
+}
+
+impl fmt::Display for UnverifiedTail {
+    /// The notice a player shows where the tail begins.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines = count(self.lines, "line");
+        if self.recovered {
+            write!(
+                f,
+                "recovered tail from line {}: {lines} not covered by a live checkpoint",
+                self.from_line
+            )
+        } else {
+            write!(
+                f,
+                "unsealed tail from line {}: {lines} not covered by any checkpoint",
+                self.from_line
+            )
+        }
+    }
+}
+
+/// `1 line`, `3 lines`.
+fn count(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
     }
 }
 
@@ -151,10 +240,23 @@ impl fmt::Display for VerdictText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Verdict::Sealed => write!(f, "intact and sealed"),
-            Verdict::Recovered { signed_while_recording } => write!(
+            Verdict::Recovered { .. } => write!(
                 f,
-                "intact; sealed by crash recovery (lines after {signed_while_recording} were signed only at recovery)"
+                "intact; sealed by crash recovery (every line was covered by a live checkpoint)"
             ),
+            Verdict::RecoveredTail { signed_while_recording, tail_lines } => {
+                write!(
+                    f,
+                    "recovered tail: {} not covered by a live checkpoint (",
+                    count(*tail_lines, "line")
+                )?;
+                let first = signed_while_recording + 1;
+                match tail_lines {
+                    1 => write!(f, "line {first}")?,
+                    n => write!(f, "lines {first}..={}", signed_while_recording + n)?,
+                }
+                write!(f, " signed only by crash recovery, after the bastion stopped)")
+            }
             Verdict::Unsealed { checkpoint, signed_lines, tail_lines, torn_bytes } => {
                 match checkpoint {
                     Some(n) => write!(f, "intact up to checkpoint {n} (line {signed_lines}), ")?,
@@ -202,7 +304,10 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = match self.verdict {
             _ if self.is_ok() => "OK",
-            Verdict::Sealed | Verdict::Recovered { .. } | Verdict::Unsealed { .. } => "WARNING",
+            Verdict::Sealed
+            | Verdict::Recovered { .. }
+            | Verdict::RecoveredTail { .. }
+            | Verdict::Unsealed { .. } => "WARNING",
             _ => "FAILED",
         };
         writeln!(

@@ -223,12 +223,87 @@ fn a_crash_leaves_an_intact_prefix_and_an_unsealed_tail_until_recovered() {
     let r = verify(&cast, &sig(&cast), &trusted()).unwrap();
     assert_eq!(
         r.verdict,
+        Verdict::RecoveredTail {
+            signed_while_recording: 1,
+            tail_lines: 2
+        }
+    );
+    assert!(r.final_hash.is_some());
+    assert!(!r.is_ok() && r.is_intact() && !r.is_tampered());
+    assert_eq!(r.recovered_tail(), Some(2));
+    assert!(r.to_string().starts_with("WARNING"), "{r}");
+    assert!(
+        r.to_string().contains(
+            "recovered tail: 2 lines not covered by a live checkpoint (lines 2..=3 signed only by crash recovery"
+        ),
+        "{r}"
+    );
+}
+
+/// Someone who can write the recording directory appends a line to a live recording after its
+/// last checkpoint; the bastion then crashes and recovery signs whatever it finds. That line
+/// must not pass as verified.
+#[test]
+fn a_line_appended_after_the_last_live_checkpoint_is_a_recovered_tail_not_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = open(dir.path(), "s1", key(1));
+    rec.output(ms(100), b"recorded\r\n").unwrap();
+    rec.checkpoint_if_due(ms(100)).unwrap().unwrap();
+    let cast = rec.path().to_path_buf();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&cast)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"[0.1, \"o\", \"planted\"]\n"))
+        .unwrap();
+    drop(rec); // the crash
+    recover(&cast, &key(1), SystemTime::now()).unwrap();
+
+    let r = verify(&cast, &sig(&cast), &trusted()).unwrap();
+    assert_eq!(
+        r.verdict,
+        Verdict::RecoveredTail {
+            signed_while_recording: 1,
+            tail_lines: 1
+        }
+    );
+    assert!(!r.is_ok(), "{r}");
+    assert_eq!(r.recovered_tail(), Some(1));
+    let text = r.to_string();
+    assert!(
+        text.contains("recovered tail: 1 line not covered by a live checkpoint (line 2 signed"),
+        "{text}"
+    );
+    assert!(r.summary().starts_with("RECOVERED TAIL"), "{}", r.summary());
+    let tail = r.unverified_tail().unwrap();
+    assert_eq!((tail.from_line, tail.lines, tail.recovered), (2, 1, true));
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["verdict"]["status"], "recovered_tail");
+    assert_eq!(json["verdict"]["tail_lines"], 1);
+    // Without a trusted key it is not OK either, and not merely a recovered tail.
+    let untrusted = verify(&cast, &sig(&cast), &[]).unwrap();
+    assert!(!untrusted.is_ok() && untrusted.recovered_tail().is_none());
+}
+
+/// A crash right after a live checkpoint leaves nothing that only recovery signed: OK.
+#[test]
+fn a_recovered_seal_over_live_signed_lines_only_is_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = open(dir.path(), "s1", key(1));
+    rec.output(ms(100), b"recorded\r\n").unwrap();
+    rec.checkpoint_if_due(ms(100)).unwrap().unwrap();
+    let cast = rec.path().to_path_buf();
+    drop(rec);
+    recover(&cast, &key(1), SystemTime::now()).unwrap();
+    let r = verify(&cast, &sig(&cast), &trusted()).unwrap();
+    assert_eq!(
+        r.verdict,
         Verdict::Recovered {
             signed_while_recording: 1
         }
     );
-    assert!(r.final_hash.is_some());
+    assert!(r.is_ok() && r.recovered_tail().is_none() && r.unverified_tail().is_none());
     assert!(r.to_string().starts_with("OK"), "{r}");
+    assert!(r.to_string().contains("sealed by crash recovery"), "{r}");
 }
 
 #[test]

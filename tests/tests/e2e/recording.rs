@@ -173,28 +173,55 @@ fn sftp_transfer_is_recorded_as_metadata_not_content() {
     );
 }
 
-#[test]
-fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
-    let mut w = world();
-    let t = Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 30);
+/// Bytes of `cast` the last complete checkpoint of its sidecar covers.
+fn covered_bytes(cast: &Path) -> Option<u64> {
+    let sig = std::fs::read_to_string(format!("{}.sig", cast.display())).ok()?;
+    let last = sig.lines().last()?;
+    serde_json::from_str::<serde_json::Value>(last).ok()?["bytes"].as_u64()
+}
+
+/// A shell whose output has gone quiet and is all under a live checkpoint: the file is as long
+/// as its last checkpoint covers, and stays so for longer than the checkpoint interval (output
+/// still held in the writer's buffer would reach the file, and a checkpoint, within 1 s).
+/// Returns the recording.
+fn quiet_recorded_shell(w: &crate::fixture::World, t: &Tmux) -> PathBuf {
     t.wait_for("REMOTE$", Duration::from_secs(15));
     t.type_text("echo \"MARK-$((6*7))\"");
     t.keys(&["Enter"]);
-    t.wait_for("MARK-42", Duration::from_secs(15));
-    // The output reaches the file at the next checkpoint (within a second or so).
-    let dir = w.bastion.dir.path().join("recordings");
+    // The output and the prompt after it: the shell is idle from here on.
     tests::wait_for(Duration::from_secs(15), || {
-        casts(&dir)
-            .iter()
-            .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("MARK-42")))
+        let screen = t.screen();
+        screen
+            .split_once("MARK-42")
+            .is_some_and(|(_, after)| after.contains("REMOTE$"))
             .then_some(())
     })
-    .expect("MARK-42 in the recording");
+    .expect("MARK-42 and the prompt after it");
+    let dir = w.bastion.dir.path().join("recordings");
+    let quiet = |cast: &Path| {
+        let len = std::fs::metadata(cast).ok()?.len();
+        let text = std::fs::read_to_string(cast).ok()?;
+        (text.contains("MARK-42") && covered_bytes(cast) == Some(len)).then_some(len)
+    };
+    tests::wait_for(Duration::from_secs(20), || {
+        let files = casts(&dir);
+        let [cast] = files.as_slice() else {
+            return None;
+        };
+        let before = quiet(cast)?;
+        std::thread::sleep(Duration::from_millis(1500));
+        (quiet(cast)? == before).then(|| cast.clone())
+    })
+    .expect("the recording quiet and covered by a live checkpoint")
+}
+
+/// kill -9, and wait until it is dead (a zombie until `restart` reaps it): nothing more is
+/// written.
+fn kill_hard(w: &crate::fixture::World) {
     let pid = w.bastion.pid();
     let _ = Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status();
-    // Dead (a zombie until `restart` reaps it): nothing more is written.
     tests::wait_for(Duration::from_secs(10), || {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         let state = stat
@@ -204,9 +231,17 @@ fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
         matches!(state, None | Some("Z" | "X")).then_some(())
     })
     .expect("the bastion killed");
-    let files = casts(&dir);
-    assert_eq!(files.len(), 1);
-    let v = bastion(&w.bastion.config, &["verify", files[0].to_str().unwrap()]);
+}
+
+/// A crash after everything was under a live checkpoint: recovery adds nothing unsigned, so
+/// the recording verifies OK.
+#[test]
+fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
+    let mut w = world();
+    let t = Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 30);
+    let cast = quiet_recorded_shell(&w, &t);
+    kill_hard(&w);
+    let v = bastion(&w.bastion.config, &["verify", cast.to_str().unwrap()]);
     assert_eq!(
         v.status.code(),
         Some(1),
@@ -215,7 +250,7 @@ fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
     );
     w.bastion.restart();
     w.bastion.wait_log("sealed as recovered");
-    let v = bastion(&w.bastion.config, &["verify", files[0].to_str().unwrap()]);
+    let v = bastion(&w.bastion.config, &["verify", cast.to_str().unwrap()]);
     assert!(v.status.success(), "{}", stdout(&v));
     assert!(
         stdout(&v).contains("sealed by crash recovery"),
@@ -226,6 +261,50 @@ fn a_crashed_bastion_seals_open_recordings_as_recovered_on_restart() {
     let a = bastion(&w.bastion.config, &["audit", "recordings"]);
     assert!(a.status.success(), "{}{}", stdout(&a), stderr(&a));
     assert!(stdout(&a).starts_with("OK"), "{}", stdout(&a));
+}
+
+/// Someone who can write the recording directory appends a line to a live recording after its
+/// last checkpoint, then the bastion crashes: recovery signs the line, but verification does
+/// not vouch for it (issue 13, item 6).
+#[test]
+fn a_line_appended_before_a_crash_is_reported_as_a_recovered_tail() {
+    let mut w = world();
+    let t = Tmux::start(&w.alice.remote_bash("t1@127.0.0.1"), 100, 30);
+    let cast = quiet_recorded_shell(&w, &t);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&cast)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"[0.5, \"o\", \"PLANTED\\r\\n\"]\n"))
+        .unwrap();
+    kill_hard(&w);
+    w.bastion.restart();
+    w.bastion.wait_log("sealed as recovered");
+
+    let v = bastion(&w.bastion.config, &["verify", cast.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(3), "{}{}", stdout(&v), stderr(&v));
+    assert!(
+        stdout(&v).contains("recovered tail: 1 line not covered by a live checkpoint"),
+        "{}",
+        stdout(&v)
+    );
+    let a = bastion(&w.bastion.config, &["audit", "recordings"]);
+    assert_eq!(a.status.code(), Some(3), "{}{}", stdout(&a), stderr(&a));
+    assert!(
+        stdout(&a).starts_with("TAIL") && stdout(&a).contains("recovered tail: 1 line"),
+        "{}",
+        stdout(&a)
+    );
+    // `play --cat` plays it (intact as far as it goes) and shows where the tail begins.
+    let p = bastion(
+        &w.bastion.config,
+        &["play", "--cat", cast.to_str().unwrap()],
+    );
+    assert!(p.status.success(), "{}", stderr(&p));
+    let out = stdout(&p);
+    let notice = out.find("[bastion: recovered tail from line").expect(&out);
+    assert!(out[..notice].contains("MARK-42"), "{out}");
+    assert!(out[notice..].contains("PLANTED"), "{out}");
+    assert!(stderr(&p).contains("recovered tail"), "{}", stderr(&p));
 }
 
 #[test]

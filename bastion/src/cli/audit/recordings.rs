@@ -20,6 +20,7 @@ pub struct Check {
     pub session_id: String,
     pub channel: u32,
     pub path: String,
+    pub status: Status,
     /// Every problem found; empty when the recording matches its row.
     pub problems: Vec<String>,
     /// The channel is still open (or its bastion has not restarted since a crash): the
@@ -27,9 +28,29 @@ pub struct Check {
     pub open: bool,
 }
 
-impl Check {
-    pub fn ok(&self) -> bool {
-        self.problems.is_empty()
+/// The verdict on one row, from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Matches its row, sealed.
+    Ok,
+    /// Matches its row as far as it goes; the channel is still open.
+    Open,
+    /// Matches its row, but ends in lines no live checkpoint covered (the only problem).
+    RecoveredTail,
+    /// Anything else.
+    Failed,
+}
+
+impl Status {
+    /// The word in the text listing (at most 6 characters, the column's width).
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Open => "OPEN",
+            Status::RecoveredTail => "TAIL",
+            Status::Failed => "FAILED",
+        }
     }
 }
 
@@ -37,6 +58,7 @@ impl Check {
 pub fn check(row: &ChannelRow, path: &str, trusted: &[VerifyingKey]) -> Check {
     let open = row.ended_at_ms.is_none();
     let mut problems = Vec::new();
+    let mut tail_only = false;
     let cast = Path::new(path);
     let sidecar = recorder::sidecar_path(cast);
     match std::fs::symlink_metadata(cast) {
@@ -54,9 +76,15 @@ pub fn check(row: &ChannelRow, path: &str, trusted: &[VerifyingKey]) -> Check {
             match player::verify(cast, &sidecar, trusted) {
                 Err(e) => problems.push(format!("cannot verify: {e}")),
                 Ok(report) => {
-                    let acceptable =
-                        report.is_ok() || (open && report.is_intact() && !report.is_tampered());
+                    // A live channel's recording is never sealed by recovery, so an open row
+                    // does not excuse a recovered tail.
+                    let acceptable = report.is_ok()
+                        || (open
+                            && report.is_intact()
+                            && !report.is_tampered()
+                            && report.recovered_tail().is_none());
                     if !acceptable {
+                        tail_only = report.recovered_tail().is_some();
                         problems.push(report.verdict_text());
                     }
                     if let Some(expected) = &row.final_hash {
@@ -71,10 +99,17 @@ pub fn check(row: &ChannelRow, path: &str, trusted: &[VerifyingKey]) -> Check {
             }
         }
     }
+    let status = match problems.len() {
+        0 if open => Status::Open,
+        0 => Status::Ok,
+        1 if tail_only => Status::RecoveredTail,
+        _ => Status::Failed,
+    };
     Check {
         session_id: row.session_id.clone(),
         channel: row.channel,
         path: path.to_string(),
+        status,
         problems,
         open,
     }
