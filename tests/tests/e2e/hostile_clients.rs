@@ -150,8 +150,7 @@ fn an_input_flood_stays_within_its_bound_and_others_are_served() {
         assert!(o.status.success(), "{}", stderr(&o));
         started.elapsed()
     };
-    quick();
-    let unloaded = quick();
+    let unloaded = (0..3).map(|_| quick()).max().unwrap();
     let cpu_before = cpu_ticks(pid);
     let idle = tests::rss_kib(pid);
     let flooders: Vec<_> = (0..8)
@@ -208,7 +207,12 @@ fn an_input_flood_stays_within_its_bound_and_others_are_served() {
         peak - idle <= 8 * FLOOD_BOUND_KIB,
         "peak {peak} KiB, idle {idle} KiB"
     );
-    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    // Under a second more than without the flood (the suite runs other tests beside this
+    // one, so the machine's own pace is the baseline).
+    assert!(
+        slowest < unloaded + Duration::from_secs(1),
+        "{slowest:?}, {unloaded:?} without the flood"
+    );
     // 8 flooding channels and one per `ssh true`.
     let quick_runs = tests::sqlite3(
         &tests::default_sqlite_db(&w.bastion.config),
