@@ -7,13 +7,15 @@ MODE:
   input      run `sleep 1000`, send input it never reads, disconnect after SECONDS
   halfclose  run `yes`, send EOF at once, never read, disconnect after SECONDS
   flood      run `yes`, send input as fast as the bastion takes it, never read, for SECONDS
+  hold       run `yes`, never read, stay connected for SECONDS (the bastion may end it first)
 The connection is dropped without a disconnect message (the socket is closed)."""
 import asyncio
 import sys
 
 import asyncssh
 
-COMMANDS = {"unread": "yes", "input": "sleep 1000", "halfclose": "yes", "flood": "yes"}
+COMMANDS = {"unread": "yes", "input": "sleep 1000", "halfclose": "yes", "flood": "yes",
+            "hold": "yes"}
 
 
 class Silent(asyncssh.SSHClientSession):
@@ -48,6 +50,12 @@ async def main(port, user, key, cert, mode, channels, seconds):
             for chan in chans:
                 while chan.get_write_buffer_size() > 1 << 20 and loop.time() < end:
                     await asyncio.sleep(0.05)
+    elif mode == "hold":
+        try:
+            await asyncio.wait_for(conn.wait_closed(), seconds)
+            print("closed by the bastion", flush=True)
+        except asyncio.TimeoutError:
+            pass
     else:
         await asyncio.sleep(seconds)
     conn.abort()

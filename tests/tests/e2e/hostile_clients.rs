@@ -93,7 +93,11 @@ fn all_ended(w: &World, channels: usize) {
             .join("\n"),
         target_sessions(w)
     );
-    // Every channel row closed, with the recording's final hash.
+    sealed_and_closed(w, channels);
+}
+
+/// Every channel row closed with its recording's final hash, every recording sealed and intact.
+fn sealed_and_closed(w: &World, channels: usize) {
     let db = tests::default_sqlite_db(&w.bastion.config);
     let open = tests::sqlite3(
         &db,
@@ -231,4 +235,42 @@ fn cpu_ticks(pid: u32) -> u64 {
         .split_whitespace()
         .collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn sigterm_seals_every_open_recording() {
+    let mut w = world();
+    let holder = Command::new("python3")
+        .arg(script())
+        .arg(w.bastion.port.to_string())
+        .arg("t1")
+        .arg(&w.alice.key)
+        .arg(&w.alice.cert)
+        .args(["hold", "8", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tests::wait_for(Duration::from_secs(20), || {
+        (w.bastion.log().matches("upstream connected").count() >= 1
+            && w.bastion.log().matches(" exec ").count() >= 8)
+            .then_some(())
+    })
+    .expect("channels open");
+    std::thread::sleep(Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    assert!(w.bastion.terminate(), "{}", w.bastion.log());
+    eprintln!("stopped in {:?}", started.elapsed());
+    let o = holder.wait_with_output().unwrap();
+    assert!(
+        stdout(&o).contains("closed by the bastion"),
+        "{}",
+        stdout(&o)
+    );
+    sealed_and_closed(&w, 8);
+    // Nothing left on the target either.
+    tests::wait_for(Duration::from_secs(20), || {
+        target_sessions(&w).is_empty().then_some(())
+    })
+    .unwrap_or_else(|| panic!("{:?}", target_sessions(&w)));
 }
