@@ -46,6 +46,21 @@ impl Rules {
             .any(|(r, _)| r.roles.is_empty() || r.roles.iter().any(|x| access.roles.contains(x)))
     }
 
+    /// The command rule (not whole-session: the shell itself was judged) that a line typed in
+    /// a shell needs, if any: the first that matches any of `readings` of it.
+    pub fn matching_line(&self, access: &Access, readings: &[String]) -> Option<&ApprovalRule> {
+        self.rules
+            .iter()
+            .filter(|(r, _)| !r.whole_session)
+            .filter(|(r, _)| r.targets.is_empty() || selects(&r.targets, &access.target))
+            .filter(|(r, _)| r.roles.is_empty() || r.roles.iter().any(|x| access.roles.contains(x)))
+            .find(|(_, re)| {
+                re.as_ref()
+                    .is_some_and(|re| readings.iter().any(|l| re.is_match(l)))
+            })
+            .map(|(r, _)| r)
+    }
+
     /// The rule a command needs, if any. `command` is `None` for an interactive shell start.
     pub fn matching(&self, access: &Access, command: Option<&str>) -> Option<&ApprovalRule> {
         self.rules

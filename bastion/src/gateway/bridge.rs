@@ -24,10 +24,10 @@ use russh::{Channel, ChannelMsg, ChannelOpenFailure, ChannelReadHalf, ChannelWri
 use tracing::{info, warn, Instrument};
 
 use super::inflow::ChannelInflow;
-use super::line::LineTracker;
+use super::line_hold::ShellHold;
 use super::live::LiveMasks;
 use super::menu;
-use super::pumps::{ExitInfo, Pending, Pumps, ShellHold};
+use super::pumps::{ExitInfo, Pending, Pumps};
 use super::recording::{self, ChannelInfo, ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
@@ -642,12 +642,7 @@ impl Relay<'_> {
         let shell_hold = (!transfer && ctx.shared.approvals.has_line_rules(access))
             .then_some(pty)
             .flatten()
-            .map(|p| ShellHold {
-                tracker: std::sync::Mutex::new(LineTracker::new(p.cols, p.rows)),
-                access: access.clone(),
-                masker: masker.clone(),
-                echo: std::sync::Mutex::new(super::pumps::EchoClock::new()),
-            });
+            .map(|p| ShellHold::new(p.cols, p.rows, access.clone(), masker.clone()));
         // Reviewers may watch interactive sessions, masked as the user sees them.
         let publisher = (pty.is_some() && live.is_some()).then(|| {
             ctx.shared.live.publish(

@@ -1,10 +1,51 @@
 //! The command line of an interactive shell, read from a vt100 screen fed with the shell's
 //! output: what the user sees is what is judged, whatever tab completion, history recall or line
 //! editing produced it.
+//!
+//! A line is read from where the user's typing began (the prompt's end, noted when the first key
+//! of the line was sent: a [`Mark`]) to the end of what the screen shows: every row of a
+//! wrapped line, wherever the cursor is, and the rows of a multi-line paste. The prompt itself is
+//! not part of the command, so a rule anchored at the start (`^touch\s`) judges a typed line as
+//! it judges `ssh host 'touch …'`.
 
 /// A terminal screen that follows one shell's output.
 pub struct LineTracker {
     parser: vt100::Parser,
+}
+
+/// Where a line's typing began: the text before the cursor on its line at that moment (the
+/// prompt, or nothing at the start of a row).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mark {
+    prompt: String,
+}
+
+/// What the screen says a line holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// The text typed after the prompt.
+    Line(String),
+    /// The prompt is no longer on the screen as it was (redrawn differently, or a program other
+    /// than a shell): the line as it stands, perhaps with a prompt in front, and readings of it
+    /// without what looks like a prompt.
+    Guess {
+        /// The whole line.
+        line: String,
+        /// The same without a prefix ending in `$ `, `# `, `> `, `% ` or `: `.
+        readings: Vec<String>,
+    },
+    /// The line begins above the top of the screen: it cannot be read whole.
+    Hidden,
+}
+
+impl Seen {
+    /// The text a reviewer is shown.
+    pub fn shown(&self) -> &str {
+        match self {
+            Seen::Line(l) | Seen::Guess { line: l, .. } => l,
+            Seen::Hidden => "",
+        }
+    }
 }
 
 /// `(rows, cols)` to emulate; a size of 0 (not announced) is taken as 80×24.
@@ -13,12 +54,16 @@ fn size(cols: u32, rows: u32) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
     recorder::emulated_size(or(rows, 24), or(cols, 80))
 }
 
+/// How far into a line a prompt may end, for [`Seen::Guess`] readings.
+const PROMPT_REACH: usize = 64;
+
 impl LineTracker {
     /// A screen of the pty's size.
     pub fn new(cols: u32, rows: u32) -> LineTracker {
         let (rows, cols) = size(cols, rows);
+        // One row of scrollback: enough to tell whether the top row continues a line above it.
         LineTracker {
-            parser: vt100::Parser::new(rows, cols, 0),
+            parser: vt100::Parser::new(rows, cols, 1),
         }
     }
 
@@ -30,7 +75,7 @@ impl LineTracker {
     /// Follows a window change.
     pub fn resize(&mut self, cols: u32, rows: u32) {
         let (rows, cols) = size(cols, rows);
-        self.parser.set_size(rows, cols);
+        self.parser.screen_mut().set_size(rows, cols);
     }
 
     /// The whole visible screen as text (trailing blank lines dropped).
@@ -43,47 +88,237 @@ impl LineTracker {
         self.parser.screen().alternate_screen()
     }
 
-    /// The logical line under the cursor (prompt included): the cursor's row and the rows that
-    /// wrap into it.
-    pub fn current_line(&self) -> String {
+    /// The cursor's column.
+    pub fn cursor_col(&self) -> u16 {
+        self.parser.screen().cursor_position().1
+    }
+
+    /// Notes where typing begins: call before the first key of a line reaches the shell.
+    pub fn mark(&self) -> Mark {
+        let screen = self.parser.screen();
+        let (row, col) = screen.cursor_position();
+        let start = self.line_start(row);
+        Mark {
+            prompt: screen.contents_between(start, 0, row, col),
+        }
+    }
+
+    /// The line typed since `mark`, as the screen shows it now.
+    pub fn command(&mut self, mark: &Mark) -> Seen {
+        let (here, whole) = match self.find(mark) {
+            Ok(seen) => return seen,
+            Err(at) => at,
+        };
+        if here == 0 && !self.alternate_screen() && self.top_continues() {
+            return Seen::Hidden;
+        }
+        let line = clean(&whole);
+        let readings = readings(&line);
+        Seen::Guess { line, readings }
+    }
+
+    /// The line after the prompt, found on the screen; else the first row of the cursor's line
+    /// and the text from there on.
+    fn find(&self, mark: &Mark) -> Result<Seen, (u16, String)> {
         let screen = self.parser.screen();
         let (row, _) = screen.cursor_position();
+        let cols = screen.size().1.get();
+        let last = self.last_content_row().max(row);
+        let here = self.line_start(row);
+        let from = |start: u16| screen.contents_between(start, 0, last, cols);
+        if self.alternate_screen() {
+            return Err((here, from(here)));
+        }
+        // The nearest line at or above the cursor's that still begins with the prompt.
+        if !mark.prompt.is_empty() {
+            let mut start = here;
+            loop {
+                if let Some(typed) = from(start).strip_prefix(&mark.prompt) {
+                    return Ok(Seen::Line(clean(typed)));
+                }
+                if start == 0 {
+                    break;
+                }
+                start = self.line_start(start - 1);
+            }
+        }
+        if let Some(found) = search_line(&screen.contents_between(here, 0, row, cols)) {
+            return Ok(Seen::Line(clean(found)));
+        }
+        Err((here, from(here)))
+    }
+
+    /// The first row of the (possibly wrapped) line that `row` is part of.
+    fn line_start(&self, row: u16) -> u16 {
+        let screen = self.parser.screen();
         let mut start = row;
         while start > 0 && screen.row_wrapped(start - 1) {
             start -= 1;
         }
-        let (_, cols) = screen.size();
-        screen
-            .contents_between(start, 0, row, cols.get())
-            .trim_end()
-            .to_string()
+        start
     }
+
+    /// The last row that shows anything.
+    fn last_content_row(&self) -> u16 {
+        let screen = self.parser.screen();
+        let mut last = 0;
+        for (i, text) in screen.rows(0, screen.size().1.get()).enumerate() {
+            if !text.trim().is_empty() {
+                last = i;
+            }
+        }
+        u16::try_from(last).unwrap_or(u16::MAX)
+    }
+
+    /// Whether the top row continues a line that scrolled off the screen.
+    fn top_continues(&mut self) -> bool {
+        let screen = self.parser.screen_mut();
+        if screen.scrollback_len() == 0 {
+            return false;
+        }
+        screen.set_scrollback(1);
+        let wrapped = screen.row_wrapped(0);
+        screen.set_scrollback(0);
+        wrapped
+    }
+}
+
+/// A line as judged: no trailing blanks, no blanks in front.
+fn clean(s: &str) -> String {
+    s.trim().to_string()
+}
+
+/// The line after the search prompt of readline's history search (Ctrl-R, Ctrl-S): Enter there
+/// runs the line found.
+fn search_line(line: &str) -> Option<&str> {
+    let rest = line
+        .strip_prefix("(reverse-i-search)`")
+        .or_else(|| line.strip_prefix("(failed reverse-i-search)`"))
+        .or_else(|| line.strip_prefix("(i-search)`"))
+        .or_else(|| line.strip_prefix("(failed i-search)`"))?;
+    rest.split_once("': ").map(|(_, found)| found)
+}
+
+/// `line` without each prefix that ends like a prompt, within [`PROMPT_REACH`] bytes.
+fn readings(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, pair) in line.as_bytes().windows(2).enumerate().take(PROMPT_REACH) {
+        if matches!(pair, [b'$' | b'#' | b'>' | b'%' | b':', b' ']) {
+            if let Some(rest) = line.get(i + 2..) {
+                let rest = clean(rest);
+                if !rest.is_empty() && !out.contains(&rest) {
+                    out.push(rest);
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::LineTracker;
+    use super::{LineTracker, Seen};
+
+    fn typed(t: &mut LineTracker, prompt: &str, keys: &str) -> super::Mark {
+        t.output(prompt.as_bytes());
+        let mark = t.mark();
+        t.output(keys.as_bytes());
+        mark
+    }
 
     #[test]
-    fn reads_the_edited_line_not_the_keystrokes() {
+    fn reads_the_edited_line_without_the_prompt() {
         let mut t = LineTracker::new(40, 10);
-        t.output(b"old output\r\n$ ");
-        // Typed "drip", erased one char, then "op tab" with the shell redrawing.
-        t.output(b"drip\x08 \x08\x08 \x08op tab");
+        t.output(b"old output\r\n");
+        let mark = typed(&mut t, "deploy@vm:~$ ", "drip\x08 \x08\x08 \x08op tab");
+        // The shell redraws after a completion.
         t.output(b"le users");
-        assert_eq!(t.current_line(), "$ drop table users");
-        // A line longer than the screen wraps; both rows are the line.
+        assert_eq!(t.command(&mark), Seen::Line("drop table users".into()));
+    }
+
+    #[test]
+    fn a_wrapped_line_is_read_whole_wherever_the_cursor_is() {
         let mut t = LineTracker::new(10, 5);
-        t.output(b"$ echo 0123456789abc");
-        assert_eq!(t.current_line(), "$ echo 0123456789abc");
+        let mark = typed(&mut t, "$ ", "echo 0123456789abcdef");
+        assert_eq!(t.command(&mark), Seen::Line("echo 0123456789abcdef".into()));
+        // Ctrl-A: the cursor goes back to the first row; the line is still all of it.
+        t.output(b"\x1b[2A\x1b[3G");
+        assert_eq!(t.command(&mark), Seen::Line("echo 0123456789abcdef".into()));
+    }
+
+    #[test]
+    fn the_prompt_is_found_after_scrolling_and_redraws() {
+        let mut t = LineTracker::new(20, 4);
+        t.output(b"a\r\nb\r\nc\r\n");
+        let mark = typed(&mut t, "srv$ ", "rm -rf /tmp/v and more and more");
+        assert_eq!(
+            t.command(&mark),
+            Seen::Line("rm -rf /tmp/v and more and more".into())
+        );
+        // Ctrl-L: the screen is cleared and the prompt and line drawn again at the top.
+        t.output(b"\x1b[H\x1b[2Jsrv$ rm -rf /tmp/v and more and more");
+        assert_eq!(
+            t.command(&mark),
+            Seen::Line("rm -rf /tmp/v and more and more".into())
+        );
+    }
+
+    #[test]
+    fn a_multi_line_paste_is_read_to_its_end() {
+        let mut t = LineTracker::new(40, 10);
+        let mark = typed(&mut t, "$ ", "echo one\r\necho two");
+        assert_eq!(t.command(&mark), Seen::Line("echo one\necho two".into()));
+    }
+
+    #[test]
+    fn history_search_reads_the_line_found() {
+        let mut t = LineTracker::new(60, 10);
+        let mark = typed(&mut t, "$ ", "");
+        t.output(b"\r\x1b[K(reverse-i-search)`dr': echo drop-42");
+        assert_eq!(t.command(&mark), Seen::Line("echo drop-42".into()));
+    }
+
+    #[test]
+    fn a_prompt_drawn_anew_is_guessed_around() {
+        let mut t = LineTracker::new(60, 10);
+        let mark = typed(&mut t, "[10:32:05] $ ", "touch /tmp/x");
+        // A prompt with a clock, redrawn.
+        t.output(b"\r\x1b[K[10:32:07] $ touch /tmp/x");
+        let Seen::Guess { line, readings } = t.command(&mark) else {
+            panic!("{:?}", t.command(&mark));
+        };
+        assert_eq!(line, "[10:32:07] $ touch /tmp/x");
+        assert!(
+            readings.contains(&"touch /tmp/x".to_string()),
+            "{readings:?}"
+        );
+        // Typing that began at the start of an empty row (type-ahead while a command ran)
+        // has no prompt to strip: the readings cover the prompt the shell drew later.
+        let mut t = LineTracker::new(60, 10);
+        let mark = typed(&mut t, "", "");
+        t.output(b"srv$ touch /tmp/x");
+        let Seen::Guess { readings, .. } = t.command(&mark) else {
+            panic!("{:?}", t.command(&mark));
+        };
+        assert!(
+            readings.contains(&"touch /tmp/x".to_string()),
+            "{readings:?}"
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_screen_is_hidden() {
+        let mut t = LineTracker::new(10, 3);
+        let mark = typed(&mut t, "$ ", &"x".repeat(60));
+        assert_eq!(t.command(&mark), Seen::Hidden);
     }
 
     #[test]
     fn a_huge_announced_terminal_is_emulated_at_the_cap() {
         // 65535×65535 cells would be 137 GB; the cap keeps it to 1000×500.
         let mut t = LineTracker::new(u32::MAX, 65_535);
-        t.output(b"$ ls");
-        assert_eq!(t.current_line(), "$ ls");
+        let mark = typed(&mut t, "$ ", "ls");
+        assert_eq!(t.command(&mark), Seen::Line("ls".into()));
         t.resize(65_535, 65_535);
         let (rows, cols) = t.parser.screen().size();
         assert_eq!((rows.get(), cols.get()), (500, 1000));

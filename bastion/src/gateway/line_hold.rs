@@ -1,14 +1,26 @@
-//! Approval holds inside interactive sessions: at Enter, the line on the screen is judged;
-//! a matching line waits (keystrokes held, Ctrl-C cancels) until reviewers decide.
+//! Approval holds inside interactive sessions: before a key that may run the line reaches the
+//! shell ([`super::line_keys`]), the line on the screen is judged ([`super::line`]); a line that
+//! matches a rule waits (keystrokes held, Ctrl-C cancels) until reviewers decide.
+//!
+//! A line is judged as the shell will read it: from where the typing began, all of its rows,
+//! joined with the lines before it while the shell still waits for the rest of a command
+//! ([`super::shell_syntax`]). Keys typed ahead, before the shell has shown its prompt (at the
+//! start of a session, or while a command runs), wait for it, so that each line is judged
+//! after its prompt. A line the bastion cannot read whole is not run.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use russh::{ChannelMsg, ChannelReadHalf};
 use tracing::info;
 
-use super::pumps::{Pumps, ShellHold, MAX_HELD_INPUT};
+use super::line::{LineTracker, Mark, Seen};
+use super::line_keys::{line_end, plain, recalls};
+use super::pumps::Pumps;
 use super::recording::{self, RecEvent};
+use super::shell_syntax::{continuation, join, Continued};
+use super::target::Access;
 use super::upward::Upward;
 
 /// How long the screen stays quiet after the echo before the line is read.
@@ -20,12 +32,202 @@ const NO_ECHO: Duration = Duration::from_millis(500);
 /// Longest wait for the echo of a recalled or completed line: its text is known only from the
 /// screen, so without an echo the line is not let through.
 const RECALL_NO_ECHO: Duration = Duration::from_secs(3);
+/// Longest keys typed ahead wait for the session's first prompt.
+const FIRST_PROMPT: Duration = Duration::from_secs(2);
+/// Longest keys typed ahead wait for the prompt after a line has run.
+const NEXT_PROMPT: Duration = Duration::from_millis(300);
+/// Largest amount of typing kept while a line is held.
+const MAX_HELD_INPUT: usize = 64 * 1024;
+/// Longest plain typing kept as a reading of the line (see [`Line::typed`]).
+const MAX_TYPED: usize = 64 * 1024;
+/// Longest text kept of a command the shell has not finished reading.
+const MAX_PENDING: usize = 64 * 1024;
 /// Told when the audit store cannot take or follow a request (the bastion fails closed).
 const UNAVAILABLE: &str =
     "the approval could not be requested (audit store unavailable); the line was not run";
+/// Sent to clear a line that is not run: to its end, then all of it (readline and zsh); a
+/// terminal in canonical mode takes Ctrl-E as a character and Ctrl-U clears the lot.
+const CLEAR_LINE: &[u8] = b"\x05\x15";
+
+/// What an interactive shell needs to hold a command line.
+pub(super) struct ShellHold {
+    /// The screen, fed by the output pump, read by the input pump.
+    pub(super) tracker: Mutex<LineTracker>,
+    access: Access,
+    masker: recorder::mask::Masker,
+    /// When keystrokes last went to the shell and when its output last arrived: the line is
+    /// judged only once the echo of what was typed has reached the screen.
+    echo: Mutex<EchoClock>,
+    line: Mutex<Line>,
+}
+
+/// See [`ShellHold::echo`].
+#[derive(Debug, Clone, Copy)]
+struct EchoClock {
+    input: Instant,
+    output: Instant,
+    /// When, since the line began, a key was last typed whose effect on the line only the echo
+    /// shows (history, completion, search, yank: see [`recalls`]).
+    recall: Option<Instant>,
+    /// When the last line was run (or the session began), and whether output came since.
+    ended: Instant,
+    shown_since_ended: bool,
+}
+
+/// The line being typed.
+#[derive(Debug, Default)]
+struct Line {
+    /// Where its typing began; `None` until the first key of a line.
+    mark: Option<Mark>,
+    /// What was typed since the mark, while it is plain text (no editing key, no recall): then
+    /// it is what the line holds even if the shell does not echo it.
+    typed: Option<Vec<u8>>,
+    /// Earlier lines of a command the shell has not finished reading, and how the next joins.
+    pending: Option<(String, Continued)>,
+    /// A line has been typed in this session (the first prompt has been waited for).
+    begun: bool,
+}
+
+/// What judging a line decided.
+enum Verdict {
+    /// The key may go, followed by the keys typed while the line was held.
+    Go(Vec<u8>),
+    /// The line was cleared and the user told why.
+    Dropped,
+}
+
+/// Where typing stops to be looked at: a key that may run the line, or Ctrl-C, after which a
+/// new line (and prompt) begins.
+enum Stop {
+    End(usize),
+    Cancel(usize),
+}
+
+fn next_stop(keys: &[u8]) -> Option<Stop> {
+    let end = line_end(keys);
+    let cancel = keys.iter().position(|&b| b == 0x03);
+    match (end, cancel) {
+        (Some(e), Some(c)) if c < e => Some(Stop::Cancel(c)),
+        (Some(e), _) => Some(Stop::End(e)),
+        (None, Some(c)) => Some(Stop::Cancel(c)),
+        (None, None) => None,
+    }
+}
+
+/// Keys after which the shell reads the line (and a new one begins): Enter, Ctrl-J, Ctrl-O.
+fn runs(key: u8) -> bool {
+    matches!(key, b'\r' | b'\n' | 0x0f)
+}
 
 impl ShellHold {
-    /// Waits until the shell has echoed the keystrokes sent before this Enter: a recalled
+    /// A shell on a pty of `cols`×`rows` whose lines `access`'s rules judge.
+    pub(super) fn new(
+        cols: u32,
+        rows: u32,
+        access: Access,
+        masker: recorder::mask::Masker,
+    ) -> ShellHold {
+        let now = Instant::now();
+        ShellHold {
+            tracker: Mutex::new(LineTracker::new(cols, rows)),
+            access,
+            masker,
+            echo: Mutex::new(EchoClock {
+                input: now,
+                output: now,
+                recall: None,
+                ended: now,
+                shown_since_ended: false,
+            }),
+            line: Mutex::default(),
+        }
+    }
+
+    /// The shell's output reached the screen.
+    pub(super) fn shown(&self) {
+        if let Ok(mut c) = self.echo.lock() {
+            c.output = Instant::now();
+            c.shown_since_ended = true;
+        }
+    }
+
+    /// `keys` went to the shell as part of the line.
+    fn typed(&self, keys: &[u8]) {
+        if let Ok(mut c) = self.echo.lock() {
+            c.input = Instant::now();
+            if recalls(keys) {
+                c.recall = Some(c.input);
+            }
+        }
+        if let Ok(mut l) = self.line.lock() {
+            let still_plain = plain(keys);
+            let keep = l
+                .typed
+                .as_ref()
+                .is_some_and(|t| t.len() + keys.len() <= MAX_TYPED);
+            match (&mut l.typed, still_plain && keep) {
+                (Some(t), true) => t.extend_from_slice(keys),
+                (t, _) => *t = None,
+            }
+        }
+    }
+
+    /// Whether a line has begun (its first key went to the shell).
+    fn open(&self) -> bool {
+        self.line.lock().is_ok_and(|l| l.mark.is_some())
+    }
+
+    /// A line begins: notes where.
+    fn begin(&self) {
+        let mark = self.tracker.lock().map(|t| t.mark()).unwrap_or_default();
+        if let Ok(mut l) = self.line.lock() {
+            l.mark = Some(mark);
+            l.typed = Some(Vec::new());
+            l.begun = true;
+        }
+        if let Ok(mut c) = self.echo.lock() {
+            c.recall = None;
+        }
+    }
+
+    /// The line ended: run as `whole` (`None`: cleared, cancelled). A new one begins with the
+    /// next key, after the shell's prompt.
+    fn end(&self, whole: Option<&str>) {
+        if let Ok(mut l) = self.line.lock() {
+            l.mark = None;
+            l.typed = None;
+            l.pending = whole.and_then(|w| match continuation(w) {
+                Continued::No => None,
+                // A runaway block (the lexer misled, or a huge here-document) keeps its end.
+                how => Some((tail(w, MAX_PENDING).to_string(), how)),
+            });
+        }
+        if let Ok(mut c) = self.echo.lock() {
+            c.recall = None;
+            c.ended = Instant::now();
+            c.shown_since_ended = false;
+        }
+    }
+
+    /// Whether the shell shows a prompt (its output has settled with the cursor after some
+    /// text), and the latest time to wait for it.
+    fn prompt_shown(&self) -> (bool, Instant) {
+        let Ok(c) = self.echo.lock().map(|c| *c) else {
+            return (true, Instant::now());
+        };
+        let begun = self.line.lock().is_ok_and(|l| l.begun);
+        let (alt, col) = self
+            .tracker
+            .lock()
+            .map(|t| (t.alternate_screen(), t.cursor_col()))
+            .unwrap_or((true, 0));
+        let wait = if begun { NEXT_PROMPT } else { FIRST_PROMPT };
+        // Full-screen programs show no prompt; their keys are not held.
+        let shown = alt || (c.shown_since_ended && c.output.elapsed() >= QUIET && col > 0);
+        (shown, c.ended + wait)
+    }
+
+    /// Waits until the shell has echoed the keystrokes sent before this key: a recalled
     /// history line (Up) or a completion (Tab) typed just before Enter must be on the screen
     /// when the line is judged, or a fast Enter would slip past the rules. False when a recall
     /// or completion key was followed by no output at all: the line holds text that is not on
@@ -39,7 +241,7 @@ impl ShellHold {
             let echoed = c.output >= c.input;
             let unseen = c.recall.is_some_and(|r| c.output < r)
                 && !self.tracker.lock().is_ok_and(|t| t.alternate_screen());
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             let wait = if echoed {
                 let quiet = c.output + QUIET;
                 let cap = c.input + BUSY;
@@ -55,106 +257,183 @@ impl ShellHold {
             tokio::time::sleep((wait - now).min(Duration::from_millis(10))).await;
         }
     }
+
+    /// The line as it will run, to show, and every reading of it to judge: as the screen shows
+    /// it after the prompt (or, with the prompt gone, with and without what looks like one),
+    /// as typed (plain typing, even unechoed), and joined with the unfinished command before
+    /// it. `None` when the line cannot be read whole.
+    fn readings(&self) -> Option<(String, Vec<String>)> {
+        let (mark, typed, pending) = match self.line.lock() {
+            Ok(l) => (l.mark.clone()?, l.typed.clone(), l.pending.clone()),
+            Err(_) => return None,
+        };
+        let seen = self.tracker.lock().ok()?.command(&mark);
+        let typed = typed
+            .filter(|t| !t.is_empty())
+            .map(|t| String::from_utf8_lossy(&t).trim().to_string());
+        let mut all = match &seen {
+            Seen::Hidden => return None,
+            Seen::Line(l) => vec![l.clone()],
+            Seen::Guess { line, readings } => {
+                let mut v = vec![line.clone()];
+                v.extend(readings.iter().cloned());
+                v
+            }
+        };
+        let mut shown = seen.shown().to_string();
+        if let Some(t) = typed {
+            if shown.is_empty() {
+                shown = t.clone();
+            }
+            all.push(t);
+        }
+        if let Some((before, how)) = pending {
+            shown = join(&before, how, &shown);
+            let joined: Vec<String> = all.iter().map(|r| join(&before, how, r)).collect();
+            all.extend(joined);
+        }
+        Some((shown, all))
+    }
+}
+
+/// The last `max` bytes of `s`, cut at a character boundary.
+fn tail(s: &str, max: usize) -> &str {
+    let mut from = s.len().saturating_sub(max);
+    while !s.is_char_boundary(from) {
+        from += 1;
+    }
+    &s[from..]
 }
 
 impl Pumps {
-    /// Enter was typed in a shell that approval rules watch: each line ended by an Enter in
-    /// `data` (the first at `at`) is judged on the screen, and its Enter held until the line is
-    /// approved; keys after a line that is not run are dropped with it. `Err` ends the channel.
-    pub(super) async fn at_enter(
+    /// Keys typed in a shell that approval rules watch: passed on up to each key that may run
+    /// the line, which waits until the line has been judged (and, if it matches a rule,
+    /// approved); keys after a line that is not run are dropped with it. Each line's first key
+    /// waits for the shell's prompt. `Err` ends the channel.
+    pub(super) async fn shell_keys(
         &self,
         rx: &mut ChannelReadHalf,
         up: &Upward,
+        hold: &ShellHold,
         data: Bytes,
-        at: usize,
     ) -> Result<(), ()> {
-        let Some(hold) = &self.shell_hold else {
-            return up.data(data);
-        };
-        let (mut data, mut at) = (data, at);
-        loop {
-            let before = data.slice(..at);
-            let after = data.slice(at + 1..);
+        let mut rest = data;
+        while !rest.is_empty() {
+            if !hold.open() {
+                self.await_prompt(hold).await;
+                hold.begin();
+            }
+            let (at, key) = match next_stop(&rest) {
+                None => {
+                    hold.typed(&rest);
+                    return up.data(rest);
+                }
+                Some(Stop::Cancel(at)) => {
+                    // Ctrl-C: the line and any unfinished command are abandoned.
+                    up.data(rest.slice(..=at))?;
+                    hold.end(None);
+                    rest = rest.slice(at + 1..);
+                    continue;
+                }
+                Some(Stop::End(at)) => (at, rest[at]),
+            };
+            let before = rest.slice(..at);
+            let after = rest.slice(at + 1..);
             if !before.is_empty() {
                 hold.typed(&before);
                 up.data(before)?;
             }
-            let verdict = self.judge_line(rx, up, hold).await;
-            hold.entered();
-            let Some(typed_while_held) = verdict? else {
+            let judged = Box::pin(self.judge_line(rx, up, hold)).await?;
+            let (Verdict::Go(typed_while_held), whole) = judged else {
+                hold.end(None);
                 return Ok(());
             };
-            up.data(Bytes::from_static(b"\r"))?;
-            // What follows this Enter starts the next line, judged the same way.
-            let next = if typed_while_held.is_empty() {
+            up.data(Bytes::copy_from_slice(&[key]))?;
+            if runs(key) {
+                hold.end(Some(&whole));
+            } else {
+                // A key that may or may not have run it (Ctrl-D, a custom binding): the line
+                // goes on, but what was typed no longer tells what it holds.
+                hold.typed(&[key]);
+            }
+            // What follows starts the next line, judged the same way.
+            rest = if typed_while_held.is_empty() {
                 after
             } else {
                 let mut v = after.to_vec();
                 v.extend_from_slice(&typed_while_held);
                 Bytes::from(v)
             };
-            match next.iter().position(|&b| b == b'\r') {
-                Some(i) => (data, at) = (next, i),
-                None => {
-                    if !next.is_empty() {
-                        hold.typed(&next);
-                        up.data(next)?;
-                    }
-                    return Ok(());
-                }
+        }
+        Ok(())
+    }
+
+    /// Waits until the shell shows its prompt (at most [`FIRST_PROMPT`] at the start of the
+    /// session, [`NEXT_PROMPT`] after a line ran), so that keys typed ahead begin their line
+    /// after it.
+    async fn await_prompt(&self, hold: &ShellHold) {
+        loop {
+            let (shown, deadline) = hold.prompt_shown();
+            let now = Instant::now();
+            if shown || now >= deadline {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep((deadline - now).min(Duration::from_millis(10))) => {}
+                _ = self.done.cancelled() => return,
             }
         }
     }
 
-    /// Judges the line on the screen once the echo has settled. `Some(keys)`: the Enter may go,
-    /// followed by `keys` typed while the line was held; `None`: the line was cleared and the
-    /// user told why.
+    /// Judges the line once the echo has settled: the verdict, and the line as judged.
     async fn judge_line(
         &self,
         rx: &mut ChannelReadHalf,
         up: &Upward,
         hold: &ShellHold,
-    ) -> Result<Option<Vec<u8>>, ()> {
+    ) -> Result<(Verdict, String), ()> {
         if !hold.settled().await {
             info!("line not run: recalled text never reached the screen");
-            self.client
-                .say(&format!(
-                    "bastion: the shell did not show the recalled or completed line within {}, so \
-                     it could not be checked; it was not run (type it again)",
-                    crate::human::duration(RECALL_NO_ECHO)
-                ))
-                .await;
-            up.data(Bytes::from_static(b"\x15"))?;
-            return Ok(None);
+            let text = format!(
+                "the shell did not show the recalled or completed line within {}, so it could not \
+                 be checked; it was not run (type it again)",
+                crate::human::duration(RECALL_NO_ECHO)
+            );
+            return self.drop_line(up, &text).await;
         }
-        let line = hold
-            .tracker
-            .lock()
-            .map(|t| t.current_line())
-            .unwrap_or_default();
+        let Some((whole, readings)) = hold.readings() else {
+            info!("line not run: its beginning is no longer on the screen");
+            return self
+                .drop_line(
+                    up,
+                    "the beginning of this line is no longer on the screen, so it could not be \
+                     checked; it was not run (run long commands as ssh … 'command')",
+                )
+                .await;
+        };
         let Some(rule) = self
             .ctx
             .shared
             .approvals
-            .matching(&hold.access, Some(&line))
+            .matching_line(&hold.access, &readings)
         else {
-            return Ok(Some(Vec::new()));
+            return Ok((Verdict::Go(Vec::new()), whole));
         };
-        let held = self.hold_line(rx, up, hold, rule, &line).await?;
+        let held = self.hold_line(rx, up, hold, rule, &whole).await?;
         use crate::approval::hold::Decision;
         let (clear, text) = match held {
             // Keystrokes typed while waiting go through only once the line is approved.
             Ok((Decision::Approved(by), typed)) => {
                 let text = format!("approved by {}", by.join(", "));
                 self.client.say(&format!("bastion: {text}")).await;
-                return Ok(Some(typed));
+                return Ok((Verdict::Go(typed), whole));
             }
             Ok((Decision::Denied { by, reason }, _)) => (
-                &b"\x15"[..],
+                CLEAR_LINE,
                 format!("denied by {by}: {reason}; the line was not run"),
             ),
             Ok((Decision::TimedOut, _)) => (
-                &b"\x15"[..],
+                CLEAR_LINE,
                 format!(
                     "nobody decided within {}; the line was not run",
                     rule.timeout
@@ -163,11 +442,18 @@ impl Pumps {
             Ok((Decision::Cancelled, _)) => {
                 (&b"\x03"[..], "cancelled; the line was not run".into())
             }
-            Err(why) => (&b"\x15"[..], why),
+            Err(why) => (CLEAR_LINE, why),
         };
         self.client.say(&format!("bastion: {text}")).await;
         up.data(Bytes::from_static(clear))?;
-        Ok(None)
+        Ok((Verdict::Dropped, whole))
+    }
+
+    /// Tells the user why the line was not run, and clears it at the shell.
+    async fn drop_line(&self, up: &Upward, why: &str) -> Result<(Verdict, String), ()> {
+        self.client.say(&format!("bastion: {why}")).await;
+        up.data(Bytes::from_static(CLEAR_LINE))?;
+        Ok((Verdict::Dropped, String::new()))
     }
 
     /// Records keys typed while a line is held, when the channel records input.
@@ -252,6 +538,9 @@ impl Pumps {
                         }
                     }
                     Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                        if let Ok(mut t) = hold.tracker.lock() {
+                            t.resize(col_width, row_height);
+                        }
                         let _ = up.window_change(col_width, row_height, pix_width, pix_height);
                     }
                     Some(ChannelMsg::Close) | None => {
@@ -278,5 +567,25 @@ impl Pumps {
         info!(request = held.id, "{marker}");
         let _ = self.record(RecEvent::Marker(marker)).await;
         Ok(Ok((decision, typed)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_stop, tail, Stop};
+
+    #[test]
+    fn typing_stops_at_the_first_end_or_cancel() {
+        assert!(matches!(next_stop(b"ls\r"), Some(Stop::End(2))));
+        assert!(matches!(next_stop(b"ls\x03rm\r"), Some(Stop::Cancel(2))));
+        assert!(matches!(next_stop(b"ls\nx\x03"), Some(Stop::End(2))));
+        assert!(next_stop(b"ls -l").is_none());
+    }
+
+    #[test]
+    fn a_long_pending_command_keeps_its_end() {
+        assert_eq!(tail("abcdef", 3), "def");
+        assert_eq!(tail("aé", 1), "");
+        assert_eq!(tail("ab", 10), "ab");
     }
 }

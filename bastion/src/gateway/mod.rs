@@ -12,7 +12,9 @@
 //! - [`watch`]: live sessions reviewers may watch, read only.
 //! - [`upstream`]: the bastion's own connection to the target.
 //! - [`bridge`]: one session channel relayed end to end, with backpressure.
-//! - [`line`]: the command line of an interactive shell, for approval holds.
+//! - [`line`]: the command line of an interactive shell, read from its screen, for approval
+//!   holds; [`line_keys`]: which keys may run it; [`shell_syntax`]: whether a shell has read a
+//!   whole command yet.
 //! - [`live`]: live masking of what the user sees.
 //! - [`menu`]: the target menu shown to a pty session that named no target.
 //! - [`recording`]: one channel's signed recording, written by its own task.
@@ -26,6 +28,7 @@ pub mod device_login;
 pub mod inflow;
 pub mod line;
 mod line_hold;
+pub mod line_keys;
 pub mod listener;
 pub mod live;
 pub mod login_clock;
@@ -34,6 +37,7 @@ pub mod places;
 mod pumps;
 pub mod recording;
 pub mod session;
+pub mod shell_syntax;
 pub mod target;
 pub mod upstream;
 mod upward;

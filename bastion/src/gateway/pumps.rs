@@ -14,11 +14,10 @@ use tracing::{info, warn};
 
 use super::bridge::Client;
 use super::inflow::ChannelInflow;
-use super::line::LineTracker;
+use super::line_hold::ShellHold;
 use super::live::{LiveMasks, Released};
 use super::recording::{ChannelRecording, RecEvent};
 use super::session::SessionCtx;
-use super::target::Access;
 use super::upward::Upward;
 
 /// How a channel's command ended.
@@ -68,81 +67,12 @@ pub(super) struct Relayed {
     output: std::sync::atomic::AtomicU64,
 }
 
-/// What an interactive shell needs to hold a command line at Enter.
-pub(super) struct ShellHold {
-    /// The screen, fed by the output pump, read by the input pump.
-    pub(super) tracker: std::sync::Mutex<LineTracker>,
-    pub(super) access: Access,
-    pub(super) masker: recorder::mask::Masker,
-    /// When keystrokes last went to the shell and when its output last arrived: the line is
-    /// judged only once the echo of what was typed has reached the screen.
-    pub(super) echo: std::sync::Mutex<EchoClock>,
-}
-
-/// See [`ShellHold::echo`].
-#[derive(Debug, Clone, Copy)]
-pub(super) struct EchoClock {
-    pub(super) input: std::time::Instant,
-    pub(super) output: std::time::Instant,
-    /// When, since the last Enter, a key was last typed whose effect on the line only the echo
-    /// shows (history, completion, search, yank: see [`recalls`]).
-    pub(super) recall: Option<std::time::Instant>,
-}
-
-impl EchoClock {
-    pub(super) fn new() -> EchoClock {
-        let now = std::time::Instant::now();
-        EchoClock {
-            input: now,
-            output: now,
-            recall: None,
-        }
-    }
-}
-
-/// Whether `keys` hold a key that puts text on the line the user did not type: an escape
-/// sequence (arrows, Alt-.), Tab, Ctrl-P/N (history), Ctrl-R/S (search), Ctrl-Y (yank),
-/// Ctrl-O (operate-and-get-next). A lone Escape is not one: editors take it silently.
-pub(super) fn recalls(keys: &[u8]) -> bool {
-    keys.iter().enumerate().any(|(i, b)| match b {
-        0x1b => i + 1 < keys.len(),
-        b => matches!(b, b'\t' | 0x10 | 0x0e | 0x12 | 0x13 | 0x19 | 0x0f),
-    })
-}
-
-impl ShellHold {
-    pub(super) fn typed(&self, keys: &[u8]) {
-        if let Ok(mut c) = self.echo.lock() {
-            c.input = std::time::Instant::now();
-            if recalls(keys) {
-                c.recall = Some(c.input);
-            }
-        }
-    }
-
-    /// Enter went to the shell (or the line was dropped): a new line begins.
-    pub(super) fn entered(&self) {
-        if let Ok(mut c) = self.echo.lock() {
-            c.recall = None;
-        }
-    }
-
-    fn shown(&self) {
-        if let Ok(mut c) = self.echo.lock() {
-            c.output = std::time::Instant::now();
-        }
-    }
-}
-
 /// Longest the target's EOF waits for its exit status before it is relayed anyway.
 const EOF_HOLD: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// After the client closes a channel, how long the target still has to report how the command
 /// ended.
 const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Largest amount of typing kept while a line is held.
-pub(super) const MAX_HELD_INPUT: usize = 64 * 1024;
 
 impl Pumps {
     /// `early` is what the client sent before the channel started (or while its command was
@@ -260,39 +190,28 @@ impl Pumps {
                     if records_input && !self.record(RecEvent::Input(data.clone())).await {
                         break;
                     }
-                    let enter = self
-                        .shell_hold
-                        .as_ref()
-                        .and(data.iter().position(|&b| b == b'\r'));
                     if let Some(t) = &self.typed {
                         t.typed(&data);
                     }
-                    match enter {
-                        // Boxed: an approval hold is rare, and idle sessions should not carry its state.
-                        Some(at) => match Box::pin(self.at_enter(&mut rx, up, data, at)).await {
-                            Ok(()) => Ok(()),
-                            Err(()) => break,
-                        },
-                        None if up.over_limit(data.len()) => {
-                            warn!("the target is not reading its input while the client keeps sending: channel ended");
-                            self.client_left.store(true, Ordering::Relaxed);
-                            self.client
-                                .fail(
-                                    &format!(
-                                        "bastion: the target is not reading what you send ({} waiting); the channel is closed",
-                                        crate::human::bytes(super::inflow::LIMIT as u64)
-                                    ),
-                                    255,
-                                )
-                                .await;
-                            break;
-                        }
-                        None => {
-                            if let Some(h) = &self.shell_hold {
-                                h.typed(&data);
-                            }
-                            up.data(data)
-                        }
+                    if up.over_limit(data.len()) {
+                        warn!("the target is not reading its input while the client keeps sending: channel ended");
+                        self.client_left.store(true, Ordering::Relaxed);
+                        self.client
+                            .fail(
+                                &format!(
+                                    "bastion: the target is not reading what you send ({} waiting); the channel is closed",
+                                    crate::human::bytes(super::inflow::LIMIT as u64)
+                                ),
+                                255,
+                            )
+                            .await;
+                        break;
+                    }
+                    match &self.shell_hold {
+                        // Boxed: a line hold is rare, and idle sessions should not carry its
+                        // state.
+                        Some(hold) => Box::pin(self.shell_keys(&mut rx, up, hold, data)).await,
+                        None => up.data(data),
                     }
                 }
                 Some(ChannelMsg::Eof) => up.eof(),
@@ -618,35 +537,5 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::recalls;
-
-    #[test]
-    fn keys_that_recall_or_complete_are_told_from_typing() {
-        for keys in [
-            &b"\x1b[A"[..],
-            b"\x1bOA",
-            b"\t",
-            b"\x10",
-            b"\x12",
-            b"\x19",
-            b"ls\x1b.",
-        ] {
-            assert!(recalls(keys), "{keys:?}");
-        }
-        for keys in [
-            &b"echo drop"[..],
-            b"\x7f",
-            b"\x15",
-            b"\x01\x05",
-            b"",
-            b"\x1b",
-        ] {
-            assert!(!recalls(keys), "{keys:?}");
-        }
     }
 }
