@@ -69,7 +69,14 @@ impl Rules {
             .filter(|(r, _)| r.roles.is_empty() || r.roles.iter().any(|x| access.roles.contains(x)))
             .find(|(r, re)| match command {
                 None => r.whole_session,
-                Some(cmd) => r.whole_session || re.as_ref().is_some_and(|re| re.is_match(cmd)),
+                // Leading blanks do not change what a shell runs, so a rule anchored at the
+                // start sees the command without them, as it sees a typed line.
+                Some(cmd) => {
+                    r.whole_session
+                        || re
+                            .as_ref()
+                            .is_some_and(|re| re.is_match(cmd) || re.is_match(cmd.trim_start()))
+                }
             })
             .map(|(r, _)| r)
     }

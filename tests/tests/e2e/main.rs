@@ -12,6 +12,7 @@ mod hostile_clients;
 mod hygiene;
 mod identity;
 mod interactive;
+mod line_bypasses;
 mod masking;
 mod quickstart;
 mod recording;
