@@ -59,6 +59,11 @@ pub struct Approval {
     /// store; more are refused at once, so a runaway script cannot bury the reviewers' queue.
     #[serde(default = "defaults::max_pending_per_user")]
     pub max_pending_per_user: u32,
+    /// Programs that read commands from stdin when run with no command or script argument
+    /// (name globs): run without a terminal where command rules apply, each line they read is
+    /// judged like a typed shell line.
+    #[serde(default = "defaults::interpreters")]
+    pub interpreters: Vec<String>,
 }
 
 impl Default for Approval {
@@ -67,6 +72,7 @@ impl Default for Approval {
             rules: Vec::new(),
             webhook: None,
             max_pending_per_user: defaults::max_pending_per_user(),
+            interpreters: defaults::interpreters(),
         }
     }
 }
@@ -539,6 +545,38 @@ mod defaults {
     }
     pub fn max_pending_per_user() -> u32 {
         10
+    }
+    pub fn interpreters() -> Vec<String> {
+        [
+            "sh",
+            "bash",
+            "dash",
+            "zsh",
+            "ksh",
+            "mksh",
+            "fish",
+            "busybox",
+            "python*",
+            "perl*",
+            "ruby*",
+            "irb",
+            "node",
+            "php*",
+            "lua*",
+            "R",
+            "Rscript",
+            "psql",
+            "mysql",
+            "mariadb",
+            "sqlite3",
+            "mongo",
+            "mongosh",
+            "redis-cli",
+            "cqlsh",
+            "clickhouse-client",
+        ]
+        .map(String::from)
+        .to_vec()
     }
     pub fn packs() -> Vec<String> {
         vec!["hipaa".to_string()]

@@ -319,3 +319,24 @@ fn zero_values_that_would_break_the_server_are_errors() {
         assert!(p.iter().any(|x| x.starts_with(key)), "{key}: {p:?}");
     }
 }
+
+#[test]
+fn interpreters_are_program_names() {
+    let c = Config::parse(MINIMAL, "t").unwrap();
+    assert!(c.approval.interpreters.iter().any(|n| n == "bash"));
+    assert!(c.approval.interpreters.iter().any(|n| n == "psql"));
+    let src = format!(
+        "{MINIMAL}\n[approval]\ninterpreters = [\"bash\", \"/usr/bin/python3\", \"py[\"]\n"
+    );
+    let p = problems(&src);
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("approval.interpreters[1]") && x.contains("no path")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("approval.interpreters[2]") && x.contains("not a valid glob")),
+        "{p:?}"
+    );
+}

@@ -237,6 +237,19 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             "must be at least 1 (0 would refuse every approval request)".into(),
         );
     }
+    for (i, name) in c.approval.interpreters.iter().enumerate() {
+        if name.contains('/') || name.trim().is_empty() {
+            bad(
+                format!("approval.interpreters[{i}]"),
+                format!("{name:?}: expected a program name or name glob (no path)"),
+            );
+        } else if let Err(e) = globset::Glob::new(name) {
+            bad(
+                format!("approval.interpreters[{i}]"),
+                format!("{name:?} is not a valid glob: {e}"),
+            );
+        }
+    }
     let mut approval_names = HashSet::new();
     for (i, r) in c.approval.rules.iter().enumerate() {
         let at = |key: &str| format!("approval.rules[{i}].{key}");

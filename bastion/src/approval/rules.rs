@@ -9,6 +9,8 @@ use crate::gateway::target::{selects, Access};
 pub struct Rules {
     rules: Vec<(ApprovalRule, Option<Regex>)>,
     max_pending: u32,
+    /// `[approval] interpreters`.
+    interpreters: globset::GlobSet,
 }
 
 impl Rules {
@@ -25,15 +27,34 @@ impl Rules {
             };
             rules.push((r.clone(), re));
         }
+        let mut interpreters = globset::GlobSetBuilder::new();
+        for (i, name) in config.approval.interpreters.iter().enumerate() {
+            interpreters.add(
+                globset::Glob::new(name)
+                    .map_err(|e| anyhow::anyhow!("approval.interpreters[{i}]: {e}"))?,
+            );
+        }
         Ok(Rules {
             rules,
             max_pending: config.approval.max_pending_per_user,
+            interpreters: interpreters
+                .build()
+                .map_err(|e| anyhow::anyhow!("approval.interpreters: {e}"))?,
         })
     }
 
     /// Requests one identity may have waiting at once.
     pub fn max_pending(&self) -> u32 {
         self.max_pending
+    }
+
+    /// The program `command` runs, if it reads its commands from stdin (see
+    /// [`crate::gateway::stdin_lines`]).
+    pub fn stdin_interpreter(
+        &self,
+        command: &str,
+    ) -> Option<crate::gateway::stdin_lines::Interpreter> {
+        crate::gateway::stdin_lines::interpreter(command, &self.interpreters)
     }
 
     /// Whether any command rule (not whole-session) could apply on this access: only then do

@@ -23,6 +23,7 @@ use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelMsg, ChannelOpenFailure, ChannelReadHalf, ChannelWriteHalf, Pty};
 use tracing::{info, warn, Instrument};
 
+use super::held::{not_asked, refusal, Asking};
 use super::inflow::ChannelInflow;
 use super::line_hold::ShellHold;
 use super::live::LiveMasks;
@@ -337,25 +338,6 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             .await;
         return;
     }
-    // Command rules judge exec commands and the lines of terminal shells. A shell without a
-    // terminal reads its commands from stdin, where no line can be checked: refused wherever a
-    // command rule could apply (fail closed).
-    if matches!(start, Start::Shell)
-        && pty.is_none()
-        && ctx.shared.approvals.has_line_rules(&access)
-    {
-        warn!(target = %access.target.name, login = %access.login, "shell without a terminal refused: command approval rules apply");
-        client
-            .fail(
-                &format!(
-                    "bastion: commands on \"{}\" may need approval, and a shell without a terminal cannot be checked line by line; run the command directly (ssh … 'command') or open a terminal (ssh -t)",
-                    access.target.name
-                ),
-                1,
-            )
-            .await;
-        return;
-    }
     match &start {
         Start::Exec(cmd) => {
             info!(target = %access.target.name, login = %access.login, roles = ?access.roles, command_bytes = cmd.len(), "exec")
@@ -643,6 +625,26 @@ impl Relay<'_> {
             .then_some(pty)
             .flatten()
             .map(|p| ShellHold::new(p.cols, p.rows, access.clone(), masker.clone()));
+        // Without a terminal, a shell or an interpreter reading its commands from stdin has
+        // each line judged before it reads it.
+        let stdin_lines =
+            (!transfer && pty.is_none() && ctx.shared.approvals.has_line_rules(access))
+                .then(|| match start {
+                    Start::Shell => Some(super::stdin_lines::Interpreter {
+                        program: "shell".into(),
+                        shell: true,
+                    }),
+                    Start::Exec(c) => ctx
+                        .shared
+                        .approvals
+                        .stdin_interpreter(&String::from_utf8_lossy(c)),
+                    Start::Subsystem(_) => None,
+                })
+                .flatten()
+                .map(|i| {
+                    info!(program = %i.program, "commands read from stdin are judged line by line");
+                    std::sync::Mutex::new(super::stdin_lines::StdinLines::new(i))
+                });
         // Reviewers may watch interactive sessions, masked as the user sees them.
         let publisher = (pty.is_some() && live.is_some()).then(|| {
             ctx.shared.live.publish(
@@ -663,6 +665,9 @@ impl Relay<'_> {
             hold_eof: true,
             rec: Some(recording.clone()),
             shell_hold,
+            stdin_lines,
+            access: Some(access.clone()),
+            masker: Some(masker.clone()),
             typed: (pty.is_some() && live.is_some()).then(Default::default),
             publisher,
             relayed: Default::default(),
@@ -754,78 +759,38 @@ async fn approval_hold(
     command: String,
     gone: &tokio_util::sync::CancellationToken,
 ) -> Result<(), (String, u32)> {
-    use crate::approval::hold::{self, Decision};
-    let audit = &ctx.shared.audit;
-    let request = hold::new_request(ctx, u32::from(client.id), access, rule, command, None);
-    let fail_closed = |e: crate::audit::AuditError| {
-        tracing::error!("approval request failed: {e}");
-        (
-            "bastion: the approval could not be requested (audit store unavailable); not run"
-                .to_string(),
-            126,
-        )
-    };
-    let max_pending = ctx.shared.approvals.max_pending();
-    let held = match hold::request(
-        audit,
-        ctx.shared.notifier.as_ref(),
+    use crate::approval::hold::Decision;
+    const NOT_RUN: &str = "not run";
+    let asking = Asking {
+        ctx,
+        client,
+        recording: Some(recording),
+        access,
         rule,
-        request,
-        max_pending,
-    )
-    .await
-    {
-        Ok(held) => held,
-        Err(e @ hold::RequestError::TooMany(_)) => {
-            return Err((
-                format!("bastion: {e} (the most one person may have); not run"),
-                126,
-            ))
-        }
-        Err(hold::RequestError::Audit(e)) => return Err(fail_closed(e)),
     };
-    info!(request = held.id, rule = %rule.name, "held for approval");
-    let _ = recording
-        .send(RecEvent::Marker(format!(
-            "approval requested: request {} (rule \"{}\")",
-            held.id, rule.name
-        )))
-        .await;
-    client
-        .say(&format!(
-            "held for approval: request {} (rule \"{}\") — waiting",
-            held.id, rule.name
-        ))
-        .await;
-    let decision = hold::wait(audit, ctx.shared.notifier.as_ref(), &held, gone)
+    let held = asking
+        .ask(command, None, "")
         .await
-        .map_err(fail_closed)?;
-    let marker = decision.marker(held.id);
-    info!(request = held.id, "{marker}");
-    let _ = recording.send(RecEvent::Marker(marker)).await;
+        .map_err(|e| (format!("bastion: {}", not_asked(&e, NOT_RUN)), 126))?;
+    let decision = asking
+        .decision(&held, gone, NOT_RUN)
+        .await
+        .map_err(|why| (format!("bastion: {why}"), 126))?;
     match decision {
         Decision::Approved(by) => {
             client
                 .say(&format!(
-                    "approved by {}: request {}",
+                    "bastion: approved by {}: request {}",
                     by.join(", "),
                     held.id
                 ))
                 .await;
             Ok(())
         }
-        Decision::Denied { by, reason } => Err((
-            format!("denied by {by}: {reason} (request {})", held.id),
+        d => Err((
+            format!("bastion: {}", refusal(&d, held.id, rule, NOT_RUN)),
             126,
         )),
-        Decision::TimedOut => Err((
-            format!(
-                "request {} timed out after {}: nobody decided; not run",
-                held.id, rule.timeout
-            ),
-            126,
-        )),
-        Decision::Cancelled => Err(("cancelled".into(), 126)),
     }
 }
 
@@ -1047,6 +1012,9 @@ pub async fn run_forward(
             hold_eof: false,
             rec: None,
             shell_hold: None,
+            stdin_lines: None,
+            access: None,
+            masker: None,
             publisher: None,
             typed: None,
             relayed: Default::default(),

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use russh::{ChannelMsg, ChannelReadHalf};
 use tracing::info;
 
+use super::held::{not_asked, refusal, Asking};
 use super::line::{LineTracker, Mark, Seen};
 use super::line_keys::{line_end, plain, recalls};
 use super::pumps::Pumps;
@@ -22,6 +23,7 @@ use super::recording::{self, RecEvent};
 use super::shell_syntax::{continuation, join, Continued};
 use super::target::Access;
 use super::upward::Upward;
+use crate::approval::hold::Decision;
 
 /// How long the screen stays quiet after the echo before the line is read.
 const QUIET: Duration = Duration::from_millis(30);
@@ -42,9 +44,8 @@ const MAX_HELD_INPUT: usize = 64 * 1024;
 const MAX_TYPED: usize = 64 * 1024;
 /// Longest text kept of a command the shell has not finished reading.
 const MAX_PENDING: usize = 64 * 1024;
-/// Told when the audit store cannot take or follow a request (the bastion fails closed).
-const UNAVAILABLE: &str =
-    "the approval could not be requested (audit store unavailable); the line was not run";
+/// What the user is told happens to a line that is not approved.
+const NOT_RUN: &str = "the line was not run";
 /// Sent to clear a line that is not run: to its end, then all of it (readline and zsh); a
 /// terminal in canonical mode takes Ctrl-E as a character and Ctrl-U clears the lot.
 const CLEAR_LINE: &[u8] = b"\x05\x15";
@@ -419,29 +420,22 @@ impl Pumps {
         else {
             return Ok((Verdict::Go(Vec::new()), whole));
         };
-        let held = self.hold_line(rx, up, hold, rule, &whole).await?;
-        use crate::approval::hold::Decision;
-        let (clear, text) = match held {
+        let asking = Asking {
+            ctx: &self.ctx,
+            client: &self.client,
+            recording: self.rec.as_deref(),
+            access: &hold.access,
+            rule,
+        };
+        let (clear, text) = match self.hold_line(rx, up, hold, &asking, &whole).await? {
             // Keystrokes typed while waiting go through only once the line is approved.
-            Ok((Decision::Approved(by), typed)) => {
+            Ok((Decision::Approved(by), _, typed)) => {
                 let text = format!("approved by {}", by.join(", "));
                 self.client.say(&format!("bastion: {text}")).await;
                 return Ok((Verdict::Go(typed), whole));
             }
-            Ok((Decision::Denied { by, reason }, _)) => (
-                CLEAR_LINE,
-                format!("denied by {by}: {reason}; the line was not run"),
-            ),
-            Ok((Decision::TimedOut, _)) => (
-                CLEAR_LINE,
-                format!(
-                    "nobody decided within {}; the line was not run",
-                    rule.timeout
-                ),
-            ),
-            Ok((Decision::Cancelled, _)) => {
-                (&b"\x03"[..], "cancelled; the line was not run".into())
-            }
+            Ok((d @ Decision::Cancelled, id, _)) => (&b"\x03"[..], refusal(&d, id, rule, NOT_RUN)),
+            Ok((d, id, _)) => (CLEAR_LINE, refusal(&d, id, rule, NOT_RUN)),
             Err(why) => (CLEAR_LINE, why),
         };
         self.client.say(&format!("bastion: {text}")).await;
@@ -472,54 +466,21 @@ impl Pumps {
         rx: &mut ChannelReadHalf,
         up: &Upward,
         hold: &ShellHold,
-        rule: &config::ApprovalRule,
+        asking: &Asking<'_>,
         line: &str,
-    ) -> Result<Result<(crate::approval::hold::Decision, Vec<u8>), String>, ()> {
-        use crate::approval::hold;
-        let audit = &self.ctx.shared.audit;
+    ) -> Result<Result<(Decision, i64, Vec<u8>), String>, ()> {
         let screen = hold
             .tracker
             .lock()
             .ok()
             .map(|t| recording::mask_text(&hold.masker, &t.screen_text()));
         let command = recording::mask_text(&hold.masker, line);
-        let request = hold::new_request(
-            &self.ctx,
-            u32::from(self.client.id),
-            &hold.access,
-            rule,
-            command,
-            screen,
-        );
-        let max_pending = self.ctx.shared.approvals.max_pending();
-        let notifier = self.ctx.shared.notifier.as_ref();
-        let held = match hold::request(audit, notifier, rule, request, max_pending).await {
+        let held = match asking.ask(command, screen, "; Ctrl-C cancels").await {
             Ok(h) => h,
-            Err(e @ hold::RequestError::TooMany(_)) => {
-                return Ok(Err(format!(
-                    "{e} (the most one person may have); the line was not run"
-                )))
-            }
-            Err(hold::RequestError::Audit(e)) => {
-                tracing::error!("approval request failed: {e}");
-                return Ok(Err(UNAVAILABLE.into()));
-            }
+            Err(e) => return Ok(Err(not_asked(&e, NOT_RUN))),
         };
-        info!(request = held.id, rule = %rule.name, "shell line held for approval");
-        let _ = self
-            .record(RecEvent::Marker(format!(
-                "approval requested: request {} (rule \"{}\")",
-                held.id, rule.name
-            )))
-            .await;
-        self.client
-            .say(&format!(
-                "bastion: held for approval: request {} (rule \"{}\") — waiting; Ctrl-C cancels",
-                held.id, rule.name
-            ))
-            .await;
         let gone = self.done.child_token();
-        let wait = hold::wait(audit, self.ctx.shared.notifier.as_ref(), &held, &gone);
+        let wait = asking.decision(&held, &gone, NOT_RUN);
         tokio::pin!(wait);
         let mut typed: Vec<u8> = Vec::new();
         let decision = loop {
@@ -556,17 +517,7 @@ impl Pumps {
                 }
             }
         };
-        let decision = match decision {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!("approval wait failed: {e}");
-                return Ok(Err(UNAVAILABLE.into()));
-            }
-        };
-        let marker = decision.marker(held.id);
-        info!(request = held.id, "{marker}");
-        let _ = self.record(RecEvent::Marker(marker)).await;
-        Ok(Ok((decision, typed)))
+        Ok(decision.map(|d| (d, held.id, typed)))
     }
 }
 

@@ -12,9 +12,11 @@
 //! - [`watch`]: live sessions reviewers may watch, read only.
 //! - [`upstream`]: the bastion's own connection to the target.
 //! - [`bridge`]: one session channel relayed end to end, with backpressure.
+//! - [`held`]: one approval request of a channel, asked, waited for and recorded.
 //! - [`line`]: the command line of an interactive shell, read from its screen, for approval
 //!   holds; [`line_keys`]: which keys may run it; [`shell_syntax`]: whether a shell has read a
-//!   whole command yet.
+//!   whole command yet; [`stdin_lines`]: commands read from stdin by a program run without
+//!   a terminal.
 //! - [`live`]: live masking of what the user sees.
 //! - [`menu`]: the target menu shown to a pty session that named no target.
 //! - [`recording`]: one channel's signed recording, written by its own task.
@@ -25,6 +27,7 @@
 pub mod bridge;
 pub mod connection;
 pub mod device_login;
+mod held;
 pub mod inflow;
 pub mod line;
 mod line_hold;
@@ -38,6 +41,8 @@ mod pumps;
 pub mod recording;
 pub mod session;
 pub mod shell_syntax;
+mod stdin_hold;
+pub mod stdin_lines;
 pub mod target;
 pub mod upstream;
 mod upward;

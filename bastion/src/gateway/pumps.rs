@@ -52,6 +52,11 @@ pub(super) struct Pumps {
     pub(super) rec: Option<Arc<ChannelRecording>>,
     /// Command-line holds of an interactive shell, when approval rules apply to it.
     pub(super) shell_hold: Option<ShellHold>,
+    /// Commands read from stdin by a program without a terminal, when approval rules apply.
+    pub(super) stdin_lines: Option<std::sync::Mutex<super::stdin_lines::StdinLines>>,
+    /// Where the channel goes and its masking rules (session channels).
+    pub(super) access: Option<super::target::Access>,
+    pub(super) masker: Option<recorder::mask::Masker>,
     /// Copies what the user sees to reviewers watching the session.
     pub(super) publisher: Option<super::watch::Publisher>,
     /// Recent keystrokes of a live-masked terminal, whose echo skips the masking hold.
@@ -63,7 +68,7 @@ pub(super) struct Pumps {
 /// Bytes relayed by a channel's pumps.
 #[derive(Debug, Default)]
 pub(super) struct Relayed {
-    input: std::sync::atomic::AtomicU64,
+    pub(super) input: std::sync::atomic::AtomicU64,
     output: std::sync::atomic::AtomicU64,
 }
 
@@ -207,14 +212,19 @@ impl Pumps {
                             .await;
                         break;
                     }
-                    match &self.shell_hold {
-                        // Boxed: a line hold is rare, and idle sessions should not carry its
-                        // state.
-                        Some(hold) => Box::pin(self.shell_keys(&mut rx, up, hold, data)).await,
-                        None => up.data(data),
+                    // Boxed: line holds are rare, and idle sessions should not carry their state.
+                    match (&self.shell_hold, &self.stdin_lines) {
+                        (Some(hold), _) => Box::pin(self.shell_keys(&mut rx, up, hold, data)).await,
+                        (None, Some(lines)) => {
+                            Box::pin(self.stdin_data(&mut rx, up, inflow, lines, data)).await
+                        }
+                        (None, None) => up.data(data),
                     }
                 }
-                Some(ChannelMsg::Eof) => up.eof(),
+                Some(ChannelMsg::Eof) => match &self.stdin_lines {
+                    Some(lines) => Box::pin(self.stdin_eof(&mut rx, up, inflow, lines)).await,
+                    None => up.eof(),
+                },
                 Some(ChannelMsg::WindowChange {
                     col_width,
                     row_height,

@@ -286,6 +286,58 @@ impl Scan {
     }
 }
 
+/// The words of a simple command as a shell splits them, quotes removed (no expansion): enough
+/// to tell which program a command line runs and with which options.
+pub fn words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote = Quote::None;
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
+            (Quote::Single, c) => word.push(c),
+            (Quote::Double, '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+            }
+            (Quote::Double, c) => word.push(c),
+            (_, '\'') => {
+                quote = Quote::Single;
+                in_word = true;
+            }
+            (_, '"') => {
+                quote = Quote::Double;
+                in_word = true;
+            }
+            (_, '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+                in_word = true;
+            }
+            (_, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            // Separators end the simple command.
+            (_, ';' | '&' | '|' | '<' | '>' | '(' | ')') => break,
+            (_, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
 /// `before` and the line after it as the shell reads them together.
 pub fn join(before: &str, how: Continued, line: &str) -> String {
     match how {
@@ -360,6 +412,20 @@ mod tests {
         assert_eq!(continuation("cat <<-EOF\n\tx\n\tEOF"), Continued::No);
         assert_eq!(continuation("ls |\nwc -l"), Continued::No);
         assert_eq!(continuation("cat <<EOF\nEOFX"), Continued::NewLine);
+    }
+
+    #[test]
+    fn a_command_splits_into_words_as_a_shell_would() {
+        assert_eq!(
+            super::words("sudo -u 'pg admin' psql  \"my db\""),
+            ["sudo", "-u", "pg admin", "psql", "my db"]
+        );
+        assert_eq!(
+            super::words("bash -c 'a; b' ; rm x"),
+            ["bash", "-c", "a; b"]
+        );
+        assert_eq!(super::words("b\\ash"), ["bash"]);
+        assert!(super::words("").is_empty());
     }
 
     #[test]

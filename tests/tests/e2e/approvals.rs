@@ -728,22 +728,6 @@ fn review_console_watches_a_live_session_read_only_and_masked() {
 }
 
 #[test]
-fn a_shell_without_a_terminal_is_refused_where_command_rules_apply() {
-    let w = world(SHELL_RULE);
-    // `ssh -T` with commands on stdin: no line of it could be checked.
-    let o = run(w.alice.ssh("-T", &["t1@127.0.0.1"]).stdin(Stdio::null()));
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("a shell without a terminal cannot be checked line by line"),
-        "{}",
-        stderr(&o)
-    );
-    // Commands run as exec are still judged one by one: a harmless one runs at once.
-    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo fine"]));
-    assert_eq!(stdout(&o), "fine\n", "{}", stderr(&o));
-}
-
-#[test]
 fn a_held_command_whose_client_gives_up_never_runs() {
     let w = world(RULE);
     let marker = w.bastion.dir.path().join("ran-after-giving-up");

@@ -320,3 +320,81 @@ fn the_same_rule_decides_alike_for_exec_and_typed_lines() {
         assert_eq!(typed_held(&w, &t, cmd, &done), *held, "typed: {cmd}");
     }
 }
+
+/// Runs `sh -c SCRIPT` in the background, its output piped.
+fn spawn_sh(script: &str) -> std::process::Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn commands_an_interpreter_reads_from_stdin_are_judged_line_by_line() {
+    let w = world();
+    let ssh = |args: &str| w.alice.ssh_line(args, "t1@127.0.0.1");
+    // The case: a shell reading its commands from stdin, denied.
+    let dir = w.victim("stdin");
+    let seen = w.held_count();
+    let child = spawn_sh(&format!("echo 'rm -rf {dir}' | {} bash", ssh("")));
+    w.held_and_denied(seen, &format!("rm -rf {dir}"), &dir);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("this line and the rest of the input were not run"),
+        "{}",
+        stderr(&o)
+    );
+    // Lines before a held one run at once; approved, the rest follows.
+    let dir = w.victim("script");
+    let seen = w.held_count();
+    let child = spawn_sh(&format!(
+        "printf 'echo one\\nrm -rf {dir}\\necho three\\n' | {} bash -s",
+        ssh("")
+    ));
+    let (id, shown) = w.next_request(seen);
+    assert_eq!(shown, format!("rm -rf {dir}"));
+    assert!(w.exists(&dir));
+    w.decide(id, "approve");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&o), "one\nthree\n", "{}", stderr(&o));
+    assert!(!w.exists(&dir));
+    // A shell without a terminal (`ssh -T` with a script on stdin), and a line split over two
+    // by a backslash.
+    let dir = w.victim("nopty");
+    let seen = w.held_count();
+    let child = spawn_sh(&format!(
+        "printf 'echo before\\nrm \\\\\\n -rf {dir}\\n' | {}",
+        ssh("-T")
+    ));
+    w.held_and_denied(seen, &format!("rm -rf {dir}"), &dir);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    assert!(stdout(&o).contains("before"), "{}", stdout(&o));
+    // Another interpreter.
+    let dir = w.victim("python");
+    let seen = w.held_count();
+    let child = spawn_sh(&format!(
+        "echo \"import os; os.system('rm -rf {dir}')\" | {} python3",
+        ssh("")
+    ));
+    let (id, shown) = w.next_request(seen);
+    assert!(shown.contains(&format!("rm -rf {dir}")), "{shown}");
+    w.decide(id, "deny");
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(126));
+    assert!(w.exists(&dir));
+    // Programs that do not run their stdin, and interpreters given their command, are not
+    // held: data passes untouched.
+    let o = run(Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf 'rm -rf /nowhere\\n' | {} cat", ssh(""))));
+    assert_eq!(stdout(&o), "rm -rf /nowhere\n", "{}", stderr(&o));
+    let o = run(Command::new("sh").arg("-c").arg(format!(
+        "printf 'rm -rf /nowhere\\n' | {} 'bash -c \"wc -l\"'",
+        ssh("")
+    )));
+    assert_eq!(stdout(&o).trim(), "1", "{}", stderr(&o));
+}
