@@ -426,6 +426,7 @@ impl Core {
                 map.note(v, raw_start + r.start as u64);
                 vis.extend_from_slice(&chunk[r]);
             }
+            Piece::Separator(at) => separate(vis, vis_base, map, raw_start + at as u64),
             Piece::Payload(r) => {
                 let (start, end) = (raw_start + r.start as u64, raw_start + r.end as u64);
                 string
@@ -438,17 +439,6 @@ impl Core {
                     .end = end;
             }
             Piece::StringEnd => ended.extend(string.take()),
-            // A line break where the terminal moves the cursor, so that what was drawn apart
-            // is matched apart (`\b`, and rules' context, see a boundary). One is enough
-            // where text breaks already, and none is needed before any text. `vis` is never
-            // empty past its start (`trim` keeps a byte), so this is the same in any chunking.
-            Piece::Separator(at) => {
-                if vis.last().is_some_and(|&b| b != SEPARATOR) {
-                    let v = vis_base + vis.len() as u64;
-                    map.note_separator(v, raw_start + at as u64);
-                    vis.push(SEPARATOR);
-                }
-            }
         });
         let mut ended = std::mem::take(&mut self.ended);
         for s in ended.drain(..) {
@@ -633,10 +623,10 @@ impl Core {
                 self.vis_base + first as u64,
                 self.vis_base + masked.end as u64,
             );
-            while s < e && self.map.is_separator(s) {
+            while s < e && self.is_separator(s) {
                 s += 1;
             }
-            while s < e && self.map.is_separator(e - 1) {
+            while s < e && self.is_separator(e - 1) {
                 e -= 1;
             }
             if s < e {
@@ -651,6 +641,16 @@ impl Core {
         }
         let reached = self.mask_span(first, masked.end);
         Tried::Masked(end.max(self.vis_base + reached as u64))
+    }
+
+    /// Whether visible offset `abs` (still in `vis`) is a separator: a line break that maps to
+    /// no line break in the raw stream but to the last byte of an escape sequence.
+    fn is_separator(&self, abs: u64) -> bool {
+        let raw = self.map.raw(abs);
+        let raw_byte = raw
+            .checked_sub(self.raw_base)
+            .and_then(|i| self.raw.get(usize::try_from(i).ok()?));
+        self.vis.get(self.vi(abs)) == Some(&SEPARATOR) && raw_byte != Some(&SEPARATOR)
     }
 
     /// Index of the first byte of the character that `vis[i]` belongs to: `i` unless `vis[i]`
@@ -957,6 +957,19 @@ impl Core {
             self.vis_base = keep;
             self.map.forget_before(keep);
         }
+    }
+}
+
+/// Puts a line break into the visible text where the terminal moves the cursor (the sequence
+/// ended before raw offset `after`), so that what was drawn apart is matched apart (`\b` and
+/// the rules' context see a boundary). One is enough where text breaks already, and none is
+/// needed before any text. `vis` is never empty past its start (`trim` keeps a byte), so this
+/// is the same in any chunking.
+fn separate(vis: &mut Vec<u8>, vis_base: u64, map: &mut PosMap, after: u64) {
+    if vis.last().is_some_and(|&b| b != SEPARATOR) {
+        // It maps to the sequence's last byte (there is one before `after`).
+        map.note(vis_base + vis.len() as u64, after.saturating_sub(1));
+        vis.push(SEPARATOR);
     }
 }
 

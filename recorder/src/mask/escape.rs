@@ -67,8 +67,8 @@ pub(crate) enum Piece {
     /// The string whose payload was being reported ended (BEL, ST, CAN, SUB, or ESC starting
     /// another sequence).
     StringEnd,
-    /// A sequence that may move the cursor or erase ended just before this index: the visible
-    /// text before and after it is not contiguous on the screen.
+    /// A sequence that may move the cursor ended just before this index (so it is at least
+    /// 1): the visible text before and after it is not contiguous on the screen.
     Separator(usize),
 }
 
@@ -147,7 +147,8 @@ impl EscapeParser {
                             // The bytes between `[` and the final byte.
                             let inner = j + 2..j + len;
                             i = j + 1 + len;
-                            if csi_separates(last, || CsiShape::of(&chunk[inner])) {
+                            // SGR first: colours are most of what is skipped here.
+                            if last != b'm' && csi_separates(last, || CsiShape::of(&chunk[inner])) {
                                 piece(Piece::Separator(i));
                             }
                         }
