@@ -6,7 +6,9 @@
 //! - `a-logs`: application logs with timestamps, ids and durations but no identifiers;
 //! - `b-mix`: `ls -l` listings, logs and `psql` tables with PHI on about one line in four;
 //! - `c-dense`: every line is a table row full of identifiers;
-//! - `d-keystrokes`: `b-mix` fed one byte per call (keystroke echo), 32 KiB.
+//! - `d-keystrokes`: `b-mix` fed one byte per call (keystroke echo), 32 KiB;
+//! - `e-screen`: a full-screen program's redraws (as vim and ncurses draw them): rows placed
+//!   with cursor positioning and erased to the end, colours, about one row in four with PHI.
 //!
 //! Each group also measures, over the same bytes:
 //! - `memchr-baseline`: counting newlines with `memchr`, the cheapest full pass;
@@ -166,12 +168,28 @@ fn mix(rng: &mut Rng) -> String {
     }
 }
 
+/// One row of a full-screen program: placed with CUP, cleared with EL, sometimes coloured.
+fn screen_row(rng: &mut Rng) -> String {
+    let row = 1 + rng.below(50);
+    let text = match rng.below(4) {
+        0 => phi_row(rng),
+        1 => format!("\x1b[1m{}\x1b[0m", table_row(rng)),
+        _ => prose(rng),
+    };
+    format!(
+        "\x1b[{row};1H{}\x1b[K\x1b[{row};{}H",
+        text.trim_end(),
+        1 + rng.below(120)
+    )
+}
+
 fn inputs() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("a-prose", generate(prose, SIZE)),
         ("a-logs", generate(log, SIZE)),
         ("b-mix", generate(mix, SIZE)),
         ("c-dense", generate(phi_row, SIZE)),
+        ("e-screen", generate(screen_row, SIZE)),
     ]
 }
 

@@ -31,14 +31,29 @@ const IDENTIFIERS: &[(&str, &str)] = &[
     ("1EG4-TE5-MK73", "1EG4-TE5-MK73"),
 ];
 
-/// Escape sequences interleaved in identifiers and filler; `strip` knows exactly these shapes.
+/// Escape sequences that leave the cursor where it is, interleaved in identifiers and filler;
+/// `strip` knows exactly these shapes.
 const ESCAPES: &[&str] = &[
     "\x1b[1m",
     "\x1b[0m",
     "\x1b[38;5;208m",
-    "\x1b[K",
+    "\x1b(B\x1b[m",
+    "\x1b[m\x1b[K",
     "\x1b]0;title\x07",
     "\x1b]8;;http://h/x\x1b\\",
+];
+
+/// Escape sequences that move the cursor or erase, as full-screen programs put them between
+/// rows and fields; `strip` knows these too.
+const SEPARATORS: &[&str] = &[
+    "\x1b[2K",
+    "\x1b[2;24H",
+    "\x1b[30;183H",
+    "\x1b[3C",
+    "\x1b[?25l",
+    "\x1b7",
+    "\x1b8",
+    "\x1bM",
 ];
 
 /// Pieces for `fragments_are_chunking_invariant`.
@@ -71,19 +86,30 @@ const FRAGMENTS: &[&[u8]] = &[
     b"\x1b[",
     b"\x1b[1m",
     b"\x1b[38;5;2m",
+    b"\x1b[K",
+    b"\x1b[2;24H",
+    b"\x1b7",
+    b"\x1b(B",
+    b"\x1b#",
     b"1;2",
     b"m",
+    b"H",
     b"\xc3\xa9",
     b"\xe4\xb8\xad",
     b"\xff",
 ];
 
-/// Removes the escape sequences of `ESCAPES` (CSI and OSC) to get the visible text.
+/// Removes the escape sequences of `ESCAPES` and `SEPARATORS` (CSI, OSC, and ESC with at most
+/// one intermediate) to get the visible text.
 fn strip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+        if bytes[i] == 0x1b && bytes.get(i + 1).is_some_and(|b| (0x20..=0x2f).contains(b)) {
+            i += 3;
+        } else if bytes[i] == 0x1b && bytes.get(i + 1).is_some_and(|b| b"78DEMc".contains(b)) {
+            i += 2;
+        } else if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'[') {
             i += 2;
             while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
                 i += 1;
@@ -116,9 +142,13 @@ enum Piece {
     Filler(String),
     /// Identifier index, and (position, escape index) pairs to interleave.
     Ident(usize, Vec<(usize, usize)>),
+    /// Index into `ESCAPES` followed by `SEPARATORS`.
     Escape(usize),
     /// Identifier index, put in a window title (as shells that show the running command do).
     Title(usize),
+    /// Identifier index, glued to what comes before and after by separators only (indices into
+    /// `SEPARATORS`), as full-screen programs draw rows and fields.
+    Placed(usize, usize, usize),
 }
 
 fn piece() -> impl Strategy<Value = Piece> {
@@ -126,8 +156,10 @@ fn piece() -> impl Strategy<Value = Piece> {
         4 => "[a-zA-Z0-9 .:@/\\-\n|]{0,24}".prop_map(Piece::Filler),
         3 => (0..IDENTIFIERS.len(), prop::collection::vec((0usize..24, 0..ESCAPES.len()), 0..3))
             .prop_map(|(i, e)| Piece::Ident(i, e)),
-        1 => (0..ESCAPES.len()).prop_map(Piece::Escape),
+        1 => (0..ESCAPES.len() + SEPARATORS.len()).prop_map(Piece::Escape),
         1 => (0..IDENTIFIERS.len()).prop_map(Piece::Title),
+        2 => (0..IDENTIFIERS.len(), 0..SEPARATORS.len(), 0..SEPARATORS.len())
+            .prop_map(|(i, a, b)| Piece::Placed(i, a, b)),
     ]
 }
 
@@ -147,7 +179,17 @@ fn build(pieces: &[Piece]) -> (Vec<u8>, Vec<&'static str>, Vec<&'static str>) {
                 out.extend_from_slice(b"\x07");
             }
             Piece::Filler(s) => out.extend_from_slice(s.as_bytes()),
-            Piece::Escape(e) => out.extend_from_slice(ESCAPES[*e].as_bytes()),
+            Piece::Escape(e) => {
+                let seq = ESCAPES.iter().chain(SEPARATORS).nth(*e).unwrap();
+                out.extend_from_slice(seq.as_bytes());
+            }
+            Piece::Placed(i, a, b) => {
+                let (text, secret) = IDENTIFIERS[*i];
+                secrets.push(secret);
+                out.extend_from_slice(SEPARATORS[*a].as_bytes());
+                out.extend_from_slice(text.as_bytes());
+                out.extend_from_slice(SEPARATORS[*b].as_bytes());
+            }
             Piece::Ident(i, escapes) => {
                 let (text, secret) = IDENTIFIERS[*i];
                 secrets.push(secret);
@@ -258,7 +300,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_are_chunking_invariant(
         input in prop::collection::vec(prop_oneof![
-            3 => prop::sample::select(b"0123456789-@. \x1b[]m;\x07\\PX_\x18".to_vec()),
+            3 => prop::sample::select(b"0123456789-@. \x1b[]m;\x07\\PX_\x18HK7(#".to_vec()),
             1 => any::<u8>(),
         ], 0..300),
         sizes in chunk_sizes(),
@@ -380,6 +422,151 @@ fn sees_through_escape_sequences() {
     );
     // Digits inside escape parameters are never masked.
     assert_eq!(m.mask(b"\x1b[123;45;6789m ok"), b"\x1b[123;45;6789m ok");
+}
+
+/// Full-screen programs separate rows and fields with cursor moves and erases, not newlines;
+/// the masker must not read the text on either side as one word.
+#[test]
+fn cursor_moves_and_erases_separate_what_they_stand_between() {
+    let m = hipaa();
+    let cases: &[(&[u8], &str)] = &[
+        // vim (defaults.vim): each row ends with the cursor moved to the next row, the rest
+        // of the line erased on the way.
+        (
+            b"\x1b[1;1Hrow 002 123-45-6002\x1b[2;24H\x1b[K\x1b[3;1Hrow 003 123-45-6003\x1b[3;24H\x1b[K",
+            "\x1b[1;1Hrow 002 ***-**-****\x1b[2;24H\x1b[K\x1b[3;1Hrow 003 ***-**-****\x1b[3;24H\x1b[K",
+        ),
+        // vim's ruler, drawn right after the last row.
+        (
+            b"row 029 123-45-6029\x1b[30;183H1,1\x1b[11CAll",
+            "row 029 ***-**-****\x1b[30;183H1,1\x1b[11CAll",
+        ),
+        // The line erased, then more text: what was drawn before is gone from the row.
+        (b"123-45-6789\x1b[2Kabc", "***-**-****\x1b[2Kabc"),
+        (b"123-45-6789\x1b[1Kabc", "***-**-****\x1b[1Kabc"),
+        (b"123-45-6789\x1b[2Jabc", "***-**-****\x1b[2Jabc"),
+        // Cursor positioning between two SSNs.
+        (
+            b"123-45-6789\x1b[5;10H219-09-9999",
+            "***-**-****\x1b[5;10H***-**-****",
+        ),
+        // An e-mail address followed by a cursor move and a ruler or a word: the address is
+        // masked, what follows the move is not taken for its top-level domain.
+        (
+            b"jane.doe@example.org\x1b[30;183H1,1",
+            "****.***@*******.***\x1b[30;183H1,1",
+        ),
+        (
+            b"jane.doe@example.org\x1b[1;70Hrow",
+            "****.***@*******.***\x1b[1;70Hrow",
+        ),
+        // Each kind of move: relative moves, columns, rows, erasing before the cursor,
+        // scrolling, inserting and deleting lines, scroll regions, modes (the alternate
+        // screen), save and restore cursor, index, next line, reverse index, reset.
+        (
+            b"123-45-6789\x1b[2A1\x1b[B2\x1b[3C3\x1b[D4\x1b[E5\x1b[F6\x1b[7G7\x1b[8d8\x1b[e9\x1b[`0",
+            "***-**-****\x1b[2A1\x1b[B2\x1b[3C3\x1b[D4\x1b[E5\x1b[F6\x1b[7G7\x1b[8d8\x1b[e9\x1b[`0",
+        ),
+        (
+            b"1\x1b[a123-45-6789\x1b[2J2\x1b[1K3\x1b[L4\x1b[M5\x1b[3J6\x1b[2K7\x1b[S8\x1b[T9\x1b[1;29r0",
+            "1\x1b[a***-**-****\x1b[2J2\x1b[1K3\x1b[L4\x1b[M5\x1b[3J6\x1b[2K7\x1b[S8\x1b[T9\x1b[1;29r0",
+        ),
+        (
+            b"0\x1b[?1049h123-45-6789\x1b78\x1b81\x1bD2\x1bE3\x1bM4\x1bc5\x1b#86",
+            "0\x1b[?1049h***-**-****\x1b78\x1b81\x1bD2\x1bE3\x1bM4\x1bc5\x1b#86",
+        ),
+        // A label and its value placed apart on one row: still the label's value.
+        (b"MRN:\x1b[12GAB1234567", "MRN:\x1b[12G*********"),
+        (
+            b"SSN\x1b[1;5H\x1b[K219099999",
+            "SSN\x1b[1;5H\x1b[K*********",
+        ),
+    ];
+    for (input, want) in cases {
+        masks_alike_in_every_split(m, input, want);
+    }
+}
+
+/// Colours and other sequences that leave the cursor where it is are no separators: an
+/// identifier drawn in several colours (syntax highlighting, a search match) is one identifier.
+#[test]
+fn sequences_that_do_not_move_the_cursor_stay_transparent() {
+    let m = hipaa();
+    let cases: &[(&[u8], &str)] = &[
+        (b"123-45-\x1b[1m6789", "***-**-\x1b[1m****"),
+        // grep --color: SGR and erase to the end of the line around the match.
+        (
+            b"123-\x1b[01;31m\x1b[K45\x1b[m\x1b[K-6789",
+            "***-\x1b[01;31m\x1b[K**\x1b[m\x1b[K-****",
+        ),
+        // Erasing and editing at the cursor: the next character is drawn right after.
+        (
+            b"123\x1b[0K-45\x1b[J-67\x1b[4X89 \x1b[P1234567893\x1b[@ ok",
+            "***\x1b[0K-**\x1b[J-**\x1b[4X** \x1b[P**********\x1b[@ ok",
+        ),
+        // curses' attribute reset on xterm: a character set designation, then SGR.
+        (
+            b"123-45-\x1b[7m67\x1b(B\x1b[m89 ok",
+            "***-**-\x1b[7m**\x1b(B\x1b[m** ok",
+        ),
+        // Cursor style, status queries, keypad modes.
+        (
+            b"123\x1b[2 q-45\x1b[6n-67\x1b[c89\x1b=\x1b> ok",
+            "***\x1b[2 q-**\x1b[6n-**\x1b[c**\x1b=\x1b> ok",
+        ),
+        (
+            b"jane.doe@\x1b[38;5;208mexample\x1b[0m.org",
+            "****.***@\x1b[38;5;208m*******\x1b[0m.***",
+        ),
+    ];
+    for (input, want) in cases {
+        masks_alike_in_every_split(m, input, want);
+    }
+}
+
+/// Text after an erase to the end of the line is drawn right after the text before it: the
+/// masker reads the two together, as the screen shows them (`123-45-6789abc` is no SSN on the
+/// screen or anywhere else).
+#[test]
+fn an_erase_to_the_end_of_the_line_separates_nothing() {
+    let m = hipaa();
+    for (erase, glued) in [
+        (&b"123-45-6789\x1b[Kabc"[..], &b"123-45-6789abc"[..]),
+        (b"abc\x1b[K123-45-6789", b"abc123-45-6789"),
+        (b"jane@example.org\x1b[0Kxyz1", b"jane@example.orgxyz1"),
+    ] {
+        let plain = m.mask(glued);
+        let cut = erase.iter().position(|&b| b == 0x1b).unwrap();
+        let mut want = plain[..cut].to_vec();
+        want.extend_from_slice(&erase[cut..cut + erase.len() - glued.len()]);
+        want.extend_from_slice(&plain[cut..]);
+        masks_alike_in_every_split(m, erase, &String::from_utf8_lossy(&want));
+    }
+}
+
+#[test]
+fn hits_next_to_separators_report_the_identifier_only() {
+    let m = hipaa();
+    let input = b"a\x1b[2K123-45-6789\x1b[2;1H\x1b[Kjane@x.org\x1b[30;1H1,1";
+    let r = m.mask_test(input);
+    let hits: Vec<(&str, &[u8])> = r
+        .hits
+        .iter()
+        .map(|h| (h.rule.as_str(), &input[h.range.clone()]))
+        .collect();
+    assert_eq!(
+        hits,
+        [("ssn", &b"123-45-6789"[..]), ("email", &b"jane@x.org"[..])]
+    );
+    // A rule whose group may take in the break: its range stops at the last byte masked.
+    let mut set = RuleSet::new();
+    set.replace(Rule::custom("code", r"#(\d{4}\s?)").with_group(1));
+    let m = set.compile().unwrap();
+    let input = b"#1234\x1b[2Kx #5678\x1b[2;1H\x1b[Ky";
+    let r = m.mask_test(input);
+    assert_eq!(r.masked, b"#****\x1b[2Kx #****\x1b[2;1H\x1b[Ky");
+    let ranges: Vec<&[u8]> = r.hits.iter().map(|h| &input[h.range.clone()]).collect();
+    assert_eq!(ranges, [&b"1234"[..], b"5678"]);
 }
 
 #[test]
@@ -590,6 +777,13 @@ fn clean_text_is_released_at_once_and_only_the_tail_is_held() {
     assert_eq!(rec.held(), 9);
     assert_eq!(rec.push(b"89\n"), b"***-**-****\n");
     assert_eq!(rec.finish(), b"");
+    // A cursor move ends the row: nothing after it can change what was drawn before it, so
+    // an editor that parks the cursor after drawing gets its screen at once, masked.
+    assert_eq!(
+        rec.push(b"~\r\n123-45-6789\x1b[0m\x1b[1;1H"),
+        b"~\r\n***-**-****\x1b[0m\x1b[1;1H"
+    );
+    assert_eq!(rec.held(), 0);
     // At end of stream held bytes are decided with end-of-text semantics.
     assert_eq!(rec.push(b"x 123-45-6789"), b"x ");
     assert_eq!(rec.finish(), b"***-**-****");
@@ -677,8 +871,8 @@ fn a_pause_never_shows_a_complete_identifier() {
         (&b"ssn 123-45-6789"[..], &b"\n"[..]),
         (b"card 4111 1111 1111 1111", b"\n"),
         (b"mail jane.doe@example.org", b"\n"),
-        // vim: the row, then attributes reset and the cursor parked, then nothing.
-        (b"~\r\n123-45-6789\x1b[0m\x1b[1;1H", b"j"),
+        // The row, then attributes reset, then nothing.
+        (b"~\r\n123-45-6789\x1b[0m", b"\x1b[1;1Hj"),
         // A sequence cut off by the pause goes out as it came; the rest follows it.
         (b"ssn 123-45-6789\x1b[3", b"1mok"),
         // A window title the pause cuts off is masked as it is.

@@ -3,7 +3,9 @@
 //! # How a stream is processed
 //!
 //! Raw bytes are appended to `raw`; the escape parser copies the visible ones to `vis` and
-//! records where they came from in `map`. Matching happens on `vis` only.
+//! records where they came from in `map`. Where a sequence moves the cursor, `vis` gets a line
+//! break that stands for no raw byte (a separator), so text drawn apart is matched apart.
+//! Matching happens on `vis` only; output is always the raw bytes with masks applied.
 //!
 //! The *hold point* `H` is the earliest visible position where a match could start that might
 //! still depend on bytes not yet received: the lazy DFA, anchored at `H`, is not dead after
@@ -34,6 +36,12 @@ mod payload;
 
 use self::payload::OpenString;
 pub use self::payload::MAX_STRING_SCANNED;
+
+/// What a separator (a sequence that moves the cursor, see `escape.rs`) is in the visible
+/// text: a line break, which is what such sequences stand for on a screen; rules that allow
+/// whitespace between a label and its value (`MRN:`, then the number placed after a cursor
+/// move) still see them together. It maps to no raw byte, so it is never masked nor released.
+const SEPARATOR: u8 = b'\n';
 
 /// Raw bytes a stream may hold back. Visible text held is bounded by the longest match, but
 /// escape sequences interleaved in it are not; past this, held text is masked wholesale and
@@ -418,6 +426,7 @@ impl Core {
                 map.note(v, raw_start + r.start as u64);
                 vis.extend_from_slice(&chunk[r]);
             }
+            Piece::Separator(at) => separate(vis, vis_base, map, raw_start + at as u64),
             Piece::Payload(r) => {
                 let (start, end) = (raw_start + r.start as u64, raw_start + r.end as u64);
                 string
@@ -607,18 +616,41 @@ impl Core {
         } else {
             masked.start
         };
-        if let Some(hits) = self.hits.as_mut() {
-            if masked.start < masked.end {
-                let start = self.map.raw(self.vis_base + first as u64);
-                let last = self.map.raw(self.vis_base + masked.end as u64 - 1);
-                hits.push(Hit {
-                    rule: rule.name.clone(),
-                    range: start as usize..last as usize + 1,
-                });
+        if self.hits.is_some() {
+            // What the user is shown is the identifier's raw bytes: a separator at either end
+            // (a rule ending in `\s?`) has none, and the sequence behind it is no part of it.
+            let (mut s, mut e) = (
+                self.vis_base + first as u64,
+                self.vis_base + masked.end as u64,
+            );
+            while s < e && self.is_separator(s) {
+                s += 1;
+            }
+            while s < e && self.is_separator(e - 1) {
+                e -= 1;
+            }
+            if s < e {
+                let range = self.map.raw(s) as usize..self.map.raw(e - 1) as usize + 1;
+                if let Some(hits) = self.hits.as_mut() {
+                    hits.push(Hit {
+                        rule: rule.name.clone(),
+                        range,
+                    });
+                }
             }
         }
         let reached = self.mask_span(first, masked.end);
         Tried::Masked(end.max(self.vis_base + reached as u64))
+    }
+
+    /// Whether visible offset `abs` (still in `vis`) is a separator: a line break that maps to
+    /// no line break in the raw stream but to the last byte of an escape sequence.
+    fn is_separator(&self, abs: u64) -> bool {
+        let raw = self.map.raw(abs);
+        let raw_byte = raw
+            .checked_sub(self.raw_base)
+            .and_then(|i| self.raw.get(usize::try_from(i).ok()?));
+        self.vis.get(self.vi(abs)) == Some(&SEPARATOR) && raw_byte != Some(&SEPARATOR)
     }
 
     /// Index of the first byte of the character that `vis[i]` belongs to: `i` unless `vis[i]`
@@ -925,6 +957,19 @@ impl Core {
             self.vis_base = keep;
             self.map.forget_before(keep);
         }
+    }
+}
+
+/// Puts a line break into the visible text where the terminal moves the cursor (the sequence
+/// ended before raw offset `after`), so that what was drawn apart is matched apart (`\b` and
+/// the rules' context see a boundary). One is enough where text breaks already, and none is
+/// needed before any text. `vis` is never empty past its start (`trim` keeps a byte), so this
+/// is the same in any chunking.
+fn separate(vis: &mut Vec<u8>, vis_base: u64, map: &mut PosMap, after: u64) {
+    if vis.last().is_some_and(|&b| b != SEPARATOR) {
+        // It maps to the sequence's last byte (there is one before `after`).
+        map.note(vis_base + vis.len() as u64, after.saturating_sub(1));
+        vis.push(SEPARATOR);
     }
 }
 

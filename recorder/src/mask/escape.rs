@@ -11,6 +11,26 @@
 //! reported as visible. OSC/DCS/APC/PM/SOS payloads (window titles, hyperlink targets) are not
 //! part of the visible text; they are reported as payload, which the masker matches on its own
 //! (a shell that puts the running command in the window title must not store it unmasked).
+//!
+//! Cutting a sequence out must not glue together text the terminal draws apart. Full-screen
+//! programs (vim, less, top, tmux, anything using curses) end a row with a cursor move instead
+//! of a newline: `…6002\x1b[2;24H\x1b[K\x1b[3;1Hrow 003…` shows two rows, not `6002row`. So
+//! a sequence after which the next character may not be drawn right after the previous one is
+//! reported as a separator, which the masker reads as a line break: every sequence that may
+//! move the cursor (positioning, relative moves, tabs, index, restoring a saved position,
+//! scroll regions, mode changes such as the alternate screen, resets), scroll the text away
+//! (SU, SD, IL, DL), or erase what was drawn before the cursor (EL 1 and 2, ED 1, 2 and 3), and
+//! every sequence not known to be harmless. A sequence that leaves both the cursor and the text
+//! before it in place is transparent: what comes after it continues that text on the screen.
+//! That is SGR (colours: `123-45-\x1b[1m6789` is one identifier), erasing or editing at and
+//! after the cursor (EL 0, ED 0, ECH, DCH, ICH: `grep --color` writes `\x1b[m\x1b[K` around
+//! every match, inside identifiers too), status queries, cursor style, character set selection
+//! and keypad modes. Separating where the screen does not is no safe default: it hides an
+//! identifier that is plainly on the screen as surely as gluing does.
+//!
+//! C0 controls need no such treatment: the ones that move the cursor (backspace, tab, line
+//! feed, carriage return, …) are visible bytes that are not word characters, so they separate
+//! already.
 
 use std::ops::Range;
 
@@ -47,6 +67,9 @@ pub(crate) enum Piece {
     /// The string whose payload was being reported ended (BEL, ST, CAN, SUB, or ESC starting
     /// another sequence).
     StringEnd,
+    /// A sequence that may move the cursor ended just before this index (so it is at least
+    /// 1): the visible text before and after it is not contiguous on the screen.
+    Separator(usize),
 }
 
 /// What one byte inside a sequence is.
@@ -55,12 +78,50 @@ enum Kind {
     Visible,
     Payload,
     Hidden,
+    /// The last byte of a sequence that separates (see [`Piece::Separator`]).
+    Separator,
 }
 
 /// Splits a byte stream into visible runs and escape sequences.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EscapeParser {
     state: State,
+    /// The first intermediate byte of the ESC sequence being read (0: none yet); it decides
+    /// what the final byte means (`ESC ( 0` selects a character set, `ESC # 8` fills the
+    /// screen).
+    intermediate: u8,
+    /// What the control sequence being read holds so far.
+    csi: CsiShape,
+}
+
+/// What the bytes between `CSI` and the final byte say about the function: `CSI K` erases to
+/// the right of the cursor, `CSI 2 K` the whole line; `CSI @` inserts characters, `CSI SP @`
+/// scrolls the screen left.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct CsiShape {
+    /// An intermediate byte (0x20..=0x2f).
+    intermediate: bool,
+    /// A parameter byte other than `0` and the private markers `<=>?`.
+    nonzero: bool,
+}
+
+impl CsiShape {
+    #[inline]
+    fn step(&mut self, b: u8) {
+        match b {
+            0x20..=0x2f => self.intermediate = true,
+            b'0' | b'<'..=b'?' => {}
+            _ => self.nonzero = true,
+        }
+    }
+
+    fn of(bytes: &[u8]) -> CsiShape {
+        let mut shape = CsiShape::default();
+        for &b in bytes {
+            shape.step(b);
+        }
+        shape
+    }
 }
 
 impl EscapeParser {
@@ -82,9 +143,17 @@ impl EscapeParser {
                     // Second fast path: a whole control sequence (colours, cursor moves) in
                     // this chunk is skipped at once; anything else goes byte by byte.
                     match whole_csi(&chunk[j + 1..]) {
-                        Some(len) => i = j + 1 + len,
+                        Some((len, last)) => {
+                            // The bytes between `[` and the final byte.
+                            let inner = j + 2..j + len;
+                            i = j + 1 + len;
+                            // SGR first: colours are most of what is skipped here.
+                            if last != b'm' && csi_separates(last, || CsiShape::of(&chunk[inner])) {
+                                piece(Piece::Separator(i));
+                            }
+                        }
                         None => {
-                            self.state = State::Esc;
+                            self.enter_esc();
                             i = j + 1;
                         }
                     }
@@ -125,8 +194,14 @@ impl EscapeParser {
         match kind {
             Kind::Visible => piece(Piece::Visible(at..at + 1)),
             Kind::Payload => piece(Piece::Payload(at..at + 1)),
+            Kind::Separator => piece(Piece::Separator(at + 1)),
             Kind::Hidden => {}
         }
+    }
+
+    fn enter_esc(&mut self) {
+        self.state = State::Esc;
+        self.intermediate = 0;
     }
 
     /// Advances over one byte while inside a sequence.
@@ -134,7 +209,7 @@ impl EscapeParser {
         use State::*;
         match (self.state, b) {
             (Ground, ESC) => {
-                self.state = Esc;
+                self.enter_esc();
                 Kind::Hidden
             }
             (Ground, _) => Kind::Visible,
@@ -148,7 +223,7 @@ impl EscapeParser {
                 Kind::Hidden
             }
             (_, ESC) => {
-                self.state = Esc;
+                self.enter_esc();
                 Kind::Hidden
             }
             (Str, BEL) => {
@@ -162,7 +237,7 @@ impl EscapeParser {
             }
             (StrEsc, _) => {
                 // The string ended without ST; this byte follows a fresh ESC.
-                self.state = Esc;
+                self.enter_esc();
                 self.step(b)
             }
             (Esc | EscIntermediate | Csi, 0x00..=0x1f) => Kind::Visible,
@@ -174,45 +249,101 @@ impl EscapeParser {
             }
             (Esc, b'[') => {
                 self.state = Csi;
+                self.csi = CsiShape::default();
                 Kind::Hidden
             }
             (Esc, b']' | b'P' | b'X' | b'^' | b'_') => {
                 self.state = Str;
                 Kind::Hidden
             }
-            (Esc | EscIntermediate, 0x20..=0x2f) => {
+            (Esc, 0x20..=0x2f) => {
                 self.state = EscIntermediate;
+                self.intermediate = b;
                 Kind::Hidden
             }
+            (EscIntermediate, 0x20..=0x2f) => Kind::Hidden,
             (Esc | EscIntermediate, _) => {
                 self.state = Ground;
+                if esc_separates(self.intermediate, b) {
+                    Kind::Separator
+                } else {
+                    Kind::Hidden
+                }
+            }
+            (Csi, 0x20..=0x3f) => {
+                self.csi.step(b);
                 Kind::Hidden
             }
-            (Csi, 0x20..=0x3f) => Kind::Hidden,
             (Csi, _) => {
                 self.state = Ground;
-                Kind::Hidden
+                let shape = self.csi;
+                if csi_separates(b, || shape) {
+                    Kind::Separator
+                } else {
+                    Kind::Hidden
+                }
             }
         }
     }
 }
 
-/// Length of the control sequence `[ params intermediates final` at the start of `rest` (the
-/// bytes after ESC), if all of it is there and it holds nothing but parameter and intermediate
-/// bytes: what [`EscapeParser::step`] would hide byte by byte, returning to the ground state.
-fn whole_csi(rest: &[u8]) -> Option<usize> {
+/// Whether the control sequence with final byte `last` (and the parameters and intermediates
+/// `shape` describes, looked at only when they matter) may move the cursor, scroll, or erase
+/// text before the cursor; see the module documentation. Unknown sequences do.
+#[inline]
+fn csi_separates(last: u8, shape: impl FnOnce() -> CsiShape) -> bool {
+    match last {
+        // SGR (the common case, first), device status and attribute queries, cursor style.
+        b'm' | b'n' | b'c' | b'q' => false,
+        // ECH, DCH, ICH: the cursor stays; with an intermediate, other functions (`SP @`
+        // scrolls left).
+        b'X' | b'P' | b'@' => shape().intermediate,
+        // EL and ED from the cursor on; any other parameter erases before the cursor too.
+        b'K' | b'J' => {
+            let s = shape();
+            s.intermediate || s.nonzero
+        }
+        _ => true,
+    }
+}
+
+/// Whether the ESC sequence with first intermediate `intermediate` (0: none) and final byte
+/// `last` may move the cursor or change the text on the screen. With an intermediate, only the
+/// line-size and alignment-test sequences (`ESC # …`) do; character set designations
+/// (`ESC ( B`, which curses emits with every attribute reset) and the like do not. Without
+/// one, all do (restore cursor `8`, index `D`, next line `E`, reverse index `M`, reset `c`,
+/// back and forward index `6`, `9`; and save cursor `7`, which comes before text drawn
+/// elsewhere and `8`) except keypad modes (`=`, `>`), tab set (`H`), character set shifts
+/// (`N`, `O`, `n`, `o`, `|`, `}`, `~`) and a lone string terminator (`\`).
+fn esc_separates(intermediate: u8, last: u8) -> bool {
+    match intermediate {
+        0 => !matches!(
+            last,
+            b'=' | b'>' | b'H' | b'N' | b'O' | b'n' | b'o' | b'|' | b'}' | b'~' | b'\\'
+        ),
+        i => i == b'#',
+    }
+}
+
+/// Length and final byte of the control sequence `[ params intermediates final` at the start of
+/// `rest` (the bytes after ESC), if all of it is there and it holds nothing but parameter and
+/// intermediate bytes: what [`EscapeParser::step`] would step over byte by byte, returning to
+/// the ground state.
+#[inline]
+fn whole_csi(rest: &[u8]) -> Option<(usize, u8)> {
     if rest.first() != Some(&b'[') {
         return None;
     }
     let k = 1 + rest[1..].iter().position(|b| !(0x20..=0x3f).contains(b))?;
-    (0x40..=0x7e).contains(&rest[k]).then_some(k + 1)
+    let last = rest[k];
+    (0x40..=0x7e).contains(&last).then_some((k + 1, last))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The visible text, and each string's payload.
+    /// The visible text with each separator as `|`, and each string's payload.
     fn split(input: &[u8], chunk: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
         let mut p = EscapeParser::default();
         let mut out = Vec::new();
@@ -223,6 +354,10 @@ mod tests {
                 Piece::Visible(r) => out.extend_from_slice(&c[r]),
                 Piece::Payload(r) => open.get_or_insert_with(Vec::new).extend_from_slice(&c[r]),
                 Piece::StringEnd => strings.extend(open.take()),
+                Piece::Separator(at) => {
+                    assert!(at <= c.len() && at > 0, "{at} in {}", c.len());
+                    out.push(b'|');
+                }
             });
         }
         strings.extend(open);
@@ -274,10 +409,71 @@ mod tests {
             (b"x\x1b]2;t\x1b[1my", b"xy"),
             // Whole sequences skipped at once, and the same sequences cut short or odd.
             (b"\x1b[2m2025\x1b[0m \x1b[32mINFO\x1b[0m", b"2025 INFO"),
-            (b"a\x1b[38;2;1;2;3mb\x1b[?25lc\x1b[ qd", b"abcd"),
+            (b"a\x1b[38;2;1;2;3mb\x1b[?25lc\x1b[ qd", b"ab|cd"),
             (b"a\x1b[1\x7fmb", b"ab"),
             (b"a\x1b[1\xc3\xa9", b"a\xc3\xa9"),
             (b"a\x1b[", b"a"),
+        ];
+        for (input, want) in cases {
+            for chunk in [1, 2, 3, 7, 64] {
+                assert_eq!(
+                    &visible(input, chunk),
+                    want,
+                    "{input:?} in chunks of {chunk}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reports_moves_and_erases_as_separators_in_any_chunking() {
+        let cases: &[(&[u8], &[u8])] = &[
+            // vim's rows and ruler.
+            (
+                b"6002\x1b[2;24H\x1b[K\x1b[3;1Hrow\x1b[30;183H1,1",
+                b"6002||row|1,1",
+            ),
+            // Every CSI final byte that moves the cursor.
+            (
+                b"\x1b[Ha\x1b[fb\x1b[Ac\x1b[Bd\x1b[Ce\x1b[Df\x1b[Eg\x1b[Fh\x1b[Gi\x1b[dj\x1b[ek\x1b[`l",
+                b"|a|b|c|d|e|f|g|h|i|j|k|l",
+            ),
+            // Scrolling, inserting and deleting lines, scroll regions, erasing before the
+            // cursor.
+            (
+                b"\x1b[am\x1b[Ln\x1b[Mo\x1b[Sp\x1b[Tq\x1b[1;9rr\x1b[1Ks\x1b[2Kt\x1b[1Ju\x1b[2Jv\x1b[3Jw",
+                b"|m|n|o|p|q|r|s|t|u|v|w",
+            ),
+            // Modes, tabs, repeat, rectangles, horizontal scrolling, and finals nobody knows:
+            // moves until shown not.
+            (
+                b"a\x1b[?1049hb\x1b[?25lc\x1b[Id\x1b[Ze\x1b[3bf\x1b[1;1;2;2$zg\x1b[5~h\x1b[2 @i\x1b[;Kj",
+                b"a|b|c|d|e|f|g|h|i|j",
+            ),
+            // Erasing and editing from the cursor on leave it where it is (`grep --color`).
+            (
+                b"123-\x1b[01;31m\x1b[K45\x1b[m\x1b[K-6789\x1b[0Ka\x1b[Jb\x1b[0Jc\x1b[?Kd\x1b[5Xe\x1b[2Pf\x1b[3@g",
+                b"123-45-6789abcdefg",
+            ),
+            // ESC sequences: save/restore cursor, index, next line, reverse index, reset,
+            // back/forward index, line attributes and the alignment test.
+            (
+                b"a\x1b7b\x1b8c\x1bDd\x1bEe\x1bMf\x1bcg\x1b6h\x1b9i\x1b#3j\x1b#8k",
+                b"a|b|c|d|e|f|g|h|i|j|k",
+            ),
+            // Not moves: SGR, queries, cursor style, character sets, keypad, shifts, tab set.
+            (
+                b"a\x1b[1;31mb\x1b[6nc\x1b[>cd\x1b[2 qe\x1b(Bf\x1b)0g\x1b%Gh\x1b=i\x1b>j\x1bNk\x1bHl\x1b\\m",
+                b"abcdefghijklm",
+            ),
+            // Cut short, aborted or broken sequences do not act.
+            (b"a\x1b[2\x18b\x1b[3\x1b[mc\x1b[1\xc3\xa9", b"abc\xc3\xa9"),
+            (b"a\x1b[2", b"a"),
+            (b"a\x1b", b"a"),
+            // A string ended by a move: the payload, then the separator.
+            (b"a\x1b]0;t\x1b[Hb", b"a|b"),
+            // C0 controls inside a move are executed before it.
+            (b"a\x1b[1\r;2Hb", b"a\r|b"),
         ];
         for (input, want) in cases {
             for chunk in [1, 2, 3, 7, 64] {

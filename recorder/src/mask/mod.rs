@@ -36,7 +36,10 @@
 //!
 //! - **What is matched.** The visible text: escape sequences (CSI such as SGR colours, OSC,
 //!   DCS, simple ESC sequences) are cut out before matching and kept in the output, so
-//!   `\x1b[1m123\x1b[0m-45-6789` is masked as `\x1b[1m***\x1b[0m-**-****`. Payloads of OSC/DCS
+//!   `\x1b[1m123\x1b[0m-45-6789` is masked as `\x1b[1m***\x1b[0m-**-****`. A sequence that
+//!   moves the cursor (or scrolls, or erases text before it; any sequence not known to leave
+//!   the cursor in place) is read as a line break, as full-screen programs use them between
+//!   rows and fields: `123-45-6789\x1b[2;1Hrow` is an SSN, then `row`. Payloads of OSC/DCS
 //!   strings (window titles, hyperlink targets) are matched as texts of their own, held until
 //!   the string ends; one longer than [`MAX_STRING_SCANNED`] has all its letters and digits
 //!   masked instead.

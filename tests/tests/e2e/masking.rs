@@ -414,10 +414,27 @@ fn ssn_file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// What `bastion play --cat` shows of every recording `bastion` made.
+fn played(bastion: &tests::Bastion) -> String {
+    casts(&bastion.dir.path().join("recordings"))
+        .iter()
+        .map(|cast| {
+            let o = run(Command::new(bastion_bin())
+                .args(["play", "--cat"])
+                .arg(cast)
+                .arg("--config")
+                .arg(&bastion.config));
+            assert!(o.status.success(), "{}", stderr(&o));
+            stdout(&o)
+        })
+        .collect()
+}
+
 /// Opens the SSN file called `name` with `command` (a pager or editor) in the remote shell,
 /// pages down twice with `keys`, and checks after each screen that no SSN (nor any of
-/// `hidden`) is shown as it is; `quit` leaves it. The file is named with a glob, so that the
-/// command line typed does not hold the name.
+/// `hidden`) is shown as it is; `quit` leaves it. Then the session ends, and neither the
+/// recording nor what `bastion play --cat` shows of it holds any of them. The file is named
+/// with a glob, so that the command line typed does not hold the name.
 fn page_through(command: &str, name: &str, hidden: &[&str], keys: &[&str], quit: &[&str]) {
     let s = remote_shell();
     let t = &s.tmux;
@@ -450,6 +467,20 @@ fn page_through(command: &str, name: &str, hidden: &[&str], keys: &[&str], quit:
     }
     t.keys(quit);
     t.wait_for("REMOTE$", Duration::from_secs(15));
+    t.type_text("exit");
+    t.keys(&["Enter"]);
+    t.wait_for("SSH-EXIT=", Duration::from_secs(15));
+    s.bastion.wait_log("recording sealed");
+    let recorded = recording_text(s.bastion.dir.path());
+    let shown = played(&s.bastion);
+    assert!(
+        shown.contains("row 001 ssn ***-**-****"),
+        "the file is not in the recording:\n{shown}"
+    );
+    for raw in std::iter::once(&"123-45-6").chain(hidden) {
+        assert!(!recorded.contains(raw), "{raw:?} in the recording");
+        assert!(!shown.contains(raw), "{raw:?} played back:\n{shown}");
+    }
 }
 
 /// vim without a vimrc (compatible, no ruler: as `vi` and vim-tiny run) draws its status line,
@@ -458,6 +489,20 @@ fn page_through(command: &str, name: &str, hidden: &[&str], keys: &[&str], quit:
 fn vim_shows_a_file_of_identifiers_masked_on_every_screen() {
     page_through(
         "vim -u NONE -n -i NONE",
+        "ssns.txt",
+        &[],
+        &["C-f"],
+        &[":q!", "Enter"],
+    );
+}
+
+/// vim as most people run it (defaults.vim: no compatible mode, a ruler) ends each row with
+/// cursor moves and erases instead of a newline, and draws the ruler right after the last row:
+/// `…123-45-6002\x1b[2;24H\x1b[K\x1b[3;1Hrow 003…`, `…6029\x1b[30;183H1,1`.
+#[test]
+fn vim_with_its_defaults_shows_a_file_of_identifiers_masked_on_every_screen() {
+    page_through(
+        "vim -u DEFAULTS -n -i NONE",
         "ssns.txt",
         &[],
         &["C-f"],
