@@ -767,6 +767,7 @@ async fn approval_hold(
         recording: Some(recording),
         access,
         rule,
+        what: "command",
     };
     let held = asking
         .ask(command, None, "")

@@ -30,6 +30,8 @@ pub(super) struct Asking<'a> {
     pub(super) recording: Option<&'a ChannelRecording>,
     pub(super) access: &'a Access,
     pub(super) rule: &'a ApprovalRule,
+    /// What is held, for the log: `command`, `shell line`, `stdin line`.
+    pub(super) what: &'static str,
 }
 
 impl Asking<'_> {
@@ -65,7 +67,7 @@ impl Asking<'_> {
             ctx.shared.approvals.max_pending(),
         )
         .await?;
-        info!(request = held.id, rule = %rule.name, "held for approval");
+        info!(request = held.id, rule = %rule.name, "{} held for approval", self.what);
         self.record(RecEvent::Marker(format!(
             "approval requested: request {} (rule \"{}\")",
             held.id, rule.name

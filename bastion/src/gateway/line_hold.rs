@@ -426,6 +426,7 @@ impl Pumps {
             recording: self.rec.as_deref(),
             access: &hold.access,
             rule,
+            what: "shell line",
         };
         let (clear, text) = match self.hold_line(rx, up, hold, &asking, &whole).await? {
             // Keystrokes typed while waiting go through only once the line is approved.

@@ -120,6 +120,7 @@ impl Pumps {
             recording: self.rec.as_deref(),
             access,
             rule,
+            what: "stdin line",
         };
         let command = recording::mask_text(masker, shown);
         let held = match asking.ask(command, None, "").await {
