@@ -58,10 +58,13 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
+        // Absolute, so that paths stored from it (recordings in audit rows) mean the same
+        // file whatever directory a later command runs from.
         let base = path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
+        let base = std::path::absolute(&base).unwrap_or(base);
         let mut config = Config::parse_with(&src, &path.display().to_string(), extra)?;
         config.resolve_paths(&base);
         Ok(config)

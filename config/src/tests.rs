@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 const MINIMAL: &str = r#"
 [server]
@@ -160,6 +161,21 @@ fn load_resolves_relative_paths() {
     );
     let err = Config::load(&dir.path().join("missing.toml")).unwrap_err();
     assert!(err.to_string().starts_with("cannot read"), "{err}");
+    // A configuration named by a relative path: what it names is absolute all the same, so a
+    // path stored from it (a recording's, in its audit row) holds from any directory.
+    let here = tempfile::tempdir_in(".").unwrap();
+    let name = here.path().file_name().unwrap();
+    std::fs::write(here.path().join("bastion.toml"), MINIMAL).unwrap();
+    let c = Config::load(&Path::new(name).join("bastion.toml")).unwrap();
+    assert!(
+        c.recording.dir.is_absolute(),
+        "{}",
+        c.recording.dir.display()
+    );
+    assert!(c
+        .server
+        .host_key
+        .starts_with(std::env::current_dir().unwrap()));
 }
 
 #[test]

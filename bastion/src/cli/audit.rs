@@ -11,6 +11,7 @@ use anyhow::{anyhow, Context};
 use config::Config;
 use serde::Serialize;
 
+use super::out::Out;
 use super::{ConfigArg, Failure};
 use crate::audit::{sqlite_file, AuditError, AuditStore, AuthRow, ChannelRow, Filter, SessionRow};
 
@@ -127,16 +128,19 @@ impl AuditCommand {
                         "no recording key to check signatures against (the configuration's [recording] signing_key)"
                     )));
                 }
+                let config = Config::load(&l.config.path()).map_err(Failure::usage)?;
                 let rows = runtime.block_on(async {
                     let store = open(&l.config, false).await?;
                     Ok::<_, Failure>(store.channels(&l.filter()).await?)
                 })?;
-                recordings(&rows, &trusted, l.json)
+                recordings(&rows, &trusted, &config.recording.dir, l.json)
             }
             AuditCommand::Export(e) => runtime.block_on(e.run()),
             AuditCommand::Migrate { config } => runtime.block_on(async {
                 let store = open(&config, true).await?;
-                println!("{}: schema up to date", store.url());
+                let mut out = Out::new();
+                out.line(format_args!("{}: schema up to date", store.url()))?;
+                out.finish()?;
                 Ok(())
             }),
         }
@@ -202,7 +206,7 @@ impl Export {
             Some(path) => write_json_lines(&mut create_private(path)?, lines)
                 .with_context(|| format!("cannot write {}", path.display()))
                 .map_err(Failure::failed),
-            None => stdout(|out| write_json_lines(out, lines)),
+            None => Out::with(|out| write_json_lines(out, lines)),
         }
     }
 }
@@ -247,20 +251,9 @@ fn print_rows<R: Serialize>(
     table: fn(&[R]) -> table::Table,
 ) -> Result<(), Failure> {
     if json {
-        stdout(|out| write_json_lines(out, rows.iter()))
+        Out::with(|out| write_json_lines(out, rows.iter()))
     } else {
-        stdout(|out| table(rows).write(out))
-    }
-}
-
-/// Runs `f` on buffered stdout; a closed pipe (`| head`) is not a failure.
-fn stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Failure> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match f(&mut out).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::failed(anyhow!(
-            "cannot write to standard output: {e}"
-        ))),
-        _ => Ok(()),
+        Out::with(|out| table(rows).write(out))
     }
 }
 
@@ -315,15 +308,17 @@ fn unix_ms(at: SystemTime) -> i64 {
 fn recordings(
     rows: &[crate::audit::ChannelRow],
     trusted: &[recorder::VerifyingKey],
+    dir: &Path,
     json: bool,
 ) -> Result<(), Failure> {
     let (mut failed, mut tails, mut checked) = (0u64, 0u64, 0u64);
+    let mut out = Out::new();
     for row in rows {
         // Port forwards have no recording.
         let Some(path) = &row.recording_path else {
             continue;
         };
-        let check = recordings::check(row, path, trusted);
+        let check = recordings::check(row, &recordings::resolve(path, dir), trusted);
         checked += 1;
         match check.status {
             recordings::Status::Ok | recordings::Status::Open => {}
@@ -331,21 +326,22 @@ fn recordings(
             recordings::Status::Failed => failed += 1,
         }
         if json {
-            println!("{}", serde_json::to_string(&check).context("report")?);
+            out.line(serde_json::to_string(&check).context("report")?)?;
         } else {
             let status = check.status.word();
             let problems = match check.problems.join("; ") {
                 p if p.is_empty() => p,
                 p => format!(": {}", table::clean(&p)),
             };
-            println!(
+            out.line(format_args!(
                 "{status:<7}{}-{}  {}{problems}",
                 check.session_id,
                 check.channel,
                 table::clean(&check.path),
-            );
+            ))?;
         }
     }
+    out.finish()?;
     if failed > 0 {
         return Err(Failure::failed(anyhow!(
             "{failed} of {checked} recordings do not match their audit rows"

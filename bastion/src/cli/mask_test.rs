@@ -1,7 +1,7 @@
 //! `bastion mask-test`: show what the configured masking would do to some text, for tuning
 //! rules. Reads FILE or stdin; prints the masked text, then one line per hit on stderr.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -89,9 +89,7 @@ impl MaskTest {
             }
         }
         let report = masker.mask_test(&input);
-        std::io::stdout()
-            .write_all(&report.masked)
-            .context("writing output")?;
+        super::out::Out::with(|out| out.write_all(&report.masked))?;
         for hit in &report.hits {
             eprintln!("{}: bytes {}..{}", hit.rule, hit.range.start, hit.range.end);
         }

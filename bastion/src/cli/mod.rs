@@ -6,6 +6,7 @@ mod ca;
 mod config_check;
 mod login;
 mod mask_test;
+mod out;
 mod play;
 mod quickstart;
 mod serve;
@@ -136,6 +137,8 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Nobody is left to read what the command would say.
+        Err(f) if f.error.downcast_ref::<out::PipeClosed>().is_some() => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("bastion: {:#}", f.error);
             ExitCode::from(f.code)

@@ -57,11 +57,11 @@ impl Play {
             }
             let recording = player::cast::parse(&bytes[..], &self.file)
                 .with_context(|| format!("cannot read {}", self.file.display()))?;
-            let mut out = std::io::stdout().lock();
             let tail = report.unverified_tail();
+            let mut out = super::out::Out::new();
             player::cat_marked(&recording, &mut out, self.raw, tail.as_ref())
-                .context("writing output")?;
-            return Ok(());
+                .map_err(super::out::failure)?;
+            return out.finish();
         }
         let start_at = match &self.at {
             Some(t) => humantime::parse_duration(t)

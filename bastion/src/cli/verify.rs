@@ -28,6 +28,7 @@ impl Verify {
     pub fn run(self) -> Result<(), Failure> {
         let trusted = trusted_keys(&self.keys, &self.config)?;
         let (mut failed, mut tails) = (0u64, 0u64);
+        let mut out = super::out::Out::new();
         for file in &self.files {
             let sidecar = recorder::sidecar_path(file);
             let report = player::verify(file, &sidecar, &trusted)
@@ -38,11 +39,12 @@ impl Verify {
                 failed += 1;
             }
             if self.json {
-                println!("{}", serde_json::to_string(&report).context("report")?);
+                out.line(serde_json::to_string(&report).context("report")?)?;
             } else {
-                println!("{report}");
+                out.line(&report)?;
             }
         }
+        out.finish()?;
         if failed > 0 {
             Err(Failure::failed(anyhow::anyhow!(
                 "not every recording is intact, sealed and signed by a trusted key"

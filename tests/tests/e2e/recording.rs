@@ -324,6 +324,50 @@ fn audit_recordings_checks_each_file_against_its_row() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).matches("OK ").count(), 2, "{}", stdout(&o));
 
+    // A row written by a bastion started from another directory holds a relative path: it is
+    // found under the configured recording directory, whatever directory the check runs from.
+    let db = tests::default_sqlite_db(&w.bastion.config);
+    let stored = rows[0]["recording_path"].as_str().unwrap();
+    let relative = stored.split("/recordings/").nth(1).unwrap();
+    let changed = tests::sqlite3(
+        &db,
+        &format!(
+            "update channels set recording_path = 'recordings/{relative}' \
+             where recording_path = '{stored}'; select changes()"
+        ),
+    );
+    assert_eq!(changed.trim(), "1");
+    let o = run(Command::new(bastion_bin())
+        .current_dir("/")
+        .args(["audit", "recordings", "--config"])
+        .arg(&w.bastion.config));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).matches("OK ").count(), 2, "{}", stdout(&o));
+
+    // A reader that goes away (`| head`) ends the listing quietly.
+    for args in [
+        vec!["audit", "recordings", "--json"],
+        vec!["verify", stored],
+        vec!["audit", "channels"],
+    ] {
+        let mut child = Command::new(bastion_bin())
+            .args(&args)
+            .arg("--config")
+            .arg(&w.bastion.config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success() && stderr(&o).is_empty(),
+            "{args:?}: {:?} {}",
+            o.status,
+            stderr(&o)
+        );
+    }
+
     // Someone who can write the directory copies the first session's files over the second's:
     // both files are intact and signed, but not what the second row recorded.
     let path = |i: usize| PathBuf::from(rows[i]["recording_path"].as_str().unwrap());

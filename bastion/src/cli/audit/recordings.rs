@@ -7,7 +7,7 @@
 //! channel it belongs to and which final hash sealed it, so checking each row's file against
 //! the row finds them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use recorder::VerifyingKey;
 use serde::Serialize;
@@ -54,12 +54,27 @@ impl Status {
     }
 }
 
-/// Checks the recording of `row` (which has a recording path).
-pub fn check(row: &ChannelRow, path: &str, trusted: &[VerifyingKey]) -> Check {
+/// Where a path stored in a row is: as stored when absolute; a relative one (written by a
+/// bastion started from another directory) is taken under the configured recording directory,
+/// from its `YYYY/MM/DD/FILE` part, so the check does not depend on where it is run from.
+pub fn resolve(stored: &str, dir: &Path) -> PathBuf {
+    let path = Path::new(stored);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let parts: Vec<_> = path.components().collect();
+    let from = parts.len().saturating_sub(4);
+    parts[from..]
+        .iter()
+        .fold(dir.to_path_buf(), |p, c| p.join(c.as_os_str()))
+}
+
+/// Checks the recording of `row` (which has a recording path) at `path`.
+pub fn check(row: &ChannelRow, path: &Path, trusted: &[VerifyingKey]) -> Check {
     let open = row.ended_at_ms.is_none();
     let mut problems = Vec::new();
     let mut tail_only = false;
-    let cast = Path::new(path);
+    let cast = path;
     let sidecar = recorder::sidecar_path(cast);
     match std::fs::symlink_metadata(cast) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -108,7 +123,7 @@ pub fn check(row: &ChannelRow, path: &str, trusted: &[VerifyingKey]) -> Check {
     Check {
         session_id: row.session_id.clone(),
         channel: row.channel,
-        path: path.to_string(),
+        path: path.display().to_string(),
         status,
         problems,
         open,
@@ -123,4 +138,26 @@ fn header_owner(cast: &Path) -> anyhow::Result<(String, u32)> {
     recorder::files::read_line_capped(&mut reader, &mut line)?;
     let header: recorder::Header = serde_json::from_slice(line.trim_ascii_end())?;
     Ok((header.bastion.session, header.bastion.channel))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn stored_paths_resolve_under_the_recording_directory() {
+        let dir = Path::new("/var/lib/bastion/recordings");
+        assert_eq!(
+            super::resolve("/srv/rec/2026/12/03/a-2.cast", dir),
+            Path::new("/srv/rec/2026/12/03/a-2.cast")
+        );
+        assert_eq!(
+            super::resolve("recordings/2026/12/03/a-2.cast", dir),
+            Path::new("/var/lib/bastion/recordings/2026/12/03/a-2.cast")
+        );
+        assert_eq!(
+            super::resolve("../x/recordings/2026/12/03/a-2.cast", dir),
+            Path::new("/var/lib/bastion/recordings/2026/12/03/a-2.cast")
+        );
+    }
 }
