@@ -25,6 +25,9 @@ pub struct RecorderOptions {
     pub output_cap: u64,
     /// Whether `i` events are written; input is counted either way.
     pub record_input: bool,
+    /// Input that is not written is hashed, and its count and SHA-256 noted at the seal (file
+    /// transfers: an upload is accountable like a download past the output cap).
+    pub input_digest: bool,
     /// Longest time between checkpoints while lines are being written.
     pub checkpoint_interval: Duration,
 }
@@ -34,6 +37,7 @@ impl Default for RecorderOptions {
         Self {
             output_cap: DEFAULT_OUTPUT_CAP,
             record_input: false,
+            input_digest: false,
             checkpoint_interval: Duration::from_secs(1),
         }
     }
@@ -96,6 +100,8 @@ pub struct Recorder {
     /// The stream the last `o` event belonged to (the meaning of a following `o` event).
     stream: Stream,
     cap: OutputCap,
+    /// Running SHA-256 of input that is not written (see [`RecorderOptions::input_digest`]).
+    input_hash: Option<ring::digest::Context>,
     counters: Counters,
     /// Reused buffers, so the output path allocates nothing per chunk once warm.
     line: Vec<u8>,
@@ -147,6 +153,8 @@ impl Recorder {
             stdout: Utf8Decoder::new(),
             stderr: Utf8Decoder::new(),
             input: Utf8Decoder::new(),
+            input_hash: (options.input_digest && !options.record_input)
+                .then(|| ring::digest::Context::new(&ring::digest::SHA256)),
             stream: Stream::Stdout,
             cap: OutputCap::new(options.output_cap),
             options,
@@ -178,6 +186,9 @@ impl Recorder {
         self.check_usable()?;
         self.counters.input_bytes += bytes.len() as u64;
         if !self.options.record_input {
+            if let Some(h) = self.input_hash.as_mut() {
+                h.update(bytes);
+            }
             return Ok(());
         }
         let mut text = std::mem::take(&mut self.text);
@@ -262,6 +273,16 @@ impl Recorder {
         self.input.finish(&mut text);
         if !text.is_empty() && self.options.record_input {
             self.write_event(now, EventCode::Input, &text)?;
+        }
+        if let Some(h) = self.input_hash.take() {
+            if self.counters.input_bytes > 0 {
+                let note = format!(
+                    "input: {} bytes not recorded; sha256 {}",
+                    self.counters.input_bytes,
+                    hex::encode(h.finish().as_ref())
+                );
+                self.write_event(now, EventCode::Marker, &note)?;
+            }
         }
         if let Some((count, hash)) = self.cap.finish() {
             let note = format!(

@@ -596,3 +596,30 @@ fn recover_refuses_files_it_did_not_start_or_cannot_trust() {
     assert!(err.to_string().contains("symbolic link"), "{err}");
     assert_eq!(fs::read(&victim).unwrap(), b"line one\npartial");
 }
+
+#[test]
+fn unrecorded_input_of_a_transfer_is_counted_and_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upload.cast");
+    let opts = RecorderOptions {
+        output_cap: 0,
+        input_digest: true,
+        ..Default::default()
+    };
+    let mut rec = Recorder::create(&path, &header(ChannelKind::Subsystem), key(1), opts).unwrap();
+    rec.input(ms(1), b"uploaded ").unwrap();
+    rec.input(ms(2), b"bytes").unwrap();
+    let seal = rec.seal(ms(3)).unwrap();
+    assert_eq!(seal.counters.input_bytes, 14);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let sha: String = digest(&SHA256, b"uploaded bytes")
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        text.contains(&format!("input: 14 bytes not recorded; sha256 {sha}")),
+        "{text}"
+    );
+    assert!(!text.contains("uploaded"), "{text}");
+}

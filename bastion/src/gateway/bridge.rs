@@ -28,7 +28,7 @@ use super::inflow::ChannelInflow;
 use super::line_hold::ShellHold;
 use super::live::LiveMasks;
 use super::menu;
-use super::pumps::{ExitInfo, Pending, Pumps};
+use super::pumps::{ExitInfo, Pending, Pumps, Relayed};
 use super::recording::{self, ChannelInfo, ChannelRecording, RecEvent};
 use super::session::SessionCtx;
 use super::target::Access;
@@ -410,8 +410,10 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
             .map(|p| (recording::mask_text(&masker, &p.term), p.cols, p.rows)),
         recording_path: Some(recording.path.display().to_string()),
     };
+    let relayed = Arc::new(Relayed::default());
     let relay = Relay {
         ctx: &ctx,
+        relayed: relayed.clone(),
         access: &access,
         start: &start,
         pty: pty.as_ref(),
@@ -436,7 +438,6 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     };
     let sealed_hash = sealed.as_ref().map(|s| s.checkpoint.hash.clone());
     let signature = sealed.as_ref().map(|s| s.checkpoint.sig.clone());
-    let counted = |f: fn(&recorder::Counters) -> u64| sealed.as_ref().map_or(0, |s| f(&s.counters));
     let (exit_status, exit_signal, close_reason) = match outcome {
         Some(Outcome::Ran(exit)) => (exit.status, exit.signal, "closed"),
         Some(Outcome::NotRun { status, reason }) => (Some(status), None, reason),
@@ -454,8 +455,9 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         ended_at_ms: crate::audit::now_ms(),
         exit_status,
         exit_signal,
-        bytes_in: counted(|c| c.input_bytes),
-        bytes_out: counted(|c| c.output_bytes + c.stderr_bytes),
+        // What the pumps relayed each way, whatever the recording keeps of it.
+        bytes_in: relayed.counts().0,
+        bytes_out: relayed.counts().1,
         final_hash: sealed_hash,
         signature,
         close_reason,
@@ -497,6 +499,7 @@ async fn until_gone<T>(ctx: &SessionCtx, work: impl std::future::Future<Output =
 /// and relayed.
 struct Relay<'a> {
     ctx: &'a Arc<SessionCtx>,
+    relayed: Arc<Relayed>,
     access: &'a Access,
     start: &'a Start,
     pty: Option<&'a PtyRequest>,
@@ -520,6 +523,7 @@ impl Relay<'_> {
     ) -> Outcome {
         let Relay {
             ctx,
+            relayed,
             access,
             start,
             pty,
@@ -670,7 +674,7 @@ impl Relay<'_> {
             masker: Some(masker.clone()),
             typed: (pty.is_some() && live.is_some()).then(Default::default),
             publisher,
-            relayed: Default::default(),
+            relayed,
         };
         let exit = pumps
             .run(rx, early, up_rx, up_tx, pending, live, inflow)

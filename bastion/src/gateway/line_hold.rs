@@ -489,10 +489,12 @@ impl Pumps {
                 d = &mut wait => break d,
                 m = rx.wait() => match m {
                     Some(ChannelMsg::Data { data }) if data.contains(&0x03) => {
+                        self.relayed.input.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
                         self.record_typed(&data).await;
                         gone.cancel();
                     }
                     Some(ChannelMsg::Data { data }) => {
+                        self.relayed.input.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
                         // Recorded as typed, even if it never reaches the target.
                         self.record_typed(&data).await;
                         if typed.len() + data.len() <= MAX_HELD_INPUT {

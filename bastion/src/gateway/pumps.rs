@@ -61,8 +61,9 @@ pub(super) struct Pumps {
     pub(super) publisher: Option<super::watch::Publisher>,
     /// Recent keystrokes of a live-masked terminal, whose echo skips the masking hold.
     pub(super) typed: Option<super::live::Typed>,
-    /// Bytes relayed each way (a recording counts its own; port forwards have only these).
-    pub(super) relayed: Relayed,
+    /// Bytes relayed each way, for the audit row (kept by the channel's task, which outlives
+    /// the pumps when a client leaves for good).
+    pub(super) relayed: Arc<Relayed>,
 }
 
 /// Bytes relayed by a channel's pumps.
@@ -70,6 +71,16 @@ pub(super) struct Pumps {
 pub(super) struct Relayed {
     pub(super) input: std::sync::atomic::AtomicU64,
     output: std::sync::atomic::AtomicU64,
+}
+
+impl Relayed {
+    /// Bytes from the client to the target, and back (both output streams).
+    pub(super) fn counts(&self) -> (u64, u64) {
+        (
+            self.input.load(Ordering::Relaxed),
+            self.output.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// Longest the target's EOF waits for its exit status before it is relayed anyway.
@@ -105,8 +116,7 @@ impl Pumps {
         );
         drop(upward);
         close_upstream(&up_tx).await;
-        exit.bytes_in = self.relayed.input.load(Ordering::Relaxed);
-        exit.bytes_out = self.relayed.output.load(Ordering::Relaxed);
+        (exit.bytes_in, exit.bytes_out) = self.relayed.counts();
         exit
     }
 

@@ -80,8 +80,8 @@ pub struct ChannelRecording {
     task: JoinHandle<Result<Seal, String>>,
     /// The asciicast file.
     pub path: PathBuf,
-    /// Whether typing is recorded (`record_input`, never for transfers): otherwise the pumps
-    /// do not send it.
+    /// Whether the pumps send the input: recorded (`record_input`, never for transfers), or
+    /// counted and hashed (transfers: an upload is accountable like a download).
     pub records_input: bool,
 }
 
@@ -137,9 +137,10 @@ impl ChannelRecording {
                 shared.config.recording.max_channel_bytes
             },
             record_input: shared.config.recording.record_input && !transfer,
+            input_digest: transfer,
             checkpoint_interval: CHECKPOINT_EVERY,
         };
-        let records_input = options.record_input;
+        let records_input = options.record_input || options.input_digest;
         let rec = Recorder::create(&path, &header, shared.recording_key.clone(), options)
             .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(QUEUE);

@@ -171,6 +171,52 @@ fn sftp_transfer_is_recorded_as_metadata_not_content() {
         !text.contains("123-45-6789") && !text.contains("***-**-****"),
         "{text}"
     );
+    // The upload is accountable like a download: its bytes counted and hashed, in the
+    // recording and in the row.
+    let marker = text
+        .lines()
+        .find(|l| l.contains("input: ") && l.contains("bytes not recorded; sha256 "))
+        .unwrap_or_else(|| panic!("no input digest: {text}"));
+    let counted: u64 = marker
+        .split("input: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(counted > 12_000, "{marker}");
+    let rows = tests::wait_for(std::time::Duration::from_secs(15), || {
+        let rows = tests::audit_json(&w.bastion.config, "channels", &[]);
+        rows.iter()
+            .all(|r| !r["bytes_in"].is_null())
+            .then_some(rows)
+    })
+    .unwrap();
+    assert_eq!(rows[0]["bytes_in"].as_u64(), Some(counted), "{:?}", rows[0]);
+    assert!(rows[0]["bytes_out"].as_u64().unwrap() > 0, "{:?}", rows[0]);
+}
+
+#[test]
+fn rows_count_the_bytes_relayed_each_way() {
+    let w = world();
+    let o = run(Command::new("sh").arg("-c").arg(format!(
+        "printf 'eleven-byte' | {} cat",
+        w.alice.ssh_line("", "t1@127.0.0.1")
+    )));
+    assert_eq!(stdout(&o), "eleven-byte", "{}", stderr(&o));
+    let rows = tests::wait_for(std::time::Duration::from_secs(15), || {
+        let rows = tests::audit_json(&w.bastion.config, "channels", &[]);
+        rows.iter()
+            .all(|r| !r["bytes_in"].is_null())
+            .then_some(rows)
+    })
+    .unwrap();
+    // Input is counted whether or not it is recorded (record_input is off here).
+    assert_eq!(
+        (rows[0]["bytes_in"].as_u64(), rows[0]["bytes_out"].as_u64()),
+        (Some(11), Some(11)),
+        "{:?}",
+        rows[0]
+    );
 }
 
 /// Bytes of `cast` the last complete checkpoint of its sidecar covers.
