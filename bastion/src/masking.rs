@@ -34,6 +34,13 @@ impl Maskers {
         })
     }
 
+    /// A string a client chose (SSH user name, subsystem, forward destination, signal or
+    /// variable name), masked by the rules that apply everywhere before it is logged or stored:
+    /// it may hold anything, an identifier included.
+    pub fn client_text(&self, text: &str) -> String {
+        crate::gateway::recording::mask_text(&self.everywhere, text)
+    }
+
     /// Every rule on.
     pub fn all(&self) -> &Masker {
         &self.all

@@ -211,7 +211,10 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                 {
                     env.push((variable_name, variable_value));
                 } else {
-                    tracing::debug!(name = %variable_name, "env variable not in the allowlist; dropped");
+                    tracing::debug!(
+                        name = ctx.shared.maskers.client_text(&variable_name),
+                        "env variable not in the allowlist; dropped"
+                    );
                 }
             }
             Some(ChannelMsg::RequestShell { .. }) => break Start::Shell,
@@ -314,7 +317,10 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
         Start::Exec(_) => Capability::Exec,
         Start::Subsystem(name) if name == "sftp" => Capability::Sftp,
         Start::Subsystem(name) => {
-            warn!(subsystem = %name, "subsystem refused");
+            warn!(
+                subsystem = ctx.shared.maskers.client_text(name),
+                "subsystem refused"
+            );
             client
                 .fail(
                     &format!("bastion: subsystem \"{name}\" is not available"),
@@ -943,7 +949,8 @@ pub async fn run_forward(
     handle: Handle,
     fwd: Forward,
 ) {
-    let span = tracing::info_span!("forward", session = %ctx.id, to = %format!("{}:{}", fwd.host, fwd.port));
+    let span = tracing::info_span!("forward", session = %ctx.id,
+        to = ctx.shared.maskers.client_text(&format!("{}:{}", fwd.host, fwd.port)));
     async move {
         let id = channel.id();
         let (rx, tx) = channel.split();

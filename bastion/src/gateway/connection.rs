@@ -107,11 +107,12 @@ impl Connection {
         who: Option<(&str, u64)>,
     ) {
         self.shared.metrics.auth_refused.inc();
+        let user = self.shared.maskers.client_text(user);
         warn!(conn = %self.id, peer = %self.peer, user, reason = %code, "authentication refused: {reason}");
         let event = AuthEvent {
             at_ms: crate::audit::now_ms(),
             peer: self.peer.to_string(),
-            user_name: user.to_string(),
+            user_name: user,
             identity: who.map(|w| w.0.to_string()),
             serial: who.map(|w| w.1),
             accepted: false,
@@ -233,8 +234,10 @@ impl Connection {
                     None
                 }
                 Err(d) => {
-                    warn!(conn = %self.id, peer = %self.peer, user, identity = %certified.key_id,
-                        reason = %d.code(), "destination refused: {d}");
+                    let maskers = &self.shared.maskers;
+                    warn!(conn = %self.id, peer = %self.peer, user = maskers.client_text(user),
+                        identity = %certified.key_id, reason = %d.code(),
+                        "destination refused: {}", maskers.client_text(&d.to_string()));
                     self.denial = Some(d.to_string());
                     None
                 }
@@ -244,7 +247,7 @@ impl Connection {
         info!(
             conn = %self.id,
             peer = %self.peer,
-            user,
+            user = self.shared.maskers.client_text(user),
             identity = %certified.key_id,
             serial = certified.serial,
             principals = ?certified.principals,
@@ -457,7 +460,7 @@ impl Connection {
             .auth_event(&AuthEvent {
                 at_ms: crate::audit::now_ms(),
                 peer: self.peer.to_string(),
-                user_name: user.to_string(),
+                user_name: self.shared.maskers.client_text(user),
                 identity: Some(certified.key_id.clone()),
                 serial: Some(certified.serial),
                 accepted: true,
@@ -483,7 +486,7 @@ impl Handler for Connection {
     type Error = russh::Error;
 
     async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
-        debug!(conn = %self.id, user, "auth none");
+        debug!(conn = %self.id, user = self.shared.maskers.client_text(user), "auth none");
         Ok(Auth::reject())
     }
 
@@ -642,7 +645,8 @@ impl Handler for Connection {
                 .access()
                 .is_some_and(|a| a.allows(config::Capability::PortForward));
         if !allowed {
-            warn!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"),
+            warn!(conn = %self.id, identity = %ctx.user.key_id,
+                to = self.shared.maskers.client_text(&format!("{host_to_connect}:{port_to_connect}")),
                 "port forwarding refused: no role allows port-forward here");
             reply
                 .reject(ChannelOpenFailure::AdministrativelyProhibited)
@@ -655,7 +659,9 @@ impl Handler for Connection {
                 .await;
             return Ok(());
         }
-        info!(conn = %self.id, identity = %ctx.user.key_id, to = %format!("{host_to_connect}:{port_to_connect}"), "port forward");
+        info!(conn = %self.id, identity = %ctx.user.key_id,
+            to = self.shared.maskers.client_text(&format!("{host_to_connect}:{port_to_connect}")),
+            "port forward");
         let slot = ChannelSlot::take(&self.channels, &self.shared);
         let fwd = bridge::Forward {
             host: host_to_connect.to_string(),

@@ -252,9 +252,11 @@ impl Pumps {
                     up.window_change(col_width, row_height, pix_width, pix_height)
                 }
                 Some(ChannelMsg::Signal { signal }) => {
-                    info!(signal = ?signal, "signal");
+                    // A client may name any signal; its name is stored masked like its text.
+                    let name = self.ctx.shared.maskers.client_text(&sig_name(&signal));
+                    info!(signal = name, "signal");
                     if !self
-                        .record(RecEvent::Marker(format!("signal {}", sig_name(&signal))))
+                        .record(RecEvent::Marker(format!("signal {name}")))
                         .await
                     {
                         break;
@@ -428,8 +430,9 @@ impl Pumps {
                     error_message,
                     lang_tag,
                 }) => {
-                    let text = format!("signal {}", sig_name(&signal_name));
-                    info.signal = Some(sig_name(&signal_name));
+                    let name = self.ctx.shared.maskers.client_text(&sig_name(&signal_name));
+                    let text = format!("signal {name}");
+                    info.signal = Some(name);
                     self.record(RecEvent::Exit(text.clone())).await;
                     exit = Some(text);
                     let _ = self

@@ -173,3 +173,67 @@ fn postgres_outage_refuses_new_sessions_then_recovers() {
     assert!(closed.contains('1'), "{closed}");
     bastion.wait_log("every waiting end is settled");
 }
+
+#[test]
+fn names_a_client_chooses_are_masked_in_logs_rows_and_recordings() {
+    use std::process::Command;
+    let w = world();
+    let ssns = [
+        "123-45-6789",
+        "123-45-6780",
+        "123-45-6790",
+        "123-45-6791",
+        "123-45-6792",
+    ];
+    // A user name, for a destination that does not exist and for a principal no role has.
+    let o = run(&mut w.alice.ssh("x.123-45-6789@t1@127.0.0.1", &["true"]));
+    assert_ne!(o.status.code(), Some(0));
+    let stranger = w.bastion.user("eve@example.test", "nobody");
+    let o = run(&mut stranger.ssh("x.123-45-6789@t1@127.0.0.1", &["true"]));
+    assert_eq!(o.status.code(), Some(255));
+    // A custom signal name.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/send_signal.py");
+    let o = run(Command::new("python3")
+        .arg(script)
+        .arg(w.bastion.port.to_string())
+        .arg("t1")
+        .arg(&w.alice.key)
+        .arg(&w.alice.cert)
+        .args(["x.123-45-6780", "close"]));
+    assert!(stdout(&o).contains("sent"), "{}{}", stdout(&o), stderr(&o));
+    // A subsystem name, an environment variable name and a forward destination.
+    let o = run(&mut w.alice.ssh("-s", &["t1@127.0.0.1", "sub.123-45-6790"]));
+    assert_ne!(o.status.code(), Some(0));
+    let o = run(&mut w.alice.ssh(
+        "-o",
+        &["SetEnv=LC_ID.123-45-6791=x", "t1@127.0.0.1", "true"],
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(w
+        .alice
+        .ssh("-W", &["host.123-45-6792:22", "t1@127.0.0.1"])
+        .stdin(std::process::Stdio::null()));
+    assert_ne!(o.status.code(), Some(0));
+    w.bastion.wait_log("recording sealed");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let log = w.bastion.log();
+    let rows = audit_json(&w.bastion.config, "auth", &[]);
+    let recordings: String = crate::recording::casts(&w.bastion.dir.path().join("recordings"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    for ssn in ssns {
+        assert!(!log.contains(ssn), "{ssn} in the log:\n{log}");
+        assert!(
+            !format!("{rows:?}").contains(ssn),
+            "{ssn} in the rows: {rows:?}"
+        );
+        assert!(!recordings.contains(ssn), "{ssn} in a recording");
+    }
+    assert!(log.contains("x.***-**-****"), "{log}");
+    assert!(
+        rows.iter().any(|r| r["user_name"] == "x.***-**-****@t1"),
+        "{rows:?}"
+    );
+    assert!(recordings.contains("signal x.***-**-****"), "{recordings}");
+}
