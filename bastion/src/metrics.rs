@@ -21,6 +21,16 @@ pub struct Metrics {
     pub recording_failures: Counter,
     /// Channel bytes from targets to users (before masking).
     pub bytes_out: Counter,
+    /// Connections dropped before their key exchange, by reason (see
+    /// [`crate::gateway::admission::Refused`]): source rate, source full, full, early drop.
+    pub dropped: [Counter; 4],
+}
+
+impl Metrics {
+    /// Counts a connection dropped at accept.
+    pub fn connections_dropped(&self, why: crate::gateway::admission::Refused) {
+        self.dropped[why as usize].inc();
+    }
 }
 
 /// A monotonically increasing count.
@@ -94,6 +104,19 @@ impl Metrics {
             self.auth_accepted.get(),
             self.auth_refused.get()
         );
+        let _ = writeln!(
+            out,
+            "# HELP bastion_connections_dropped_total Connections dropped before their key exchange, by reason.\n\
+             # TYPE bastion_connections_dropped_total counter"
+        );
+        for why in crate::gateway::admission::Refused::ALL {
+            let _ = writeln!(
+                out,
+                "bastion_connections_dropped_total{{reason=\"{}\"}} {}",
+                why.code(),
+                self.dropped[why as usize].get()
+            );
+        }
         let mut counter = |name: &str, help: &str, v: u64| {
             let _ = write!(
                 out,

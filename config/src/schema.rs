@@ -237,6 +237,22 @@ pub struct Server {
     /// Connections that have not finished authenticating, at most; more are dropped at accept.
     #[serde(default = "defaults::max_unauthenticated")]
     pub max_unauthenticated: usize,
+    /// Unauthenticated connections from one address (an IPv6 /64) at most; default a quarter
+    /// of `max_unauthenticated`.
+    #[serde(default)]
+    pub max_unauthenticated_per_source: Option<usize>,
+    /// From this many unauthenticated connections on, new ones are dropped at random
+    /// (`early_drop_rate` percent here, rising to all at `max_unauthenticated`), as OpenSSH's
+    /// `MaxStartups` does; default half of `max_unauthenticated`.
+    #[serde(default)]
+    pub early_drop_from: Option<usize>,
+    /// Percent of new connections dropped at `early_drop_from`.
+    #[serde(default = "defaults::early_drop_rate")]
+    pub early_drop_rate: u32,
+    /// New connections one address may open per second (twice that in a burst): each costs a
+    /// key exchange.
+    #[serde(default = "defaults::connection_rate_per_source")]
+    pub connection_rate_per_source: u32,
     /// Authentication attempts per connection before it is closed.
     #[serde(default = "defaults::max_auth_attempts")]
     pub max_auth_attempts: usize,
@@ -277,6 +293,20 @@ pub struct Server {
     /// AES is in hardware, else ChaCha20-Poly1305 first).
     #[serde(default)]
     pub ciphers: Option<Vec<String>>,
+}
+
+impl Server {
+    /// `max_unauthenticated_per_source`, or a quarter of the total (at least 1).
+    pub fn unauthenticated_per_source(&self) -> usize {
+        self.max_unauthenticated_per_source
+            .unwrap_or((self.max_unauthenticated / 4).max(1))
+    }
+
+    /// `early_drop_from`, or half of the total (at least 1).
+    pub fn early_drop_start(&self) -> usize {
+        self.early_drop_from
+            .unwrap_or((self.max_unauthenticated / 2).max(1))
+    }
 }
 
 /// Cipher names `[server] ciphers` accepts: the AEADs and CTR modes.
@@ -486,6 +516,12 @@ pub struct Dev {
 mod defaults {
     use super::*;
 
+    pub fn early_drop_rate() -> u32 {
+        30
+    }
+    pub fn connection_rate_per_source() -> u32 {
+        10
+    }
     pub fn max_unauthenticated() -> usize {
         64
     }

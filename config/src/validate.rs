@@ -31,6 +31,38 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             "must be at least 1".into(),
         );
     }
+    let s = &c.server;
+    let within = |v: Option<usize>| v.is_none_or(|v| v >= 1 && v <= s.max_unauthenticated);
+    if !within(s.max_unauthenticated_per_source) {
+        bad(
+            "server.max_unauthenticated_per_source".into(),
+            format!(
+                "must be between 1 and max_unauthenticated ({})",
+                s.max_unauthenticated
+            ),
+        );
+    }
+    if !within(s.early_drop_from) {
+        bad(
+            "server.early_drop_from".into(),
+            format!(
+                "must be between 1 and max_unauthenticated ({})",
+                s.max_unauthenticated
+            ),
+        );
+    }
+    if s.early_drop_rate > 100 {
+        bad(
+            "server.early_drop_rate".into(),
+            "is a percentage: at most 100".into(),
+        );
+    }
+    if s.connection_rate_per_source == 0 {
+        bad(
+            "server.connection_rate_per_source".into(),
+            "must be at least 1 (0 would refuse every connection)".into(),
+        );
+    }
     if c.server.max_unauthenticated == 0 {
         bad(
             "server.max_unauthenticated".into(),

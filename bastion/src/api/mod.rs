@@ -45,6 +45,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more are closed at accept. Every request is answered at once
 /// (nothing long-polls), so this only bounds idle or trickling clients.
 const MAX_CONNECTIONS: usize = 256;
+/// Connections served at once from one address (an IPv6 /64): one address cannot hold them all.
+const MAX_CONNECTIONS_PER_SOURCE: usize = 32;
 /// Longest life of one connection, body and keep-alive included: a client trickling its body
 /// a byte at a time holds a descriptor this long at most.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
@@ -121,7 +123,8 @@ impl Api {
             .route("/v1/certificates", post(certificates))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(self.clone());
-        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let slots =
+            crate::gateway::places::Places::new(MAX_CONNECTIONS_PER_SOURCE, MAX_CONNECTIONS);
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -137,10 +140,14 @@ impl Api {
             };
             // Unauthenticated clients must not take every descriptor of the process (the SSH
             // side and the recordings need them): past the cap, new connections are closed.
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                warn!(%peer, "api connection refused: {MAX_CONNECTIONS} connections open");
-                drop(stream);
-                continue;
+            let source = crate::gateway::admission::source_of(peer.ip());
+            let slot = match slots.take(source) {
+                Ok(slot) => slot,
+                Err(full) => {
+                    tracing::debug!(%peer, ?full, "api connection refused: too many open");
+                    drop(stream);
+                    continue;
+                }
             };
             let router = router.clone();
             let tls = self.tls.clone();

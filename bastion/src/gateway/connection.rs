@@ -13,7 +13,6 @@ use cert_authority::{check_user_certificate, Refusal};
 use russh::server::{Auth, ChannelOpenHandle, Handler, Msg, Session};
 use russh::{Channel, ChannelId, ChannelOpenFailure, Disconnect};
 use ssh_key::{Certificate, HashAlg};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
@@ -30,7 +29,7 @@ pub struct Connection {
     id: String,
     /// Counts against `max_unauthenticated` until authentication succeeds or a device login
     /// starts waiting for its user.
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<super::places::Place<std::net::IpAddr>>,
     /// Set once authenticated; read by the login grace timer.
     pub authenticated: Arc<AtomicBool>,
     /// When this connection must have authenticated (device logins move it).
@@ -57,7 +56,7 @@ impl Connection {
         shared: Arc<Shared>,
         peer: SocketAddr,
         id: String,
-        permit: OwnedSemaphorePermit,
+        permit: super::places::Place<std::net::IpAddr>,
         tasks: TaskTracker,
     ) -> Connection {
         let login_clock = Arc::new(super::login_clock::LoginClock::new(

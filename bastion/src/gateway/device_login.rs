@@ -19,6 +19,7 @@ use cert_authority::oidc::{Grant, Identities};
 use config::Config;
 use tokio::time::Instant;
 
+use super::admission::source_of;
 use super::places::{Full, Place, Places};
 
 /// Longest one keyboard-interactive round waits for the provider.
@@ -236,19 +237,6 @@ fn busy(full: Full) -> String {
             count(n as u64, "sign-in"),
             is_are(n as u64)
         ),
-    }
-}
-
-/// The address a limit applies to: IPv4 as it is (IPv4-mapped IPv6 included), IPv6 by its /64,
-/// which one subscriber usually gets whole.
-fn source_of(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V6(v6) => {
-            let mut s = v6.segments();
-            s[4..].fill(0);
-            IpAddr::from(s)
-        }
-        v4 => v4,
     }
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use russh::Disconnect;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -30,7 +29,14 @@ pub async fn run(
     server_config: Arc<russh::server::Config>,
     shutdown: CancellationToken,
 ) {
-    let unauthenticated = Arc::new(Semaphore::new(shared.config.server.max_unauthenticated));
+    let s = &shared.config.server;
+    let admission = super::admission::Admission::new(super::admission::Limits {
+        total: s.max_unauthenticated,
+        per_source: s.unauthenticated_per_source(),
+        drop_from: s.early_drop_start(),
+        drop_rate: s.early_drop_rate,
+        rate_per_source: s.connection_rate_per_source,
+    });
     let tasks = TaskTracker::new();
     let mut backoff = Duration::from_millis(50);
     loop {
@@ -51,9 +57,14 @@ pub async fn run(
                 continue;
             }
         };
-        let Ok(permit) = unauthenticated.clone().try_acquire_owned() else {
-            warn!(%peer, "connection dropped: too many unauthenticated connections");
-            continue;
+        let permit = match admission.admit(peer.ip()) {
+            Ok(p) => p,
+            Err(why) => {
+                // Under a flood this is every connection: counted, logged at debug only.
+                shared.metrics.connections_dropped(why);
+                tracing::debug!(%peer, reason = why.code(), "connection dropped before the key exchange");
+                continue;
+            }
         };
         let _ = tcp.set_nodelay(true);
         let id = new_session_id();

@@ -2,7 +2,8 @@
 //! relays session channels.
 //!
 //! # Layout
-//! - [`listener`]: the accept loop, the limit on unauthenticated connections, shutdown.
+//! - [`listener`]: the accept loop and shutdown; [`admission`]: who may start a connection
+//!   (unauthenticated places in all and per source, early drop, rate per source).
 //! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
 //! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
 //! - [`inflow`]: how much input a client may send ahead of its targets (the SSH window).
@@ -24,6 +25,7 @@
 //!   connection, activity clock for the idle timeout, notices to users).
 //! - [`validity`]: logs a connection off when its certificate expires or is revoked.
 
+pub mod admission;
 pub mod bridge;
 pub mod connection;
 pub mod device_login;

@@ -66,9 +66,8 @@ impl<K: Hash + Eq> Places<K> {
         self.taken.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Places taken now.
-    #[cfg(test)]
-    fn in_use(&self) -> usize {
+    /// Places taken now, in all.
+    pub fn taken(&self) -> usize {
         self.lock().values().sum()
     }
 }
@@ -100,14 +99,14 @@ mod tests {
         // A key at its limit hears about its own limit, even when all places are taken.
         assert_eq!(places.take("a").err(), Some(Full::Key(2)));
         drop(a1);
-        assert_eq!(places.in_use(), 2);
+        assert_eq!(places.taken(), 2);
         let _b2 = places.take("b").unwrap();
         drop(a2);
         assert_eq!(places.take("b").err(), Some(Full::Key(2)));
         let _c = places.take("c").unwrap();
         drop(b1);
-        assert_eq!(places.in_use(), 2);
+        assert_eq!(places.taken(), 2);
         assert!(places.take("a").is_ok());
-        assert_eq!(places.in_use(), 2);
+        assert_eq!(places.taken(), 2);
     }
 }
