@@ -263,3 +263,64 @@ fn old_algorithms_only_when_configured_and_config_check_warns() {
     w.bastion
         .wait_log("configuration: server.kex[2]: diffie-hellman-group14-sha256");
 }
+
+/// An sshd whose only host key is RSA, with these extra sshd_config lines.
+fn rsa_target(b: &BastionBuilder, name: &str, extra: &str) -> (tests::Sshd, String) {
+    let dir = b.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("host_rsa");
+    let o = run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "3072", "-N", "", "-f"])
+        .arg(&key));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sshd = tests::Sshd::start_with(
+        &dir,
+        &b.target_ca_pub(),
+        &format!("HostKey {}\n{extra}", key.display()),
+    );
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (sshd, public.trim().to_string())
+}
+
+#[test]
+fn old_fashioned_targets_are_reached_but_not_with_sha1_host_keys() {
+    let b = BastionBuilder::new();
+    // What an OpenSSH 7.x server would offer: RSA host key only, finite-field Diffie-Hellman,
+    // CTR and encrypt-and-MAC.
+    let (old, old_key) = rsa_target(
+        &b,
+        "old",
+        "HostKeyAlgorithms rsa-sha2-512,rsa-sha2-256\nKexAlgorithms diffie-hellman-group16-sha512\n\
+         Ciphers aes128-ctr\nMACs hmac-sha2-256",
+    );
+    let (sha1, sha1_key) = rsa_target(&b, "sha1", "HostKeyAlgorithms ssh-rsa");
+    let target = |name: &str, sshd: &tests::Sshd, key: &str| {
+        format!(
+            "name = \"{name}\"\nhost = \"127.0.0.1\"\nport = {}\nhost_key = \"{key}\"\ndefault_login = \"root\"",
+            sshd.port
+        )
+    };
+    let bastion = b
+        .section("targets", &target("old", &old, &old_key))
+        .section("targets", &target("sha1", &sha1, &sha1_key))
+        .role(crate::fixture::OPS_ROLE)
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+
+    let o = run(&mut alice.ssh("old@127.0.0.1", &["echo ok"]));
+    assert!(o.status.success(), "{}\n{}", stderr(&o), bastion.log());
+    assert_eq!(stdout(&o), "ok\n");
+
+    let o = run(&mut alice.ssh("sha1@127.0.0.1", &["echo ok"]));
+    assert!(
+        !o.status.success(),
+        "a target signing with ssh-rsa was used"
+    );
+    assert!(!stdout(&o).contains("ok"), "{}", stdout(&o));
+    // The user is told why: no host key algorithm in common, the target offering ssh-rsa.
+    assert!(
+        stderr(&o).contains("target \"sha1\"") && stderr(&o).contains("\"ssh-rsa\""),
+        "{}",
+        stderr(&o)
+    );
+}
