@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 // Until `serve` starts it (`api::start`), only the tests use it: drop the allow when wired.
+mod algorithms;
 mod api;
 mod approval;
 mod audit;

@@ -99,10 +99,10 @@ fn server_config(config: &Config, host_key: PrivateKey, device_login: bool) -> S
     ServerConfig {
         server_id: SshId::Standard(concat!("SSH-2.0-bastion_", env!("CARGO_PKG_VERSION")).into()),
         methods: MethodSet::from(methods),
-        preferred: russh::Preferred {
-            cipher: crate::ciphers::offered(s.ciphers.as_deref()).into(),
-            ..Default::default()
-        },
+        preferred: crate::algorithms::server_preferred(
+            s,
+            crate::ciphers::offered(s.ciphers.as_deref()),
+        ),
         auth_rejection_time: std::time::Duration::from_millis(250),
         auth_rejection_time_initial: Some(std::time::Duration::ZERO),
         keys: vec![host_key],

@@ -105,6 +105,7 @@ impl Config {
                 vec![Problem::from_toml(src, &doc, &path, e.inner())],
             )
         })?;
+        let mut config = config;
         let mut problems = validate::check(&config);
         if problems.is_empty() {
             // Components check what only they understand once the rest is known to be sound.
@@ -119,6 +120,14 @@ impl Config {
             })
             .collect();
         if problems.is_empty() {
+            config.warnings = validate::warnings(&config)
+                .into_iter()
+                .map(|(path, message)| Problem {
+                    line: doc.line_of_path(&path),
+                    path,
+                    message,
+                })
+                .collect();
             Ok(config)
         } else {
             Err(ConfigError::invalid(origin, problems))

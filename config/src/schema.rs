@@ -42,6 +42,11 @@ pub struct Config {
     /// `[dev]`: settings that only make sense on a developer's machine.
     #[serde(default)]
     pub dev: Dev,
+    /// What the file turns on that weakens the bastion but may be needed (older algorithms for
+    /// old clients), each with its key and line: `config check` prints them and `serve` logs
+    /// them; they never stop the bastion.
+    #[serde(skip)]
+    pub warnings: Vec<crate::error::Problem>,
 }
 
 /// `[approval]`
@@ -293,6 +298,15 @@ pub struct Server {
     /// AES is in hardware, else ChaCha20-Poly1305 first).
     #[serde(default)]
     pub ciphers: Option<Vec<String>>,
+    /// Key exchanges offered to users, by OpenSSH name, most preferred first; none:
+    /// `mlkem768x25519-sha256`, `curve25519-sha256`. Older ones are for old clients only and
+    /// make `config check` warn.
+    #[serde(default)]
+    pub kex: Option<Vec<String>>,
+    /// MACs offered to users (used only with the CTR ciphers), most preferred first; none: the
+    /// encrypt-then-MAC ones. Encrypt-and-MAC ones make `config check` warn.
+    #[serde(default)]
+    pub macs: Option<Vec<String>>,
 }
 
 impl Server {
@@ -317,6 +331,45 @@ pub const CIPHER_NAMES: &[&str] = &[
     "aes128-ctr",
     "aes192-ctr",
     "aes256-ctr",
+];
+
+/// Key exchange names `[server] kex` accepts: what the SSH library implements, less SHA-1
+/// (`diffie-hellman-group1-sha1`, `-group14-sha1`, `-group-exchange-sha1`), which no client
+/// still in use needs.
+pub const KEX_NAMES: &[&str] = &[
+    "mlkem768x25519-sha256",
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp521",
+    "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group14-sha256",
+    "diffie-hellman-group15-sha512",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group17-sha512",
+    "diffie-hellman-group18-sha512",
+];
+
+/// Key exchanges offered when `[server] kex` is not set: the post-quantum hybrid, then
+/// Curve25519 for clients without it.
+pub const DEFAULT_KEX: &[&str] = &["mlkem768x25519-sha256", "curve25519-sha256"];
+
+/// Key exchanges that protect against a later quantum computer.
+pub const POST_QUANTUM_KEX: &[&str] = &["mlkem768x25519-sha256"];
+
+/// MAC names `[server] macs` accepts: SHA-2 only.
+pub const MAC_NAMES: &[&str] = &[
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512",
+    "hmac-sha2-256",
+];
+
+/// MACs offered when `[server] macs` is not set: encrypt-then-MAC only.
+pub const DEFAULT_MACS: &[&str] = &[
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256-etm@openssh.com",
 ];
 
 /// `[ca]`

@@ -356,3 +356,97 @@ fn interpreters_are_program_names() {
         "{p:?}"
     );
 }
+
+/// MINIMAL with `lines` added to `[server]`.
+fn with_server(lines: &str) -> String {
+    MINIMAL.replace(
+        "host_key = \"keys/host_ed25519\"\n",
+        &format!("host_key = \"keys/host_ed25519\"\n{lines}\n"),
+    )
+}
+
+fn warnings(src: &str) -> Vec<String> {
+    Config::parse(src, "bastion.toml")
+        .unwrap()
+        .warnings
+        .iter()
+        .map(|p| p.render("bastion.toml"))
+        .collect()
+}
+
+#[test]
+fn default_and_strong_algorithms_give_no_warning() {
+    assert!(warnings(MINIMAL).is_empty());
+    let strong = with_server(
+        "kex = [\"mlkem768x25519-sha256\", \"curve25519-sha256\"]\nmacs = [\"hmac-sha2-256-etm@openssh.com\"]",
+    );
+    assert!(warnings(&strong).is_empty(), "{:?}", warnings(&strong));
+}
+
+#[test]
+fn old_algorithms_re_enabled_are_warned_about_with_their_line() {
+    let src = with_server(
+        "kex = [\"mlkem768x25519-sha256\", \"curve25519-sha256\",\n  \"diffie-hellman-group14-sha256\", \"diffie-hellman-group-exchange-sha256\", \"diffie-hellman-group16-sha512\", \"ecdh-sha2-nistp256\"]\nmacs = [\"hmac-sha2-256-etm@openssh.com\", \"hmac-sha2-256\"]",
+    );
+    let w = warnings(&src);
+    assert_eq!(w.len(), 5, "{w:#?}");
+    let kex_line = src.lines().position(|l| l.contains("group14")).unwrap() + 1;
+    let mac_line = src.lines().position(|l| l.starts_with("macs")).unwrap() + 1;
+    assert!(w[0].starts_with("server.kex[2]: diffie-hellman-group14-sha256 is a 2048-bit group"));
+    assert!(
+        w[0].ends_with(&format!("at bastion.toml:{kex_line}")),
+        "{}",
+        w[0]
+    );
+    assert!(
+        w[1].starts_with("server.kex[3]: diffie-hellman-group-exchange-sha256 is group exchange")
+    );
+    assert!(w[1].contains("DHEat"), "{}", w[1]);
+    assert!(w[2].starts_with("server.kex[4]: diffie-hellman-group16-sha512 is finite-field"));
+    assert!(w[3].starts_with("server.kex[5]: ecdh-sha2-nistp256 uses a NIST curve"));
+    assert!(w[4].starts_with("server.macs[1]: hmac-sha2-256 is encrypt-and-MAC"));
+    assert!(
+        w[4].ends_with(&format!("at bastion.toml:{mac_line}")),
+        "{}",
+        w[4]
+    );
+}
+
+#[test]
+fn a_kex_list_without_post_quantum_is_warned_about() {
+    let w = warnings(&with_server("kex = [\"curve25519-sha256\"]"));
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("server.kex: no post-quantum key exchange"),
+        "{}",
+        w[0]
+    );
+}
+
+#[test]
+fn sha1_and_unknown_algorithms_are_errors() {
+    let p = problems(&with_server(
+        "kex = [\"diffie-hellman-group14-sha1\", \"curve25519-sha256\", \"curve25519-sha256\"]\nmacs = [\"hmac-sha1\"]",
+    ));
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert!(
+        p[0].starts_with("server.kex[0]: unknown key exchange \"diffie-hellman-group14-sha1\""),
+        "{}",
+        p[0]
+    );
+    assert!(
+        p[1].starts_with("server.kex[2]: \"curve25519-sha256\" is named twice"),
+        "{}",
+        p[1]
+    );
+    assert!(
+        p[2].starts_with("server.macs[0]: unknown MAC \"hmac-sha1\""),
+        "{}",
+        p[2]
+    );
+    let p = problems(&with_server("kex = []"));
+    assert!(
+        p[0].starts_with("server.kex: name at least one key exchange"),
+        "{p:?}"
+    );
+}

@@ -254,6 +254,20 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
     }
     check_api(c, &mut bad);
     check_ciphers(c, &mut bad);
+    check_names(
+        "server.kex",
+        "key exchange",
+        c.server.kex.as_deref(),
+        crate::schema::KEX_NAMES,
+        &mut bad,
+    );
+    check_names(
+        "server.macs",
+        "MAC",
+        c.server.macs.as_deref(),
+        crate::schema::MAC_NAMES,
+        &mut bad,
+    );
     check_identity(c, &mut bad);
     if let Some(url) = &c.approval.webhook {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -352,6 +366,106 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// A list of algorithm names: known ones, at least one, none twice.
+fn check_names(
+    key: &str,
+    what: &str,
+    list: Option<&[String]>,
+    known: &[&str],
+    bad: &mut impl FnMut(String, String),
+) {
+    let Some(list) = list else {
+        return;
+    };
+    if list.is_empty() {
+        bad(key.into(), format!("name at least one {what}"));
+    }
+    let mut seen = HashSet::new();
+    for (i, name) in list.iter().enumerate() {
+        if !known.contains(&name.as_str()) {
+            bad(
+                format!("{key}[{i}]"),
+                format!("unknown {what} {name:?} (known: {})", known.join(", ")),
+            );
+        } else if !seen.insert(name.as_str()) {
+            bad(format!("{key}[{i}]"), format!("{name:?} is named twice"));
+        }
+    }
+}
+
+/// What weakens the bastion but is allowed, as (key path, message): older key exchanges and
+/// MACs re-enabled for old clients.
+pub(crate) fn warnings(c: &Config) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(kex) = &c.server.kex {
+        for (i, name) in kex.iter().enumerate() {
+            if let Some(why) = kex_weakness(name) {
+                out.push((format!("server.kex[{i}]"), format!("{name} {why}")));
+            }
+        }
+        if !kex
+            .iter()
+            .any(|k| crate::schema::POST_QUANTUM_KEX.contains(&k.as_str()))
+        {
+            out.push((
+                "server.kex".into(),
+                format!(
+                    "no post-quantum key exchange ({}) is offered: traffic recorded today could be \
+                     decrypted once a large quantum computer exists",
+                    crate::schema::POST_QUANTUM_KEX.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(macs) = &c.server.macs {
+        for (i, name) in macs.iter().enumerate() {
+            if !name.ends_with("-etm@openssh.com") {
+                out.push((
+                    format!("server.macs[{i}]"),
+                    format!(
+                        "{name} is encrypt-and-MAC: the MAC covers the plaintext, so the \
+                         receiver decrypts before it can tell the packet was tampered with; \
+                         offer it only for clients without the -etm@openssh.com MACs"
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Why a key exchange weakens the bastion, if it does.
+fn kex_weakness(name: &str) -> Option<String> {
+    const FINITE_FIELD: &str = "costs the bastion a large modular exponentiation that any \
+        unauthenticated client can ask for at will (DHEat, CVE-2002-20001)";
+    const NOT_PQ: &str = "gives no post-quantum protection";
+    if name == "diffie-hellman-group-exchange-sha256" {
+        return Some(format!(
+            "is group exchange: the client picks the group size, and each exchange {FINITE_FIELD}; \
+             it {NOT_PQ}; offer it only for clients that have nothing better"
+        ));
+    }
+    if name == "diffie-hellman-group14-sha256" {
+        return Some(format!(
+            "is a 2048-bit group (112-bit strength, below the 3072 bits asked for today); each \
+             exchange {FINITE_FIELD}; it {NOT_PQ}; offer it only for clients that have nothing \
+             better"
+        ));
+    }
+    if name.starts_with("diffie-hellman-") {
+        return Some(format!(
+            "is finite-field Diffie-Hellman: each exchange {FINITE_FIELD}; it {NOT_PQ}; offer it \
+             only for clients that have nothing better"
+        ));
+    }
+    if name.starts_with("ecdh-sha2-nistp") {
+        return Some(format!(
+            "uses a NIST curve and {NOT_PQ}; offer it only for clients that have nothing better"
+        ));
+    }
+    None
 }
 
 /// `[server] ciphers`: known names, at least one.

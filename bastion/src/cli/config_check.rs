@@ -45,6 +45,10 @@ impl Check {
         })?;
         let settings = Settings::load(config, audit).map_err(Failure::failed)?;
         println!("{summary}");
+        // Allowed but weakening (old algorithms for old clients): said, never fatal.
+        for w in &settings.shared.config.warnings {
+            println!("warning: {}", w.render(&path.display().to_string()));
+        }
         if let Some(file) = missing {
             println!(
                 "audit database {} does not exist yet; `bastion serve` creates it",

@@ -23,7 +23,11 @@ pub struct Serve {
 
 impl Serve {
     pub fn run(self) -> Result<(), Failure> {
-        let config = crate::settings::load_config(&self.config.path()).map_err(Failure::usage)?;
+        let path = self.config.path();
+        let config = crate::settings::load_config(&path).map_err(Failure::usage)?;
+        for w in &config.warnings {
+            tracing::warn!("configuration: {}", w.render(&path.display().to_string()));
+        }
         super::runtime()?.block_on(serve(config))
     }
 }

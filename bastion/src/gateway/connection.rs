@@ -494,10 +494,15 @@ impl Handler for Connection {
         user: &str,
         offer: russh::server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        let _ = user;
+        // russh verifies whatever signature algorithm the client names (server-sig-algs only
+        // advises), so a SHA-1 one is refused here, before the client is asked to sign.
+        if let Some((code, reason)) = crate::algorithms::refused_signature(offer.algorithm) {
+            let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256);
+            let reason = format!("{reason} (key {fingerprint})");
+            return Ok(self.refuse(user, &reason, code, None));
+        }
         // Certificates go on to the signature check; plain keys are refused in auth_publickey
         // once proven, so that the log names the key that was actually used.
-        let _ = offer;
         Ok(Auth::Accept)
     }
 

@@ -267,10 +267,7 @@ fn parse_key(addr: &str, line: &str) -> Result<PublicKey, UpstreamError> {
 /// Client settings for targets: keepalives so a dead target is noticed, no inactivity cut-off
 /// (the bastion's idle timeout applies to the user's side).
 pub fn client_config(host_certificates: bool) -> client::Config {
-    let mut preferred = russh::Preferred {
-        cipher: crate::ciphers::upstream().into(),
-        ..Default::default()
-    };
+    let mut preferred = crate::algorithms::upstream_preferred(crate::ciphers::upstream());
     if host_certificates {
         preferred.host_key_certificates = preferred.key.clone();
     }

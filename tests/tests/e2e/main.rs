@@ -7,6 +7,7 @@ mod audit_trail;
 mod auth;
 mod channels;
 mod cli;
+mod crypto;
 mod fixture;
 mod hostile_clients;
 mod hygiene;
