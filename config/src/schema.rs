@@ -254,8 +254,8 @@ pub struct Server {
     /// Percent of new connections dropped at `early_drop_from`.
     #[serde(default = "defaults::early_drop_rate")]
     pub early_drop_rate: u32,
-    /// New connections one address may open per second (twice that in a burst): each costs a
-    /// key exchange.
+    /// New connections one address may open per second (as many at once): each costs a key
+    /// exchange.
     #[serde(default = "defaults::connection_rate_per_source")]
     pub connection_rate_per_source: u32,
     /// Authentication attempts per connection before it is closed.

@@ -274,3 +274,72 @@ fn sigterm_seals_every_open_recording() {
     })
     .unwrap_or_else(|| panic!("{:?}", target_sessions(&w)));
 }
+
+/// Opens `n` idle TCP connections from 127.0.0.1 to `port`, paced under the per-source rate,
+/// each answered by the server (an SSH banner, or for HTTP simply kept open).
+fn idle_sockets(port: u16, n: usize) -> Vec<std::net::TcpStream> {
+    (0..n)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(150));
+            std::net::TcpStream::connect(("127.0.0.1", port)).unwrap()
+        })
+        .collect()
+}
+
+/// Whether the server closed `s` without a word (dropped at accept) within a second.
+fn dropped(s: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut b = [0u8; 64];
+    matches!(s.read(&mut b), Ok(0))
+}
+
+#[test]
+fn one_address_holding_its_share_locks_nobody_else_out() {
+    let w = world();
+    let baseline = {
+        let started = std::time::Instant::now();
+        let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["true"]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        started.elapsed()
+    };
+    // 127.0.0.1 holds its share of unauthenticated connections (a quarter of 64), idle.
+    let mut held = idle_sockets(w.bastion.port, 16);
+    assert!(!dropped(&mut held[15]), "the 16th was dropped");
+    let mut more = idle_sockets(w.bastion.port, 1);
+    assert!(
+        dropped(&mut more[0]),
+        "a 17th from the same address was let in"
+    );
+    // Another address signs in as fast as before.
+    let started = std::time::Instant::now();
+    let o = run(&mut w.alice.ssh("-b", &["127.0.0.2", "t1@127.0.0.1", "true"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let took = started.elapsed();
+    assert!(
+        took < baseline + Duration::from_secs(1),
+        "{took:?} (alone: {baseline:?})"
+    );
+    // The HTTP API likewise: one address holds its 32 connections, another is answered.
+    let api_port: u16 = w.api.rsplit(':').next().unwrap().parse().unwrap();
+    let api_held = idle_sockets(api_port, 32);
+    let mut more = idle_sockets(api_port, 1);
+    assert!(dropped(&mut more[0]), "a 33rd API connection was let in");
+    let o = run(Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--interface", "127.0.0.2"])
+        .arg(format!("{}/healthz", w.api)));
+    assert_eq!(stdout(&o), "ok\n", "{}", stderr(&o));
+    drop((held, api_held));
+    // Connections opened faster than the per-source rate are dropped before the key exchange,
+    // and counted.
+    let mut burst: Vec<_> = (0..30)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", w.bastion.port)).unwrap())
+        .collect();
+    let refused = burst.iter_mut().map(dropped).filter(|d| *d).count();
+    assert!(refused >= 10, "{refused} of 30 dropped");
+    let m = metrics(&w);
+    assert!(
+        m.contains("bastion_connections_dropped_total{reason=\"source-rate\"}"),
+        "{m}"
+    );
+}
