@@ -53,6 +53,11 @@ pub struct AuthEvent {
     pub accepted: bool,
     /// Why: "accepted", or the refusal reason.
     pub reason: String,
+    /// The principals of the certificate named by `identity` (its signature checked out).
+    pub principals: Option<Vec<String>>,
+    /// A certificate whose signature did not check out, as the client wrote it (key id, serial,
+    /// principals; masked): never put in `identity`.
+    pub offered: Option<String>,
 }
 
 /// An authenticated connection begins.
@@ -125,6 +130,8 @@ pub struct Filter {
     pub target: Option<String>,
     /// At most this many rows: the most recent ones.
     pub limit: Option<u32>,
+    /// Only refused authentications (auth events).
+    pub refused: bool,
 }
 
 /// Why an audit operation failed. Every variant that touches the database names it by its URL,

@@ -68,6 +68,10 @@ pub struct AuthRow {
     pub serial: Option<u64>,
     pub accepted: bool,
     pub reason: String,
+    /// The certificate's principals (when its signature checked out).
+    pub principals: Option<Vec<String>>,
+    /// An unverified certificate as offered (masked).
+    pub offered: Option<String>,
 }
 
 // `$N IS NULL OR …` keeps the statements static (no SQL built from input); both SQLite and
@@ -89,9 +93,10 @@ const CHANNELS: &str = "SELECT c.id, c.session_id, c.channel, s.identity, c.star
      AND ($3 IS NULL OR c.target = $3) \
      ORDER BY c.started_at_ms DESC, c.id DESC LIMIT $4";
 
-const AUTH: &str =
-    "SELECT id, at_ms, peer, user_name, identity, serial, accepted, reason FROM auth_events \
+const AUTH: &str = "SELECT id, at_ms, peer, user_name, identity, serial, accepted, reason, \
+     principals, offered FROM auth_events \
      WHERE ($1 IS NULL OR at_ms >= $1) AND ($2 IS NULL OR identity = $2) \
+     AND (NOT $4 OR NOT accepted) \
      ORDER BY at_ms DESC, id DESC LIMIT $3";
 
 // Reads have no overall time bound (unlike the relay's writes): an export may take a while.
@@ -128,6 +133,7 @@ impl AuditStore {
             .bind(f.since_ms)
             .bind(&f.user)
             .bind(limit(f))
+            .bind(f.refused)
             .fetch_all(pool)
             .await)
         .map_err(|e| self.query_error(e))?;
@@ -261,6 +267,8 @@ struct RawAuth {
     serial: Option<String>,
     accepted: bool,
     reason: String,
+    principals: Option<String>,
+    offered: Option<String>,
 }
 
 impl RawAuth {
@@ -281,6 +289,13 @@ impl RawAuth {
             serial,
             accepted: self.accepted,
             reason: self.reason,
+            principals: match &self.principals {
+                Some(p) => Some(serde_json::from_str(p).map_err(|_| {
+                    bad_row(store, "auth_events", &self.id.to_string(), "principals", p)
+                })?),
+                None => None,
+            },
+            offered: self.offered,
         })
     }
 }

@@ -72,11 +72,15 @@ async fn round_trip(store: &AuditStore) {
         serial: Some(u64::MAX),
         accepted: false,
         reason: "certificate expired".into(),
+        principals: Some(vec!["ops".into(), "dba".into()]),
+        offered: None,
     };
     let unknown = AuthEvent {
         identity: None,
         serial: None,
         reason: "no certificate".into(),
+        principals: None,
+        offered: Some("key id \"mallory\", serial 1, principals [\"root\"]".into()),
         ..refused.clone()
     };
     store.auth_event(&refused).await.unwrap();
@@ -87,7 +91,27 @@ async fn round_trip(store: &AuditStore) {
     assert_eq!(auth[0].identity.as_deref(), Some("mallory@example.test"));
     assert!(!auth[0].accepted);
     assert_eq!(auth[0].reason, "certificate expired");
+    assert_eq!(auth[0].principals, Some(vec!["ops".into(), "dba".into()]));
     assert_eq!((auth[1].serial, auth[1].identity.as_ref()), (None, None));
+    assert!(auth[1]
+        .offered
+        .as_deref()
+        .is_some_and(|o| o.contains("mallory")));
+    // Refusals only.
+    store
+        .auth_event(&AuthEvent {
+            accepted: true,
+            reason: "accepted".into(),
+            ..refused.clone()
+        })
+        .await
+        .unwrap();
+    let only = Filter {
+        refused: true,
+        ..all()
+    };
+    assert_eq!(store.auth_events(&only).await.unwrap().len(), 2);
+    assert_eq!(store.auth_events(&all()).await.unwrap().len(), 3);
 
     store
         .session_opened(&session("s1", "alice@example.test", T0, Some("db1")))
@@ -191,6 +215,8 @@ async fn filters(store: &AuditStore) {
             serial: Some(7),
             accepted: true,
             reason: "accepted".into(),
+            principals: None,
+            offered: None,
         };
         store.auth_event(&e).await.unwrap();
     }
@@ -242,6 +268,7 @@ async fn filters(store: &AuditStore) {
         since_ms: Some(T0 + 1),
         target: Some("ignored for auth".into()),
         limit: None,
+        refused: false,
     };
     let auth = store.auth_events(&f).await.unwrap();
     assert_eq!(

@@ -7,10 +7,11 @@ use super::{AuditError, AuthEvent, ChannelEnd, ChannelOpened, OpenChannel, Sessi
 impl AuditStore {
     /// Records an authentication decision.
     pub async fn auth_event(&self, e: &AuthEvent) -> Result<(), AuditError> {
-        const SQL: &str =
-            "INSERT INTO auth_events (at_ms, peer, user_name, identity, serial, accepted, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        const SQL: &str = "INSERT INTO auth_events \
+             (at_ms, peer, user_name, identity, serial, accepted, reason, principals, offered) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         let serial = e.serial.map(|s| s.to_string());
+        let principals = e.principals.as_deref().map(principals_json);
         let insert = async {
             with_pool!(self, pool => sqlx::query(SQL)
                 .bind(e.at_ms)
@@ -20,6 +21,8 @@ impl AuditStore {
                 .bind(&serial)
                 .bind(e.accepted)
                 .bind(&e.reason)
+                .bind(&principals)
+                .bind(&e.offered)
                 .execute(pool)
                 .await
                 .map(|_| ()))

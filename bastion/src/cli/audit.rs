@@ -54,6 +54,9 @@ pub struct List {
     /// At most N rows: the most recent ones.
     #[arg(long, value_name = "N")]
     limit: Option<u32>,
+    /// Only refused authentications and destinations (`auth`).
+    #[arg(long)]
+    refused: bool,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
@@ -150,6 +153,7 @@ impl AuditCommand {
 impl List {
     fn filter(&self) -> Filter {
         Filter {
+            refused: self.refused,
             since_ms: self.since,
             user: self.user.clone(),
             target: self.target.clone(),

@@ -147,14 +147,24 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = EnvFilter::try_from_env("BASTION_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,russh=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(filter);
+    // Sees the SSH library's warnings whatever BASTION_LOG says (see `early_refusals`).
+    let refusals = crate::gateway::early_refusals::Watch.with_filter(
+        tracing_subscriber::filter::Targets::new()
+            .with_target(crate::gateway::early_refusals::TARGET, tracing::Level::WARN),
+    );
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(refusals)
         .try_init();
 }
 

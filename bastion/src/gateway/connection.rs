@@ -91,9 +91,9 @@ impl Connection {
         user: &str,
         reason: &dyn std::fmt::Display,
         code: &str,
-        who: Option<(&str, u64)>,
+        offered: Offered<'_>,
     ) -> Auth {
-        self.refused(user, reason, code, who);
+        self.refused(user, reason, code, offered);
         Auth::reject()
     }
 
@@ -103,27 +103,86 @@ impl Connection {
         user: &str,
         reason: &dyn std::fmt::Display,
         code: &str,
-        who: Option<(&str, u64)>,
+        offered: Offered<'_>,
     ) {
         self.shared.metrics.auth_refused.inc();
-        let user = self.shared.maskers.client_text(user);
-        warn!(conn = %self.id, peer = %self.peer, user, reason = %code, "authentication refused: {reason}");
+        let maskers = &self.shared.maskers;
+        warn!(conn = %self.id, peer = %self.peer, user = maskers.client_text(user), reason = %code,
+            "authentication refused: {}", maskers.client_text(&reason.to_string()));
+        self.audit_refusal(user, code, offered);
+    }
+
+    /// Writes a refusal's audit row, in the background: a refusal must not wait on the
+    /// database.
+    fn audit_refusal(&self, user: &str, code: &str, offered: Offered<'_>) {
+        let maskers = &self.shared.maskers;
+        let user = maskers.client_text(user);
+        let (identity, serial, principals, unverified) = match offered {
+            Offered::Nothing => (None, None, None, None),
+            Offered::Certificate {
+                key_id,
+                serial,
+                principals,
+            } => (
+                Some(key_id.to_string()),
+                Some(serial),
+                Some(principals.to_vec()),
+                None,
+            ),
+            Offered::Unverified(cert) => (
+                None,
+                None,
+                None,
+                Some(maskers.client_text(&format!(
+                    "key id {:?}, serial {}, principals {:?}",
+                    cert.key_id(),
+                    cert.serial(),
+                    cert.valid_principals()
+                ))),
+            ),
+        };
         let event = AuthEvent {
             at_ms: crate::audit::now_ms(),
             peer: self.peer.to_string(),
             user_name: user,
-            identity: who.map(|w| w.0.to_string()),
-            serial: who.map(|w| w.1),
+            identity,
+            serial,
             accepted: false,
             reason: code.to_string(),
+            principals,
+            offered: unverified,
         };
-        // Written in the background: a refusal must not wait on the database.
         let audit = self.shared.audit.clone();
         tokio::spawn(async move {
             if let Err(e) = audit.auth_event(&event).await {
                 tracing::error!("audit: cannot record a refused authentication: {e}");
             }
         });
+    }
+}
+
+/// What a refused client presented, for the audit row.
+pub(super) enum Offered<'a> {
+    /// No certificate (a plain key, a device login, nothing yet).
+    Nothing,
+    /// A certificate whose signature checked out.
+    Certificate {
+        key_id: &'a str,
+        serial: u64,
+        principals: &'a [String],
+    },
+    /// A certificate whose signature did not check out: what it claims is kept apart, never
+    /// as the identity.
+    Unverified(&'a Certificate),
+}
+
+impl<'a> Offered<'a> {
+    fn certified(c: &'a cert_authority::CertifiedUser) -> Offered<'a> {
+        Offered::Certificate {
+            key_id: &c.key_id,
+            serial: c.serial,
+            principals: &c.principals,
+        }
     }
 }
 
@@ -167,8 +226,7 @@ impl Connection {
                     "access revoked for {:?} (serial {})",
                     certified.key_id, certified.serial
                 );
-                let who = (certified.key_id.as_str(), certified.serial);
-                self.refused(user, &reason, "revoked", Some(who));
+                self.refused(user, &reason, "revoked", Offered::certified(&certified));
                 return Err(reason);
             }
             Err(e) => {
@@ -196,8 +254,12 @@ impl Connection {
                     crate::human::count(n as u64, "session"),
                     crate::human::is_are(n as u64)
                 );
-                let who = (certified.key_id.as_str(), certified.serial);
-                self.refused(user, &reason, "too-many-sessions", Some(who));
+                self.refused(
+                    user,
+                    &reason,
+                    "too-many-sessions",
+                    Offered::certified(&certified),
+                );
                 // Told once authentication ends (a rejected key would only read "Permission
                 // denied"), and no session starts.
                 self.denial = Some(reason);
@@ -210,8 +272,12 @@ impl Connection {
                 "no role grants any of the principals {:?} (key id {:?})",
                 certified.principals, certified.key_id
             );
-            let who = (certified.key_id.as_str(), certified.serial);
-            self.refused(user, &reason, "unknown-principal", Some(who));
+            self.refused(
+                user,
+                &reason,
+                "unknown-principal",
+                Offered::certified(&certified),
+            );
             return Err(reason);
         }
         let destination = Destination::parse(user);
@@ -237,6 +303,7 @@ impl Connection {
                     warn!(conn = %self.id, peer = %self.peer, user = maskers.client_text(user),
                         identity = %certified.key_id, reason = %d.code(),
                         "destination refused: {}", maskers.client_text(&d.to_string()));
+                    self.audit_refusal(user, d.code(), Offered::certified(&certified));
                     self.denial = Some(d.to_string());
                     None
                 }
@@ -330,7 +397,7 @@ impl Connection {
             }
             // Shown first; the client's answer then gets the refusal.
             Round::Failed { code, reason } => {
-                self.refused(user, &reason, code, None);
+                self.refused(user, &reason, code, Offered::Nothing);
                 show(format!("bastion: {reason}"))
             }
             Round::Granted(grant) => match self.admit_grant(user, *grant).await {
@@ -379,7 +446,7 @@ impl Connection {
             Ok(false) => {}
             Ok(true) => {
                 let reason = format!("access revoked for {:?}", grant.key_id);
-                self.refused(user, &reason, "revoked", None);
+                self.refused(user, &reason, "revoked", Offered::Nothing);
                 return Err(reason);
             }
             Err(e) => {
@@ -464,6 +531,8 @@ impl Connection {
                 serial: Some(certified.serial),
                 accepted: true,
                 reason: "accepted".into(),
+                principals: Some(certified.principals.clone()),
+                offered: None,
             })
             .await?;
         audit
@@ -499,7 +568,7 @@ impl Handler for Connection {
         if let Some((code, reason)) = crate::algorithms::refused_signature(offer.algorithm) {
             let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256);
             let reason = format!("{reason} (key {fingerprint})");
-            return Ok(self.refuse(user, &reason, code, None));
+            return Ok(self.refuse(user, &reason, code, Offered::Nothing));
         }
         // Certificates go on to the signature check; plain keys are refused in auth_publickey
         // once proven, so that the log names the key that was actually used.
@@ -514,7 +583,7 @@ impl Handler for Connection {
         let refusal = Refusal::PlainKey {
             fingerprint: key.public_key.fingerprint(HashAlg::Sha256).to_string(),
         };
-        Ok(self.refuse(user, &refusal, "plain-key", None))
+        Ok(self.refuse(user, &refusal, "plain-key", Offered::Nothing))
     }
 
     async fn auth_openssh_certificate(
@@ -542,10 +611,18 @@ impl Handler for Connection {
                     _ => "bad-certificate",
                 };
                 // Before the signature checks out, the key id is whatever the client wrote:
-                // it goes into the log line, never into the row's identity.
+                // it is kept apart, never as the row's identity.
                 let verified = !matches!(r, Refusal::WrongCa { .. } | Refusal::BadSignature { .. });
-                let who = verified.then(|| (certificate.key_id(), certificate.serial()));
-                return Ok(self.refuse(user, &r, code, who));
+                let offered = if verified {
+                    Offered::Certificate {
+                        key_id: certificate.key_id(),
+                        serial: certificate.serial(),
+                        principals: certificate.valid_principals(),
+                    }
+                } else {
+                    Offered::Unverified(certificate)
+                };
+                return Ok(self.refuse(user, &r, code, offered));
             }
         };
         Ok(match self.admit(user, certified).await {

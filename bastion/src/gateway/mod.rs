@@ -5,6 +5,8 @@
 //! - [`listener`]: the accept loop and shutdown; [`admission`]: who may start a connection
 //!   (unauthenticated places in all and per source, early drop, rate per source).
 //! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
+//! - [`early_refusals`]: refusals the SSH library makes before the handlers run (expired
+//!   certificates), recognised from its log.
 //! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
 //! - [`inflow`]: how much input a client may send ahead of its targets (the SSH window).
 //! - [`places`]: bounded places per key (sign-ins waiting per address, sessions per identity).
@@ -29,6 +31,7 @@ pub mod admission;
 pub mod bridge;
 pub mod connection;
 pub mod device_login;
+pub mod early_refusals;
 mod held;
 pub mod inflow;
 pub mod line;

@@ -106,18 +106,27 @@ pub fn auth(rows: &[AuthRow]) -> Table {
             "USER NAME",
             "IDENTITY",
             "SERIAL",
+            "PRINCIPALS",
             "REASON",
         ],
         rows: rows
             .iter()
             .map(|a| {
+                // A certificate that did not check out shows what it claimed, apart.
+                let identity = match (&a.identity, &a.offered) {
+                    (None, Some(o)) => format!("(unverified: {})", clean(o)),
+                    _ => opt(&a.identity),
+                };
                 vec![
                     time(a.at_ms),
                     if a.accepted { "accepted" } else { "refused" }.to_string(),
                     clean(&a.peer),
                     clean(&a.user_name),
-                    opt(&a.identity),
+                    identity,
                     a.serial.map_or("-".to_string(), |s| s.to_string()),
+                    a.principals
+                        .as_ref()
+                        .map_or("-".to_string(), |p| clean(&p.join(","))),
                     clean(&a.reason),
                 ]
             })
