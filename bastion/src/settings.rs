@@ -37,7 +37,7 @@ impl Settings {
         );
         let device_login =
             crate::gateway::device_login::DeviceLogin::new(&config, identities.clone())?;
-        let server = server_config(&config, host_key, device_login.is_some());
+        let server = server_config(&config, host_key);
         let recording_key = recorder::SigningKey::load_openssh(&config.recording.signing_key)
             .with_context(|| {
                 format!(
@@ -89,13 +89,11 @@ fn load(path: &std::path::Path, key: &str) -> Result<PrivateKey> {
 /// slow, so it bounds a channel's memory (russh's default, 100, is 3 MiB).
 pub const CHANNEL_QUEUE: usize = 16;
 
-fn server_config(config: &Config, host_key: PrivateKey, device_login: bool) -> ServerConfig {
+fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
     let s = &config.server;
-    let methods: &[MethodKind] = if device_login {
-        &[MethodKind::PublicKey, MethodKind::KeyboardInteractive]
-    } else {
-        &[MethodKind::PublicKey]
-    };
+    // Keyboard-interactive serves device login, and tells a refused user why (see
+    // `gateway::refusal_words`).
+    let methods: &[MethodKind] = &[MethodKind::PublicKey, MethodKind::KeyboardInteractive];
     ServerConfig {
         server_id: SshId::Standard(concat!("SSH-2.0-bastion_", env!("CARGO_PKG_VERSION")).into()),
         methods: MethodSet::from(methods),

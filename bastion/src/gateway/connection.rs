@@ -47,6 +47,10 @@ pub struct Connection {
     channels: Arc<std::sync::atomic::AtomicUsize>,
     /// Input of this connection's channels waiting for their targets: sets the window granted.
     inflow: Arc<super::inflow::Inflow>,
+    /// Why certificates were refused, in words for the user: shown once through
+    /// keyboard-interactive before the connection is denied (see [`Connection::why`]).
+    told: Vec<String>,
+    told_shown: bool,
     tasks: TaskTracker,
 }
 
@@ -82,12 +86,14 @@ impl Connection {
             session_place: None,
             channels: Arc::default(),
             inflow: Arc::default(),
+            told: Vec::new(),
+            told_shown: false,
             tasks,
         }
     }
 
     fn refuse(
-        &self,
+        &mut self,
         user: &str,
         reason: &dyn std::fmt::Display,
         code: &str,
@@ -97,19 +103,42 @@ impl Connection {
         Auth::reject()
     }
 
-    /// Logs and audits a refused authentication.
+    /// Logs and audits a refused authentication, and keeps the words to tell the user why.
     fn refused(
-        &self,
+        &mut self,
         user: &str,
         reason: &dyn std::fmt::Display,
         code: &str,
         offered: Offered<'_>,
     ) {
+        if let Some(why) = super::refusal_words::for_user(code) {
+            self.tell(why);
+        }
         self.shared.metrics.auth_refused.inc();
         let maskers = &self.shared.maskers;
         warn!(conn = %self.id, peer = %self.peer, user = maskers.client_text(user), reason = %code,
             "authentication refused: {}", maskers.client_text(&reason.to_string()));
         self.audit_refusal(user, code, offered);
+    }
+
+    /// Keeps `why` to show the user (see [`super::refusal_words`]).
+    fn tell(&mut self, why: String) {
+        if !self.told.contains(&why) && self.told.len() < 4 {
+            self.told.push(why);
+        }
+    }
+
+    /// Audits the certificates the SSH library refused since the last call (see
+    /// [`super::early_refusals`]).
+    fn note_early_refusals(&mut self, user: &str) {
+        for _ in 0..super::early_refusals::take_expired() {
+            self.refused(
+                user,
+                &"certificate expired or not yet valid (refused by the SSH library, which does not say which certificate)",
+                "certificate-expired",
+                Offered::Nothing,
+            );
+        }
     }
 
     /// Writes a refusal's audit row, in the background: a refusal must not wait on the
@@ -393,7 +422,12 @@ impl Connection {
                 // Waiting for a person at a browser: the sign-in's own place bounds it now
                 // (see `device_login`), and certificate holders keep this one.
                 self.permit = None;
-                show(text)
+                if self.told.is_empty() || self.told_shown {
+                    show(text)
+                } else {
+                    self.told_shown = true;
+                    show(format!("{}\n{text}", self.told.join("\n")))
+                }
             }
             // Shown first; the client's answer then gets the refusal.
             Round::Failed { code, reason } => {
@@ -554,6 +588,7 @@ impl Handler for Connection {
     type Error = russh::Error;
 
     async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        self.note_early_refusals(user);
         debug!(conn = %self.id, user = self.shared.maskers.client_text(user), "auth none");
         Ok(Auth::reject())
     }
@@ -563,6 +598,7 @@ impl Handler for Connection {
         user: &str,
         offer: russh::server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
+        self.note_early_refusals(user);
         // russh verifies whatever signature algorithm the client names (server-sig-algs only
         // advises), so a SHA-1 one is refused here, before the client is asked to sign.
         if let Some((code, reason)) = crate::algorithms::refused_signature(offer.algorithm) {
@@ -610,6 +646,15 @@ impl Handler for Connection {
                     Refusal::NotAUserCertificate { .. } => "not-user-cert",
                     _ => "bad-certificate",
                 };
+                match &r {
+                    Refusal::Expired { valid_before, .. } => {
+                        self.tell(super::refusal_words::expired_at(*valid_before))
+                    }
+                    Refusal::NotYetValid { valid_after, .. } => {
+                        self.tell(super::refusal_words::not_yet_valid(*valid_after))
+                    }
+                    _ => {}
+                }
                 // Before the signature checks out, the key id is whatever the client wrote:
                 // it is kept apart, never as the row's identity.
                 let verified = !matches!(r, Refusal::WrongCa { .. } | Refusal::BadSignature { .. });
@@ -635,9 +680,26 @@ impl Handler for Connection {
         &'a mut self,
         user: &str,
         _submethods: &str,
-        _response: Option<russh::server::Response<'a>>,
+        response: Option<russh::server::Response<'a>>,
     ) -> Result<Auth, Self::Error> {
-        Ok(self.device_login_round(user).await)
+        self.note_early_refusals(user);
+        if self.shared.device_login.is_some() {
+            return Ok(self.device_login_round(user).await);
+        }
+        // No sign-in here: keyboard-interactive only tells why the certificates offered were
+        // refused, once, before the denial.
+        if response.is_none() && !self.told.is_empty() && !self.told_shown {
+            self.told_shown = true;
+            return Ok(Auth::Partial {
+                name: "".into(),
+                instructions: self.told.join("\n").into(),
+                prompts: Vec::new().into(),
+            });
+        }
+        Ok(Auth::Reject {
+            proceed_with_methods: Some(russh::MethodSet::from(&[russh::MethodKind::PublicKey][..])),
+            partial_success: false,
+        })
     }
 
     async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
@@ -867,6 +929,10 @@ impl Handler for Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        // A client that gives up right after the library refused its certificate.
+        if self.session.is_none() {
+            self.note_early_refusals("");
+        }
         if self.counted {
             self.shared.metrics.sessions.dec();
         }

@@ -9,6 +9,7 @@
 //!   certificates), recognised from its log.
 //! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
 //! - [`inflow`]: how much input a client may send ahead of its targets (the SSH window).
+//! - [`refusal_words`]: what a refused client is told before the denial.
 //! - [`places`]: bounded places per key (sign-ins waiting per address, sessions per identity).
 //! - [`login_clock`]: when an unauthenticated connection is dropped.
 //! - [`target`]: which target the user name asks for and whether the roles allow it.
@@ -44,6 +45,7 @@ pub mod menu;
 pub mod places;
 mod pumps;
 pub mod recording;
+pub mod refusal_words;
 pub mod session;
 pub mod shell_syntax;
 mod stdin_hold;

@@ -250,3 +250,125 @@ fn a_revoked_identity_opens_no_new_channel_on_a_control_master() {
     let log = w.bastion.wait_log("channel refused and connection closed");
     assert!(log.contains("reason=\"access revoked\""), "{log}");
 }
+
+/// `ssh` as a person runs it (default log level, interactive methods allowed, no terminal),
+/// with `key` and its certificate if there is one.
+fn ssh_as_a_person(key: &Path, cert: Option<&Path>, port: u16) -> std::process::Output {
+    let mut c = Command::new("ssh");
+    c.args([
+        "-F",
+        "/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-i",
+    ])
+    .arg(key);
+    if let Some(cert) = cert {
+        c.arg("-o")
+            .arg(format!("CertificateFile={}", cert.display()));
+    }
+    c.args(["-p", &port.to_string(), "t1@127.0.0.1", "true"])
+        .stdin(std::process::Stdio::null());
+    run(&mut c)
+}
+
+#[test]
+fn refused_users_are_told_why_and_each_refusal_is_a_row() {
+    let w = world();
+    let dir = w.bastion.dir.path();
+    let port = w.bastion.port;
+    let user_ca = dir.join("keys/user_ca");
+    let other_ca = dir.join("other_ca");
+    keygen(&other_ca);
+    let revoked = w.bastion.user("revoked@example.test", "ops");
+    let o = run(Command::new(tests::bastion_bin())
+        .args([
+            "ca",
+            "revoke",
+            "--key-id",
+            "revoked@example.test",
+            "--config",
+        ])
+        .arg(&w.bastion.config));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plain = dir.join("plain");
+    keygen(&plain);
+    let expired = keygen_user(dir, "expired", &user_ca, "ops", "-2h:-1h", port);
+    let wrong = keygen_user(dir, "wrongca", &other_ca, "ops", "-5m:+1h", port);
+    let cases: [(&Path, Option<&Path>, &str, &str); 4] = [
+        (
+            &expired.key,
+            Some(&expired.cert),
+            "has expired or is not yet valid: run `bastion login`",
+            "certificate-expired",
+        ),
+        (
+            &revoked.key,
+            Some(&revoked.cert),
+            "this certificate was revoked",
+            "revoked",
+        ),
+        (
+            &wrong.key,
+            Some(&wrong.cert),
+            "this certificate is not from this bastion's CA",
+            "wrong-ca",
+        ),
+        (
+            &plain,
+            None,
+            "this bastion accepts only certificates from its CA",
+            "plain-key",
+        ),
+    ];
+    for (key, cert, words, _) in cases {
+        let o = ssh_as_a_person(key, cert, port);
+        assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
+        let said = stderr(&o);
+        assert!(
+            said.contains(words) && said.contains("Permission denied"),
+            "{words}: {said}"
+        );
+    }
+    // Every refusal is a row, with what the certificate offered.
+    let rows = tests::wait_for(Duration::from_secs(15), || {
+        let rows = tests::audit_json(&w.bastion.config, "auth", &["--refused"]);
+        cases
+            .iter()
+            .all(|(_, _, _, code)| rows.iter().any(|r| r["reason"] == *code))
+            .then_some(rows)
+    })
+    .unwrap_or_else(|| panic!("{:?}", tests::audit_json(&w.bastion.config, "auth", &[])));
+    assert!(rows.iter().all(|r| r["accepted"] == false), "{rows:?}");
+    let row = |code: &str| rows.iter().find(|r| r["reason"] == code).unwrap();
+    let r = row("revoked");
+    assert_eq!(r["identity"], "revoked@example.test", "{r}");
+    assert_eq!(r["principals"], serde_json::json!(["ops"]), "{r}");
+    assert!(r["serial"].is_string(), "{r}");
+    let r = row("wrong-ca");
+    assert!(r["identity"].is_null(), "{r}");
+    // What it claims is kept apart, masked like anything a client wrote (an e-mail address
+    // here).
+    let offered = r["offered"].as_str().unwrap();
+    assert!(
+        offered.contains("principals [\"ops\"]") && !offered.contains("wrongca@example.test"),
+        "{r}"
+    );
+    assert!(row("certificate-expired")["peer"].is_string());
+    // A refused destination is a row too.
+    let o = run(&mut w.alice.ssh("root@nowhere@127.0.0.1", &["true"]));
+    assert_ne!(o.status.code(), Some(0));
+    tests::wait_for(Duration::from_secs(15), || {
+        tests::audit_json(&w.bastion.config, "auth", &["--refused"])
+            .iter()
+            .any(|r| r["reason"] == "unknown-target" && r["identity"] == "alice@example.test")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("{:?}", tests::audit_json(&w.bastion.config, "auth", &[])));
+}
