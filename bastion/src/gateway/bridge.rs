@@ -23,6 +23,7 @@ use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelMsg, ChannelOpenFailure, ChannelReadHalf, ChannelWriteHalf, Pty};
 use tracing::{info, warn, Instrument};
 
+use super::early::Early;
 use super::held::{not_asked, refusal, Asking};
 use super::inflow::ChannelInflow;
 use super::line_hold::ShellHold;
@@ -34,19 +35,8 @@ use super::session::SessionCtx;
 use super::target::Access;
 use crate::audit::{ChannelEnd, ChannelOpened, Ending, OpenChannel};
 
-/// Data that arrives before the start request is kept, up to this much.
+/// What a client may send before its start request (a shell or command to run), at most.
 const MAX_EARLY_BYTES: usize = 256 * 1024;
-/// What a buffered message without data (EOF) counts against [`MAX_EARLY_BYTES`].
-const EARLY_MESSAGE_COST: usize = 64;
-
-/// What buffering `m` (data or EOF, kept until the command starts) counts against
-/// [`MAX_EARLY_BYTES`]: a repeated EOF costs a slot too, so a flood of them is bounded.
-pub(super) fn early_cost(m: &ChannelMsg) -> usize {
-    match m {
-        ChannelMsg::Data { data } => data.len(),
-        _ => EARLY_MESSAGE_COST,
-    }
-}
 
 /// The pty a client asked for.
 #[derive(Debug, Clone)]
@@ -111,11 +101,21 @@ pub async fn run_session(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Ha
             id,
             pty: false,
         };
-        session_channel(ctx, rx, client).await;
+        // Menus, review consoles and refusals write to the client outside the relay's own
+        // bound (see `until_gone`): the whole channel ends too once its client is long gone.
+        let bound = ctx.clone();
+        let ended = until_gone_after(&bound, LONG_GONE, session_channel(ctx, rx, client));
+        if ended.await.is_none() {
+            warn!("the channel's client is gone and its task did not end: dropped");
+        }
     }
     .instrument(span)
     .await
 }
+
+/// How long any channel task may go on once its client's connection is gone: past the
+/// relay's own bound, time to seal its recording and close its row.
+const LONG_GONE: Duration = Duration::from_secs(20);
 
 /// The client's end of a channel.
 #[derive(Clone)]
@@ -155,12 +155,18 @@ impl Client {
         }
     }
 
-    /// Ends the channel with a message and an exit status.
+    /// Ends the channel with a message and an exit status. Each write is bounded: a
+    /// connection whose event loop is stuck must not keep the channel's task.
     pub(super) async fn fail(&self, text: &str, status: u32) {
         self.say(text).await;
-        let _ = self.tx.exit_status(status).await;
-        let _ = self.tx.eof().await;
-        let _ = self.tx.close().await;
+        let end = async {
+            let _ = self.tx.exit_status(status).await;
+            let _ = self.tx.eof().await;
+            let _ = self.tx.close().await;
+        };
+        if tokio::time::timeout(SAY_TIMEOUT, end).await.is_err() {
+            warn!("the channel's end could not be sent: the client's connection does not move");
+        }
     }
 }
 
@@ -171,8 +177,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     // Setup: collect what the client asks for until it says what the channel is for.
     let mut pty: Option<PtyRequest> = None;
     let mut env: Vec<(String, String)> = Vec::new();
-    let mut early: Vec<ChannelMsg> = Vec::new();
-    let mut early_bytes = 0usize;
+    let mut early = Early::default();
     let start = loop {
         let msg = tokio::select! {
             m = rx.wait() => m,
@@ -232,16 +237,14 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
                 }
             }
             Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
-                early_bytes += early_cost(&m);
-                inflow.add(early_cost(&m));
-                if early_bytes > MAX_EARLY_BYTES {
+                if early.keep(Some(m), &inflow).is_err() || inflow.queued() > MAX_EARLY_BYTES {
                     warn!("client sent too much data before starting a shell or command");
+                    drop(rx);
                     client
                         .fail("bastion: too much data before the session started", 255)
                         .await;
                     return;
                 }
-                early.push(m);
             }
             Some(ChannelMsg::Close) | None => return,
             Some(_) => {}
@@ -491,9 +494,18 @@ const GONE_GRACE: Duration = Duration::from_secs(5);
 /// reviewer, a write the client will never take) and releases the channel's readers, which the
 /// connections' event loops may be waiting on. `None` when it was dropped.
 async fn until_gone<T>(ctx: &SessionCtx, work: impl std::future::Future<Output = T>) -> Option<T> {
+    until_gone_after(ctx, GONE_GRACE, work).await
+}
+
+/// [`until_gone`] with another grace.
+async fn until_gone_after<T>(
+    ctx: &SessionCtx,
+    grace: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
     let gone = async {
         ctx.closed.cancelled().await;
-        tokio::time::sleep(GONE_GRACE).await;
+        tokio::time::sleep(grace).await;
     };
     tokio::select! {
         r = work => Some(r),
@@ -524,7 +536,7 @@ impl Relay<'_> {
         row: &mut Option<OpenChannel>,
         mut rx: ChannelReadHalf,
         client: Client,
-        mut early: Vec<ChannelMsg>,
+        mut early: Early,
         inflow: Arc<ChannelInflow>,
     ) -> Outcome {
         let Relay {
@@ -553,17 +565,25 @@ impl Relay<'_> {
         // Without an approval hold, the target's channel opens while the audit row is written
         // (one round trip saved); nothing is asked of the target until the row exists (fail
         // closed).
-        let (audited, opened_early) = if rule.is_none() {
-            let (a, c) = tokio::join!(
-                Box::pin(ctx.shared.audit.channel_opened(&opened)),
-                Box::pin(open_channel(ctx, access))
-            );
-            (a, Some(c))
-        } else {
-            (
-                Box::pin(ctx.shared.audit.channel_opened(&opened)).await,
-                None,
-            )
+        // Each slow step runs while the client's input is taken in (see `early`).
+        let steps = async {
+            if rule.is_none() {
+                let (a, c) = tokio::join!(
+                    Box::pin(ctx.shared.audit.channel_opened(&opened)),
+                    Box::pin(open_channel(ctx, access))
+                );
+                (a, Some(c))
+            } else {
+                (
+                    Box::pin(ctx.shared.audit.channel_opened(&opened)).await,
+                    None,
+                )
+            }
+        };
+        let Ok((audited, opened_early)) =
+            early.draining(&mut rx, &inflow, &ctx.closed, steps).await
+        else {
+            return too_much(rx, &client, recording).await;
         };
         match audited {
             Ok(r) => *row = Some(r),
@@ -607,13 +627,17 @@ impl Relay<'_> {
             }
         }
 
-        let channel = match opened_early {
-            Some(c) => c,
-            None => Box::pin(open_channel(ctx, access)).await,
-        };
-        let Some((up_rx, up_tx, pending)) =
+        let steps = async {
+            let channel = match opened_early {
+                Some(c) => c,
+                None => Box::pin(open_channel(ctx, access)).await,
+            };
             Box::pin(connect(&client, access, channel, pty, env, start)).await
-        else {
+        };
+        let Ok(connected) = early.draining(&mut rx, &inflow, &ctx.closed, steps).await else {
+            return too_much(rx, &client, recording).await;
+        };
+        let Some((up_rx, up_tx, pending)) = connected else {
             // The user has been told why.
             let _ = recording.send(RecEvent::Exit("255".into())).await;
             return Outcome::NotRun {
@@ -683,7 +707,15 @@ impl Relay<'_> {
             relayed,
         };
         let exit = pumps
-            .run(rx, early, up_rx, up_tx, pending, live, inflow)
+            .run(
+                rx,
+                early.into_messages(),
+                up_rx,
+                up_tx,
+                pending,
+                live,
+                inflow,
+            )
             .await;
         Outcome::Ran(exit)
     }
@@ -703,14 +735,13 @@ async fn hold_exec(
     rule: &config::ApprovalRule,
     masked: String,
     rx: &mut ChannelReadHalf,
-    early: &mut Vec<ChannelMsg>,
+    early: &mut Early,
     inflow: &ChannelInflow,
 ) -> Result<(), (String, u32)> {
     let gone = ctx.closed.child_token();
     let mut hold = Box::pin(approval_hold(
         ctx, access, client, recording, rule, masked, &gone,
     ));
-    let mut listening = true;
     let held = loop {
         // Past the channel's bound, input is taken slowly (see `inflow`), never left unread.
         let next = async {
@@ -719,28 +750,22 @@ async fn hold_exec(
         };
         tokio::select! {
             r = &mut hold => break r,
-            m = next, if listening => match m {
-                Some(ChannelMsg::Close) | None => {
+            m = next, if !early.closed() => {
+                let closing = matches!(m, Some(ChannelMsg::Close) | None);
+                if early.keep(m, inflow).is_err() {
+                    warn!("client sent too much input while its command waited for approval");
+                    gone.cancel();
+                    break Err((
+                        "bastion: too much input while the command waited for approval; not run"
+                            .to_string(),
+                        255,
+                    ));
+                }
+                if closing {
                     info!("the client closed the channel while its command was held");
-                    listening = false;
                     gone.cancel();
                 }
-                Some(m @ (ChannelMsg::Data { .. } | ChannelMsg::Eof)) => {
-                    let cost = early_cost(&m);
-                    if inflow.over_limit(cost) {
-                        warn!("client sent too much input while its command waited for approval");
-                        gone.cancel();
-                        break Err((
-                            "bastion: too much input while the command waited for approval; not run"
-                                .to_string(),
-                            255,
-                        ));
-                    }
-                    inflow.add(cost);
-                    early.push(m);
-                }
-                Some(_) => {}
-            },
+            }
         }
     };
     drop(hold);
@@ -755,6 +780,25 @@ async fn hold_exec(
             126,
         )),
         other => other,
+    }
+}
+
+/// Ends a channel whose client sent more than its bound before the command ran (it ignores
+/// its window): its reader is let go first, so the connection is not held while the user is
+/// told.
+async fn too_much(rx: ChannelReadHalf, client: &Client, recording: &ChannelRecording) -> Outcome {
+    warn!("client sent too much input before its command ran");
+    drop(rx);
+    client
+        .fail(
+            "bastion: too much input before the command started; not run",
+            255,
+        )
+        .await;
+    let _ = recording.send(RecEvent::Exit("255".into())).await;
+    Outcome::NotRun {
+        status: 255,
+        reason: "input limit",
     }
 }
 
@@ -870,13 +914,24 @@ async fn open_channel(
         warn!(target = %access.target.name, "upstream failed: {e}");
         format!("bastion: target \"{}\": {e}", access.target.name)
     })?;
-    upstream.handle.channel_open_session().await.map_err(|e| {
-        warn!(target = %access.target.name, "upstream channel refused: {e}");
-        format!(
-            "bastion: target \"{}\" refused a session: {e}",
-            access.target.name
-        )
-    })
+    let wait = ctx.shared.config.server.connect_timeout.duration();
+    match tokio::time::timeout(wait, upstream.handle.channel_open_session()).await {
+        Ok(opened) => opened.map_err(|e| {
+            warn!(target = %access.target.name, "upstream channel refused: {e}");
+            format!(
+                "bastion: target \"{}\" refused a session: {e}",
+                access.target.name
+            )
+        }),
+        Err(_) => {
+            warn!(target = %access.target.name, "upstream channel not opened in time");
+            Err(format!(
+                "bastion: target \"{}\" did not open a session within {}",
+                access.target.name,
+                crate::human::duration(wait)
+            ))
+        }
+    }
 }
 
 /// Replays the client's requests on the upstream channel. Returns `None` after telling the
@@ -951,7 +1006,8 @@ pub async fn run_forward(
 ) {
     let span = tracing::info_span!("forward", session = %ctx.id,
         to = ctx.shared.maskers.client_text(&format!("{}:{}", fwd.host, fwd.port)));
-    async move {
+    let bound = ctx.clone();
+    let work = async move {
         let id = channel.id();
         let (rx, tx) = channel.split();
         let client = Client {
@@ -971,15 +1027,16 @@ pub async fn run_forward(
                 return;
             }
         };
-        let up = match upstream
-            .handle
-            .channel_open_direct_tcpip(
-                fwd.host.as_str(),
-                fwd.port,
-                fwd.originator.as_str(),
-                fwd.originator_port,
-            )
+        let opening = upstream.handle.channel_open_direct_tcpip(
+            fwd.host.as_str(),
+            fwd.port,
+            fwd.originator.as_str(),
+            fwd.originator_port,
+        );
+        let wait = ctx.shared.config.server.connect_timeout.duration();
+        let up = match tokio::time::timeout(wait, opening)
             .await
+            .unwrap_or(Err(russh::Error::ConnectionTimeout))
         {
             Ok(c) => c,
             Err(e) => {
@@ -1056,9 +1113,15 @@ pub async fn run_forward(
             .endings
             .record(Ending::Channel { channel: row, end })
             .await;
+    };
+    // A forward whose client is long gone ends, whatever it waits on (a destination that
+    // never answers, a target that stopped reading).
+    if until_gone_after(&bound, LONG_GONE, work.instrument(span))
+        .await
+        .is_none()
+    {
+        warn!("a port forward's client is gone and its task did not end: dropped");
     }
-    .instrument(span)
-    .await
 }
 
 /// Whether `name` matches an allowlist entry (`LC_*` matches a prefix).

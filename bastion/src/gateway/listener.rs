@@ -19,8 +19,13 @@ use super::{target, Shared};
 
 /// How long live sessions get to see the shutdown notice before they are cut.
 const SHUTDOWN_NOTICE: Duration = Duration::from_millis(500);
-/// How long shutdown waits for channels to finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for a connection to end once told to.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long shutdown waits for every channel to finish: a connection's end, then its
+/// channels' own bound for recording the command's end and sealing (see `bridge`).
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
+/// Longest a disconnect message may wait for a connection's event loop.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
 
 /// Serves clients on `listener` until `shutdown` is cancelled.
 pub async fn run(
@@ -80,11 +85,11 @@ pub async fn run(
     }
     info!("no longer accepting connections; waiting for live sessions");
     tasks.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+    if tokio::time::timeout(SHUTDOWN_WAIT, tasks.wait())
         .await
         .is_err()
     {
-        warn!("sessions still open after {SHUTDOWN_GRACE:?}; exiting anyway");
+        warn!("sessions still open after {SHUTDOWN_WAIT:?}; exiting anyway");
     }
 }
 
@@ -128,9 +133,8 @@ async fn serve_connection(
             if !authenticated.load(Ordering::SeqCst) {
                 let reason = clock.reason();
                 warn!(%peer, "{reason}; disconnecting");
-                let _ = handle
-                    .disconnect(Disconnect::ByApplication, reason, "en".into())
-                    .await;
+                let bye = handle.disconnect(Disconnect::ByApplication, reason, "en".into());
+                let _ = tokio::time::timeout(DISCONNECT_WAIT, bye).await;
             }
         }
         _ = shutdown.cancelled() => {}
@@ -144,9 +148,12 @@ async fn serve_connection(
         _ = shutdown.cancelled() => {
             // The channel pumps show the notice; give it a moment to reach the users.
             tokio::time::sleep(SHUTDOWN_NOTICE).await;
-            let _ = handle
-                .disconnect(Disconnect::ByApplication, "bastion shutting down".into(), "en".into())
-                .await;
+            let bye = handle.disconnect(
+                Disconnect::ByApplication,
+                "bastion shutting down".into(),
+                "en".into(),
+            );
+            let _ = tokio::time::timeout(DISCONNECT_WAIT, bye).await;
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, running).await;
         }
     }

@@ -32,6 +32,7 @@ pub mod admission;
 pub mod bridge;
 pub mod connection;
 pub mod device_login;
+mod early;
 pub mod early_refusals;
 mod held;
 pub mod inflow;

@@ -83,6 +83,9 @@ impl Relayed {
     }
 }
 
+/// Longest signal name relayed.
+const MAX_SIGNAL_NAME: usize = 32;
+
 /// Longest the target's EOF waits for its exit status before it is relayed anyway.
 const EOF_HOLD: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -178,6 +181,7 @@ impl Pumps {
         inflow: &ChannelInflow,
     ) {
         let mut early = early.into_iter();
+        let mut over_limit = false;
         loop {
             inflow.room(&self.done).await;
             if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
@@ -186,7 +190,7 @@ impl Pumps {
             let msg = match early.next() {
                 Some(m) => {
                     // Counted while it waited; from here on it is counted where it waits next.
-                    inflow.sub(super::bridge::early_cost(&m));
+                    inflow.sub(super::early::cost(&m));
                     Some(m)
                 }
                 None => tokio::select! {
@@ -210,16 +214,7 @@ impl Pumps {
                     }
                     if up.over_limit(data.len()) {
                         warn!("the target is not reading its input while the client keeps sending: channel ended");
-                        self.client_left.store(true, Ordering::Relaxed);
-                        self.client
-                            .fail(
-                                &format!(
-                                    "bastion: the target is not reading what you send ({} waiting); the channel is closed",
-                                    crate::human::bytes(super::inflow::LIMIT as u64)
-                                ),
-                                255,
-                            )
-                            .await;
+                        over_limit = true;
                         break;
                     }
                     // Boxed: line holds are rare, and idle sessions should not carry their state.
@@ -251,6 +246,17 @@ impl Pumps {
                     }
                     up.window_change(col_width, row_height, pix_width, pix_height)
                 }
+                // A signal name is a few letters; a long one is only a way to fill logs and
+                // recordings.
+                Some(ChannelMsg::Signal {
+                    signal: russh::Sig::Custom(name),
+                }) if name.len() > MAX_SIGNAL_NAME => {
+                    warn!(
+                        length = name.len(),
+                        "signal request with an overlong name ignored"
+                    );
+                    Ok(())
+                }
                 Some(ChannelMsg::Signal { signal }) => {
                     // A client may name any signal; its name is stored masked like its text.
                     let name = self.ctx.shared.maskers.client_text(&sig_name(&signal));
@@ -280,6 +286,21 @@ impl Pumps {
             if sent.is_err() {
                 break;
             }
+        }
+        if over_limit {
+            // The reader goes first: while the user is told, the connection must not wait on
+            // it.
+            drop(rx);
+            self.client_left.store(true, Ordering::Relaxed);
+            self.client
+                .fail(
+                    &format!(
+                        "bastion: the target is not reading what you send ({} waiting); the channel is closed",
+                        crate::human::bytes(super::inflow::LIMIT as u64)
+                    ),
+                    255,
+                )
+                .await;
         }
         self.done.cancel();
     }

@@ -153,9 +153,9 @@ impl SessionCtx {
         self.notify(notice);
         // Time for the notice to reach the user before the connection goes.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let _ = handle
-            .disconnect(russh::Disconnect::ByApplication, reason.into(), "en".into())
-            .await;
+        let bye = handle.disconnect(russh::Disconnect::ByApplication, reason.into(), "en".into());
+        // A connection whose event loop is stuck must not keep its watchdog.
+        let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
     }
 }
 

@@ -92,7 +92,7 @@ impl Pumps {
                 Box::pin(self.hold_stdin_line(rx, inflow, lines, rule, &line.shown, &mut eof))
                     .await?;
             }
-            up.data(line.bytes)?;
+            up.line(line.bytes)?;
         }
         if eof {
             up.eof()?;
@@ -140,6 +140,11 @@ impl Pumps {
             tokio::select! {
                 d = &mut wait => break d,
                 m = next, if reading => match m {
+                    Some(ChannelMsg::Data { data }) if inflow.over_limit(data.len()) => {
+                        warn!("client sent too much input while a stdin line waited for approval");
+                        gone.cancel();
+                        return Err(());
+                    }
                     Some(ChannelMsg::Data { data }) => {
                         self.relayed.input.fetch_add(data.len() as u64, Ordering::Relaxed);
                         if self.rec.as_ref().is_some_and(|r| r.records_input) {

@@ -12,8 +12,9 @@ use globset::GlobSet;
 
 use super::shell_syntax::{continuation, join, words, Continued};
 
-/// Longest line judged; a longer one cannot be read as a command and ends the channel.
-pub const MAX_LINE: usize = 64 * 1024;
+/// Longest line judged; a longer one cannot be read as a command and ends the channel. Within
+/// one SSH packet (OpenSSH's are 32 KiB), so a judged line reaches the program whole.
+pub const MAX_LINE: usize = 16 * 1024;
 /// Longest text kept of a command a shell has not finished reading.
 const MAX_PENDING: usize = 16 * 1024;
 

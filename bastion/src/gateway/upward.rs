@@ -11,6 +11,7 @@
 //! queue entry per message would cost far more memory than the bytes it holds.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -21,6 +22,8 @@ use tokio_util::task::AbortOnDropHandle;
 
 use super::inflow::ChannelInflow;
 
+/// Longest a judged line waits for the target's window to take all of it at once.
+const LINE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Writes shorter than this are joined with the queued write before them.
 const JOIN_BELOW: usize = 1024;
 /// A joined write grows to at most this.
@@ -28,11 +31,29 @@ const JOINED_MAX: usize = 32 << 10;
 
 enum Op {
     Data(Bytes),
+    /// A judged line for a program reading its commands from stdin: written whole or not at
+    /// all (see [`Upward::line`]).
+    Line(Bytes),
     /// Small writes joined together.
     Joined(BytesMut),
     Eof,
     WindowChange(u32, u32, u32, u32),
     Signal(Sig),
+}
+
+/// What a queued request (not data) counts against the channel's input bounds.
+const REQUEST_COST: usize = super::early::MESSAGE_COST;
+
+impl Op {
+    /// What the op counts against the channel's input bounds.
+    fn cost(&self) -> usize {
+        match self {
+            Op::Data(d) | Op::Line(d) => d.len(),
+            Op::Joined(d) => d.len(),
+            Op::Signal(Sig::Custom(name)) => REQUEST_COST + name.len(),
+            _ => REQUEST_COST,
+        }
+    }
 }
 
 /// The queue shared by the input pump and the writer.
@@ -41,6 +62,8 @@ struct Queue {
     ops: Mutex<VecDeque<Op>>,
     /// Told when an op is queued (or the queue is closing).
     ready: Notify,
+    /// EOF has been queued: the target gets it once.
+    eof: std::sync::atomic::AtomicBool,
 }
 
 /// The queue's sending side, used by the input pump. Dropping it stops the writer.
@@ -81,6 +104,17 @@ impl Upward {
         let Ok(mut ops) = self.queue.ops.lock() else {
             return Err(());
         };
+        // Only the latest of several window changes waiting matters; a second EOF is none.
+        if let (Op::WindowChange(..), Some(last @ Op::WindowChange(..))) = (&op, ops.back_mut()) {
+            *last = op;
+            return Ok(());
+        }
+        if matches!(op, Op::Eof) && self.queue.eof.swap(true, Ordering::Relaxed) {
+            return Ok(());
+        }
+        if !matches!(op, Op::Data(_)) {
+            self.inflow.add(op.cost());
+        }
         match (op, ops.back_mut()) {
             (Op::Data(d), Some(Op::Joined(last)))
                 if d.len() < JOIN_BELOW && last.len() + d.len() <= JOINED_MAX =>
@@ -101,6 +135,23 @@ impl Upward {
     pub fn data(&self, d: Bytes) -> Result<(), ()> {
         self.inflow.add(d.len());
         self.push(Op::Data(d))
+    }
+
+    /// Queues a judged line (at most one packet long): it is written only once the target's
+    /// window takes all of it, so that a channel ending part-way never leaves the program a
+    /// truncated line to run at its end of input.
+    pub fn line(&self, d: Bytes) -> Result<(), ()> {
+        self.inflow.add(d.len());
+        if self.done.is_cancelled() {
+            return Err(());
+        }
+        let Ok(mut ops) = self.queue.ops.lock() else {
+            return Err(());
+        };
+        ops.push_back(Op::Line(d));
+        drop(ops);
+        self.queue.ready.notify_one();
+        Ok(())
     }
 
     /// Queues EOF.
@@ -134,13 +185,29 @@ async fn write_loop(
                 _ = done.cancelled() => return,
             }
         };
+        let cost = op.cost();
         let write = async {
             match op {
                 Op::Data(d) => send(&up, d, &inflow).await,
+                Op::Line(d) => {
+                    // Nothing is sent until all of it fits: cancelled while waiting, the
+                    // target got none of it. (A target whose packets are smaller than the line
+                    // gets it in pieces after a while, rather than never.)
+                    let patience = tokio::time::Instant::now() + LINE_PATIENCE;
+                    while up.writable_packet_size().await < d.len()
+                        && tokio::time::Instant::now() < patience
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    }
+                    send(&up, d, &inflow).await
+                }
                 Op::Joined(d) => send(&up, d.freeze(), &inflow).await,
-                Op::Eof => up.eof().await,
-                Op::WindowChange(c, r, pw, ph) => up.window_change(c, r, pw, ph).await,
-                Op::Signal(s) => up.signal(s).await,
+                Op::Eof => up.eof().await.map(|()| inflow.sub(cost)),
+                Op::WindowChange(c, r, pw, ph) => up
+                    .window_change(c, r, pw, ph)
+                    .await
+                    .map(|()| inflow.sub(cost)),
+                Op::Signal(s) => up.signal(s).await.map(|()| inflow.sub(cost)),
             }
         };
         // Every write waits on the target's connection: never longer than the channel.
