@@ -87,7 +87,7 @@ fn load(path: &std::path::Path, key: &str) -> Result<PrivateKey> {
 /// Messages russh queues per channel for its reader (each at most a packet, 32 KiB). Towards
 /// the client the pumps always read; from a target the queue is what waits while the client is
 /// slow, so it bounds a channel's memory (russh's default, 100, is 3 MiB).
-pub const CHANNEL_QUEUE: usize = 16;
+pub const CHANNEL_QUEUE: usize = 8;
 
 fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
     let s = &config.server;

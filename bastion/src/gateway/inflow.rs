@@ -6,15 +6,15 @@
 //! client has gone. So input readers never stop for long, and the bound comes from the window,
 //! through russh's one hook for it ([`russh::server::Handler::adjust_window`]).
 //!
-//! While more than [`THROTTLE_AT`] of a connection's input waits for its targets, the
-//! connection is *throttled*: each window adjustment grants [`TRICKLE`] bytes instead of
-//! [`CHANNEL_WINDOW`], and its channels' readers take one message per [`SLOW_TAKE_EVERY`] (or
-//! as soon as the input has drained below the mark), so the event loop keeps turning a few
-//! times a second. A client that honours the window then adds what it still held when the
-//! window closed, then a few bytes a second. The trickle is also what reopens the window: the
-//! first adjustment after the input has drained grants the full window again. A channel whose
-//! input passes [`LIMIT`] (a client ignoring the window, or hours of sending to a target that
-//! reads nothing) is ended.
+//! A connection has a budget ([`BUDGET`]) of input that may wait for its targets: each window
+//! adjustment grants what is left of it (at most [`CHANNEL_WINDOW`], at least [`TRICKLE`]
+//! bytes), so windows shrink as input piles up and grow back as it drains, and a client that
+//! honours the window cannot have much more than the budget waiting. At the budget the
+//! connection is *throttled*: its channels' readers take one message per [`SLOW_TAKE_EVERY`]
+//! (or as soon as the input has drained below it), so the event loop keeps turning a few times
+//! a second. The trickle is also what reopens the window: the first adjustment after the input
+//! has drained grants room again. A channel whose input passes [`LIMIT`] (a client ignoring
+//! the window, or hours of trickle to a target that reads nothing) is ended.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,8 +26,9 @@ use tokio_util::sync::CancellationToken;
 /// The SSH window each client channel starts with and is granted back (OpenSSH's default).
 pub const CHANNEL_WINDOW: u32 = 2 << 20;
 
-/// Input waiting for the targets of one connection past which it is throttled.
-pub const THROTTLE_AT: usize = 512 << 10;
+/// Input that may wait for the targets of one connection: windows shrink as it fills; past it
+/// the connection is throttled.
+pub const BUDGET: usize = 1536 << 10;
 
 /// The window granted while throttled: the least russh can grant and still ask again (a
 /// target of 1 would never reopen).
@@ -39,7 +40,7 @@ pub const SLOW_TAKE_EVERY: Duration = Duration::from_millis(100);
 /// Input waiting for one channel's target past which the channel is ended: the mark, the
 /// window the client may still have held when it closed, and a margin the trickle takes hours
 /// to fill.
-pub const LIMIT: usize = THROTTLE_AT + CHANNEL_WINDOW as usize + (1 << 20);
+pub const LIMIT: usize = BUDGET + CHANNEL_WINDOW as usize + (1 << 20);
 
 /// One connection's input waiting for its targets.
 #[derive(Debug, Default)]
@@ -50,17 +51,17 @@ pub struct Inflow {
 }
 
 impl Inflow {
-    /// The window to grant next (called by russh at each window adjustment).
+    /// The window to grant next (called by russh at each window adjustment): what is left of
+    /// the budget.
     pub fn window(&self) -> u32 {
-        if self.throttled() {
-            TRICKLE
-        } else {
-            CHANNEL_WINDOW
-        }
+        let left = BUDGET.saturating_sub(self.queued.load(Ordering::Relaxed));
+        u32::try_from(left)
+            .unwrap_or(CHANNEL_WINDOW)
+            .clamp(TRICKLE, CHANNEL_WINDOW)
     }
 
     fn throttled(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) >= THROTTLE_AT
+        self.queued.load(Ordering::Relaxed) >= BUDGET
     }
 
     /// A counter for one channel's input.
@@ -153,22 +154,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_window_closes_to_a_trickle_while_a_connection_has_much_waiting() {
+    fn the_window_shrinks_as_input_waits_and_closes_to_a_trickle_at_the_budget() {
         let conn = Arc::new(Inflow::default());
         let (a, b) = (conn.channel(), conn.channel());
         assert_eq!(conn.window(), CHANNEL_WINDOW);
-        a.add(THROTTLE_AT / 2);
-        b.add(THROTTLE_AT / 2 - 1);
-        assert_eq!(conn.window(), CHANNEL_WINDOW);
+        a.add(BUDGET / 2);
+        assert_eq!(conn.window(), u32::try_from(BUDGET / 2).unwrap());
+        b.add(BUDGET / 2 - 1);
+        assert_eq!(conn.window(), TRICKLE);
         b.add(1);
         assert_eq!(conn.window(), TRICKLE);
-        a.sub(1);
-        assert_eq!(conn.window(), CHANNEL_WINDOW);
+        a.sub(1 << 20);
+        assert_eq!(conn.window(), 1 << 20);
         // A channel that ends takes its share with it.
         drop(b);
-        assert_eq!(conn.queued.load(Ordering::Relaxed), THROTTLE_AT / 2 - 1);
+        assert_eq!(conn.queued.load(Ordering::Relaxed), BUDGET / 2 - (1 << 20));
         a.sub(usize::MAX);
         assert_eq!((a.queued(), conn.queued.load(Ordering::Relaxed)), (0, 0));
+        assert_eq!(conn.window(), CHANNEL_WINDOW);
     }
 
     #[test]
@@ -191,7 +194,7 @@ mod tests {
         a.room_within(long, &done).await;
         assert!(t.elapsed() < Duration::from_secs(5));
         // Throttled and nothing drains: one tick.
-        a.add(THROTTLE_AT);
+        a.add(BUDGET);
         let t = Instant::now();
         b.room_within(Duration::from_millis(50), &done).await;
         assert!(t.elapsed() >= Duration::from_millis(50));

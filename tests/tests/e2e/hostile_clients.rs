@@ -142,7 +142,7 @@ fn channels_a_client_half_closes_and_abandons_all_end() {
 
 /// Memory the bastion may take per flooding connection above its idle size (documented in
 /// docs/threat-model.md, Availability).
-const FLOOD_BOUND_KIB: u64 = 4 << 10;
+const FLOOD_BOUND_KIB: u64 = 5 << 10;
 
 #[test]
 fn an_input_flood_stays_within_its_bound_and_others_are_served() {
