@@ -20,11 +20,24 @@ pub struct Mark {
     prompt: String,
 }
 
+impl Mark {
+    /// The text before the typing (the prompt).
+    pub fn prompt(&self) -> &str {
+        &self.prompt
+    }
+}
+
 /// What the screen says a line holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    /// The text typed after the prompt.
-    Line(String),
+    /// The text typed after the prompt, and the whole line it is on (prompt and anything the
+    /// shell put before the typing included), both to be judged.
+    Line {
+        /// After the prompt.
+        typed: String,
+        /// From the start of the line.
+        whole: String,
+    },
     /// The prompt is no longer on the screen as it was (redrawn differently, or a program other
     /// than a shell): the line as it stands, perhaps with a prompt in front, and readings of it
     /// without what looks like a prompt.
@@ -42,7 +55,7 @@ impl Seen {
     /// The text a reviewer is shown.
     pub fn shown(&self) -> &str {
         match self {
-            Seen::Line(l) | Seen::Guess { line: l, .. } => l,
+            Seen::Line { typed: l, .. } | Seen::Guess { line: l, .. } => l,
             Seen::Hidden => "",
         }
     }
@@ -105,11 +118,14 @@ impl LineTracker {
 
     /// The line typed since `mark`, as the screen shows it now.
     pub fn command(&mut self, mark: &Mark) -> Seen {
-        let (here, whole) = match self.find(mark) {
+        // Whether the top row continues a line that scrolled off: a prompt found there is in
+        // the middle of a longer line, not at its start.
+        let top = !self.alternate_screen() && self.top_continues();
+        let (here, whole) = match self.find(mark, top) {
             Ok(seen) => return seen,
             Err(at) => at,
         };
-        if here == 0 && !self.alternate_screen() && self.top_continues() {
+        if here == 0 && top {
             return Seen::Hidden;
         }
         let line = clean(&whole);
@@ -118,8 +134,8 @@ impl LineTracker {
     }
 
     /// The line after the prompt, found on the screen; else the first row of the cursor's line
-    /// and the text from there on.
-    fn find(&self, mark: &Mark) -> Result<Seen, (u16, String)> {
+    /// and the text from there on. `top`: the top row continues a line above the screen.
+    fn find(&self, mark: &Mark, top: bool) -> Result<Seen, (u16, String)> {
         let screen = self.parser.screen();
         let (row, _) = screen.cursor_position();
         let cols = screen.size().1.get();
@@ -133,8 +149,14 @@ impl LineTracker {
         if !mark.prompt.is_empty() {
             let mut start = here;
             loop {
-                if let Some(typed) = from(start).strip_prefix(&mark.prompt) {
-                    return Ok(Seen::Line(clean(typed)));
+                let whole = from(start);
+                if !(start == 0 && top) {
+                    if let Some(typed) = whole.strip_prefix(&mark.prompt) {
+                        return Ok(Seen::Line {
+                            typed: clean(typed),
+                            whole: clean(&whole),
+                        });
+                    }
                 }
                 if start == 0 {
                     break;
@@ -142,8 +164,14 @@ impl LineTracker {
                 start = self.line_start(start - 1);
             }
         }
-        if let Some(found) = search_line(&screen.contents_between(here, 0, row, cols)) {
-            return Ok(Seen::Line(clean(found)));
+        if !(here == 0 && top) {
+            let whole = from(here);
+            if let Some(found) = search_line(&screen.contents_between(here, 0, row, cols)) {
+                return Ok(Seen::Line {
+                    typed: clean(found),
+                    whole: clean(&whole),
+                });
+            }
         }
         Err((here, from(here)))
     }
@@ -200,7 +228,7 @@ fn search_line(line: &str) -> Option<&str> {
 }
 
 /// `line` without each prefix that ends like a prompt, within [`PROMPT_REACH`] bytes.
-fn readings(line: &str) -> Vec<String> {
+pub fn readings(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (i, pair) in line.as_bytes().windows(2).enumerate().take(PROMPT_REACH) {
         if matches!(pair, [b'$' | b'#' | b'>' | b'%' | b':', b' ']) {
@@ -219,6 +247,14 @@ fn readings(line: &str) -> Vec<String> {
 mod tests {
     use super::{LineTracker, Seen};
 
+    /// The typed part of what the screen shows, or a description of anything else.
+    fn typed_part(seen: Seen) -> String {
+        match seen {
+            Seen::Line { typed, .. } => typed,
+            other => format!("{other:?}"),
+        }
+    }
+
     fn typed(t: &mut LineTracker, prompt: &str, keys: &str) -> super::Mark {
         t.output(prompt.as_bytes());
         let mark = t.mark();
@@ -233,17 +269,17 @@ mod tests {
         let mark = typed(&mut t, "deploy@vm:~$ ", "drip\x08 \x08\x08 \x08op tab");
         // The shell redraws after a completion.
         t.output(b"le users");
-        assert_eq!(t.command(&mark), Seen::Line("drop table users".into()));
+        assert_eq!(typed_part(t.command(&mark)), "drop table users");
     }
 
     #[test]
     fn a_wrapped_line_is_read_whole_wherever_the_cursor_is() {
         let mut t = LineTracker::new(10, 5);
         let mark = typed(&mut t, "$ ", "echo 0123456789abcdef");
-        assert_eq!(t.command(&mark), Seen::Line("echo 0123456789abcdef".into()));
+        assert_eq!(typed_part(t.command(&mark)), "echo 0123456789abcdef");
         // Ctrl-A: the cursor goes back to the first row; the line is still all of it.
         t.output(b"\x1b[2A\x1b[3G");
-        assert_eq!(t.command(&mark), Seen::Line("echo 0123456789abcdef".into()));
+        assert_eq!(typed_part(t.command(&mark)), "echo 0123456789abcdef");
     }
 
     #[test]
@@ -252,14 +288,14 @@ mod tests {
         t.output(b"a\r\nb\r\nc\r\n");
         let mark = typed(&mut t, "srv$ ", "rm -rf /tmp/v and more and more");
         assert_eq!(
-            t.command(&mark),
-            Seen::Line("rm -rf /tmp/v and more and more".into())
+            typed_part(t.command(&mark)),
+            "rm -rf /tmp/v and more and more"
         );
         // Ctrl-L: the screen is cleared and the prompt and line drawn again at the top.
         t.output(b"\x1b[H\x1b[2Jsrv$ rm -rf /tmp/v and more and more");
         assert_eq!(
-            t.command(&mark),
-            Seen::Line("rm -rf /tmp/v and more and more".into())
+            typed_part(t.command(&mark)),
+            "rm -rf /tmp/v and more and more"
         );
     }
 
@@ -267,7 +303,7 @@ mod tests {
     fn a_multi_line_paste_is_read_to_its_end() {
         let mut t = LineTracker::new(40, 10);
         let mark = typed(&mut t, "$ ", "echo one\r\necho two");
-        assert_eq!(t.command(&mark), Seen::Line("echo one\necho two".into()));
+        assert_eq!(typed_part(t.command(&mark)), "echo one\necho two");
     }
 
     #[test]
@@ -275,7 +311,7 @@ mod tests {
         let mut t = LineTracker::new(60, 10);
         let mark = typed(&mut t, "$ ", "");
         t.output(b"\r\x1b[K(reverse-i-search)`dr': echo drop-42");
-        assert_eq!(t.command(&mark), Seen::Line("echo drop-42".into()));
+        assert_eq!(typed_part(t.command(&mark)), "echo drop-42");
     }
 
     #[test]
@@ -318,7 +354,7 @@ mod tests {
         // 65535×65535 cells would be 137 GB; the cap keeps it to 1000×500.
         let mut t = LineTracker::new(u32::MAX, 65_535);
         let mark = typed(&mut t, "$ ", "ls");
-        assert_eq!(t.command(&mark), Seen::Line("ls".into()));
+        assert_eq!(typed_part(t.command(&mark)), "ls");
         t.resize(65_535, 65_535);
         let (rows, cols) = t.parser.screen().size();
         assert_eq!((rows.get(), cols.get()), (500, 1000));

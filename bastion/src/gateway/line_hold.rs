@@ -17,7 +17,7 @@ use tracing::info;
 
 use super::held::{not_asked, refusal, Asking};
 use super::line::{LineTracker, Mark, Seen};
-use super::line_keys::{line_end, plain, recalls};
+use super::line_keys::{line_end, model, recalls};
 use super::pumps::Pumps;
 use super::recording::{self, RecEvent};
 use super::shell_syntax::{continuation, join, Continued};
@@ -40,8 +40,10 @@ const FIRST_PROMPT: Duration = Duration::from_secs(2);
 const NEXT_PROMPT: Duration = Duration::from_millis(300);
 /// Largest amount of typing kept while a line is held.
 const MAX_HELD_INPUT: usize = 64 * 1024;
-/// Longest plain typing kept as a reading of the line (see [`Line::typed`]).
-const MAX_TYPED: usize = 64 * 1024;
+/// Longest typing kept to rebuild the line from its keys (see [`Line::keys`]).
+const MAX_KEYS: usize = 64 * 1024;
+/// Earlier lines kept to judge with a line typed at a different prompt (a continuation).
+const RECENT_LINES: usize = 3;
 /// Longest text kept of a command the shell has not finished reading.
 const MAX_PENDING: usize = 64 * 1024;
 /// What the user is told happens to a line that is not approved.
@@ -80,11 +82,15 @@ struct EchoClock {
 struct Line {
     /// Where its typing began; `None` until the first key of a line.
     mark: Option<Mark>,
-    /// What was typed since the mark, while it is plain text (no editing key, no recall): then
-    /// it is what the line holds even if the shell does not echo it.
-    typed: Option<Vec<u8>>,
+    /// The keys typed since the mark (`None` past [`MAX_KEYS`]): the line rebuilt from them
+    /// ([`model`]) is what it holds even if the screen shows something else.
+    keys: Option<Vec<u8>>,
     /// Earlier lines of a command the shell has not finished reading, and how the next joins.
     pending: Option<(String, Continued)>,
+    /// The last lines run, with their prompts: a line typed at another prompt than the one
+    /// before it (a program's continuation prompt, `->` in mysql, `-#` in psql) is judged
+    /// with them too.
+    recent: std::collections::VecDeque<(String, String)>,
     /// A line has been typed in this session (the first prompt has been waited for).
     begun: bool,
 }
@@ -161,15 +167,23 @@ impl ShellHold {
             }
         }
         if let Ok(mut l) = self.line.lock() {
-            let still_plain = plain(keys);
-            let keep = l
-                .typed
+            let fits = l
+                .keys
                 .as_ref()
-                .is_some_and(|t| t.len() + keys.len() <= MAX_TYPED);
-            match (&mut l.typed, still_plain && keep) {
-                (Some(t), true) => t.extend_from_slice(keys),
-                (t, _) => *t = None,
+                .is_some_and(|k| k.len() + keys.len() <= MAX_KEYS);
+            match (&mut l.keys, fits) {
+                (Some(k), true) => k.extend_from_slice(keys),
+                (k, _) => *k = None,
             }
+        }
+    }
+
+    /// The terminal was resized: the shell redraws the line, and until it has, the screen
+    /// (emulated at the new size) cannot be trusted.
+    pub(super) fn resized(&self) {
+        if let Ok(mut c) = self.echo.lock() {
+            c.input = Instant::now();
+            c.recall = Some(c.input);
         }
     }
 
@@ -183,7 +197,7 @@ impl ShellHold {
         let mark = self.tracker.lock().map(|t| t.mark()).unwrap_or_default();
         if let Ok(mut l) = self.line.lock() {
             l.mark = Some(mark);
-            l.typed = Some(Vec::new());
+            l.keys = Some(Vec::new());
             l.begun = true;
         }
         if let Ok(mut c) = self.echo.lock() {
@@ -195,8 +209,14 @@ impl ShellHold {
     /// next key, after the shell's prompt.
     fn end(&self, whole: Option<&str>) {
         if let Ok(mut l) = self.line.lock() {
-            l.mark = None;
-            l.typed = None;
+            if let (Some(w), Some(mark)) = (whole, l.mark.take()) {
+                l.recent
+                    .push_back((mark.prompt().to_string(), tail(w, MAX_PENDING).to_string()));
+                if l.recent.len() > RECENT_LINES {
+                    l.recent.pop_front();
+                }
+            }
+            l.keys = None;
             l.pending = whole.and_then(|w| match continuation(w) {
                 Continued::No => None,
                 // A runaway block (the lexer misled, or a huge here-document) keeps its end.
@@ -240,7 +260,14 @@ impl ShellHold {
                 return false;
             };
             let echoed = c.output >= c.input;
-            let unseen = c.recall.is_some_and(|r| c.output < r)
+            // Keys whose effect the keys alone do not tell (a recall, a completion, editing
+            // keys the line cannot be rebuilt from) must show on the screen.
+            let unmodelled = self
+                .line
+                .lock()
+                .map(|l| l.keys.as_deref().and_then(model).is_none())
+                .unwrap_or(true);
+            let unseen = (c.recall.is_some_and(|r| c.output < r) || (unmodelled && !echoed))
                 && !self.tracker.lock().is_ok_and(|t| t.alternate_screen());
             let now = Instant::now();
             let wait = if echoed {
@@ -260,21 +287,29 @@ impl ShellHold {
     }
 
     /// The line as it will run, to show, and every reading of it to judge: as the screen shows
-    /// it after the prompt (or, with the prompt gone, with and without what looks like one),
-    /// as typed (plain typing, even unechoed), and joined with the unfinished command before
-    /// it. `None` when the line cannot be read whole.
+    /// it after the prompt and whole (and without whatever looks like a prompt), as rebuilt
+    /// from the keys typed (even unechoed), joined with the unfinished command before it (both
+    /// ways a shell may join them), with the lines before it when it was typed at another
+    /// prompt, and without NUL bytes (which shells drop). `None` when the line cannot be read
+    /// whole.
     fn readings(&self) -> Option<(String, Vec<String>)> {
-        let (mark, typed, pending) = match self.line.lock() {
-            Ok(l) => (l.mark.clone()?, l.typed.clone(), l.pending.clone()),
+        let (mark, keys, pending, recent) = match self.line.lock() {
+            Ok(l) => (
+                l.mark.clone()?,
+                l.keys.clone(),
+                l.pending.clone(),
+                l.recent.clone(),
+            ),
             Err(_) => return None,
         };
         let seen = self.tracker.lock().ok()?.command(&mark);
-        let typed = typed
-            .filter(|t| !t.is_empty())
-            .map(|t| String::from_utf8_lossy(&t).trim().to_string());
         let mut all = match &seen {
             Seen::Hidden => return None,
-            Seen::Line(l) => vec![l.clone()],
+            Seen::Line { typed, whole } => {
+                let mut v = vec![typed.clone(), whole.clone()];
+                v.extend(super::line::readings(whole));
+                v
+            }
             Seen::Guess { line, readings } => {
                 let mut v = vec![line.clone()];
                 v.extend(readings.iter().cloned());
@@ -282,17 +317,43 @@ impl ShellHold {
             }
         };
         let mut shown = seen.shown().to_string();
-        if let Some(t) = typed {
+        if let Some(m) = keys.as_deref().and_then(model) {
+            let m = m.trim().to_string();
             if shown.is_empty() {
-                shown = t.clone();
+                shown = m.clone();
             }
-            all.push(t);
+            all.push(m);
         }
         if let Some((before, how)) = pending {
             shown = join(&before, how, &shown);
-            let joined: Vec<String> = all.iter().map(|r| join(&before, how, r)).collect();
+            let joined: Vec<String> = all
+                .iter()
+                .flat_map(|r| {
+                    [
+                        join(&before, Continued::Joined, r),
+                        join(&before, Continued::NewLine, r),
+                    ]
+                })
+                .collect();
             all.extend(joined);
         }
+        if recent
+            .back()
+            .is_some_and(|(prompt, _)| prompt != mark.prompt())
+        {
+            let before: Vec<&str> = recent.iter().map(|(_, l)| l.as_str()).collect();
+            let earlier = before.join("\n");
+            let joined: Vec<String> = all.iter().map(|r| format!("{earlier}\n{r}")).collect();
+            all.extend(joined);
+        }
+        let without_nul: Vec<String> = all
+            .iter()
+            .filter(|r| r.contains('\0'))
+            .map(|r| r.replace('\0', ""))
+            .collect();
+        all.extend(without_nul);
+        all.sort();
+        all.dedup();
         Some((shown, all))
     }
 }
@@ -505,6 +566,7 @@ impl Pumps {
                         if let Ok(mut t) = hold.tracker.lock() {
                             t.resize(col_width, row_height);
                         }
+                        hold.resized();
                         let _ = up.window_change(col_width, row_height, pix_width, pix_height);
                     }
                     Some(ChannelMsg::Close) | None => {

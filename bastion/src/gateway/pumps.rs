@@ -243,6 +243,7 @@ impl Pumps {
                         if let Ok(mut t) = h.tracker.lock() {
                             t.resize(col_width, row_height);
                         }
+                        h.resized();
                     }
                     up.window_change(col_width, row_height, pix_width, pix_height)
                 }
