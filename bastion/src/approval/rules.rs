@@ -93,10 +93,15 @@ impl Rules {
                 // Leading blanks do not change what a shell runs, so a rule anchored at the
                 // start sees the command without them, as it sees a typed line.
                 Some(cmd) => {
+                    // Each line of a command of several runs as one typed at a prompt
+                    // would: judged alike.
                     r.whole_session
-                        || re
-                            .as_ref()
-                            .is_some_and(|re| re.is_match(cmd) || re.is_match(cmd.trim_start()))
+                        || re.as_ref().is_some_and(|re| {
+                            re.is_match(cmd)
+                                || std::iter::once(cmd)
+                                    .chain(cmd.lines())
+                                    .any(|l| re.is_match(l.trim_start()))
+                        })
                 }
             })
             .map(|(r, _)| r)

@@ -667,6 +667,7 @@ impl Relay<'_> {
                     Start::Shell => Some(super::stdin_lines::Interpreter {
                         program: "shell".into(),
                         shell: true,
+                        sql: false,
                     }),
                     Start::Exec(c) => ctx
                         .shared
@@ -958,12 +959,15 @@ async fn connect(
     let mut pending = VecDeque::new();
     let sent = async {
         if let Some(p) = pty {
+            // The size the line judge emulates (see `line`): the target's line editor must
+            // wrap where the emulation does.
+            let (cols, rows) = super::line::capped(p.cols, p.rows);
             channel
                 .request_pty(
                     true,
                     &p.term,
-                    p.cols,
-                    p.rows,
+                    cols,
+                    rows,
                     p.pix_width,
                     p.pix_height,
                     &p.modes,

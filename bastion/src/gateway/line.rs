@@ -67,6 +67,16 @@ fn size(cols: u32, rows: u32) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
     recorder::emulated_size(or(rows, 24), or(cols, 80))
 }
 
+/// A terminal size as the target gets it: at most what the line judge emulates (a larger one
+/// would wrap lines differently from the emulation); 0 (not announced) stays 0.
+pub fn capped(cols: u32, rows: u32) -> (u32, u32) {
+    let max = recorder::emulated_size(u32::MAX, u32::MAX);
+    (
+        cols.min(u32::from(max.1.get())),
+        rows.min(u32::from(max.0.get())),
+    )
+}
+
 /// How far into a line a prompt may end, for [`Seen::Guess`] readings.
 const PROMPT_REACH: usize = 64;
 

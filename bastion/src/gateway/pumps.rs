@@ -245,7 +245,8 @@ impl Pumps {
                         }
                         h.resized();
                     }
-                    up.window_change(col_width, row_height, pix_width, pix_height)
+                    let (cols, rows) = super::line::capped(col_width, row_height);
+                    up.window_change(cols, rows, pix_width, pix_height)
                 }
                 // A signal name is a few letters; a long one is only a way to fill logs and
                 // recordings.

@@ -286,14 +286,22 @@ impl Scan {
     }
 }
 
-/// The words of a simple command as a shell splits them, quotes removed (no expansion): enough
-/// to tell which program a command line runs and with which options.
-pub fn words(command: &str) -> Vec<String> {
+/// Every simple command of a command line, its words as a shell splits them (quotes removed,
+/// no expansion: enough to tell which programs a line runs and with which options): split at `;`, `&`, `|`, `&&`, `||`,
+/// newlines and parentheses (so `$( … )` and `( … )` count as commands of their own).
+pub fn simple_commands(command: &str) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
     let mut quote = Quote::None;
     let mut chars = command.chars();
+    let end_word = |word: &mut String, in_word: &mut bool, words: &mut Vec<String>| {
+        if *in_word {
+            words.push(std::mem::take(word));
+            *in_word = false;
+        }
+    };
     while let Some(c) = chars.next() {
         match (quote, c) {
             (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
@@ -318,24 +326,28 @@ pub fn words(command: &str) -> Vec<String> {
                 }
                 in_word = true;
             }
-            (_, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
+            (_, c) if c == '\n' || matches!(c, ';' | '&' | '|' | '(' | ')' | '`') => {
+                end_word(&mut word, &mut in_word, &mut words);
+                if !words.is_empty() {
+                    commands.push(std::mem::take(&mut words));
                 }
             }
-            // Separators end the simple command.
-            (_, ';' | '&' | '|' | '<' | '>' | '(' | ')') => break,
+            (_, c) if c.is_whitespace() => end_word(&mut word, &mut in_word, &mut words),
+            // Redirections: the word after them is a file, not an argument.
+            (_, '<' | '>') => {
+                end_word(&mut word, &mut in_word, &mut words);
+            }
             (_, c) => {
                 word.push(c);
                 in_word = true;
             }
         }
     }
-    if in_word {
-        words.push(word);
+    end_word(&mut word, &mut in_word, &mut words);
+    if !words.is_empty() {
+        commands.push(words);
     }
-    words
+    commands
 }
 
 /// `before` and the line after it as the shell reads them together.
@@ -416,16 +428,29 @@ mod tests {
 
     #[test]
     fn a_command_splits_into_words_as_a_shell_would() {
+        let words = |c: &str| {
+            super::simple_commands(c)
+                .into_iter()
+                .next()
+                .unwrap_or_default()
+        };
         assert_eq!(
-            super::words("sudo -u 'pg admin' psql  \"my db\""),
+            words("sudo -u 'pg admin' psql  \"my db\""),
             ["sudo", "-u", "pg admin", "psql", "my db"]
         );
+        assert_eq!(words("bash -c 'a; b' ; rm x"), ["bash", "-c", "a; b"]);
+        assert_eq!(words("b\\ash"), ["bash"]);
+        assert!(words("").is_empty());
         assert_eq!(
-            super::words("bash -c 'a; b' ; rm x"),
-            ["bash", "-c", "a; b"]
+            super::simple_commands("cd /tmp && bash; echo $(date) | tee x"),
+            [
+                vec!["cd", "/tmp"],
+                vec!["bash"],
+                vec!["echo", "$"],
+                vec!["date"],
+                vec!["tee", "x"]
+            ]
         );
-        assert_eq!(super::words("b\\ash"), ["bash"]);
-        assert!(super::words("").is_empty());
     }
 
     #[test]

@@ -398,3 +398,70 @@ fn commands_an_interpreter_reads_from_stdin_are_judged_line_by_line() {
     )));
     assert_eq!(stdout(&o).trim(), "1", "{}", stderr(&o));
 }
+
+#[test]
+fn alt_keys_and_preloaded_lines_do_not_step_around_the_judge() {
+    let w = world();
+    let t = w.bash(120);
+    // bash's M-1 M-#: uncomments the line and runs it.
+    let dir = w.victim("meta");
+    let seen = w.held_count();
+    t.type_text(&format!("#rm -rf {dir}"));
+    on_screen(&t, &format!("REMOTE$ #rm -rf {dir}"));
+    t.keys(&["M-1", "M-#"]);
+    let (id, _) = w.next_request(seen);
+    assert!(w.exists(&dir));
+    w.decide(id, "deny");
+    t.wait_for("the line was not run", WAIT);
+    t.keys(&["C-c"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(w.exists(&dir), "{dir} deleted");
+    // Ctrl-O runs a recalled line and puts the next one from history on the new line: what the
+    // shell put there is judged with what is typed after it.
+    let dir = w.victim("preload");
+    t.type_text("true");
+    t.keys(&["Enter"]);
+    t.type_text("rm");
+    t.keys(&["Enter"]);
+    t.wait_for("missing operand", WAIT);
+    t.keys(&["Up", "Up"]);
+    on_screen(&t, "REMOTE$ true");
+    t.keys(&["C-o"]);
+    on_screen(&t, "REMOTE$ rm");
+    let seen = w.held_count();
+    t.type_text(&format!(" -rf {dir}"));
+    on_screen(&t, &format!("REMOTE$ rm -rf {dir}"));
+    t.keys(&["Enter"]);
+    let (id, shown) = w.next_request(seen);
+    assert!(shown.contains(&format!("-rf {dir}")), "{shown}");
+    assert!(w.exists(&dir));
+    w.decide(id, "deny");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(w.exists(&dir), "{dir} deleted");
+}
+
+#[test]
+fn stdin_tricks_do_not_step_around_the_judge() {
+    let w = world();
+    let ssh = |args: &str| w.alice.ssh_line(args, "t1@127.0.0.1");
+    for (name, script) in [
+        // The interpreter after another command, and a NUL the shell drops.
+        (
+            "compound",
+            "printf 'rm -rf %s\\n' | {ssh} 'cd /tmp && bash'",
+        ),
+        ("nul", "printf 'r\\0m -rf %s\\n' | {ssh} bash"),
+        ("flags", "printf 'rm -rf %s\\n' | {ssh} bash -euo pipefail"),
+    ] {
+        let dir = w.victim(name);
+        let seen = w.held_count();
+        let cmd = script.replace("%s", &dir).replace("{ssh}", &ssh(""));
+        let child = spawn_sh(&cmd);
+        w.held_and_denied(seen, &format!("rm -rf {dir}"), &dir);
+        assert_eq!(
+            child.wait_with_output().unwrap().status.code(),
+            Some(126),
+            "{name}"
+        );
+    }
+}
