@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::audit::{now_ms, CertificateIssued};
+use crate::gateway::places::Full;
 use crate::gateway::Shared;
 
 /// Largest request body: a public key and a nonce fit many times over.
@@ -125,6 +126,8 @@ impl Api {
             .with_state(self.clone());
         let slots =
             crate::gateway::places::Places::new(MAX_CONNECTIONS_PER_SOURCE, MAX_CONNECTIONS);
+        // Refusals are logged at most once a second: under a flood they are every connection.
+        let quiet = crate::gateway::places::Quiet::default();
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -144,7 +147,16 @@ impl Api {
             let slot = match slots.take(source) {
                 Ok(slot) => slot,
                 Err(full) => {
-                    tracing::debug!(%peer, ?full, "api connection refused: too many open");
+                    if quiet.ready() {
+                        match full {
+                            Full::Key(n) => {
+                                warn!(%peer, "api connection refused: {n} connections open from one address")
+                            }
+                            Full::All(n) => {
+                                warn!(%peer, "api connection refused: {n} connections open")
+                            }
+                        }
+                    }
                     drop(stream);
                     continue;
                 }

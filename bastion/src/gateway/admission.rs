@@ -94,7 +94,7 @@ impl Admission {
             return Err(Refused::Rate);
         }
         let taken = self.places.taken();
-        if taken >= self.limits.drop_from && self.early_drop(taken) {
+        if taken < self.limits.total && taken >= self.limits.drop_from && self.early_drop(taken) {
             return Err(Refused::Early);
         }
         self.places.take(source).map_err(|full| match full {

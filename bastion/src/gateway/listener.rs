@@ -43,6 +43,7 @@ pub async fn run(
         rate_per_source: s.connection_rate_per_source,
     });
     let tasks = TaskTracker::new();
+    let quiet = super::places::Quiet::default();
     let mut backoff = Duration::from_millis(50);
     loop {
         let accepted = tokio::select! {
@@ -65,9 +66,23 @@ pub async fn run(
         let permit = match admission.admit(peer.ip()) {
             Ok(p) => p,
             Err(why) => {
-                // Under a flood this is every connection: counted, logged at debug only.
+                // Under a flood this is every connection: counted, logged once a second.
                 shared.metrics.connections_dropped(why);
-                tracing::debug!(%peer, reason = why.code(), "connection dropped before the key exchange");
+                if quiet.ready() {
+                    let what = match why {
+                        super::admission::Refused::Full => "too many unauthenticated connections",
+                        super::admission::Refused::Source => {
+                            "too many unauthenticated connections from one address"
+                        }
+                        super::admission::Refused::Rate => {
+                            "too many new connections from one address"
+                        }
+                        super::admission::Refused::Early => {
+                            "unauthenticated connections filling up (early drop)"
+                        }
+                    };
+                    warn!(%peer, reason = why.code(), "connection dropped: {what}");
+                }
                 continue;
             }
         };

@@ -72,6 +72,21 @@ impl<K: Hash + Eq> Places<K> {
     }
 }
 
+/// Lets a message through at most once a second (refusals under a flood).
+#[derive(Debug, Default)]
+pub struct Quiet(std::sync::atomic::AtomicU64);
+
+impl Quiet {
+    /// Whether a message may be logged now.
+    pub fn ready(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.0.swap(now, Ordering::Relaxed) != now
+    }
+}
+
 impl<K: Hash + Eq> Drop for Place<K> {
     fn drop(&mut self) {
         let mut taken = self.places.lock();

@@ -39,7 +39,10 @@ fn banner(port: u16) -> (TcpStream, String) {
 
 #[test]
 fn unauthenticated_connections_are_limited_and_timed_out() {
-    let w = world_with("", "max_unauthenticated = 2\nlogin_grace_time = \"3s\"");
+    let w = world_with(
+        "",
+        "max_unauthenticated = 2\nmax_unauthenticated_per_source = 2\nlogin_grace_time = \"3s\"",
+    );
     let (mut a, ba) = banner(w.bastion.port);
     let (_b, bb) = banner(w.bastion.port);
     assert!(
