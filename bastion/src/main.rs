@@ -17,6 +17,7 @@ mod gateway;
 mod human;
 mod masking;
 mod metrics;
+mod policy;
 mod review;
 mod settings;
 

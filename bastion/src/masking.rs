@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use anyhow::Result;
 use recorder::mask::{HipaaOptions, MaskError, Masker, Rule, RuleSet, Validator};
 
-use crate::gateway::target::{selects, Access};
+use crate::policy::{selects, Access};
 
 /// The maskers of a configuration.
 pub struct Maskers {
@@ -38,7 +38,7 @@ impl Maskers {
     /// variable name), masked by the rules that apply everywhere before it is logged or stored:
     /// it may hold anything, an identifier included.
     pub fn client_text(&self, text: &str) -> String {
-        crate::gateway::recording::mask_text(&self.everywhere, text)
+        mask_text(&self.everywhere, text)
     }
 
     /// Every rule on.
@@ -250,6 +250,11 @@ fn plain_words(cmd: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
+/// Masks a short text (a command line, a name a client chose) in one go.
+pub fn mask_text(masker: &Masker, text: &str) -> String {
+    String::from_utf8_lossy(&masker.mask(text.as_bytes())).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,8 +373,8 @@ targets = ["kind=lab"]
         .unwrap();
         let maskers = Maskers::new(&config.masking).unwrap();
         let ops = vec!["ops".to_string()];
-        let lab = crate::gateway::target::resolve(&config, &ops, "lab1", None).unwrap();
-        let web = crate::gateway::target::resolve(&config, &ops, "web1", None).unwrap();
+        let lab = crate::policy::resolve(&config, &ops, "lab1", None).unwrap();
+        let web = crate::policy::resolve(&config, &ops, "web1", None).unwrap();
         assert_eq!(maskers.for_access(&lab).mask(b"SPC-123456"), b"***-******");
         assert_eq!(maskers.for_access(&web).mask(b"SPC-123456"), b"SPC-123456");
         assert_eq!(

@@ -9,7 +9,8 @@ use russh::keys::PrivateKey;
 use russh::server::Config as ServerConfig;
 use russh::{MethodKind, MethodSet, SshId};
 
-use crate::gateway::{upstream, Shared};
+use crate::gateway::shared::Shared;
+use crate::gateway::upstream;
 
 /// Reads and checks the configuration at `path`, including what only the bastion can check
 /// (masking rules compile), each problem with its file and line.
@@ -55,7 +56,10 @@ impl Settings {
             upstream_config_host_ca: Arc::new(upstream::client_config(true)),
             endings: crate::audit::Endings::new(audit.clone()),
             audit,
-            recording_key: Arc::new(recording_key),
+            recordings: crate::gateway::recording::RecordingSink::new(
+                &config.recording,
+                Arc::new(recording_key),
+            ),
             maskers,
             approvals,
             notifier,
@@ -113,7 +117,7 @@ fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
         nodelay: true,
         // Input beyond the window is bounded by the input pumps (see gateway::inflow), which
         // always take what arrives: a short queue per channel is enough.
-        window_size: crate::gateway::inflow::CHANNEL_WINDOW,
+        window_size: crate::gateway::relay::inflow::CHANNEL_WINDOW,
         channel_buffer_size: CHANNEL_QUEUE,
         ..Default::default()
     }

@@ -37,7 +37,7 @@ use tracing::{info, warn};
 
 use crate::audit::{now_ms, CertificateIssued};
 use crate::gateway::places::Full;
-use crate::gateway::Shared;
+use crate::gateway::shared::Shared;
 
 /// Largest request body: a public key and a nonce fit many times over.
 pub const MAX_BODY: usize = 64 * 1024;

@@ -46,21 +46,31 @@ impl Decision {
     }
 }
 
-/// A request for `command` (already masked) on a channel of `ctx` going to `access`.
+/// Who asks: a channel of a session.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    /// The session's id.
+    pub session: &'a str,
+    /// The identity its certificate names.
+    pub identity: &'a str,
+    /// The SSH channel number.
+    pub channel: u32,
+}
+
+/// A request for `command` (already masked) from `requester` going to `access`.
 pub fn new_request(
-    ctx: &crate::gateway::session::SessionCtx,
-    channel: u32,
-    access: &crate::gateway::target::Access,
+    requester: Requester<'_>,
+    access: &crate::policy::Access,
     rule: &ApprovalRule,
     command: String,
     screen: Option<String>,
 ) -> ApprovalRequest {
     ApprovalRequest {
-        session_id: ctx.id.clone(),
-        channel,
+        session_id: requester.session.to_string(),
+        channel: requester.channel,
         rule: rule.name.clone(),
         command,
-        requester: ctx.user.key_id.clone(),
+        requester: requester.identity.to_string(),
         target: access.target.name.clone(),
         login: access.login.clone(),
         required: super::rules::required(rule),

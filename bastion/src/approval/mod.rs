@@ -6,6 +6,8 @@
 //!   bastion sharing it, timed out at the rule's deadline.
 //! - [`decide`]: a reviewer's vote and what it does to the request.
 //! - [`notify`]: the optional webhook.
+//! - [`shell_syntax`]: whether a shell has read a whole command yet, and its simple commands;
+//!   [`stdin_lines`]: commands a program run without a terminal reads from stdin, line by line.
 //!
 //! Text rules are a guardrail, not a sandbox: `eval $(echo ZHJvcCB0YWJsZQ== | base64 -d)` does
 //! not look like `drop table`. See docs/threat-model.md.
@@ -14,3 +16,5 @@ pub mod decide;
 pub mod hold;
 pub mod notify;
 pub mod rules;
+pub mod shell_syntax;
+pub mod stdin_lines;

@@ -3,7 +3,7 @@
 use config::{ApprovalRule, Config};
 use regex_automata::meta::Regex;
 
-use crate::gateway::target::{selects, Access};
+use crate::policy::{selects, Access};
 
 /// The compiled rules of a configuration, in order (first match wins).
 pub struct Rules {
@@ -49,12 +49,12 @@ impl Rules {
     }
 
     /// The program `command` runs, if it reads its commands from stdin (see
-    /// [`crate::gateway::stdin_lines`]).
+    /// [`crate::approval::stdin_lines`]).
     pub fn stdin_interpreter(
         &self,
         command: &str,
-    ) -> Option<crate::gateway::stdin_lines::Interpreter> {
-        crate::gateway::stdin_lines::interpreter(command, &self.interpreters)
+    ) -> Option<crate::approval::stdin_lines::Interpreter> {
+        crate::approval::stdin_lines::interpreter(command, &self.interpreters)
     }
 
     /// Whether any command rule (not whole-session) could apply on this access: only then do

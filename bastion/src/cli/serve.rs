@@ -54,7 +54,7 @@ pub async fn serve(mut config: Config) -> Result<(), Failure> {
     let dir = &settings.shared.config.recording.dir;
     std::fs::create_dir_all(dir).with_context(|| format!("recording.dir {}", dir.display()))?;
     let recovered = crate::gateway::recording::recover_unsealed(
-        &settings.shared.recording_key,
+        &settings.shared.recordings.key,
         &settings.shared.audit,
     )
     .await

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::places::{Full, Place, Places};
+use crate::gateway::places::{Full, Place, Places};
 
 /// The settings, from `[server]`.
 #[derive(Debug, Clone, Copy)]

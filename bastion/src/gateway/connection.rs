@@ -2,7 +2,7 @@
 //!
 //! The callbacks never wait on a target or a person: russh runs them inside the connection's
 //! event loop, and a callback that blocks would stall every channel of the connection. Requests
-//! are answered at once from policy that needs no I/O; the channel task ([`super::bridge`])
+//! are answered at once from policy that needs no I/O; the channel task ([`crate::gateway::channel`])
 //! receives the same requests in order and does the slow work.
 
 use std::net::SocketAddr;
@@ -16,11 +16,11 @@ use ssh_key::{Certificate, HashAlg};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::session::SessionCtx;
-use super::target::{self, Destination};
-use super::Shared;
-use super::{bridge, menu};
+use super::channel::{self, forward};
 use crate::audit::{AuthEvent, SessionOpened};
+use crate::gateway::session::SessionCtx;
+use crate::gateway::shared::Shared;
+use crate::policy::{self, Destination};
 
 /// Per-connection state handed to russh.
 pub struct Connection {
@@ -29,12 +29,12 @@ pub struct Connection {
     id: String,
     /// Counts against `max_unauthenticated` until authentication succeeds or a device login
     /// starts waiting for its user.
-    permit: Option<super::places::Place<std::net::IpAddr>>,
+    permit: Option<crate::gateway::places::Place<std::net::IpAddr>>,
     /// Set once authenticated; read by the login grace timer.
     pub authenticated: Arc<AtomicBool>,
     /// When this connection must have authenticated (device logins move it).
-    pub login_clock: Arc<super::login_clock::LoginClock>,
-    sign_in: super::device_login::SignIn,
+    pub login_clock: Arc<crate::gateway::login_clock::LoginClock>,
+    sign_in: crate::gateway::device_login::SignIn,
     /// The session has its audit row (so its end is recorded) and counts in the open-sessions
     /// gauge. False for a session refused at admission, which only shows its reason.
     counted: bool,
@@ -42,11 +42,11 @@ pub struct Connection {
     /// A destination refusal to tell the user once authentication completes.
     denial: Option<String>,
     /// This session's place among its identity's sessions on this bastion.
-    session_place: Option<super::places::Place<String>>,
+    session_place: Option<crate::gateway::places::Place<String>>,
     /// Channels open now; each channel task holds a [`ChannelSlot`] that gives its place back.
     channels: Arc<std::sync::atomic::AtomicUsize>,
     /// Input of this connection's channels waiting for their targets: sets the window granted.
-    inflow: Arc<super::inflow::Inflow>,
+    inflow: Arc<crate::gateway::relay::inflow::Inflow>,
     /// Why certificates were refused, in words for the user: shown once through
     /// keyboard-interactive before the connection is denied (see [`Connection::why`]).
     told: Vec<String>,
@@ -60,10 +60,10 @@ impl Connection {
         shared: Arc<Shared>,
         peer: SocketAddr,
         id: String,
-        permit: super::places::Place<std::net::IpAddr>,
+        permit: crate::gateway::places::Place<std::net::IpAddr>,
         tasks: TaskTracker,
     ) -> Connection {
-        let login_clock = Arc::new(super::login_clock::LoginClock::new(
+        let login_clock = Arc::new(crate::gateway::login_clock::LoginClock::new(
             shared.config.server.login_grace_time.duration(),
             shared
                 .config
@@ -111,7 +111,7 @@ impl Connection {
         code: &str,
         offered: Offered<'_>,
     ) {
-        if let Some(why) = super::refusal_words::for_user(code) {
+        if let Some(why) = crate::gateway::refusal_words::for_user(code) {
             self.tell(why);
         }
         self.shared.metrics.auth_refused.inc();
@@ -121,7 +121,7 @@ impl Connection {
         self.audit_refusal(user, code, offered);
     }
 
-    /// Keeps `why` to show the user (see [`super::refusal_words`]).
+    /// Keeps `why` to show the user (see [`crate::gateway::refusal_words`]).
     fn tell(&mut self, why: String) {
         if !self.told.contains(&why) && self.told.len() < 4 {
             self.told.push(why);
@@ -129,9 +129,9 @@ impl Connection {
     }
 
     /// Audits the certificates the SSH library refused since the last call (see
-    /// [`super::early_refusals`]).
+    /// [`crate::gateway::early_refusals`]).
     fn note_early_refusals(&mut self, user: &str) {
-        for _ in 0..super::early_refusals::take_expired() {
+        for _ in 0..crate::gateway::early_refusals::take_expired() {
             self.refused(
                 user,
                 &"certificate expired or not yet valid (refused by the SSH library, which does not say which certificate)",
@@ -275,7 +275,9 @@ impl Connection {
             Ok(place) => self.session_place = Some(place),
             Err(full) => {
                 let n = match full {
-                    super::places::Full::Key(n) | super::places::Full::All(n) => n,
+                    crate::gateway::places::Full::Key(n) | crate::gateway::places::Full::All(n) => {
+                        n
+                    }
                 };
                 let reason = format!(
                     "{} of yours {} already open on this bastion (the most one identity may \
@@ -295,7 +297,7 @@ impl Connection {
                 return Ok(());
             }
         }
-        let roles = target::roles_for(&self.shared.config, &certified.principals);
+        let roles = policy::roles_for(&self.shared.config, &certified.principals);
         if roles.is_empty() {
             let reason = format!(
                 "no role grants any of the principals {:?} (key id {:?})",
@@ -383,7 +385,7 @@ impl Connection {
     /// revoked since authentication. One that no longer holds ends the connection; a store
     /// that cannot answer refuses the channel (fail closed).
     async fn certificate_holds(&self, ctx: &Arc<SessionCtx>, session: &mut Session) -> bool {
-        use super::validity::{standing, Standing};
+        use crate::gateway::validity::{standing, Standing};
         match standing(&self.shared, &ctx.user).await {
             Ok(Standing::Valid) => true,
             Ok(s) => {
@@ -405,9 +407,9 @@ impl Connection {
         }
     }
 
-    /// One keyboard-interactive round of a device login (see [`super::device_login`]).
+    /// One keyboard-interactive round of a device login (see [`crate::gateway::device_login`]).
     async fn device_login_round(&mut self, user: &str) -> Auth {
-        use super::device_login::Round;
+        use crate::gateway::device_login::Round;
         let shared = self.shared.clone();
         let Some(login) = shared.device_login.as_ref() else {
             return Auth::reject();
@@ -452,7 +454,10 @@ impl Connection {
         // The login grace time is extended while a sign-in waits; a connection whose sign-in
         // is over holds no place at all, so it must not linger. (An accepted one is
         // authenticated next, which the clock's owner checks.)
-        if matches!(self.sign_in, super::device_login::SignIn::Waiting(_)) {
+        if matches!(
+            self.sign_in,
+            crate::gateway::device_login::SignIn::Waiting(_)
+        ) {
             self.login_clock.sign_in_waiting();
         } else if !matches!(auth, Auth::Accept) {
             self.login_clock.sign_in_over();
@@ -535,24 +540,24 @@ impl Connection {
         certified: &cert_authority::CertifiedUser,
         target_name: &str,
         login: Option<&str>,
-    ) -> Result<target::Access, target::Denied> {
+    ) -> Result<policy::Access, policy::Denied> {
         let config = &self.shared.config;
         let principals = &certified.principals;
         if login.is_none() {
             if let Some(own) = certified.default_login.as_deref() {
-                if let Ok(a) = target::resolve(config, principals, target_name, Some(own)) {
+                if let Ok(a) = policy::resolve(config, principals, target_name, Some(own)) {
                     return Ok(a);
                 }
             }
         }
-        target::resolve(config, principals, target_name, login)
+        policy::resolve(config, principals, target_name, login)
     }
 
     async fn audit_session(
         &self,
         user: &str,
         certified: &cert_authority::CertifiedUser,
-        access: Option<&super::target::Access>,
+        access: Option<&crate::policy::Access>,
     ) -> Result<(), crate::audit::AuditError> {
         let audit = &self.shared.audit;
         audit.ping().await?;
@@ -648,10 +653,10 @@ impl Handler for Connection {
                 };
                 match &r {
                     Refusal::Expired { valid_before, .. } => {
-                        self.tell(super::refusal_words::expired_at(*valid_before))
+                        self.tell(crate::gateway::refusal_words::expired_at(*valid_before))
                     }
                     Refusal::NotYetValid { valid_after, .. } => {
-                        self.tell(super::refusal_words::not_yet_valid(*valid_after))
+                        self.tell(crate::gateway::refusal_words::not_yet_valid(*valid_after))
                     }
                     _ => {}
                 }
@@ -715,12 +720,14 @@ impl Handler for Connection {
         }
         if let Some(ctx) = &self.session {
             ctx.touch();
-            self.tasks.spawn(super::listener::idle_watchdog(
+            self.tasks.spawn(crate::gateway::idle::watchdog(
                 ctx.clone(),
                 session.handle(),
             ));
-            self.tasks
-                .spawn(super::validity::watchdog(ctx.clone(), session.handle()));
+            self.tasks.spawn(crate::gateway::validity::watchdog(
+                ctx.clone(),
+                session.handle(),
+            ));
         }
         Ok(())
     }
@@ -752,7 +759,7 @@ impl Handler for Connection {
         }
         let slot = ChannelSlot::take(&self.channels, &self.shared);
         reply.accept().await;
-        let task = bridge::run_session(ctx, channel, session.handle());
+        let task = channel::run_session(ctx, channel, session.handle());
         self.tasks.spawn(async move {
             task.await;
             drop(slot);
@@ -806,13 +813,13 @@ impl Handler for Connection {
             to = self.shared.maskers.client_text(&format!("{host_to_connect}:{port_to_connect}")),
             "port forward");
         let slot = ChannelSlot::take(&self.channels, &self.shared);
-        let fwd = bridge::Forward {
+        let fwd = forward::Forward {
             host: host_to_connect.to_string(),
             port: port_to_connect,
             originator: originator_address.to_string(),
             originator_port,
         };
-        let task = bridge::run_forward(ctx, channel, reply, session.handle(), fwd);
+        let task = forward::run_forward(ctx, channel, reply, session.handle(), fwd);
         self.tasks.spawn(async move {
             task.await;
             drop(slot);
@@ -841,11 +848,7 @@ impl Handler for Connection {
         _modes: &[(russh::Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if self
-            .session
-            .as_ref()
-            .is_some_and(|c| menu::pty_permitted(c))
-        {
+        if self.session.as_ref().is_some_and(|c| c.user.permit_pty) {
             session.channel_success(channel)?;
         } else {
             warn!(conn = %self.id, "pty refused: certificate lacks permit-pty");
@@ -912,7 +915,7 @@ impl Handler for Connection {
     }
 
     /// russh grants window as data arrives; the window it grants next is smaller while much
-    /// input waits for the targets (see [`super::inflow`]).
+    /// input waits for the targets (see [`crate::gateway::relay::inflow`]).
     fn adjust_window(&mut self, _channel: ChannelId, _current: u32) -> u32 {
         self.inflow.window()
     }

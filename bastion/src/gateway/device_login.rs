@@ -19,8 +19,8 @@ use cert_authority::oidc::{Grant, Identities};
 use config::Config;
 use tokio::time::Instant;
 
-use super::admission::source_of;
-use super::places::{Full, Place, Places};
+use crate::gateway::admission::source_of;
+use crate::gateway::places::{Full, Place, Places};
 
 /// Longest one keyboard-interactive round waits for the provider.
 const ROUND: Duration = Duration::from_secs(20);

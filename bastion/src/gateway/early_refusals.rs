@@ -1,7 +1,7 @@
 //! Refusals the SSH library makes before any of the bastion's handlers runs.
 //!
 //! russh checks a certificate's validity period itself and rejects an expired (or not yet
-//! valid) one without telling the handler: nothing of it reaches [`super::connection`], so the
+//! valid) one without telling the handler: nothing of it reaches [`crate::gateway::connection`], so the
 //! bastion could neither audit the refusal nor tell the user why. What russh does leave is its
 //! warning, "Certificate is expired or not yet valid", logged (through the `log` crate) inside
 //! the connection's task, the same task in which russh later calls the connection's handler

@@ -13,16 +13,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::connection::Connection;
-use super::session::SessionCtx;
-use super::{target, Shared};
+use crate::gateway::connection::Connection;
+use crate::gateway::shared::Shared;
 
 /// How long live sessions get to see the shutdown notice before they are cut.
 const SHUTDOWN_NOTICE: Duration = Duration::from_millis(500);
 /// How long shutdown waits for a connection to end once told to.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long shutdown waits for every channel to finish: a connection's end, then its
-/// channels' own bound for recording the command's end and sealing (see `bridge`).
+/// channels' own bound for recording the command's end and sealing (see `channel`).
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
 /// Longest a disconnect message may wait for a connection's event loop.
 const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
@@ -35,7 +34,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let s = &shared.config.server;
-    let admission = super::admission::Admission::new(super::admission::Limits {
+    let admission = crate::gateway::admission::Admission::new(crate::gateway::admission::Limits {
         total: s.max_unauthenticated,
         per_source: s.unauthenticated_per_source(),
         drop_from: s.early_drop_start(),
@@ -43,7 +42,7 @@ pub async fn run(
         rate_per_source: s.connection_rate_per_source,
     });
     let tasks = TaskTracker::new();
-    let quiet = super::places::Quiet::default();
+    let quiet = crate::gateway::places::Quiet::default();
     let mut backoff = Duration::from_millis(50);
     loop {
         let accepted = tokio::select! {
@@ -70,14 +69,16 @@ pub async fn run(
                 shared.metrics.connections_dropped(why);
                 if quiet.ready() {
                     let what = match why {
-                        super::admission::Refused::Full => "too many unauthenticated connections",
-                        super::admission::Refused::Source => {
+                        crate::gateway::admission::Refused::Full => {
+                            "too many unauthenticated connections"
+                        }
+                        crate::gateway::admission::Refused::Source => {
                             "too many unauthenticated connections from one address"
                         }
-                        super::admission::Refused::Rate => {
+                        crate::gateway::admission::Refused::Rate => {
                             "too many new connections from one address"
                         }
-                        super::admission::Refused::Early => {
+                        crate::gateway::admission::Refused::Early => {
                             "unauthenticated connections filling up (early drop)"
                         }
                     };
@@ -170,40 +171,6 @@ async fn serve_connection(
             );
             let _ = tokio::time::timeout(DISCONNECT_WAIT, bye).await;
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, running).await;
-        }
-    }
-}
-
-/// Logs the user off once nothing has crossed the connection for the role's idle timeout and
-/// no command without a terminal is running.
-pub async fn idle_watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) {
-    loop {
-        let timeout = ctx.access().map(|a| a.idle_timeout).unwrap_or_else(|| {
-            target::roles_for(&ctx.shared.config, &ctx.user.principals)
-                .iter()
-                .map(|r| r.idle_timeout.duration())
-                .min()
-                .unwrap_or(Duration::from_secs(900))
-        });
-        // A command without a terminal may run quietly for a long time (a migration, a
-        // build): the idle logoff is for unattended interactive sessions.
-        let idle = if ctx.commands_running() {
-            Duration::ZERO
-        } else {
-            ctx.idle_for()
-        };
-        if idle >= timeout {
-            warn!(session = %ctx.id, identity = %ctx.user.key_id, idle_secs = idle.as_secs(), "idle timeout: logging off");
-            let notice = format!(
-                "bastion: no activity for {}; you are being logged off (idle timeout).",
-                crate::human::duration(timeout)
-            );
-            ctx.log_off(&handle, &notice, "idle timeout").await;
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(timeout - idle) => {}
-            _ = ctx.closed.cancelled() => return,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Every connection must authenticate within the login grace time. A device login waiting for
 //! a person at a browser gets its own time on top. Once a sign-in is over without success the
 //! connection holds neither an unauthenticated-connection place nor a device-login place (see
-//! [`super::device_login`]), so it keeps only a moment to show the reason, whatever is left of
+//! [`crate::gateway::device_login`]), so it keeps only a moment to show the reason, whatever is left of
 //! the grace time.
 
 use std::sync::{Mutex, PoisonError};

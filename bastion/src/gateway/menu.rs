@@ -4,17 +4,12 @@ use bytes::Bytes;
 use russh::server::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 
-use super::bridge::PtyRequest;
-use super::session::SessionCtx;
-use super::target::{self, Access};
+use crate::gateway::channel::setup::PtyRequest;
+use crate::gateway::session::SessionCtx;
+use crate::policy::{self, Access};
 
 /// Longest line the menu reads.
 const MAX_LINE: usize = 128;
-
-/// Whether the certificate lets its holder have a pty.
-pub fn pty_permitted(ctx: &SessionCtx) -> bool {
-    ctx.user.permit_pty
-}
 
 /// Shows the targets the user may reach and reads a choice. `None` when the user quits, has no
 /// targets, or the channel closes.
@@ -25,10 +20,10 @@ pub async fn choose(
     pty: &mut Option<PtyRequest>,
 ) -> Option<Access> {
     let config = &ctx.shared.config;
-    let roles = target::roles_for(config, &ctx.user.principals);
-    let choices: Vec<Access> = target::reachable(config, &roles)
+    let roles = policy::roles_for(config, &ctx.user.principals);
+    let choices: Vec<Access> = policy::reachable(config, &roles)
         .into_iter()
-        .filter_map(|t| target::resolve(config, &ctx.user.principals, &t.name, None).ok())
+        .filter_map(|t| policy::resolve(config, &ctx.user.principals, &t.name, None).ok())
         .collect();
     let write = |s: String| async move {
         let _ = tx.data_bytes(Bytes::from(s)).await;

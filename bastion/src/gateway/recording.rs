@@ -1,24 +1,20 @@
 //! One channel's recording: a bounded queue from the pumps to a writer task that owns the
-//! asciicast file. Output is masked exactly before it is written: by the pumps when they mask
-//! the screen too (one scan for both), else by the writer.
+//! asciicast file. What arrives is already masked (by the channel's redactor, see
+//! [`crate::gateway::relay::redactor`]): the recorder never masks.
 //!
 //! The relay never blocks on the disk for long: a full queue makes the pump wait at most
 //! [`SEND_TIMEOUT`], after which the recording counts as failed. A failed recording ends the
 //! channel (fail closed): the user is told, nothing more crosses the channel.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use recorder::mask::{Masker, RecordingMasker};
 use recorder::{BastionMeta, ChannelKind, Header, Recorder, RecorderOptions, Seal, Term};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-use super::bridge::PtyRequest;
-use super::session::SessionCtx;
-use super::target::Access;
 
 /// Events queued per channel before the pumps wait for the writer. At most 32 × 32 KiB of
 /// output reaches the user ahead of the disk, which bounds what a failing disk lets through.
@@ -50,26 +46,61 @@ pub enum RecEvent {
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// What the channel is, for the header.
-pub struct ChannelInfo<'a> {
+/// Where channel recordings go, and how they are kept.
+pub struct RecordingSink {
+    /// The recording directory.
+    pub dir: PathBuf,
+    /// Signs checkpoints.
+    pub key: Arc<recorder::SigningKey>,
+    /// Most output bytes kept per channel.
+    pub max_channel_bytes: u64,
+    /// Whether what users type is recorded.
+    pub record_input: bool,
+}
+
+impl RecordingSink {
+    /// The sink `config` describes, signing with `key`.
+    pub fn new(config: &config::Recording, key: Arc<recorder::SigningKey>) -> RecordingSink {
+        RecordingSink {
+            dir: config.dir.clone(),
+            key,
+            max_channel_bytes: config.max_channel_bytes,
+            record_input: config.record_input,
+        }
+    }
+}
+
+/// What the channel is, for the header. Text a client chose (the command, the terminal type,
+/// the environment) arrives masked: the recorder never masks.
+pub struct ChannelInfo {
+    /// The session's id.
+    pub session: String,
+    /// Who: the certificate's key id.
+    pub user: String,
+    /// The certificate's serial.
+    pub cert_serial: u64,
+    /// The client's address.
+    pub source: String,
     /// SSH channel number.
     pub channel: u32,
     /// shell / exec / subsystem.
     pub kind: ChannelKind,
-    /// The pty, if any.
-    pub pty: Option<&'a PtyRequest>,
-    /// The exec command or subsystem name.
+    /// The terminal's size, if it has one.
+    pub size: Option<(u32, u32)>,
+    /// The terminal type (masked).
+    pub term: Option<String>,
+    /// The exec command or subsystem name (masked).
     pub command: Option<String>,
-    /// Environment passed on.
-    pub env: &'a [(String, String)],
-    /// Where it goes.
-    pub access: &'a Access,
+    /// Environment passed on (masked).
+    pub env: Vec<(String, String)>,
+    /// The recording's title.
+    pub title: String,
+    /// The target's name.
+    pub target: String,
+    /// The login on it.
+    pub login: String,
     /// A file transfer (sftp, legacy scp): counted and hashed, not recorded as content.
     pub transfer: bool,
-    /// The masking rules in effect for this channel.
-    pub masker: &'a Masker,
-    /// Output arrives masked already (the pumps mask once for screen and recording).
-    pub premasked: bool,
 }
 
 /// A channel's recording in progress.
@@ -87,68 +118,48 @@ pub struct ChannelRecording {
 
 impl ChannelRecording {
     /// Creates the file and starts the writer. Errors are shown to the user as is.
-    pub fn start(ctx: &SessionCtx, info: ChannelInfo<'_>) -> Result<ChannelRecording, String> {
-        let shared = &ctx.shared;
-        let path = recorder::recording_path(
-            &shared.config.recording.dir,
-            &ctx.id,
-            info.channel,
-            SystemTime::now(),
-        )
-        .map_err(|e| e.to_string())?;
+    pub fn start(sink: &RecordingSink, info: ChannelInfo) -> Result<ChannelRecording, String> {
+        let path =
+            recorder::recording_path(&sink.dir, &info.session, info.channel, SystemTime::now())
+                .map_err(|e| e.to_string())?;
         let header = Header {
             term: Term {
-                cols: info.pty.map(|p| clamp(p.cols)).unwrap_or(80),
-                rows: info.pty.map(|p| clamp(p.rows)).unwrap_or(24),
-                term_type: info.pty.map(|p| mask_text(info.masker, &p.term)),
+                cols: info.size.map(|(c, _)| clamp(c)).unwrap_or(80),
+                rows: info.size.map(|(_, r)| clamp(r)).unwrap_or(24),
+                term_type: info.term,
             },
             timestamp: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
-            command: info.command.as_ref().map(|c| mask_text(info.masker, c)),
-            title: Some(format!(
-                "{}@{} ({})",
-                info.access.login, info.access.target.name, ctx.user.key_id
-            )),
-            // Values are whatever the client sent: masked like any text that is stored.
-            env: info
-                .env
-                .iter()
-                .map(|(k, v)| (mask_text(info.masker, k), mask_text(info.masker, v)))
-                .collect(),
+            command: info.command,
+            title: Some(info.title),
+            env: info.env.into_iter().collect(),
             bastion: BastionMeta {
-                session: ctx.id.clone(),
+                session: info.session,
                 channel: info.channel,
-                user: ctx.user.key_id.clone(),
-                cert_serial: Some(ctx.user.serial),
-                source: ctx.peer.ip().to_string(),
-                target: info.access.target.name.clone(),
-                login: info.access.login.clone(),
+                user: info.user,
+                cert_serial: Some(info.cert_serial),
+                source: info.source,
+                target: info.target,
+                login: info.login,
                 kind: info.kind,
             },
         };
         // Transfers are not content: a subsystem's bytes are counted and hashed, not kept.
         let transfer = info.transfer;
         let options = RecorderOptions {
-            output_cap: if transfer {
-                0
-            } else {
-                shared.config.recording.max_channel_bytes
-            },
-            record_input: shared.config.recording.record_input && !transfer,
+            output_cap: if transfer { 0 } else { sink.max_channel_bytes },
+            record_input: sink.record_input && !transfer,
             input_digest: transfer,
             checkpoint_interval: CHECKPOINT_EVERY,
         };
         let records_input = options.record_input || options.input_digest;
-        let rec = Recorder::create(&path, &header, shared.recording_key.clone(), options)
+        let rec = Recorder::create(&path, &header, sink.key.clone(), options)
             .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let failed = CancellationToken::new();
-        // The stderr masker is made on first stderr (terminal sessions have none).
-        let maskers = (!transfer && !info.premasked).then(|| (info.masker.recording(), None));
-        let masker = info.masker.clone();
-        let task = tokio::spawn(write_loop(rec, rx, failed.clone(), maskers, masker));
+        let task = tokio::spawn(write_loop(rec, rx, failed.clone()));
         Ok(ChannelRecording {
             tx,
             failed,
@@ -209,23 +220,15 @@ fn clamp(v: u32) -> u16 {
     v.clamp(1, u16::MAX as u32) as u16
 }
 
-/// Masks a short text (a command line) in one go.
-pub fn mask_text(masker: &Masker, text: &str) -> String {
-    String::from_utf8_lossy(&masker.mask(text.as_bytes())).into_owned()
-}
-
 async fn write_loop(
     mut rec: Recorder,
     mut rx: mpsc::Receiver<RecEvent>,
     failed: CancellationToken,
-    mut maskers: Option<(RecordingMasker, Option<RecordingMasker>)>,
-    masker: Masker,
 ) -> Result<Seal, String> {
     let started = Instant::now();
     let started_at = tokio::time::Instant::from_std(started);
     // Armed only while written lines wait for a checkpoint: idle channels cost no wakeups.
     let mut due: Option<tokio::time::Instant> = None;
-    let mut input: Option<RecordingMasker> = None;
     let fail = |e: recorder::RecorderError| {
         failed.cancel();
         tracing::error!("recording failed: {e}");
@@ -237,28 +240,12 @@ async fn write_loop(
                 let Some(ev) = ev else { break };
                 let now = started.elapsed();
                 let r = match ev {
-                    RecEvent::Output(b) => match &mut maskers {
-                        Some((out, _)) => { let m = out.push(&b).to_vec(); rec.output(now, &m) }
-                        None => rec.output(now, &b),
-                    },
-                    RecEvent::Stderr(b) => match &mut maskers {
-                        Some((_, err)) => {
-                            let m = err.get_or_insert_with(|| masker.recording()).push(&b).to_vec();
-                            rec.stderr(now, &m)
-                        }
-                        None => rec.stderr(now, &b),
-                    },
-                    // Typed identifiers are masked too (`record_input`); keystrokes arrive one
-                    // at a time, so the exact masker holds them until decided.
-                    RecEvent::Input(b) => {
-                        let m = input.get_or_insert_with(|| masker.recording()).push(&b).to_vec();
-                        if m.is_empty() { Ok(()) } else { rec.input(now, &m) }
-                    }
+                    RecEvent::Output(b) => rec.output(now, &b),
+                    RecEvent::Stderr(b) => rec.stderr(now, &b),
+                    RecEvent::Input(b) => rec.input(now, &b),
                     RecEvent::Resize(c, r) => rec.resize(now, clamp(c), clamp(r)),
                     RecEvent::Marker(m) => rec.marker(now, &m),
-                    RecEvent::Exit(s) => {
-                        flush_maskers(&mut rec, &mut maskers, now).and_then(|_| rec.exit(now, &s))
-                    }
+                    RecEvent::Exit(s) => rec.exit(now, &s),
                     RecEvent::Flush(done) => {
                         let r = rec.checkpoint_now(now).map(|_| ());
                         let _ = done.send(());
@@ -280,36 +267,7 @@ async fn write_loop(
             }
         }
     }
-    let now = started.elapsed();
-    flush_maskers(&mut rec, &mut maskers, now).map_err(fail)?;
-    if let Some(m) = input.as_mut() {
-        let rest = m.finish().to_vec();
-        if !rest.is_empty() {
-            rec.input(now, &rest).map_err(fail)?;
-        }
-    }
-    rec.seal(now).map_err(fail)
-}
-
-/// Writes what the maskers still hold (the stream has ended, so no match can grow further).
-fn flush_maskers(
-    rec: &mut Recorder,
-    maskers: &mut Option<(RecordingMasker, Option<RecordingMasker>)>,
-    now: Duration,
-) -> Result<(), recorder::RecorderError> {
-    if let Some((out, err)) = maskers {
-        let o = out.finish().to_vec();
-        if !o.is_empty() {
-            rec.output(now, &o)?;
-        }
-        if let Some(err) = err {
-            let e = err.finish().to_vec();
-            if !e.is_empty() {
-                rec.stderr(now, &e)?;
-            }
-        }
-    }
-    Ok(())
+    rec.seal(started.elapsed()).map_err(fail)
 }
 
 /// Crash recovery at start: seals, as "recovered", the recording of each of this instance's

@@ -8,9 +8,9 @@ use cert_authority::CertifiedUser;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::target::Access;
-use super::upstream::{self, Upstream, UpstreamError};
-use super::Shared;
+use crate::gateway::shared::Shared;
+use crate::gateway::upstream::{self, Upstream, UpstreamError};
+use crate::policy::Access;
 
 /// One authenticated connection.
 pub struct SessionCtx {
@@ -40,7 +40,7 @@ pub struct SessionCtx {
     /// Cancelled when the connection ends; channel tasks stop with it.
     pub closed: CancellationToken,
     /// The connection's input waiting for targets (each channel counts its own in it).
-    pub inflow: Arc<super::inflow::Inflow>,
+    pub inflow: Arc<crate::gateway::relay::inflow::Inflow>,
 }
 
 impl SessionCtx {
@@ -58,7 +58,7 @@ impl SessionCtx {
         access: Option<Access>,
         note: Option<String>,
         shared: Arc<Shared>,
-        inflow: Arc<super::inflow::Inflow>,
+        inflow: Arc<crate::gateway::relay::inflow::Inflow>,
     ) -> SessionCtx {
         SessionCtx {
             id,
@@ -145,6 +145,26 @@ impl SessionCtx {
     /// Tells every open channel `text` (shown on stderr, or on the terminal of pty sessions).
     pub fn notify(&self, text: &str) {
         let _ = self.notices.send(Arc::from(text));
+    }
+
+    /// Runs `work` to its end, or until the client's connection has been gone for `grace`:
+    /// then `work` is dropped, which cancels whatever it waits on (a target that stopped
+    /// reading, a reviewer, a write the client will never take) and releases the channel's
+    /// readers, which the connections' event loops may be waiting on. `None` when it was
+    /// dropped.
+    pub async fn until_gone<T>(
+        &self,
+        grace: Duration,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let gone = async {
+            self.closed.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = work => Some(r),
+            _ = gone => None,
+        }
     }
 
     /// Ends the connection from a watchdog: every channel is told `notice`, then the client

@@ -11,7 +11,7 @@ use russh::client;
 use russh::keys::{Certificate, HashAlg, PublicKey};
 use ssh_key::certificate::CertType;
 
-use super::Shared;
+use crate::gateway::shared::Shared;
 
 /// Why the target could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use tracing::{error, warn};
 
-use super::session::SessionCtx;
-use super::Shared;
+use crate::gateway::session::SessionCtx;
+use crate::gateway::shared::Shared;
 use cert_authority::CertifiedUser;
 
 /// Whether a connection's identity still holds.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use super::recording::Flusher;
+use crate::gateway::recording::Flusher;
 
 /// Output chunks a slow viewer may fall behind by before it skips ahead.
 const LAG: usize = 256;

@@ -17,9 +17,9 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 use russh::server::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 
+use super::Reviewer;
 use crate::approval::decide::{vote, Outcome};
 use crate::audit::ApprovalRow;
-use crate::gateway::session::SessionCtx;
 use crate::gateway::watch::{Viewer, Watched};
 
 /// Bytes drawn by ratatui, sent to the channel after each frame.
@@ -59,7 +59,7 @@ enum Mode {
 }
 
 struct Console<'a> {
-    ctx: &'a SessionCtx,
+    ctx: &'a Reviewer<'a>,
     rows: Vec<ApprovalRow>,
     history: bool,
     /// Listing live sessions (`s`) instead of requests.
@@ -74,7 +74,7 @@ struct Console<'a> {
 
 /// Runs the console until the reviewer quits or the channel closes.
 pub async fn run(
-    ctx: &SessionCtx,
+    ctx: &Reviewer<'_>,
     rx: &mut ChannelReadHalf,
     tx: &ChannelWriteHalf<Msg>,
     cols: u32,
@@ -152,20 +152,19 @@ pub async fn run(
 impl Console<'_> {
     async fn refresh(&mut self) {
         // Only sessions on targets the reviewer's own roles reach.
-        let (config, principals) = (&self.ctx.shared.config, &self.ctx.user.principals);
+        let (config, principals) = (&self.ctx.config, &self.ctx.principals);
         self.live = self
             .ctx
-            .shared
             .live
             .list()
             .into_iter()
-            .filter(|w| crate::gateway::target::covers_named(config, principals, &w.target))
+            .filter(|w| crate::policy::covers_named(config, principals, &w.target))
             .collect();
         if self.sessions {
             self.selected = self.selected.min(self.live.len().saturating_sub(1));
             return;
         }
-        match self.ctx.shared.audit.approvals(!self.history, 200).await {
+        match self.ctx.audit.approvals(!self.history, 200).await {
             Ok(rows) => {
                 self.rows = rows
                     .into_iter()
@@ -233,8 +232,8 @@ impl Console<'_> {
                     }
                     b'\r' if self.sessions => {
                         if let Some(w) = self.live.get(self.selected) {
-                            if let Some((path, rx)) = self.ctx.shared.live.watch(&w.id).await {
-                                tracing::info!(reviewer = %self.ctx.user.key_id, session = %w.id, "watching a live session");
+                            if let Some((path, rx)) = self.ctx.live.watch(&w.id).await {
+                                tracing::info!(reviewer = %self.ctx.identity, session = %w.id, "watching a live session");
                                 // Replaying a long recording is CPU work: off the async
                                 // workers, which serve every other session meanwhile.
                                 let viewer =
@@ -274,13 +273,13 @@ impl Console<'_> {
         }
         let ctx = self.ctx;
         // Free text goes to the audit row, the recording, the logs and the webhook: masked.
-        let reason = crate::gateway::recording::mask_text(ctx.shared.maskers.all(), reason);
+        let reason = crate::masking::mask_text(ctx.masker, reason);
         let r = vote(
-            &ctx.shared.audit,
-            &ctx.shared.config,
+            ctx.audit,
+            ctx.config,
             id,
-            &ctx.user.key_id,
-            &ctx.user.principals,
+            ctx.identity,
+            ctx.principals,
             approve,
             &reason,
         )
@@ -294,7 +293,7 @@ impl Console<'_> {
             Ok(Err(refused)) => refused.to_string(),
             Err(e) => format!("audit store: {e}"),
         };
-        tracing::info!(request = id, reviewer = %ctx.user.key_id, approve, "console decision: {}", self.status);
+        tracing::info!(request = id, reviewer = %ctx.identity, approve, "console decision: {}", self.status);
         self.refresh().await;
     }
 
@@ -387,7 +386,7 @@ impl Console<'_> {
             "bastion review: pending requests"
         };
         f.render_widget(
-            Paragraph::new(format!("{title} — {}", self.ctx.user.key_id))
+            Paragraph::new(format!("{title} — {}", self.ctx.identity))
                 .style(Style::new().add_modifier(Modifier::BOLD)),
             top,
         );

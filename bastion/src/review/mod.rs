@@ -11,8 +11,25 @@ use config::Capability;
 
 use crate::approval::decide::{vote, Outcome};
 use crate::audit::ApprovalRow;
-use crate::gateway::session::SessionCtx;
-use crate::gateway::target::roles_for;
+use crate::policy::roles_for;
+
+/// Who reviews, and the services a review reaches.
+pub struct Reviewer<'a> {
+    /// The reviewer's identity (the certificate's key id).
+    pub identity: &'a str,
+    /// The certificate's principals: the groups that may approve.
+    pub principals: &'a [String],
+    /// The configuration (approval rules and their approver groups).
+    pub config: &'a config::Config,
+    /// Where requests and decisions are stored.
+    pub audit: &'a crate::audit::AuditStore,
+    /// Masks free text a reviewer types (reasons) before it is stored.
+    pub masker: &'a recorder::mask::Masker,
+    /// Live sessions that may be watched.
+    pub live: &'a crate::gateway::watch::LiveSessions,
+    /// Cancelled when the reviewer's connection ends.
+    pub closed: &'a tokio_util::sync::CancellationToken,
+}
 
 /// The reserved user name.
 pub const USER: &str = "review";
@@ -43,7 +60,7 @@ fn usage() -> Output {
 }
 
 /// Runs one review command for the reviewer of `ctx`.
-pub async fn run(ctx: &SessionCtx, command: &str) -> Output {
+pub async fn run(ctx: &Reviewer<'_>, command: &str) -> Output {
     let mut words: Vec<&str> = command.split_whitespace().collect();
     let json = words.contains(&"--json");
     words.retain(|w| *w != "--json");
@@ -55,8 +72,8 @@ pub async fn run(ctx: &SessionCtx, command: &str) -> Output {
         }
         None => None,
     };
-    let audit = &ctx.shared.audit;
-    let reviewer = ctx.user.key_id.as_str();
+    let audit = &ctx.audit;
+    let reviewer = ctx.identity;
     match words.as_slice() {
         ["list"] | ["history"] => {
             let pending = words[0] == "list";
@@ -91,13 +108,13 @@ pub async fn run(ctx: &SessionCtx, command: &str) -> Output {
                 };
             }
             // Free text goes to the audit row, the recording, the logs and the webhook: masked.
-            let reason = crate::gateway::recording::mask_text(ctx.shared.maskers.all(), &reason);
+            let reason = crate::masking::mask_text(ctx.masker, &reason);
             let result = vote(
                 audit,
-                &ctx.shared.config,
+                ctx.config,
                 id,
                 reviewer,
-                &ctx.user.principals,
+                ctx.principals,
                 approve,
                 &reason,
             )
@@ -142,18 +159,13 @@ fn failed(e: &str) -> Output {
 }
 
 /// A reviewer sees requests whose rule names one of their groups.
-pub(crate) fn visible(ctx: &SessionCtx, r: &ApprovalRow) -> bool {
-    ctx.shared
-        .config
+pub(crate) fn visible(ctx: &Reviewer<'_>, r: &ApprovalRow) -> bool {
+    ctx.config
         .approval
         .rules
         .iter()
         .find(|rule| rule.name == r.rule)
-        .is_some_and(|rule| {
-            rule.approvers
-                .iter()
-                .any(|g| ctx.user.principals.contains(g))
-        })
+        .is_some_and(|rule| rule.approvers.iter().any(|g| ctx.principals.contains(g)))
 }
 
 fn json_lines(rows: &[ApprovalRow]) -> String {

@@ -158,9 +158,8 @@ async fn the_writer_checkpoints_while_data_flows_and_after_it_stops() {
         ..RecorderOptions::default()
     };
     let rec = Recorder::create(&path, &header("s"), key, options).unwrap();
-    let masker = recorder::mask::RuleSet::new().compile().unwrap();
     let (tx, rx) = mpsc::channel(QUEUE);
-    let task = tokio::spawn(write_loop(rec, rx, CancellationToken::new(), None, masker));
+    let task = tokio::spawn(write_loop(rec, rx, CancellationToken::new()));
     let mut sent = 0u64;
     let until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < until {

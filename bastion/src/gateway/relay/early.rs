@@ -11,7 +11,7 @@ use std::future::Future;
 
 use russh::{ChannelMsg, ChannelReadHalf};
 
-use super::inflow::ChannelInflow;
+use crate::gateway::relay::inflow::ChannelInflow;
 
 /// What one kept message counts at least: an empty or one-byte message costs far more memory
 /// than its payload, and a client may send them by the thousand without using any window.
@@ -64,18 +64,13 @@ impl Early {
         Ok(())
     }
 
-    /// Whether the client has closed the channel.
-    pub fn closed(&self) -> bool {
-        self.closed
-    }
-
     /// The messages, in order.
     pub fn into_messages(self) -> Vec<ChannelMsg> {
         self.msgs
     }
 
     /// Runs `work` while keeping what the client sends meanwhile (taken at the pace the
-    /// channel's bounds allow, see [`super::inflow`]).
+    /// channel's bounds allow, see [`crate::gateway::relay::inflow`]).
     pub async fn draining<T>(
         &mut self,
         rx: &mut ChannelReadHalf,
@@ -105,7 +100,7 @@ mod tests {
     use russh::ChannelMsg;
 
     use super::{cost, Early, TooMuch, MESSAGE_COST};
-    use crate::gateway::inflow::{Inflow, LIMIT};
+    use crate::gateway::relay::inflow::{Inflow, LIMIT};
 
     #[test]
     fn tiny_messages_cost_at_least_their_overhead_and_empty_ones_nothing() {
@@ -137,7 +132,7 @@ mod tests {
         let mut early = Early::default();
         early.keep(Some(ChannelMsg::Eof), &inflow).unwrap();
         early.keep(Some(ChannelMsg::Close), &inflow).unwrap();
-        assert!(early.closed());
+        assert!(early.closed);
         assert_eq!(early.into_messages().len(), 2);
     }
 }

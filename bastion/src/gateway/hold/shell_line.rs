@@ -1,10 +1,10 @@
 //! Approval holds inside interactive sessions: before a key that may run the line reaches the
-//! shell ([`super::line_keys`]), the line on the screen is judged ([`super::line`]); a line that
+//! shell ([`crate::gateway::hold::line_keys`]), the line on the screen is judged ([`crate::gateway::hold::screen_line`]); a line that
 //! matches a rule waits (keystrokes held, Ctrl-C cancels) until reviewers decide.
 //!
 //! A line is judged as the shell will read it: from where the typing began, all of its rows,
 //! joined with the lines before it while the shell still waits for the rest of a command
-//! ([`super::shell_syntax`]). Keys typed ahead, before the shell has shown its prompt (at the
+//! ([`crate::approval::shell_syntax`]). Keys typed ahead, before the shell has shown its prompt (at the
 //! start of a session, or while a command runs), wait for it, so that each line is judged
 //! after its prompt. A line the bastion cannot read whole is not run.
 
@@ -15,15 +15,14 @@ use bytes::Bytes;
 use russh::{ChannelMsg, ChannelReadHalf};
 use tracing::info;
 
-use super::held::{not_asked, refusal, Asking};
-use super::line::{LineTracker, Mark, Seen};
+use super::asking::{Asking, Flow, NotApproved, WhileHeld};
 use super::line_keys::{line_end, model, recalls};
-use super::pumps::Pumps;
-use super::recording::{self, RecEvent};
-use super::shell_syntax::{continuation, join, Continued};
-use super::target::Access;
-use super::upward::Upward;
-use crate::approval::hold::Decision;
+use super::screen_line::{LineTracker, Mark, Seen};
+use crate::approval::shell_syntax::{continuation, join, Continued};
+use crate::gateway::relay::io::ChannelIo;
+use crate::gateway::relay::upward::Upward;
+use crate::masking::mask_text;
+use crate::policy::Access;
 
 /// How long the screen stays quiet after the echo before the line is read.
 const QUIET: Duration = Duration::from_millis(30);
@@ -53,9 +52,9 @@ const NOT_RUN: &str = "the line was not run";
 const CLEAR_LINE: &[u8] = b"\x05\x15";
 
 /// What an interactive shell needs to hold a command line.
-pub(super) struct ShellHold {
+pub struct ShellHold {
     /// The screen, fed by the output pump, read by the input pump.
-    pub(super) tracker: Mutex<LineTracker>,
+    pub tracker: Mutex<LineTracker>,
     access: Access,
     masker: recorder::mask::Masker,
     /// When keystrokes last went to the shell and when its output last arrived: the line is
@@ -128,12 +127,7 @@ fn runs(key: u8) -> bool {
 
 impl ShellHold {
     /// A shell on a pty of `cols`×`rows` whose lines `access`'s rules judge.
-    pub(super) fn new(
-        cols: u32,
-        rows: u32,
-        access: Access,
-        masker: recorder::mask::Masker,
-    ) -> ShellHold {
+    pub fn new(cols: u32, rows: u32, access: Access, masker: recorder::mask::Masker) -> ShellHold {
         let now = Instant::now();
         ShellHold {
             tracker: Mutex::new(LineTracker::new(cols, rows)),
@@ -151,7 +145,7 @@ impl ShellHold {
     }
 
     /// The shell's output reached the screen.
-    pub(super) fn shown(&self) {
+    pub fn shown(&self) {
         if let Ok(mut c) = self.echo.lock() {
             c.output = Instant::now();
             c.shown_since_ended = true;
@@ -180,7 +174,7 @@ impl ShellHold {
 
     /// The terminal was resized: the shell redraws the line, and until it has, the screen
     /// (emulated at the new size) cannot be trusted.
-    pub(super) fn resized(&self) {
+    pub fn resized(&self) {
         if let Ok(mut c) = self.echo.lock() {
             c.input = Instant::now();
             c.recall = Some(c.input);
@@ -307,7 +301,7 @@ impl ShellHold {
             Seen::Hidden => return None,
             Seen::Line { typed, whole } => {
                 let mut v = vec![typed.clone(), whole.clone()];
-                v.extend(super::line::readings(whole));
+                v.extend(crate::gateway::hold::screen_line::readings(whole));
                 v
             }
             Seen::Guess { line, readings } => {
@@ -367,33 +361,49 @@ fn tail(s: &str, max: usize) -> &str {
     &s[from..]
 }
 
-impl Pumps {
+impl ShellHold {
+    /// The target's output, as the terminal shows it.
+    pub fn output(&self, data: &[u8]) {
+        if let Ok(mut t) = self.tracker.lock() {
+            t.output(data);
+        }
+        self.shown();
+    }
+
+    /// The user's terminal changed size.
+    pub fn resize(&self, cols: u32, rows: u32) {
+        if let Ok(mut t) = self.tracker.lock() {
+            t.resize(cols, rows);
+        }
+        self.resized();
+    }
+
     /// Keys typed in a shell that approval rules watch: passed on up to each key that may run
     /// the line, which waits until the line has been judged (and, if it matches a rule,
     /// approved); keys after a line that is not run are dropped with it. Each line's first key
     /// waits for the shell's prompt. `Err` ends the channel.
-    pub(super) async fn shell_keys(
+    pub async fn keys(
         &self,
+        io: &ChannelIo,
         rx: &mut ChannelReadHalf,
         up: &Upward,
-        hold: &ShellHold,
         data: Bytes,
     ) -> Result<(), ()> {
         let mut rest = data;
         while !rest.is_empty() {
-            if !hold.open() {
-                self.await_prompt(hold).await;
-                hold.begin();
+            if !self.open() {
+                self.await_prompt(io).await;
+                self.begin();
             }
             let (at, key) = match next_stop(&rest) {
                 None => {
-                    hold.typed(&rest);
+                    self.typed(&rest);
                     return up.data(rest);
                 }
                 Some(Stop::Cancel(at)) => {
                     // Ctrl-C: the line and any unfinished command are abandoned.
                     up.data(rest.slice(..=at))?;
-                    hold.end(None);
+                    self.end(None);
                     rest = rest.slice(at + 1..);
                     continue;
                 }
@@ -402,21 +412,21 @@ impl Pumps {
             let before = rest.slice(..at);
             let after = rest.slice(at + 1..);
             if !before.is_empty() {
-                hold.typed(&before);
+                self.typed(&before);
                 up.data(before)?;
             }
-            let judged = Box::pin(self.judge_line(rx, up, hold)).await?;
+            let judged = Box::pin(self.judge_line(io, rx, up)).await?;
             let (Verdict::Go(typed_while_held), whole) = judged else {
-                hold.end(None);
+                self.end(None);
                 return Ok(());
             };
             up.data(Bytes::copy_from_slice(&[key]))?;
             if runs(key) {
-                hold.end(Some(&whole));
+                self.end(Some(&whole));
             } else {
                 // A key that may or may not have run it (Ctrl-D, a custom binding): the line
                 // goes on, but what was typed no longer tells what it holds.
-                hold.typed(&[key]);
+                self.typed(&[key]);
             }
             // What follows starts the next line, judged the same way.
             rest = if typed_while_held.is_empty() {
@@ -433,16 +443,16 @@ impl Pumps {
     /// Waits until the shell shows its prompt (at most [`FIRST_PROMPT`] at the start of the
     /// session, [`NEXT_PROMPT`] after a line ran), so that keys typed ahead begin their line
     /// after it.
-    async fn await_prompt(&self, hold: &ShellHold) {
+    async fn await_prompt(&self, io: &ChannelIo) {
         loop {
-            let (shown, deadline) = hold.prompt_shown();
+            let (shown, deadline) = self.prompt_shown();
             let now = Instant::now();
             if shown || now >= deadline {
                 return;
             }
             tokio::select! {
                 _ = tokio::time::sleep((deadline - now).min(Duration::from_millis(10))) => {}
-                _ = self.done.cancelled() => return,
+                _ = io.done.cancelled() => return,
             }
         }
     }
@@ -450,140 +460,124 @@ impl Pumps {
     /// Judges the line once the echo has settled: the verdict, and the line as judged.
     async fn judge_line(
         &self,
+        io: &ChannelIo,
         rx: &mut ChannelReadHalf,
         up: &Upward,
-        hold: &ShellHold,
     ) -> Result<(Verdict, String), ()> {
-        if !hold.settled().await {
+        if !self.settled().await {
             info!("line not run: recalled text never reached the screen");
             let text = format!(
                 "the shell did not show the recalled or completed line within {}, so it could not \
                  be checked; it was not run (type it again)",
                 crate::human::duration(RECALL_NO_ECHO)
             );
-            return self.drop_line(up, &text).await;
+            return drop_line(io, up, &text).await;
         }
-        let Some((whole, readings)) = hold.readings() else {
+        let Some((whole, readings)) = self.readings() else {
             info!("line not run: its beginning is no longer on the screen");
-            return self
-                .drop_line(
-                    up,
-                    "the beginning of this line is no longer on the screen, so it could not be \
-                     checked; it was not run (run long commands as ssh … 'command')",
-                )
-                .await;
+            return drop_line(
+                io,
+                up,
+                "the beginning of this line is no longer on the screen, so it could not be \
+                 checked; it was not run (run long commands as ssh … 'command')",
+            )
+            .await;
         };
-        let Some(rule) = self
+        let Some(rule) = io
             .ctx
             .shared
             .approvals
-            .matching_line(&hold.access, &readings)
+            .matching_line(&self.access, &readings)
         else {
             return Ok((Verdict::Go(Vec::new()), whole));
         };
         let asking = Asking {
-            ctx: &self.ctx,
-            client: &self.client,
-            recording: self.rec.as_deref(),
-            access: &hold.access,
+            io,
+            access: &self.access,
             rule,
             what: "shell line",
+            not_run: NOT_RUN,
         };
-        let (clear, text) = match self.hold_line(rx, up, hold, &asking, &whole).await? {
-            // Keystrokes typed while waiting go through only once the line is approved.
-            Ok((Decision::Approved(by), _, typed)) => {
-                let text = format!("approved by {}", by.join(", "));
-                self.client.say(&format!("bastion: {text}")).await;
-                return Ok((Verdict::Go(typed), whole));
-            }
-            Ok((d @ Decision::Cancelled, id, _)) => (&b"\x03"[..], refusal(&d, id, rule, NOT_RUN)),
-            Ok((d, id, _)) => (CLEAR_LINE, refusal(&d, id, rule, NOT_RUN)),
-            Err(why) => (CLEAR_LINE, why),
-        };
-        self.client.say(&format!("bastion: {text}")).await;
-        up.data(Bytes::from_static(clear))?;
-        Ok((Verdict::Dropped, whole))
-    }
-
-    /// Tells the user why the line was not run, and clears it at the shell.
-    async fn drop_line(&self, up: &Upward, why: &str) -> Result<(Verdict, String), ()> {
-        self.client.say(&format!("bastion: {why}")).await;
-        up.data(Bytes::from_static(CLEAR_LINE))?;
-        Ok((Verdict::Dropped, String::new()))
-    }
-
-    /// Records keys typed while a line is held, when the channel records input.
-    async fn record_typed(&self, data: &Bytes) {
-        if self.rec.as_ref().is_some_and(|r| r.records_input) {
-            // A failed recording ends the channel through the pumps' own watch.
-            let _ = self.record(RecEvent::Input(data.clone())).await;
-        }
-    }
-
-    /// Stores the request and waits for it, holding keystrokes; Ctrl-C cancels. `Ok(Err(why))`
-    /// when the request could not be stored or followed: the line is not run, and `why` says
-    /// so to the user.
-    async fn hold_line(
-        &self,
-        rx: &mut ChannelReadHalf,
-        up: &Upward,
-        hold: &ShellHold,
-        asking: &Asking<'_>,
-        line: &str,
-    ) -> Result<Result<(Decision, i64, Vec<u8>), String>, ()> {
-        let screen = hold
+        let screen = self
             .tracker
             .lock()
             .ok()
-            .map(|t| recording::mask_text(&hold.masker, &t.screen_text()));
-        let command = recording::mask_text(&hold.masker, line);
-        let held = match asking.ask(command, screen, "; Ctrl-C cancels").await {
-            Ok(h) => h,
-            Err(e) => return Ok(Err(not_asked(&e, NOT_RUN))),
+            .map(|t| mask_text(&self.masker, &t.screen_text()));
+        let command = mask_text(&self.masker, &whole);
+        // Keystrokes typed while waiting go through only once the line is approved; Ctrl-C
+        // cancels.
+        let mut keys = HeldKeys {
+            io,
+            hold: self,
+            up,
+            typed: Vec::new(),
         };
-        let gone = self.done.child_token();
-        let wait = asking.decision(&held, &gone, NOT_RUN);
-        tokio::pin!(wait);
-        let mut typed: Vec<u8> = Vec::new();
-        let decision = loop {
-            tokio::select! {
-                d = &mut wait => break d,
-                m = rx.wait() => match m {
-                    Some(ChannelMsg::Data { data }) if data.contains(&0x03) => {
-                        self.relayed.input.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                        self.record_typed(&data).await;
-                        gone.cancel();
-                    }
-                    Some(ChannelMsg::Data { data }) => {
-                        self.relayed.input.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                        // Recorded as typed, even if it never reaches the target.
-                        self.record_typed(&data).await;
-                        if typed.len() + data.len() <= MAX_HELD_INPUT {
-                            typed.extend_from_slice(&data);
-                        }
-                    }
-                    Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
-                        if let Ok(mut t) = hold.tracker.lock() {
-                            t.resize(col_width, row_height);
-                        }
-                        hold.resized();
-                        let _ = up.window_change(col_width, row_height, pix_width, pix_height);
-                    }
-                    Some(ChannelMsg::Close) | None => {
-                        gone.cancel();
-                        return Err(());
-                    }
-                    Some(_) => {}
-                },
-                // Nothing runs unrecorded: the channel ends (the pumps tell the user).
-                _ = self.recording_failed() => {
-                    gone.cancel();
-                    return Err(());
-                }
-            }
+        let held = asking
+            .hold(command, screen, "; Ctrl-C cancels", rx, None, &mut keys)
+            .await;
+        let typed = keys.typed;
+        let clear: &[u8] = match held {
+            Ok(()) => return Ok((Verdict::Go(typed), whole)),
+            Err(NotApproved::Ended | NotApproved::Unrecorded) => return Err(()),
+            Err(NotApproved::Refused {
+                cancelled: true, ..
+            }) => b"\x03",
+            Err(_) => CLEAR_LINE,
         };
-        Ok(decision.map(|d| (d, held.id, typed)))
+        if let Some(words) = held.as_ref().err().and_then(NotApproved::words) {
+            io.client.say(&format!("bastion: {words}")).await;
+        }
+        up.data(Bytes::from_static(clear))?;
+        Ok((Verdict::Dropped, whole))
     }
+}
+
+/// What a shell does with its client's input while a line is held.
+struct HeldKeys<'a> {
+    io: &'a ChannelIo,
+    hold: &'a ShellHold,
+    up: &'a Upward,
+    /// Keys typed meanwhile, for the shell once the line is approved.
+    typed: Vec<u8>,
+}
+
+impl WhileHeld for HeldKeys<'_> {
+    async fn input(&mut self, m: Option<ChannelMsg>) -> Flow {
+        match m {
+            Some(ChannelMsg::Data { data }) => {
+                // Recorded as typed, even if it never reaches the target.
+                self.io.input(&data).await;
+                if data.contains(&0x03) {
+                    return Flow::Cancel;
+                }
+                if self.typed.len() + data.len() <= MAX_HELD_INPUT {
+                    self.typed.extend_from_slice(&data);
+                }
+                Flow::Wait
+            }
+            Some(ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+            }) => {
+                self.hold.resize(col_width, row_height);
+                let _ = self
+                    .up
+                    .window_change(col_width, row_height, pix_width, pix_height);
+                Flow::Wait
+            }
+            Some(ChannelMsg::Close) | None => Flow::End,
+            Some(_) => Flow::Wait,
+        }
+    }
+}
+
+/// Tells the user why the line was not run, and clears it at the shell.
+async fn drop_line(io: &ChannelIo, up: &Upward, why: &str) -> Result<(Verdict, String), ()> {
+    io.client.say(&format!("bastion: {why}")).await;
+    up.data(Bytes::from_static(CLEAR_LINE))?;
+    Ok((Verdict::Dropped, String::new()))
 }
 
 #[cfg(test)]

@@ -1,86 +1,78 @@
 //! The two directions of a connected channel: client → target (input) and target → client
-//! (output), each its own loop so that a stalled direction never holds up the other. Output is
-//! recorded and live-masked on its way; input is recorded and, in watched interactive sessions,
-//! judged at Enter ([`super::line_hold`]).
+//! (output), each its own loop so that a stalled direction never holds up the other. The pumps
+//! move bytes; on the way, each chunk passes the channel's taps in a fixed order.
+//!
+//! Output, target → client:
+//! 1. the line tracker ([`crate::gateway::hold::shell_line`]) reads the screen as the target
+//!    draws it: a line is judged from what the shell shows, before the user can act on it;
+//! 2. the redactor ([`super::redactor`]) masks it, once for the recording and the screen;
+//! 3. the recording takes the exactly masked bytes (a recording that fails ends the channel);
+//! 4. watching reviewers ([`crate::gateway::watch`]), then the client, get the screen's.
+//!
+//! Input, client → target: counted and recorded (masked, [`super::io::ChannelIo::input`]),
+//! kept for recognising its echo, then judged line by line when approval rules watch the
+//! channel ([`crate::gateway::hold`]), and queued for the target ([`super::upward`]).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
-use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::bridge::Client;
 use super::inflow::ChannelInflow;
-use super::line_hold::ShellHold;
-use super::live::{LiveMasks, Released};
-use super::recording::{ChannelRecording, RecEvent};
-use super::session::SessionCtx;
+use super::io::ChannelIo;
+use super::redactor::{OutputRedactor, Released, Typed};
 use super::upward::Upward;
+use crate::gateway::client::target_lost_message;
+use crate::gateway::hold::shell_line::ShellHold;
+use crate::gateway::hold::stdin_line::StdinHold;
+use crate::gateway::recording::RecEvent;
+use crate::gateway::refusal::status;
+use crate::gateway::watch::Publisher;
 
 /// How a channel's command ended.
 #[derive(Debug, Default)]
-pub(super) struct ExitInfo {
-    pub(super) status: Option<u32>,
-    pub(super) signal: Option<String>,
-    /// Bytes from the client to the target, and back (both output streams).
-    pub(super) bytes_in: u64,
-    pub(super) bytes_out: u64,
+pub struct ExitInfo {
+    /// Its exit status, if the target sent one.
+    pub status: Option<u32>,
+    /// The signal that ended it, if the target said so.
+    pub signal: Option<String>,
 }
 
 /// A request sent upstream whose reply is still due.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Pending {
+pub enum Pending {
+    /// The pty request.
     Pty,
+    /// The start request (`shell`, `exec`, `subsystem`).
     Start(&'static str),
 }
 
+/// How the lines the user sends are judged.
+pub enum LineJudge {
+    /// Not at all: no approval rule watches the channel's lines.
+    None,
+    /// The command lines of an interactive shell, read from its screen.
+    Shell(Box<ShellHold>),
+    /// The lines a program without a terminal reads from stdin.
+    Stdin(Box<StdinHold>),
+}
+
 /// The two directions of a connected channel.
-pub(super) struct Pumps {
-    pub(super) ctx: Arc<SessionCtx>,
-    pub(super) client: Client,
-    /// Cancelled when either direction ends for good, or the connection closes.
-    pub(super) done: CancellationToken,
-    /// The client closed its side of the channel (nothing more can be told to it).
-    pub(super) client_left: AtomicBool,
+pub struct Pumps {
+    /// The channel's shared state.
+    pub io: ChannelIo,
     /// Hold the target's EOF until its exit status is relayed (session channels); a port
     /// forward never gets an exit status, so its EOF goes at once.
-    pub(super) hold_eof: bool,
-    /// The channel's recording (none for port forwards).
-    pub(super) rec: Option<Arc<ChannelRecording>>,
-    /// Command-line holds of an interactive shell, when approval rules apply to it.
-    pub(super) shell_hold: Option<ShellHold>,
-    /// Commands read from stdin by a program without a terminal, when approval rules apply.
-    pub(super) stdin_lines: Option<std::sync::Mutex<super::stdin_lines::StdinLines>>,
-    /// Where the channel goes and its masking rules (session channels).
-    pub(super) access: Option<super::target::Access>,
-    pub(super) masker: Option<recorder::mask::Masker>,
+    pub hold_eof: bool,
+    /// How the user's lines are judged.
+    pub lines: LineJudge,
     /// Copies what the user sees to reviewers watching the session.
-    pub(super) publisher: Option<super::watch::Publisher>,
+    pub publisher: Option<Publisher>,
     /// Recent keystrokes of a live-masked terminal, whose echo skips the masking hold.
-    pub(super) typed: Option<super::live::Typed>,
-    /// Bytes relayed each way, for the audit row (kept by the channel's task, which outlives
-    /// the pumps when a client leaves for good).
-    pub(super) relayed: Arc<Relayed>,
-}
-
-/// Bytes relayed by a channel's pumps.
-#[derive(Debug, Default)]
-pub(super) struct Relayed {
-    pub(super) input: std::sync::atomic::AtomicU64,
-    output: std::sync::atomic::AtomicU64,
-}
-
-impl Relayed {
-    /// Bytes from the client to the target, and back (both output streams).
-    pub(super) fn counts(&self) -> (u64, u64) {
-        (
-            self.input.load(Ordering::Relaxed),
-            self.output.load(Ordering::Relaxed),
-        )
-    }
+    pub typed: Option<Typed>,
 }
 
 /// Longest signal name relayed.
@@ -93,82 +85,79 @@ const EOF_HOLD: std::time::Duration = std::time::Duration::from_secs(2);
 /// ended.
 const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The target's end of a connected channel.
+pub struct TargetEnd {
+    /// What the target sends.
+    pub rx: ChannelReadHalf,
+    /// What goes to the target.
+    pub tx: ChannelWriteHalf<russh::client::Msg>,
+    /// Requests sent to the target whose replies are due.
+    pub pending: VecDeque<Pending>,
+}
+
 impl Pumps {
-    /// `early` is what the client sent before the channel started (or while its command was
-    /// held for approval), counted in `inflow`: it goes first, through the same path as later
-    /// input (recorded, lines judged), never straight to the target.
+    /// Relays until the channel ends. `early` is what the client sent before the channel
+    /// started (or while its command was held for approval), counted in `inflow`: it goes
+    /// first, through the same path as later input (recorded, lines judged), never straight to
+    /// the target.
     ///
     /// Both directions run in this one task: when the channel's task is dropped (a client gone
-    /// for good, see [`super::bridge`]), both stop at once and release the channel's readers,
-    /// which the connections' event loops may be waiting on.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn run(
+    /// for good), both stop at once and release the channel's readers, which the connections'
+    /// event loops may be waiting on.
+    pub async fn run(
         self,
         client_rx: ChannelReadHalf,
         early: Vec<ChannelMsg>,
-        up_rx: ChannelReadHalf,
-        up_tx: Arc<ChannelWriteHalf<russh::client::Msg>>,
-        pending: VecDeque<Pending>,
-        live: Option<LiveMasks>,
+        target: TargetEnd,
+        redactor: OutputRedactor,
         inflow: Arc<ChannelInflow>,
     ) -> ExitInfo {
-        let upward = Upward::start(up_tx.clone(), self.done.clone(), inflow.clone());
-        let ((), mut exit) = tokio::join!(
+        let up_tx = Arc::new(target.tx);
+        let upward = Upward::start(up_tx.clone(), self.io.done.clone(), inflow.clone());
+        let ((), exit) = tokio::join!(
             self.input(client_rx, early, &upward, &inflow),
-            self.output(up_rx, up_tx.clone(), pending, live),
+            self.output(target.rx, up_tx.clone(), target.pending, redactor),
         );
         drop(upward);
         close_upstream(&up_tx).await;
-        (exit.bytes_in, exit.bytes_out) = self.relayed.counts();
         exit
     }
 
-    /// Records and sends what the maskers released.
+    /// Records and sends what the redactor released.
     /// `Err` when the client cannot be written to any more (or the channel is done: a write
     /// waiting for window that never comes must not keep the channel alive).
     async fn send_released(&self, r: Released) -> Result<(), ()> {
         if let Some(out) = r.out.recording {
-            self.record(RecEvent::Output(out)).await;
+            self.io.record(RecEvent::Output(out)).await;
         }
         if let Some(err) = r.err.recording {
-            self.record(RecEvent::Stderr(err)).await;
+            self.io.record(RecEvent::Stderr(err)).await;
         }
         if let Some(out) = r.out.screen {
-            self.publish(&out);
-            tokio::select! {
-                r = self.client.tx.data_bytes(out) => r.map_err(drop)?,
-                _ = self.done.cancelled() => return Err(()),
-            }
+            self.send(out).await?;
         }
         if let Some(err) = r.err.screen {
-            tokio::select! {
-                r = self.client.tx.extended_data_bytes(1, err) => r.map_err(drop)?,
-                _ = self.done.cancelled() => return Err(()),
-            }
+            self.send_stderr(1, err).await?;
         }
         Ok(())
     }
 
-    /// Copies shown output to watching reviewers.
-    fn publish(&self, data: &Bytes) {
+    /// Shows output to watchers and the client.
+    async fn send(&self, data: Bytes) -> Result<(), ()> {
         if let Some(p) = &self.publisher {
-            p.send(data);
+            p.send(&data);
+        }
+        tokio::select! {
+            r = self.io.client.tx.data_bytes(data) => r.map_err(drop),
+            _ = self.io.done.cancelled() => Err(()),
         }
     }
 
-    /// Queues an event for the recording; false once the recording has failed.
-    pub(super) async fn record(&self, ev: RecEvent) -> bool {
-        match &self.rec {
-            Some(rec) => rec.send(ev).await.is_ok(),
-            None => true,
-        }
-    }
-
-    /// Resolves when the recording has failed (never for unrecorded channels).
-    pub(super) async fn recording_failed(&self) {
-        match &self.rec {
-            Some(rec) => rec.failed.cancelled().await,
-            None => std::future::pending().await,
+    /// Sends extended data (stderr) to the client.
+    async fn send_stderr(&self, ext: u32, data: Bytes) -> Result<(), ()> {
+        tokio::select! {
+            r = self.io.client.tx.extended_data_bytes(ext, data) => r.map_err(drop),
+            _ = self.io.done.cancelled() => Err(()),
         }
     }
 
@@ -180,11 +169,12 @@ impl Pumps {
         up: &Upward,
         inflow: &ChannelInflow,
     ) {
+        let io = &self.io;
         let mut early = early.into_iter();
         let mut over_limit = false;
         loop {
-            inflow.room(&self.done).await;
-            if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
+            inflow.room(&io.done).await;
+            if io.unrecorded() {
                 break;
             }
             let msg = match early.next() {
@@ -195,18 +185,14 @@ impl Pumps {
                 }
                 None => tokio::select! {
                     m = rx.wait() => m,
-                    _ = self.done.cancelled() => break,
-                    _ = self.recording_failed() => break,
+                    _ = io.done.cancelled() => break,
+                    _ = io.recording_failed() => break,
                 },
             };
             let sent = match msg {
                 Some(ChannelMsg::Data { data }) => {
-                    self.ctx.touch();
-                    self.relayed
-                        .input
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    let records_input = self.rec.as_ref().is_some_and(|r| r.records_input);
-                    if records_input && !self.record(RecEvent::Input(data.clone())).await {
+                    io.ctx.touch();
+                    if !io.input(&data).await {
                         break;
                     }
                     if let Some(t) = &self.typed {
@@ -218,17 +204,17 @@ impl Pumps {
                         break;
                     }
                     // Boxed: line holds are rare, and idle sessions should not carry their state.
-                    match (&self.shell_hold, &self.stdin_lines) {
-                        (Some(hold), _) => Box::pin(self.shell_keys(&mut rx, up, hold, data)).await,
-                        (None, Some(lines)) => {
-                            Box::pin(self.stdin_data(&mut rx, up, inflow, lines, data)).await
+                    match &self.lines {
+                        LineJudge::Shell(hold) => Box::pin(hold.keys(io, &mut rx, up, data)).await,
+                        LineJudge::Stdin(hold) => {
+                            Box::pin(hold.data(io, &mut rx, up, inflow, data)).await
                         }
-                        (None, None) => up.data(data),
+                        LineJudge::None => up.data(data),
                     }
                 }
-                Some(ChannelMsg::Eof) => match &self.stdin_lines {
-                    Some(lines) => Box::pin(self.stdin_eof(&mut rx, up, inflow, lines)).await,
-                    None => up.eof(),
+                Some(ChannelMsg::Eof) => match &self.lines {
+                    LineJudge::Stdin(hold) => Box::pin(hold.eof(io, &mut rx, up, inflow)).await,
+                    _ => up.eof(),
                 },
                 Some(ChannelMsg::WindowChange {
                     col_width,
@@ -236,16 +222,14 @@ impl Pumps {
                     pix_width,
                     pix_height,
                 }) => {
-                    if !self.record(RecEvent::Resize(col_width, row_height)).await {
+                    if !io.record(RecEvent::Resize(col_width, row_height)).await {
                         break;
                     }
-                    if let Some(h) = &self.shell_hold {
-                        if let Ok(mut t) = h.tracker.lock() {
-                            t.resize(col_width, row_height);
-                        }
-                        h.resized();
+                    if let LineJudge::Shell(hold) = &self.lines {
+                        hold.resize(col_width, row_height);
                     }
-                    let (cols, rows) = super::line::capped(col_width, row_height);
+                    let (cols, rows) =
+                        crate::gateway::hold::screen_line::capped(col_width, row_height);
                     up.window_change(cols, rows, pix_width, pix_height)
                 }
                 // A signal name is a few letters; a long one is only a way to fill logs and
@@ -261,24 +245,21 @@ impl Pumps {
                 }
                 Some(ChannelMsg::Signal { signal }) => {
                     // A client may name any signal; its name is stored masked like its text.
-                    let name = self.ctx.shared.maskers.client_text(&sig_name(&signal));
+                    let name = io.ctx.shared.maskers.client_text(&sig_name(&signal));
                     info!(signal = name, "signal");
-                    if !self
-                        .record(RecEvent::Marker(format!("signal {name}")))
-                        .await
-                    {
+                    if !io.record(RecEvent::Marker(format!("signal {name}"))).await {
                         break;
                     }
                     up.signal(signal)
                 }
                 Some(ChannelMsg::Close) | None => {
-                    self.client_left.store(true, Ordering::Relaxed);
+                    io.client_left.store(true, Ordering::Relaxed);
                     // The client is done (OpenSSH's ControlMaster closes right after EOF). The
                     // command may still be finishing: let the output pump relay its exit
                     // status, for a while, before everything is torn down.
                     let _ = up.eof();
                     tokio::select! {
-                        _ = self.done.cancelled() => {}
+                        _ = io.done.cancelled() => {}
                         _ = tokio::time::sleep(CLOSE_DRAIN) => {}
                     }
                     break;
@@ -289,22 +270,23 @@ impl Pumps {
                 break;
             }
         }
+        io.input_ended().await;
         if over_limit {
             // The reader goes first: while the user is told, the connection must not wait on
             // it.
             drop(rx);
-            self.client_left.store(true, Ordering::Relaxed);
-            self.client
+            io.client_left.store(true, Ordering::Relaxed);
+            io.client
                 .fail(
                     &format!(
                         "bastion: the target is not reading what you send ({} waiting); the channel is closed",
                         crate::human::bytes(super::inflow::LIMIT as u64)
                     ),
-                    255,
+                    status::LOST,
                 )
                 .await;
         }
-        self.done.cancel();
+        io.done.cancel();
     }
 
     /// Target → client.
@@ -313,10 +295,11 @@ impl Pumps {
         mut rx: ChannelReadHalf,
         up: Arc<ChannelWriteHalf<russh::client::Msg>>,
         mut pending: VecDeque<Pending>,
-        mut live: Option<LiveMasks>,
+        mut redactor: OutputRedactor,
     ) -> ExitInfo {
-        let mut notices = self.ctx.notices.subscribe();
-        let tx = &self.client.tx;
+        let io = &self.io;
+        let mut notices = io.ctx.notices.subscribe();
+        let tx = &io.client.tx;
         let mut exit: Option<String> = None;
         let mut info = ExitInfo::default();
         let mut shutting_down = false;
@@ -324,7 +307,7 @@ impl Pumps {
         // Whether the client's channel has been closed (or can no longer be written to).
         let mut client_closed = false;
         loop {
-            let deadline = live.as_ref().and_then(LiveMasks::deadline);
+            let deadline = redactor.deadline();
             let msg = tokio::select! {
                 m = rx.wait() => m,
                 _ = sleep_until(eof_due), if eof_due.is_some() => {
@@ -335,95 +318,62 @@ impl Pumps {
                     continue;
                 }
                 _ = sleep_until(deadline), if deadline.is_some() => {
-                    if let Some(l) = live.as_mut() {
-                        if Box::pin(self.send_released(l.poll())).await.is_err() {
-                            break;
-                        }
+                    if Box::pin(self.send_released(redactor.poll())).await.is_err() {
+                        break;
                     }
                     continue;
                 }
                 n = notices.recv() => {
                     if let Ok(text) = n {
-                        Box::pin(self.client.say(&text)).await;
+                        Box::pin(io.client.say(&text)).await;
                     }
                     continue;
                 }
-                _ = self.ctx.shared.shutdown.cancelled(), if !shutting_down => {
+                _ = io.ctx.shared.shutdown.cancelled(), if !shutting_down => {
                     shutting_down = true;
-                    self.client.say("bastion: the bastion is shutting down; this session ends now.").await;
+                    io.client.say("bastion: the bastion is shutting down; this session ends now.").await;
                     continue;
                 }
-                _ = self.done.cancelled() => break,
-                _ = self.recording_failed() => break,
+                _ = io.done.cancelled() => break,
+                _ = io.recording_failed() => break,
             };
             let r = match msg {
                 Some(ChannelMsg::Data { data }) => {
-                    self.ctx.touch();
-                    self.ctx.shared.metrics.bytes_out.add(data.len() as u64);
-                    self.relayed
-                        .output
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    if let Some(h) = &self.shell_hold {
-                        if let Ok(mut t) = h.tracker.lock() {
-                            t.output(&data);
-                        }
-                        h.shown();
+                    io.ctx.touch();
+                    io.ctx.shared.metrics.bytes_out.add(data.len() as u64);
+                    io.relayed().output(data.len());
+                    // The taps, in their order (see the module's documentation).
+                    if let LineJudge::Shell(hold) = &self.lines {
+                        hold.output(&data);
                     }
-                    // Masked once, here, for both the recording and the screen; without live
-                    // masking the recording's writer masks.
-                    let (recorded, shown) = match live.as_mut() {
-                        Some(l) => {
-                            let echo = self.typed.as_ref().is_some_and(|t| t.is_echo(&data));
-                            let s = l.out(&data, echo);
-                            (s.recording, s.screen)
-                        }
-                        None => (Some(data.clone()), Some(data)),
-                    };
-                    if let Some(r) = recorded {
-                        if !self.record(RecEvent::Output(r)).await {
+                    let echo = self.typed.as_ref().is_some_and(|t| t.is_echo(&data));
+                    let shown = redactor.out(&data, echo);
+                    if let Some(r) = shown.recording {
+                        if !io.record(RecEvent::Output(r)).await {
                             continue;
                         }
                     }
-                    match shown {
-                        Some(data) => {
-                            self.publish(&data);
-                            tokio::select! {
-                                r = tx.data_bytes(data) => r,
-                                _ = self.done.cancelled() => break,
-                            }
-                        }
+                    match shown.screen {
+                        Some(data) => self.send(data).await,
                         None => Ok(()),
                     }
                 }
                 Some(ChannelMsg::ExtendedData { data, ext }) => {
-                    self.ctx.touch();
-                    self.relayed
-                        .output
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    let (recorded, shown) = match live.as_mut() {
-                        Some(l) => {
-                            let s = l.err(&data);
-                            (s.recording, s.screen)
-                        }
-                        None => (Some(data.clone()), Some(data)),
-                    };
-                    if let Some(r) = recorded {
-                        if !self.record(RecEvent::Stderr(r)).await {
+                    io.ctx.touch();
+                    io.relayed().output(data.len());
+                    let shown = redactor.err(&data);
+                    if let Some(r) = shown.recording {
+                        if !io.record(RecEvent::Stderr(r)).await {
                             continue;
                         }
                     }
-                    match shown {
-                        Some(data) => tokio::select! {
-                            r = tx.extended_data_bytes(ext, data) => r,
-                            _ = self.done.cancelled() => break,
-                        },
+                    match shown.screen {
+                        Some(data) => self.send_stderr(ext, data).await,
                         None => Ok(()),
                     }
                 }
                 Some(ChannelMsg::Eof) => {
-                    if let Some(l) = live.as_mut() {
-                        let _ = Box::pin(self.send_released(l.finish())).await;
-                    }
+                    let _ = Box::pin(self.send_released(redactor.finish())).await;
                     // The client may close the channel as soon as it sees EOF, and russh drops
                     // a closed channel at once: hold EOF back until the exit status (or the
                     // close) has been relayed, for a moment at most.
@@ -431,21 +381,19 @@ impl Pumps {
                         eof_due = Some(std::time::Instant::now() + EOF_HOLD);
                         Ok(())
                     } else {
-                        tx.eof().await
+                        tx.eof().await.map_err(drop)
                     }
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    if let Some(l) = live.as_mut() {
-                        let _ = Box::pin(self.send_released(l.finish())).await;
-                    }
+                    let _ = Box::pin(self.send_released(redactor.finish())).await;
                     exit = Some(exit_status.to_string());
                     info.status = Some(exit_status);
-                    self.record(RecEvent::Exit(exit_status.to_string())).await;
+                    io.record(RecEvent::Exit(exit_status.to_string())).await;
                     let r = tx.exit_status(exit_status).await;
                     if eof_due.take().is_some() {
                         let _ = tx.eof().await;
                     }
-                    r
+                    r.map_err(drop)
                 }
                 Some(ChannelMsg::ExitSignal {
                     signal_name,
@@ -453,16 +401,16 @@ impl Pumps {
                     error_message,
                     lang_tag,
                 }) => {
-                    let name = self.ctx.shared.maskers.client_text(&sig_name(&signal_name));
+                    let name = io.ctx.shared.maskers.client_text(&sig_name(&signal_name));
                     let text = format!("signal {name}");
                     info.signal = Some(name);
-                    self.record(RecEvent::Exit(text.clone())).await;
+                    io.record(RecEvent::Exit(text.clone())).await;
                     exit = Some(text);
-                    let _ = self
+                    let _ = io
                         .client
                         .handle
                         .exit_signal_request(
-                            self.client.id,
+                            io.client.id,
                             signal_name,
                             core_dumped,
                             error_message,
@@ -481,16 +429,16 @@ impl Pumps {
                 Some(ChannelMsg::Failure) => match pending.pop_front() {
                     Some(Pending::Pty) => {
                         warn!("target refused the pty");
-                        self.client
+                        io.client
                             .say("bastion: the target refused to allocate a pty")
                             .await;
                         Ok(())
                     }
                     Some(Pending::Start(kind)) => {
                         warn!("target refused the {kind} request");
-                        Box::pin(self.client.fail(
+                        Box::pin(io.client.fail(
                             &format!("bastion: the target refused the {kind} request"),
-                            1,
+                            status::REFUSED,
                         ))
                         .await;
                         client_closed = true;
@@ -499,9 +447,7 @@ impl Pumps {
                     None => Ok(()),
                 },
                 Some(ChannelMsg::Close) | None => {
-                    if let Some(l) = live.as_mut() {
-                        let _ = Box::pin(self.send_released(l.finish())).await;
-                    }
+                    let _ = Box::pin(self.send_released(redactor.finish())).await;
                     if msg.is_none() && exit.is_none() {
                         // No close from the target: its connection went away under the command.
                         self.target_lost().await;
@@ -516,19 +462,21 @@ impl Pumps {
                 Some(_) => Ok(()),
             };
             if r.is_err() {
-                client_closed = true;
+                // A write given up because the channel is done is not the client gone: the
+                // user may still have to be told why.
+                client_closed = !io.done.is_cancelled();
                 break;
             }
         }
         // Whichever pump noticed first, the user is told why the session ended.
-        if self.rec.as_ref().is_some_and(|r| r.failed.is_cancelled()) {
-            self.ctx.shared.metrics.recording_failures.inc();
-            Box::pin(self.client.fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", 255))
+        if io.unrecorded() {
+            io.ctx.shared.metrics.recording_failures.inc();
+            Box::pin(io.client.fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", status::LOST))
                 .await;
         } else if !client_closed
             && exit.is_none()
-            && !self.client_left.load(Ordering::Relaxed)
-            && !self.ctx.closed.is_cancelled()
+            && !io.client_left.load(Ordering::Relaxed)
+            && !io.ctx.closed.is_cancelled()
         {
             // The input side stopped because the target could no longer be written to: the
             // client is still there and must not be left waiting on an open channel.
@@ -541,28 +489,26 @@ impl Pumps {
         // before asking that loop to close the channel.
         drop(rx);
         close_upstream(&up).await;
-        self.done.cancel();
+        io.done.cancel();
         info
     }
-}
 
-impl Pumps {
     /// Tells the user the target's connection is gone; the channel then closes without an exit
     /// status, so `ssh` exits 255 as it would if it had lost the target itself.
     async fn target_lost(&self) {
         let target = self
+            .io
             .ctx
             .access()
             .map(|a| a.target.name.clone())
             .unwrap_or_default();
         warn!(target = %target, "the connection to the target was lost during the channel");
-        self.client
-            .say(&super::bridge::target_lost_message(&target))
-            .await;
+        self.io.client.say(&target_lost_message(&target)).await;
     }
 }
 
-pub(super) fn sig_name(s: &Sig) -> String {
+/// A signal's name as the client or the target gave it.
+fn sig_name(s: &Sig) -> String {
     match s {
         Sig::Custom(n) => n.clone(),
         other => format!("{other:?}"),

@@ -2,10 +2,10 @@
 //!
 //! A write to the target waits for the target's SSH window. If the input pump waited on it, a
 //! target that is itself waiting for its output to drain (`cat` of a large stream) would stop
-//! the pump, the pump would stop the client connection's event loop (see [`super::inflow`]),
+//! the pump, the pump would stop the client connection's event loop (see [`crate::gateway::relay::inflow`]),
 //! and that loop is what sends the output: nothing would move again. So input is queued here
 //! and written upstream by a separate task; how much may wait is bounded through the client's
-//! window ([`super::inflow`]), not by making the pump wait.
+//! window ([`crate::gateway::relay::inflow`]), not by making the pump wait.
 //!
 //! Small writes are joined in the queue: a throttled client sends a few bytes at a time, and a
 //! queue entry per message would cost far more memory than the bytes it holds.
@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::inflow::ChannelInflow;
+use crate::gateway::relay::inflow::ChannelInflow;
 
 /// Longest a judged line waits for the target's window to take all of it at once.
 const LINE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -42,7 +42,7 @@ enum Op {
 }
 
 /// What a queued request (not data) counts against the channel's input bounds.
-const REQUEST_COST: usize = super::early::MESSAGE_COST;
+const REQUEST_COST: usize = crate::gateway::relay::early::MESSAGE_COST;
 
 impl Op {
     /// What the op counts against the channel's input bounds.
@@ -92,7 +92,7 @@ impl Upward {
         }
     }
 
-    /// Whether queueing `len` more bytes would pass [`super::inflow::LIMIT`].
+    /// Whether queueing `len` more bytes would pass [`crate::gateway::relay::inflow::LIMIT`].
     pub fn over_limit(&self, len: usize) -> bool {
         self.inflow.over_limit(len)
     }
