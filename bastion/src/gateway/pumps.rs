@@ -359,7 +359,7 @@ impl Pumps {
             let r = match msg {
                 Some(ChannelMsg::Data { data }) => {
                     self.ctx.touch();
-                    self.ctx.shared.metrics.bytes_out.add(data.len() as u64);
+                    self.ctx.shared.metrics.bytes_out.inc_by(data.len() as u64);
                     self.relayed
                         .output
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
