@@ -1,11 +1,22 @@
-//! Counters and gauges for `GET /metrics` (Prometheus text format). Numbers only: no identity,
-//! target or stream content appears here.
+//! Counters and gauges for `GET /metrics`, in the Prometheus text format (version 0.0.4) as
+//! `prometheus-client` writes it. Numbers only: no identity, target or stream content appears
+//! here.
+//!
+//! Names are registered the library's way: counters without their `_total` suffix and help
+//! texts without their final period, both of which the encoder adds.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::family::Family;
+pub use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
+use prometheus_client::registry::Registry;
+
+use crate::gateway::admission::Refused;
+
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Process-wide figures, shared by the gateway and the API.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     /// Authenticated connections open now.
     pub sessions: Gauge,
@@ -21,123 +32,90 @@ pub struct Metrics {
     pub recording_failures: Counter,
     /// Channel bytes from targets to users (before masking).
     pub bytes_out: Counter,
-    /// Connections dropped before their key exchange, by reason (see
-    /// [`crate::gateway::admission::Refused`]): source rate, source full, full, early drop.
+    /// Connections dropped before their key exchange, by reason (see [`Refused`]): source
+    /// rate, source full, full, early drop.
     pub dropped: [Counter; 4],
+    /// Set from the audit writer's count when rendered.
+    audit_ends_waiting: Gauge,
+    registry: Registry,
+}
+
+/// One label and its value.
+type Label = [(&'static str, &'static str); 1];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let mut gauge = |name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let sessions = gauge("bastion_sessions", "Authenticated SSH connections open now");
+        let channels = gauge("bastion_channels", "Channels open now");
+        let audit_ends_waiting = gauge(
+            "bastion_audit_ends_waiting",
+            "Session and channel ends waiting for the audit database to come back",
+        );
+        // Every label value is there from the start, at 0.
+        let authentications = Family::<Label, Counter>::default();
+        registry.register(
+            "bastion_authentications",
+            "Authentications by outcome",
+            authentications.clone(),
+        );
+        let auth_accepted = authentications.get_or_create_owned(&[("result", "accepted")]);
+        let auth_refused = authentications.get_or_create_owned(&[("result", "refused")]);
+        let drops = Family::<Label, Counter>::default();
+        registry.register(
+            "bastion_connections_dropped",
+            "Connections dropped before their key exchange, by reason",
+            drops.clone(),
+        );
+        let dropped = Refused::ALL.map(|why| drops.get_or_create_owned(&[("reason", why.code())]));
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        Metrics {
+            sessions,
+            channels,
+            auth_accepted,
+            auth_refused,
+            dropped,
+            certificates_issued: counter(
+                "bastion_certificates_issued",
+                "Certificates issued (API) and device logins admitted (ssh)",
+            ),
+            recording_failures: counter(
+                "bastion_recording_failures",
+                "Recordings that failed, ending their channel",
+            ),
+            bytes_out: counter(
+                "bastion_output_bytes",
+                "Bytes relayed from targets to users",
+            ),
+            audit_ends_waiting,
+            registry,
+        }
+    }
 }
 
 impl Metrics {
     /// Counts a connection dropped at accept.
-    pub fn connections_dropped(&self, why: crate::gateway::admission::Refused) {
+    pub fn connections_dropped(&self, why: Refused) {
         self.dropped[why as usize].inc();
     }
-}
 
-/// A monotonically increasing count.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    /// Adds one.
-    pub fn inc(&self) {
-        self.add(1);
-    }
-    /// Adds `n`.
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-    fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A value that goes up and down.
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicI64);
-
-impl Gauge {
-    /// Up by one (pair with [`Gauge::dec`]).
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-    /// Down by one.
-    pub fn dec(&self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-    fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl Metrics {
     /// The Prometheus text exposition; `audit_ends_waiting` comes from
     /// [`crate::audit::Endings::waiting`].
     pub fn render(&self, audit_ends_waiting: usize) -> String {
+        self.audit_ends_waiting
+            .set(i64::try_from(audit_ends_waiting).unwrap_or(i64::MAX));
         let mut out = String::new();
-        let mut gauge = |name: &str, help: &str, v: i64| {
-            let _ = write!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
-            );
-        };
-        gauge(
-            "bastion_sessions",
-            "Authenticated SSH connections open now.",
-            self.sessions.get(),
-        );
-        gauge(
-            "bastion_channels",
-            "Channels open now.",
-            self.channels.get(),
-        );
-        gauge(
-            "bastion_audit_ends_waiting",
-            "Session and channel ends waiting for the audit database to come back.",
-            i64::try_from(audit_ends_waiting).unwrap_or(i64::MAX),
-        );
-        let _ = write!(
-            out,
-            "# HELP bastion_authentications_total Authentications by outcome.\n\
-             # TYPE bastion_authentications_total counter\n\
-             bastion_authentications_total{{result=\"accepted\"}} {}\n\
-             bastion_authentications_total{{result=\"refused\"}} {}\n",
-            self.auth_accepted.get(),
-            self.auth_refused.get()
-        );
-        let _ = writeln!(
-            out,
-            "# HELP bastion_connections_dropped_total Connections dropped before their key exchange, by reason.\n\
-             # TYPE bastion_connections_dropped_total counter"
-        );
-        for why in crate::gateway::admission::Refused::ALL {
-            let _ = writeln!(
-                out,
-                "bastion_connections_dropped_total{{reason=\"{}\"}} {}",
-                why.code(),
-                self.dropped[why as usize].get()
-            );
-        }
-        let mut counter = |name: &str, help: &str, v: u64| {
-            let _ = write!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
-            );
-        };
-        counter(
-            "bastion_certificates_issued_total",
-            "Certificates issued (API) and device logins admitted (ssh).",
-            self.certificates_issued.get(),
-        );
-        counter(
-            "bastion_recording_failures_total",
-            "Recordings that failed, ending their channel.",
-            self.recording_failures.get(),
-        );
-        counter(
-            "bastion_output_bytes_total",
-            "Bytes relayed from targets to users.",
-            self.bytes_out.get(),
-        );
+        // Writing into a String does not fail.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
         out
     }
 }
@@ -145,13 +123,14 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::Metrics;
+    use crate::gateway::admission::Refused;
 
     #[test]
     fn renders_prometheus_text() {
         let m = Metrics::default();
         m.auth_refused.inc();
         m.sessions.inc();
-        m.bytes_out.add(42);
+        m.bytes_out.inc_by(42);
         let text = m.render(3);
         assert!(text.contains("bastion_sessions 1\n"), "{text}");
         assert!(text.contains("bastion_authentications_total{result=\"refused\"} 1\n"));
@@ -159,5 +138,50 @@ mod tests {
         assert!(text.contains("bastion_audit_ends_waiting 3\n"));
         m.sessions.dec();
         assert!(m.render(0).contains("bastion_sessions 0\n"));
+    }
+
+    #[test]
+    fn names_types_help_and_labels_are_the_documented_ones() {
+        let m = Metrics::default();
+        m.connections_dropped(Refused::Rate);
+        m.certificates_issued.inc();
+        let text = m.render(0);
+        let mut lines: Vec<&str> = text.lines().collect();
+        // The library writes a family's series in no fixed order.
+        lines[11..13].sort_unstable();
+        lines[15..19].sort_unstable();
+        assert_eq!(
+            lines,
+            [
+                "# HELP bastion_sessions Authenticated SSH connections open now.",
+                "# TYPE bastion_sessions gauge",
+                "bastion_sessions 0",
+                "# HELP bastion_channels Channels open now.",
+                "# TYPE bastion_channels gauge",
+                "bastion_channels 0",
+                "# HELP bastion_audit_ends_waiting Session and channel ends waiting for the audit database to come back.",
+                "# TYPE bastion_audit_ends_waiting gauge",
+                "bastion_audit_ends_waiting 0",
+                "# HELP bastion_authentications_total Authentications by outcome.",
+                "# TYPE bastion_authentications_total counter",
+                "bastion_authentications_total{result=\"accepted\"} 0",
+                "bastion_authentications_total{result=\"refused\"} 0",
+                "# HELP bastion_connections_dropped_total Connections dropped before their key exchange, by reason.",
+                "# TYPE bastion_connections_dropped_total counter",
+                "bastion_connections_dropped_total{reason=\"early-drop\"} 0",
+                "bastion_connections_dropped_total{reason=\"full\"} 0",
+                "bastion_connections_dropped_total{reason=\"source-full\"} 0",
+                "bastion_connections_dropped_total{reason=\"source-rate\"} 1",
+                "# HELP bastion_certificates_issued_total Certificates issued (API) and device logins admitted (ssh).",
+                "# TYPE bastion_certificates_issued_total counter",
+                "bastion_certificates_issued_total 1",
+                "# HELP bastion_recording_failures_total Recordings that failed, ending their channel.",
+                "# TYPE bastion_recording_failures_total counter",
+                "bastion_recording_failures_total 0",
+                "# HELP bastion_output_bytes_total Bytes relayed from targets to users.",
+                "# TYPE bastion_output_bytes_total counter",
+                "bastion_output_bytes_total 0",
+            ]
+        );
     }
 }

@@ -235,7 +235,7 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
 
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         api.shared.metrics.render(api.shared.endings.waiting()),
     )
         .into_response()

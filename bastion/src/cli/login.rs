@@ -70,9 +70,8 @@ impl Login {
     }
 
     async fn login(&self, server: &str, dir: &Path, key: &Path) -> Result<(), Failure> {
-        let mut http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30));
+        // The bastion's API and the OpenID provider: no redirects.
+        let mut http = cert_authority::oidc::http::client_builder(Duration::from_secs(30));
         if let Some(file) = &self.ca_file {
             let pem =
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;

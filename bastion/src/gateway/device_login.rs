@@ -89,9 +89,7 @@ impl DeviceLogin {
         let Some(oidc) = config.oidc.as_ref().filter(|o| o.device_login) else {
             return Ok(None);
         };
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
+        let http = cert_authority::oidc::http::client_builder(Duration::from_secs(10))
             .build()
             .context("HTTP client for the OpenID provider")?;
         Ok(Some(Arc::new(DeviceLogin {

@@ -6,12 +6,15 @@
 //!   signature, `iss`, `aud`, `exp`/`iat` with clock skew, nonce. Built on `openidconnect`.
 //! - [`mapping`]: claims → key id, principals, TTL, extensions (`[oidc]`, `[[ci]]`, `[[roles]]`).
 //! - [`refusal`]: one [`Refusal`] variant per reason a token is refused.
-//! - [`flows`]: signing in as the provider's client (device grant; auth code + PKCE).
+//! - [`flows`]: signing in as the provider's client (device grant; auth code + PKCE), with
+//!   `openidconnect`'s typed client.
+//! - [`http`]: the HTTP client both use: reqwest, no redirects, bounded answers.
 //!
 //! [`Identities`] ties them together: it picks the provider by the token's (unverified)
 //! issuer, verifies, then maps. Tokens are never logged or put into errors.
 
 pub mod flows;
+pub mod http;
 pub mod mapping;
 pub mod provider;
 pub mod refusal;

@@ -18,6 +18,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::http::Http;
 use super::Refusal;
 
 /// Longest token accepted. Real ID tokens are 1-4 KiB; a large group list may double that.
@@ -124,10 +125,8 @@ impl Provider {
     /// # Errors
     /// [`Refusal::ProviderUnavailable`] if the HTTP client cannot be built.
     pub fn new(issuer: &str, options: ProviderOptions) -> Result<Provider, Refusal> {
-        let http = reqwest::Client::builder()
-            // Discovery must not be redirected elsewhere (SSRF, issuer confusion).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.http_timeout)
+        // Discovery must not be redirected elsewhere (SSRF, issuer confusion).
+        let http = super::http::client_builder(options.http_timeout)
             // Fetches are rare (discovery, rotations): a pooled connection would mostly be a
             // stale one, closed by a provider that restarted meanwhile.
             .pool_max_idle_per_host(0)
@@ -267,7 +266,7 @@ impl Provider {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let keys = match &state.keys {
             Some(k) => {
-                let jwks = CoreJsonWebKeySet::fetch_async(&k.jwks_uri, &self.http)
+                let jwks = CoreJsonWebKeySet::fetch_async(&k.jwks_uri, &Http::new(&self.http))
                     .await
                     .map_err(|e| unavailable("JWKS", &e))?;
                 Keys {
@@ -287,7 +286,7 @@ impl Provider {
     async fn discover(&self) -> Result<Keys, Refusal> {
         let issuer = IssuerUrl::new(self.issuer.clone())
             .map_err(|e| Refusal::ProviderUnavailable(format!("issuer URL: {e}")))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let metadata = CoreProviderMetadata::discover_async(issuer, &Http::new(&self.http))
             .await
             .map_err(|e| unavailable("discovery", &e))?;
         // Only asymmetric algorithms: an HMAC "key" would be public.

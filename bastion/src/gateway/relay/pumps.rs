@@ -340,7 +340,7 @@ impl Pumps {
             let r = match msg {
                 Some(ChannelMsg::Data { data }) => {
                     io.ctx.touch();
-                    io.ctx.shared.metrics.bytes_out.add(data.len() as u64);
+                    io.ctx.shared.metrics.bytes_out.inc_by(data.len() as u64);
                     io.relayed().output(data.len());
                     // The taps, in their order (see the module's documentation).
                     if let LineJudge::Shell(hold) = &self.lines {
