@@ -58,10 +58,9 @@ impl Client {
 
     /// Ends the channel with `refusal`'s words and status.
     pub async fn refuse(&self, refusal: &Refusal) {
-        warn!(
-            reason = refusal.code,
-            "channel refused: {}", refusal.message
-        );
+        // The words may quote what the client sent (a subsystem's name): only the code is
+        // logged.
+        warn!(reason = refusal.code, status = refusal.status, "channel refused");
         self.fail(&format!("bastion: {}", refusal.message), refusal.status)
             .await;
     }
