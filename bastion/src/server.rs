@@ -107,6 +107,8 @@ impl Running {
     /// # Panics
     /// If the serving task panicked, with its panic.
     pub async fn wait(self) {
+        // The other failure, cancellation, comes only with the runtime's own shutdown: then
+        // nothing is left to wait for.
         if let Err(e) = self.served.await {
             if let Ok(panic) = e.try_into_panic() {
                 std::panic::resume_unwind(panic);

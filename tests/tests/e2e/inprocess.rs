@@ -12,7 +12,7 @@ use tests::{run, stderr, stdout, BastionBuilder};
 use crate::fixture::OPS_ROLE;
 
 #[test]
-fn inprocess_exec_is_relayed_recorded_and_audited() {
+fn exec_is_relayed_recorded_and_audited() {
     let b = BastionBuilder::in_process();
     let sshd = b.sshd("t1");
     let mut bastion = b.target("t1", &sshd, "").role(OPS_ROLE).start_in_process();
