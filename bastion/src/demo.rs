@@ -2,7 +2,7 @@
 //! runs shells and commands as the bastion's own OS user. It trusts only the target CA, so the
 //! bastion reaches it exactly as it reaches a real target, with a per-session certificate.
 
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
@@ -13,13 +13,44 @@ use russh::server::{Auth, ChannelOpenHandle, Handler, Msg, Session};
 use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use ssh_key::{Certificate, HashAlg, PublicKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::cli::Failure;
+/// Why the demo target cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// The target CA, the only key the demo target trusts, cannot be read.
+    #[error("ca.target_ca ({})", path.display())]
+    TargetCa {
+        path: PathBuf,
+        #[source]
+        source: cert_authority::keyfile::KeyError,
+    },
+    /// No host key could be made for it.
+    #[error("demo host key")]
+    HostKey(#[source] cert_authority::keyfile::KeyError),
+    /// Its host key could not be written as the pinned `host_key` line.
+    #[error("demo host key")]
+    HostKeyLine(#[source] ssh_key::Error),
+    /// No loopback port for it.
+    #[error("demo target")]
+    Listen(#[source] std::io::Error),
+}
 
-/// Starts the demo server if a `local-demo` target is configured, and points such targets at
-/// it (loopback port, pinned host key). Returns its address.
-pub async fn start_if_configured(config: &mut Config) -> Result<Option<SocketAddr>, Failure> {
+/// The demo target, listening but not yet serving: [`Demo::serve`] starts it once the bastion
+/// has its shutdown signal (the configuration must be pointed at the demo before the bastion
+/// loads it).
+pub struct Demo {
+    listener: TcpListener,
+    config: Arc<russh::server::Config>,
+    ca: PublicKey,
+}
+
+/// Binds the demo server if a `local-demo` target is configured, and points such targets at it
+/// (loopback port, pinned host key).
+pub async fn start_if_configured(config: &mut Config) -> Result<Option<Demo>, DemoError> {
     if !config
         .targets
         .iter()
@@ -27,17 +58,22 @@ pub async fn start_if_configured(config: &mut Config) -> Result<Option<SocketAdd
     {
         return Ok(None);
     }
-    let target_ca = cert_authority::load_private_key(&config.ca.target_ca)
-        .with_context(|| format!("ca.target_ca ({})", config.ca.target_ca.display()))?;
-    let host_key = cert_authority::generate_ed25519("bastion demo target")?;
+    let target_ca = cert_authority::load_private_key(&config.ca.target_ca).map_err(|source| {
+        DemoError::TargetCa {
+            path: config.ca.target_ca.clone(),
+            source,
+        }
+    })?;
+    let host_key =
+        cert_authority::generate_ed25519("bastion demo target").map_err(DemoError::HostKey)?;
     let host_line = host_key
         .public_key()
         .to_openssh()
-        .context("demo host key")?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(DemoError::HostKeyLine)?;
+    let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .context("demo target")?;
-    let addr = listener.local_addr().context("demo target")?;
+        .map_err(DemoError::Listen)?;
+    let addr = listener.local_addr().map_err(DemoError::Listen)?;
     let server_config = Arc::new(russh::server::Config {
         keys: vec![host_key],
         methods: russh::MethodSet::from(&[russh::MethodKind::PublicKey][..]),
@@ -45,21 +81,6 @@ pub async fn start_if_configured(config: &mut Config) -> Result<Option<SocketAdd
         inactivity_timeout: None,
         nodelay: true,
         ..Default::default()
-    });
-    let ca = target_ca.public_key().clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let handler = DemoTarget { ca: ca.clone() };
-            let cfg = server_config.clone();
-            tokio::spawn(async move {
-                if let Ok(running) = russh::server::run_stream(cfg, tcp, handler).await {
-                    let _ = running.await;
-                }
-            });
-        }
     });
     for t in config
         .targets
@@ -73,7 +94,40 @@ pub async fn start_if_configured(config: &mut Config) -> Result<Option<SocketAdd
         t.host_ca = None;
     }
     warn!(address = %addr, "local demo target running: shells on this host as the bastion's own user (dev only)");
-    Ok(Some(addr))
+    Ok(Some(Demo {
+        listener,
+        config: server_config,
+        ca: target_ca.public_key().clone(),
+    }))
+}
+
+impl Demo {
+    /// Accepts connections until `shutdown`; connections already open run to their end.
+    pub fn serve(self, shutdown: CancellationToken) {
+        let Demo {
+            listener,
+            config,
+            ca,
+        } = self;
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    a = listener.accept() => a,
+                };
+                let Ok((tcp, _)) = accepted else {
+                    continue;
+                };
+                let handler = DemoTarget { ca: ca.clone() };
+                let cfg = config.clone();
+                tokio::spawn(async move {
+                    if let Ok(running) = russh::server::run_stream(cfg, tcp, handler).await {
+                        let _ = running.await;
+                    }
+                });
+            }
+        });
+    }
 }
 
 struct DemoTarget {

@@ -18,15 +18,25 @@ pub fn load_config(path: &std::path::Path) -> Result<Config, config::ConfigError
     Config::load_with(path, crate::masking::problems)
 }
 
-/// Everything `serve` needs, loaded.
+/// Everything a running bastion needs, loaded.
 pub struct Settings {
     /// Shared with every connection.
-    pub shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     /// russh server settings.
-    pub server: Arc<ServerConfig>,
+    pub(crate) server: Arc<ServerConfig>,
 }
 
 impl Settings {
+    /// The configuration these settings were loaded from.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The PHI maskers the configuration's rules make.
+    pub fn maskers(&self) -> &crate::masking::Maskers {
+        &self.shared.maskers
+    }
+
     /// Loads the keys the configuration names; every failure names the file.
     pub fn load(config: Config, audit: crate::audit::AuditStore) -> Result<Settings> {
         let host_key = load(&config.server.host_key, "server.host_key")?;
@@ -91,7 +101,7 @@ fn load(path: &std::path::Path, key: &str) -> Result<PrivateKey> {
 /// Messages russh queues per channel for its reader (each at most a packet, 32 KiB). Towards
 /// the client the pumps always read; from a target the queue is what waits while the client is
 /// slow, so it bounds a channel's memory (russh's default, 100, is 3 MiB).
-pub const CHANNEL_QUEUE: usize = 8;
+pub(crate) const CHANNEL_QUEUE: usize = 8;
 
 fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
     let s = &config.server;

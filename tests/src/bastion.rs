@@ -27,14 +27,20 @@ impl Default for BastionBuilder {
 impl BastionBuilder {
     /// New keys (`bastion ca init`) in a fresh temporary directory.
     pub fn new() -> BastionBuilder {
+        let b = BastionBuilder::empty();
+        let o = run(Command::new(bastion_bin())
+            .args(["ca", "init", "--dir"])
+            .arg(b.path("keys")));
+        assert!(o.status.success(), "ca init: {}", stderr(&o));
+        b
+    }
+
+    /// A fresh temporary directory, no keys yet.
+    pub(crate) fn empty() -> BastionBuilder {
         let dir = tempfile::Builder::new()
             .prefix("bastion-e2e-")
             .tempdir()
             .unwrap();
-        let o = run(Command::new(bastion_bin())
-            .args(["ca", "init", "--dir"])
-            .arg(dir.path().join("keys")));
-        assert!(o.status.success(), "ca init: {}", stderr(&o));
         BastionBuilder {
             dir,
             server: String::new(),
@@ -104,9 +110,15 @@ impl BastionBuilder {
 
     /// Writes the configuration and starts `bastion serve`.
     pub fn start(self) -> Bastion {
+        let config = self.write_config();
+        Bastion::spawn(self.dir, &config)
+    }
+
+    /// Writes the configuration to `bastion.toml`; returns its path.
+    pub(crate) fn write_config(&self) -> PathBuf {
         let config = self.path("bastion.toml");
         std::fs::write(&config, self.config_text()).unwrap();
-        Bastion::spawn(self.dir, &config)
+        config
     }
 }
 

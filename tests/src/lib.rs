@@ -1,7 +1,8 @@
-//! Test harness: starts real OpenSSH `sshd` targets and the `bastion` binary on loopback, makes
-//! users with certificates, and drives the real `ssh`, `scp` and `sftp` clients (tmux for
-//! interactive sessions); a real PostgreSQL and helpers to query the audit store; a real
-//! OpenID provider with device and auth-code flows.
+//! Test harness: starts real OpenSSH `sshd` targets and the `bastion` binary on loopback (or
+//! the bastion in the test process, through its library: [`inprocess`]), makes users with
+//! certificates, and drives the real `ssh`, `scp` and `sftp` clients (tmux for interactive
+//! sessions); a real PostgreSQL and helpers to query the audit store; a real OpenID provider
+//! with device and auth-code flows.
 //!
 //! Every process is killed when its guard drops; every test gets its own temporary directory.
 #![forbid(unsafe_code)]
@@ -9,6 +10,7 @@
 
 pub mod audit;
 pub mod bastion;
+pub mod inprocess;
 pub mod oidc;
 pub mod postgres;
 pub mod sshd;
@@ -17,6 +19,7 @@ pub mod util;
 
 pub use audit::{audit, audit_json, default_sqlite_db, json_lines, sqlite3};
 pub use bastion::{Bastion, BastionBuilder, ControlMaster, User};
+pub use inprocess::InProcessBastion;
 pub use oidc::OpenIdProvider;
 pub use postgres::Postgres;
 pub use sshd::Sshd;

@@ -93,3 +93,21 @@ pub fn keygen(path: &Path) {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
+
+/// Every `.cast` under `dir`, sorted.
+pub fn casts(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "cast") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

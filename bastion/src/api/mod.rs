@@ -53,14 +53,15 @@ const MAX_CONNECTIONS_PER_SOURCE: usize = 32;
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 
 /// Binds `[server] api_listen` if set, logs `api listening address=…`, and serves until
-/// `shutdown`. Returns the task, or `None` when no API is configured.
+/// `shutdown`. Returns the bound address and the accept loop's task (it ends soon after
+/// `shutdown`), or `None` when no API is configured.
 ///
 /// # Errors
 /// When the address cannot be bound, the TLS files or the user CA cannot be loaded.
 pub async fn start(
     shared: Arc<Shared>,
     shutdown: CancellationToken,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+) -> anyhow::Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>> {
     let Some(addr) = shared.config.server.api_listen.clone() else {
         return Ok(None);
     };
@@ -70,7 +71,7 @@ pub async fn start(
     let api = Api::load(shared)?;
     let local = listener.local_addr().context("API listener address")?;
     info!(address = %local, tls = api.tls.is_some(), "api listening");
-    Ok(Some(tokio::spawn(api.serve(listener, shutdown))))
+    Ok(Some((local, tokio::spawn(api.serve(listener, shutdown)))))
 }
 
 /// Serves the API on `listener` until `shutdown` (tests bind their own port).

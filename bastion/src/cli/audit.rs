@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context};
+use bastion::audit::{
+    sqlite_file, AuditError, AuditStore, AuthRow, ChannelRow, Filter, SessionRow,
+};
 use config::Config;
 use serde::Serialize;
 
 use super::out::Out;
 use super::{ConfigArg, Failure};
-use crate::audit::{sqlite_file, AuditError, AuditStore, AuthRow, ChannelRow, Filter, SessionRow};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -310,7 +312,7 @@ fn unix_ms(at: SystemTime) -> i64 {
 /// Prints one line (or JSON object) per recorded channel; fails if any recording does not
 /// match its row, with [`super::EXIT_RECOVERED_TAIL`] if all that is wrong is recovered tails.
 fn recordings(
-    rows: &[crate::audit::ChannelRow],
+    rows: &[bastion::audit::ChannelRow],
     trusted: &[recorder::VerifyingKey],
     dir: &Path,
     json: bool,

@@ -157,7 +157,7 @@ impl Sign {
         // certificate nobody recorded must not exist. (`--ca` alone is the offline path.)
         if let Some(url) = database {
             let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
-            let row = crate::audit::CertificateIssued {
+            let row = bastion::audit::CertificateIssued {
                 serial: cert.serial(),
                 key_id: self.identity.clone(),
                 principals: self.principals.clone(),
@@ -169,7 +169,7 @@ impl Sign {
                 valid_before_ms: ms(cert.valid_before()),
                 source: "cli".into(),
                 requester: std::env::var("USER").ok(),
-                issued_at_ms: crate::audit::now_ms(),
+                issued_at_ms: bastion::audit::now_ms(),
             };
             super::runtime()?.block_on(async {
                 let store = super::audit::open_existing(&url).await?;
@@ -213,14 +213,14 @@ impl Revoke {
             .or_else(|_| std::env::var("USER"))
             .unwrap_or_else(|_| "unknown".into());
         let mut revocations = Vec::new();
-        let base = crate::audit::Revocation {
-            revoked_at_ms: crate::audit::now_ms(),
+        let base = bastion::audit::Revocation {
+            revoked_at_ms: bastion::audit::now_ms(),
             revoked_by: by,
             reason: self.reason.clone(),
             ..Default::default()
         };
         if let Some(serial) = self.serial {
-            revocations.push(crate::audit::Revocation {
+            revocations.push(bastion::audit::Revocation {
                 serial: Some(serial),
                 ..base.clone()
             });
@@ -233,7 +233,7 @@ impl Revoke {
         key_ids.sort();
         key_ids.dedup();
         for key_id in key_ids {
-            revocations.push(crate::audit::Revocation {
+            revocations.push(bastion::audit::Revocation {
                 key_id: Some(key_id),
                 ..base.clone()
             });

@@ -1,9 +1,9 @@
 //! `bastion config check`: parse, validate, and load the keys the file names.
 
 use anyhow::Context;
+use bastion::settings::Settings;
 
 use super::{ConfigArg, Failure};
-use crate::settings::Settings;
 
 /// Validate a configuration file.
 #[derive(Debug, clap::Args)]
@@ -20,7 +20,7 @@ pub struct Check {
 impl Check {
     pub fn run(self) -> Result<(), Failure> {
         let path = self.config.path();
-        let config = crate::settings::load_config(&path).map_err(Failure::usage)?;
+        let config = bastion::settings::load_config(&path).map_err(Failure::usage)?;
         let summary = format!(
             "{}: OK ({} targets, {} roles, listening on {})",
             path.display(),
@@ -30,13 +30,13 @@ impl Check {
         );
         // A check creates nothing: a SQLite database not made yet (the first `bastion serve`
         // makes it) is reported, and a throwaway one stands in for loading the rest.
-        let missing = crate::audit::sqlite_file(&config.audit.database).filter(|f| !f.exists());
+        let missing = bastion::audit::sqlite_file(&config.audit.database).filter(|f| !f.exists());
         let scratch = tempfile::tempdir().context("temporary directory")?;
         let audit = super::runtime()?.block_on(async {
             match &missing {
                 Some(_) => {
                     let url = format!("sqlite://{}", scratch.path().join("check.db").display());
-                    crate::audit::AuditStore::connect(&url)
+                    bastion::audit::AuditStore::connect(&url)
                         .await
                         .map_err(Failure::failed)
                 }
@@ -46,7 +46,7 @@ impl Check {
         let settings = Settings::load(config, audit).map_err(Failure::failed)?;
         println!("{summary}");
         // Allowed but weakening (old algorithms for old clients): said, never fatal.
-        for w in &settings.shared.config.warnings {
+        for w in &settings.config().warnings {
             println!("warning: {}", w.render(&path.display().to_string()));
         }
         if let Some(file) = missing {
@@ -56,8 +56,9 @@ impl Check {
             );
         }
         if self.masking {
-            let shared = &settings.shared;
-            let masker = self.scope.masker(Some(&shared.config), &shared.maskers)?;
+            let masker = self
+                .scope
+                .masker(Some(settings.config()), settings.maskers())?;
             for line in super::mask_test::describe(&masker) {
                 println!("{line}");
             }

@@ -154,7 +154,7 @@ impl Login {
         println!(
             "certificate {} valid for {}",
             cert_path.display(),
-            crate::human::secs(remaining)
+            bastion::human::secs(remaining)
         );
         let host = server
             .split("://")
@@ -342,7 +342,7 @@ fn add_to_agent(key: &Path, secs: u64) {
         .stderr(std::process::Stdio::null())
         .status();
     if added.is_ok_and(|s| s.success()) {
-        println!("added to ssh-agent for {}", crate::human::secs(secs));
+        println!("added to ssh-agent for {}", bastion::human::secs(secs));
     }
 }
 
@@ -367,7 +367,7 @@ fn status(key: &Path) -> Result<(), Failure> {
     if now >= cert.valid_before() {
         println!(
             "expired:    {} ago",
-            crate::human::secs(now - cert.valid_before())
+            bastion::human::secs(now - cert.valid_before())
         );
         return Err(Failure::failed(anyhow!(
             "the certificate has expired; run bastion login"
@@ -375,7 +375,7 @@ fn status(key: &Path) -> Result<(), Failure> {
     }
     println!(
         "remaining:  {}",
-        crate::human::secs(cert.valid_before() - now)
+        bastion::human::secs(cert.valid_before() - now)
     );
     if !matches {
         return Err(Failure::failed(anyhow!(

@@ -36,7 +36,7 @@ impl Scope {
     pub fn masker(
         &self,
         config: Option<&config::Config>,
-        maskers: &crate::masking::Maskers,
+        maskers: &bastion::masking::Maskers,
     ) -> Result<recorder::mask::Masker, Failure> {
         let Some(name) = &self.target else {
             return Ok(maskers.all().clone());
@@ -75,7 +75,7 @@ impl MaskTest {
             .as_ref()
             .map(|c| c.masking.clone())
             .unwrap_or_default();
-        let maskers = crate::masking::Maskers::new(&masking).map_err(Failure::usage)?;
+        let maskers = bastion::masking::Maskers::new(&masking).map_err(Failure::usage)?;
         let masker = self.scope.masker(config.as_ref(), &maskers)?;
         let mut input = Vec::new();
         match &self.file {
@@ -105,7 +105,7 @@ fn load_config(config: &ConfigArg) -> Result<Option<config::Config>, Failure> {
     if config.config.is_none() && !path.exists() {
         return Ok(None);
     }
-    crate::settings::load_config(&path)
+    bastion::settings::load_config(&path)
         .map(Some)
         .map_err(Failure::usage)
 }

@@ -157,11 +157,8 @@ fn init_logging() {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_filter(filter);
-    // Sees the SSH library's warnings whatever BASTION_LOG says (see `early_refusals`).
-    let refusals = crate::gateway::early_refusals::Watch.with_filter(
-        tracing_subscriber::filter::Targets::new()
-            .with_target(crate::gateway::early_refusals::TARGET, tracing::Level::WARN),
-    );
+    // Sees the SSH library's warnings whatever BASTION_LOG says.
+    let refusals = bastion::server::refusal_watch();
     let _ = tracing_subscriber::registry()
         .with(log)
         .with(refusals)

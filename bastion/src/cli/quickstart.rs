@@ -49,7 +49,7 @@ impl Quickstart {
             )?;
             println!("created {}", config_path.display());
         }
-        let config = crate::settings::load_config(&config_path).map_err(Failure::usage)?;
+        let config = bastion::settings::load_config(&config_path).map_err(Failure::usage)?;
 
         let public = self.user_key(dir)?;
         // In the quickstart directory, not beside the key: `~/.ssh/id_ed25519-cert.pub` may be
@@ -101,7 +101,14 @@ impl Quickstart {
         if self.no_serve {
             return Ok(());
         }
-        super::runtime()?.block_on(super::serve::serve(config))
+        super::runtime()?.block_on(async {
+            let running = bastion::server::start(config)
+                .await
+                .map_err(Failure::failed)?;
+            super::serve::stop_on_signal(&running);
+            running.wait().await;
+            Ok(())
+        })
     }
 
     /// The public key to certify: `--key`, `~/.ssh/id_ed25519.pub`, or one generated in `dir`.

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use bastion::human;
 use recorder::VerifyingKey;
 
 use super::{ConfigArg, Failure};
-use crate::human;
 
 /// Verify recordings.
 #[derive(Debug, clap::Args)]

@@ -12,6 +12,7 @@ mod fixture;
 mod hostile_clients;
 mod hygiene;
 mod identity;
+mod inprocess;
 mod interactive;
 mod line_bypasses;
 mod masking;

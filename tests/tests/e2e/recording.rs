@@ -8,23 +8,7 @@ use tests::{bastion_bin, run, stderr, stdout, Tmux};
 
 use crate::fixture::world;
 
-/// Every `.cast` under `dir`.
-pub fn casts(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "cast") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+pub use tests::casts;
 
 fn bastion(config: &Path, args: &[&str]) -> std::process::Output {
     run(Command::new(bastion_bin())

@@ -9,10 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use bastion::audit::ChannelRow;
 use recorder::VerifyingKey;
 use serde::Serialize;
-
-use crate::audit::ChannelRow;
 
 /// The outcome for one channel row.
 #[derive(Debug, Serialize)]

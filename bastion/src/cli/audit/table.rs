@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::audit::{ApprovalRow, AuthRow, CertificateRow, ChannelRow, SessionRow};
+use bastion::audit::{ApprovalRow, AuthRow, CertificateRow, ChannelRow, SessionRow};
 
 /// Header and rows; every column but the last is padded to its widest cell.
 pub struct Table {

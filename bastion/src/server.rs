@@ -1,0 +1,215 @@
+//! Running a bastion: what `bastion serve` does between loading its configuration and exiting,
+//! as one call that the binary and in-process tests share.
+//!
+//! [`start`] brings the bastion up in order, each step needing the one before: the local demo
+//! target (if configured, since targets are pointed at it), the audit store (sessions an
+//! unclean stop left open are closed: no store, no session), the keys and rules
+//! ([`Settings`]), recovery of recordings an unclean stop left unsealed, the SSH listener and
+//! the HTTP API. It returns once both listen, with a [`Running`] that says where, stops the
+//! bastion on request and waits for its end. Stopping tells live users, waits for their
+//! channels to be recorded and sealed, and gives the audit database a last chance to take the
+//! ends it still holds.
+//!
+//! The caller owns the process: the tokio runtime, logging (with [`refusal_watch`] installed)
+//! and signals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use config::Config;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::audit::{AuditError, AuditStore};
+use crate::demo::DemoError;
+use crate::settings::Settings;
+
+/// How long a stopping bastion waits for the audit database to take the ends it still holds.
+const ENDINGS_DRAIN: Duration = Duration::from_secs(5);
+
+/// Why a bastion could not start. Nothing is left running when [`start`] fails.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The local demo target (`kind = "local-demo"`) could not start.
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    /// The audit database could not be opened, or the sessions an unclean stop left open could
+    /// not be closed, or the recordings it left unsealed could not be listed.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// A key, identity provider, masking or approval rule the configuration names could not be
+    /// loaded.
+    #[error(transparent)]
+    Settings(anyhow::Error),
+    /// `recording.dir` does not exist and cannot be created.
+    #[error("recording.dir {}", path.display())]
+    RecordingDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `server.listen` is not an address.
+    #[error("server.listen")]
+    ListenAddress(#[source] std::net::AddrParseError),
+    /// The SSH address cannot be bound.
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP API (`server.api_listen`) could not start.
+    #[error(transparent)]
+    Api(anyhow::Error),
+}
+
+/// A started bastion. Dropping it does not stop the bastion: call [`Running::shutdown`], then
+/// [`Running::wait`].
+#[must_use = "a bastion runs until shut down; keep its handle to stop it and wait for its end"]
+#[derive(Debug)]
+pub struct Running {
+    ssh: SocketAddr,
+    api: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    served: JoinHandle<()>,
+}
+
+impl Running {
+    /// Where the SSH listener is bound (the real port when `server.listen` names port 0).
+    pub fn ssh_addr(&self) -> SocketAddr {
+        self.ssh
+    }
+
+    /// Where the HTTP API is bound, when `server.api_listen` is set.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api
+    }
+
+    /// Starts the shutdown: no new connections, live users told, then cut after a grace
+    /// period. Returns at once; [`Running::wait`] waits for the end.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// A token that shuts the bastion down when cancelled, for a signal handler to hold.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the bastion has stopped: every channel sealed (or given up on after the
+    /// listener's bound), the audit ends written or reported lost. Without a shutdown, waits
+    /// for ever.
+    ///
+    /// # Panics
+    /// If the serving task panicked, with its panic.
+    pub async fn wait(self) {
+        // The other failure, cancellation, comes only with the runtime's own shutdown: then
+        // nothing is left to wait for.
+        if let Err(e) = self.served.await {
+            if let Ok(panic) = e.try_into_panic() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+/// Starts a bastion from a loaded configuration (see [`crate::settings::load_config`]), on the
+/// current tokio runtime; returns once it listens.
+///
+/// # Errors
+/// When any step of the start fails (see [`StartError`]); the error says which.
+pub async fn start(mut config: Config) -> Result<Running, StartError> {
+    let demo = crate::demo::start_if_configured(&mut config).await?;
+    let mut audit = AuditStore::connect(&config.audit.database).await?;
+    if let Some(name) = &config.audit.instance {
+        audit = audit.with_instance(name);
+    }
+    let settings = Settings::load(config, audit).map_err(StartError::Settings)?;
+    let shared = settings.shared.clone();
+    let closed = shared
+        .audit
+        .close_unfinished_sessions(crate::audit::now_ms(), "bastion restarted (unclean stop)")
+        .await?;
+    if closed > 0 {
+        warn!(closed, "closed audit sessions left open by an unclean stop");
+    }
+    let dir = &shared.config.recording.dir;
+    std::fs::create_dir_all(dir).map_err(|source| StartError::RecordingDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let recovered =
+        crate::gateway::recording::recover_unsealed(&shared.recordings.key, &shared.audit).await?;
+    if recovered > 0 {
+        warn!(recovered, "sealed recordings left open by an unclean stop");
+    }
+    let listen: SocketAddr = shared
+        .config
+        .server
+        .listen
+        .parse()
+        .map_err(StartError::ListenAddress)?;
+    let bind = |source| StartError::Listen {
+        address: listen,
+        source,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(bind)?;
+    let ssh = listener.local_addr().map_err(bind)?;
+    info!(address = %ssh, "bastion listening");
+    let shutdown = shared.shutdown.clone();
+    let (api, api_task) = match crate::api::start(shared.clone(), shutdown.clone()).await {
+        Ok(Some((addr, task))) => (Some(addr), Some(task)),
+        Ok(None) => (None, None),
+        Err(e) => return Err(StartError::Api(e)),
+    };
+    if let Some(demo) = demo {
+        demo.serve(shutdown.clone());
+    }
+    let served = tokio::spawn(serve(settings, listener, api_task));
+    Ok(Running {
+        ssh,
+        api,
+        shutdown,
+        served,
+    })
+}
+
+/// Serves until the shutdown token is cancelled, then winds down.
+async fn serve(settings: Settings, listener: TcpListener, api: Option<JoinHandle<()>>) {
+    let shared = settings.shared;
+    let shutdown = shared.shutdown.clone();
+    crate::gateway::listener::run(shared.clone(), listener, settings.server, shutdown).await;
+    // Its accept loop stops at the same shutdown; once it has, the API's port is closed too.
+    if let Some(api) = api {
+        let _ = api.await;
+    }
+    // Ends still waiting for the database get a last chance; the recordings keep them anyway.
+    let lost = shared.endings.drain(ENDINGS_DRAIN).await;
+    if lost > 0 {
+        tracing::error!(
+            lost,
+            "audit: session and channel ends never written (database away); \
+             their recordings have them"
+        );
+    }
+    info!("bastion stopped");
+}
+
+/// The tracing layer a process running a bastion must install in its global subscriber,
+/// whatever else it logs: the SSH library refuses expired certificates before any handler of
+/// the bastion sees them, and only its warning (seen here, with the `log` records bridged into
+/// tracing) lets the bastion audit the refusal and tell the user why.
+pub fn refusal_watch<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::Layer;
+    crate::gateway::early_refusals::Watch.with_filter(
+        tracing_subscriber::filter::Targets::new()
+            .with_target(crate::gateway::early_refusals::TARGET, tracing::Level::WARN),
+    )
+}
