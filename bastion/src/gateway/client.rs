@@ -60,7 +60,11 @@ impl Client {
     pub async fn refuse(&self, refusal: &Refusal) {
         // The words may quote what the client sent (a subsystem's name): only the code is
         // logged.
-        warn!(reason = refusal.code, status = refusal.status, "channel refused");
+        warn!(
+            reason = refusal.code,
+            status = refusal.status,
+            "channel refused"
+        );
         self.fail(&format!("bastion: {}", refusal.message), refusal.status)
             .await;
     }

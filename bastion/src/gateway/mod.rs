@@ -5,7 +5,9 @@
 //! Connections:
 //! - [`listener`]: the accept loop and shutdown; [`admission`]: who may start a connection
 //!   (unauthenticated places in all and per source, early drop, rate per source).
-//! - [`connection`]: one client connection: authentication and channel callbacks (russh handler).
+//! - [`connection`]: one client connection: its state (unauthenticated, signing in, denied,
+//!   admitted) and the russh callbacks; [`admit`]: an authenticated identity admitted to a
+//!   session or denied; [`auth_refusals`]: refused authentications logged, audited and told.
 //! - [`early_refusals`]: refusals the SSH library makes before the handlers run (expired
 //!   certificates), recognised from its log.
 //! - [`device_login`]: signing in from plain `ssh` with the OpenID device grant.
@@ -32,6 +34,8 @@
 //! - [`watch`]: live sessions reviewers may watch, read only.
 
 pub mod admission;
+pub mod admit;
+pub mod auth_refusals;
 pub mod channel;
 pub mod client;
 pub mod connection;
