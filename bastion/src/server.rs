@@ -182,7 +182,14 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
 async fn serve(settings: Settings, listener: TcpListener, api: Option<JoinHandle<()>>) {
     let shared = settings.shared;
     let shutdown = shared.shutdown.clone();
-    crate::gateway::listener::run(shared.clone(), listener, settings.server, shutdown).await;
+    crate::gateway::listener::run(
+        shared.clone(),
+        listener,
+        settings.server,
+        settings.device_login,
+        shutdown,
+    )
+    .await;
     // Its accept loop stops at the same shutdown; once it has, the API's port is closed too.
     if let Some(api) = api {
         let _ = api.await;

@@ -24,6 +24,8 @@ pub struct Settings {
     pub(crate) shared: Arc<Shared>,
     /// russh server settings.
     pub(crate) server: Arc<ServerConfig>,
+    /// Device login for users without a certificate (`[oidc] device_login`).
+    pub(crate) device_login: Option<Arc<crate::gateway::device_login::DeviceLogin>>,
 }
 
 impl Settings {
@@ -61,9 +63,7 @@ impl Settings {
         let notifier = crate::approval::notify::Notifier::new(config.approval.webhook.as_deref())?;
         let shared = Shared {
             user_cas: vec![user_ca.public_key().clone()],
-            target_ca,
-            upstream_config: Arc::new(upstream::client_config(false)),
-            upstream_config_host_ca: Arc::new(upstream::client_config(true)),
+            upstream: upstream::Connector::new(&config, target_ca),
             endings: crate::audit::Endings::new(audit.clone()),
             audit,
             recordings: crate::gateway::recording::RecordingSink::new(
@@ -75,7 +75,6 @@ impl Settings {
             notifier,
             live: Default::default(),
             identities,
-            device_login,
             sessions_by_identity: crate::gateway::places::Places::new(
                 config
                     .server
@@ -90,6 +89,7 @@ impl Settings {
         Ok(Settings {
             shared: Arc::new(shared),
             server: Arc::new(server),
+            device_login,
         })
     }
 }
@@ -97,11 +97,6 @@ impl Settings {
 fn load(path: &std::path::Path, key: &str) -> Result<PrivateKey> {
     load_private_key(path).with_context(|| format!("{key} ({})", path.display()))
 }
-
-/// Messages russh queues per channel for its reader (each at most a packet, 32 KiB). Towards
-/// the client the pumps always read; from a target the queue is what waits while the client is
-/// slow, so it bounds a channel's memory (russh's default, 100, is 3 MiB).
-pub(crate) const CHANNEL_QUEUE: usize = 8;
 
 fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
     let s = &config.server;
@@ -128,7 +123,7 @@ fn server_config(config: &Config, host_key: PrivateKey) -> ServerConfig {
         // Input beyond the window is bounded by the input pumps (see gateway::inflow), which
         // always take what arrives: a short queue per channel is enough.
         window_size: crate::gateway::relay::inflow::CHANNEL_WINDOW,
-        channel_buffer_size: CHANNEL_QUEUE,
+        channel_buffer_size: upstream::CHANNEL_QUEUE,
         ..Default::default()
     }
 }

@@ -144,7 +144,7 @@ impl Api {
             };
             // Unauthenticated clients must not take every descriptor of the process (the SSH
             // side and the recordings need them): past the cap, new connections are closed.
-            let source = crate::gateway::admission::source_of(peer.ip());
+            let source = crate::gateway::places::source_of(peer.ip());
             let slot = match slots.take(source) {
                 Ok(slot) => slot,
                 Err(full) => {

@@ -14,8 +14,9 @@ use bastion::audit::{
 use config::Config;
 use serde::Serialize;
 
+use super::config_arg::ConfigArg;
+use super::failure::Failure;
 use super::out::Out;
-use super::{ConfigArg, Failure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -80,7 +81,7 @@ pub struct Export {
 
 impl AuditCommand {
     pub fn run(self) -> Result<(), Failure> {
-        let runtime = super::runtime()?;
+        let runtime = super::failure::runtime()?;
         match self {
             AuditCommand::Sessions(l) => runtime.block_on(async {
                 let store = open(&l.config, false).await?;
@@ -310,7 +311,7 @@ fn unix_ms(at: SystemTime) -> i64 {
 }
 
 /// Prints one line (or JSON object) per recorded channel; fails if any recording does not
-/// match its row, with [`super::EXIT_RECOVERED_TAIL`] if all that is wrong is recovered tails.
+/// match its row, with [`super::failure::EXIT_RECOVERED_TAIL`] if all that is wrong is recovered tails.
 fn recordings(
     rows: &[bastion::audit::ChannelRow],
     trusted: &[recorder::VerifyingKey],

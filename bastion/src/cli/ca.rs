@@ -8,7 +8,8 @@ use cert_authority::keyfile::{generate_ed25519, public_path, write_new, write_ne
 use cert_authority::{load_private_key, sign_user_certificate, UserCertificateRequest};
 use ssh_key::PublicKey;
 
-use super::{ConfigArg, Failure};
+use super::config_arg::ConfigArg;
+use super::failure::Failure;
 
 /// The keys `ca init` creates, as named in the configuration sketch.
 pub const KEY_NAMES: [&str; 4] = ["user_ca", "target_ca", "host_ed25519", "recording_ed25519"];
@@ -82,7 +83,7 @@ impl CaCommand {
         match self {
             CaCommand::Init { dir } => init(&dir).map_err(Failure::failed),
             CaCommand::Sign(s) => s.run(),
-            CaCommand::Revoke(r) => super::runtime()?.block_on(r.run()),
+            CaCommand::Revoke(r) => super::failure::runtime()?.block_on(r.run()),
         }
     }
 }
@@ -171,7 +172,7 @@ impl Sign {
                 requester: std::env::var("USER").ok(),
                 issued_at_ms: bastion::audit::now_ms(),
             };
-            super::runtime()?.block_on(async {
+            super::failure::runtime()?.block_on(async {
                 let store = super::audit::open_existing(&url).await?;
                 store
                     .certificate_issued(&row)

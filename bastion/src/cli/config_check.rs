@@ -3,7 +3,8 @@
 use anyhow::Context;
 use bastion::settings::Settings;
 
-use super::{ConfigArg, Failure};
+use super::config_arg::ConfigArg;
+use super::failure::Failure;
 
 /// Validate a configuration file.
 #[derive(Debug, clap::Args)]
@@ -32,7 +33,7 @@ impl Check {
         // makes it) is reported, and a throwaway one stands in for loading the rest.
         let missing = bastion::audit::sqlite_file(&config.audit.database).filter(|f| !f.exists());
         let scratch = tempfile::tempdir().context("temporary directory")?;
-        let audit = super::runtime()?.block_on(async {
+        let audit = super::failure::runtime()?.block_on(async {
             match &missing {
                 Some(_) => {
                     let url = format!("sqlite://{}", scratch.path().join("check.db").display());

@@ -16,7 +16,7 @@ use cert_authority::oidc::flows::{self, AuthorizationRequest, DevicePoll, Endpoi
 use serde_json::Value;
 use ssh_key::{Certificate, PublicKey};
 
-use super::Failure;
+use super::failure::Failure;
 
 /// Longest a sign-in waits for the user.
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -66,7 +66,7 @@ impl Login {
             return status(&key);
         }
         let server = self.server.clone().unwrap_or_default();
-        super::runtime()?.block_on(self.login(server.trim_end_matches('/'), &dir, &key))
+        super::failure::runtime()?.block_on(self.login(server.trim_end_matches('/'), &dir, &key))
     }
 
     async fn login(&self, server: &str, dir: &Path, key: &Path) -> Result<(), Failure> {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{ConfigArg, Failure};
+use super::config_arg::ConfigArg;
+use super::failure::Failure;
 
 /// Show what would be masked.
 #[derive(Debug, clap::Args)]

@@ -3,7 +3,9 @@
 
 mod audit;
 mod ca;
+mod config_arg;
 mod config_check;
+mod failure;
 mod login;
 mod mask_test;
 mod out;
@@ -12,7 +14,6 @@ mod quickstart;
 mod serve;
 mod verify;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -56,70 +57,6 @@ enum ConfigCommand {
     Check(config_check::Check),
 }
 
-/// `--config FILE`, defaulting to `$BASTION_CONFIG` or `./bastion.toml`.
-#[derive(Debug, clap::Args)]
-pub struct ConfigArg {
-    /// Configuration file (default: $BASTION_CONFIG, else ./bastion.toml).
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
-
-impl ConfigArg {
-    /// The file to read.
-    pub fn path(&self) -> PathBuf {
-        self.config.clone().unwrap_or_else(config::default_path)
-    }
-}
-
-/// A failure and the exit code it maps to.
-#[derive(Debug)]
-pub struct Failure {
-    code: u8,
-    error: anyhow::Error,
-}
-
-impl Failure {
-    /// Usage or configuration error (exit 2).
-    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: 2,
-            error: error.into(),
-        }
-    }
-    /// Refused or failed (exit 1).
-    pub fn failed(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: 1,
-            error: error.into(),
-        }
-    }
-    /// Recordings intact but ending in lines signed only by crash recovery, and nothing worse
-    /// ([`EXIT_RECOVERED_TAIL`]).
-    pub fn recovered_tail(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_RECOVERED_TAIL,
-            error: error.into(),
-        }
-    }
-}
-
-/// Exit status of `verify` and `audit recordings` when the only finding is a recovered tail:
-/// not OK (nobody can vouch for those lines), but not evidence of tampering either, since a
-/// crash leaves one too. Scripts tell it apart from 1 (failed) and 2 (usage).
-pub const EXIT_RECOVERED_TAIL: u8 = 3;
-
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(e: E) -> Failure {
-        let error = e.into();
-        let code = if error.downcast_ref::<config::ConfigError>().is_some() {
-            2
-        } else {
-            1
-        };
-        Failure { code, error }
-    }
-}
-
 /// Parses arguments, runs the subcommand, maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -138,10 +75,10 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Nobody is left to read what the command would say.
-        Err(f) if f.error.downcast_ref::<out::PipeClosed>().is_some() => ExitCode::SUCCESS,
+        Err(f) if f.error().downcast_ref::<out::PipeClosed>().is_some() => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("bastion: {:#}", f.error);
-            ExitCode::from(f.code)
+            eprintln!("bastion: {:#}", f.error());
+            ExitCode::from(f.code())
         }
     }
 }
@@ -163,12 +100,4 @@ fn init_logging() {
         .with(log)
         .with(refusals)
         .try_init();
-}
-
-/// A multi-threaded runtime for the commands that serve.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Failure::failed)
 }

@@ -4,7 +4,7 @@
 
 use std::io::{BufWriter, StdoutLock, Write};
 
-use super::Failure;
+use super::failure::Failure;
 
 /// The reader of standard output went away; the command stops without a message.
 #[derive(Debug, thiserror::Error)]

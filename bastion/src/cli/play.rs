@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::config_arg::ConfigArg;
+use super::failure::Failure;
 use super::verify::trusted_keys;
-use super::{ConfigArg, Failure};
 
 /// Replay a recording.
 #[derive(Debug, clap::Args)]

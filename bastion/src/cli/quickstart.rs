@@ -9,7 +9,7 @@ use cert_authority::{load_private_key, sign_user_certificate, UserCertificateReq
 use ssh_key::PublicKey;
 
 use super::ca::{init, KEY_NAMES};
-use super::Failure;
+use super::failure::Failure;
 
 /// Create a dev directory and serve.
 #[derive(Debug, clap::Args)]
@@ -101,7 +101,7 @@ impl Quickstart {
         if self.no_serve {
             return Ok(());
         }
-        super::runtime()?.block_on(async {
+        super::failure::runtime()?.block_on(async {
             let running = bastion::server::start(config)
                 .await
                 .map_err(Failure::failed)?;

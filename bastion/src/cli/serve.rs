@@ -4,7 +4,8 @@ use bastion::server::Running;
 use config::Config;
 use tracing::info;
 
-use super::{ConfigArg, Failure};
+use super::config_arg::ConfigArg;
+use super::failure::Failure;
 
 /// Serve SSH clients.
 #[derive(Debug, clap::Args)]
@@ -20,7 +21,7 @@ impl Serve {
         for w in &config.warnings {
             tracing::warn!("configuration: {}", w.render(&path.display().to_string()));
         }
-        super::runtime()?.block_on(serve(config))
+        super::failure::runtime()?.block_on(serve(config))
     }
 }
 

@@ -6,7 +6,8 @@ use anyhow::Context;
 use bastion::human;
 use recorder::VerifyingKey;
 
-use super::{ConfigArg, Failure};
+use super::config_arg::ConfigArg;
+use super::failure::Failure;
 
 /// Verify recordings.
 #[derive(Debug, clap::Args)]

@@ -89,7 +89,7 @@ impl Admission {
     /// A place for a connection from `peer`, held until it authenticates (or waits for a
     /// device login, which has places of its own).
     pub fn admit(&self, peer: IpAddr) -> Result<Place<IpAddr>, Refused> {
-        let source = source_of(peer);
+        let source = crate::gateway::places::source_of(peer);
         if !self.within_rate(source, Instant::now()) {
             return Err(Refused::Rate);
         }
@@ -166,25 +166,13 @@ fn random_unit() -> f64 {
     f64::from(u32::from_be_bytes(b)) / (f64::from(u32::MAX) + 1.0)
 }
 
-/// The address a limit applies to: IPv4 as it is (IPv4-mapped IPv6 included), IPv6 by its /64,
-/// which one subscriber usually gets whole.
-pub fn source_of(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V6(v6) => {
-            let mut s = v6.segments();
-            s[4..].fill(0);
-            IpAddr::from(s)
-        }
-        v4 => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::IpAddr;
     use std::time::{Duration, Instant};
 
     use super::*;
+    use crate::gateway::places::source_of;
 
     fn limits() -> Limits {
         Limits {

@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 use super::channel::{self, forward};
 use crate::gateway::admit::{Admission, Admit, Admitted};
 use crate::gateway::auth_refusals::{AuthRefusals, Offered};
-use crate::gateway::device_login::{Round, SignIn};
+use crate::gateway::device_login::{DeviceLogin, Round, SignIn};
 use crate::gateway::places::Place;
 use crate::gateway::relay::inflow::Inflow;
 use crate::gateway::session::SessionCtx;
@@ -47,6 +47,8 @@ pub struct Connection {
     peer: SocketAddr,
     id: String,
     state: State,
+    /// Device login for users without a certificate (`[oidc] device_login`).
+    device_login: Option<Arc<DeviceLogin>>,
     /// Set once authenticated; read by the login grace timer.
     pub authenticated: Arc<AtomicBool>,
     /// When this connection must have authenticated (device logins move it).
@@ -64,6 +66,7 @@ impl Connection {
     /// A connection from `peer`, holding an unauthenticated-connection place.
     pub fn new(
         shared: Arc<Shared>,
+        device_login: Option<Arc<DeviceLogin>>,
         peer: SocketAddr,
         id: String,
         permit: Place<IpAddr>,
@@ -81,6 +84,7 @@ impl Connection {
         Connection {
             refusals: AuthRefusals::new(shared.clone(), peer, id.clone()),
             shared,
+            device_login,
             peer,
             id,
             state: State::Unauthenticated {
@@ -171,8 +175,7 @@ impl Connection {
 
     /// One keyboard-interactive round of a device login (see [`crate::gateway::device_login`]).
     async fn device_login_round(&mut self, user: &str) -> Auth {
-        let shared = self.shared.clone();
-        let Some(login) = shared.device_login.as_ref() else {
+        let Some(login) = self.device_login.clone() else {
             return Auth::reject();
         };
         let show = |text: String| Auth::Partial {
@@ -358,7 +361,7 @@ impl Handler for Connection {
         response: Option<russh::server::Response<'a>>,
     ) -> Result<Auth, Self::Error> {
         self.refusals.note_early(user);
-        if self.shared.device_login.is_some() {
+        if self.device_login.is_some() {
             return Ok(self.device_login_round(user).await);
         }
         // No sign-in here: keyboard-interactive only tells why the certificates offered were

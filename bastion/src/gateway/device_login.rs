@@ -19,7 +19,7 @@ use cert_authority::oidc::{Grant, Identities};
 use config::Config;
 use tokio::time::Instant;
 
-use crate::gateway::admission::source_of;
+use crate::gateway::places::source_of;
 use crate::gateway::places::{Full, Place, Places};
 
 /// Longest one keyboard-interactive round waits for the provider.

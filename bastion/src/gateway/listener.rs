@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::gateway::connection::Connection;
+use crate::gateway::device_login::DeviceLogin;
 use crate::gateway::shared::Shared;
 
 /// How long live sessions get to see the shutdown notice before they are cut.
@@ -31,6 +32,7 @@ pub async fn run(
     shared: Arc<Shared>,
     listener: TcpListener,
     server_config: Arc<russh::server::Config>,
+    device_login: Option<Arc<DeviceLogin>>,
     shutdown: CancellationToken,
 ) {
     let s = &shared.config.server;
@@ -89,7 +91,14 @@ pub async fn run(
         };
         let _ = tcp.set_nodelay(true);
         let id = new_session_id();
-        let conn = Connection::new(shared.clone(), peer, id, permit, tasks.clone());
+        let conn = Connection::new(
+            shared.clone(),
+            device_login.clone(),
+            peer,
+            id,
+            permit,
+            tasks.clone(),
+        );
         tasks.spawn(serve_connection(
             shared.clone(),
             server_config.clone(),

@@ -4,7 +4,6 @@ use bytes::Bytes;
 use russh::server::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 
-use crate::gateway::channel::setup::PtyRequest;
 use crate::gateway::session::SessionCtx;
 use crate::policy::{self, Access};
 
@@ -17,7 +16,7 @@ pub async fn choose(
     ctx: &SessionCtx,
     rx: &mut ChannelReadHalf,
     tx: &ChannelWriteHalf<Msg>,
-    pty: &mut Option<PtyRequest>,
+    mut resized: impl FnMut(u32, u32, u32, u32),
 ) -> Option<Access> {
     let config = &ctx.shared.config;
     let roles = policy::roles_for(config, &ctx.user.principals);
@@ -116,10 +115,7 @@ pub async fn choose(
                 pix_width,
                 pix_height,
             }) => {
-                if let Some(p) = pty {
-                    (p.cols, p.rows, p.pix_width, p.pix_height) =
-                        (col_width, row_height, pix_width, pix_height);
-                }
+                resized(col_width, row_height, pix_width, pix_height);
             }
             Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => return None,
             Some(_) => {}

@@ -99,6 +99,19 @@ impl<K: Hash + Eq> Drop for Place<K> {
     }
 }
 
+/// The address a limit applies to: IPv4 as it is (IPv4-mapped IPv6 included), IPv6 by its /64,
+/// which one subscriber usually gets whole.
+pub fn source_of(peer: std::net::IpAddr) -> std::net::IpAddr {
+    match peer.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let mut s = v6.segments();
+            s[4..].fill(0);
+            std::net::IpAddr::from(s)
+        }
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::shared::Shared;
-use crate::gateway::upstream::{self, Upstream, UpstreamError};
+use crate::gateway::upstream::{Upstream, UpstreamError};
 use crate::policy::Access;
 
 /// One authenticated connection.
@@ -129,7 +129,10 @@ impl SessionCtx {
         }
         let key_id = format!("bastion session {} for {}", self.id, self.user.key_id);
         let up = Arc::new(
-            upstream::connect(&self.shared, &access.target, &access.login, &key_id).await?,
+            self.shared
+                .upstream
+                .connect(&access.target, &access.login, &key_id)
+                .await?,
         );
         tracing::info!(
             session = %self.id,

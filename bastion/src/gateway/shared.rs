@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use russh::keys::PrivateKey;
 use ssh_key::PublicKey;
 
-use super::{device_login, places, watch};
+use super::{places, watch};
 
 /// Everything connections share: configuration and keys, loaded once at start.
 pub struct Shared {
@@ -14,12 +13,8 @@ pub struct Shared {
     pub config: config::Config,
     /// Public halves of the user CAs whose certificates are accepted.
     pub user_cas: Vec<PublicKey>,
-    /// Signs the per-session upstream certificates.
-    pub target_ca: PrivateKey,
-    /// russh client settings for targets with pinned or known_hosts keys.
-    pub upstream_config: Arc<russh::client::Config>,
-    /// The same, also asking for host certificates (targets checked by host CA).
-    pub upstream_config_host_ca: Arc<russh::client::Config>,
+    /// Connects to targets with a certificate minted for each session.
+    pub upstream: crate::gateway::upstream::Connector,
     /// The audit store (every session and channel is a row; no store, no session).
     pub audit: crate::audit::AuditStore,
     /// Writes session and channel ends, retrying them while the audit store is away.
@@ -38,8 +33,6 @@ pub struct Shared {
     /// The trusted OpenID providers (`[oidc]`, `[[ci]]`), with their key caches: one set for
     /// the HTTP API and device logins.
     pub identities: Arc<cert_authority::oidc::Identities>,
-    /// Device login for users without a certificate (`[oidc] device_login`).
-    pub device_login: Option<Arc<device_login::DeviceLogin>>,
     /// Sessions open on this bastion, by identity (`server.max_sessions_per_identity`).
     pub sessions_by_identity: Arc<places::Places<String>>,
     /// Figures for `GET /metrics`.

@@ -11,8 +11,6 @@ use russh::client;
 use russh::keys::{Certificate, HashAlg, PublicKey};
 use ssh_key::certificate::CertType;
 
-use crate::gateway::shared::Shared;
-
 /// Why the target could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -159,10 +157,52 @@ impl client::Handler for TargetHost {
     }
 }
 
-/// Connects to `target`, checks its host key and logs in as `login` with a freshly minted
-/// certificate whose key id is `key_id`.
-pub async fn connect(
-    shared: &Shared,
+/// Messages russh queues per channel for its reader (each at most a packet, 32 KiB). Towards
+/// the client the pumps always read; from a target the queue is what waits while the client is
+/// slow, so it bounds a channel's memory (russh's default, 100, is 3 MiB).
+pub const CHANNEL_QUEUE: usize = 8;
+
+/// Makes the bastion's connections to targets: the target CA that signs each session's
+/// certificate, and the SSH client settings.
+pub struct Connector {
+    /// Signs the per-session upstream certificates.
+    target_ca: russh::keys::PrivateKey,
+    /// Client settings for targets with pinned or known_hosts keys.
+    plain: Arc<client::Config>,
+    /// The same, also asking for host certificates (targets checked by host CA).
+    host_ca: Arc<client::Config>,
+    /// Longest a connection, its handshake or its login may take.
+    timeout: std::time::Duration,
+    /// How long a session's certificate is valid.
+    cert_ttl: std::time::Duration,
+}
+
+impl Connector {
+    /// A connector signing with `target_ca`, as `config` says.
+    pub fn new(config: &config::Config, target_ca: russh::keys::PrivateKey) -> Connector {
+        Connector {
+            target_ca,
+            plain: Arc::new(client_config(false)),
+            host_ca: Arc::new(client_config(true)),
+            timeout: config.server.connect_timeout.duration(),
+            cert_ttl: config.ca.upstream_ttl.duration(),
+        }
+    }
+
+    /// Connects to `target`, checks its host key and logs in as `login` with a freshly
+    /// minted certificate whose key id is `key_id`.
+    pub async fn connect(
+        &self,
+        target: &Target,
+        login: &str,
+        key_id: &str,
+    ) -> Result<Upstream, UpstreamError> {
+        connect(self, target, login, key_id).await
+    }
+}
+
+async fn connect(
+    connector: &Connector,
     target: &Target,
     login: &str,
     key_id: &str,
@@ -188,11 +228,11 @@ pub async fn connect(
         refusal: refusal.clone(),
     };
     let config = if wants_cert {
-        shared.upstream_config_host_ca.clone()
+        connector.host_ca.clone()
     } else {
-        shared.upstream_config.clone()
+        connector.plain.clone()
     };
-    let timeout = shared.config.server.connect_timeout.duration();
+    let timeout = connector.timeout;
     let ssh_err = |e: russh::Error| UpstreamError::Ssh {
         addr: addr.clone(),
         reason: e.to_string(),
@@ -228,16 +268,12 @@ pub async fn connect(
         Ok(Ok(h)) => h,
     };
 
-    let (key, cert) = mint_upstream_certificate(
-        &shared.target_ca,
-        login,
-        key_id,
-        shared.config.ca.upstream_ttl.duration(),
-    )
-    .map_err(|e| UpstreamError::Ssh {
-        addr: addr.clone(),
-        reason: format!("cannot mint upstream certificate: {e}"),
-    })?;
+    let (key, cert) =
+        mint_upstream_certificate(&connector.target_ca, login, key_id, connector.cert_ttl)
+            .map_err(|e| UpstreamError::Ssh {
+                addr: addr.clone(),
+                reason: format!("cannot mint upstream certificate: {e}"),
+            })?;
     let auth = tokio::time::timeout(
         timeout,
         handle.authenticate_openssh_cert(login, Arc::new(key), cert),
@@ -277,7 +313,7 @@ pub fn client_config(host_certificates: bool) -> client::Config {
         keepalive_interval: Some(Duration::from_secs(30)),
         keepalive_max: 3,
         nodelay: true,
-        channel_buffer_size: crate::settings::CHANNEL_QUEUE,
+        channel_buffer_size: CHANNEL_QUEUE,
         ..Default::default()
     }
 }

@@ -9,7 +9,13 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use crate::gateway::recording::Flusher;
+/// Asks a channel's recording to write out everything so far, waiting at most the time given;
+/// false if it did not (the channel has ended, or the writer did not answer in time).
+pub type Flusher = Arc<
+    dyn Fn(std::time::Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Output chunks a slow viewer may fall behind by before it skips ahead.
 const LAG: usize = 256;
@@ -113,7 +119,7 @@ impl LiveSessions {
     /// subscribing first would show it twice, which garbles the screen.
     pub async fn watch(&self, id: &str) -> Option<(PathBuf, broadcast::Receiver<Bytes>)> {
         let w = self.map.lock().ok()?.get(id)?.clone();
-        w.flusher.flush(FLUSH_WAIT).await;
+        (w.flusher)(FLUSH_WAIT).await;
         let rx = w.feed.get_or_init(|| broadcast::channel(LAG).0).subscribe();
         Some((w.recording, rx))
     }

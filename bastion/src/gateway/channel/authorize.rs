@@ -12,7 +12,7 @@ use russh::ChannelReadHalf;
 use tracing::{info, warn};
 
 use super::setup::{Requested, Start};
-use super::Stop;
+use super::stop::Stop;
 use crate::audit::ChannelOpened;
 use crate::gateway::client::Client;
 use crate::gateway::menu;
@@ -193,7 +193,13 @@ async fn destination(
             format!("{why}use ssh LOGIN@TARGET@bastion (or ssh -t bastion for a menu)"),
         )));
     }
-    match Box::pin(menu::choose(ctx, rx, &client.tx, &mut requested.pty)).await {
+    let pty = &mut requested.pty;
+    let resized = |cols, rows, pix_width, pix_height| {
+        if let Some(p) = pty.as_mut() {
+            (p.cols, p.rows, p.pix_width, p.pix_height) = (cols, rows, pix_width, pix_height);
+        }
+    };
+    match Box::pin(menu::choose(ctx, rx, &client.tx, resized)).await {
         Some(a) => Ok(ctx.choose(a)),
         None => Err(Stop::Quit),
     }

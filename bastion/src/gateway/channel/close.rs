@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use super::authorize::Authorized;
 use crate::audit::{ChannelEnd, Ending, OpenChannel};
 use crate::gateway::recording::{ChannelRecording, RecEvent};
 use crate::gateway::refusal::Refusal;
+use crate::gateway::relay::io::ExitInfo;
 use crate::gateway::relay::io::Relayed;
-use crate::gateway::relay::pumps::ExitInfo;
 use crate::gateway::session::SessionCtx;
 
 /// How a channel's relay ended.
@@ -34,10 +33,10 @@ pub struct Closing {
 }
 
 impl Closing {
-    /// The end of `authorized`, whose recording has started.
-    pub fn new(authorized: &Authorized) -> Closing {
+    /// The end of a channel whose recording has started.
+    pub fn new(recording: Arc<ChannelRecording>) -> Closing {
         Closing {
-            recording: authorized.recording.clone(),
+            recording,
             row: None,
             relayed: Arc::default(),
         }

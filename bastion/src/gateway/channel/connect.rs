@@ -77,7 +77,7 @@ impl Authorized {
             Err(e) => {
                 tracing::error!("audit store unavailable, channel refused: {e}");
                 if let Some(Ok(c)) = opened_early {
-                    let _ = tokio::time::timeout(super::GONE_GRACE, c.close()).await;
+                    let _ = tokio::time::timeout(super::stop::GONE_GRACE, c.close()).await;
                 }
                 let _ = io
                     .record(RecEvent::Marker("refused: audit store unavailable".into()))

@@ -8,11 +8,11 @@ use russh::server::{ChannelOpenHandle, Handle, Msg};
 use russh::{Channel, ChannelOpenFailure};
 use tracing::{warn, Instrument};
 
-use super::LONG_GONE;
+use super::stop::LONG_GONE;
 use crate::audit::{ChannelEnd, ChannelOpened, Ending};
 use crate::gateway::client::Client;
 use crate::gateway::relay::io::ChannelIo;
-use crate::gateway::relay::pumps::{LineJudge, Pumps, TargetEnd};
+use crate::gateway::relay::pumps::{Pumps, TargetEnd};
 use crate::gateway::relay::redactor::{Redaction, Redactor};
 use crate::gateway::session::SessionCtx;
 use crate::masking::mask_text;
@@ -121,7 +121,7 @@ async fn forward(
     let pumps = Pumps {
         io,
         hold_eof: false,
-        lines: LineJudge::None,
+        lines: None,
         publisher: None,
         typed: None,
     };

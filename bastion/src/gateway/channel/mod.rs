@@ -21,9 +21,9 @@ pub mod forward;
 pub mod relaying;
 pub mod review;
 pub mod setup;
+pub mod stop;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelReadHalf};
@@ -32,29 +32,10 @@ use tracing::{warn, Instrument};
 use self::authorize::Authorized;
 use self::close::{Closing, Outcome};
 use self::setup::Requested;
+use self::stop::{Stop, GONE_GRACE, LONG_GONE};
 use super::client::Client;
-use super::refusal::Refusal;
 use super::relay::io::ChannelIo;
 use super::session::SessionCtx;
-
-/// Why a stage did not hand the channel on.
-#[derive(Debug)]
-pub enum Stop {
-    /// The client closed the channel, or its connection went away: nobody to tell.
-    Gone,
-    /// The user left the menu without a choice.
-    Quit,
-    /// Refused: the user is told, the channel ends with the refusal's status.
-    Refused(Refusal),
-}
-
-/// How long a channel may go on once its client's connection is gone: time for the command's
-/// last output and exit status to reach the recording.
-pub const GONE_GRACE: Duration = Duration::from_secs(5);
-
-/// How long any channel task may go on once its client's connection is gone: past the
-/// relay's own bound, time to seal its recording and close its row.
-pub const LONG_GONE: Duration = Duration::from_secs(20);
 
 /// Runs a session channel to its end.
 pub async fn run_session(ctx: Arc<SessionCtx>, channel: Channel<Msg>, handle: Handle) {
@@ -104,7 +85,7 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     // From here the recording exists: it is sealed, and the audit row closed once written,
     // whatever happens. Everything in between waits on the client, the target or a
     // reviewer; once the client's connection is gone for good, it is dropped.
-    let mut closing = Closing::new(&authorized);
+    let mut closing = Closing::new(authorized.recording.clone());
     let io = ChannelIo::new(
         ctx.clone(),
         client,

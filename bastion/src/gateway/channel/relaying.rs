@@ -8,10 +8,23 @@ use tracing::info;
 use super::connect::Connected;
 use super::setup::Start;
 use crate::approval::stdin_lines::Interpreter;
+use std::sync::Arc;
+
 use crate::gateway::hold::shell_line::ShellHold;
 use crate::gateway::hold::stdin_line::StdinHold;
-use crate::gateway::relay::io::ChannelIo;
-use crate::gateway::relay::pumps::{ExitInfo, LineJudge, Pumps};
+use crate::gateway::recording::Flusher;
+use crate::gateway::relay::io::{ChannelIo, ExitInfo};
+use crate::gateway::relay::line_judge::LineJudge;
+use crate::gateway::relay::pumps::Pumps;
+use crate::gateway::watch;
+
+/// The recording's flusher, as watchers use it.
+fn flusher(recording: Flusher) -> watch::Flusher {
+    Arc::new(move |within| {
+        let recording = recording.clone();
+        Box::pin(async move { recording.flush(within).await })
+    })
+}
 
 impl Connected {
     /// Relays until either side ends.
@@ -22,11 +35,11 @@ impl Connected {
         let (access, requested) = (&authorized.access, authorized.requested);
         let pty = requested.pty.as_ref();
         let judged = !authorized.transfer && approvals.has_line_rules(access);
-        let lines = match (&requested.start, pty) {
-            _ if !judged => LineJudge::None,
+        let lines: Option<Box<dyn LineJudge>> = match (&requested.start, pty) {
+            _ if !judged => None,
             // Any interactive session (a pty: a shell, or `ssh -t host cmd`) has its lines
             // watched on its screen.
-            (_, Some(p)) => LineJudge::Shell(Box::new(ShellHold::new(
+            (_, Some(p)) => Some(Box::new(ShellHold::new(
                 p.cols,
                 p.rows,
                 access.clone(),
@@ -49,13 +62,13 @@ impl Connected {
                 match interpreter {
                     Some(i) => {
                         info!(program = %i.program, "commands read from stdin are judged line by line");
-                        LineJudge::Stdin(Box::new(StdinHold::new(
+                        Some(Box::new(StdinHold::new(
                             i,
                             access.clone(),
                             authorized.masker.clone(),
                         )))
                     }
-                    None => LineJudge::None,
+                    None => None,
                 }
             }
         };
@@ -68,7 +81,7 @@ impl Connected {
                 access.target.name.clone(),
                 access.login.clone(),
                 authorized.recording.path.clone(),
-                authorized.recording.flusher(),
+                flusher(authorized.recording.flusher()),
             )
         });
         let _running = pty.is_none().then(|| ctx.command_running());

@@ -8,7 +8,7 @@ use cert_authority::CertifiedUser;
 use russh::{ChannelMsg, ChannelReadHalf, Pty};
 use tracing::warn;
 
-use super::Stop;
+use super::stop::Stop;
 use crate::gateway::refusal::{status, Refusal};
 use crate::gateway::relay::early::Early;
 use crate::gateway::relay::inflow::ChannelInflow;

@@ -20,6 +20,7 @@ use super::line_keys::{line_end, model, recalls};
 use super::screen_line::{LineTracker, Mark, Seen};
 use crate::approval::shell_syntax::{continuation, join, Continued};
 use crate::gateway::relay::io::ChannelIo;
+use crate::gateway::relay::line_judge::{Input, Judged, LineJudge};
 use crate::gateway::relay::upward::Upward;
 use crate::masking::mask_text;
 use crate::policy::Access;
@@ -361,28 +362,32 @@ fn tail(s: &str, max: usize) -> &str {
     &s[from..]
 }
 
-impl ShellHold {
-    /// The target's output, as the terminal shows it.
-    pub fn output(&self, data: &[u8]) {
+impl LineJudge for ShellHold {
+    fn data<'a>(&'a self, input: Input<'a>, data: Bytes) -> Judged<'a> {
+        Box::pin(self.keys(input.io, input.rx, input.up, data))
+    }
+
+    fn output(&self, data: &[u8]) {
         if let Ok(mut t) = self.tracker.lock() {
             t.output(data);
         }
         self.shown();
     }
 
-    /// The user's terminal changed size.
-    pub fn resize(&self, cols: u32, rows: u32) {
+    fn resize(&self, cols: u32, rows: u32) {
         if let Ok(mut t) = self.tracker.lock() {
             t.resize(cols, rows);
         }
         self.resized();
     }
+}
 
+impl ShellHold {
     /// Keys typed in a shell that approval rules watch: passed on up to each key that may run
     /// the line, which waits until the line has been judged (and, if it matches a rule,
     /// approved); keys after a line that is not run are dropped with it. Each line's first key
     /// waits for the shell's prompt. `Err` ends the channel.
-    pub async fn keys(
+    async fn keys(
         &self,
         io: &ChannelIo,
         rx: &mut ChannelReadHalf,

@@ -15,6 +15,7 @@ use crate::approval::stdin_lines::{Interpreter, StdinLines, MAX_LINE};
 use crate::gateway::refusal::status;
 use crate::gateway::relay::inflow::ChannelInflow;
 use crate::gateway::relay::io::ChannelIo;
+use crate::gateway::relay::line_judge::{Input, Judged, LineJudge};
 use crate::gateway::relay::upward::Upward;
 use crate::masking::mask_text;
 use crate::policy::Access;
@@ -45,7 +46,7 @@ impl StdinHold {
 
     /// Input for the program: each complete line is passed on once judged. `Err` ends the
     /// channel (the user has been told why).
-    pub async fn data(
+    async fn data(
         &self,
         io: &ChannelIo,
         rx: &mut ChannelReadHalf,
@@ -58,7 +59,7 @@ impl StdinHold {
     }
 
     /// The end of the input: the last line, even without a newline, is judged too.
-    pub async fn eof(
+    async fn eof(
         &self,
         io: &ChannelIo,
         rx: &mut ChannelReadHalf,
@@ -149,6 +150,29 @@ impl StdinHold {
             Err(NotApproved::Ended | NotApproved::Unrecorded) => Err(()),
             Err(n) => end(io, n.words().unwrap_or(REST_NOT_RUN)).await,
         }
+    }
+}
+
+impl LineJudge for StdinHold {
+    fn data<'a>(&'a self, input: Input<'a>, data: Bytes) -> Judged<'a> {
+        Box::pin(StdinHold::data(
+            self,
+            input.io,
+            input.rx,
+            input.up,
+            input.inflow,
+            data,
+        ))
+    }
+
+    fn eof<'a>(&'a self, input: Input<'a>) -> Judged<'a> {
+        Box::pin(StdinHold::eof(
+            self,
+            input.io,
+            input.rx,
+            input.up,
+            input.inflow,
+        ))
     }
 }
 

@@ -31,6 +31,15 @@ pub struct ChannelIo {
     relayed: Arc<Relayed>,
 }
 
+/// How a channel's command ended.
+#[derive(Debug, Default)]
+pub struct ExitInfo {
+    /// Its exit status, if the target sent one.
+    pub status: Option<u32>,
+    /// The signal that ended it, if the target said so.
+    pub signal: Option<String>,
+}
+
 /// Bytes relayed by a channel, for its audit row. Kept by the channel's task, which outlives
 /// the relay when a client leaves for good.
 #[derive(Debug, Default)]

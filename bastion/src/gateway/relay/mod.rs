@@ -4,6 +4,7 @@
 pub mod early;
 pub mod inflow;
 pub mod io;
+pub mod line_judge;
 pub mod pumps;
 pub mod redactor;
 pub mod upward;

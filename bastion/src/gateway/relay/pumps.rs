@@ -3,15 +3,16 @@
 //! move bytes; on the way, each chunk passes the channel's taps in a fixed order.
 //!
 //! Output, target → client:
-//! 1. the line tracker ([`crate::gateway::hold::shell_line`]) reads the screen as the target
-//!    draws it: a line is judged from what the shell shows, before the user can act on it;
+//! 1. the line judge ([`super::line_judge`]), if the channel's lines are judged, reads the
+//!    screen as the target draws it: a line is judged from what the shell shows, before the
+//!    user can act on it;
 //! 2. the redactor ([`super::redactor`]) masks it, once for the recording and the screen;
 //! 3. the recording takes the exactly masked bytes (a recording that fails ends the channel);
 //! 4. watching reviewers ([`crate::gateway::watch`]), then the client, get the screen's.
 //!
 //! Input, client → target: counted and recorded (masked, [`super::io::ChannelIo::input`]),
 //! kept for recognising its echo, then judged line by line when approval rules watch the
-//! channel ([`crate::gateway::hold`]), and queued for the target ([`super::upward`]).
+//! channel ([`super::line_judge`]), and queued for the target ([`super::upward`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -22,24 +23,14 @@ use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use tracing::{info, warn};
 
 use super::inflow::ChannelInflow;
-use super::io::ChannelIo;
+use super::io::{ChannelIo, ExitInfo};
+use super::line_judge::{Input, LineJudge};
 use super::redactor::{OutputRedactor, Released, Typed};
 use super::upward::Upward;
 use crate::gateway::client::target_lost_message;
-use crate::gateway::hold::shell_line::ShellHold;
-use crate::gateway::hold::stdin_line::StdinHold;
 use crate::gateway::recording::RecEvent;
 use crate::gateway::refusal::status;
 use crate::gateway::watch::Publisher;
-
-/// How a channel's command ended.
-#[derive(Debug, Default)]
-pub struct ExitInfo {
-    /// Its exit status, if the target sent one.
-    pub status: Option<u32>,
-    /// The signal that ended it, if the target said so.
-    pub signal: Option<String>,
-}
 
 /// A request sent upstream whose reply is still due.
 #[derive(Debug, Clone, Copy)]
@@ -50,16 +41,6 @@ pub enum Pending {
     Start(&'static str),
 }
 
-/// How the lines the user sends are judged.
-pub enum LineJudge {
-    /// Not at all: no approval rule watches the channel's lines.
-    None,
-    /// The command lines of an interactive shell, read from its screen.
-    Shell(Box<ShellHold>),
-    /// The lines a program without a terminal reads from stdin.
-    Stdin(Box<StdinHold>),
-}
-
 /// The two directions of a connected channel.
 pub struct Pumps {
     /// The channel's shared state.
@@ -67,8 +48,8 @@ pub struct Pumps {
     /// Hold the target's EOF until its exit status is relayed (session channels); a port
     /// forward never gets an exit status, so its EOF goes at once.
     pub hold_eof: bool,
-    /// How the user's lines are judged.
-    pub lines: LineJudge,
+    /// Judges the user's lines, when approval rules watch them.
+    pub lines: Option<Box<dyn LineJudge>>,
     /// Copies what the user sees to reviewers watching the session.
     pub publisher: Option<Publisher>,
     /// Recent keystrokes of a live-masked terminal, whose echo skips the masking hold.
@@ -205,16 +186,29 @@ impl Pumps {
                     }
                     // Boxed: line holds are rare, and idle sessions should not carry their state.
                     match &self.lines {
-                        LineJudge::Shell(hold) => Box::pin(hold.keys(io, &mut rx, up, data)).await,
-                        LineJudge::Stdin(hold) => {
-                            Box::pin(hold.data(io, &mut rx, up, inflow, data)).await
+                        Some(judge) => {
+                            let input = Input {
+                                io,
+                                rx: &mut rx,
+                                up,
+                                inflow,
+                            };
+                            judge.data(input, data).await
                         }
-                        LineJudge::None => up.data(data),
+                        None => up.data(data),
                     }
                 }
                 Some(ChannelMsg::Eof) => match &self.lines {
-                    LineJudge::Stdin(hold) => Box::pin(hold.eof(io, &mut rx, up, inflow)).await,
-                    _ => up.eof(),
+                    Some(judge) => {
+                        let input = Input {
+                            io,
+                            rx: &mut rx,
+                            up,
+                            inflow,
+                        };
+                        judge.eof(input).await
+                    }
+                    None => up.eof(),
                 },
                 Some(ChannelMsg::WindowChange {
                     col_width,
@@ -225,8 +219,8 @@ impl Pumps {
                     if !io.record(RecEvent::Resize(col_width, row_height)).await {
                         break;
                     }
-                    if let LineJudge::Shell(hold) = &self.lines {
-                        hold.resize(col_width, row_height);
+                    if let Some(judge) = &self.lines {
+                        judge.resize(col_width, row_height);
                     }
                     let (cols, rows) =
                         crate::gateway::hold::screen_line::capped(col_width, row_height);
@@ -343,8 +337,8 @@ impl Pumps {
                     io.ctx.shared.metrics.bytes_out.inc_by(data.len() as u64);
                     io.relayed().output(data.len());
                     // The taps, in their order (see the module's documentation).
-                    if let LineJudge::Shell(hold) = &self.lines {
-                        hold.output(&data);
+                    if let Some(judge) = &self.lines {
+                        judge.output(&data);
                     }
                     let echo = self.typed.as_ref().is_some_and(|t| t.is_echo(&data));
                     let shown = redactor.out(&data, echo);
