@@ -15,6 +15,11 @@ use super::shell_syntax::{continuation, join, Continued};
 /// Longest line judged; a longer one cannot be read as a command and ends the channel. Within
 /// one SSH packet (OpenSSH's are 32 KiB), so a judged line reaches the program whole.
 pub const MAX_LINE: usize = 16 * 1024;
+
+/// A line grew past [`MAX_LINE`]: it is not a command that can be judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineTooLong;
+
 /// Longest text kept of a command a shell has not finished reading.
 const MAX_PENDING: usize = 16 * 1024;
 
@@ -436,14 +441,14 @@ impl StdinLines {
     }
 
     /// Takes input; `Err` when a line grows past [`MAX_LINE`] (it cannot be judged).
-    pub fn push(&mut self, data: &[u8]) -> Result<(), ()> {
+    pub fn push(&mut self, data: &[u8]) -> Result<(), LineTooLong> {
         self.partial.extend_from_slice(data);
         let unfinished = match memchr::memrchr(b'\n', &self.partial) {
             Some(i) => self.partial.len() - i - 1,
             None => self.partial.len(),
         };
         if unfinished > MAX_LINE {
-            return Err(());
+            return Err(LineTooLong);
         }
         Ok(())
     }

@@ -19,6 +19,11 @@ use crate::policy::{self, Destination};
 /// What a denied user is told when the audit store cannot record their session.
 const UNAUDITED: &str = "the audit store is unavailable, so no session can be opened (fail closed)";
 
+/// An identity refused outright: its authentication fails. The words for the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
 /// An authenticated identity's standing.
 pub enum Admission {
     /// Authenticated, but no session may start: why, for the user.
@@ -56,7 +61,7 @@ impl Admit<'_> {
         &mut self,
         user: &str,
         certified: cert_authority::CertifiedUser,
-    ) -> Result<Admission, String> {
+    ) -> Result<Admission, Refused> {
         let mut denial: Option<String> = None;
         // Revoked (by serial or key id) on any bastion sharing the store: refused at once. A
         // store that cannot answer refuses too (fail closed).
@@ -74,7 +79,7 @@ impl Admit<'_> {
                 );
                 self.refusals
                     .refused(user, &reason, "revoked", Offered::certified(&certified));
-                return Err(reason);
+                return Err(Refused(reason));
             }
             Err(e) => {
                 // Fail closed, but say why: the session is refused once authentication ends.
@@ -121,7 +126,7 @@ impl Admit<'_> {
                 "unknown-principal",
                 Offered::certified(&certified),
             );
-            return Err(reason);
+            return Err(Refused(reason));
         }
         let destination = Destination::parse(user);
         let mut note = None;
@@ -196,10 +201,12 @@ impl Admit<'_> {
         &mut self,
         user: &str,
         grant: cert_authority::oidc::Grant,
-    ) -> Result<Admission, String> {
+    ) -> Result<Admission, Refused> {
         let serial = cert_authority::new_serial().map_err(|e| {
             tracing::error!(conn = %self.id, "device login refused: {e}");
-            "no certificate serial could be made (the system's random source failed)".to_string()
+            Refused(
+                "no certificate serial could be made (the system's random source failed)".into(),
+            )
         })?;
         match self
             .shared
@@ -212,11 +219,11 @@ impl Admit<'_> {
                 let reason = format!("access revoked for {:?}", grant.key_id);
                 self.refusals
                     .refused(user, &reason, "revoked", Offered::Nothing);
-                return Err(reason);
+                return Err(Refused(reason));
             }
             Err(e) => {
                 tracing::error!(conn = %self.id, identity = %grant.key_id, "audit store unavailable, device login refused: {e}");
-                return Err(UNAUDITED.into());
+                return Err(Refused(UNAUDITED.into()));
             }
         }
         let now = cert_authority::unix_now();
@@ -235,7 +242,7 @@ impl Admit<'_> {
         };
         if let Err(e) = self.shared.audit.certificate_issued(&row).await {
             tracing::error!(conn = %self.id, identity = %grant.key_id, "audit store unavailable, device login refused: {e}");
-            return Err(UNAUDITED.into());
+            return Err(Refused(UNAUDITED.into()));
         }
         self.shared.metrics.certificates_issued.inc();
         info!(conn = %self.id, peer = %self.peer, identity = %grant.key_id, serial, principals = ?grant.principals, "device login: signed in");

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use super::channel::{self, forward};
-use crate::gateway::admit::{Admission, Admit, Admitted};
+use crate::gateway::admit::{Admission, Admit, Admitted, Refused};
 use crate::gateway::auth_refusals::{AuthRefusals, Offered};
 use crate::gateway::device_login::{DeviceLogin, Round, SignIn};
 use crate::gateway::places::Place;
@@ -123,7 +123,7 @@ impl Connection {
         &mut self,
         user: &str,
         certified: cert_authority::CertifiedUser,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refused> {
         let admission = self.admitting().admit(user, certified).await?;
         self.enter(admission);
         Ok(())

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::gateway::relay::ended::Ended;
 use bytes::Bytes;
 use recorder::{BastionMeta, ChannelKind, Header, Recorder, RecorderOptions, Seal, Term};
 use tokio::sync::mpsc;
@@ -26,6 +27,17 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// (tokio rounds up to the next millisecond, and a loaded machine wakes the task late), so the
 /// recorder aims 50 ms short of it.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(950);
+
+/// Why a recording could not start or be sealed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    /// The file or its sidecar could not be made or written.
+    #[error(transparent)]
+    Recorder(#[from] recorder::RecorderError),
+    /// The writer task stopped without an answer.
+    #[error("the recording's writer stopped: {0}")]
+    Writer(#[from] tokio::task::JoinError),
+}
 
 /// What the pumps report.
 #[derive(Debug)]
@@ -108,7 +120,7 @@ pub struct ChannelRecording {
     tx: mpsc::Sender<RecEvent>,
     /// Cancelled when writing failed.
     pub failed: CancellationToken,
-    task: JoinHandle<Result<Seal, String>>,
+    task: JoinHandle<Result<Seal, RecordingError>>,
     /// The asciicast file.
     pub path: PathBuf,
     /// Whether the pumps send the input: recorded (`record_input`, never for transfers), or
@@ -118,10 +130,12 @@ pub struct ChannelRecording {
 
 impl ChannelRecording {
     /// Creates the file and starts the writer. Errors are shown to the user as is.
-    pub fn start(sink: &RecordingSink, info: ChannelInfo) -> Result<ChannelRecording, String> {
+    pub fn start(
+        sink: &RecordingSink,
+        info: ChannelInfo,
+    ) -> Result<ChannelRecording, RecordingError> {
         let path =
-            recorder::recording_path(&sink.dir, &info.session, info.channel, SystemTime::now())
-                .map_err(|e| e.to_string())?;
+            recorder::recording_path(&sink.dir, &info.session, info.channel, SystemTime::now())?;
         let header = Header {
             term: Term {
                 cols: info.size.map(|(c, _)| clamp(c)).unwrap_or(80),
@@ -155,8 +169,7 @@ impl ChannelRecording {
             checkpoint_interval: CHECKPOINT_EVERY,
         };
         let records_input = options.record_input || options.input_digest;
-        let rec = Recorder::create(&path, &header, sink.key.clone(), options)
-            .map_err(|e| e.to_string())?;
+        let rec = Recorder::create(&path, &header, sink.key.clone(), options)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let failed = CancellationToken::new();
         let task = tokio::spawn(write_loop(rec, rx, failed.clone()));
@@ -170,15 +183,15 @@ impl ChannelRecording {
     }
 
     /// Queues an event; `Err` when the recording has failed or the queue stayed full too long.
-    pub async fn send(&self, ev: RecEvent) -> Result<(), ()> {
+    pub async fn send(&self, ev: RecEvent) -> Result<(), Ended> {
         if self.failed.is_cancelled() {
-            return Err(());
+            return Err(Ended);
         }
         match tokio::time::timeout(SEND_TIMEOUT, self.tx.send(ev)).await {
             Ok(Ok(())) => Ok(()),
             _ => {
                 self.failed.cancel();
-                Err(())
+                Err(Ended)
             }
         }
     }
@@ -189,12 +202,9 @@ impl ChannelRecording {
     }
 
     /// Closes the queue and waits for the final, sealed checkpoint.
-    pub async fn finish(self) -> Result<Seal, String> {
+    pub async fn finish(self) -> Result<Seal, RecordingError> {
         drop(self.tx);
-        match self.task.await {
-            Ok(r) => r,
-            Err(e) => Err(format!("recording task failed: {e}")),
-        }
+        self.task.await?
     }
 }
 
@@ -224,7 +234,7 @@ async fn write_loop(
     mut rec: Recorder,
     mut rx: mpsc::Receiver<RecEvent>,
     failed: CancellationToken,
-) -> Result<Seal, String> {
+) -> Result<Seal, RecordingError> {
     let started = Instant::now();
     let started_at = tokio::time::Instant::from_std(started);
     // Armed only while written lines wait for a checkpoint: idle channels cost no wakeups.
@@ -232,7 +242,7 @@ async fn write_loop(
     let fail = |e: recorder::RecorderError| {
         failed.cancel();
         tracing::error!("recording failed: {e}");
-        e.to_string()
+        RecordingError::from(e)
     };
     loop {
         tokio::select! {

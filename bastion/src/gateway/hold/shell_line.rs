@@ -19,6 +19,7 @@ use super::asking::{Asking, Flow, NotApproved, WhileHeld};
 use super::line_keys::{line_end, model, recalls};
 use super::screen_line::{LineTracker, Mark, Seen};
 use crate::approval::shell_syntax::{continuation, join, Continued};
+use crate::gateway::relay::ended::Ended;
 use crate::gateway::relay::io::ChannelIo;
 use crate::gateway::relay::line_judge::{Input, Judged, LineJudge};
 use crate::gateway::relay::upward::Upward;
@@ -393,7 +394,7 @@ impl ShellHold {
         rx: &mut ChannelReadHalf,
         up: &Upward,
         data: Bytes,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Ended> {
         let mut rest = data;
         while !rest.is_empty() {
             if !self.open() {
@@ -468,7 +469,7 @@ impl ShellHold {
         io: &ChannelIo,
         rx: &mut ChannelReadHalf,
         up: &Upward,
-    ) -> Result<(Verdict, String), ()> {
+    ) -> Result<(Verdict, String), Ended> {
         if !self.settled().await {
             info!("line not run: recalled text never reached the screen");
             let text = format!(
@@ -523,7 +524,7 @@ impl ShellHold {
         let typed = keys.typed;
         let clear: &[u8] = match held {
             Ok(()) => return Ok((Verdict::Go(typed), whole)),
-            Err(NotApproved::Ended | NotApproved::Unrecorded) => return Err(()),
+            Err(NotApproved::Ended | NotApproved::Unrecorded) => return Err(Ended),
             Err(NotApproved::Refused {
                 cancelled: true, ..
             }) => b"\x03",
@@ -579,7 +580,7 @@ impl WhileHeld for HeldKeys<'_> {
 }
 
 /// Tells the user why the line was not run, and clears it at the shell.
-async fn drop_line(io: &ChannelIo, up: &Upward, why: &str) -> Result<(Verdict, String), ()> {
+async fn drop_line(io: &ChannelIo, up: &Upward, why: &str) -> Result<(Verdict, String), Ended> {
     io.client.say(&format!("bastion: {why}")).await;
     up.data(Bytes::from_static(CLEAR_LINE))?;
     Ok((Verdict::Dropped, String::new()))

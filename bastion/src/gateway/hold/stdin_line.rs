@@ -13,6 +13,7 @@ use tracing::warn;
 use super::asking::{Asking, Flow, NotApproved, WhileHeld};
 use crate::approval::stdin_lines::{Interpreter, StdinLines, MAX_LINE};
 use crate::gateway::refusal::status;
+use crate::gateway::relay::ended::Ended;
 use crate::gateway::relay::inflow::ChannelInflow;
 use crate::gateway::relay::io::ChannelIo;
 use crate::gateway::relay::line_judge::{Input, Judged, LineJudge};
@@ -53,7 +54,7 @@ impl StdinHold {
         up: &Upward,
         inflow: &ChannelInflow,
         data: Bytes,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Ended> {
         self.take(io, inflow, &data).await?;
         self.pass_lines(io, rx, up, inflow, false).await
     }
@@ -65,19 +66,18 @@ impl StdinHold {
         rx: &mut ChannelReadHalf,
         up: &Upward,
         inflow: &ChannelInflow,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Ended> {
         self.pass_lines(io, rx, up, inflow, true).await
     }
 
     /// Keeps `data` until its lines are complete.
-    async fn take(&self, io: &ChannelIo, inflow: &ChannelInflow, data: &[u8]) -> Result<(), ()> {
-        let taken = self
-            .lines
-            .lock()
-            .map_err(drop)
-            .and_then(|mut l| l.push(data));
+    async fn take(&self, io: &ChannelIo, inflow: &ChannelInflow, data: &[u8]) -> Result<(), Ended> {
+        let taken = match self.lines.lock() {
+            Ok(mut l) => l.push(data).is_ok(),
+            Err(_) => false,
+        };
         inflow.add(data.len());
-        if taken.is_err() {
+        if !taken {
             let why = format!(
                 "a line of more than {} came on stdin, which is not a command the bastion can \
                  check; {REST_NOT_RUN}",
@@ -96,7 +96,7 @@ impl StdinHold {
         up: &Upward,
         inflow: &ChannelInflow,
         mut eof: bool,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Ended> {
         loop {
             let next = self.lines.lock().ok().and_then(|mut l| l.next_line(eof));
             let Some(line) = next else { break };
@@ -127,7 +127,7 @@ impl StdinHold {
         rule: &config::ApprovalRule,
         shown: &str,
         eof: &mut bool,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Ended> {
         let asking = Asking {
             io,
             access: &self.access,
@@ -147,7 +147,7 @@ impl StdinHold {
             .await
         {
             Ok(()) => Ok(()),
-            Err(NotApproved::Ended | NotApproved::Unrecorded) => Err(()),
+            Err(NotApproved::Ended | NotApproved::Unrecorded) => Err(Ended),
             Err(n) => end(io, n.words().unwrap_or(REST_NOT_RUN)).await,
         }
     }
@@ -210,11 +210,11 @@ impl WhileHeld for ReadOn<'_> {
 }
 
 /// Ends the channel: the program reads nothing more, the user is told why.
-async fn end(io: &ChannelIo, why: &str) -> Result<(), ()> {
+async fn end(io: &ChannelIo, why: &str) -> Result<(), Ended> {
     warn!("input not passed on: the channel ends");
     io.client_left.store(true, Ordering::Relaxed);
     io.client
         .fail(&format!("bastion: {why}"), status::NOT_RUN)
         .await;
-    Err(())
+    Err(Ended)
 }

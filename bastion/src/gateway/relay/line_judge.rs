@@ -9,12 +9,13 @@ use std::pin::Pin;
 use bytes::Bytes;
 use russh::ChannelReadHalf;
 
+use super::ended::Ended;
 use super::inflow::ChannelInflow;
 use super::io::ChannelIo;
 use super::upward::Upward;
 
 /// What a judge's work returns: `Err` ends the channel (the user has been told why).
-pub type Judged<'a> = Pin<Box<dyn Future<Output = Result<(), ()>> + Send + 'a>>;
+pub type Judged<'a> = Pin<Box<dyn Future<Output = Result<(), Ended>> + Send + 'a>>;
 
 /// Where the client's input meets the judge.
 pub struct Input<'a> {

@@ -2,6 +2,7 @@
 //! bounds, and the redactor that masks what is recorded and shown.
 
 pub mod early;
+pub mod ended;
 pub mod inflow;
 pub mod io;
 pub mod line_judge;

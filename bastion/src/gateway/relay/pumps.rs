@@ -22,6 +22,7 @@ use bytes::Bytes;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use tracing::{info, warn};
 
+use super::ended::Ended;
 use super::inflow::ChannelInflow;
 use super::io::{ChannelIo, ExitInfo};
 use super::line_judge::{Input, LineJudge};
@@ -107,7 +108,7 @@ impl Pumps {
     /// Records and sends what the redactor released.
     /// `Err` when the client cannot be written to any more (or the channel is done: a write
     /// waiting for window that never comes must not keep the channel alive).
-    async fn send_released(&self, r: Released) -> Result<(), ()> {
+    async fn send_released(&self, r: Released) -> Result<(), Ended> {
         if let Some(out) = r.out.recording {
             self.io.record(RecEvent::Output(out)).await;
         }
@@ -124,21 +125,21 @@ impl Pumps {
     }
 
     /// Shows output to watchers and the client.
-    async fn send(&self, data: Bytes) -> Result<(), ()> {
+    async fn send(&self, data: Bytes) -> Result<(), Ended> {
         if let Some(p) = &self.publisher {
             p.send(&data);
         }
         tokio::select! {
-            r = self.io.client.tx.data_bytes(data) => r.map_err(drop),
-            _ = self.io.done.cancelled() => Err(()),
+            r = self.io.client.tx.data_bytes(data) => r.map_err(|_| Ended),
+            _ = self.io.done.cancelled() => Err(Ended),
         }
     }
 
     /// Sends extended data (stderr) to the client.
-    async fn send_stderr(&self, ext: u32, data: Bytes) -> Result<(), ()> {
+    async fn send_stderr(&self, ext: u32, data: Bytes) -> Result<(), Ended> {
         tokio::select! {
-            r = self.io.client.tx.extended_data_bytes(ext, data) => r.map_err(drop),
-            _ = self.io.done.cancelled() => Err(()),
+            r = self.io.client.tx.extended_data_bytes(ext, data) => r.map_err(|_| Ended),
+            _ = self.io.done.cancelled() => Err(Ended),
         }
     }
 
@@ -375,7 +376,7 @@ impl Pumps {
                         eof_due = Some(std::time::Instant::now() + EOF_HOLD);
                         Ok(())
                     } else {
-                        tx.eof().await.map_err(drop)
+                        tx.eof().await.map_err(|_| Ended)
                     }
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
@@ -387,7 +388,7 @@ impl Pumps {
                     if eof_due.take().is_some() {
                         let _ = tx.eof().await;
                     }
-                    r.map_err(drop)
+                    r.map_err(|_| Ended)
                 }
                 Some(ChannelMsg::ExitSignal {
                     signal_name,

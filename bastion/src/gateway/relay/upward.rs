@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
+use super::ended::Ended;
 use crate::gateway::relay::inflow::ChannelInflow;
 
 /// Longest a judged line waits for the target's window to take all of it at once.
@@ -97,12 +98,12 @@ impl Upward {
         self.inflow.over_limit(len)
     }
 
-    fn push(&self, op: Op) -> Result<(), ()> {
+    fn push(&self, op: Op) -> Result<(), Ended> {
         if self.done.is_cancelled() {
-            return Err(());
+            return Err(Ended);
         }
         let Ok(mut ops) = self.queue.ops.lock() else {
-            return Err(());
+            return Err(Ended);
         };
         // Only the latest of several window changes waiting matters; a second EOF is none.
         if let (Op::WindowChange(..), Some(last @ Op::WindowChange(..))) = (&op, ops.back_mut()) {
@@ -132,7 +133,7 @@ impl Upward {
     }
 
     /// Queues data for the target.
-    pub fn data(&self, d: Bytes) -> Result<(), ()> {
+    pub fn data(&self, d: Bytes) -> Result<(), Ended> {
         self.inflow.add(d.len());
         self.push(Op::Data(d))
     }
@@ -140,13 +141,13 @@ impl Upward {
     /// Queues a judged line (at most one packet long): it is written only once the target's
     /// window takes all of it, so that a channel ending part-way never leaves the program a
     /// truncated line to run at its end of input.
-    pub fn line(&self, d: Bytes) -> Result<(), ()> {
+    pub fn line(&self, d: Bytes) -> Result<(), Ended> {
         self.inflow.add(d.len());
         if self.done.is_cancelled() {
-            return Err(());
+            return Err(Ended);
         }
         let Ok(mut ops) = self.queue.ops.lock() else {
-            return Err(());
+            return Err(Ended);
         };
         ops.push_back(Op::Line(d));
         drop(ops);
@@ -155,17 +156,17 @@ impl Upward {
     }
 
     /// Queues EOF.
-    pub fn eof(&self) -> Result<(), ()> {
+    pub fn eof(&self) -> Result<(), Ended> {
         self.push(Op::Eof)
     }
 
     /// Queues a window change.
-    pub fn window_change(&self, c: u32, r: u32, pw: u32, ph: u32) -> Result<(), ()> {
+    pub fn window_change(&self, c: u32, r: u32, pw: u32, ph: u32) -> Result<(), Ended> {
         self.push(Op::WindowChange(c, r, pw, ph))
     }
 
     /// Queues a signal.
-    pub fn signal(&self, s: Sig) -> Result<(), ()> {
+    pub fn signal(&self, s: Sig) -> Result<(), Ended> {
         self.push(Op::Signal(s))
     }
 }
