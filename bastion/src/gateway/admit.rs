@@ -62,57 +62,12 @@ impl Admit<'_> {
         user: &str,
         certified: cert_authority::CertifiedUser,
     ) -> Result<Admission, Refused> {
-        let mut denial: Option<String> = None;
-        // Revoked (by serial or key id) on any bastion sharing the store: refused at once. A
-        // store that cannot answer refuses too (fail closed).
-        match self
-            .shared
-            .audit
-            .is_revoked(certified.serial, &certified.key_id)
-            .await
-        {
-            Ok(false) => {}
-            Ok(true) => {
-                let reason = format!(
-                    "access revoked for {:?} (serial {})",
-                    certified.key_id, certified.serial
-                );
-                self.refusals
-                    .refused(user, &reason, "revoked", Offered::certified(&certified));
-                return Err(Refused(reason));
-            }
-            Err(e) => {
-                // Fail closed, but say why: the session is refused once authentication ends.
-                tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused (cannot check revocation): {e}");
-                denial = Some(UNAUDITED.into());
-            }
-        }
-        let place = match self
-            .shared
-            .sessions_by_identity
-            .take(certified.key_id.clone())
-        {
+        let mut denial = self.revocation(user, &certified).await?;
+        let place = match self.session_place(user, &certified) {
             Ok(place) => place,
-            Err(full) => {
-                let n = match full {
-                    Full::Key(n) | Full::All(n) => n,
-                };
-                let reason = format!(
-                    "{} of yours {} already open on this bastion (the most one identity may \
-                     have)",
-                    crate::human::count(n as u64, "session"),
-                    crate::human::is_are(n as u64)
-                );
-                self.refusals.refused(
-                    user,
-                    &reason,
-                    "too-many-sessions",
-                    Offered::certified(&certified),
-                );
-                // Told once authentication ends (a rejected key would only read "Permission
-                // denied"), and no session starts.
-                return Ok(Admission::Denied(reason));
-            }
+            // Told once authentication ends (a rejected key would only read "Permission
+            // denied"), and no session starts.
+            Err(reason) => return Ok(Admission::Denied(reason)),
         };
         let roles = policy::roles_for(&self.shared.config, &certified.principals);
         if roles.is_empty() {
@@ -193,6 +148,68 @@ impl Admit<'_> {
             session: Arc::new(if review { ctx.for_review() } else { ctx }),
             _place: place,
         }))
+    }
+
+    /// Revoked (by serial or key id) on any bastion sharing the store: refused at once. A
+    /// store that cannot answer refuses too (fail closed), but says why once authentication
+    /// ends: `Ok(Some(why))`.
+    async fn revocation(
+        &mut self,
+        user: &str,
+        certified: &cert_authority::CertifiedUser,
+    ) -> Result<Option<String>, Refused> {
+        match self
+            .shared
+            .audit
+            .is_revoked(certified.serial, &certified.key_id)
+            .await
+        {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                let reason = format!(
+                    "access revoked for {:?} (serial {})",
+                    certified.key_id, certified.serial
+                );
+                self.refusals
+                    .refused(user, &reason, "revoked", Offered::certified(certified));
+                Err(Refused(reason))
+            }
+            Err(e) => {
+                tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused (cannot check revocation): {e}");
+                Ok(Some(UNAUDITED.into()))
+            }
+        }
+    }
+
+    /// A place among the identity's sessions on this bastion; `Err` says why there is none.
+    fn session_place(
+        &mut self,
+        user: &str,
+        certified: &cert_authority::CertifiedUser,
+    ) -> Result<Place<String>, String> {
+        let full = match self
+            .shared
+            .sessions_by_identity
+            .take(certified.key_id.clone())
+        {
+            Ok(place) => return Ok(place),
+            Err(full) => full,
+        };
+        let n = match full {
+            Full::Key(n) | Full::All(n) => n,
+        };
+        let reason = format!(
+            "{} of yours {} already open on this bastion (the most one identity may have)",
+            crate::human::count(n as u64, "session"),
+            crate::human::is_are(n as u64)
+        );
+        self.refusals.refused(
+            user,
+            &reason,
+            "too-many-sessions",
+            Offered::certified(certified),
+        );
+        Err(reason)
     }
 
     /// A device login's grant becomes the session's identity: an audit row like a

@@ -31,22 +31,7 @@ pub async fn choose(
         write("bastion: no target is permitted for you.\r\n".into()).await;
         return None;
     }
-    let mut text = String::new();
-    if let Some(note) = &ctx.note {
-        text.push_str(&format!("bastion: {note}.\r\n"));
-    }
-    text.push_str(&format!(
-        "bastion: signed in as {}. Targets you may reach:\r\n",
-        ctx.user.key_id
-    ));
-    for (i, a) in choices.iter().enumerate() {
-        text.push_str(&format!(
-            "  {:>2}) {:<20} as {}\r\n",
-            i + 1,
-            a.target.name,
-            a.login
-        ));
-    }
+    let mut text = listing(ctx, &choices);
     let prompt = "Choose a number or name (q to quit): ";
     text.push_str(prompt);
     write(text).await;
@@ -121,4 +106,25 @@ pub async fn choose(
             Some(_) => {}
         }
     }
+}
+
+/// The menu's heading and its numbered choices.
+fn listing(ctx: &SessionCtx, choices: &[Access]) -> String {
+    let mut text = String::new();
+    if let Some(note) = &ctx.note {
+        text.push_str(&format!("bastion: {note}.\r\n"));
+    }
+    text.push_str(&format!(
+        "bastion: signed in as {}. Targets you may reach:\r\n",
+        ctx.user.key_id
+    ));
+    for (i, a) in choices.iter().enumerate() {
+        text.push_str(&format!(
+            "  {:>2}) {:<20} as {}\r\n",
+            i + 1,
+            a.target.name,
+            a.login
+        ));
+    }
+    text
 }

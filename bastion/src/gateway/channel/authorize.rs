@@ -109,44 +109,7 @@ impl Authorized {
             Start::Subsystem(n) => Some(n.clone()),
         };
         let term = pty.map(|p| mask_text(&masker, &p.term));
-        let info = ChannelInfo {
-            transfer,
-            channel: u32::from(client.id),
-            kind: match start {
-                Start::Shell => ChannelKind::Shell,
-                Start::Exec(_) => ChannelKind::Exec,
-                Start::Subsystem(_) => ChannelKind::Subsystem,
-            },
-            size: pty.map(|p| (p.cols, p.rows)),
-            term: term.clone(),
-            command: command.clone(),
-            env: requested
-                .env
-                .iter()
-                .map(|(k, v)| (mask_text(&masker, k), mask_text(&masker, v)))
-                .collect(),
-            title: format!(
-                "{}@{} ({})",
-                access.login, access.target.name, ctx.user.key_id
-            ),
-            session: ctx.id.clone(),
-            user: ctx.user.key_id.clone(),
-            cert_serial: ctx.user.serial,
-            source: ctx.peer.ip().to_string(),
-            target: access.target.name.clone(),
-            login: access.login.clone(),
-        };
-        let recording = match ChannelRecording::start(&ctx.shared.recordings, info) {
-            Ok(r) => Arc::new(r),
-            Err(e) => {
-                tracing::error!("cannot start the recording, refusing the session: {e}");
-                return Err(Stop::Refused(Refusal::new(
-                    "recording unavailable",
-                    status::REFUSED,
-                    "this session cannot be recorded, so it may not start (the recording store failed)",
-                )));
-            }
-        };
+        let recording = start_recording(ctx, &access, &requested, &masker, transfer, client)?;
         info!(path = %recording.path.display(), "recording");
         let row = ChannelOpened {
             session_id: ctx.id.clone(),
@@ -220,6 +183,62 @@ fn capability(ctx: &SessionCtx, start: &Start) -> Result<Capability, Stop> {
                 "subsystem",
                 status::REFUSED,
                 format!("subsystem \"{name}\" is not available"),
+            )))
+        }
+    }
+}
+
+/// Starts the channel's recording; one that cannot start refuses the channel (fail closed).
+fn start_recording(
+    ctx: &SessionCtx,
+    access: &Access,
+    requested: &Requested,
+    masker: &Masker,
+    transfer: bool,
+    client: &Client,
+) -> Result<Arc<ChannelRecording>, Stop> {
+    let (start, pty) = (&requested.start, requested.pty.as_ref());
+    // The command, the terminal type and the environment are whatever the client sent:
+    // recorded masked like any text.
+    let info = ChannelInfo {
+        transfer,
+        channel: u32::from(client.id),
+        kind: match start {
+            Start::Shell => ChannelKind::Shell,
+            Start::Exec(_) => ChannelKind::Exec,
+            Start::Subsystem(_) => ChannelKind::Subsystem,
+        },
+        size: pty.map(|p| (p.cols, p.rows)),
+        term: pty.map(|p| mask_text(masker, &p.term)),
+        command: match start {
+            Start::Shell => None,
+            Start::Exec(_) => start.command().map(|c| mask_text(masker, &c)),
+            Start::Subsystem(n) => Some(n.clone()),
+        },
+        env: requested
+            .env
+            .iter()
+            .map(|(k, v)| (mask_text(masker, k), mask_text(masker, v)))
+            .collect(),
+        title: format!(
+            "{}@{} ({})",
+            access.login, access.target.name, ctx.user.key_id
+        ),
+        session: ctx.id.clone(),
+        user: ctx.user.key_id.clone(),
+        cert_serial: ctx.user.serial,
+        source: ctx.peer.ip().to_string(),
+        target: access.target.name.clone(),
+        login: access.login.clone(),
+    };
+    match ChannelRecording::start(&ctx.shared.recordings, info) {
+        Ok(r) => Ok(Arc::new(r)),
+        Err(e) => {
+            tracing::error!("cannot start the recording, refusing the session: {e}");
+            Err(Stop::Refused(Refusal::new(
+                "recording unavailable",
+                status::REFUSED,
+                "this session cannot be recorded, so it may not start (the recording store failed)",
             )))
         }
     }

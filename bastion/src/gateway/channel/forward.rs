@@ -65,31 +65,9 @@ async fn forward(
         pty: false,
     };
     let Some(access) = ctx.access() else { return };
-    let upstream = match ctx.upstream(&access).await {
-        Ok(u) => u,
-        Err(e) => {
-            warn!("upstream failed: {e}");
-            reply.reject(ChannelOpenFailure::ConnectFailed).await;
-            return;
-        }
-    };
-    let opening = upstream.handle.channel_open_direct_tcpip(
-        fwd.host.as_str(),
-        fwd.port,
-        fwd.originator.as_str(),
-        fwd.originator_port,
-    );
-    let wait = ctx.shared.config.server.connect_timeout.duration();
-    let up = match tokio::time::timeout(wait, opening)
-        .await
-        .unwrap_or(Err(russh::Error::ConnectionTimeout))
-    {
-        Ok(c) => c,
-        Err(e) => {
-            warn!("target refused the forward: {e}");
-            reply.reject(ChannelOpenFailure::ConnectFailed).await;
-            return;
-        }
+    let Some(up) = open_on_target(&ctx, &access, &fwd).await else {
+        reply.reject(ChannelOpenFailure::ConnectFailed).await;
+        return;
     };
     let (up_rx, up_tx) = up.split();
     let masker = ctx.shared.maskers.for_access(&access);
@@ -156,4 +134,37 @@ async fn forward(
         .endings
         .record(Ending::Channel { channel: row, end })
         .await;
+}
+
+/// Opens the forward's channel on the target; `None` (logged) when the target is unreachable
+/// or refuses it.
+async fn open_on_target(
+    ctx: &SessionCtx,
+    access: &crate::policy::Access,
+    fwd: &Forward,
+) -> Option<Channel<russh::client::Msg>> {
+    let upstream = match ctx.upstream(access).await {
+        Ok(u) => u,
+        Err(e) => {
+            warn!("upstream failed: {e}");
+            return None;
+        }
+    };
+    let opening = upstream.handle.channel_open_direct_tcpip(
+        fwd.host.as_str(),
+        fwd.port,
+        fwd.originator.as_str(),
+        fwd.originator_port,
+    );
+    let wait = ctx.shared.config.server.connect_timeout.duration();
+    match tokio::time::timeout(wait, opening)
+        .await
+        .unwrap_or(Err(russh::Error::ConnectionTimeout))
+    {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warn!("target refused the forward: {e}");
+            None
+        }
+    }
 }

@@ -57,6 +57,40 @@ pub struct Pumps {
     pub typed: Option<Typed>,
 }
 
+/// The output pump's state.
+struct Output {
+    /// Requests sent to the target whose replies are due.
+    pending: VecDeque<Pending>,
+    redactor: OutputRedactor,
+    /// How the command ended, for the log.
+    exit: Option<String>,
+    info: ExitInfo,
+    /// When the target's EOF, held for its exit status, goes anyway.
+    eof_due: Option<std::time::Instant>,
+    /// The client's channel has been closed (or can no longer be written to).
+    client_closed: bool,
+}
+
+/// Why the input pump stopped early.
+enum Stopped {
+    /// The channel has ended (a side can no longer be written to, or the recording failed).
+    Ended,
+    /// The target does not read what the client keeps sending.
+    OverLimit,
+}
+
+impl From<Ended> for Stopped {
+    fn from(_: Ended) -> Stopped {
+        Stopped::Ended
+    }
+}
+
+/// Whether the output pump goes on after a message.
+enum Next {
+    Continue,
+    Stop,
+}
+
 /// Longest signal name relayed.
 const MAX_SIGNAL_NAME: usize = 32;
 
@@ -171,86 +205,19 @@ impl Pumps {
                     _ = io.recording_failed() => break,
                 },
             };
-            let sent = match msg {
-                Some(ChannelMsg::Data { data }) => {
-                    io.ctx.touch();
-                    if !io.input(&data).await {
-                        break;
-                    }
-                    if let Some(t) = &self.typed {
-                        t.typed(&data);
-                    }
-                    if up.over_limit(data.len()) {
-                        warn!("the target is not reading its input while the client keeps sending: channel ended");
-                        over_limit = true;
-                        break;
-                    }
-                    // Boxed: line holds are rare, and idle sessions should not carry their state.
-                    match &self.lines {
-                        Some(judge) => {
-                            let input = Input {
-                                io,
-                                rx: &mut rx,
-                                up,
-                                inflow,
-                            };
-                            judge.data(input, data).await
-                        }
-                        None => up.data(data),
-                    }
-                }
-                Some(ChannelMsg::Eof) => match &self.lines {
-                    Some(judge) => {
-                        let input = Input {
-                            io,
-                            rx: &mut rx,
-                            up,
-                            inflow,
-                        };
-                        judge.eof(input).await
-                    }
-                    None => up.eof(),
-                },
-                Some(ChannelMsg::WindowChange {
-                    col_width,
-                    row_height,
-                    pix_width,
-                    pix_height,
-                }) => {
-                    if !io.record(RecEvent::Resize(col_width, row_height)).await {
-                        break;
-                    }
-                    if let Some(judge) = &self.lines {
-                        judge.resize(col_width, row_height);
-                    }
-                    let (cols, rows) =
-                        crate::gateway::hold::screen_line::capped(col_width, row_height);
-                    up.window_change(cols, rows, pix_width, pix_height)
-                }
-                // A signal name is a few letters; a long one is only a way to fill logs and
-                // recordings.
-                Some(ChannelMsg::Signal {
-                    signal: russh::Sig::Custom(name),
-                }) if name.len() > MAX_SIGNAL_NAME => {
-                    warn!(
-                        length = name.len(),
-                        "signal request with an overlong name ignored"
-                    );
-                    Ok(())
-                }
-                Some(ChannelMsg::Signal { signal }) => {
-                    // A client may name any signal; its name is stored masked like its text.
-                    let name = io.ctx.shared.maskers.client_text(&sig_name(&signal));
-                    info!(signal = name, "signal");
-                    if !io.record(RecEvent::Marker(format!("signal {name}"))).await {
-                        break;
-                    }
-                    up.signal(signal)
-                }
-                Some(ChannelMsg::Close) | None => {
+            let closing = matches!(msg, Some(ChannelMsg::Close) | None);
+            let input = Input {
+                io,
+                rx: &mut rx,
+                up,
+                inflow,
+            };
+            match Box::pin(self.client_said(input, msg)).await {
+                Ok(()) if !closing => {}
+                Ok(()) => {
                     io.client_left.store(true, Ordering::Relaxed);
-                    // The client is done (OpenSSH's ControlMaster closes right after EOF). The
-                    // command may still be finishing: let the output pump relay its exit
+                    // The client is done (OpenSSH's ControlMaster closes right after EOF).
+                    // The command may still be finishing: let the output pump relay its exit
                     // status, for a while, before everything is torn down.
                     let _ = up.eof();
                     tokio::select! {
@@ -259,10 +226,11 @@ impl Pumps {
                     }
                     break;
                 }
-                Some(_) => Ok(()),
-            };
-            if sent.is_err() {
-                break;
+                Err(Stopped::OverLimit) => {
+                    over_limit = true;
+                    break;
+                }
+                Err(Stopped::Ended) => break,
             }
         }
         io.input_ended().await;
@@ -271,17 +239,79 @@ impl Pumps {
             // it.
             drop(rx);
             io.client_left.store(true, Ordering::Relaxed);
-            io.client
-                .fail(
-                    &format!(
-                        "bastion: the target is not reading what you send ({} waiting); the channel is closed",
-                        crate::human::bytes(super::inflow::LIMIT as u64)
-                    ),
-                    status::LOST,
-                )
-                .await;
+            let text = format!(
+                "bastion: the target is not reading what you send ({} waiting); the channel is closed",
+                crate::human::bytes(super::inflow::LIMIT as u64)
+            );
+            io.client.fail(&text, status::LOST).await;
         }
         io.done.cancel();
+    }
+
+    /// One message from the client, through the taps to the target's queue.
+    async fn client_said(&self, input: Input<'_>, msg: Option<ChannelMsg>) -> Result<(), Stopped> {
+        let (io, up) = (input.io, input.up);
+        match msg {
+            Some(ChannelMsg::Data { data }) => {
+                io.ctx.touch();
+                if !io.input(&data).await {
+                    return Err(Stopped::Ended);
+                }
+                if let Some(t) = &self.typed {
+                    t.typed(&data);
+                }
+                if up.over_limit(data.len()) {
+                    warn!("the target is not reading its input while the client keeps sending: channel ended");
+                    return Err(Stopped::OverLimit);
+                }
+                match &self.lines {
+                    Some(judge) => judge.data(input, data).await?,
+                    None => up.data(data)?,
+                }
+            }
+            Some(ChannelMsg::Eof) => match &self.lines {
+                Some(judge) => judge.eof(input).await?,
+                None => up.eof()?,
+            },
+            Some(ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+            }) => {
+                if !io.record(RecEvent::Resize(col_width, row_height)).await {
+                    return Err(Stopped::Ended);
+                }
+                if let Some(judge) = &self.lines {
+                    judge.resize(col_width, row_height);
+                }
+                let (cols, rows) = crate::gateway::hold::screen_line::capped(col_width, row_height);
+                up.window_change(cols, rows, pix_width, pix_height)?;
+            }
+            // A signal name is a few letters; a long one is only a way to fill logs and
+            // recordings.
+            Some(ChannelMsg::Signal {
+                signal: russh::Sig::Custom(name),
+            }) if name.len() > MAX_SIGNAL_NAME => {
+                warn!(
+                    length = name.len(),
+                    "signal request with an overlong name ignored"
+                );
+            }
+            Some(ChannelMsg::Signal { signal }) => {
+                // A client may name any signal; its name is stored masked like its text.
+                let name = io.ctx.shared.maskers.client_text(&sig_name(&signal));
+                info!(signal = name, "signal");
+                if !io.record(RecEvent::Marker(format!("signal {name}"))).await {
+                    return Err(Stopped::Ended);
+                }
+                up.signal(signal)?;
+            }
+            // The caller winds the channel down.
+            Some(ChannelMsg::Close) | None => {}
+            Some(_) => {}
+        }
+        Ok(())
     }
 
     /// Target → client.
@@ -289,31 +319,33 @@ impl Pumps {
         &self,
         mut rx: ChannelReadHalf,
         up: Arc<ChannelWriteHalf<russh::client::Msg>>,
-        mut pending: VecDeque<Pending>,
-        mut redactor: OutputRedactor,
+        pending: VecDeque<Pending>,
+        redactor: OutputRedactor,
     ) -> ExitInfo {
         let io = &self.io;
         let mut notices = io.ctx.notices.subscribe();
-        let tx = &io.client.tx;
-        let mut exit: Option<String> = None;
-        let mut info = ExitInfo::default();
+        let mut out = Output {
+            pending,
+            redactor,
+            exit: None,
+            info: ExitInfo::default(),
+            eof_due: None,
+            client_closed: false,
+        };
         let mut shutting_down = false;
-        let mut eof_due: Option<std::time::Instant> = None;
-        // Whether the client's channel has been closed (or can no longer be written to).
-        let mut client_closed = false;
         loop {
-            let deadline = redactor.deadline();
+            let deadline = out.redactor.deadline();
             let msg = tokio::select! {
                 m = rx.wait() => m,
-                _ = sleep_until(eof_due), if eof_due.is_some() => {
-                    eof_due = None;
-                    if tx.eof().await.is_err() {
+                _ = sleep_until(out.eof_due), if out.eof_due.is_some() => {
+                    out.eof_due = None;
+                    if io.client.tx.eof().await.is_err() {
                         break;
                     }
                     continue;
                 }
                 _ = sleep_until(deadline), if deadline.is_some() => {
-                    if Box::pin(self.send_released(redactor.poll())).await.is_err() {
+                    if Box::pin(self.send_released(out.redactor.poll())).await.is_err() {
                         break;
                     }
                     continue;
@@ -332,160 +364,172 @@ impl Pumps {
                 _ = io.done.cancelled() => break,
                 _ = io.recording_failed() => break,
             };
-            let r = match msg {
-                Some(ChannelMsg::Data { data }) => {
-                    io.ctx.touch();
-                    io.ctx.shared.metrics.bytes_out.inc_by(data.len() as u64);
-                    io.relayed().output(data.len());
-                    // The taps, in their order (see the module's documentation).
-                    if let Some(judge) = &self.lines {
-                        judge.output(&data);
-                    }
-                    let echo = self.typed.as_ref().is_some_and(|t| t.is_echo(&data));
-                    let shown = redactor.out(&data, echo);
-                    if let Some(r) = shown.recording {
-                        if !io.record(RecEvent::Output(r)).await {
-                            continue;
-                        }
-                    }
-                    match shown.screen {
-                        Some(data) => self.send(data).await,
-                        None => Ok(()),
-                    }
-                }
-                Some(ChannelMsg::ExtendedData { data, ext }) => {
-                    io.ctx.touch();
-                    io.relayed().output(data.len());
-                    let shown = redactor.err(&data);
-                    if let Some(r) = shown.recording {
-                        if !io.record(RecEvent::Stderr(r)).await {
-                            continue;
-                        }
-                    }
-                    match shown.screen {
-                        Some(data) => self.send_stderr(ext, data).await,
-                        None => Ok(()),
-                    }
-                }
-                Some(ChannelMsg::Eof) => {
-                    let _ = Box::pin(self.send_released(redactor.finish())).await;
-                    // The client may close the channel as soon as it sees EOF, and russh drops
-                    // a closed channel at once: hold EOF back until the exit status (or the
-                    // close) has been relayed, for a moment at most.
-                    if self.hold_eof {
-                        eof_due = Some(std::time::Instant::now() + EOF_HOLD);
-                        Ok(())
-                    } else {
-                        tx.eof().await.map_err(|_| Ended)
-                    }
-                }
-                Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    let _ = Box::pin(self.send_released(redactor.finish())).await;
-                    exit = Some(exit_status.to_string());
-                    info.status = Some(exit_status);
-                    io.record(RecEvent::Exit(exit_status.to_string())).await;
-                    let r = tx.exit_status(exit_status).await;
-                    if eof_due.take().is_some() {
-                        let _ = tx.eof().await;
-                    }
-                    r.map_err(|_| Ended)
-                }
-                Some(ChannelMsg::ExitSignal {
-                    signal_name,
-                    core_dumped,
-                    error_message,
-                    lang_tag,
-                }) => {
-                    let name = io.ctx.shared.maskers.client_text(&sig_name(&signal_name));
-                    let text = format!("signal {name}");
-                    info.signal = Some(name);
-                    io.record(RecEvent::Exit(text.clone())).await;
-                    exit = Some(text);
-                    let _ = io
-                        .client
-                        .handle
-                        .exit_signal_request(
-                            io.client.id,
-                            signal_name,
-                            core_dumped,
-                            error_message,
-                            lang_tag,
-                        )
-                        .await;
-                    if eof_due.take().is_some() {
-                        let _ = tx.eof().await;
-                    }
-                    Ok(())
-                }
-                Some(ChannelMsg::Success) => {
-                    pending.pop_front();
-                    Ok(())
-                }
-                Some(ChannelMsg::Failure) => match pending.pop_front() {
-                    Some(Pending::Pty) => {
-                        warn!("target refused the pty");
-                        io.client
-                            .say("bastion: the target refused to allocate a pty")
-                            .await;
-                        Ok(())
-                    }
-                    Some(Pending::Start(kind)) => {
-                        warn!("target refused the {kind} request");
-                        Box::pin(io.client.fail(
-                            &format!("bastion: the target refused the {kind} request"),
-                            status::REFUSED,
-                        ))
-                        .await;
-                        client_closed = true;
-                        break;
-                    }
-                    None => Ok(()),
-                },
-                Some(ChannelMsg::Close) | None => {
-                    let _ = Box::pin(self.send_released(redactor.finish())).await;
-                    if msg.is_none() && exit.is_none() {
-                        // No close from the target: its connection went away under the command.
-                        self.target_lost().await;
-                    }
-                    if eof_due.take().is_some() {
-                        let _ = tx.eof().await;
-                    }
-                    let _ = tx.close().await;
-                    client_closed = true;
+            match Box::pin(self.target_said(&mut out, msg)).await {
+                Ok(Next::Continue) => {}
+                Ok(Next::Stop) => break,
+                Err(Ended) => {
+                    // A write given up because the channel is done is not the client gone:
+                    // the user may still have to be told why.
+                    out.client_closed = !io.done.is_cancelled();
                     break;
                 }
-                Some(_) => Ok(()),
-            };
-            if r.is_err() {
-                // A write given up because the channel is done is not the client gone: the
-                // user may still have to be told why.
-                client_closed = !io.done.is_cancelled();
-                break;
             }
         }
-        // Whichever pump noticed first, the user is told why the session ended.
+        Box::pin(self.ended(&out)).await;
+        info!(
+            exit = out.exit.as_deref().unwrap_or("none"),
+            "channel closed"
+        );
+        // The target's event loop may be waiting to hand this reader more output: let it go
+        // before asking that loop to close the channel.
+        drop(rx);
+        close_upstream(&up).await;
+        io.done.cancel();
+        out.info
+    }
+
+    /// One message from the target, through the taps (in the module's order) to the client.
+    /// One arm per kind of message, kept together: EOF, exit status and close share the
+    /// ordering rules that [`EOF_HOLD`] describes.
+    async fn target_said(&self, out: &mut Output, msg: Option<ChannelMsg>) -> Result<Next, Ended> {
+        let io = &self.io;
+        let tx = &io.client.tx;
+        match msg {
+            Some(ChannelMsg::Data { data }) => {
+                io.ctx.touch();
+                io.ctx.shared.metrics.bytes_out.inc_by(data.len() as u64);
+                io.relayed().output(data.len());
+                if let Some(judge) = &self.lines {
+                    judge.output(&data);
+                }
+                let echo = self.typed.as_ref().is_some_and(|t| t.is_echo(&data));
+                let shown = out.redactor.out(&data, echo);
+                if let Some(r) = shown.recording {
+                    if !io.record(RecEvent::Output(r)).await {
+                        // The recording's failure ends the channel through the loop's watch.
+                        return Ok(Next::Continue);
+                    }
+                }
+                if let Some(data) = shown.screen {
+                    self.send(data).await?;
+                }
+            }
+            Some(ChannelMsg::ExtendedData { data, ext }) => {
+                io.ctx.touch();
+                io.relayed().output(data.len());
+                let shown = out.redactor.err(&data);
+                if let Some(r) = shown.recording {
+                    if !io.record(RecEvent::Stderr(r)).await {
+                        return Ok(Next::Continue);
+                    }
+                }
+                if let Some(data) = shown.screen {
+                    self.send_stderr(ext, data).await?;
+                }
+            }
+            Some(ChannelMsg::Eof) => {
+                let _ = Box::pin(self.send_released(out.redactor.finish())).await;
+                // The client may close the channel as soon as it sees EOF, and russh drops a
+                // closed channel at once: hold EOF back until the exit status (or the close)
+                // has been relayed, for a moment at most.
+                if self.hold_eof {
+                    out.eof_due = Some(std::time::Instant::now() + EOF_HOLD);
+                } else {
+                    tx.eof().await.map_err(|_| Ended)?;
+                }
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => {
+                let _ = Box::pin(self.send_released(out.redactor.finish())).await;
+                out.exit = Some(exit_status.to_string());
+                out.info.status = Some(exit_status);
+                io.record(RecEvent::Exit(exit_status.to_string())).await;
+                let r = tx.exit_status(exit_status).await;
+                if out.eof_due.take().is_some() {
+                    let _ = tx.eof().await;
+                }
+                r.map_err(|_| Ended)?;
+            }
+            Some(ChannelMsg::ExitSignal {
+                signal_name,
+                core_dumped,
+                error_message,
+                lang_tag,
+            }) => {
+                let name = io.ctx.shared.maskers.client_text(&sig_name(&signal_name));
+                let text = format!("signal {name}");
+                out.info.signal = Some(name);
+                io.record(RecEvent::Exit(text.clone())).await;
+                out.exit = Some(text);
+                let _ = io
+                    .client
+                    .handle
+                    .exit_signal_request(
+                        io.client.id,
+                        signal_name,
+                        core_dumped,
+                        error_message,
+                        lang_tag,
+                    )
+                    .await;
+                if out.eof_due.take().is_some() {
+                    let _ = tx.eof().await;
+                }
+            }
+            Some(ChannelMsg::Success) => {
+                out.pending.pop_front();
+            }
+            Some(ChannelMsg::Failure) => match out.pending.pop_front() {
+                Some(Pending::Pty) => {
+                    warn!("target refused the pty");
+                    io.client
+                        .say("bastion: the target refused to allocate a pty")
+                        .await;
+                }
+                Some(Pending::Start(kind)) => {
+                    warn!("target refused the {kind} request");
+                    let text = format!("bastion: the target refused the {kind} request");
+                    Box::pin(io.client.fail(&text, status::REFUSED)).await;
+                    out.client_closed = true;
+                    return Ok(Next::Stop);
+                }
+                None => {}
+            },
+            Some(ChannelMsg::Close) | None => {
+                let _ = Box::pin(self.send_released(out.redactor.finish())).await;
+                if msg.is_none() && out.exit.is_none() {
+                    // No close from the target: its connection went away under the command.
+                    self.target_lost().await;
+                }
+                if out.eof_due.take().is_some() {
+                    let _ = tx.eof().await;
+                }
+                let _ = tx.close().await;
+                out.client_closed = true;
+                return Ok(Next::Stop);
+            }
+            Some(_) => {}
+        }
+        Ok(Next::Continue)
+    }
+
+    /// Whichever pump noticed first, the user is told why the session ended.
+    async fn ended(&self, out: &Output) {
+        let io = &self.io;
         if io.unrecorded() {
             io.ctx.shared.metrics.recording_failures.inc();
-            Box::pin(io.client.fail("bastion: the session recording failed; the session is closed (sessions must be recorded)", status::LOST))
-                .await;
-        } else if !client_closed
-            && exit.is_none()
+            let text = "bastion: the session recording failed; the session is closed (sessions must be recorded)";
+            Box::pin(io.client.fail(text, status::LOST)).await;
+        } else if !out.client_closed
+            && out.exit.is_none()
             && !io.client_left.load(Ordering::Relaxed)
             && !io.ctx.closed.is_cancelled()
         {
             // The input side stopped because the target could no longer be written to: the
             // client is still there and must not be left waiting on an open channel.
             self.target_lost().await;
-            let _ = tx.eof().await;
-            let _ = tx.close().await;
+            let _ = io.client.tx.eof().await;
+            let _ = io.client.tx.close().await;
         }
-        info!(exit = exit.as_deref().unwrap_or("none"), "channel closed");
-        // The target's event loop may be waiting to hand this reader more output: let it go
-        // before asking that loop to close the channel.
-        drop(rx);
-        close_upstream(&up).await;
-        io.done.cancel();
-        info
     }
 
     /// Tells the user the target's connection is gone; the channel then closes without an exit
