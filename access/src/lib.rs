@@ -4,6 +4,11 @@
 //! `ssh LOGIN@TARGET@bastion` arrives as user `LOGIN@TARGET`; `ssh TARGET@bastion` as `TARGET`
 //! (the role's or target's default login); an empty name, or the name of no target when it has
 //! no `@`, means "show me a menu" for interactive sessions.
+//!
+//! Pure functions of the configuration, in a crate of their own so that they can be tested and
+//! fuzzed without the gateway around them; the bastion re-exports it as `gateway::target`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use std::collections::BTreeSet;
 use std::fmt;
