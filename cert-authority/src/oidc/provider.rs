@@ -149,6 +149,36 @@ impl Provider {
         self
     }
 
+    /// Takes `jwks` (a JSON Web Key Set, JSON) as the provider's keys for good, accepting
+    /// `algs`: nothing is ever fetched, so tokens can be verified with no provider running.
+    /// For the fuzz checks (`fuzz-checks`): not part of the API.
+    ///
+    /// # Errors
+    /// [`Refusal::ProviderUnavailable`] when `jwks` is not a key set or the issuer not a URL.
+    #[doc(hidden)]
+    pub fn with_fixed_keys(
+        mut self,
+        jwks: &str,
+        algs: Vec<CoreJwsSigningAlgorithm>,
+    ) -> Result<Self, Refusal> {
+        let bad = |e: &dyn std::fmt::Display| Refusal::ProviderUnavailable(format!("keys: {e}"));
+        let jwks: CoreJsonWebKeySet = serde_json::from_str(jwks).map_err(|e| bad(&e))?;
+        let jwks_uri = JsonWebKeySetUrl::new(format!("{}/jwks", self.issuer.trim_end_matches('/')))
+            .map_err(|e| bad(&e))?;
+        // Keys that never age and a refetch that never cools down: `keys` returns these.
+        self.options.max_key_age = Duration::MAX;
+        self.options.refetch_cooldown = Duration::MAX;
+        let state = self.state.get_mut();
+        state.keys = Some(Arc::new(Keys {
+            jwks_uri,
+            algs,
+            jwks,
+            fetched: Instant::now(),
+        }));
+        state.last_fetch = Some(Instant::now());
+        Ok(self)
+    }
+
     /// The issuer URL.
     pub fn issuer(&self) -> &str {
         &self.issuer
