@@ -88,6 +88,8 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// An OpenID provider, discovered on first use. Cheap to share (`Arc`), safe to use from many
 /// tasks: concurrent refetches are serialized.
 pub struct Provider {
+    /// Exactly as configured: discovery and `iss` must match it exactly (OpenID Connect
+    /// Discovery 1.0, 4.3), and some providers' identifiers end in a slash.
     issuer: String,
     http: reqwest::Client,
     options: ProviderOptions,
@@ -119,7 +121,8 @@ struct Keys {
 }
 
 impl Provider {
-    /// A provider at `issuer` (nothing is fetched yet).
+    /// A provider at `issuer`, the provider's issuer identifier exactly as it writes it, a
+    /// trailing slash included (nothing is fetched yet).
     ///
     /// # Errors
     /// [`Refusal::ProviderUnavailable`] if the HTTP client cannot be built.
@@ -134,7 +137,7 @@ impl Provider {
             .build()
             .map_err(|e| Refusal::ProviderUnavailable(format!("HTTP client: {e}")))?;
         Ok(Provider {
-            issuer: issuer.trim_end_matches('/').to_string(),
+            issuer: issuer.to_string(),
             http,
             options,
             state: tokio::sync::Mutex::new(State::default()),
