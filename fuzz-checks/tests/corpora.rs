@@ -80,6 +80,23 @@ fn write_seeds() {
     };
 
     write("config", "full", FULL_CONFIG.as_bytes());
+    // One section each on the least a file needs: what the fuzzer grows from these stays
+    // small, so the minimised corpus does too.
+    for (name, start, end) in [
+        ("recording-audit", "[recording]", "[oidc]"),
+        ("oidc-ci", "[oidc]", "[[targets]]"),
+        ("targets-roles", "[[targets]]", "[masking]"),
+        ("masking", "[masking]", "[approval]"),
+        ("approval", "[approval]", "[dev]"),
+    ] {
+        let section =
+            &FULL_CONFIG[FULL_CONFIG.find(start).unwrap()..FULL_CONFIG.find(end).unwrap()];
+        write(
+            "config",
+            name,
+            format!("{MINIMAL_CONFIG}{section}").as_bytes(),
+        );
+    }
     write("config", "quickstart", QUICKSTART_CONFIG.as_bytes());
     write("config", "problems", PROBLEM_CONFIG.as_bytes());
 
@@ -385,6 +402,14 @@ whole_session = true
 
 [dev]
 allow_local_demo = false
+"#;
+
+const MINIMAL_CONFIG: &str = r#"[server]
+listen = "127.0.0.1:2222"
+host_key = "k"
+[ca]
+user_ca = "u"
+target_ca = "t"
 "#;
 
 const QUICKSTART_CONFIG: &str = r#"[server]
