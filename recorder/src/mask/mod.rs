@@ -90,6 +90,10 @@ pub use self::compile::{RuleSummary, MAX_MATCH_LEN};
 pub use self::core::{MAX_HELD_BYTES, MAX_STRING_SCANNED};
 pub use self::dual::{DualMasker, Masked};
 pub use self::error::MaskError;
+/// The escape-sequence tokenizer on its own, for the fuzz checks (`fuzz-checks`): not part of
+/// the API, which only ever sees it through the maskers.
+#[doc(hidden)]
+pub use self::escape::{EscapeParser, Piece};
 pub use self::hipaa::HipaaOptions;
 pub use self::live::{LiveMasker, DEFAULT_LIVE_HOLD};
 pub use self::recording::RecordingMasker;
