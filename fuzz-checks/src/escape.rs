@@ -28,11 +28,13 @@ pub fn check(data: &[u8]) {
     assert_eq!(filter(&[&filtered]), filtered);
 }
 
-/// The visible text and the payload of each string, from feeding `parts` in order.
-fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>) {
+/// The visible text, the payload of each string and where in the visible text the cursor may
+/// have moved, from feeding `parts` in order.
+fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
     let mut parser = EscapeParser::default();
     let mut visible = Vec::new();
     let mut strings = Vec::new();
+    let mut moves = Vec::new();
     let mut open: Option<Vec<u8>> = None;
     for part in parts {
         // Pieces come in order, inside the chunk, and never overlap.
@@ -49,10 +51,14 @@ fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>) {
             Piece::Visible(r) => visible.extend_from_slice(take(r)),
             Piece::Payload(r) => open.get_or_insert_with(Vec::new).extend_from_slice(take(r)),
             Piece::StringEnd => strings.extend(open.take()),
+            Piece::Separator(end) => {
+                assert!(end >= 1 && end <= part.len(), "{end}");
+                moves.push(visible.len());
+            }
         });
     }
     strings.extend(open);
-    (visible, strings)
+    (visible, strings, moves)
 }
 
 fn filter(parts: &[&str]) -> String {
