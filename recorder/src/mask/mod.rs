@@ -74,13 +74,17 @@ mod core;
 mod dual;
 mod error;
 mod escape;
+mod fields;
+mod gdpr;
 mod hipaa;
+mod labelled;
 mod live;
 mod posmap;
 mod recording;
 mod report;
 mod required;
 mod rule;
+mod structure;
 mod validate;
 
 use std::sync::Arc;
@@ -90,11 +94,14 @@ pub use self::compile::{RuleSummary, MAX_MATCH_LEN};
 pub use self::core::{MAX_HELD_BYTES, MAX_STRING_SCANNED};
 pub use self::dual::{DualMasker, Masked};
 pub use self::error::MaskError;
+pub use self::fields::Field;
 pub use self::hipaa::HipaaOptions;
+pub use self::labelled::RULE_NAMES as LABELLED_RULES;
 pub use self::live::{LiveMasker, DEFAULT_LIVE_HOLD};
 pub use self::recording::RecordingMasker;
 pub use self::report::{Hit, MaskReport};
 pub use self::rule::{Rule, RuleSet, RuleSource};
+pub use self::structure::{Formats, MAX_COLUMNS, MAX_LINE, MAX_PENDING, MAX_ROW};
 pub use self::validate::Validator;
 
 /// A compiled rule set, shared by every stream masked with it. Cloning is cheap.
