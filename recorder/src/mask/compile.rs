@@ -12,6 +12,7 @@ use regex_syntax::hir::Hir;
 use super::byteset::{ByteSet, Scanner};
 use super::fields::FieldSet;
 use super::required::required_bytes;
+use super::structure::Grammar;
 use super::{Field, Formats, MaskError, Masker, Rule, RuleSource, Validator};
 
 /// Longest match any rule may have, in bytes. It bounds how much visible text a stream holds
@@ -73,10 +74,8 @@ pub(crate) struct Engine {
     pub(crate) max_len: usize,
     /// Search caches not in use (see [`super::core::Caches`]).
     pub(crate) caches: super::core::CachePool,
-    /// Sensitive field names, for the structure tracker.
-    pub(crate) fields: FieldSet,
-    /// Fixed formats the structure tracker reads.
-    pub(crate) formats: Formats,
+    /// What the structure tracker reads by: field names, formats.
+    pub(crate) grammar: Grammar,
 }
 
 fn parse(rule: &Rule) -> Result<Hir, MaskError> {
@@ -263,8 +262,7 @@ pub(crate) fn compile(
             scanner: Scanner::new(&required),
             max_len,
             caches: Default::default(),
-            fields,
-            formats,
+            grammar: Grammar::new(fields, formats),
         }),
     })
 }

@@ -44,6 +44,9 @@ pub use self::payload::MAX_STRING_SCANNED;
 /// move) still see them together. It maps to no raw byte, so it is never masked nor released.
 const SEPARATOR: u8 = b'\n';
 
+/// Visible text dropped at once when it is no longer needed (see `trim`).
+const TRIM_AT: usize = 4096;
+
 /// Raw bytes a stream may hold back. Visible text held is bounded by the longest match, but
 /// escape sequences interleaved in it are not; past this, held text is masked wholesale and
 /// released (fail closed) rather than growing without bound.
@@ -62,6 +65,17 @@ pub(crate) struct Caches {
     /// Per rule with a capture group: cache and captures of its own regex (see
     /// `CompiledRule::captures`), indexed by pattern ID.
     groups: Vec<Option<(meta::Cache, Captures)>>,
+    /// Recent answers of `settled` (a walk over every byte class), for the lazy DFA's
+    /// clear count they were found under: the same few match states come back all the time.
+    settled: Settled,
+}
+
+/// A few `(state, settled)` answers, valid while the lazy DFA's cache is not cleared.
+#[derive(Debug, Default)]
+struct Settled {
+    clears: usize,
+    next: usize,
+    known: [Option<(LazyStateID, bool)>; 8],
 }
 
 /// Idle [`Caches`] of one engine.
@@ -95,6 +109,7 @@ impl CachePool {
                         .map(|re| (re.create_cache(), re.create_captures()))
                 })
                 .collect(),
+            settled: Settled::default(),
         })
     }
 
@@ -212,7 +227,7 @@ enum Run {
 
 impl Core {
     pub(crate) fn new(engine: Arc<Engine>) -> Self {
-        let structure = Structure::new(&engine.fields, engine.formats);
+        let structure = Structure::new(&engine.grammar);
         Core {
             engine,
             caches: None,
@@ -477,26 +492,21 @@ impl Core {
     /// Lets the structure tracker read the visible text received, and masks what it finds.
     /// At the end of the stream it decides what it was waiting for.
     fn read_structure(&mut self, eof: bool) {
-        let mut spans = std::mem::take(&mut self.spans);
-        spans.clear();
-        let engine = Arc::clone(&self.engine);
-        if eof {
-            self.structure.finish(
-                &engine.fields,
-                engine.formats,
-                &self.vis,
-                self.vis_base,
-                &mut spans,
-            );
-        } else {
-            self.structure.feed(
-                &engine.fields,
-                engine.formats,
-                &self.vis,
-                self.vis_base,
-                &mut spans,
-            );
+        if !self.structure.on() {
+            return;
         }
+        let grammar = &self.engine.grammar;
+        if eof {
+            self.structure
+                .finish(grammar, &self.vis, self.vis_base, &mut self.spans);
+        } else {
+            self.structure
+                .feed(grammar, &self.vis, self.vis_base, &mut self.spans);
+        }
+        if self.spans.is_empty() {
+            return;
+        }
+        let mut spans = std::mem::take(&mut self.spans);
         for span in spans.drain(..) {
             let s = span.start.max(self.vis_base);
             let e = span.end.min(self.vis_end());
@@ -751,8 +761,9 @@ impl Core {
             &mut caps,
         );
         let key = &self.vis[caps.get_group(1)?.range()];
-        let field = self.engine.fields.lookup(key)?;
-        Some(self.engine.fields.reason("key", key, field))
+        let fields = &self.engine.grammar.fields;
+        let field = fields.lookup(key)?;
+        Some(fields.reason("key", key, field))
     }
 
     /// Whether visible offset `abs` (still in `vis`) is a separator: a line break that maps to
@@ -857,9 +868,15 @@ impl Core {
     /// Returns the index where masking stopped: `e`, or past it when the last character masked
     /// goes on after `e` (all of it is masked).
     fn mask_span(&mut self, s: usize, e: usize) -> usize {
+        // Released text can no longer be masked (and its place in the raw stream may be
+        // forgotten already); released text ends at a character boundary.
+        let released = self.released_vis.saturating_sub(self.vis_base) as usize;
+        if released >= e {
+            return e;
+        }
         // The visible-to-raw run of the previous byte: most spans lie within one run.
         let mut run = (u64::MAX, 0, 0);
-        let mut i = s;
+        let mut i = s.max(released);
         while i < e {
             let abs = self.vis_base + i as u64;
             let b = self.vis[i];
@@ -937,10 +954,14 @@ impl Core {
         while self.hold.at < end {
             let p = self.hold.at;
             let (pi, ei) = (self.vi(p), self.vi(end));
-            let input = Input::new(&self.vis).span(pi..ei).anchored(Anchored::Yes);
+            // The start state depends only on the byte before (for `\b` and `^`); asked for
+            // directly, it is a table lookup (this runs for every position near the end).
+            let config = regex_automata::util::start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(pi.checked_sub(1).and_then(|k| self.vis.get(k)).copied());
             let engine = &self.engine;
             let c = caches_in(&mut self.caches, engine);
-            let Ok(start) = engine.dfa.start_state_forward(&mut c.dfa, &input) else {
+            let Ok(start) = engine.dfa.start_state(&mut c.dfa, &config) else {
                 return p;
             };
             match self.run(start, pi..ei) {
@@ -974,7 +995,30 @@ impl Core {
             }
         }
         if state.is_match() {
-            match settled(dfa, cache, state) {
+            let memo = &mut caches.settled;
+            if memo.clears != cache.clear_count() {
+                *memo = Settled {
+                    clears: cache.clear_count(),
+                    ..Settled::default()
+                };
+            }
+            let known = memo.known.iter().flatten().find(|k| k.0 == state);
+            let answer = match known {
+                Some(&(_, done)) => Some(done),
+                None => {
+                    let answer = settled(dfa, cache, state);
+                    if let Some(done) = answer {
+                        let memo = &mut caches.settled;
+                        if memo.clears == cache.clear_count() {
+                            let slot = memo.next % memo.known.len();
+                            memo.known[slot] = Some((state, done));
+                            memo.next = memo.next.wrapping_add(1);
+                        }
+                    }
+                    answer
+                }
+            };
+            match answer {
                 // A match just completed and nothing can extend or replace it: decided
                 // already, so it need not wait for one more byte.
                 Some(true) => return Run::Dead,
@@ -1059,16 +1103,23 @@ impl Core {
         // The byte before the search position stays for `\b`, and so does the start of a
         // character the search position is inside; and what the structure tracker may still
         // read (the lines a table's header is read from).
-        let from = self.pos.min(self.hold.at).min(self.structure.keep_from());
-        let keep = match from.checked_sub(self.vis_base) {
-            Some(_) => (self.vis_base + self.uncut(self.vi(from)) as u64).saturating_sub(1),
+        let keep_at = |core: &Core, from: u64| match from.checked_sub(core.vis_base) {
+            Some(_) => (core.vis_base + core.uncut(core.vi(from)) as u64).saturating_sub(1),
             None => from.saturating_sub(1),
         };
-        if keep > self.vis_base {
+        // Raw positions are only looked up for text that may still be masked: what the
+        // search and the structure tracker have not decided.
+        let decided = self.pos.min(self.hold.at).min(self.structure.pending());
+        let map_keep = keep_at(self, decided);
+        self.map.forget_before(map_keep);
+        let keep = keep_at(self, decided.min(self.structure.keep_from()));
+        // Dropping moves what is kept to the front: done once enough has piled up, so that a
+        // stream fed a byte at a time does not move the kept lines at every byte.
+        let droppable = keep.saturating_sub(self.vis_base) as usize;
+        if droppable > 0 && (droppable >= TRIM_AT || droppable * 2 >= self.vis.len()) {
             let n = self.vi(keep);
             self.vis.drain(..n);
             self.vis_base = keep;
-            self.map.forget_before(keep);
         }
     }
 }

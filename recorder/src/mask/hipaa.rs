@@ -368,9 +368,9 @@ fn hipaa_rules(o: &HipaaOptions) -> Vec<Rule> {
 }
 
 /// An e-mail address, letters beyond ASCII included (`jöhn@exämple.org`, matched as UTF-8
-/// bytes). It starts at the first character that may begin one (leftmost matching needs no
-/// `\b`, which does not see non-ASCII letters), so `_john@example.com` is masked whole.
-pub(crate) const EMAIL: &str = r"[A-Za-z0-9_\x80-\xff][A-Za-z0-9._%+\x80-\xff-]{0,63}@[A-Za-z0-9\x80-\xff](?:[A-Za-z0-9\x80-\xff-]{0,62}\.){1,4}[A-Za-z\x80-\xff]{2,48}";
+/// bytes). It starts after anything but an ASCII letter, digit or `_` (`\b` would need an
+/// ASCII letter after it too), so `_john@example.com` and `émile@x.fr` are masked whole.
+pub(crate) const EMAIL: &str = r"\b{start-half}[A-Za-z0-9_\x80-\xff][A-Za-z0-9._%+\x80-\xff-]{0,63}@[A-Za-z0-9\x80-\xff](?:[A-Za-z0-9\x80-\xff-]{0,62}\.){1,4}[A-Za-z\x80-\xff]{2,24}";
 
 /// `(?:label1|label2|…)` with word boundaries where the label starts/ends with a word
 /// character (the end only with `end_boundary`), or `None` for an empty list.

@@ -6,7 +6,8 @@
 //! in all these forms as well as in table headers. Each form requires its syntax around the key
 //! (quotes and a colon, `=` with nothing around it, a colon at the start of a line, angle
 //! brackets), which keeps ordinary prose (`the patient name is…`) and code (`name = value`)
-//! out. Values are bounded (128 bytes): a longer one has its first 128 masked.
+//! out. Values are bounded (100 characters): a longer one has its first 100 masked, which
+//! keeps these rules' longest match under the e-mail rule's (what a stream holds back).
 
 use super::{Field, Rule, RuleSource};
 
@@ -18,8 +19,8 @@ pub const RULE_NAMES: [&str; 4] = [
     "field-xml",
 ];
 
-const DQ: &str = r#""(?:[^"\\\r\n]|\\[^\r\n]){0,128}"?"#;
-const SQ: &str = r"'(?:[^'\\\r\n]|\\[^\r\n]){0,128}'?";
+const DQ: &str = r#""(?:[^"\\\r\n]|\\[^\r\n]){0,100}"?"#;
+const SQ: &str = r"'(?:[^'\\\r\n]|\\[^\r\n]){0,100}'?";
 
 /// The labelled-field rules for `fields` (none without fields).
 pub(crate) fn rules(fields: &[Field]) -> Vec<Rule> {
@@ -38,15 +39,15 @@ pub(crate) fn rules(fields: &[Field]) -> Vec<Rule> {
     }
     let keys = parts.join("|");
     let json = format!(r"{DQ}|{SQ}|-?[0-9][0-9.eE+-]{{0,31}}");
-    let equals = format!(r#"{DQ}|{SQ}|[^\s"',;&<>(){{}}\[\]]{{1,128}}"#);
-    let colon = format!(r#"{DQ}|{SQ}|[^\s"'|>#][^\r\n]{{0,127}}"#);
+    let equals = format!(r#"{DQ}|{SQ}|[^\s"',;&<>(){{}}\[\]]{{1,100}}"#);
+    let colon = format!(r#"{DQ}|{SQ}|[^\s"'|>#][^\r\n]{{0,99}}"#);
     let patterns = [
         format!(r#"(?i)["']({keys})["'][ \t]{{0,8}}:[ \t]{{0,8}}({json})"#),
         format!(r"(?i)\b({keys})=({equals})"),
         format!(
             r"(?imR)^[ \t]{{0,32}}(?:-[ \t]{{1,4}})?({keys})[ \t]{{0,24}}:[ \t]{{1,24}}({colon})"
         ),
-        format!(r"(?i)<({keys})(?:[ \t][^<>\r\n]{{0,64}})?>([^<\r\n]{{1,128}})"),
+        format!(r"(?i)<({keys})(?:[ \t][^<>\r\n]{{0,64}})?>([^<\r\n]{{1,100}})"),
     ];
     RULE_NAMES
         .iter()

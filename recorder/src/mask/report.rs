@@ -60,12 +60,12 @@ impl Masker {
 
     /// The sensitive fields (column headers, keys, labels), for `config check --masking`.
     pub fn fields(&self) -> &[super::Field] {
-        self.engine.fields.fields()
+        self.engine.grammar.fields.fields()
     }
 
     /// The fixed formats read by structure (HL7 v2, FHIR).
     pub fn formats(&self) -> super::Formats {
-        self.engine.formats
+        self.engine.grammar.formats
     }
 
     /// Longest match of any enabled rule, in visible bytes: the most a stream holds back

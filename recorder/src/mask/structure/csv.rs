@@ -114,11 +114,13 @@ impl Csv {
             if !name_like(name) {
                 return None;
             }
-            let field = (k < MAX_COLUMNS).then(|| ctx.fields.lookup(name)).flatten();
+            let field = (k < MAX_COLUMNS)
+                .then(|| ctx.fields().lookup(name))
+                .flatten();
             let sensitive = field.is_some() || k >= MAX_COLUMNS;
             any |= sensitive;
             let why = match field {
-                Some(f) => ctx.why(|| ctx.fields.reason("column", name, f)),
+                Some(f) => ctx.why(|| ctx.fields().reason("column", name, f)),
                 None if sensitive => ctx.why(|| "column past the ones known by name".into()),
                 None => None,
             };

@@ -87,7 +87,7 @@ const SEGMENTS: &[(&[u8; 3], PhiFields)] = &[
 
 /// Segment ids that start a message or are read for PHI: a line starting with one of these
 /// and a separator starts HL7 reading.
-const OPENERS: [&[u8; 3]; 6] = [b"MSH", b"PID", b"NK1", b"MRG", b"IN1", b"GT1"];
+pub(super) const OPENERS: [&[u8; 3]; 6] = [b"MSH", b"PID", b"NK1", b"MRG", b"IN1", b"GT1"];
 
 /// Whether some text starts an HL7 segment.
 pub(super) enum Begins {

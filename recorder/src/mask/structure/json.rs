@@ -140,10 +140,10 @@ impl Json {
             if self.key_long {
                 sensitive = true;
                 why = ctx.why(|| "key with a very long name".into());
-            } else if let Some(f) = ctx.fields.lookup(key) {
+            } else if let Some(f) = ctx.fields().lookup(key) {
                 sensitive = true;
-                why = ctx.why(|| ctx.fields.reason("key", key, f));
-            } else if ctx.formats.fhir && person && PERSON_KEYS.contains(&key) {
+                why = ctx.why(|| ctx.fields().reason("key", key, f));
+            } else if ctx.g.formats.fhir && person && PERSON_KEYS.contains(&key) {
                 sensitive = true;
                 why = ctx.why(|| {
                     format!(
@@ -151,14 +151,14 @@ impl Json {
                         String::from_utf8_lossy(key)
                     )
                 });
-            } else if ctx.formats.fhir && top.is_some_and(|l| l.identifier) && key == b"value" {
+            } else if ctx.g.formats.fhir && top.is_some_and(|l| l.identifier) && key == b"value" {
                 sensitive = true;
                 why = ctx.why(|| "FHIR person resource identifier[].value".into());
             }
         }
-        if ctx.formats.fhir && key == b"resourceType" {
+        if ctx.g.formats.fhir && key == b"resourceType" {
             self.pending_key = KeyKind::ResourceType;
-        } else if ctx.formats.fhir && person && key == b"identifier" {
+        } else if ctx.g.formats.fhir && person && key == b"identifier" {
             self.pending_key = KeyKind::Identifiers;
         }
         self.value = (sensitive, why);

@@ -53,6 +53,16 @@ pub(super) fn may_be_rule(first: u8) -> bool {
     matches!(first, b'-' | b'=' | b'+' | 0xe2)
 }
 
+/// Whether a line holds only what rule lines are drawn with (dashes, `=`, `+`, spaces, box
+/// drawing characters): a quick look before parsing it (`ls -l` lines start with `-` too).
+pub(super) fn rule_bytes(text: &[u8]) -> bool {
+    let first = text.iter().find(|b| !matches!(b, b' ' | b'\t'));
+    first.is_some_and(|&b| may_be_rule(b))
+        && text
+            .iter()
+            .all(|&b| matches!(b, b'-' | b'=' | b'+' | b' ' | b'\t') || b >= 0x80)
+}
+
 /// What a character is in table drawing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Draw {

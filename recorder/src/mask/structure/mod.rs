@@ -44,6 +44,7 @@
 
 mod csv;
 mod hl7;
+mod idle;
 mod json;
 mod layout;
 mod record;
@@ -52,6 +53,7 @@ mod text;
 
 use std::sync::Arc;
 
+use self::idle::{Idle, Triggers};
 use super::fields::FieldSet;
 
 pub(crate) use self::text::complete_end;
@@ -65,6 +67,9 @@ pub const MAX_ROW: usize = 64 * 1024;
 /// Longest stretch held while the tracker decides whether a line is a row.
 pub const MAX_PENDING: usize = 4096;
 
+/// Visible text kept before the current line: a header line (and its line break).
+const KEEP: u64 = MAX_LINE as u64 + 2;
+
 /// Which fixed-format messages the tracker reads (besides tables and keys named by fields).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Formats {
@@ -72,6 +77,30 @@ pub struct Formats {
     pub hl7: bool,
     /// FHIR JSON: `Patient`, `Person` and `RelatedPerson` resources.
     pub fhir: bool,
+}
+
+/// What the tracker reads by, built once per rule set and shared by its streams.
+#[derive(Debug)]
+pub(crate) struct Grammar {
+    pub(crate) fields: FieldSet,
+    pub(crate) formats: Formats,
+    triggers: Triggers,
+}
+
+impl Grammar {
+    pub(crate) fn new(fields: FieldSet, formats: Formats) -> Grammar {
+        let triggers = Triggers::new(!fields.is_empty(), formats.hl7, formats.fhir);
+        Grammar {
+            fields,
+            formats,
+            triggers,
+        }
+    }
+
+    /// Whether there is anything to track.
+    fn on(&self) -> bool {
+        !self.fields.is_empty() || self.formats.hl7 || self.formats.fhir
+    }
 }
 
 /// A stretch of visible text to mask, in absolute visible offsets, and why (only built when
@@ -83,24 +112,30 @@ pub(crate) struct Span {
     pub(crate) why: Option<Arc<str>>,
 }
 
-/// What the tracker reads with: the visible text, the field list, and where spans go.
+/// What the tracker reads with: the visible text, the grammar, and where spans go.
 pub(super) struct Ctx<'a> {
     vis: &'a [u8],
     base: u64,
-    fields: &'a FieldSet,
-    formats: Formats,
+    g: &'a Grammar,
     /// Build reasons (for `mask-test`).
     record: bool,
     out: &'a mut Vec<Span>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn fields(&self) -> &'a FieldSet {
+        &self.g.fields
+    }
+
     fn idx(&self, abs: u64) -> usize {
         usize::try_from(abs.saturating_sub(self.base)).unwrap_or(usize::MAX)
     }
 
     /// Visible bytes `[from, to)`, empty if not kept.
-    fn slice(&self, from: u64, to: u64) -> &[u8] {
+    fn slice(&self, from: u64, to: u64) -> &'a [u8] {
+        if from < self.base {
+            return &[];
+        }
         self.vis
             .get(self.idx(from)..self.idx(to))
             .unwrap_or_default()
@@ -164,17 +199,6 @@ enum Mode {
     Hl7(hl7::Hl7),
 }
 
-/// The idle state of the current line.
-#[derive(Debug, Clone, Copy, Default)]
-struct Idle {
-    /// A non-blank byte has been seen (and the line classified).
-    started: bool,
-    /// Nothing is to be made of the rest of this line (a JSON document ended or broke in it).
-    skip: bool,
-    /// The line holds a `,` or a tab: maybe a CSV or TSV header.
-    delimited: bool,
-}
-
 /// Per-stream state of the tracker.
 #[derive(Debug, Clone)]
 pub(crate) struct Structure {
@@ -183,24 +207,26 @@ pub(crate) struct Structure {
     record: bool,
     /// Every visible byte before this offset has been read.
     done: u64,
-    /// Where the current line starts.
+    /// Where the current line starts (while idle and not reading a line, where the next line
+    /// may start at the earliest).
     line_start: u64,
-    /// The last complete line, `[start, end)` without its line break (nor a trailing CR),
-    /// when it is short enough to be a table's header.
-    prev: Option<(u64, u64)>,
     mode: Mode,
 }
 
 impl Structure {
-    pub(crate) fn new(fields: &FieldSet, formats: Formats) -> Structure {
+    pub(crate) fn new(g: &Grammar) -> Structure {
         Structure {
-            on: !fields.is_empty() || formats.hl7 || formats.fhir,
+            on: g.on(),
             record: false,
             done: 0,
             line_start: 0,
-            prev: None,
-            mode: Mode::Idle(Idle::default()),
+            mode: Mode::Idle(Idle::fresh()),
         }
+    }
+
+    /// Whether anything is tracked at all.
+    pub(crate) fn on(&self) -> bool {
+        self.on
     }
 
     /// Builds reasons for the spans from now on (for `mask-test`).
@@ -212,8 +238,7 @@ impl Structure {
     pub(crate) fn reset(&mut self) {
         self.done = 0;
         self.line_start = 0;
-        self.prev = None;
-        self.mode = Mode::Idle(Idle::default());
+        self.mode = Mode::Idle(Idle::fresh());
     }
 
     /// The earliest visible offset that may still be masked because of bytes not seen yet:
@@ -223,6 +248,9 @@ impl Structure {
             return u64::MAX;
         }
         let held = match &self.mode {
+            // Idle, nothing read is ever masked later: what is read again (a line break at
+            // the end, which may start a structure with the next bytes) starts no mask.
+            Mode::Idle(_) => return u64::MAX,
             Mode::Table(t) => t.pending(),
             Mode::Csv(c) => c.pending(),
             _ => None,
@@ -236,36 +264,43 @@ impl Structure {
         if !self.on {
             return u64::MAX;
         }
-        if self.done - self.line_start > MAX_LINE as u64 {
-            return self.pending();
-        }
-        let from = self
-            .prev
-            .map_or(self.line_start, |(s, _)| s.min(self.line_start));
-        from.min(self.pending())
+        let line = if self.done - self.line_start.min(self.done) <= MAX_LINE as u64 {
+            self.line_start.min(self.done)
+        } else {
+            self.done
+        };
+        line.saturating_sub(KEEP).min(self.pending())
     }
 
     /// Reads `vis[done..]` (`vis[0]` is visible offset `base`, and everything from
     /// [`keep_from`](Structure::keep_from) on is there) and queues spans to mask.
-    pub(crate) fn feed(
-        &mut self,
-        fields: &FieldSet,
-        formats: Formats,
-        vis: &[u8],
-        base: u64,
-        out: &mut Vec<Span>,
-    ) {
+    #[inline]
+    pub(crate) fn feed(&mut self, g: &Grammar, vis: &[u8], base: u64, out: &mut Vec<Span>) {
         if !self.on {
             return;
         }
+        // Idle text of a few ASCII bytes without a line break or delimiter (typing, the echo
+        // of keystrokes): nothing to look at. Checked first, as it is most calls.
+        if let Mode::Idle(idle) = &self.mode {
+            let from = usize::try_from(self.done.saturating_sub(base)).unwrap_or(usize::MAX);
+            if let Some(new) = vis.get(from..).filter(|v| v.len() < 16) {
+                if idle.quiet(new) {
+                    self.done = base + vis.len() as u64;
+                    return;
+                }
+            }
+        }
+        self.feed_all(g, vis, base, out);
+    }
+
+    fn feed_all(&mut self, g: &Grammar, vis: &[u8], base: u64, out: &mut Vec<Span>) {
         // A character whose last bytes have not arrived is read with them: its width and
         // its cell are only known then.
         let end = base + complete_end(vis) as u64;
         let mut ctx = Ctx {
             vis,
             base,
-            fields,
-            formats,
+            g,
             record: self.record,
             out,
         };
@@ -273,14 +308,7 @@ impl Structure {
     }
 
     /// Ends the stream: every pending decision is taken as the end of the text makes it.
-    pub(crate) fn finish(
-        &mut self,
-        fields: &FieldSet,
-        formats: Formats,
-        vis: &[u8],
-        base: u64,
-        out: &mut Vec<Span>,
-    ) {
+    pub(crate) fn finish(&mut self, g: &Grammar, vis: &[u8], base: u64, out: &mut Vec<Span>) {
         if !self.on {
             return;
         }
@@ -288,8 +316,7 @@ impl Structure {
         let mut ctx = Ctx {
             vis,
             base,
-            fields,
-            formats,
+            g,
             record: self.record,
             out,
         };
@@ -307,34 +334,29 @@ impl Structure {
         while self.done < end {
             let from = self.done;
             let step = match &mut self.mode {
-                Mode::Idle(idle) => match idle_part(idle, ctx, from, end) {
-                    IdleStep::Step(s) => s,
-                    IdleStep::Enter(mode, at) => {
-                        self.mode = mode;
-                        Step::Switch(at)
+                Mode::Idle(_) => {
+                    if self.idle_run(ctx, end) {
+                        continue;
                     }
-                },
+                    break;
+                }
                 Mode::Table(t) => t.part(ctx, from, end),
                 Mode::Record(r) => r.part(ctx, from, end),
                 Mode::Csv(c) => c.part(ctx, from, end),
                 Mode::Json(j) => {
                     let step = j.part(ctx, from, end);
                     if let Step::Switch(_) = step {
-                        self.mode = Mode::Idle(Idle {
-                            started: true,
-                            skip: true,
-                            delimited: false,
-                        });
+                        self.mode = Mode::Idle(Idle::skip());
                     }
                     step
                 }
                 Mode::Hl7(h) => match h.part(ctx, from, end) {
                     hl7::Hl7Step::Step(s) => s,
                     hl7::Hl7Step::NotASegment(at, fresh) => {
-                        self.mode = Mode::Idle(Idle {
-                            started: !fresh,
-                            ..Idle::default()
-                        });
+                        self.mode = Mode::Idle(if fresh { Idle::fresh() } else { Idle::skip() });
+                        if fresh {
+                            self.line_start = at;
+                        }
                         Step::Switch(at)
                     }
                 },
@@ -353,30 +375,13 @@ impl Structure {
                 }
             }
         }
-        self.check_line_length();
     }
 
-    /// A line too long to be a header, rule or record line is not kept for reading.
-    fn check_line_length(&mut self) {
-        if self.done - self.line_start > MAX_LINE as u64 {
-            self.prev = None;
-        }
-    }
-
-    /// The line `[line_start, at)` is complete.
+    /// The line `[line_start, at)` is complete (in a structure).
     fn line_end(&mut self, ctx: &mut Ctx<'_>, at: u64) {
         let line = text::line_bounds(ctx, self.line_start, at);
         let next = match &mut self.mode {
-            Mode::Idle(idle) => {
-                let idle = *idle;
-                self.mode = Mode::Idle(Idle::default());
-                if !idle.skip {
-                    if let Some(mode) = self.idle_line(ctx, line, idle.delimited, at + 1) {
-                        self.mode = mode;
-                    }
-                }
-                Next::Stay
-            }
+            Mode::Idle(_) => Next::Idle,
             Mode::Table(t) => {
                 let next = t.line_end(ctx, at);
                 let layout = t.layout().clone();
@@ -385,7 +390,6 @@ impl Structure {
                 if let Some(t2) = self.table_under(ctx, line, at + 1) {
                     if !t2.layout().same(&layout) {
                         self.mode = Mode::Table(Box::new(t2));
-                        self.prev = None;
                         return;
                     }
                 }
@@ -397,44 +401,33 @@ impl Structure {
             Mode::Hl7(h) => h.line_end(),
         };
         if let Next::Idle = next {
-            self.mode = Mode::Idle(Idle::default());
+            self.mode = Mode::Idle(Idle::fresh());
         }
-        self.prev = line.filter(|(s, e)| e - s <= MAX_LINE as u64);
-        if let Some((s, e)) = self.prev {
-            // A blank line is no header.
-            if ctx.slice(s, e).iter().all(|b| b.is_ascii_whitespace()) {
-                self.prev = None;
+    }
+
+    /// An idle line read to its end (`at`): what it starts, if anything.
+    fn idle_line_end(&mut self, ctx: &mut Ctx<'_>, at: u64, delimited: bool) {
+        self.mode = Mode::Idle(Idle::fresh());
+        let Some((s, e)) = text::line_bounds(ctx, self.line_start, at) else {
+            return;
+        };
+        let text = ctx.slice(s, e);
+        if ctx.fields().is_empty() {
+            return;
+        }
+        if record::is_record_line(text) {
+            self.mode = Mode::Record(record::Record::new(text));
+        } else if let Some(t) = self.table_under(ctx, Some((s, e)), at + 1) {
+            self.mode = Mode::Table(Box::new(t));
+        } else if delimited {
+            if let Some(c) = csv::Csv::start(ctx, text, at + 1) {
+                self.mode = Mode::Csv(Box::new(c));
             }
         }
     }
 
-    /// What a complete line seen while idle starts, if anything (the next line starts at
-    /// `next`).
-    fn idle_line(
-        &self,
-        ctx: &Ctx<'_>,
-        line: Option<(u64, u64)>,
-        delimited: bool,
-        next: u64,
-    ) -> Option<Mode> {
-        let (s, e) = line?;
-        let text = ctx.slice(s, e);
-        if ctx.fields.is_empty() {
-            return None;
-        }
-        if record::is_record_line(text) {
-            return Some(Mode::Record(record::Record::new(text)));
-        }
-        if let Some(t) = self.table_under(ctx, line, next) {
-            return Some(Mode::Table(Box::new(t)));
-        }
-        if delimited {
-            return csv::Csv::start(ctx, text, next).map(|c| Mode::Csv(Box::new(c)));
-        }
-        None
-    }
-
-    /// A table, if `line` is a rule line under a header naming a sensitive field.
+    /// A table, if `line` (of the line starting at `line_start`) is a rule line under a
+    /// header naming a sensitive field.
     fn table_under(
         &self,
         ctx: &Ctx<'_>,
@@ -443,69 +436,15 @@ impl Structure {
     ) -> Option<table::Table> {
         let (s, e) = line?;
         let text = ctx.slice(s, e);
-        let first = *text.iter().find(|b| !matches!(b, b' ' | b'\t'))?;
-        if !layout::may_be_rule(first) {
+        if !layout::rule_bytes(text) {
             return None;
         }
-        let (ps, pe) = self.prev?;
-        table::Table::start(ctx, ctx.slice(ps, pe), text, next)
-    }
-}
-
-/// What the idle reader did.
-enum IdleStep {
-    Step(Step),
-    /// A structure starts at this offset.
-    Enter(Mode, u64),
-}
-
-/// Reads an idle line from `from` (its start is `line_start`): classifies it by its first
-/// bytes, then skips to its end noting delimiters.
-fn idle_part(idle: &mut Idle, ctx: &mut Ctx<'_>, from: u64, end: u64) -> IdleStep {
-    let mut i = ctx.idx(from);
-    let n = ctx.idx(end);
-    if !idle.started && !idle.skip {
-        while i < n && matches!(ctx.vis[i], b' ' | b'\t' | b'\r') {
-            i += 1;
+        let (ps, pe) = idle::prev_line(ctx, self.line_start)?;
+        let (hs, he) = text::line_bounds(ctx, ps, pe)?;
+        let header = ctx.slice(hs, he);
+        if header.iter().all(u8::is_ascii_whitespace) {
+            return None;
         }
-        if i == n {
-            return IdleStep::Step(Step::More(end));
-        }
-        let at = ctx.base + i as u64;
-        match ctx.vis[i] {
-            b'{' | b'[' if !ctx.fields.is_empty() || ctx.formats.fhir => {
-                return IdleStep::Enter(Mode::Json(Box::new(json::Json::new())), at);
-            }
-            b'A'..=b'Z' if ctx.formats.hl7 => match hl7::Hl7::begins(&ctx.vis[i..n]) {
-                hl7::Begins::Yes => {
-                    return IdleStep::Enter(Mode::Hl7(hl7::Hl7::new()), at);
-                }
-                // The segment id is not all here: wait for it (nothing before it is masked).
-                hl7::Begins::Maybe => return IdleStep::Step(Step::More(at)),
-                hl7::Begins::No => {}
-            },
-            _ => {}
-        }
-        idle.started = true;
-    }
-    // The rest of the line: find its end, and whether it holds a delimiter (only the first
-    // one matters).
-    loop {
-        let rest = &ctx.vis[i..n];
-        let hit = if idle.delimited || idle.skip {
-            memchr::memchr(b'\n', rest)
-        } else {
-            memchr::memchr3(b'\n', b',', b'\t', rest)
-        };
-        match hit {
-            None => return IdleStep::Step(Step::More(end)),
-            Some(k) if rest[k] == b'\n' => {
-                return IdleStep::Step(Step::Line(ctx.base + (i + k) as u64));
-            }
-            Some(k) => {
-                idle.delimited = true;
-                i += k + 1;
-            }
-        }
+        table::Table::start(ctx, header, text, next)
     }
 }

@@ -129,10 +129,10 @@ impl Record {
                     if name.is_empty() {
                         (self.sensitive, self.why) = self.last.clone();
                     } else {
-                        let field = ctx.fields.lookup(name);
+                        let field = ctx.fields().lookup(name);
                         self.sensitive = field.is_some() || self.long;
                         self.why = match field {
-                            Some(f) => ctx.why(|| ctx.fields.reason("field", name, f)),
+                            Some(f) => ctx.why(|| ctx.fields().reason("field", name, f)),
                             None if self.long => ctx.why(|| "field with a very long name".into()),
                             None => None,
                         };

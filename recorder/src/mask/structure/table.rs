@@ -105,7 +105,7 @@ impl Table {
         for (k, name) in names.iter().enumerate() {
             let name = trim_name(name);
             let field = if k < MAX_COLUMNS {
-                ctx.fields.lookup(name)
+                ctx.fields().lookup(name)
             } else {
                 None
             };
@@ -113,7 +113,7 @@ impl Table {
                 field.is_some() || k >= MAX_COLUMNS || name.len() > crate::mask::fields::MAX_NAME;
             any |= sensitive;
             let why = match field {
-                Some(f) if sensitive => ctx.why(|| ctx.fields.reason("column", name, f)),
+                Some(f) if sensitive => ctx.why(|| ctx.fields().reason("column", name, f)),
                 _ if sensitive => ctx.why(|| "column past the ones known by name".into()),
                 _ => None,
             };
