@@ -25,7 +25,7 @@ fn identifiers_are_masked_on_screen_and_in_the_recording() {
     let out = stdout(&o);
     assert_eq!(
         out,
-        "name: Jane Roe\nSSN: ***-**-****\nemail: ****.***@*******.***\n| **** **** **** **** | ***-***-**** |\n"
+        "name: **** ***\nSSN: ***-**-****\nemail: ****.***@*******.***\n| **** **** **** **** | ***-***-**** |\n"
     );
     w.bastion.wait_log("recording sealed");
     let rec = recording_text(w.bastion.dir.path());
