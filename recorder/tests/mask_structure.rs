@@ -387,3 +387,32 @@ fn without_fields_nothing_is_tracked() {
         b" name | id\n------+----\n Jane"
     );
 }
+
+/// In a terminal, bash turns bracketed paste off and returns the cursor (`\x1b[?2004l\r`)
+/// before a command's output: its first line starts after a carriage return.
+#[test]
+fn a_command_s_first_line_after_a_carriage_return() {
+    let m = hipaa();
+    let cases: &[(&str, &str)] = &[
+        (
+            "$ psql -x\r\n\x1b[?2004l\r-[ RECORD 1 ]--+-----\r\nname           | Jane Roe\r\nid             | 7\r\n",
+            "$ psql -x\r\n\x1b[?2004l\r-[ RECORD 1 ]--+-----\r\nname           | **** ***\r\nid             | 7\r\n",
+        ),
+        (
+            "$ psql --csv\r\n\x1b[?2004l\rid,name\r\n7,Jane Roe\r\n",
+            "$ psql --csv\r\n\x1b[?2004l\rid,name\r\n7,**** ***\r\n",
+        ),
+        (
+            "$ cat feed.hl7\r\n\x1b[?2004l\rMSH|^~\\&|A|B\rPID|1||123||ROE^JANE\r\n",
+            "$ cat feed.hl7\r\n\x1b[?2004l\rMSH|^~\\&|A|B\rPID|1||***||***^****\r\n",
+        ),
+        (
+            "$ jq .\r\n\x1b[?2004l\r\x1b[1;39m{\r\n  \"dob\": \"1961-04-02\"\r\n}\r\n",
+            "$ jq .\r\n\x1b[?2004l\r\x1b[1;39m{\r\n  \"dob\": \"****-**-**\"\r\n}\r\n",
+        ),
+    ];
+    for (input, want) in cases {
+        let got = mask_every_way(m, input.as_bytes());
+        assert_eq!(String::from_utf8_lossy(&got), *want, "{input:?}");
+    }
+}

@@ -8,6 +8,8 @@ use tests::{bastion_bin, run, stderr, stdout, BastionBuilder, Tmux};
 use crate::fixture::world;
 use crate::recording::casts;
 
+mod structure;
+
 const FIXTURE: &str = "printf 'name: Jane Roe\\nSSN: 123-45-6789\\nemail: jane.roe@example.com\\n| 4111 1111 1111 1111 | 555-867-5309 |\\n'";
 
 fn recording_text(dir: &std::path::Path) -> String {

@@ -85,9 +85,9 @@ const SEGMENTS: &[(&[u8; 3], PhiFields)] = &[
     ),
 ];
 
-/// Segment ids that start a message or are read for PHI: a line starting with one of these
-/// and a separator starts HL7 reading.
-pub(super) const OPENERS: [&[u8; 3]; 6] = [b"MSH", b"PID", b"NK1", b"MRG", b"IN1", b"GT1"];
+/// Segment ids that start HL7 reading at the start of a line: a message's header, and a
+/// patient segment printed on its own (the other segments are read once a message is).
+pub(super) const OPENERS: [&[u8; 3]; 2] = [b"MSH", b"PID"];
 
 /// Whether some text starts an HL7 segment.
 pub(super) enum Begins {

@@ -21,25 +21,38 @@ const FIRST_NAME: usize = 64;
 
 /// The first two bytes of lines that may start a structure: rule lines (`----+--`,
 /// `---  --`, `-[ RECORD`, `+---+`, `==`, box drawing U+2500 to U+257F) and JSON documents
-/// (`{"…`, `{` alone as `jq` prints it, `[{`, …). At most 32 patterns in all (with HL7's),
-/// which keeps the vector search at its fastest.
+/// (`{"…`, `{` alone as `jq` prints it, `[{`, …).
 const STARTS: &[(u8, &[u8])] = &[
     (b'-', b"-+[ "),
     (b'=', b"=+ "),
     (b'+', b"-="),
     (0xe2, b"\x94\x95"),
-    (b'{', b"\"\r\n }"),
-    (b'[', b"{\"\r\n ]"),
+    (b'{', b"\"\r\n "),
+    (b'[', b"{\r\n "),
+];
+
+/// The same after a carriage return that is no line end (bash writes one before a command's
+/// output; a pager before each line it redraws): what a command's first line may start. Fewer,
+/// as the patterns of both (with HL7's four) must stay at most 32, where the vector search is
+/// at its fastest.
+const CR_STARTS: &[(u8, &[u8])] = &[
+    (b'-', b"["),
+    (b'+', b"-="),
+    (0xe2, b"\x94\x95"),
+    (b'{', b"\"\r"),
+    (b'[', b"{\r"),
 ];
 
 /// Whether a line starting with `text` starts a structure (or may, when too little of it is
 /// here): what the searches of `idle_run` stop at, decided the same way wherever the line
-/// starts (after a line break, at the start of the stream, after a structure).
-pub(super) fn line_start(text: &[u8], hl7: bool) -> Begins {
+/// starts (after a line break or a carriage return, at the start of the stream, after a
+/// structure). `after_cr`: the byte before it is a carriage return.
+pub(super) fn line_start(text: &[u8], after_cr: bool, hl7: bool) -> Begins {
     let Some(&first) = text.first() else {
         return Begins::Maybe;
     };
-    if let Some(&(_, seconds)) = STARTS.iter().find(|(f, _)| *f == first) {
+    let starts = if after_cr { CR_STARTS } else { STARTS };
+    if let Some(&(_, seconds)) = starts.iter().find(|(f, _)| *f == first) {
         return match text.get(1) {
             Some(b) if seconds.contains(b) => Begins::Yes,
             Some(_) => Begins::No,
@@ -65,9 +78,10 @@ pub(crate) struct Triggers {
     ac: Option<AhoCorasick>,
     /// Longest pattern, in bytes: what a search must see again when more text comes.
     longest: usize,
-    /// The second bytes of the patterns: what may follow a line break for the byte-by-byte
-    /// look to take the next line for a candidate.
+    /// The second bytes of the patterns after a line feed, and after a carriage return:
+    /// what makes the byte-by-byte look take the next line for a candidate.
     firsts: [bool; 256],
+    cr_firsts: [bool; 256],
 }
 
 impl Triggers {
@@ -76,30 +90,40 @@ impl Triggers {
         // compares three bytes at once and rarely stops for nothing: `-rw-r--r--` is no
         // rule line). Exactly the lines `line_start` says start a structure.
         let mut patterns: Vec<Vec<u8>> = Vec::new();
-        for &(first, seconds) in STARTS {
-            let wanted = match first {
-                b'{' | b'[' => fields || fhir,
-                _ => fields,
-            };
-            if wanted {
-                for &second in seconds {
-                    patterns.push(vec![b'\n', first, second]);
+        for (brk, starts) in [(b'\n', STARTS), (b'\r', CR_STARTS)] {
+            for &(first, seconds) in starts {
+                let wanted = match first {
+                    b'{' | b'[' => fields || fhir,
+                    _ => fields,
+                };
+                if wanted {
+                    for &second in seconds {
+                        patterns.push(vec![brk, first, second]);
+                    }
                 }
             }
         }
         if hl7 {
-            for id in hl7::OPENERS {
-                let mut p = b"\n".to_vec();
-                p.extend_from_slice(id);
-                p.push(b'|');
-                patterns.push(p);
+            for brk in [b'\n', b'\r'] {
+                for id in hl7::OPENERS {
+                    let mut p = vec![brk];
+                    p.extend_from_slice(id);
+                    p.push(b'|');
+                    patterns.push(p);
+                }
             }
         }
         let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
         let mut firsts = [false; 256];
+        let mut cr_firsts = [false; 256];
         for p in &patterns {
-            if let Some(&b) = p.get(1) {
-                firsts[usize::from(b)] = true;
+            if let (Some(&brk), Some(&b)) = (p.first(), p.get(1)) {
+                let table = if brk == b'\r' {
+                    &mut cr_firsts
+                } else {
+                    &mut firsts
+                };
+                table[usize::from(b)] = true;
             }
         }
         if patterns.is_empty() {
@@ -108,6 +132,7 @@ impl Triggers {
                 ac: None,
                 longest,
                 firsts,
+                cr_firsts,
             };
         }
         let teddy = packed::Config::new()
@@ -123,6 +148,7 @@ impl Triggers {
             ac,
             longest,
             firsts,
+            cr_firsts,
         }
     }
 
@@ -165,7 +191,8 @@ impl Idle {
     }
 
     /// Whether reading `new` (the next bytes) would change nothing: ASCII (a character
-    /// is not cut), no line end in it, and no delimiter when one is looked for.
+    /// is not cut), no line end or carriage return in it, and no delimiter when one is looked
+    /// for.
     #[inline]
     pub(super) fn quiet(&self, new: &[u8]) -> bool {
         if self.fresh {
@@ -174,8 +201,9 @@ impl Idle {
         if self.reading || self.skip {
             return new.iter().all(|&b| b != b'\n' && b < 0x80);
         }
+        // A carriage return may start a line as a line feed does.
         new.iter()
-            .all(|&b| b < 0x80 && !matches!(b, b'\n' | b',' | b'\t'))
+            .all(|&b| b < 0x80 && !matches!(b, b'\n' | b'\r' | b',' | b'\t'))
     }
 
     /// In a line whose rest is of no interest.
@@ -240,7 +268,8 @@ impl Structure {
                 self.line_start = self.done;
                 let first = vis[i];
                 let hl7 = ctx.g.formats.hl7;
-                match line_start(&vis[i..n], hl7) {
+                let after_cr = i > 0 && vis[i - 1] == b'\r';
+                match line_start(&vis[i..n], after_cr, hl7) {
                     // Not all here yet: wait (nothing of a line's first bytes is masked).
                     Begins::Maybe => break,
                     Begins::No => {}
@@ -307,7 +336,8 @@ impl Structure {
                 (None, None) => {
                     // Nothing here; a pattern cut off at the end is searched again next time.
                     let keep = triggers.longest.saturating_sub(1).min(n - i);
-                    let tail = memchr::memrchr(b'\n', &vis[n - keep..n]).map(|k| n - keep + k);
+                    let tail =
+                        memchr::memrchr2(b'\n', b'\r', &vis[n - keep..n]).map(|k| n - keep + k);
                     self.done = ctx.base + tail.unwrap_or(n) as u64;
                     idle.delims_from = end;
                     break;
@@ -344,14 +374,19 @@ fn scan_short(
     for (k, &b) in vis[i..n].iter().enumerate() {
         let at = i + k;
         match b {
-            b'\n' if lines => match vis.get(at + 1) {
-                Some(&next) if triggers.firsts[usize::from(next)] => {
-                    return Short::Found(Some(at), None)
+            b'\n' | b'\r' if lines => {
+                let table = if b == b'\r' {
+                    &triggers.cr_firsts
+                } else {
+                    &triggers.firsts
+                };
+                match vis.get(at + 1) {
+                    Some(&next) if table[usize::from(next)] => return Short::Found(Some(at), None),
+                    Some(_) => {}
+                    // What follows is not here yet: look again from the line break.
+                    None => return Short::Nothing(at),
                 }
-                Some(_) => {}
-                // What follows is not here yet: look again from the line break.
-                None => return Short::Nothing(at),
-            },
+            }
             b',' | b'\t' if fields && at >= d_from => return Short::Found(None, Some(at)),
             _ => {}
         }
@@ -363,7 +398,8 @@ fn scan_short(
 /// be a CSV header's first name: short, starting like a name, without a space unless quoted.
 fn first_name_start(ctx: &Ctx<'_>, d: usize) -> Option<usize> {
     let lo = d.saturating_sub(FIRST_NAME + 1);
-    let start = match memchr::memrchr(b'\n', &ctx.vis[lo..d]) {
+    // A carriage return starts the line over too (bash writes one before a command's output).
+    let start = match memchr::memrchr2(b'\n', b'\r', &ctx.vis[lo..d]) {
         Some(k) => lo + k + 1,
         // The start of the text kept is a line start only at the start of the stream.
         None if lo == 0 && ctx.base == 0 => 0,
