@@ -33,6 +33,8 @@ pub(crate) struct CompiledRule {
     pub(crate) max_len: usize,
     /// A labelled-field rule: its group 1 is the key (named in hits).
     pub(crate) labelled: bool,
+    /// Matches count only after text (see `Rule::after_text`).
+    pub(crate) after_text: bool,
 }
 
 /// What `bastion config check --masking` shows for one rule.
@@ -212,6 +214,7 @@ pub(crate) fn compile(
                     max_len: len,
                     labelled: rule.source == RuleSource::Fields
                         && super::labelled::is_labelled(&rule.name),
+                    after_text: rule.after_text,
                 });
                 Some(len)
             } else {

@@ -44,6 +44,10 @@ pub use self::payload::MAX_STRING_SCANNED;
 /// move) still see them together. It maps to no raw byte, so it is never masked nor released.
 const SEPARATOR: u8 = b'\n';
 
+/// What may come before a match of a rule that counts only after text: a space, a line break,
+/// punctuation that ends a word.
+const AFTER_TEXT: &[u8] = b" \t\n\r<(:,;\"'[=/|>&?.{";
+
 /// Visible text dropped at once when it is no longer needed (see `trim`).
 const TRIM_AT: usize = 4096;
 
@@ -680,6 +684,10 @@ impl Core {
         let mut limit = known_end.unwrap_or(span_end.min(s + rule.max_len as u64));
         let mut known_end = known_end;
         let si = self.vi(s);
+        // The byte before a match is kept (for `\b`); at the start of the stream there is none.
+        if rule.after_text && si > 0 && !AFTER_TEXT.contains(&self.vis[si - 1]) {
+            return Tried::NoMatch;
+        }
         // The longest match at `s` first; if the validator refuses it, ever shorter ones of the
         // same rule at the same place: a card number followed by more digits ("4111 1111 1111
         // 1111 12/27", or its CVV) is the card number.

@@ -7,7 +7,7 @@
 //! in tables and keys. Every number is checked by its validator, and bare digit runs that
 //! random numbers often resemble need their usual grouping or a keyword.
 
-use super::hipaa::{EMAIL, LABEL_SEP};
+use super::hipaa::{EMAIL, EMAIL_INTL, LABEL_SEP};
 use super::{Field, Rule, RuleSet, RuleSource, Validator};
 
 const PACK: RuleSource = RuleSource::Pack("gdpr");
@@ -20,6 +20,7 @@ fn rule(name: &str, pattern: String) -> Rule {
         validator: None,
         enabled: true,
         source: PACK,
+        after_text: false,
     }
 }
 
@@ -151,6 +152,9 @@ impl RuleSet {
             )
             .with_validator(Validator::E164),
             rule("email", EMAIL.into()),
+            rule("email-intl", EMAIL_INTL.into())
+            .with_group(1)
+            .after_text(),
         ];
         for r in rules {
             set.replace(r);

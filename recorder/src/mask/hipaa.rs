@@ -281,6 +281,7 @@ fn rule(name: &str, pattern: String) -> Rule {
         validator: None,
         enabled: true,
         source: PACK,
+        after_text: false,
     }
 }
 
@@ -357,6 +358,9 @@ fn hipaa_rules(o: &HipaaOptions) -> Vec<Rule> {
                 .into(),
         ),
         rule("email", EMAIL.into()),
+        rule("email-intl", EMAIL_INTL.into())
+            .with_group(1)
+            .after_text(),
         rule(
             "ipv4",
             r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"
@@ -367,10 +371,27 @@ fn hipaa_rules(o: &HipaaOptions) -> Vec<Rule> {
     rules
 }
 
-/// An e-mail address, letters beyond ASCII included (`jöhn@exämple.org`, matched as UTF-8
-/// bytes). It starts after anything but an ASCII letter, digit or `_` (`\b` would need an
-/// ASCII letter after it too), so `_john@example.com` and `émile@x.fr` are masked whole.
-pub(crate) const EMAIL: &str = r"\b{start-half}[A-Za-z0-9_\x80-\xff][A-Za-z0-9._%+\x80-\xff-]{0,63}@[A-Za-z0-9\x80-\xff](?:[A-Za-z0-9\x80-\xff-]{0,62}\.){1,4}[A-Za-z\x80-\xff]{2,24}";
+/// An e-mail address. It starts after anything but an ASCII letter, digit or `_` (`\b`
+/// would need an ASCII letter after it too), so `_john@example.com` is masked whole.
+pub(crate) const EMAIL: &str = r"\b{start-half}[A-Za-z0-9_][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.){1,4}[A-Za-z]{2,24}";
+
+/// An e-mail address with letters beyond ASCII (`jöhn.döe@exämple.org`; the top-level domain
+/// in ASCII, as internationalised ones travel as punycode), group 1. A letter beyond ASCII is
+/// a whole UTF-8 sequence of the scripts names are written in (Latin, Greek, Cyrillic, …: two
+/// bytes; CJK, kana, Hangul: three). The rule counts it only after text (`Rule::after_text`)
+/// and with two characters before the `@` at least: binary output (a `cat` of an image) must
+/// not look like an address, as a mask shortens a multi-byte character to its display width
+/// and the output would lose bytes.
+pub(crate) const EMAIL_INTL: &str = concat!(
+    r"\b{start-half}((?:",
+    // A local part with such a letter (two characters at least), then a domain whose first
+    // label has two at least.
+    r"(?:(?:[A-Za-z0-9_.%+-]|(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})){1,24}(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})(?:[A-Za-z0-9_.%+-]|(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})){0,24}|(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})(?:[A-Za-z0-9_.%+-]|(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})){1,24})",
+    r"@(?:[A-Za-z0-9-]|(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})){2,30}\.(?:(?:[A-Za-z0-9-]|(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})){1,30}\.){0,2}",
+    // Or an ASCII local part and a domain with such a letter.
+    r"|[A-Za-z0-9_.%+-]{2,40}@(?:[A-Za-z0-9-]{0,30}(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})(?:[A-Za-z0-9-]|(?:[\xc3-\xc9\xce-\xd4][\x80-\xbf]|[\xe3-\xed][\x80-\xbf]{2})){0,30}\.){1,3}",
+    r")[A-Za-z]{2,24})(?:\b|_)"
+);
 
 /// `(?:label1|label2|…)` with word boundaries where the label starts/ends with a word
 /// character (the end only with `end_boundary`), or `None` for an empty list.

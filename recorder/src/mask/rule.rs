@@ -47,6 +47,11 @@ pub struct Rule {
     pub enabled: bool,
     /// Where the rule comes from.
     pub source: RuleSource,
+    /// A match counts only after the start of the stream, a space, a line break or
+    /// punctuation that ends a word (` <(:,;"'[=/|>&?.{`): for rules whose matches may hold
+    /// letters beyond ASCII, which binary output would otherwise resemble (a mask shortens a
+    /// multi-byte character, and the output would lose bytes).
+    pub after_text: bool,
 }
 
 impl Rule {
@@ -59,6 +64,7 @@ impl Rule {
             validator: None,
             enabled: true,
             source: RuleSource::Custom,
+            after_text: false,
         }
     }
 
@@ -71,6 +77,12 @@ impl Rule {
     /// Keeps only candidates that pass `validator`.
     pub fn with_validator(mut self, validator: Validator) -> Self {
         self.validator = Some(validator);
+        self
+    }
+
+    /// Counts matches only after text (see [`Rule::after_text`]).
+    pub fn after_text(mut self) -> Self {
+        self.after_text = true;
         self
     }
 

@@ -10,12 +10,13 @@
 //!
 //! # Modes
 //!
-//! Between structures the tracker is *idle*: it looks at the first bytes of each line (JSON
-//! starts with `{` or `[`, HL7 with a segment id such as `PID|`) and at each complete line (a
-//! rule line under a header candidate starts an aligned table; `-[ RECORD 1 ]-` a psql
-//! expanded record; a line of delimited names a CSV header). A structure then owns the lines
-//! until it ends: `table.rs`, `record.rs`, `csv.rs`, `json.rs`, `hl7.rs`. Only a header naming
-//! a sensitive field starts a table or CSV: a table without one is not tracked at all.
+//! Between structures the tracker is *idle* (`idle.rs`): it finds the lines whose first bytes
+//! may start one (a rule line's dashes, `-[ RECORD 1 ]-` of a psql expanded record, `{` or
+//! `[` of JSON, `MSH|` of HL7) and the lines whose first delimiter follows a short name (a CSV
+//! header), without visiting every line, and examines them: a rule line under a header
+//! naming a sensitive field starts an aligned table. A structure then owns the lines until it
+//! ends: `table.rs` (with `layout.rs`), `record.rs`, `csv.rs`, `json.rs`, `hl7.rs`. A table or
+//! CSV without a sensitive column is not tracked at all.
 //!
 //! # Exact and streaming
 //!
