@@ -435,8 +435,9 @@ impl Pumps {
                     }
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    // Output may still follow the exit status: shown now, not ended.
                     if let Some(l) = live.as_mut() {
-                        let _ = Box::pin(self.send_released(l.finish())).await;
+                        let _ = Box::pin(self.send_released(l.settle())).await;
                     }
                     exit = Some(exit_status.to_string());
                     info.status = Some(exit_status);
@@ -518,6 +519,17 @@ impl Pumps {
             if r.is_err() {
                 client_closed = true;
                 break;
+            }
+        }
+        // What is still held (output after the exit status, cut off) reaches the recording;
+        // the screen has been served or is gone.
+        if let Some(l) = live.as_mut() {
+            let r = l.finish();
+            if let Some(out) = r.out.recording {
+                self.record(RecEvent::Output(out)).await;
+            }
+            if let Some(err) = r.err.recording {
+                self.record(RecEvent::Stderr(err)).await;
             }
         }
         // Whichever pump noticed first, the user is told why the session ended.
