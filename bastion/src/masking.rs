@@ -1,31 +1,35 @@
-//! The configured PHI masker: the packs, the site's labels and rules, compiled once. Rules may
-//! be scoped to targets and roles; each distinct set of rules in effect is compiled once, on
-//! first use, and shared.
+//! The configured PHI masker: the packs, the site's labels, fields and rules, compiled once.
+//! Rules and fields may be scoped to targets and roles; each distinct set in effect is
+//! compiled once, on first use, and shared.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use anyhow::Result;
-use recorder::mask::{HipaaOptions, MaskError, Masker, Rule, RuleSet, Validator};
+use recorder::mask::{Field, HipaaOptions, MaskError, Masker, Rule, RuleSet, Validator};
 
 use crate::policy::{selects, Access};
 
 /// The maskers of a configuration.
 pub struct Maskers {
     config: config::Masking,
-    /// Every rule that applies everywhere (scoped rules off).
+    /// Every rule and field that applies everywhere (scoped ones off).
     everywhere: Masker,
-    /// Every rule on: what `mask-test` and `config check --masking` show.
+    /// Every rule and field on: what `mask-test` and `config check --masking` show.
     all: Masker,
-    /// Compiled sets, keyed by the indices of the scoped rules switched on.
-    scoped: Mutex<HashMap<Vec<usize>, Masker>>,
+    /// Compiled sets, keyed by the indices of the scoped rules and fields switched on.
+    scoped: Mutex<HashMap<Scope, Masker>>,
 }
+
+/// Which scoped rules and fields are on (indices into `[[masking.rules]]` and `fields`).
+type Scope = (Vec<usize>, Vec<usize>);
 
 impl Maskers {
     /// Compiles the `[masking]` section; errors name the rule's key path.
     pub fn new(m: &config::Masking) -> Result<Maskers> {
-        let all = build(m, |_| true)?;
-        let everywhere = build(m, |r| r.targets.is_empty() && r.roles.is_empty())?;
+        let everything = ((0..m.rules.len()).collect(), (0..m.fields.len()).collect());
+        let all = build(m, &everything)?;
+        let everywhere = build(m, &(Vec::new(), Vec::new()))?;
         Ok(Maskers {
             config: m.clone(),
             everywhere,
@@ -53,38 +57,45 @@ impl Maskers {
 
     /// The masker for channels to `target` granted by the roles named `roles`.
     pub fn for_scope(&self, target: &config::Target, roles: &[String]) -> Masker {
-        let on: Vec<usize> = self
+        let applies = |targets: &[String], scoped_roles: &[String]| {
+            (targets.is_empty() || selects(targets, target))
+                && (scoped_roles.is_empty() || scoped_roles.iter().any(|x| roles.contains(x)))
+        };
+        let rules: Vec<usize> = self
             .config
             .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| !(r.targets.is_empty() && r.roles.is_empty()))
-            .filter(|(_, r)| r.targets.is_empty() || selects(&r.targets, target))
-            .filter(|(_, r)| r.roles.is_empty() || r.roles.iter().any(|x| roles.contains(x)))
+            .filter(|(_, r)| applies(&r.targets, &r.roles))
             .map(|(i, _)| i)
             .collect();
-        if on.is_empty() {
+        let fields: Vec<usize> = self
+            .config
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| match f {
+                config::FieldEntry::Scoped(s) if f.is_scoped() => {
+                    applies(&s.targets, &s.roles).then_some(i)
+                }
+                _ => None,
+            })
+            .collect();
+        if rules.is_empty() && fields.is_empty() {
             return self.everywhere.clone();
         }
+        let key = (rules, fields);
         let Ok(mut cache) = self.scoped.lock() else {
             // A poisoned lock only means another thread panicked mid-insert: mask everything.
             return self.all.clone();
         };
-        if let Some(m) = cache.get(&on) {
+        if let Some(m) = cache.get(&key) {
             return m.clone();
         }
-        let built = build(&self.config, |r| {
-            (r.targets.is_empty() && r.roles.is_empty())
-                || self
-                    .config
-                    .rules
-                    .iter()
-                    .position(|x| std::ptr::eq(x, r))
-                    .is_some_and(|i| on.contains(&i))
-        });
         // The all-rules set compiled at start, so this cannot fail; if it did, mask more, not less.
-        let m = built.unwrap_or_else(|_| self.all.clone());
-        cache.insert(on, m.clone());
+        let m = build(&self.config, &key).unwrap_or_else(|_| self.all.clone());
+        cache.insert(key, m.clone());
         m
     }
 }
@@ -92,7 +103,11 @@ impl Maskers {
 /// What is wrong with `[masking]`, found by compiling it: each problem is a key path (where
 /// the line is looked up) and a message, as `config::Config::load_with` wants them.
 pub fn problems(c: &config::Config) -> Vec<(String, String)> {
-    match build(&c.masking, |_| true) {
+    let everything = (
+        (0..c.masking.rules.len()).collect(),
+        (0..c.masking.fields.len()).collect(),
+    );
+    match build(&c.masking, &everything) {
         Ok(_) => Vec::new(),
         Err(p) => vec![(p.key, p.message)],
     }
@@ -124,48 +139,75 @@ impl Problem {
             (Some(i), MaskError::NoSuchGroup { .. }) => format!("masking.rules[{i}].group"),
             (Some(i), MaskError::DuplicateName { .. }) => format!("masking.rules[{i}].name"),
             (Some(i), _) => format!("masking.rules[{i}].pattern"),
+            (None, MaskError::InvalidField { .. }) => "masking.fields".to_string(),
             (None, _) => "masking".to_string(),
         };
         Problem::new(key, e)
     }
 }
 
-/// Builds the packs plus the site rules for which `keep` holds.
-fn build(m: &config::Masking, keep: impl Fn(&config::MaskRule) -> bool) -> Result<Masker, Problem> {
+/// A site's list with `"..."` standing for the pack's: replaced by it, or the pack's list when
+/// the site gives none.
+fn with_pack(given: &[String], pack: Vec<String>) -> Vec<String> {
+    if given.is_empty() {
+        return pack;
+    }
+    let mut out = Vec::new();
+    for item in given {
+        if item == config::PACK_LIST {
+            out.extend(pack.iter().cloned());
+        } else if !out.contains(item) {
+            out.push(item.clone());
+        }
+    }
+    out
+}
+
+/// Builds the packs plus the site's fields and rules: unscoped ones, and the scoped ones whose
+/// indices `scope` lists.
+fn build(m: &config::Masking, scope: &Scope) -> Result<Masker, Problem> {
     let mut set = RuleSet::new();
-    for pack in &m.packs {
+    for (i, pack) in m.packs.iter().enumerate() {
         match pack.as_str() {
             "hipaa" => {
                 let defaults = HipaaOptions::default();
-                let pick = |given: &Vec<String>, default: Vec<String>| {
-                    if given.is_empty() {
-                        default
-                    } else {
-                        given.clone()
-                    }
-                };
                 let options = HipaaOptions {
-                    mrn_labels: pick(&m.mrn_labels, defaults.mrn_labels),
-                    account_labels: pick(&m.account_labels, defaults.account_labels),
-                    member_labels: pick(&m.member_labels, defaults.member_labels),
+                    mrn_labels: with_pack(&m.mrn_labels, defaults.mrn_labels),
+                    account_labels: with_pack(&m.account_labels, defaults.account_labels),
+                    member_labels: with_pack(&m.member_labels, defaults.member_labels),
                     ipv4: m.ipv4,
                 };
-                for rule in RuleSet::hipaa_with(&options).rules() {
-                    set.replace(rule.clone());
-                }
+                set.merge(&RuleSet::hipaa_with(&options));
             }
+            "gdpr" => set.merge(&RuleSet::gdpr()),
             other => {
                 return Err(Problem::new(
-                    "masking.packs",
+                    format!("masking.packs[{i}]"),
                     format!("unknown pack {other:?}"),
                 ))
             }
         }
     }
+    if !m.fields.is_empty() {
+        let pack_fields = set.fields().to_vec();
+        let mut fields: Vec<Field> = Vec::new();
+        for (i, f) in m.fields.iter().enumerate() {
+            if f.is_scoped() && !scope.1.contains(&i) {
+                continue;
+            }
+            if f.name() == config::PACK_LIST {
+                fields.extend(pack_fields.iter().cloned());
+            } else {
+                fields.push(Field::custom(f.name()));
+            }
+        }
+        set.set_fields(fields);
+    }
     for (i, r) in m.rules.iter().enumerate() {
         // A rule not in effect here changes nothing: in particular a scoped rule named like a
         // pack rule replaces (or switches off) the pack rule only where the scope applies.
-        if !keep(r) {
+        let scoped = !(r.targets.is_empty() && r.roles.is_empty());
+        if scoped && !scope.0.contains(&i) {
             continue;
         }
         // A rule with only a name and `enabled = false` switches a pack rule off.
@@ -393,6 +435,71 @@ targets = ["kind=lab"]
         assert_eq!(
             maskers.for_access(&lab).mask(b"id 123-45-6789"),
             b"id 123-45-6789"
+        );
+    }
+
+    #[test]
+    fn fields_extend_or_replace_the_packs_and_may_be_scoped() {
+        let config = config::Config::parse(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+host_key = "k"
+[ca]
+user_ca = "u"
+target_ca = "t"
+[[targets]]
+name = "db1"
+host = "h"
+host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli"
+default_login = "root"
+labels = { kind = "db" }
+[[targets]]
+name = "web1"
+host = "h"
+host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli"
+default_login = "root"
+[[roles]]
+name = "ops"
+principals = ["ops"]
+targets = ["*"]
+[masking]
+packs = ["hipaa", "gdpr"]
+mrn_labels = ["...", "PT-"]
+fields = ["...", "emergency_contact*", { name = "notes", targets = ["kind=db"] }]
+"#,
+            "t",
+        )
+        .unwrap();
+        let maskers = Maskers::new(&config.masking).unwrap();
+        let ops = vec!["ops".to_string()];
+        let db = crate::policy::resolve(&config, &ops, "db1", None).unwrap();
+        let web = crate::policy::resolve(&config, &ops, "web1", None).unwrap();
+        let table = b"id,name,notes,emergency_contact_phone\n1,Jane,calm,5550101\n";
+        assert_eq!(
+            maskers.for_access(&db).mask(table),
+            b"id,name,notes,emergency_contact_phone\n1,****,****,*******\n"
+        );
+        assert_eq!(
+            maskers.for_access(&web).mask(table),
+            b"id,name,notes,emergency_contact_phone\n1,****,calm,*******\n"
+        );
+        // The gdpr pack and the extended MRN labels.
+        assert_eq!(
+            maskers
+                .for_access(&web)
+                .mask(b"iban GB82 WEST 1234 5698 7654 32, chart PT-884213"),
+            b"iban **** **** **** **** **** **, chart PT-******"
+        );
+        // Replacing the list: only the site's fields.
+        let m = config::Masking {
+            fields: vec![config::FieldEntry::Name("diagnosis".into())],
+            ..Default::default()
+        };
+        let maskers = Maskers::new(&m).unwrap();
+        assert_eq!(
+            maskers.all().mask(b"name,diagnosis\nJane,flu\n"),
+            b"name,diagnosis\nJane,***\n"
         );
     }
 }

@@ -168,21 +168,27 @@ pub struct CiRule {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Masking {
-    /// Built-in rule packs; `hipaa` is the one there is.
+    /// Built-in rule packs: `hipaa`, `gdpr`.
     #[serde(default = "defaults::packs")]
     pub packs: Vec<String>,
     /// Also mask IPv4 addresses (off by default).
     #[serde(default)]
     pub ipv4: bool,
-    /// Labels that introduce a medical record number (replace the pack's list when given).
+    /// Labels that introduce a medical record number (replace the pack's list when given;
+    /// an entry `"..."` stands for the pack's list, so it is extended instead).
     #[serde(default)]
     pub mrn_labels: Vec<String>,
-    /// Labels that introduce an account number (replace the pack's list when given).
+    /// Labels that introduce an account number (as `mrn_labels`).
     #[serde(default)]
     pub account_labels: Vec<String>,
-    /// Labels that introduce a health-plan member number (replace the pack's list when given).
+    /// Labels that introduce a health-plan member number (as `mrn_labels`).
     #[serde(default)]
     pub member_labels: Vec<String>,
+    /// Sensitive field names (table columns, JSON and YAML keys, `key=value` labels): globs,
+    /// case-insensitive, `_`, `-`, `.`, space and nothing alike. They replace the packs' list;
+    /// an entry `"..."` stands for it (extends it). An entry may be scoped to targets and roles.
+    #[serde(default)]
+    pub fields: Vec<FieldEntry>,
     /// Longest the live masker holds a possible identifier back, in milliseconds.
     #[serde(default = "defaults::live_hold_ms")]
     pub live_hold_ms: u64,
@@ -199,10 +205,54 @@ impl Default for Masking {
             mrn_labels: Vec::new(),
             account_labels: Vec::new(),
             member_labels: Vec::new(),
+            fields: Vec::new(),
             live_hold_ms: defaults::live_hold_ms(),
             rules: Vec::new(),
         }
     }
+}
+
+/// The entry of a label or field list that stands for the packs' own list.
+pub const PACK_LIST: &str = "...";
+
+/// One entry of `[masking] fields`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum FieldEntry {
+    /// A glob that applies everywhere (or `"..."`, the packs' list).
+    Name(String),
+    /// A glob that applies only on some targets or through some roles:
+    /// `{ name = "notes", targets = ["kind=db"] }`.
+    Scoped(ScopedField),
+}
+
+impl FieldEntry {
+    /// The glob.
+    pub fn name(&self) -> &str {
+        match self {
+            FieldEntry::Name(n) => n,
+            FieldEntry::Scoped(s) => &s.name,
+        }
+    }
+
+    /// Whether it applies only on some targets or through some roles.
+    pub fn is_scoped(&self) -> bool {
+        matches!(self, FieldEntry::Scoped(s) if !(s.targets.is_empty() && s.roles.is_empty()))
+    }
+}
+
+/// A scoped entry of `[masking] fields`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopedField {
+    /// Glob naming the field.
+    pub name: String,
+    /// Apply only on these targets (name globs or `KEY=VALUE` label selectors); empty: all.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Apply only to sessions granted by these roles (names); empty: all.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// `[[masking.rules]]`
@@ -217,7 +267,7 @@ pub struct MaskRule {
     /// Capture group to mask instead of the whole match (for "keyword … value" rules).
     #[serde(default)]
     pub group: Option<usize>,
-    /// `luhn`, `npi` or `ssn`: a candidate is masked only if it passes.
+    /// A validator (`luhn`, `npi`, `ssn`, `iban`, …): a candidate is masked only if it passes.
     #[serde(default)]
     pub validator: Option<String>,
     /// Turn the rule off without deleting it (also works for pack rules, by name).

@@ -450,3 +450,32 @@ fn sha1_and_unknown_algorithms_are_errors() {
         "{p:?}"
     );
 }
+
+#[test]
+fn masking_fields_and_packs() {
+    let src = format!(
+        "{MINIMAL}\n[masking]\npacks = [\"hipaa\", \"gdpr\", \"pci\"]\nfields = [\"...\", \"notes\", \"_-\", {{ name = \"diag*\", targets = [\"nowhere*\"], roles = [\"nobody\"] }}, {{ name = \"...\", roles = [] }}]\n[[masking.rules]]\nname = \"x\"\npattern = \"X[0-9]{{3}}\"\nvalidator = \"iban\"\n"
+    );
+    let p = problems(&src);
+    let has = |key: &str, text: &str| p.iter().any(|x| x.starts_with(key) && x.contains(text));
+    assert!(has("masking.packs[2]", "unknown pack \"pci\""), "{p:?}");
+    assert!(has("masking.fields[2]", "names no field"), "{p:?}");
+    assert!(
+        has(
+            "masking.fields[3].targets[0]",
+            "matches no configured target"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        has("masking.fields[3].roles[0]", "no role is named"),
+        "{p:?}"
+    );
+    assert!(has("masking.fields[4].name", "cannot be scoped"), "{p:?}");
+    assert!(!p.iter().any(|x| x.starts_with("masking.rules")), "{p:?}");
+    assert!(
+        !p.iter()
+            .any(|x| x.starts_with("masking.fields[0]") || x.starts_with("masking.fields[1]")),
+        "{p:?}"
+    );
+}

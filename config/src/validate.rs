@@ -207,10 +207,45 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         }
     }
     for (i, pack) in c.masking.packs.iter().enumerate() {
-        if pack != "hipaa" {
+        if !PACKS.contains(&pack.as_str()) {
             bad(
                 format!("masking.packs[{i}]"),
-                format!("unknown pack {pack:?}; known: \"hipaa\""),
+                format!("unknown pack {pack:?}; known: \"hipaa\", \"gdpr\""),
+            );
+        }
+    }
+    for (i, f) in c.masking.fields.iter().enumerate() {
+        let name = f.name();
+        let names_something = name
+            .chars()
+            .any(|ch| ch.is_alphanumeric() || ch == '*' || ch == '?');
+        if name != crate::PACK_LIST && !names_something {
+            bad(
+                format!("masking.fields[{i}]"),
+                format!("{name:?} names no field (a glob of letters, digits, `*` and `?`)"),
+            );
+        }
+        if let crate::FieldEntry::Scoped(s) = f {
+            if s.name == crate::PACK_LIST {
+                bad(
+                    format!("masking.fields[{i}].name"),
+                    "the packs' list (\"...\") cannot be scoped".into(),
+                );
+            }
+            for (j, role) in s.roles.iter().enumerate() {
+                if !c.roles.iter().any(|x| &x.name == role) {
+                    bad(
+                        format!("masking.fields[{i}].roles[{j}]"),
+                        format!("no role is named {role:?}"),
+                    );
+                }
+            }
+            check_selectors(
+                c,
+                &s.targets,
+                &format!("masking.fields[{i}].targets"),
+                true,
+                &mut bad,
             );
         }
     }
@@ -244,10 +279,10 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             &mut bad,
         );
         if let Some(v) = &r.validator {
-            if !["luhn", "npi", "ssn"].contains(&v.as_str()) {
+            if !VALIDATORS.contains(&v.as_str()) {
                 bad(
                     format!("masking.rules[{i}].validator"),
-                    format!("unknown validator {v:?}; known: luhn, npi, ssn"),
+                    format!("unknown validator {v:?}; known: {}", VALIDATORS.join(", ")),
                 );
             }
         }
@@ -639,6 +674,24 @@ pub fn command_regex(pattern: &str) -> Result<regex_automata::meta::Regex, Strin
 /// `targets` selectors (name globs, `KEY=VALUE` label selectors) under `key`. With
 /// `must_match` (rules), a selector that matches no configured target is an error: a rule
 /// that applies nowhere protects nothing, so a typo there would fail open.
+/// The built-in masking packs.
+const PACKS: [&str; 2] = ["hipaa", "gdpr"];
+
+/// The masking validators (as `recorder::mask::Validator` names them; the masker checks
+/// again when it compiles).
+const VALIDATORS: [&str; 10] = [
+    "luhn",
+    "npi",
+    "ssn",
+    "iban",
+    "nhs-number",
+    "es-dni",
+    "codice-fiscale",
+    "personnummer",
+    "nir",
+    "e164",
+];
+
 fn check_selectors(
     c: &Config,
     selectors: &[String],

@@ -41,4 +41,4 @@ pub use error::PlayerError;
 pub use play::{
     command_for, play, prepare, Command, Control, Frame, PlayOptions, Player, SEEK_STEP,
 };
-pub use verify::{verify, verify_bytes, Report, UnverifiedTail, Verdict};
+pub use verify::{verify, verify_bytes, verify_in_memory, Report, UnverifiedTail, Verdict};

@@ -9,6 +9,10 @@
 //! - `d-keystrokes`: `b-mix` fed one byte per call (keystroke echo), 32 KiB;
 //! - `e-screen`: a full-screen program's redraws (as vim and ncurses draw them): rows placed
 //!   with cursor positioning and erased to the end, colours, about one row in four with PHI.
+//! - `f-query`: query results as psql (aligned), sqlite3 (`-box`) and `--csv` print them, 30
+//!   rows per table, mixing sensitive columns (name, birth date, phone, address) with plain
+//!   ones (id, status, created_at, a free-text note): the structure tracker masks every
+//!   sensitive cell.
 //!
 //! Each group also measures, over the same bytes:
 //! - `memchr-baseline`: counting newlines with `memchr`, the cheapest full pass;
@@ -183,6 +187,108 @@ fn screen_row(rng: &mut Rng) -> String {
     )
 }
 
+/// A query's result, as one of psql, sqlite3 `-box` or `--csv` prints it.
+fn query_result(rng: &mut Rng) -> String {
+    let rows: Vec<[String; 7]> = (0..30)
+        .map(|_| {
+            [
+                rng.below(100_000).to_string(),
+                format!("{} {}", rng.pick(WORDS), rng.pick(WORDS)),
+                format!(
+                    "19{:02}-{:02}-{:02}",
+                    30 + rng.below(70),
+                    1 + rng.below(12),
+                    1 + rng.below(28)
+                ),
+                format!("(555) {:03}-{:04}", 200 + rng.below(700), rng.below(10_000)),
+                format!("{} {} Street", 1 + rng.below(999), rng.pick(WORDS)),
+                rng.pick(&["active", "inactive", "pending"]).to_string(),
+                format!(
+                    "{} {} {}",
+                    rng.pick(WORDS),
+                    rng.pick(WORDS),
+                    rng.pick(WORDS)
+                ),
+            ]
+        })
+        .collect();
+    let names = [
+        "id",
+        "name",
+        "birth_date",
+        "phone",
+        "street_address",
+        "status",
+        "note",
+    ];
+    let widths: Vec<usize> = (0..7)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .chain([names[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    match rng.below(3) {
+        0 => {
+            let cells = |r: &[String]| -> String {
+                let cs: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .map(|(v, w)| format!(" {v:<w$} "))
+                    .collect();
+                cs.join("|")
+            };
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            out += &cells(&names);
+            out += "\r\n";
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
+            out += &rule.join("+");
+            out += "\r\n";
+            for r in &rows {
+                out += &cells(r);
+                out += "\r\n";
+            }
+            out += "(30 rows)\r\n\r\n";
+        }
+        1 => {
+            let line = |l: &str, m: &str, r: &str| -> String {
+                let parts: Vec<String> = widths.iter().map(|w| "\u{2500}".repeat(w + 2)).collect();
+                format!("{l}{}{r}\r\n", parts.join(m))
+            };
+            let cells = |r: &[String]| -> String {
+                let cs: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .map(|(v, w)| format!(" {v:<w$} "))
+                    .collect();
+                format!("\u{2502}{}\u{2502}\r\n", cs.join("\u{2502}"))
+            };
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            out += &line("\u{250c}", "\u{252c}", "\u{2510}");
+            out += &cells(&names);
+            out += &line("\u{251c}", "\u{253c}", "\u{2524}");
+            for r in &rows {
+                out += &cells(r);
+            }
+            out += &line("\u{2514}", "\u{2534}", "\u{2518}");
+        }
+        _ => {
+            out += &names.join(",");
+            out += "\r\n";
+            for r in &rows {
+                out += &format!(
+                    "{},{},{},{},{},{},\"{}, ok\"\r\n",
+                    r[0], r[1], r[2], r[3], r[4], r[5], r[6]
+                );
+            }
+        }
+    }
+    out
+}
+
 fn inputs() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("a-prose", generate(prose, SIZE)),
@@ -190,6 +296,7 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
         ("b-mix", generate(mix, SIZE)),
         ("c-dense", generate(phi_row, SIZE)),
         ("e-screen", generate(screen_row, SIZE)),
+        ("f-query", generate(query_result, SIZE)),
     ]
 }
 

@@ -111,5 +111,5 @@ pub use header::{emulated_size, BastionMeta, ChannelKind, Header, Term, MAX_EMUL
 pub use keys::{SigningKey, VerifyingKey};
 pub use path::{recording_path, sidecar_path};
 pub use recover::{recover, RecoverOutcome, Recovery};
-pub use sidecar::{read_sidecar, Sidecar};
+pub use sidecar::{parse_sidecar, read_sidecar, Sidecar};
 pub use writer::{Counters, Recorder, RecorderOptions, Seal, STDERR_COMMENT, STDOUT_COMMENT};

@@ -28,6 +28,14 @@ pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, RecorderError> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(RecorderError::io(path)(e)),
     };
+    parse_sidecar(&raw, path).map(Some)
+}
+
+/// Parses the bytes of a sidecar; `path` only names it in errors.
+///
+/// # Errors
+/// [`RecorderError::Sidecar`] for a complete line that is not a checkpoint.
+pub fn parse_sidecar(raw: &[u8], path: &Path) -> Result<Sidecar, RecorderError> {
     let complete = raw.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let mut checkpoints = Vec::new();
     if complete > 0 {
@@ -42,8 +50,8 @@ pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, RecorderError> {
             checkpoints.push(cp);
         }
     }
-    Ok(Some(Sidecar {
+    Ok(Sidecar {
         checkpoints,
         partial_tail: (raw.len() - complete) as u64,
-    }))
+    })
 }

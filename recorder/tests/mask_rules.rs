@@ -83,8 +83,10 @@ fn ssn_bare_digits_need_a_keyword() {
         "soc sec no. 123-45-6789",
         "soc sec no. ***-**-****",
     );
-    miss(&m, "SSN: 666456789");
-    miss(&m, "SSN: 12345678");
+    // Mid-line (a labelled field at the start of a line is masked whatever it holds, see
+    // `labelled_fields_mask_whatever_their_key_labels`).
+    miss(&m, "id SSN 666456789");
+    miss(&m, "id SSN 12345678");
 }
 
 #[test]
@@ -202,7 +204,7 @@ fn record_account_and_member_numbers_after_labels() {
         "Member ID: XYZ-12345678",
         "Member ID: ***-********",
     );
-    miss(&m, "MRN: pending");
+    miss(&m, "status MRN pending");
     miss(&m, "record 00451234");
 }
 
@@ -388,4 +390,173 @@ fn masks_keep_display_width() {
     assert_eq!(mask(&m, "patient: José|"), "patient: ****|");
     assert_eq!(mask(&m, "patient: 山田|"), "patient: ****|");
     assert_eq!(mask(&m, "patient: Jose\u{301}|"), "patient: ****|");
+}
+
+/// The label and boundary cases of issue 14: each is masked, the label kept.
+#[test]
+fn labels_next_to_quotes_bars_commas_brackets_underscores_and_times() {
+    let m = hipaa();
+    for (input, want) in [
+        (
+            r#"{"ssn":"123456789","dob":"1980-01-02","mrn":"AB1234567"}"#,
+            r#"{"ssn":"*********","dob":"****-**-**","mrn":"*********"}"#,
+        ),
+        (r#""patient_id": 12345678"#, r#""patient_id": ********"#),
+        ("ssn | 123456789", "ssn | *********"),
+        ("ssn,123456789", "ssn,*********"),
+        ("<ssn>123456789</ssn>", "<ssn>*********</ssn>"),
+        (r#"ssn: "123456789""#, r#"ssn: "*********""#),
+        ("dob: 1980-01-02T00:00:00Z", "dob: ****-**-**T00:00:00Z"),
+        ("scan_123-45-6789.pdf", "scan_***-**-****.pdf"),
+        ("123-45-6789_x", "***-**-****_x"),
+        ("_john@example.com", "_****@*******.***"),
+        ("MRN12345678", "MRN********"),
+        ("SSN 123.45.6789", "SSN ***.**.****"),
+        ("4111.1111.1111.1111", "****.****.****.****"),
+        (
+            "mail jöhn.döe@exämple.org ok",
+            "mail ****.***@*******.*** ok",
+        ),
+        ("to 山田@例え.jp", "to ****@****.**"),
+    ] {
+        let got = mask(&m, input);
+        assert_eq!(got, want, "{input}");
+    }
+    // The same in running text, not at the start of a line.
+    for (input, want) in [
+        ("x ssn: \"123456789\" y", "x ssn: \"*********\" y"),
+        ("x dob: 1980-01-02T00:00:00Z", "x dob: ****-**-**T00:00:00Z"),
+        ("id MRN0012345 ok", "id MRN******* ok"),
+        ("id mrn:12345 ok", "id mrn:***** ok"),
+    ] {
+        assert_eq!(mask(&m, input), want, "{input}");
+    }
+    // A glued label needs digits right after it: mRNA-1273 is a vaccine.
+    miss(&m, "vaccine mRNA-1273 given");
+}
+
+#[test]
+fn a_site_declared_record_prefix_masks_the_number() {
+    let mut labels = HipaaOptions::default().mrn_labels;
+    labels.push("PT-".into());
+    let options = HipaaOptions {
+        mrn_labels: labels,
+        ..HipaaOptions::default()
+    };
+    let m = RuleSet::hipaa_with(&options).compile().unwrap();
+    hit(&m, "mrn", "chart PT-884213 seen", "chart PT-****** seen");
+    // Without the declaration a prefixed number is no record number.
+    miss(&hipaa(), "chart PT-884213 seen");
+}
+
+/// Keys named by the field list, in the forms running text labels values with.
+#[test]
+fn labelled_fields_mask_whatever_their_key_labels() {
+    let m = hipaa();
+    for (input, want) in [
+        (
+            r#"{"name": "Jane Roe", "status": "active"}"#,
+            r#"{"name": "**** ***", "status": "active"}"#,
+        ),
+        ("{'first_name': 'Jane'}", "{'first_name': '****'}"),
+        (
+            "ts=1 name=\"Jane Roe\" city=Boston status=ok",
+            "ts=1 name=\"**** ***\" city=****** status=ok",
+        ),
+        ("Date of Birth: 4 April 1961", "Date of Birth: * ***** ****"),
+        ("  - street: 12 Elm Street", "  - street: ** *** ******"),
+        (
+            "<patient_name>Jane Roe</patient_name>",
+            "<patient_name>**** ***</patient_name>",
+        ),
+        ("MRN: pending", "MRN: *******"),
+    ] {
+        let r = m.mask_test(input.as_bytes());
+        assert_eq!(String::from_utf8_lossy(&r.masked), want, "{input}");
+    }
+    let r = m.mask_test(br#"{"birth_date": "1961-04-02"}"#);
+    assert!(
+        r.hits
+            .iter()
+            .any(|h| h.reason.as_deref() == Some("key \"birth_date\" (pack hipaa, field dob)")),
+        "{:?}",
+        r.hits
+    );
+    // Code and prose are not labels: `=` with spaces, a key not at the start of a line.
+    for text in [
+        "name = value",
+        "the patient name: unknown",
+        "lscpu says Model name: Intel",
+        "dob_verified=true",
+        r#"{"dob_verified": true, "hostname": "db1", "username": "x"}"#,
+    ] {
+        miss(&m, text);
+    }
+}
+
+#[test]
+fn gdpr_pack_numbers_with_their_checks() {
+    let mut set = RuleSet::hipaa();
+    set.merge(&RuleSet::gdpr());
+    let m = set.compile().unwrap();
+    for (rule, input, want) in [
+        (
+            "iban",
+            "pay GB82 WEST 1234 5698 7654 32 now",
+            "pay **** **** **** **** **** ** now",
+        ),
+        (
+            "iban",
+            "iban DE89370400440532013000.",
+            "iban **********************.",
+        ),
+        (
+            "uk-nhs-number",
+            "NHS 401 023 2137 ok",
+            "NHS *** *** **** ok",
+        ),
+        (
+            "uk-nhs-number-keyword",
+            "nhs no: 9434765919",
+            "nhs no: **********",
+        ),
+        (
+            "es-dni",
+            "DNI 12345678Z y NIE X1234567L",
+            "DNI ********* y NIE *********",
+        ),
+        (
+            "it-codice-fiscale",
+            "CF RSSMRA85T10A562S.",
+            "CF ****************.",
+        ),
+        ("se-personnummer", "pnr 811218-9876", "pnr ******-****"),
+        (
+            "fr-nir",
+            "NIR 1 84 12 76 451 089 46",
+            "NIR * ** ** ** *** *** **",
+        ),
+        (
+            "intl-phone",
+            "call +44 20 7946 0958 now",
+            "call +** ** **** **** now",
+        ),
+        ("email", "mail ana@exemplo.pt", "mail ***@*******.**"),
+    ] {
+        hit(&m, rule, input, want);
+    }
+    for text in [
+        "GB82 WEST 1234 5698 7654 33",
+        "order 401 023 2138",
+        "ref 12345678A",
+        "RSSMRA85T10A562T",
+        "811218-9877",
+        "1 84 12 76 451 089 47",
+        "diff +12 -3",
+        "epoch 1733212345",
+    ] {
+        miss(&m, text);
+    }
+    // Only with the pack.
+    miss(&hipaa(), "pay GB82 WEST 1234 5698 7654 32 now");
 }

@@ -14,14 +14,22 @@ pub struct Tmux {
 impl Tmux {
     /// Starts `command` (a shell command line) in a new window of `cols`×`rows`.
     pub fn start(command: &str, cols: u16, rows: u16) -> Tmux {
+        Tmux::start_with_history(command, cols, rows, 2000)
+    }
+
+    /// Like [`Tmux::start`], keeping `history` lines of scrollback (tmux's default is 2000).
+    pub fn start_with_history(command: &str, cols: u16, rows: u16, history: u32) -> Tmux {
         let name = format!("t{}", std::process::id());
         let socket = format!(
             "bastion-test-{}-{}",
             std::process::id(),
             crate::util::free_port()
         );
+        // The limit applies to panes made after it is set: set it as the server starts.
         let o = run(Command::new("tmux")
-            .args(["-L", &socket, "new-session", "-d", "-s", &name, "-x"])
+            .args(["-L", &socket, "start-server", ";", "set-option", "-g"])
+            .args(["history-limit", &history.to_string(), ";"])
+            .args(["new-session", "-d", "-s", &name, "-x"])
             .arg(cols.to_string())
             .arg("-y")
             .arg(rows.to_string())
@@ -83,6 +91,13 @@ impl Tmux {
                 self.screen()
             ),
         }
+    }
+
+    /// Forgets the scrollback (what `screen` shows above the visible rows).
+    pub fn clear_history(&self) {
+        let o =
+            run(Command::new("tmux").args(["-L", &self.socket, "clear-history", "-t", &self.name]));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
     /// Resizes the window.

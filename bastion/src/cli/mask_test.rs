@@ -92,7 +92,18 @@ impl MaskTest {
         let report = masker.mask_test(&input);
         super::out::Out::with(|out| out.write_all(&report.masked))?;
         for hit in &report.hits {
-            eprintln!("{}: bytes {}..{}", hit.rule, hit.range.start, hit.range.end);
+            // A value found by where it sits says why (`column "dob" (pack hipaa, field
+            // dob)`); one found by its shape names its rule.
+            match &hit.reason {
+                Some(reason) if hit.rule == "structure" => {
+                    eprintln!("{reason}: bytes {}..{}", hit.range.start, hit.range.end)
+                }
+                Some(reason) => eprintln!(
+                    "{}: bytes {}..{}: {reason}",
+                    hit.rule, hit.range.start, hit.range.end
+                ),
+                None => eprintln!("{}: bytes {}..{}", hit.rule, hit.range.start, hit.range.end),
+            }
         }
         eprintln!("{} identifiers masked", report.hits.len());
         Ok(())
@@ -134,6 +145,40 @@ pub fn describe(masker: &recorder::mask::Masker) -> Vec<String> {
     lines.push(format!(
         "longest possible match: {} bytes (bounds what a stream holds back)",
         masker.max_match_len()
+    ));
+    // The fields: what column headers, keys and labels make a value sensitive.
+    lines.push(String::new());
+    lines.push(format!(
+        "{:<14} {:<12} {}",
+        "field", "source", "names (globs)"
+    ));
+    for f in masker.fields() {
+        lines.push(format!(
+            "{:<14} {:<12} {}",
+            f.name,
+            f.source.to_string(),
+            f.patterns.join(", ")
+        ));
+    }
+    if masker.fields().is_empty() {
+        lines.push("(none: no table column, key or label is masked by its name)".into());
+    }
+    let formats = masker.formats();
+    let read: Vec<&str> = [
+        (formats.hl7, "HL7 v2 PID/NK1/MRG/IN1/GT1"),
+        (formats.fhir, "FHIR person resources"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, what)| *what)
+    .collect();
+    lines.push(format!(
+        "formats read: {}",
+        if read.is_empty() {
+            "none".to_string()
+        } else {
+            read.join(", ")
+        }
     ));
     lines
 }

@@ -78,6 +78,29 @@ impl Identities {
         Ok(Identities { config, providers })
     }
 
+    /// Providers for `config` that all use `jwks` as their keys and `clock` as the time, and
+    /// never fetch anything (see [`Provider::with_fixed_keys`]). For the fuzz checks
+    /// (`fuzz-checks`): not part of the API.
+    ///
+    /// # Errors
+    /// As [`Provider::with_fixed_keys`].
+    #[doc(hidden)]
+    pub fn with_fixed_keys(
+        config: Arc<Config>,
+        jwks: &str,
+        algs: &[openidconnect::core::CoreJwsSigningAlgorithm],
+        clock: fn() -> std::time::SystemTime,
+    ) -> Result<Identities, Refusal> {
+        let mut identities = Identities::with_options(config, ProviderOptions::default())?;
+        for provider in identities.providers.values_mut() {
+            let fixed = Provider::new(provider.issuer(), ProviderOptions::default())?
+                .with_clock(clock)
+                .with_fixed_keys(jwks, algs.to_vec())?;
+            *provider = Arc::new(fixed);
+        }
+        Ok(identities)
+    }
+
     /// Whether any issuer is configured.
     pub fn is_empty(&self) -> bool {
         self.providers.is_empty()
@@ -165,5 +188,7 @@ fn peek(token: &str) -> Result<(String, Vec<String>), Refusal> {
     Ok((iss, auds))
 }
 
+#[cfg(test)]
+mod fixed_keys_tests;
 #[cfg(test)]
 mod tests;

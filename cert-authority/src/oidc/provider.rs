@@ -89,6 +89,8 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// An OpenID provider, discovered on first use. Cheap to share (`Arc`), safe to use from many
 /// tasks: concurrent refetches are serialized.
 pub struct Provider {
+    /// Exactly as configured: discovery and `iss` must match it exactly (OpenID Connect
+    /// Discovery 1.0, 4.3), and some providers' identifiers end in a slash.
     issuer: String,
     http: reqwest::Client,
     options: ProviderOptions,
@@ -120,7 +122,8 @@ struct Keys {
 }
 
 impl Provider {
-    /// A provider at `issuer` (nothing is fetched yet).
+    /// A provider at `issuer`, the provider's issuer identifier exactly as it writes it, a
+    /// trailing slash included (nothing is fetched yet).
     ///
     /// # Errors
     /// [`Refusal::ProviderUnavailable`] if the HTTP client cannot be built.
@@ -133,7 +136,7 @@ impl Provider {
             .build()
             .map_err(|e| Refusal::ProviderUnavailable(format!("HTTP client: {e}")))?;
         Ok(Provider {
-            issuer: issuer.trim_end_matches('/').to_string(),
+            issuer: issuer.to_string(),
             http,
             options,
             state: tokio::sync::Mutex::new(State::default()),
@@ -146,6 +149,36 @@ impl Provider {
     pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
+    }
+
+    /// Takes `jwks` (a JSON Web Key Set, JSON) as the provider's keys for good, accepting
+    /// `algs`: nothing is ever fetched, so tokens can be verified with no provider running.
+    /// For the fuzz checks (`fuzz-checks`): not part of the API.
+    ///
+    /// # Errors
+    /// [`Refusal::ProviderUnavailable`] when `jwks` is not a key set or the issuer not a URL.
+    #[doc(hidden)]
+    pub fn with_fixed_keys(
+        mut self,
+        jwks: &str,
+        algs: Vec<CoreJwsSigningAlgorithm>,
+    ) -> Result<Self, Refusal> {
+        let bad = |e: &dyn std::fmt::Display| Refusal::ProviderUnavailable(format!("keys: {e}"));
+        let jwks: CoreJsonWebKeySet = serde_json::from_str(jwks).map_err(|e| bad(&e))?;
+        let jwks_uri = JsonWebKeySetUrl::new(format!("{}/jwks", self.issuer.trim_end_matches('/')))
+            .map_err(|e| bad(&e))?;
+        // Keys that never age and a refetch that never cools down: `keys` returns these.
+        self.options.max_key_age = Duration::MAX;
+        self.options.refetch_cooldown = Duration::MAX;
+        let state = self.state.get_mut();
+        state.keys = Some(Arc::new(Keys {
+            jwks_uri,
+            algs,
+            jwks,
+            fetched: Instant::now(),
+        }));
+        state.last_fetch = Some(Instant::now());
+        Ok(self)
     }
 
     /// The issuer URL.

@@ -10,7 +10,9 @@ mod report;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use recorder::{hex, read_sidecar, Checkpoint, HashChain, RecorderError, VerifyingKey};
+use recorder::{
+    hex, parse_sidecar, read_sidecar, Checkpoint, HashChain, RecorderError, Sidecar, VerifyingKey,
+};
 
 use crate::PlayerError;
 pub use report::{Report, UnverifiedTail, Verdict};
@@ -29,7 +31,13 @@ pub fn verify(
     trusted: &[VerifyingKey],
 ) -> Result<Report, PlayerError> {
     let file = recorder::files::open_regular(cast).map_err(PlayerError::io(cast))?;
-    verify_from(cast, BufReader::new(file), sidecar, trusted)
+    verify_from(
+        cast,
+        BufReader::new(file),
+        sidecar,
+        read_sidecar(sidecar),
+        trusted,
+    )
 }
 
 /// [`verify`] of a cast already read into memory: a player that shows these same bytes shows
@@ -44,13 +52,32 @@ pub fn verify_bytes(
     sidecar: &Path,
     trusted: &[VerifyingKey],
 ) -> Result<Report, PlayerError> {
-    verify_from(cast, bytes, sidecar, trusted)
+    verify_from(cast, bytes, sidecar, read_sidecar(sidecar), trusted)
+}
+
+/// [`verify_bytes`] with the sidecar in memory too (`None`: there is none), for the fuzz
+/// checks (`fuzz-checks`), which must not touch files: not part of the API.
+///
+/// # Errors
+/// Only when a line is over-long.
+#[doc(hidden)]
+pub fn verify_in_memory(
+    cast: &[u8],
+    sidecar: Option<&[u8]>,
+    trusted: &[VerifyingKey],
+) -> Result<Report, PlayerError> {
+    let (cast_path, sidecar_path) = (Path::new("memory.cast"), Path::new("memory.cast.sig"));
+    let loaded = sidecar
+        .map(|raw| parse_sidecar(raw, sidecar_path))
+        .transpose();
+    verify_from(cast_path, cast, sidecar_path, loaded, trusted)
 }
 
 fn verify_from(
     cast: &Path,
     mut reader: impl BufRead,
     sidecar: &Path,
+    loaded: Result<Option<Sidecar>, RecorderError>,
     trusted: &[VerifyingKey],
 ) -> Result<Report, PlayerError> {
     let mut report = Report {
@@ -63,7 +90,7 @@ fn verify_from(
         signer_trusted: !trusted.is_empty(),
         final_hash: None,
     };
-    let checkpoints = match read_sidecar(sidecar) {
+    let checkpoints = match loaded {
         Ok(Some(s)) => s.checkpoints,
         Ok(None) => {
             report.lines = walk(cast, &mut reader, &[])?.lines;

@@ -10,8 +10,10 @@ use regex_automata::MatchKind;
 use regex_syntax::hir::Hir;
 
 use super::byteset::{ByteSet, Scanner};
+use super::fields::FieldSet;
 use super::required::required_bytes;
-use super::{MaskError, Masker, Rule, RuleSource, Validator};
+use super::structure::Grammar;
+use super::{Field, Formats, MaskError, Masker, Rule, RuleSource, Validator};
 
 /// Longest match any rule may have, in bytes. It bounds how much visible text a stream holds
 /// back (and so its memory); 1 KiB is far beyond any identifier and keeps the hold small.
@@ -29,6 +31,10 @@ pub(crate) struct CompiledRule {
     /// Longest match of this rule: bounds its anchored searches (the capture engine clears
     /// state in proportion to the span it is given).
     pub(crate) max_len: usize,
+    /// A labelled-field rule: its group 1 is the key (named in hits).
+    pub(crate) labelled: bool,
+    /// Matches count only after text (see `Rule::after_text`).
+    pub(crate) after_text: bool,
 }
 
 /// What `bastion config check --masking` shows for one rule.
@@ -70,6 +76,8 @@ pub(crate) struct Engine {
     pub(crate) max_len: usize,
     /// Search caches not in use (see [`super::core::Caches`]).
     pub(crate) caches: super::core::CachePool,
+    /// What the structure tracker reads by: field names, formats.
+    pub(crate) grammar: Grammar,
 }
 
 fn parse(rule: &Rule) -> Result<Hir, MaskError> {
@@ -159,7 +167,12 @@ fn prefilter_set(hirs: &[Hir]) -> ByteSet {
     union
 }
 
-pub(crate) fn compile(rules: &[Rule]) -> Result<Masker, MaskError> {
+pub(crate) fn compile(
+    rules: &[Rule],
+    fields: &[Field],
+    formats: Formats,
+) -> Result<Masker, MaskError> {
+    let fields = FieldSet::build(fields)?;
     let mut names = HashSet::new();
     for rule in rules {
         if rule.name.is_empty() {
@@ -199,6 +212,9 @@ pub(crate) fn compile(rules: &[Rule]) -> Result<Masker, MaskError> {
                     validator: rule.validator,
                     captures,
                     max_len: len,
+                    labelled: rule.source == RuleSource::Fields
+                        && super::labelled::is_labelled(&rule.name),
+                    after_text: rule.after_text,
                 });
                 Some(len)
             } else {
@@ -249,6 +265,7 @@ pub(crate) fn compile(rules: &[Rule]) -> Result<Masker, MaskError> {
             scanner: Scanner::new(&required),
             max_len,
             caches: Default::default(),
+            grammar: Grammar::new(fields, formats),
         }),
     })
 }

@@ -31,6 +31,7 @@ use super::compile::Engine;
 use super::escape::{EscapeParser, Piece};
 use super::posmap::PosMap;
 use super::report::Hit;
+use super::structure::{Span as StructSpan, Structure};
 
 mod payload;
 
@@ -42,6 +43,13 @@ pub use self::payload::MAX_STRING_SCANNED;
 /// whitespace between a label and its value (`MRN:`, then the number placed after a cursor
 /// move) still see them together. It maps to no raw byte, so it is never masked nor released.
 const SEPARATOR: u8 = b'\n';
+
+/// What may come before a match of a rule that counts only after text: a space, a line break,
+/// punctuation that ends a word.
+const AFTER_TEXT: &[u8] = b" \t\n\r<(:,;\"'[=/|>&?.{";
+
+/// Visible text dropped at once when it is no longer needed (see `trim`).
+const TRIM_AT: usize = 4096;
 
 /// Raw bytes a stream may hold back. Visible text held is bounded by the longest match, but
 /// escape sequences interleaved in it are not; past this, held text is masked wholesale and
@@ -61,6 +69,17 @@ pub(crate) struct Caches {
     /// Per rule with a capture group: cache and captures of its own regex (see
     /// `CompiledRule::captures`), indexed by pattern ID.
     groups: Vec<Option<(meta::Cache, Captures)>>,
+    /// Recent answers of `settled` (a walk over every byte class), for the lazy DFA's
+    /// clear count they were found under: the same few match states come back all the time.
+    settled: Settled,
+}
+
+/// A few `(state, settled)` answers, valid while the lazy DFA's cache is not cleared.
+#[derive(Debug, Default)]
+struct Settled {
+    clears: usize,
+    next: usize,
+    known: [Option<(LazyStateID, bool)>; 8],
 }
 
 /// Idle [`Caches`] of one engine.
@@ -94,6 +113,7 @@ impl CachePool {
                         .map(|re| (re.create_cache(), re.create_captures()))
                 })
                 .collect(),
+            settled: Settled::default(),
         })
     }
 
@@ -182,6 +202,12 @@ pub(crate) struct Core {
     /// Matches each payload as a stream of its own (payloads hold no ESC, so no strings).
     payloads: Option<Box<Core>>,
     payload_out: Vec<u8>,
+    /// Where PHI sits by structure (table columns, keys, HL7 fields): read from `vis` as it
+    /// grows; its spans are masked like matches. Visible text it may still read, and raw
+    /// bytes it may still mask, are kept (see `trim` and `push`).
+    structure: Structure,
+    /// The tracker's spans of one call (reused buffer).
+    spans: Vec<StructSpan>,
 }
 
 /// Outcome of trying one rule at one place.
@@ -205,6 +231,7 @@ enum Run {
 
 impl Core {
     pub(crate) fn new(engine: Arc<Engine>) -> Self {
+        let structure = Structure::new(&engine.grammar);
         Core {
             engine,
             caches: None,
@@ -224,6 +251,8 @@ impl Core {
             ended: Vec::new(),
             payloads: None,
             payload_out: Vec::new(),
+            structure,
+            spans: Vec::new(),
         }
     }
 
@@ -268,6 +297,7 @@ impl Core {
     /// Records hits from now on (for `mask_test`).
     pub(crate) fn record_hits(&mut self) {
         self.hits = Some(Vec::new());
+        self.structure.record_reasons();
     }
 
     pub(crate) fn take_hits(&mut self) -> Vec<Hit> {
@@ -305,10 +335,13 @@ impl Core {
             return;
         }
         self.ingest(chunk);
+        self.read_structure(false);
         self.scan(false);
         // Never the first bytes of a character alone: a match may still start inside it (a
-        // rule beginning with `.`), and its mask covers the whole character.
+        // rule beginning with `.`), and its mask covers the whole character. Nor what the
+        // structure tracker has yet to decide about.
         let upto = self.vis_base + self.uncut(self.vi(self.pos)) as u64;
+        let upto = upto.min(self.structure.pending().max(self.vis_base));
         self.release(upto, out);
         if self.raw.len() > MAX_HELD_BYTES {
             self.force_release(true, out);
@@ -323,6 +356,7 @@ impl Core {
         if let Some(open) = self.string.take() {
             self.mask_payload(open);
         }
+        self.read_structure(true);
         self.scan(true);
         let end = self.vis_end();
         self.release(end, out);
@@ -376,6 +410,8 @@ impl Core {
             ended: Vec::new(),
             payloads: None,
             payload_out: Vec::new(),
+            structure: self.structure.clone(),
+            spans: Vec::new(),
         }
     }
 
@@ -392,6 +428,7 @@ impl Core {
         self.masks.clear();
         self.released_vis = 0;
         self.string = None;
+        self.structure.reset();
     }
 
     /// Releases every held byte now, whether decided or not. With `mask_held`, every letter
@@ -401,7 +438,10 @@ impl Core {
     pub(crate) fn force_release(&mut self, mask_held: bool, out: &mut Vec<u8>) {
         let end = self.vis_end();
         if mask_held {
-            let from = self.released_vis.max(self.pos);
+            // Held text the tracker has not decided about is masked too.
+            let from = self
+                .released_vis
+                .max(self.pos.min(self.structure.pending()));
             let (s, e) = (self.vi(from), self.vi(end));
             self.mask_span(s, e);
             if let Some(open) = self.string.as_mut() {
@@ -451,6 +491,68 @@ impl Core {
             }
         }
         self.mask_open_string_wholesale();
+    }
+
+    /// Lets the structure tracker read the visible text received, and masks what it finds.
+    /// At the end of the stream it decides what it was waiting for.
+    fn read_structure(&mut self, eof: bool) {
+        if !self.structure.on() {
+            return;
+        }
+        let grammar = &self.engine.grammar;
+        if eof {
+            self.structure
+                .finish(grammar, &self.vis, self.vis_base, &mut self.spans);
+        } else {
+            self.structure
+                .feed(grammar, &self.vis, self.vis_base, &mut self.spans);
+        }
+        if self.spans.is_empty() {
+            return;
+        }
+        let mut spans = std::mem::take(&mut self.spans);
+        for span in spans.drain(..) {
+            let s = span.start.max(self.vis_base);
+            let e = span.end.min(self.vis_end());
+            if s >= e {
+                continue;
+            }
+            let (si, ei) = (self.vi(s), self.vi(e));
+            if self.hits.is_some() {
+                self.note_hit("structure", si, ei, span.why.as_deref());
+            }
+            self.mask_span(si, ei);
+        }
+        self.spans = spans;
+    }
+
+    /// Records a hit for `vis[s..e]`, narrowed to what is masked in it (letters, digits,
+    /// non-ASCII characters); joined to the last hit when it continues it.
+    fn note_hit(&mut self, rule: &str, s: usize, e: usize, reason: Option<&str>) {
+        let masked = |b: &u8| b.is_ascii_alphanumeric() || !b.is_ascii();
+        let Some(first) = self.vis[s..e].iter().position(masked) else {
+            return;
+        };
+        let last = self.vis[s..e].iter().rposition(masked).unwrap_or(first);
+        let (a, b) = (
+            self.vis_base + (s + first) as u64,
+            self.vis_base + (s + last) as u64,
+        );
+        let range = self.map.raw(a) as usize..self.map.raw(b) as usize + 1;
+        let Some(hits) = self.hits.as_mut() else {
+            return;
+        };
+        if let Some(h) = hits.last_mut() {
+            if h.rule == rule && h.reason.as_deref() == reason && h.range.end == range.start {
+                h.range.end = range.end;
+                return;
+            }
+        }
+        hits.push(Hit {
+            rule: rule.to_owned(),
+            range,
+            reason: reason.map(str::to_owned),
+        });
     }
 
     /// Commits every match that starts before the hold point and moves `pos` to it. At end of
@@ -582,6 +684,10 @@ impl Core {
         let mut limit = known_end.unwrap_or(span_end.min(s + rule.max_len as u64));
         let mut known_end = known_end;
         let si = self.vi(s);
+        // The byte before a match is kept (for `\b`); at the start of the stream there is none.
+        if rule.after_text && si > 0 && !AFTER_TEXT.contains(&self.vis[si - 1]) {
+            return Tried::NoMatch;
+        }
         // The longest match at `s` first; if the validator refuses it, ever shorter ones of the
         // same rule at the same place: a card number followed by more digits ("4111 1111 1111
         // 1111 12/27", or its CVV) is the card number.
@@ -616,7 +722,11 @@ impl Core {
         } else {
             masked.start
         };
-        if self.hits.is_some() {
+        if self.hits.is_some() && rule.labelled {
+            // A labelled field's value: named by its key; quotes around it are no part of it.
+            let reason = self.labelled_reason(rule, si, m.end);
+            self.note_hit(&rule.name, first, masked.end, reason.as_deref());
+        } else if self.hits.is_some() {
             // What the user is shown is the identifier's raw bytes: a separator at either end
             // (a rule ending in `\s?`) has none, and the sequence behind it is no part of it.
             let (mut s, mut e) = (
@@ -635,12 +745,33 @@ impl Core {
                     hits.push(Hit {
                         rule: rule.name.clone(),
                         range,
+                        reason: None,
                     });
                 }
             }
         }
         let reached = self.mask_span(first, masked.end);
         Tried::Masked(end.max(self.vis_base + reached as u64))
+    }
+
+    /// Why a labelled-field rule matched `vis[s..e]`: the key (its group 1) and the field it
+    /// names. Only for `mask-test`, so a capture search of its own is fine.
+    fn labelled_reason(
+        &self,
+        rule: &super::compile::CompiledRule,
+        s: usize,
+        e: usize,
+    ) -> Option<String> {
+        let re = rule.captures.as_ref()?;
+        let mut caps = re.create_captures();
+        re.search_captures(
+            &Input::new(&self.vis).span(s..e).anchored(Anchored::Yes),
+            &mut caps,
+        );
+        let key = &self.vis[caps.get_group(1)?.range()];
+        let fields = &self.engine.grammar.fields;
+        let field = fields.lookup(key)?;
+        Some(fields.reason("key", key, field))
     }
 
     /// Whether visible offset `abs` (still in `vis`) is a separator: a line break that maps to
@@ -745,9 +876,15 @@ impl Core {
     /// Returns the index where masking stopped: `e`, or past it when the last character masked
     /// goes on after `e` (all of it is masked).
     fn mask_span(&mut self, s: usize, e: usize) -> usize {
+        // Released text can no longer be masked (and its place in the raw stream may be
+        // forgotten already); released text ends at a character boundary.
+        let released = self.released_vis.saturating_sub(self.vis_base) as usize;
+        if released >= e {
+            return e;
+        }
         // The visible-to-raw run of the previous byte: most spans lie within one run.
         let mut run = (u64::MAX, 0, 0);
-        let mut i = s;
+        let mut i = s.max(released);
         while i < e {
             let abs = self.vis_base + i as u64;
             let b = self.vis[i];
@@ -825,10 +962,14 @@ impl Core {
         while self.hold.at < end {
             let p = self.hold.at;
             let (pi, ei) = (self.vi(p), self.vi(end));
-            let input = Input::new(&self.vis).span(pi..ei).anchored(Anchored::Yes);
+            // The start state depends only on the byte before (for `\b` and `^`); asked for
+            // directly, it is a table lookup (this runs for every position near the end).
+            let config = regex_automata::util::start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(pi.checked_sub(1).and_then(|k| self.vis.get(k)).copied());
             let engine = &self.engine;
             let c = caches_in(&mut self.caches, engine);
-            let Ok(start) = engine.dfa.start_state_forward(&mut c.dfa, &input) else {
+            let Ok(start) = engine.dfa.start_state(&mut c.dfa, &config) else {
                 return p;
             };
             match self.run(start, pi..ei) {
@@ -862,7 +1003,30 @@ impl Core {
             }
         }
         if state.is_match() {
-            match settled(dfa, cache, state) {
+            let memo = &mut caches.settled;
+            if memo.clears != cache.clear_count() {
+                *memo = Settled {
+                    clears: cache.clear_count(),
+                    ..Settled::default()
+                };
+            }
+            let known = memo.known.iter().flatten().find(|k| k.0 == state);
+            let answer = match known {
+                Some(&(_, done)) => Some(done),
+                None => {
+                    let answer = settled(dfa, cache, state);
+                    if let Some(done) = answer {
+                        let memo = &mut caches.settled;
+                        if memo.clears == cache.clear_count() {
+                            let slot = memo.next % memo.known.len();
+                            memo.known[slot] = Some((state, done));
+                            memo.next = memo.next.wrapping_add(1);
+                        }
+                    }
+                    answer
+                }
+            };
+            match answer {
                 // A match just completed and nothing can extend or replace it: decided
                 // already, so it need not wait for one more byte.
                 Some(true) => return Run::Dead,
@@ -945,17 +1109,25 @@ impl Core {
     /// Drops visible text no longer needed: everything before the byte preceding `pos`.
     fn trim(&mut self) {
         // The byte before the search position stays for `\b`, and so does the start of a
-        // character the search position is inside.
-        let from = self.pos.min(self.hold.at);
-        let keep = match from.checked_sub(self.vis_base) {
-            Some(_) => (self.vis_base + self.uncut(self.vi(from)) as u64).saturating_sub(1),
+        // character the search position is inside; and what the structure tracker may still
+        // read (the lines a table's header is read from).
+        let keep_at = |core: &Core, from: u64| match from.checked_sub(core.vis_base) {
+            Some(_) => (core.vis_base + core.uncut(core.vi(from)) as u64).saturating_sub(1),
             None => from.saturating_sub(1),
         };
-        if keep > self.vis_base {
+        // Raw positions are only looked up for text that may still be masked: what the
+        // search and the structure tracker have not decided.
+        let decided = self.pos.min(self.hold.at).min(self.structure.pending());
+        let map_keep = keep_at(self, decided);
+        self.map.forget_before(map_keep);
+        let keep = keep_at(self, decided.min(self.structure.keep_from()));
+        // Dropping moves what is kept to the front: done once enough has piled up, so that a
+        // stream fed a byte at a time does not move the kept lines at every byte.
+        let droppable = keep.saturating_sub(self.vis_base) as usize;
+        if droppable > 0 && (droppable >= TRIM_AT || droppable * 2 >= self.vis.len()) {
             let n = self.vi(keep);
             self.vis.drain(..n);
             self.vis_base = keep;
-            self.map.forget_before(keep);
         }
     }
 }
@@ -980,25 +1152,56 @@ fn caches_in<'a>(slot: &'a mut Option<Box<Caches>>, engine: &Engine) -> &'a mut 
 }
 
 /// Queues `len` masked raw bytes from `raw` on, extending the last op when it ends just
-/// before and is masked alike. Ops are kept sorted: a match found across a string can come
-/// after the string's own masks, which lie after its start.
+/// before and is masked alike. Ops are kept sorted and apart: a match found across a string
+/// can come after the string's own masks, and the structure tracker masks cells that a rule
+/// may have masked already. Bytes already queued keep their op (a byte is masked the same way
+/// whoever masks it).
 fn push_mask(masks: &mut Vec<MaskOp>, raw: u64, len: u32, stars: u8) {
-    let op = MaskOp { raw, len, stars };
-    if let Some(last) = masks.last_mut() {
-        let last_end = last.raw + u64::from(last.len);
-        if last.stars == stars && last_end == raw {
-            if let Some(total) = last.len.checked_add(len) {
-                last.len = total;
+    let end = raw + u64::from(len);
+    match masks.last_mut() {
+        None => {
+            masks.push(MaskOp { raw, len, stars });
+            return;
+        }
+        Some(last) => {
+            let last_end = last.raw + u64::from(last.len);
+            if raw >= last_end {
+                if last.stars == stars && last_end == raw {
+                    if let Some(total) = last.len.checked_add(len) {
+                        last.len = total;
+                        return;
+                    }
+                }
+                masks.push(MaskOp { raw, len, stars });
                 return;
             }
         }
-        if last_end > raw {
-            let i = masks.partition_point(|m| m.raw < raw);
-            masks.insert(i, op);
-            return;
+    }
+    // Among or before queued ops: queue only the parts not covered yet.
+    let mut i = masks.partition_point(|m| m.raw + u64::from(m.len) <= raw);
+    let mut at = raw;
+    while at < end {
+        match masks.get(i) {
+            Some(m) if m.raw <= at => {
+                at = at.max(m.raw + u64::from(m.len));
+                i += 1;
+            }
+            next => {
+                let stop = next.map_or(end, |m| m.raw.min(end));
+                let n = u32::try_from(stop - at).unwrap_or(u32::MAX);
+                masks.insert(
+                    i,
+                    MaskOp {
+                        raw: at,
+                        len: n,
+                        stars,
+                    },
+                );
+                i += 1;
+                at = stop;
+            }
         }
     }
-    masks.push(op);
 }
 
 /// Whether every byte leads from `state` to the dead state and end of input adds no match,

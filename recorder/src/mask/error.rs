@@ -61,11 +61,19 @@ pub enum MaskError {
     /// A rule name is empty.
     #[error("a masking rule has an empty name")]
     EmptyName,
-    /// A validator name is not one of `luhn`, `npi`, `ssn`.
-    #[error("unknown masking validator `{name}` (expected one of: luhn, npi, ssn)")]
+    /// A validator name is not one of those known.
+    #[error("unknown masking validator `{name}` (expected one of: {known})", known = super::Validator::NAMES.join(", "))]
     UnknownValidator {
         /// The name given.
         name: String,
+    },
+    /// A sensitive field's patterns cannot name anything.
+    #[error("masking field `{field}`: {message}")]
+    InvalidField {
+        /// Field name.
+        field: String,
+        /// What is wrong.
+        message: String,
     },
     /// The combined automaton could not be built (too large for the configured limits).
     #[error("masking rules could not be combined: {message}")]
@@ -85,9 +93,10 @@ impl MaskError {
             | MaskError::EmptyMatch { rule }
             | MaskError::NoSuchGroup { rule, .. }
             | MaskError::DuplicateName { rule } => Some(rule),
-            MaskError::EmptyName | MaskError::UnknownValidator { .. } | MaskError::Build { .. } => {
-                None
-            }
+            MaskError::EmptyName
+            | MaskError::UnknownValidator { .. }
+            | MaskError::InvalidField { .. }
+            | MaskError::Build { .. } => None,
         }
     }
 }

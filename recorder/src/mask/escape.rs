@@ -58,7 +58,7 @@ enum State {
 
 /// What a range of a chunk is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Piece {
+pub enum Piece {
     /// Text a terminal draws (or executes: C0 controls).
     Visible(Range<usize>),
     /// Part of the payload of an OSC, DCS, SOS, PM or APC string (a window title, a hyperlink
@@ -84,7 +84,7 @@ enum Kind {
 
 /// Splits a byte stream into visible runs and escape sequences.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct EscapeParser {
+pub struct EscapeParser {
     state: State,
     /// The first intermediate byte of the ESC sequence being read (0: none yet); it decides
     /// what the final byte means (`ESC ( 0` selects a character set, `ESC # 8` fills the
@@ -127,7 +127,7 @@ impl CsiShape {
 impl EscapeParser {
     /// Feeds one chunk; calls `piece` with each visible range and payload range of `chunk`, in
     /// order, and when a string ends. Adjacent ranges are not merged.
-    pub(crate) fn feed(&mut self, chunk: &[u8], mut piece: impl FnMut(Piece)) {
+    pub fn feed(&mut self, chunk: &[u8], mut piece: impl FnMut(Piece)) {
         let mut i = 0;
         while i < chunk.len() {
             match self.state {

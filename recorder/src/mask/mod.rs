@@ -21,10 +21,15 @@
 //!
 //! # Layout
 //!
-//! - `rule.rs`, `hipaa.rs`, `validate.rs`: what can be configured ([`Rule`], [`RuleSet`],
-//!   [`HipaaOptions`], [`Validator`]).
+//! - `rule.rs`, `hipaa.rs`, `gdpr.rs`, `validate.rs`: what can be configured ([`Rule`],
+//!   [`RuleSet`], [`HipaaOptions`], [`Validator`]); `fields.rs`: sensitive field names
+//!   ([`Field`]) and their globs; `labelled.rs`: the rules finding a labelled field's value in
+//!   running text (`"dob": …`, `ssn=…`).
 //! - `compile.rs`: checks each rule (bounded, non-empty, group exists) and builds one
 //!   multi-pattern automaton; `required.rs` and `byteset.rs` derive the prefilter.
+//! - `structure/`: where PHI sits by structure (table columns, psql records, CSV, JSON and
+//!   FHIR, HL7 v2), read line by line from the same visible text; its spans are masked like
+//!   matches.
 //! - `escape.rs`, `posmap.rs`: the visible-text view of a stream with escape sequences cut out,
 //!   and the way back to raw offsets.
 //! - `core.rs`: the streaming algorithm (hold point, search, masking, release);
@@ -54,8 +59,13 @@
 //!   matching resumes after it; a character's first bytes are never released while a match
 //!   could still start inside it. A capture group that takes no part in its match masks nothing; the match still
 //!   consumes its text.
+//! - **Where PHI sits.** Besides matches, the structure tracker masks the cells under a
+//!   sensitive column header, the values of sensitive keys and the PHI fields of HL7 and FHIR
+//!   (see `structure/mod.rs`), with the same layout-keeping masks.
 //! - **Chunking.** The recording masker's output is identical for every chunking of the input
-//!   (property-tested), because a match is only decided once no further byte can change it.
+//!   (property-tested), because a match is only decided once no further byte can change it,
+//!   and the structure tracker decides about a byte only from the bytes before it (what it
+//!   still waits for is held like a possible match).
 //!
 //! # Memory and latency
 //!
@@ -74,13 +84,17 @@ mod core;
 mod dual;
 mod error;
 mod escape;
+mod fields;
+mod gdpr;
 mod hipaa;
+mod labelled;
 mod live;
 mod posmap;
 mod recording;
 mod report;
 mod required;
 mod rule;
+mod structure;
 mod validate;
 
 use std::sync::Arc;
@@ -90,11 +104,18 @@ pub use self::compile::{RuleSummary, MAX_MATCH_LEN};
 pub use self::core::{MAX_HELD_BYTES, MAX_STRING_SCANNED};
 pub use self::dual::{DualMasker, Masked};
 pub use self::error::MaskError;
+/// The escape-sequence tokenizer on its own, for the fuzz checks (`fuzz-checks`): not part of
+/// the API, which only ever sees it through the maskers.
+#[doc(hidden)]
+pub use self::escape::{EscapeParser, Piece};
+pub use self::fields::Field;
 pub use self::hipaa::HipaaOptions;
+pub use self::labelled::RULE_NAMES as LABELLED_RULES;
 pub use self::live::{LiveMasker, DEFAULT_LIVE_HOLD};
 pub use self::recording::RecordingMasker;
 pub use self::report::{Hit, MaskReport};
 pub use self::rule::{Rule, RuleSet, RuleSource};
+pub use self::structure::{Formats, MAX_COLUMNS, MAX_LINE, MAX_PENDING, MAX_ROW};
 pub use self::validate::Validator;
 
 /// A compiled rule set, shared by every stream masked with it. Cloning is cheap.

@@ -13,6 +13,9 @@ pub struct Hit {
     /// Byte range of the masked text in the input (for keyword rules, the value only). An
     /// escape sequence inside the identifier lies within the range and is kept.
     pub range: Range<usize>,
+    /// For values found by where they sit rather than by their shape: the column, key or
+    /// field that makes them sensitive (`column "birth_date" (pack hipaa, field dob)`).
+    pub reason: Option<String>,
 }
 
 /// Result of [`Masker::mask_test`].
@@ -32,10 +35,12 @@ impl Masker {
         let mut masked = Vec::with_capacity(input.len());
         core.push(input, &mut masked);
         core.finish(&mut masked);
-        MaskReport {
-            masked,
-            hits: core.take_hits(),
-        }
+        let mut hits = core.take_hits();
+        // A value found both by its shape and by where it sits is one hit (the first found).
+        let mut seen = std::collections::HashSet::new();
+        hits.retain(|h| seen.insert(h.range.clone()));
+        hits.sort_by_key(|h| h.range.start);
+        MaskReport { masked, hits }
     }
 
     /// Masks `input` as one whole stream.
@@ -51,6 +56,16 @@ impl Masker {
     /// `bastion config check --masking`.
     pub fn summary(&self) -> &[RuleSummary] {
         &self.engine.summary
+    }
+
+    /// The sensitive fields (column headers, keys, labels), for `config check --masking`.
+    pub fn fields(&self) -> &[super::Field] {
+        self.engine.grammar.fields.fields()
+    }
+
+    /// The fixed formats read by structure (HL7 v2, FHIR).
+    pub fn formats(&self) -> super::Formats {
+        self.engine.grammar.formats
     }
 
     /// Longest match of any enabled rule, in visible bytes: the most a stream holds back

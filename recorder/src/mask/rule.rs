@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{compile, MaskError, Masker, Validator};
+use super::{compile, labelled, Field, Formats, MaskError, Masker, Validator};
 
 /// Where a rule comes from, for `bastion config check --masking`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -12,6 +12,8 @@ pub enum RuleSource {
     Pack(&'static str),
     /// Defined in the site configuration.
     Custom,
+    /// Generated from the field list: a labelled field's value (`ssn=…`, `"dob": …`).
+    Fields,
 }
 
 impl fmt::Display for RuleSource {
@@ -19,6 +21,7 @@ impl fmt::Display for RuleSource {
         match self {
             RuleSource::Pack(name) => write!(f, "pack {name}"),
             RuleSource::Custom => f.write_str("custom"),
+            RuleSource::Fields => f.write_str("fields"),
         }
     }
 }
@@ -44,6 +47,11 @@ pub struct Rule {
     pub enabled: bool,
     /// Where the rule comes from.
     pub source: RuleSource,
+    /// A match counts only after the start of the stream, a space, a line break or
+    /// punctuation that ends a word (` <(:,;"'[=/|>&?.{`): for rules whose matches may hold
+    /// letters beyond ASCII, which binary output would otherwise resemble (a mask shortens a
+    /// multi-byte character, and the output would lose bytes).
+    pub after_text: bool,
 }
 
 impl Rule {
@@ -56,6 +64,7 @@ impl Rule {
             validator: None,
             enabled: true,
             source: RuleSource::Custom,
+            after_text: false,
         }
     }
 
@@ -71,6 +80,12 @@ impl Rule {
         self
     }
 
+    /// Counts matches only after text (see [`Rule::after_text`]).
+    pub fn after_text(mut self) -> Self {
+        self.after_text = true;
+        self
+    }
+
     /// Sets whether the rule is enabled.
     pub fn enabled(mut self, enabled: bool) -> Self {
         self.enabled = enabled;
@@ -78,10 +93,13 @@ impl Rule {
     }
 }
 
-/// An ordered list of rules. Earlier rules win when two match at the same position.
+/// An ordered list of rules (earlier rules win when two match at the same position), the
+/// sensitive field names (table columns, keys, labels) and the fixed formats read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    fields: Vec<Field>,
+    formats: Formats,
 }
 
 impl RuleSet {
@@ -135,6 +153,76 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The sensitive fields, in priority order (a name two fields match belongs to the first).
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    /// Replaces the field list; the labelled-field rules (`field-*`) follow it: they are
+    /// generated from it in place (keeping their priority and whether each is enabled), or
+    /// removed without fields.
+    pub fn set_fields(&mut self, fields: Vec<Field>) {
+        self.fields = fields;
+        let generated = labelled::rules(&self.fields);
+        if generated.is_empty() {
+            self.rules
+                .retain(|r| !labelled::is_labelled(&r.name) || r.source != RuleSource::Fields);
+            return;
+        }
+        for mut rule in generated {
+            match self.rules.iter_mut().find(|r| r.name == rule.name) {
+                Some(existing) if existing.source == RuleSource::Fields => {
+                    rule.enabled = existing.enabled;
+                    *existing = rule;
+                }
+                // A site rule of that name stays.
+                Some(_) => {}
+                None => self.rules.push(rule),
+            }
+        }
+    }
+
+    /// The fixed formats read (HL7 v2, FHIR).
+    pub fn formats(&self) -> Formats {
+        self.formats
+    }
+
+    /// Sets the fixed formats read.
+    pub fn set_formats(&mut self, formats: Formats) {
+        self.formats = formats;
+    }
+
+    /// Adds another set (a second pack): its rules replace those of the same name or come
+    /// after, its fields join those of other names, its formats add to these.
+    pub fn merge(&mut self, other: &RuleSet) {
+        for rule in &other.rules {
+            if rule.source != RuleSource::Fields {
+                self.replace(rule.clone());
+            }
+        }
+        let mut fields = self.fields.clone();
+        for f in &other.fields {
+            if !fields.iter().any(|x| x.name == f.name) {
+                fields.push(f.clone());
+            }
+        }
+        self.formats.hl7 |= other.formats.hl7;
+        self.formats.fhir |= other.formats.fhir;
+        // The labelled-field rules go after every pack's own rules, which know the shape of
+        // their values and so win a tie.
+        let disabled: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|r| r.source == RuleSource::Fields && !r.enabled)
+            .map(|r| r.name.clone())
+            .collect();
+        self.rules.retain(|r| r.source != RuleSource::Fields);
+        self.set_fields(fields);
+        for name in disabled {
+            self.set_enabled(&name, false);
+        }
+    }
+
     /// Compiles the enabled rules into one automaton.
     ///
     /// # Errors
@@ -143,6 +231,6 @@ impl RuleSet {
     /// matching empty text, missing group, duplicate name; or [`MaskError::Build`] when the
     /// combined automaton exceeds the engine's size limits.
     pub fn compile(&self) -> Result<Masker, MaskError> {
-        compile::compile(&self.rules)
+        compile::compile(&self.rules, &self.fields, self.formats)
     }
 }

@@ -24,16 +24,60 @@ pub enum Validator {
     /// US Social Security Number issuance rules: 9 digits, area not `000`, `666` or `900`–`999`,
     /// group not `00`, serial not `0000`.
     Ssn,
+    /// International Bank Account Number, ISO 13616: 15 to 34 characters, country letters,
+    /// and the mod-97 check of ISO 7064 (the rearranged number leaves 1).
+    Iban,
+    /// UK NHS number: 10 digits, the last a mod-11 check digit over the first nine weighted 10
+    /// to 2 (a remainder giving 10 is never issued).
+    NhsNumber,
+    /// Spanish DNI (8 digits) or NIE (`X`, `Y` or `Z` and 7 digits) with its check letter: the
+    /// number mod 23 indexes `TRWAGMYFPDXBNJZSQVHLCKE`.
+    SpanishId,
+    /// Italian codice fiscale: 16 characters, the last a check letter from the odd/even
+    /// position tables of the decree of 23 December 1976.
+    CodiceFiscale,
+    /// Swedish personnummer or samordningsnummer (`YYMMDD-NNNC`, optionally with the century):
+    /// a plausible date (day + 60 for samordningsnummer) and a Luhn check over the ten digits.
+    Personnummer,
+    /// French NIR (numéro de sécurité sociale): 13 characters (Corsica's `2A`/`2B` counted as
+    /// 19/18) and a two-digit key, 97 minus the number mod 97.
+    Nir,
+    /// An international phone number (`+CC …`): 8 to 15 digits, as E.164 allows.
+    E164,
 }
 
 impl Validator {
+    /// Every validator, as configuration files name them.
+    pub const NAMES: [&'static str; 10] = [
+        "luhn",
+        "npi",
+        "ssn",
+        "iban",
+        "nhs-number",
+        "es-dni",
+        "codice-fiscale",
+        "personnummer",
+        "nir",
+        "e164",
+    ];
+
+    const ALL: [Validator; 10] = [
+        Validator::Luhn,
+        Validator::Npi,
+        Validator::Ssn,
+        Validator::Iban,
+        Validator::NhsNumber,
+        Validator::SpanishId,
+        Validator::CodiceFiscale,
+        Validator::Personnummer,
+        Validator::Nir,
+        Validator::E164,
+    ];
+
     /// The name used in configuration files.
     pub fn name(self) -> &'static str {
-        match self {
-            Validator::Luhn => "luhn",
-            Validator::Npi => "npi",
-            Validator::Ssn => "ssn",
-        }
+        let i = Validator::ALL.iter().position(|&v| v == self).unwrap_or(0);
+        Validator::NAMES[i]
     }
 
     /// Whether `candidate` passes the check.
@@ -42,6 +86,13 @@ impl Validator {
             Validator::Luhn => luhn(digits(candidate)),
             Validator::Npi => npi(candidate),
             Validator::Ssn => ssn(candidate),
+            Validator::Iban => iban(candidate),
+            Validator::NhsNumber => nhs(candidate),
+            Validator::SpanishId => spanish_id(candidate),
+            Validator::CodiceFiscale => codice_fiscale(candidate),
+            Validator::Personnummer => personnummer(candidate),
+            Validator::Nir => nir(candidate),
+            Validator::E164 => (8..=15).contains(&digits(candidate).count()),
         }
     }
 }
@@ -56,12 +107,12 @@ impl FromStr for Validator {
     type Err = MaskError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "luhn" => Ok(Validator::Luhn),
-            "npi" => Ok(Validator::Npi),
-            "ssn" => Ok(Validator::Ssn),
-            _ => Err(MaskError::UnknownValidator { name: s.to_owned() }),
-        }
+        let lower = s.to_ascii_lowercase();
+        Validator::NAMES
+            .iter()
+            .position(|n| *n == lower)
+            .map(|i| Validator::ALL[i])
+            .ok_or_else(|| MaskError::UnknownValidator { name: s.to_owned() })
     }
 }
 
@@ -115,6 +166,142 @@ fn ssn(candidate: &[u8]) -> bool {
     let group = d[3] * 10 + d[4];
     let serial = d[5..].iter().any(|&x| x != 0);
     area != 0 && area != 666 && area < 900 && group != 0 && serial
+}
+
+/// The letters and digits of `text`, upper-cased.
+fn alnum(text: &[u8]) -> Vec<u8> {
+    text.iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_uppercase)
+        .collect()
+}
+
+fn iban(candidate: &[u8]) -> bool {
+    let s = alnum(candidate);
+    if !(15..=34).contains(&s.len())
+        || !s[..2].iter().all(u8::is_ascii_uppercase)
+        || !s[2..4].iter().all(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    // The first four characters go to the end; letters count as 10..35; the number mod 97,
+    // computed digit by digit, must be 1.
+    let mut rem = 0u32;
+    for &c in s[4..].iter().chain(&s[..4]) {
+        let v = if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c - b'A') + 10
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+fn nhs(candidate: &[u8]) -> bool {
+    let d: Vec<u32> = digits(candidate).map(u32::from).collect();
+    if d.len() != 10 {
+        return false;
+    }
+    let sum: u32 = d[..9].iter().zip((2..=10).rev()).map(|(x, w)| x * w).sum();
+    match 11 - sum % 11 {
+        11 => d[9] == 0,
+        10 => false,
+        c => d[9] == c,
+    }
+}
+
+fn spanish_id(candidate: &[u8]) -> bool {
+    const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    let s = alnum(candidate);
+    let (Some((&letter, body)), 9) = (s.split_last(), s.len()) else {
+        return false;
+    };
+    let mut n = 0u32;
+    for (i, &c) in body.iter().enumerate() {
+        let v = match c {
+            b'0'..=b'9' => u32::from(c - b'0'),
+            // NIE: the leading letter stands for a digit.
+            b'X' | b'Y' | b'Z' if i == 0 => u32::from(c - b'X'),
+            _ => return false,
+        };
+        n = n * 10 + v;
+    }
+    LETTERS[(n % 23) as usize] == letter
+}
+
+fn codice_fiscale(candidate: &[u8]) -> bool {
+    // Values of characters in odd positions (1st, 3rd, …), for 0-9 then A-Z.
+    const ODD: [u32; 36] = [
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3,
+        6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
+    ];
+    let s = alnum(candidate);
+    if s.len() != 16 || !s[15].is_ascii_uppercase() {
+        return false;
+    }
+    let mut sum = 0;
+    for (i, &c) in s[..15].iter().enumerate() {
+        let k = if c.is_ascii_digit() {
+            usize::from(c - b'0')
+        } else {
+            usize::from(c - b'A') + 10
+        };
+        sum += if i % 2 == 0 {
+            ODD[k]
+        } else if c.is_ascii_digit() {
+            k as u32
+        } else {
+            k as u32 - 10
+        };
+    }
+    u32::from(s[15] - b'A') == sum % 26
+}
+
+fn personnummer(candidate: &[u8]) -> bool {
+    let mut d: Vec<u8> = digits(candidate).collect();
+    if d.len() == 12 {
+        d.drain(..2);
+    }
+    if d.len() != 10 {
+        return false;
+    }
+    let month = d[2] * 10 + d[3];
+    let day = d[4] * 10 + d[5];
+    let day = if day > 60 { day - 60 } else { day };
+    (1..=12).contains(&month) && (1..=31).contains(&day) && luhn(d.iter().copied())
+}
+
+fn nir(candidate: &[u8]) -> bool {
+    let s = alnum(candidate);
+    if s.len() != 15 {
+        return false;
+    }
+    let mut n: u64 = 0;
+    for (i, &c) in s[..13].iter().enumerate() {
+        let v = match (i, c) {
+            (_, b'0'..=b'9') => u64::from(c - b'0'),
+            // Corsica: 2A and 2B stand for 19 and 18 in the computation.
+            (6, b'A') => {
+                n = n / 10 * 10 + 1;
+                9
+            }
+            (6, b'B') => {
+                n = n / 10 * 10 + 1;
+                8
+            }
+            _ => return false,
+        };
+        n = n * 10 + v;
+    }
+    let key = s[13..].iter().try_fold(0u64, |k, &c| {
+        c.is_ascii_digit().then(|| k * 10 + u64::from(c - b'0'))
+    });
+    key == Some(97 - n % 97)
 }
 
 #[cfg(test)]
@@ -171,9 +358,118 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for v in [Validator::Luhn, Validator::Npi, Validator::Ssn] {
+        for v in Validator::ALL {
             assert_eq!(v.name().parse::<Validator>().ok(), Some(v));
         }
         assert!("mod97".parse::<Validator>().is_err());
+    }
+
+    #[track_caller]
+    fn check(v: Validator, good: &[&str], bad: &[&str]) {
+        for g in good {
+            assert!(v.check(g.as_bytes()), "{v}: {g} should pass");
+        }
+        for b in bad {
+            assert!(!v.check(b.as_bytes()), "{v}: {b} should fail");
+        }
+    }
+
+    #[test]
+    fn iban_mod_97() {
+        // ISO 13616's and the European Committee for Banking Standards' examples.
+        check(
+            Validator::Iban,
+            &[
+                "GB82 WEST 1234 5698 7654 32",
+                "GB82WEST12345698765432",
+                "DE89 3704 0044 0532 0130 00",
+                "FR14 2004 1010 0505 0001 3M02 606",
+                "NL91 ABNA 0417 1643 00",
+                "BE68 5390 0754 7034",
+            ],
+            &[
+                "GB82 WEST 1234 5698 7654 33",
+                "GB28 WEST 1234 5698 7654 32",
+                "DE89 3704 0044 0532 0130 01",
+                "XX00 0000",
+            ],
+        );
+    }
+
+    #[test]
+    fn nhs_number_mod_11() {
+        // NHS Digital's test number 943 476 5919; a number whose check would be 10 is never
+        // issued.
+        check(
+            Validator::NhsNumber,
+            &["943 476 5919", "9434765919", "401-023-2137"],
+            &["943 476 5918", "943 476 591", "1234567890"],
+        );
+    }
+
+    #[test]
+    fn spanish_dni_and_nie_letters() {
+        // The Ministry of the Interior's examples.
+        check(
+            Validator::SpanishId,
+            &[
+                "12345678Z",
+                "12345678-Z",
+                "X1234567L",
+                "Y1234567X",
+                "00000000T",
+            ],
+            &["12345678A", "X1234567A", "1234567Z", "A1234567L"],
+        );
+    }
+
+    #[test]
+    fn codice_fiscale_check_letter() {
+        // The usual example ("Mario Rossi", Agenzia delle Entrate's documentation) and
+        // one-character changes.
+        check(
+            Validator::CodiceFiscale,
+            &["RSSMRA85T10A562S", "rssmra85t10a562s"],
+            &["RSSMRA85T10A562T", "RSSMRA85T10A563S", "RSSMRA85T10A562"],
+        );
+    }
+
+    #[test]
+    fn personnummer_luhn_and_date() {
+        // Skatteverket's example 811218-9876, with the century too; the same person's
+        // samordningsnummer form (day + 60, check digit recomputed).
+        check(
+            Validator::Personnummer,
+            &["811218-9876", "19811218-9876", "811278-9873"],
+            &["811218-9877", "811318-9874", "811200-9878"],
+        );
+    }
+
+    #[test]
+    fn nir_key() {
+        // The examples of the French Wikipedia article on the NIR, and a Corsican number
+        // (2A counts as 19; key computed).
+        check(
+            Validator::Nir,
+            &[
+                "1 84 12 76 451 089 46",
+                "255081416802538",
+                "2 69 05 2A 001 046 84",
+            ],
+            &[
+                "1 84 12 76 451 089 47",
+                "1 84 12 76 451 089",
+                "2 69 05 2C 001 046 84",
+            ],
+        );
+    }
+
+    #[test]
+    fn e164_length() {
+        check(
+            Validator::E164,
+            &["+44 20 7946 0958", "+33 1 23 45 67 89", "+4915112345678"],
+            &["+1 234", "+1234567890123456"],
+        );
     }
 }

@@ -8,6 +8,8 @@ use tests::{bastion_bin, run, stderr, stdout, BastionBuilder, Tmux};
 use crate::fixture::world;
 use crate::recording::casts;
 
+mod structure;
+
 const FIXTURE: &str = "printf 'name: Jane Roe\\nSSN: 123-45-6789\\nemail: jane.roe@example.com\\n| 4111 1111 1111 1111 | 555-867-5309 |\\n'";
 
 fn recording_text(dir: &std::path::Path) -> String {
@@ -25,7 +27,7 @@ fn identifiers_are_masked_on_screen_and_in_the_recording() {
     let out = stdout(&o);
     assert_eq!(
         out,
-        "name: Jane Roe\nSSN: ***-**-****\nemail: ****.***@*******.***\n| **** **** **** **** | ***-***-**** |\n"
+        "name: **** ***\nSSN: ***-**-****\nemail: ****.***@*******.***\n| **** **** **** **** | ***-***-**** |\n"
     );
     w.bastion.wait_log("recording sealed");
     let rec = recording_text(w.bastion.dir.path());

@@ -375,6 +375,15 @@ impl Pumps {
                 }
             }
         }
+        // What is still held (output after the exit status, cut off) reaches the recording;
+        // the screen has been served or is gone.
+        let rest = out.redactor.finish();
+        if let Some(data) = rest.out.recording {
+            io.record(RecEvent::Output(data)).await;
+        }
+        if let Some(data) = rest.err.recording {
+            io.record(RecEvent::Stderr(data)).await;
+        }
         Box::pin(self.ended(&out)).await;
         info!(
             exit = out.exit.as_deref().unwrap_or("none"),
@@ -439,7 +448,8 @@ impl Pumps {
                 }
             }
             Some(ChannelMsg::ExitStatus { exit_status }) => {
-                let _ = Box::pin(self.send_released(out.redactor.finish())).await;
+                // Output may still follow the exit status: shown now, not ended.
+                let _ = Box::pin(self.send_released(out.redactor.settle())).await;
                 out.exit = Some(exit_status.to_string());
                 out.info.status = Some(exit_status);
                 io.record(RecEvent::Exit(exit_status.to_string())).await;

@@ -241,6 +241,24 @@ impl OutputRedactor {
         }
     }
 
+    /// Shows everything held on the screen now, masked as if the output ended here, without
+    /// ending the streams: the target reported the command's exit, and output it had not
+    /// sent yet may still follow (OpenSSH sends the exit status as soon as the command exits).
+    /// The recording keeps waiting for the exact decision, and what follows is masked as the
+    /// continuation it is (a table's rows under their header).
+    pub fn settle(&mut self) -> Released {
+        let Streams::Live { out, err } = &mut self.streams else {
+            return Released::default();
+        };
+        Released {
+            out: screen_only(out.show_settled()),
+            err: err
+                .as_mut()
+                .map(|e| screen_only(e.show_settled()))
+                .unwrap_or_default(),
+        }
+    }
+
     /// The streams ended: releases everything, masked as far as it can be.
     pub fn finish(&mut self) -> Released {
         match &mut self.streams {

@@ -1,0 +1,127 @@
+//! The escape-sequence tokenizers: the masker's (what is visible text, what is a string
+//! payload such as a window title) and the filter `cat` puts between a recording and the
+//! auditor's terminal.
+
+use player::TerminalFilter;
+use recorder::mask::{EscapeParser, Piece};
+
+use crate::{chunks, sizes_and_stream};
+
+/// Chunk sizes and a stream, as [`crate::sizes_and_stream`] reads them.
+pub fn check(data: &[u8]) {
+    let (sizes, stream) = sizes_and_stream(data);
+
+    // The tokenizer keeps its state across chunks: any cutting gives the same views.
+    let whole = tokenize(&[stream]);
+    assert_eq!(tokenize(&chunks(stream, &sizes)), whole, "cut at {sizes:?}");
+    assert_eq!(tokenize(&chunks(stream, &[1])), whole, "byte by byte");
+
+    let text = String::from_utf8_lossy(stream);
+    let filtered = filter(&[&text]);
+    assert_harmless(&filtered);
+    assert_eq!(
+        filter(&char_chunks(&text, &sizes)),
+        filtered,
+        "cut at {sizes:?}"
+    );
+    // What the filter lets through passes it again unchanged.
+    assert_eq!(filter(&[&filtered]), filtered);
+}
+
+/// The visible text, the payload of each string and where in the visible text the cursor may
+/// have moved, from feeding `parts` in order.
+fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
+    let mut parser = EscapeParser::default();
+    let mut visible = Vec::new();
+    let mut strings = Vec::new();
+    let mut moves = Vec::new();
+    let mut open: Option<Vec<u8>> = None;
+    for part in parts {
+        // Pieces come in order, inside the chunk, and never overlap.
+        let mut next = 0;
+        let mut take = |r: std::ops::Range<usize>| {
+            assert!(
+                next <= r.start && r.start < r.end && r.end <= part.len(),
+                "{r:?}"
+            );
+            next = r.end;
+            &part[r]
+        };
+        parser.feed(part, |piece| match piece {
+            Piece::Visible(r) => visible.extend_from_slice(take(r)),
+            Piece::Payload(r) => open.get_or_insert_with(Vec::new).extend_from_slice(take(r)),
+            Piece::StringEnd => strings.extend(open.take()),
+            Piece::Separator(end) => {
+                assert!(end >= 1 && end <= part.len(), "{end}");
+                moves.push(visible.len());
+            }
+        });
+    }
+    strings.extend(open);
+    (visible, strings, moves)
+}
+
+fn filter(parts: &[&str]) -> String {
+    let mut f = TerminalFilter::default();
+    let mut out = String::new();
+    for p in parts {
+        f.push(p, &mut out);
+    }
+    out
+}
+
+/// `text` cut at the given sizes, each cut moved forward to a character boundary.
+fn char_chunks<'a>(text: &'a str, sizes: &[usize]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &size in sizes.iter().cycle() {
+        if at >= text.len() {
+            break;
+        }
+        let mut end = (at + size).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(&text[at..end]);
+        at = end;
+    }
+    if out.is_empty() {
+        out.push(text);
+    }
+    out
+}
+
+/// Final bytes of the control sequences `cat` may pass: colours and attributes, cursor moves,
+/// erasing.
+const SAFE_FINALS: &str = "mABCDEFGHJKfd";
+
+/// Only text, tab, newline, carriage return, backspace, and `ESC [ digits/;/: final` with a
+/// safe final byte: nothing that writes the clipboard, sets a title, makes the terminal
+/// answer, or redefines keys.
+pub(crate) fn assert_harmless(out: &str) {
+    let mut chars = out.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            assert_eq!(chars.next(), Some('['), "a bare ESC in {out:?}");
+            let mut params = 0;
+            while chars
+                .peek()
+                .is_some_and(|c| c.is_ascii_digit() || *c == ';' || *c == ':')
+            {
+                chars.next();
+                params += 1;
+            }
+            assert!(params <= 64, "a CSI of {params} parameter bytes");
+            let last = chars.next();
+            assert!(
+                last.is_some_and(|f| SAFE_FINALS.contains(f)),
+                "CSI final {last:?} in {out:?}"
+            );
+        } else {
+            assert!(
+                !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\u{8}'),
+                "control {c:?} in {out:?}"
+            );
+        }
+    }
+}
