@@ -13,6 +13,8 @@
 //! - [`audit`]: the audit store, which `bastion audit` also reads.
 //! - [`masking`]: the maskers the configuration selects, also behind `bastion mask-test`.
 //! - `policy`: which targets, logins and capabilities a user's roles grant.
+//! - `services`: the service handles every connection and the API reach (audit store,
+//!   approvals, maskers, recording sink, metrics, …), built once by [`settings`].
 //! - [`human`]: durations, counts and sizes as messages show them.
 //! - Private to the library: `gateway` (the SSH server and relay), `api` (HTTP), `approval`
 //!   and `review` (holds and the reviewers' commands), `algorithms` and `ciphers` (what the
@@ -33,4 +35,5 @@ mod metrics;
 use ::access as policy;
 mod review;
 pub mod server;
+mod services;
 pub mod settings;

@@ -129,25 +129,26 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         audit = audit.with_instance(name);
     }
     let settings = Settings::load(config, audit).map_err(StartError::Settings)?;
-    let shared = settings.shared.clone();
-    let closed = shared
+    let services = settings.services.clone();
+    let closed = services
         .audit
         .close_unfinished_sessions(crate::audit::now_ms(), "bastion restarted (unclean stop)")
         .await?;
     if closed > 0 {
         warn!(closed, "closed audit sessions left open by an unclean stop");
     }
-    let dir = &shared.config.recording.dir;
+    let dir = &services.config.recording.dir;
     std::fs::create_dir_all(dir).map_err(|source| StartError::RecordingDir {
         path: dir.clone(),
         source,
     })?;
     let recovered =
-        crate::gateway::recording::recover_unsealed(&shared.recordings.key, &shared.audit).await?;
+        crate::gateway::recording::recover_unsealed(&services.recordings.key, &services.audit)
+            .await?;
     if recovered > 0 {
         warn!(recovered, "sealed recordings left open by an unclean stop");
     }
-    let listen: SocketAddr = shared
+    let listen: SocketAddr = services
         .config
         .server
         .listen
@@ -160,8 +161,8 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     let listener = TcpListener::bind(listen).await.map_err(bind)?;
     let ssh = listener.local_addr().map_err(bind)?;
     info!(address = %ssh, "bastion listening");
-    let shutdown = shared.shutdown.clone();
-    let (api, api_task) = match crate::api::start(shared.clone(), shutdown.clone()).await {
+    let shutdown = services.shutdown.clone();
+    let (api, api_task) = match crate::api::start(services.clone(), shutdown.clone()).await {
         Ok(Some((addr, task))) => (Some(addr), Some(task)),
         Ok(None) => (None, None),
         Err(e) => return Err(StartError::Api(e)),
@@ -180,10 +181,10 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
 
 /// Serves until the shutdown token is cancelled, then winds down.
 async fn serve(settings: Settings, listener: TcpListener, api: Option<JoinHandle<()>>) {
-    let shared = settings.shared;
-    let shutdown = shared.shutdown.clone();
+    let services = settings.services;
+    let shutdown = services.shutdown.clone();
     crate::gateway::listener::run(
-        shared.clone(),
+        services.clone(),
         listener,
         settings.server,
         settings.device_login,
@@ -195,7 +196,7 @@ async fn serve(settings: Settings, listener: TcpListener, api: Option<JoinHandle
         let _ = api.await;
     }
     // Ends still waiting for the database get a last chance; the recordings keep them anyway.
-    let lost = shared.endings.drain(ENDINGS_DRAIN).await;
+    let lost = services.endings.drain(ENDINGS_DRAIN).await;
     if lost > 0 {
         tracing::error!(
             lost,

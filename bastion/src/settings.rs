@@ -9,8 +9,8 @@ use russh::keys::PrivateKey;
 use russh::server::Config as ServerConfig;
 use russh::{MethodKind, MethodSet, SshId};
 
-use crate::gateway::shared::Shared;
 use crate::gateway::upstream;
+use crate::services::Services;
 
 /// Reads and checks the configuration at `path`, including what only the bastion can check
 /// (masking rules compile), each problem with its file and line.
@@ -20,8 +20,8 @@ pub fn load_config(path: &std::path::Path) -> Result<Config, config::ConfigError
 
 /// Everything a running bastion needs, loaded.
 pub struct Settings {
-    /// Shared with every connection.
-    pub(crate) shared: Arc<Shared>,
+    /// The services every connection reaches.
+    pub(crate) services: Arc<Services>,
     /// russh server settings.
     pub(crate) server: Arc<ServerConfig>,
     /// Device login for users without a certificate (`[oidc] device_login`).
@@ -31,12 +31,12 @@ pub struct Settings {
 impl Settings {
     /// The configuration these settings were loaded from.
     pub fn config(&self) -> &Config {
-        &self.shared.config
+        &self.services.config
     }
 
     /// The PHI maskers the configuration's rules make.
     pub fn maskers(&self) -> &crate::masking::Maskers {
-        &self.shared.maskers
+        &self.services.maskers
     }
 
     /// Loads the keys the configuration names; every failure names the file.
@@ -59,9 +59,8 @@ impl Settings {
                 )
             })?;
         let maskers = crate::masking::Maskers::new(&config.masking)?;
-        let approvals = crate::approval::rules::Rules::new(&config)?;
-        let notifier = crate::approval::notify::Notifier::new(config.approval.webhook.as_deref())?;
-        let shared = Shared {
+        let approvals = crate::approval::Approvals::new(&config)?;
+        let services = Services {
             user_cas: vec![user_ca.public_key().clone()],
             upstream: upstream::Connector::new(&config, target_ca),
             endings: crate::audit::Endings::new(audit.clone()),
@@ -72,7 +71,6 @@ impl Settings {
             ),
             maskers,
             approvals,
-            notifier,
             live: Default::default(),
             identities,
             sessions_by_identity: crate::gateway::places::Places::new(
@@ -87,7 +85,7 @@ impl Settings {
             config,
         };
         Ok(Settings {
-            shared: Arc::new(shared),
+            services: Arc::new(services),
             server: Arc::new(server),
             device_login,
         })

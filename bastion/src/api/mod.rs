@@ -37,7 +37,7 @@ use tracing::{info, warn};
 
 use crate::audit::{now_ms, CertificateIssued};
 use crate::gateway::places::Full;
-use crate::gateway::shared::Shared;
+use crate::services::Services;
 
 /// Largest request body: a public key and a nonce fit many times over.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -59,16 +59,16 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// # Errors
 /// When the address cannot be bound, the TLS files or the user CA cannot be loaded.
 pub async fn start(
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>> {
-    let Some(addr) = shared.config.server.api_listen.clone() else {
+    let Some(addr) = services.config.server.api_listen.clone() else {
         return Ok(None);
     };
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("server.api_listen: cannot listen on {addr}"))?;
-    let api = Api::load(shared)?;
+    let api = Api::load(services)?;
     let local = listener.local_addr().context("API listener address")?;
     info!(address = %local, tls = api.tls.is_some(), "api listening");
     Ok(Some((local, tokio::spawn(api.serve(listener, shutdown)))))
@@ -77,17 +77,17 @@ pub async fn start(
 /// Serves the API on `listener` until `shutdown` (tests bind their own port).
 #[cfg(test)]
 pub async fn serve_api(
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    Api::load(shared)?.serve(listener, shutdown).await;
+    Api::load(services)?.serve(listener, shutdown).await;
     Ok(())
 }
 
 /// Everything the handlers share.
 struct Api {
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     user_ca: PrivateKey,
     host_key: String,
     limiter: limit::FailureLimiter,
@@ -95,8 +95,8 @@ struct Api {
 }
 
 impl Api {
-    fn load(shared: Arc<Shared>) -> anyhow::Result<Arc<Api>> {
-        let c = &shared.config;
+    fn load(services: Arc<Services>) -> anyhow::Result<Arc<Api>> {
+        let c = &services.config;
         let user_ca = load_private_key(&c.ca.user_ca)
             .with_context(|| format!("ca.user_ca ({})", c.ca.user_ca.display()))?;
         let host_key = load_private_key(&c.server.host_key)
@@ -113,7 +113,7 @@ impl Api {
             host_key,
             limiter: limit::FailureLimiter::default(),
             tls,
-            shared,
+            services,
         }))
     }
 
@@ -225,7 +225,7 @@ async fn serve_connection<S>(
 struct Peer(SocketAddr);
 
 async fn healthz(State(api): State<Arc<Api>>) -> Response {
-    match api.shared.audit.ping().await {
+    match api.services.audit.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             warn!(error = %e, "healthz: audit store unreachable");
@@ -237,7 +237,7 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-        api.shared.metrics.render(api.shared.endings.waiting()),
+        api.services.metrics.render(api.services.endings.waiting()),
     )
         .into_response()
 }
@@ -259,7 +259,7 @@ pub struct LoginInfo {
 }
 
 async fn login(State(api): State<Arc<Api>>, headers: HeaderMap) -> Json<LoginInfo> {
-    let oidc = api.shared.config.oidc.as_ref();
+    let oidc = api.services.config.oidc.as_ref();
     Json(LoginInfo {
         issuer: oidc.map(|o| o.issuer.clone()),
         client_id: oidc.map(|o| o.client_id.clone()),
@@ -267,7 +267,7 @@ async fn login(State(api): State<Arc<Api>>, headers: HeaderMap) -> Json<LoginInf
         host_key_line: api.known_hosts_line(&headers),
         host_key: api.host_key.clone(),
         ssh_port: api
-            .shared
+            .services
             .config
             .server
             .listen
@@ -295,7 +295,7 @@ impl Api {
             })
             .unwrap_or("*");
         let port = self
-            .shared
+            .services
             .config
             .server
             .listen
@@ -409,7 +409,7 @@ impl Api {
         let public_key = PublicKey::from_openssh(req.public_key.trim())
             .map_err(|e| bad("bad_public_key", format!("not an OpenSSH public key: {e}")))?;
         let grant = self
-            .shared
+            .services
             .identities
             .grant(token, req.nonce.as_deref())
             .await
@@ -421,7 +421,7 @@ impl Api {
                 };
                 (status, r.code(), r.to_string())
             })?;
-        let audit = &self.shared.audit;
+        let audit = &self.services.audit;
         let unavailable = |e: crate::audit::AuditError| {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -474,7 +474,7 @@ impl Api {
             })
             .await
             .map_err(unavailable)?;
-        self.shared.metrics.certificates_issued.inc();
+        self.services.metrics.certificates_issued.inc();
         info!(
             peer = %ip,
             identity = %grant.key_id,

@@ -14,7 +14,7 @@ use crate::audit::{AuditStore, Filter};
 
 struct Running {
     url: String,
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     _dir: tempfile::TempDir,
     shutdown: CancellationToken,
 }
@@ -57,13 +57,13 @@ allow = ["shell", "exec"]
     let url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     tokio::spawn(serve_api(
-        settings.shared.clone(),
+        settings.services.clone(),
         listener,
         shutdown.clone(),
     ));
     Running {
         url,
-        shared: settings.shared,
+        services: settings.services,
         _dir: dir,
         shutdown,
     }
@@ -131,12 +131,12 @@ async fn real_token_gets_a_certificate_and_an_audit_row() {
     assert!(cert
         .validate_at(
             cert.valid_after() + 120,
-            [&api.shared.user_cas[0].fingerprint(Default::default())]
+            [&api.services.user_cas[0].fingerprint(Default::default())]
         )
         .is_ok());
 
     let rows = api
-        .shared
+        .services
         .audit
         .certificates(&Filter::default())
         .await
@@ -148,7 +148,7 @@ async fn real_token_gets_a_certificate_and_an_audit_row() {
     assert!(!rows[0].revoked);
 
     // Revocation by serial, then by key id: the check, the listing, and no new certificate.
-    let audit = &api.shared.audit;
+    let audit = &api.services.audit;
     assert!(!audit
         .is_revoked(cert.serial(), "alice@example.test")
         .await

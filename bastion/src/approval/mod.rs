@@ -18,3 +18,22 @@ pub mod notify;
 pub mod rules;
 pub mod shell_syntax;
 pub mod stdin_lines;
+
+/// The approval service: the rules, compiled, and the webhook that tells reviewers a request
+/// waits (if configured).
+pub struct Approvals {
+    /// Which rule, if any, holds a command.
+    pub rules: rules::Rules,
+    /// The webhook.
+    pub notifier: Option<notify::Notifier>,
+}
+
+impl Approvals {
+    /// Compiles the configuration's rules and webhook.
+    pub fn new(config: &config::Config) -> anyhow::Result<Approvals> {
+        Ok(Approvals {
+            rules: rules::Rules::new(config)?,
+            notifier: notify::Notifier::new(config.approval.webhook.as_deref())?,
+        })
+    }
+}

@@ -13,8 +13,8 @@ use crate::gateway::auth_refusals::{AuthRefusals, Offered};
 use crate::gateway::places::{Full, Place};
 use crate::gateway::relay::inflow::Inflow;
 use crate::gateway::session::SessionCtx;
-use crate::gateway::shared::Shared;
 use crate::policy::{self, Destination};
+use crate::services::Services;
 
 /// What a denied user is told when the audit store cannot record their session.
 const UNAUDITED: &str = "the audit store is unavailable, so no session can be opened (fail closed)";
@@ -43,7 +43,7 @@ pub struct Admitted {
 /// Admits identities on one connection.
 pub struct Admit<'a> {
     /// The services.
-    pub shared: &'a Arc<Shared>,
+    pub services: &'a Arc<Services>,
     /// The client's address.
     pub peer: SocketAddr,
     /// The connection's id (the session's, once admitted).
@@ -69,7 +69,7 @@ impl Admit<'_> {
             // denied"), and no session starts.
             Err(reason) => return Ok(Admission::Denied(reason)),
         };
-        let roles = policy::roles_for(&self.shared.config, &certified.principals);
+        let roles = policy::roles_for(&self.services.config, &certified.principals);
         if roles.is_empty() {
             let reason = format!(
                 "no role grants any of the principals {:?} (key id {:?})",
@@ -86,7 +86,7 @@ impl Admit<'_> {
         let destination = Destination::parse(user);
         let mut note = None;
         let review = user == crate::review::USER;
-        if review && !crate::review::may_review(&self.shared.config, &certified.principals) {
+        if review && !crate::review::may_review(&self.services.config, &certified.principals) {
             warn!(conn = %self.id, identity = %certified.key_id, reason = "not-a-reviewer", "review refused");
             denial = Some("no role of yours allows the review console".into());
         }
@@ -102,7 +102,7 @@ impl Admit<'_> {
                     None
                 }
                 Err(d) => {
-                    let maskers = &self.shared.maskers;
+                    let maskers = &self.services.maskers;
                     warn!(conn = %self.id, peer = %self.peer, user = maskers.client_text(user),
                         identity = %certified.key_id, reason = %d.code(),
                         "destination refused: {}", maskers.client_text(&d.to_string()));
@@ -117,7 +117,7 @@ impl Admit<'_> {
         info!(
             conn = %self.id,
             peer = %self.peer,
-            user = self.shared.maskers.client_text(user),
+            user = self.services.maskers.client_text(user),
             identity = %certified.key_id,
             serial = certified.serial,
             principals = ?certified.principals,
@@ -133,15 +133,15 @@ impl Admit<'_> {
             tracing::error!(conn = %self.id, identity = %certified.key_id, "audit store unavailable, session refused: {e}");
             return Ok(Admission::Denied(UNAUDITED.into()));
         }
-        self.shared.metrics.auth_accepted.inc();
-        self.shared.metrics.sessions.inc();
+        self.services.metrics.auth_accepted.inc();
+        self.services.metrics.sessions.inc();
         let ctx = SessionCtx::new(
             self.id.to_string(),
             self.peer,
             certified,
             access,
             note,
-            self.shared.clone(),
+            self.services.clone(),
             self.inflow.clone(),
         );
         Ok(Admission::Admitted(Admitted {
@@ -159,7 +159,7 @@ impl Admit<'_> {
         certified: &cert_authority::CertifiedUser,
     ) -> Result<Option<String>, Refused> {
         match self
-            .shared
+            .services
             .audit
             .is_revoked(certified.serial, &certified.key_id)
             .await
@@ -188,7 +188,7 @@ impl Admit<'_> {
         certified: &cert_authority::CertifiedUser,
     ) -> Result<Place<String>, String> {
         let full = match self
-            .shared
+            .services
             .sessions_by_identity
             .take(certified.key_id.clone())
         {
@@ -226,7 +226,7 @@ impl Admit<'_> {
             )
         })?;
         match self
-            .shared
+            .services
             .audit
             .is_identity_revoked(&grant.key_id, &grant.subject)
             .await
@@ -257,11 +257,11 @@ impl Admit<'_> {
             requester: Some(grant.subject.clone()),
             issued_at_ms: crate::audit::now_ms(),
         };
-        if let Err(e) = self.shared.audit.certificate_issued(&row).await {
+        if let Err(e) = self.services.audit.certificate_issued(&row).await {
             tracing::error!(conn = %self.id, identity = %grant.key_id, "audit store unavailable, device login refused: {e}");
             return Err(Refused(UNAUDITED.into()));
         }
-        self.shared.metrics.certificates_issued.inc();
+        self.services.metrics.certificates_issued.inc();
         info!(conn = %self.id, peer = %self.peer, identity = %grant.key_id, serial, principals = ?grant.principals, "device login: signed in");
         let has = |e: &str| grant.extensions.iter().any(|x| x == e);
         let certified = cert_authority::CertifiedUser {
@@ -286,7 +286,7 @@ impl Admit<'_> {
         target_name: &str,
         login: Option<&str>,
     ) -> Result<policy::Access, policy::Denied> {
-        let config = &self.shared.config;
+        let config = &self.services.config;
         let principals = &certified.principals;
         if login.is_none() {
             if let Some(own) = certified.default_login.as_deref() {
@@ -304,13 +304,13 @@ impl Admit<'_> {
         certified: &cert_authority::CertifiedUser,
         access: Option<&crate::policy::Access>,
     ) -> Result<(), crate::audit::AuditError> {
-        let audit = &self.shared.audit;
+        let audit = &self.services.audit;
         audit.ping().await?;
         audit
             .auth_event(&AuthEvent {
                 at_ms: crate::audit::now_ms(),
                 peer: self.peer.to_string(),
-                user_name: self.shared.maskers.client_text(user),
+                user_name: self.services.maskers.client_text(user),
                 identity: Some(certified.key_id.clone()),
                 serial: Some(certified.serial),
                 accepted: true,

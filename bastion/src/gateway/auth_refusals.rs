@@ -9,7 +9,7 @@ use ssh_key::Certificate;
 use tracing::warn;
 
 use crate::audit::AuthEvent;
-use crate::gateway::shared::Shared;
+use crate::services::Services;
 
 /// Reasons kept to tell the user, at most.
 const MAX_TOLD: usize = 4;
@@ -45,7 +45,7 @@ impl<'a> Offered<'a> {
 
 /// One connection's refused authentications.
 pub struct AuthRefusals {
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     peer: SocketAddr,
     conn: String,
     /// Why certificates were refused, in words for the user.
@@ -55,9 +55,9 @@ pub struct AuthRefusals {
 
 impl AuthRefusals {
     /// The refusals of connection `conn` from `peer`.
-    pub fn new(shared: Arc<Shared>, peer: SocketAddr, conn: String) -> AuthRefusals {
+    pub fn new(services: Arc<Services>, peer: SocketAddr, conn: String) -> AuthRefusals {
         AuthRefusals {
-            shared,
+            services,
             peer,
             conn,
             told: Vec::new(),
@@ -77,8 +77,8 @@ impl AuthRefusals {
         if let Some(why) = crate::gateway::refusal_words::for_user(code) {
             self.tell(why);
         }
-        self.shared.metrics.auth_refused.inc();
-        let maskers = &self.shared.maskers;
+        self.services.metrics.auth_refused.inc();
+        let maskers = &self.services.maskers;
         warn!(conn = %self.conn, peer = %self.peer, user = maskers.client_text(user), reason = %code,
             "authentication refused: {}", maskers.client_text(&reason.to_string()));
         self.audit(user, code, offered);
@@ -115,7 +115,7 @@ impl AuthRefusals {
 
     /// Writes a refusal's audit row, in the background.
     pub fn audit(&self, user: &str, code: &str, offered: Offered<'_>) {
-        let maskers = &self.shared.maskers;
+        let maskers = &self.services.maskers;
         let user = maskers.client_text(user);
         let (identity, serial, principals, unverified) = match offered {
             Offered::Nothing => (None, None, None, None),
@@ -152,7 +152,7 @@ impl AuthRefusals {
             principals,
             offered: unverified,
         };
-        let audit = self.shared.audit.clone();
+        let audit = self.services.audit.clone();
         tokio::spawn(async move {
             if let Err(e) = audit.auth_event(&event).await {
                 tracing::error!("audit: cannot record a refused authentication: {e}");

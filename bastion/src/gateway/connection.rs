@@ -23,7 +23,7 @@ use crate::gateway::device_login::{DeviceLogin, Round, SignIn};
 use crate::gateway::places::Place;
 use crate::gateway::relay::inflow::Inflow;
 use crate::gateway::session::SessionCtx;
-use crate::gateway::shared::Shared;
+use crate::services::Services;
 
 /// Where a connection stands.
 enum State {
@@ -43,7 +43,7 @@ enum State {
 
 /// Per-connection state handed to russh.
 pub struct Connection {
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     peer: SocketAddr,
     id: String,
     state: State,
@@ -65,7 +65,7 @@ pub struct Connection {
 impl Connection {
     /// A connection from `peer`, holding an unauthenticated-connection place.
     pub fn new(
-        shared: Arc<Shared>,
+        services: Arc<Services>,
         device_login: Option<Arc<DeviceLogin>>,
         peer: SocketAddr,
         id: String,
@@ -73,8 +73,8 @@ impl Connection {
         tasks: TaskTracker,
     ) -> Connection {
         let login_clock = Arc::new(crate::gateway::login_clock::LoginClock::new(
-            shared.config.server.login_grace_time.duration(),
-            shared
+            services.config.server.login_grace_time.duration(),
+            services
                 .config
                 .oidc
                 .as_ref()
@@ -82,8 +82,8 @@ impl Connection {
                 .unwrap_or_default(),
         ));
         Connection {
-            refusals: AuthRefusals::new(shared.clone(), peer, id.clone()),
-            shared,
+            refusals: AuthRefusals::new(services.clone(), peer, id.clone()),
+            services,
             device_login,
             peer,
             id,
@@ -139,7 +139,7 @@ impl Connection {
 
     fn admitting(&mut self) -> Admit<'_> {
         Admit {
-            shared: &self.shared,
+            services: &self.services,
             peer: self.peer,
             id: &self.id,
             inflow: &self.inflow,
@@ -152,7 +152,7 @@ impl Connection {
     /// that cannot answer refuses the channel (fail closed).
     async fn certificate_holds(&self, ctx: &Arc<SessionCtx>, session: &mut Session) -> bool {
         use crate::gateway::validity::{standing, Standing};
-        match standing(&self.shared, &ctx.user).await {
+        match standing(&self.services, &ctx.user).await {
             Ok(Standing::Valid) => true,
             Ok(s) => {
                 warn!(conn = %self.id, identity = %ctx.user.key_id, serial = ctx.user.serial,
@@ -245,13 +245,13 @@ impl Connection {
 }
 
 /// One place among a connection's open channels; given back when dropped.
-struct ChannelSlot(Arc<std::sync::atomic::AtomicUsize>, Arc<Shared>);
+struct ChannelSlot(Arc<std::sync::atomic::AtomicUsize>, Arc<Services>);
 
 impl ChannelSlot {
-    fn take(count: &Arc<std::sync::atomic::AtomicUsize>, shared: &Arc<Shared>) -> ChannelSlot {
+    fn take(count: &Arc<std::sync::atomic::AtomicUsize>, services: &Arc<Services>) -> ChannelSlot {
         count.fetch_add(1, Ordering::SeqCst);
-        shared.metrics.channels.inc();
-        ChannelSlot(count.clone(), shared.clone())
+        services.metrics.channels.inc();
+        ChannelSlot(count.clone(), services.clone())
     }
 }
 
@@ -267,7 +267,7 @@ impl Handler for Connection {
 
     async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
         self.refusals.note_early(user);
-        debug!(conn = %self.id, user = self.shared.maskers.client_text(user), "auth none");
+        debug!(conn = %self.id, user = self.services.maskers.client_text(user), "auth none");
         Ok(Auth::reject())
     }
 
@@ -308,7 +308,7 @@ impl Handler for Connection {
         let now = cert_authority::unix_now();
         let certified = match check_user_certificate(
             certificate,
-            &self.shared.user_cas,
+            &self.services.user_cas,
             Some(self.peer.ip()),
             now,
         ) {
@@ -418,7 +418,7 @@ impl Handler for Connection {
             return Ok(());
         };
         if self.channels.load(Ordering::SeqCst)
-            >= self.shared.config.server.max_channels_per_connection
+            >= self.services.config.server.max_channels_per_connection
         {
             warn!(conn = %self.id, identity = %ctx.user.key_id, "channel refused: too many channels on one connection");
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
@@ -430,7 +430,7 @@ impl Handler for Connection {
                 .await;
             return Ok(());
         }
-        let slot = ChannelSlot::take(&self.channels, &self.shared);
+        let slot = ChannelSlot::take(&self.channels, &self.services);
         reply.accept().await;
         let task = channel::run_session(ctx, channel, session.handle());
         self.tasks.spawn(async move {
@@ -457,7 +457,7 @@ impl Handler for Connection {
             return Ok(());
         };
         if self.channels.load(Ordering::SeqCst)
-            >= self.shared.config.server.max_channels_per_connection
+            >= self.services.config.server.max_channels_per_connection
         {
             warn!(conn = %self.id, identity = %ctx.user.key_id, "port forward refused: too many channels on one connection");
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
@@ -469,7 +469,7 @@ impl Handler for Connection {
                 .is_some_and(|a| a.allows(config::Capability::PortForward));
         if !allowed {
             warn!(conn = %self.id, identity = %ctx.user.key_id,
-                to = self.shared.maskers.client_text(&format!("{host_to_connect}:{port_to_connect}")),
+                to = self.services.maskers.client_text(&format!("{host_to_connect}:{port_to_connect}")),
                 "port forwarding refused: no role allows port-forward here");
             reply
                 .reject(ChannelOpenFailure::AdministrativelyProhibited)
@@ -483,9 +483,9 @@ impl Handler for Connection {
             return Ok(());
         }
         info!(conn = %self.id, identity = %ctx.user.key_id,
-            to = self.shared.maskers.client_text(&format!("{host_to_connect}:{port_to_connect}")),
+            to = self.services.maskers.client_text(&format!("{host_to_connect}:{port_to_connect}")),
             "port forward");
-        let slot = ChannelSlot::take(&self.channels, &self.shared);
+        let slot = ChannelSlot::take(&self.channels, &self.services);
         let fwd = forward::Forward {
             host: host_to_connect.to_string(),
             port: port_to_connect,
@@ -608,10 +608,10 @@ impl Drop for Connection {
         match &self.state {
             State::Admitted(admitted) => {
                 let ctx = &admitted.session;
-                self.shared.metrics.sessions.dec();
+                self.services.metrics.sessions.dec();
                 ctx.closed.cancel();
                 info!(conn = %self.id, identity = %ctx.user.key_id, "connection closed");
-                self.shared.endings.spawn(crate::audit::Ending::Session {
+                self.services.endings.spawn(crate::audit::Ending::Session {
                     id: self.id.clone(),
                     ended_at_ms: crate::audit::now_ms(),
                     reason: "connection closed".into(),

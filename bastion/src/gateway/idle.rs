@@ -14,7 +14,7 @@ use crate::policy;
 pub async fn watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) {
     loop {
         let timeout = ctx.access().map(|a| a.idle_timeout).unwrap_or_else(|| {
-            policy::roles_for(&ctx.shared.config, &ctx.user.principals)
+            policy::roles_for(&ctx.services.config, &ctx.user.principals)
                 .iter()
                 .map(|r| r.idle_timeout.duration())
                 .min()

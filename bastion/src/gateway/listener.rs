@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::gateway::connection::Connection;
 use crate::gateway::device_login::DeviceLogin;
-use crate::gateway::shared::Shared;
+use crate::services::Services;
 
 /// How long live sessions get to see the shutdown notice before they are cut.
 const SHUTDOWN_NOTICE: Duration = Duration::from_millis(500);
@@ -29,13 +29,13 @@ const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
 
 /// Serves clients on `listener` until `shutdown` is cancelled.
 pub async fn run(
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     listener: TcpListener,
     server_config: Arc<russh::server::Config>,
     device_login: Option<Arc<DeviceLogin>>,
     shutdown: CancellationToken,
 ) {
-    let s = &shared.config.server;
+    let s = &services.config.server;
     let admission = crate::gateway::admission::Admission::new(crate::gateway::admission::Limits {
         total: s.max_unauthenticated,
         per_source: s.unauthenticated_per_source(),
@@ -68,7 +68,7 @@ pub async fn run(
             Ok(p) => p,
             Err(why) => {
                 // Under a flood this is every connection: counted, logged once a second.
-                shared.metrics.connections_dropped(why);
+                services.metrics.connections_dropped(why);
                 if quiet.ready() {
                     let what = match why {
                         crate::gateway::admission::Refused::Full => {
@@ -92,7 +92,7 @@ pub async fn run(
         let _ = tcp.set_nodelay(true);
         let id = new_session_id();
         let conn = Connection::new(
-            shared.clone(),
+            services.clone(),
             device_login.clone(),
             peer,
             id,
@@ -100,7 +100,7 @@ pub async fn run(
             tasks.clone(),
         );
         tasks.spawn(serve_connection(
-            shared.clone(),
+            services.clone(),
             server_config.clone(),
             tcp,
             peer,
@@ -119,14 +119,14 @@ pub async fn run(
 }
 
 async fn serve_connection(
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     server_config: Arc<russh::server::Config>,
     tcp: TcpStream,
     peer: SocketAddr,
     conn: Connection,
     shutdown: CancellationToken,
 ) {
-    let grace = shared.config.server.login_grace_time.duration();
+    let grace = services.config.server.login_grace_time.duration();
     let authenticated = conn.authenticated.clone();
     let clock = conn.login_clock.clone();
     let running = match tokio::time::timeout(

@@ -18,7 +18,7 @@ pub async fn choose(
     tx: &ChannelWriteHalf<Msg>,
     mut resized: impl FnMut(u32, u32, u32, u32),
 ) -> Option<Access> {
-    let config = &ctx.shared.config;
+    let config = &ctx.services.config;
     let roles = policy::roles_for(config, &ctx.user.principals);
     let choices: Vec<Access> = policy::reachable(config, &roles)
         .into_iter()

@@ -19,7 +19,6 @@
 //! - [`idle`] and [`validity`]: log a connection off when it is idle, or when its certificate
 //!   expires or is revoked.
 //! - [`upstream`]: the bastion's own connection to the target.
-//! - [`shared`]: the services every connection reaches.
 //!
 //! Channels:
 //! - [`channel`]: a session channel's life as stages (setup, authorized, connected, relaying,
@@ -52,7 +51,6 @@ pub mod refusal;
 pub mod refusal_words;
 pub mod relay;
 pub mod session;
-pub mod shared;
 pub mod upstream;
 pub mod validity;
 pub mod watch;

@@ -8,9 +8,9 @@ use cert_authority::CertifiedUser;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::shared::Shared;
 use crate::gateway::upstream::{Upstream, UpstreamError};
 use crate::policy::Access;
+use crate::services::Services;
 
 /// One authenticated connection.
 pub struct SessionCtx {
@@ -28,7 +28,7 @@ pub struct SessionCtx {
     access: Mutex<Option<Access>>,
     upstream: tokio::sync::Mutex<Option<Arc<Upstream>>>,
     /// Configuration and keys.
-    pub shared: Arc<Shared>,
+    pub services: Arc<Services>,
     started: Instant,
     /// Milliseconds since `started` of the last byte in either direction.
     last_activity: AtomicU64,
@@ -57,7 +57,7 @@ impl SessionCtx {
         user: CertifiedUser,
         access: Option<Access>,
         note: Option<String>,
-        shared: Arc<Shared>,
+        services: Arc<Services>,
         inflow: Arc<crate::gateway::relay::inflow::Inflow>,
     ) -> SessionCtx {
         SessionCtx {
@@ -68,7 +68,7 @@ impl SessionCtx {
             note,
             access: Mutex::new(access),
             upstream: tokio::sync::Mutex::new(None),
-            shared,
+            services,
             started: Instant::now(),
             last_activity: AtomicU64::new(0),
             running: std::sync::atomic::AtomicUsize::new(0),
@@ -129,7 +129,7 @@ impl SessionCtx {
         }
         let key_id = format!("bastion session {} for {}", self.id, self.user.key_id);
         let up = Arc::new(
-            self.shared
+            self.services
                 .upstream
                 .connect(&access.target, &access.login, &key_id)
                 .await?,

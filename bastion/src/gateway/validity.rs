@@ -13,7 +13,7 @@ use std::time::Duration;
 use tracing::{error, warn};
 
 use crate::gateway::session::SessionCtx;
-use crate::gateway::shared::Shared;
+use crate::services::Services;
 use cert_authority::CertifiedUser;
 
 /// Whether a connection's identity still holds.
@@ -56,13 +56,13 @@ impl Standing {
 /// # Errors
 /// When the audit store cannot answer.
 pub async fn standing(
-    shared: &Shared,
+    services: &Services,
     user: &CertifiedUser,
 ) -> Result<Standing, crate::audit::AuditError> {
     if cert_authority::unix_now() >= user.valid_before {
         return Ok(Standing::Expired);
     }
-    if shared.audit.is_revoked(user.serial, &user.key_id).await? {
+    if services.audit.is_revoked(user.serial, &user.key_id).await? {
         return Ok(Standing::Revoked);
     }
     Ok(Standing::Valid)
@@ -74,7 +74,7 @@ pub async fn standing(
 /// through an audit outage, as documented; new channels are refused meanwhile).
 pub async fn watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) {
     let every = ctx
-        .shared
+        .services
         .config
         .server
         .revocation_check_interval
@@ -91,7 +91,7 @@ pub async fn watchdog(ctx: Arc<SessionCtx>, handle: russh::server::Handle) {
                 _ = ctx.closed.cancelled() => return,
             }
         }
-        match standing(&ctx.shared, &ctx.user).await {
+        match standing(&ctx.services, &ctx.user).await {
             Ok(Standing::Valid) => {}
             Ok(s) => {
                 warn!(session = %ctx.id, identity = %ctx.user.key_id, serial = ctx.user.serial,

@@ -89,7 +89,7 @@ impl Authorized {
             }
             Start::Shell => false,
         };
-        let masker = ctx.shared.maskers.for_access(&access);
+        let masker = ctx.services.maskers.for_access(&access);
         // Transfers pass untouched; a role may see unmasked live output (recordings are always
         // masked).
         let redaction = if transfer {
@@ -99,7 +99,7 @@ impl Authorized {
         } else {
             Redaction::Exact
         };
-        let hold = Duration::from_millis(ctx.shared.config.masking.live_hold_ms);
+        let hold = Duration::from_millis(ctx.services.config.masking.live_hold_ms);
         let redactor = Redactor::new(&masker, redaction, hold);
         // The command, the terminal type and the environment are whatever the client sent:
         // stored masked like any text.
@@ -176,7 +176,7 @@ fn capability(ctx: &SessionCtx, start: &Start) -> Result<Capability, Stop> {
         Start::Subsystem(name) if name == "sftp" => Ok(Capability::Sftp),
         Start::Subsystem(name) => {
             warn!(
-                subsystem = ctx.shared.maskers.client_text(name),
+                subsystem = ctx.services.maskers.client_text(name),
                 "subsystem refused"
             );
             Err(Stop::Refused(Refusal::new(
@@ -231,7 +231,7 @@ fn start_recording(
         target: access.target.name.clone(),
         login: access.login.clone(),
     };
-    match ChannelRecording::start(&ctx.shared.recordings, info) {
+    match ChannelRecording::start(&ctx.services.recordings, info) {
         Ok(r) => Ok(Arc::new(r)),
         Err(e) => {
             tracing::error!("cannot start the recording, refusing the session: {e}");

@@ -91,7 +91,7 @@ impl Closing {
             signature: sealed.as_ref().map(|s| s.checkpoint.sig.clone()),
             close_reason,
         };
-        ctx.shared
+        ctx.services
             .endings
             .record(Ending::Channel { channel: row, end })
             .await;

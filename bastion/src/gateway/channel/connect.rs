@@ -50,8 +50,9 @@ impl Authorized {
         let rule = match start {
             Start::Subsystem(_) => None,
             _ => ctx
-                .shared
+                .services
                 .approvals
+                .rules
                 .matching(&self.access, start.command().as_deref()),
         };
         let inflow = self.requested.inflow.clone();
@@ -60,7 +61,7 @@ impl Authorized {
         // (one round trip saved); nothing is asked of the target until the row exists (fail
         // closed).
         let steps = async {
-            let audited = Box::pin(ctx.shared.audit.channel_opened(&self.row));
+            let audited = Box::pin(ctx.services.audit.channel_opened(&self.row));
             if rule.is_none() {
                 let (a, c) = tokio::join!(audited, Box::pin(open_channel(ctx, &self.access)));
                 (a, Some(c))
@@ -207,7 +208,7 @@ async fn open_channel(ctx: &SessionCtx, access: &Access) -> Opened {
         warn!(target = %access.target.name, "upstream failed: {e}");
         unreachable(format!("target \"{}\": {e}", access.target.name))
     })?;
-    let wait = ctx.shared.config.server.connect_timeout.duration();
+    let wait = ctx.services.config.server.connect_timeout.duration();
     match tokio::time::timeout(wait, upstream.handle.channel_open_session()).await {
         Ok(opened) => opened.map_err(|e| {
             warn!(target = %access.target.name, "upstream channel refused: {e}");

@@ -39,7 +39,7 @@ pub async fn run_forward(
     fwd: Forward,
 ) {
     let span = tracing::info_span!("forward", session = %ctx.id,
-        to = ctx.shared.maskers.client_text(&format!("{}:{}", fwd.host, fwd.port)));
+        to = ctx.services.maskers.client_text(&format!("{}:{}", fwd.host, fwd.port)));
     let bound = ctx.clone();
     // A forward whose client is long gone ends, whatever it waits on (a destination that
     // never answers, a target that stopped reading).
@@ -70,7 +70,7 @@ async fn forward(
         return;
     };
     let (up_rx, up_tx) = up.split();
-    let masker = ctx.shared.maskers.for_access(&access);
+    let masker = ctx.services.maskers.for_access(&access);
     let opened = ChannelOpened {
         session_id: ctx.id.clone(),
         channel: u32::from(client.id),
@@ -82,7 +82,7 @@ async fn forward(
         pty: None,
         recording_path: None,
     };
-    let row = match Box::pin(ctx.shared.audit.channel_opened(&opened)).await {
+    let row = match Box::pin(ctx.services.audit.channel_opened(&opened)).await {
         Ok(row) => row,
         Err(e) => {
             tracing::error!("audit store unavailable, forward refused: {e}");
@@ -130,7 +130,7 @@ async fn forward(
         signature: None,
         close_reason: "closed (port forward: not recorded)".into(),
     };
-    ctx.shared
+    ctx.services
         .endings
         .record(Ending::Channel { channel: row, end })
         .await;
@@ -156,7 +156,7 @@ async fn open_on_target(
         fwd.originator.as_str(),
         fwd.originator_port,
     );
-    let wait = ctx.shared.config.server.connect_timeout.duration();
+    let wait = ctx.services.config.server.connect_timeout.duration();
     match tokio::time::timeout(wait, opening)
         .await
         .unwrap_or(Err(russh::Error::ConnectionTimeout))

@@ -31,7 +31,7 @@ impl Connected {
     pub async fn relay(self, rx: ChannelReadHalf, io: ChannelIo) -> ExitInfo {
         let Connected { authorized, target } = self;
         let ctx = io.ctx.clone();
-        let approvals = &ctx.shared.approvals;
+        let approvals = &ctx.services.approvals.rules;
         let (access, requested) = (&authorized.access, authorized.requested);
         let pty = requested.pty.as_ref();
         let judged = !authorized.transfer && approvals.has_line_rules(access);
@@ -75,7 +75,7 @@ impl Connected {
         let screen_masked = authorized.redactor.screen_masked();
         // Reviewers may watch interactive sessions, masked as the user sees them.
         let publisher = (pty.is_some() && screen_masked).then(|| {
-            ctx.shared.live.publish(
+            ctx.services.live.publish(
                 format!("{}-{}", ctx.id, u32::from(io.client.id)),
                 ctx.user.key_id.clone(),
                 access.target.name.clone(),

@@ -12,14 +12,14 @@ use crate::review::{self, Reviewer};
 
 /// Runs a reviewer's channel to its end.
 pub async fn run(ctx: &SessionCtx, mut rx: ChannelReadHalf, client: &Client, requested: Requested) {
-    let shared = &ctx.shared;
+    let services = &ctx.services;
     let reviewer = Reviewer {
         identity: &ctx.user.key_id,
         principals: &ctx.user.principals,
-        config: &shared.config,
-        audit: &shared.audit,
-        masker: shared.maskers.all(),
-        live: &shared.live,
+        config: &services.config,
+        audit: &services.audit,
+        masker: services.maskers.all(),
+        live: &services.live,
         closed: &ctx.closed,
     };
     match (&requested.start, &requested.pty) {

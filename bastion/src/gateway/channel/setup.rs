@@ -123,7 +123,7 @@ impl Requested {
                     variable_value,
                     ..
                 }) => {
-                    if env_allowed(&ctx.shared.config.server.env_allow, &variable_name)
+                    if env_allowed(&ctx.services.config.server.env_allow, &variable_name)
                         && env.len() < MAX_ENV
                         && variable_name.len() <= MAX_ENV_NAME
                         && variable_value.len() <= MAX_ENV_VALUE
@@ -131,7 +131,7 @@ impl Requested {
                         env.push((variable_name, variable_value));
                     } else {
                         tracing::debug!(
-                            name = ctx.shared.maskers.client_text(&variable_name),
+                            name = ctx.services.maskers.client_text(&variable_name),
                             "env variable not in the allowlist; dropped"
                         );
                     }

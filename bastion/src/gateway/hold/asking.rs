@@ -170,10 +170,10 @@ impl Asking<'_> {
             channel: u32::from(self.io.client.id),
         };
         let request = hold::new_request(requester, self.access, rule, command, screen);
-        let approvals = &ctx.shared.approvals;
+        let approvals = &ctx.services.approvals.rules;
         let held = hold::request(
-            &ctx.shared.audit,
-            ctx.shared.notifier.as_ref(),
+            &ctx.services.audit,
+            ctx.services.approvals.notifier.as_ref(),
             rule,
             request,
             approvals.max_pending(),
@@ -205,15 +205,20 @@ impl Asking<'_> {
         gone: &CancellationToken,
     ) -> Result<Decision, NotApproved> {
         let ctx = &self.io.ctx;
-        let decision = hold::wait(&ctx.shared.audit, ctx.shared.notifier.as_ref(), held, gone)
-            .await
-            .map_err(|e| {
-                tracing::error!("approval wait failed: {e}");
-                NotApproved::Unavailable(format!(
-                    "the approval could not be followed (audit store unavailable); {}",
-                    self.not_run
-                ))
-            })?;
+        let decision = hold::wait(
+            &ctx.services.audit,
+            ctx.services.approvals.notifier.as_ref(),
+            held,
+            gone,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!("approval wait failed: {e}");
+            NotApproved::Unavailable(format!(
+                "the approval could not be followed (audit store unavailable); {}",
+                self.not_run
+            ))
+        })?;
         let marker = decision.marker(held.id);
         info!(request = held.id, "{marker}");
         self.io.record(RecEvent::Marker(marker)).await;

@@ -491,8 +491,9 @@ impl ShellHold {
         };
         let Some(rule) = io
             .ctx
-            .shared
+            .services
             .approvals
+            .rules
             .matching_line(&self.access, &readings)
         else {
             return Ok((Verdict::Go(Vec::new()), whole));

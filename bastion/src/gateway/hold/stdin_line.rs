@@ -103,8 +103,9 @@ impl StdinHold {
             inflow.sub(line.bytes.len());
             let rule = io
                 .ctx
-                .shared
+                .services
                 .approvals
+                .rules
                 .matching_line(&self.access, &line.readings);
             if let Some(rule) = rule {
                 Box::pin(self.hold_line(io, rx, inflow, rule, &line.shown, &mut eof)).await?;

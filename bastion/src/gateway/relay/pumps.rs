@@ -300,7 +300,7 @@ impl Pumps {
             }
             Some(ChannelMsg::Signal { signal }) => {
                 // A client may name any signal; its name is stored masked like its text.
-                let name = io.ctx.shared.maskers.client_text(&sig_name(&signal));
+                let name = io.ctx.services.maskers.client_text(&sig_name(&signal));
                 info!(signal = name, "signal");
                 if !io.record(RecEvent::Marker(format!("signal {name}"))).await {
                     return Err(Stopped::Ended);
@@ -356,7 +356,7 @@ impl Pumps {
                     }
                     continue;
                 }
-                _ = io.ctx.shared.shutdown.cancelled(), if !shutting_down => {
+                _ = io.ctx.services.shutdown.cancelled(), if !shutting_down => {
                     shutting_down = true;
                     io.client.say("bastion: the bastion is shutting down; this session ends now.").await;
                     continue;
@@ -406,7 +406,7 @@ impl Pumps {
         match msg {
             Some(ChannelMsg::Data { data }) => {
                 io.ctx.touch();
-                io.ctx.shared.metrics.bytes_out.inc_by(data.len() as u64);
+                io.ctx.services.metrics.bytes_out.inc_by(data.len() as u64);
                 io.relayed().output(data.len());
                 if let Some(judge) = &self.lines {
                     judge.output(&data);
@@ -465,7 +465,7 @@ impl Pumps {
                 error_message,
                 lang_tag,
             }) => {
-                let name = io.ctx.shared.maskers.client_text(&sig_name(&signal_name));
+                let name = io.ctx.services.maskers.client_text(&sig_name(&signal_name));
                 let text = format!("signal {name}");
                 out.info.signal = Some(name);
                 io.record(RecEvent::Exit(text.clone())).await;
@@ -526,7 +526,7 @@ impl Pumps {
     async fn ended(&self, out: &Output) {
         let io = &self.io;
         if io.unrecorded() {
-            io.ctx.shared.metrics.recording_failures.inc();
+            io.ctx.services.metrics.recording_failures.inc();
             let text = "bastion: the session recording failed; the session is closed (sessions must be recorded)";
             Box::pin(io.client.fail(text, status::LOST)).await;
         } else if !out.client_closed
