@@ -617,7 +617,9 @@ pub struct Dev {
 }
 
 mod defaults {
-    use super::*;
+    use std::path::PathBuf;
+
+    use crate::types::{Capability, Seconds};
 
     pub fn early_drop_rate() -> u32 {
         30

@@ -219,14 +219,14 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         let names_something = name
             .chars()
             .any(|ch| ch.is_alphanumeric() || ch == '*' || ch == '?');
-        if name != crate::PACK_LIST && !names_something {
+        if name != crate::schema::PACK_LIST && !names_something {
             bad(
                 format!("masking.fields[{i}]"),
                 format!("{name:?} names no field (a glob of letters, digits, `*` and `?`)"),
             );
         }
-        if let crate::FieldEntry::Scoped(s) = f {
-            if s.name == crate::PACK_LIST {
+        if let crate::schema::FieldEntry::Scoped(s) = f {
+            if s.name == crate::schema::PACK_LIST {
                 bad(
                     format!("masking.fields[{i}].name"),
                     "the packs' list (\"...\") cannot be scoped".into(),
@@ -382,7 +382,8 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
         // for its timeout and be denied.
         for (j, group) in r.approvers.iter().enumerate() {
             let reviewers = c.roles.iter().any(|role| {
-                role.principals.contains(group) && role.allow.contains(&crate::Capability::Review)
+                role.principals.contains(group)
+                    && role.allow.contains(&crate::types::Capability::Review)
             });
             if !group.is_empty() && !reviewers {
                 bad(

@@ -5,9 +5,9 @@
 use player::TerminalFilter;
 use recorder::mask::{EscapeParser, Piece};
 
-use crate::{chunks, sizes_and_stream};
+use crate::input::{chunks, sizes_and_stream};
 
-/// Chunk sizes and a stream, as [`crate::sizes_and_stream`] reads them.
+/// Chunk sizes and a stream, as [`crate::input::sizes_and_stream`] reads them.
 pub fn check(data: &[u8]) {
     let (sizes, stream) = sizes_and_stream(data);
 
