@@ -486,6 +486,12 @@ class World:
 [server]
 listen = "127.0.0.1:{self.bastion_port}"
 host_key = "keys/host_ed25519"
+# Every session comes from one address (loopback): the per-source admission limits that keep
+# one address from locking others out would refuse the benchmark's bursts of 1,000 sessions.
+max_unauthenticated = 2048
+max_unauthenticated_per_source = 2048
+early_drop_from = 2048
+connection_rate_per_source = 100000
 
 [ca]
 user_ca = "keys/user_ca"
