@@ -11,7 +11,6 @@ use anyhow::{anyhow, Context};
 use bastion::audit::{
     sqlite_file, AuditError, AuditStore, AuthRow, ChannelRow, Filter, SessionRow,
 };
-use config::Config;
 use serde::Serialize;
 
 use super::config_arg::ConfigArg;
@@ -128,13 +127,13 @@ impl AuditCommand {
                 print_rows(&rows, l.json, table::approvals)
             }),
             AuditCommand::Recordings(l) => {
+                let config = l.config.load()?;
                 let trusted = super::verify::trusted_keys(&[], &l.config)?;
                 if trusted.is_empty() {
                     return Err(Failure::usage(anyhow!(
                         "no recording key to check signatures against (the configuration's [recording] signing_key)"
                     )));
                 }
-                let config = Config::load(&l.config.path()).map_err(Failure::usage)?;
                 let rows = runtime.block_on(async {
                     let store = open(&l.config, false).await?;
                     Ok::<_, Failure>(store.channels(&l.filter()).await?)
@@ -222,7 +221,7 @@ impl Export {
 /// than create one (likely a wrong path, and a file created by another user would lock the
 /// bastion out of its own database).
 async fn open(config: &ConfigArg, create: bool) -> Result<AuditStore, Failure> {
-    let config = Config::load(&config.path()).map_err(Failure::usage)?;
+    let config = config.load()?;
     if create {
         return connect(&config.audit.database).await;
     }

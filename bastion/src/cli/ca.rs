@@ -110,7 +110,7 @@ impl Sign {
         let (ca_path, default_ttl, max_ttl, database) = match &self.ca {
             Some(p) => (p.clone(), std::time::Duration::from_secs(3600), None, None),
             None => {
-                let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
+                let config = self.config.load()?;
                 (
                     config.ca.user_ca.clone(),
                     config.ca.default_ttl.duration(),
@@ -208,7 +208,7 @@ pub fn cert_path(public_key: &Path) -> PathBuf {
 
 impl Revoke {
     async fn run(self) -> Result<(), Failure> {
-        let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
+        let config = self.config.load()?;
         let store = super::audit::open_existing(&config.audit.database).await?;
         let by = std::env::var("SUDO_USER")
             .or_else(|_| std::env::var("USER"))

@@ -77,7 +77,7 @@ pub fn main() -> ExitCode {
         // Nobody is left to read what the command would say.
         Err(f) if f.error().downcast_ref::<out::PipeClosed>().is_some() => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("bastion: {:#}", f.error());
+            eprintln!("bastion: {}", failure::describe(f.error()));
             ExitCode::from(f.code())
         }
     }

@@ -184,3 +184,124 @@ fn ca_sign_writes_a_certificate_ssh_keygen_understands() {
         "{text}\n{ca_fp}"
     );
 }
+
+/// Issue 19, item 1: without a configuration, one message says where the bastion looked and
+/// how to name another file; the OS error is not said twice.
+#[test]
+fn a_missing_configuration_says_where_the_bastion_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let bastion = |args: &[&str], env: Option<&str>| {
+        let mut c = Command::new(bastion_bin());
+        c.args(args)
+            .current_dir(dir.path())
+            .env_remove("BASTION_CONFIG");
+        if let Some(v) = env {
+            c.env("BASTION_CONFIG", v);
+        }
+        run(&mut c)
+    };
+    for args in [&["serve"][..], &["config", "check"], &["audit", "sessions"]] {
+        let o = bastion(args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("no configuration file: looked for bastion.toml in the current directory (no --config given, $BASTION_CONFIG not set)"),
+            "{args:?}: {e}"
+        );
+        assert!(
+            e.contains("name one with --config FILE or BASTION_CONFIG=FILE"),
+            "{e}"
+        );
+        assert!(!e.contains("os error"), "{e}");
+    }
+    let o = bastion(&["serve"], Some("/nowhere/b.toml"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("$BASTION_CONFIG names /nowhere/b.toml, which does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bastion(&["serve", "--config", "other.toml"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("bastion: --config other.toml: no such file\n"),
+        "{}",
+        stderr(&o)
+    );
+    // A file that exists but cannot be read keeps the OS's words, once.
+    std::fs::create_dir(dir.path().join("bastion.toml")).unwrap();
+    let o = bastion(&["serve"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).matches("Is a directory").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Issue 19, item 1: `verify` with no trusted key says how to give one.
+#[test]
+fn verify_without_a_trusted_key_says_to_pass_config_or_key() {
+    let b = BastionBuilder::new();
+    std::fs::write(b.path("bastion.toml"), b.config_text()).unwrap();
+    let dir = b.path("recordings");
+    let key = std::sync::Arc::new(
+        recorder::SigningKey::load_openssh(&b.path("keys/recording_ed25519")).unwrap(),
+    );
+    let header = recorder::Header {
+        term: recorder::Term {
+            cols: 80,
+            rows: 24,
+            term_type: None,
+        },
+        timestamp: 0,
+        command: None,
+        title: None,
+        env: Default::default(),
+        bastion: recorder::BastionMeta {
+            session: "s1".into(),
+            channel: 0,
+            user: "alice@example.test".into(),
+            cert_serial: None,
+            source: "127.0.0.1".into(),
+            target: "t1".into(),
+            login: "root".into(),
+            kind: recorder::ChannelKind::Shell,
+        },
+    };
+    let cast = recorder::recording_path(&dir, "s1", 0, std::time::SystemTime::now()).unwrap();
+    let mut rec =
+        recorder::Recorder::create(&cast, &header, key, recorder::RecorderOptions::default())
+            .unwrap();
+    rec.output(std::time::Duration::from_millis(10), b"hello\r\n")
+        .unwrap();
+    rec.seal(std::time::Duration::from_millis(20)).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let verify = |extra: &[&str]| {
+        run(Command::new(bastion_bin())
+            .arg("verify")
+            .args(extra)
+            .arg(&cast)
+            .current_dir(empty.path())
+            .env_remove("BASTION_CONFIG"))
+    };
+    let o = verify(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("no --key given, and no configuration file at bastion.toml"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("pass --key PUBKEY (the recording key's .pub, e.g. keys/recording_ed25519.pub) or --config FILE"),
+        "{}",
+        stderr(&o)
+    );
+    // Either way of giving the key verifies it.
+    let pubkey = b.path("keys/recording_ed25519.pub");
+    let o = verify(&["--key", pubkey.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = verify(&["--config", b.path("bastion.toml").to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
