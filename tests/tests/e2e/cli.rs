@@ -74,18 +74,6 @@ fn config_check_names_key_file_and_line() {
     let db = tests::default_sqlite_db(&path);
     assert!(stdout(&o).contains("does not exist yet"), "{}", stdout(&o));
     assert!(!db.exists(), "config check created {}", db.display());
-    // Nor does a revocation go to a database the bastion does not use.
-    let o = run(Command::new(bastion_bin())
-        .args(["ca", "revoke", "--serial", "7", "--config"])
-        .arg(&path));
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(
-        stderr(&o).contains("no audit database at"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(!db.exists());
-
     // A key readable by others is refused, naming the file.
     let ca = b.path("keys/user_ca");
     std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -304,4 +292,132 @@ fn verify_without_a_trusted_key_says_to_pass_config_or_key() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let o = verify(&["--config", b.path("bastion.toml").to_str().unwrap()]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+/// Issue 19, item 2: the operator guide's order works: `ca sign` and `ca revoke` before the
+/// first `serve` create the configured audit database; a principal no role names is warned
+/// about; port forwarding is granted only when asked for.
+#[test]
+fn ca_sign_and_revoke_work_before_the_first_serve() {
+    let b = BastionBuilder::new()
+        .role("name = \"dba\"\nprincipals = [\"dba\"]\ntargets = [\"*\"]\nlogins = [\"root\"]");
+    // The database in a directory the bastion's account owns (root runs `ca sign`).
+    let data = b.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
+    let path = b.path("bastion.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n[audit]\ndatabase = \"sqlite://data/audit.db\"\n",
+            b.config_text()
+        ),
+    )
+    .unwrap();
+    let db = data.join("audit.db");
+    let user = b.path("alice");
+    keygen(&user);
+    let sign = |extra: &[&str]| {
+        run(Command::new(bastion_bin())
+            .args(["ca", "sign", "--config"])
+            .arg(&path)
+            .args(["--identity", "alice@example.test"])
+            .args(extra)
+            .arg(user.with_extension("pub")))
+    };
+    let o = sign(&["--principals", "dba,dbas"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("created the audit database {}", db.display())),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(
+            "warning: principal \"dbas\" is not in any role's principals, so it grants nothing (the roles name dba)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("principal \"dba\" "), "{}", stderr(&o));
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(&path).unwrap().uid() == 0 {
+        assert_eq!(std::fs::metadata(&db).unwrap().uid(), 65534);
+    }
+    let cert = b.path("alice-cert.pub");
+    let listing = |cert: &std::path::Path| {
+        stdout(&run(Command::new("ssh-keygen")
+            .arg("-L")
+            .arg("-f")
+            .arg(cert)))
+    };
+    let text = listing(&cert);
+    assert!(!text.contains("permit-port-forwarding"), "{text}");
+    assert!(text.contains("permit-pty"), "{text}");
+    let o = sign(&["--principals", "dba", "--port-forwarding"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("created"), "{}", stderr(&o));
+    assert!(listing(&cert).contains("permit-port-forwarding"));
+    // Both issues are in the database the bastion will use.
+    let o = run(Command::new(bastion_bin())
+        .args(["audit", "certs", "--json", "--config"])
+        .arg(&path));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+
+    // Revoking first creates it too.
+    std::fs::remove_file(&db).unwrap();
+    let o = run(Command::new(bastion_bin())
+        .args(["ca", "revoke", "--serial", "7", "--config"])
+        .arg(&path));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("revoked serial 7"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("created the audit database"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(db.exists());
+}
+
+/// Issue 19, item 2: `serve` logs its host key's fingerprint and the line clients put in
+/// known_hosts; with that line alone, ssh checks the bastion strictly and connects.
+#[test]
+fn serve_logs_the_known_hosts_line_clients_need() {
+    let w = crate::fixture::world();
+    let log = w.bastion.wait_log("known_hosts line");
+    let public =
+        std::fs::read_to_string(w.bastion.dir.path().join("keys/host_ed25519.pub")).unwrap();
+    let key: Vec<&str> = public.split_whitespace().take(2).collect();
+    let want = format!("[127.0.0.1]:{} {}", w.bastion.port, key.join(" "));
+    assert!(log.contains(&want), "{want} not in {log}");
+    let fp = stdout(&run(Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(w.bastion.dir.path().join("keys/host_ed25519.pub"))));
+    let fp = fp.split_whitespace().nth(1).unwrap();
+    assert!(
+        log.contains(&format!("fingerprint={fp}")),
+        "{fp} not in {log}"
+    );
+    let known = w.bastion.dir.path().join("known_hosts");
+    std::fs::write(&known, format!("{want}\n")).unwrap();
+    let opts: Vec<String> = w
+        .alice
+        .ssh_options()
+        .into_iter()
+        .map(|o| match o.as_str() {
+            "UserKnownHostsFile=/dev/null" => format!("UserKnownHostsFile={}", known.display()),
+            "StrictHostKeyChecking=no" => "StrictHostKeyChecking=yes".into(),
+            _ => o,
+        })
+        .collect();
+    let o = run(Command::new("ssh").args(&opts).args([
+        "-p",
+        &w.bastion.port.to_string(),
+        "t1@127.0.0.1",
+        "echo trusted",
+    ]));
+    assert_eq!(stdout(&o), "trusted\n", "{}", stderr(&o));
 }
