@@ -3,10 +3,12 @@
 
 mod audit;
 mod ca;
+mod completions;
 mod config_arg;
 mod config_check;
 mod failure;
 mod login;
+mod man;
 mod mask_test;
 mod out;
 mod play;
@@ -49,6 +51,10 @@ enum Command {
     Play(play::Play),
     /// Show what the configured PHI masking does to some text (stdin or FILE).
     MaskTest(mask_test::MaskTest),
+    /// Print a completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(completions::Completions),
+    /// Print the manual page (roff), or write one per command with --dir.
+    Man(man::Man),
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +77,8 @@ pub fn main() -> ExitCode {
         Command::Login(c) => c.run(),
         Command::Play(c) => c.run(),
         Command::MaskTest(c) => c.run(),
+        Command::Completions(c) => c.run(),
+        Command::Man(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

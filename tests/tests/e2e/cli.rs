@@ -421,3 +421,88 @@ fn serve_logs_the_known_hosts_line_clients_need() {
     ]));
     assert_eq!(stdout(&o), "trusted\n", "{}", stderr(&o));
 }
+
+/// Issue 19, item 7: bash, given `bastion completions bash`, completes the subcommands and
+/// their own subcommands and options.
+#[test]
+fn bash_completion_lists_the_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("bastion.bash");
+    let o = run(Command::new(bastion_bin()).args(["completions", "bash"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(&script, &o.stdout).unwrap();
+    // What bash offers after `bastion ` and after `bastion ca `, as it does on Tab.
+    let complete = |words: &str| {
+        let shell = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); \
+             COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+             _bastion bastion \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let o = run(Command::new("bash").args(["--norc", "-c", &shell]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let top = complete("bastion ''");
+    for sub in [
+        "serve",
+        "quickstart",
+        "audit",
+        "config",
+        "ca",
+        "login",
+        "verify",
+        "play",
+        "mask-test",
+        "completions",
+        "man",
+    ] {
+        assert!(top.lines().any(|l| l == sub), "{sub} not offered: {top}");
+    }
+    let ca = complete("bastion ca ''");
+    for sub in ["init", "sign", "revoke"] {
+        assert!(ca.lines().any(|l| l == sub), "{sub} not offered: {ca}");
+    }
+    let sign = complete("bastion ca sign --p");
+    assert!(sign.lines().any(|l| l == "--port-forwarding"), "{sign}");
+    for shell in ["zsh", "fish"] {
+        let o = run(Command::new(bastion_bin()).args(["completions", shell]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("quickstart"), "{shell}");
+    }
+}
+
+/// Issue 19, item 7: `bastion man` is a manual page man renders, naming every subcommand;
+/// `--dir` writes one page per command.
+#[test]
+fn man_page_renders_and_names_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("bastion.1");
+    let o = run(Command::new(bastion_bin()).arg("man"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(".TH bastion 1"), "{}", stdout(&o));
+    std::fs::write(&page, &o.stdout).unwrap();
+    let o = run(Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for sub in [
+        "bastion-serve(1)",
+        "bastion-quickstart(1)",
+        "bastion-completions(1)",
+    ] {
+        assert!(text.contains(sub), "{sub} not in {text}");
+    }
+    let pages = dir.path().join("man1");
+    let o = run(Command::new(bastion_bin())
+        .args(["man", "--dir"])
+        .arg(&pages));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let serve = std::fs::read_to_string(pages.join("bastion-serve.1")).unwrap();
+    assert!(serve.contains("config"), "{serve}");
+    assert!(pages.join("bastion-ca-sign.1").exists());
+}
