@@ -170,7 +170,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         );
     }
     let shutdown = services.shutdown.clone();
-    let (api, api_task) = match crate::api::start(services.clone(), shutdown.clone()).await {
+    let (api, api_task) = match crate::api::start(services.clone(), shutdown.clone(), ssh).await {
         Ok(Some((addr, task))) => (Some(addr), Some(task)),
         Ok(None) => (None, None),
         Err(e) => return Err(StartError::Api(e)),

@@ -54,13 +54,7 @@ pub struct Login {
 
 impl Login {
     pub fn run(self) -> Result<(), Failure> {
-        let dir = match &self.dir {
-            Some(d) => d.clone(),
-            None => PathBuf::from(
-                std::env::var_os("HOME").ok_or_else(|| anyhow!("HOME is not set; use --dir"))?,
-            )
-            .join(".bastion"),
-        };
+        let dir = state_dir(self.dir.as_deref())?;
         let key = self.key.clone().unwrap_or_else(|| dir.join("id_ed25519"));
         if self.status {
             return status(&key);
@@ -70,18 +64,7 @@ impl Login {
     }
 
     async fn login(&self, server: &str, dir: &Path, key: &Path) -> Result<(), Failure> {
-        // The bastion's API and the OpenID provider: no redirects.
-        let mut http = cert_authority::oidc::http::client_builder(Duration::from_secs(30));
-        if let Some(file) = &self.ca_file {
-            let pem =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("{}: not a PEM certificate", file.display()))?
-            {
-                http = http.add_root_certificate(cert);
-            }
-        }
-        let http = http.build().context("HTTP client")?;
+        let http = http_client(self.ca_file.as_deref())?;
         let info: Value = get_json(&http, &format!("{server}/v1/login")).await?;
         let mut nonce = None;
         let token = match (&self.id_token_file, &self.id_token_env) {
@@ -156,11 +139,7 @@ impl Login {
             cert_path.display(),
             bastion::human::secs(remaining)
         );
-        let host = server
-            .split("://")
-            .nth(1)
-            .and_then(|h| h.split(['/', ':']).next())
-            .unwrap_or("bastion");
+        let host = server_host(server);
         let port = info["ssh_port"]
             .as_u64()
             .map(|p| format!("-p {p} "))
@@ -178,7 +157,43 @@ impl Login {
     }
 }
 
-async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, Failure> {
+/// `--dir`, else `~/.bastion`: where the key, certificate and known_hosts live.
+pub(super) fn state_dir(dir: Option<&Path>) -> Result<PathBuf, Failure> {
+    match dir {
+        Some(d) => Ok(d.to_path_buf()),
+        None => Ok(PathBuf::from(
+            std::env::var_os("HOME").ok_or_else(|| anyhow!("HOME is not set; use --dir"))?,
+        )
+        .join(".bastion")),
+    }
+}
+
+/// A client for the bastion's API (and the OpenID provider): no redirects; `ca_file` trusted
+/// besides the public roots.
+pub(super) fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client, Failure> {
+    let mut http = cert_authority::oidc::http::client_builder(Duration::from_secs(30));
+    if let Some(file) = ca_file {
+        let pem = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("{}: not a PEM certificate", file.display()))?
+        {
+            http = http.add_root_certificate(cert);
+        }
+    }
+    Ok(http.build().context("HTTP client")?)
+}
+
+/// The host name in `server` (`https://HOST:PORT/…`).
+pub(super) fn server_host(server: &str) -> &str {
+    server
+        .split("://")
+        .nth(1)
+        .and_then(|h| h.split(['/', ':']).next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("bastion")
+}
+
+pub(super) async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, Failure> {
     let resp = http
         .get(url)
         .send()
@@ -317,7 +332,7 @@ fn flush() {
 }
 
 /// Appends the bastion's host key line to `known_hosts` unless it is there already.
-fn remember_host(path: &Path, line: &str) -> Result<(), Failure> {
+pub(super) fn remember_host(path: &Path, line: &str) -> Result<(), Failure> {
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     if existing.lines().any(|l| l.trim() == line.trim()) {
         return Ok(());

@@ -14,6 +14,7 @@ mod out;
 mod play;
 mod quickstart;
 mod serve;
+mod targets;
 mod verify;
 
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ enum Command {
     Ca(ca::CaCommand),
     /// Sign in (OIDC device flow, or a CI workload token) and get a short-lived certificate.
     Login(login::Login),
+    /// List the targets and logins you may use (after bastion login).
+    Targets(targets::Targets),
     /// Check that recordings are intact, sealed and signed by a trusted key.
     Verify(verify::Verify),
     /// Verify, then replay a recording in the terminal.
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Audit(c) => c.run(),
         Command::Verify(c) => c.run(),
         Command::Login(c) => c.run(),
+        Command::Targets(c) => c.run(),
         Command::Play(c) => c.run(),
         Command::MaskTest(c) => c.run(),
         Command::Completions(c) => c.run(),
