@@ -153,6 +153,22 @@ impl Login {
             key.display(),
             dir.join("known_hosts").display()
         );
+        // `ssh TARGET.bastion` with no options: an ssh_config for the targets permitted now,
+        // included from ~/.ssh/config unless another --dir was asked for.
+        let config = super::ssh_config::Bastion {
+            server,
+            dir,
+            key,
+            info: &info,
+            suffix: super::ssh_config::SUFFIX,
+        };
+        match config.write(self.dir.is_none()) {
+            Ok(said) => said.iter().for_each(|l| println!("{l}")),
+            Err(f) => println!(
+                "no ssh_config written: {}",
+                super::failure::describe(f.error())
+            ),
+        }
         Ok(())
     }
 }

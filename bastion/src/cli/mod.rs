@@ -14,6 +14,7 @@ mod out;
 mod play;
 mod quickstart;
 mod serve;
+mod ssh_config;
 mod targets;
 mod verify;
 
@@ -48,6 +49,8 @@ enum Command {
     Login(login::Login),
     /// List the targets and logins you may use (after bastion login).
     Targets(targets::Targets),
+    /// Print (or --write) an ssh_config so that `ssh TARGET.bastion` works with no options.
+    SshConfig(ssh_config::SshConfig),
     /// Check that recordings are intact, sealed and signed by a trusted key.
     Verify(verify::Verify),
     /// Verify, then replay a recording in the terminal.
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Verify(c) => c.run(),
         Command::Login(c) => c.run(),
         Command::Targets(c) => c.run(),
+        Command::SshConfig(c) => c.run(),
         Command::Play(c) => c.run(),
         Command::MaskTest(c) => c.run(),
         Command::Completions(c) => c.run(),
