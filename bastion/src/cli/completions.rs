@@ -1,8 +1,6 @@
 //! `bastion completions SHELL`: a completion script for the shell, generated from the command
 //! line's definition, so it never lags behind it.
 
-use clap::CommandFactory;
-
 use super::failure::Failure;
 use super::out::Out;
 
@@ -19,8 +17,8 @@ pub struct Completions {
 }
 
 impl Completions {
-    pub fn run(self) -> Result<(), Failure> {
-        let mut command = super::Cli::command();
+    /// Writes the script for `command` (the whole command line's definition).
+    pub fn run(self, mut command: clap::Command) -> Result<(), Failure> {
         Out::with(|out| {
             clap_complete::generate(self.shell, &mut command, "bastion", out);
             Ok(())

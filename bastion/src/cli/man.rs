@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::CommandFactory;
 
 use super::failure::Failure;
 use super::out::Out;
@@ -21,8 +20,8 @@ pub struct Man {
 }
 
 impl Man {
-    pub fn run(self) -> Result<(), Failure> {
-        let command = super::Cli::command();
+    /// Renders `command` (the whole command line's definition).
+    pub fn run(self, command: clap::Command) -> Result<(), Failure> {
         match &self.dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir)

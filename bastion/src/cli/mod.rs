@@ -1,6 +1,7 @@
 //! Command line: one file per subcommand. Exit codes: 0 ok, 1 refused or failed check,
 //! 2 usage or configuration error.
 
+mod api_client;
 mod audit;
 mod ca;
 mod completions;
@@ -20,7 +21,7 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// An SSH bastion: certificate identities, per-session upstream certificates, audited sessions.
 #[derive(Debug, Parser)]
@@ -85,8 +86,8 @@ pub fn main() -> ExitCode {
         Command::SshConfig(c) => c.run(),
         Command::Play(c) => c.run(),
         Command::MaskTest(c) => c.run(),
-        Command::Completions(c) => c.run(),
-        Command::Man(c) => c.run(),
+        Command::Completions(c) => c.run(Cli::command()),
+        Command::Man(c) => c.run(Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context};
 use serde_json::Value;
 
+use super::api_client::{get_json, http_client, remember_host, server_host, state_dir};
 use super::failure::Failure;
-use super::login::{get_json, http_client, remember_host, server_host, state_dir};
 
 /// What host names end in by default: `ssh db1.bastion`.
 pub const SUFFIX: &str = "bastion";

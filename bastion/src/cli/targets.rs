@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 
+use super::api_client::{get_json, http_client, remember_host, server_host, state_dir};
 use super::failure::Failure;
-use super::login::{get_json, http_client, remember_host, server_host, state_dir};
 
 /// List the targets you may reach.
 #[derive(Debug, clap::Args)]
