@@ -175,7 +175,7 @@ impl Bastion<'_> {
             path.display(),
             bastion::human::count(hosts as u64, "host")
         )];
-        let line = format!("Include {}", path.display());
+        let line = format!("Include {}", quoted(&path));
         if include {
             let home = std::env::var_os("HOME").ok_or_else(|| anyhow!("HOME is not set"))?;
             let ssh_dir = PathBuf::from(home).join(".ssh");
@@ -239,11 +239,21 @@ fn render(
     text.push_str(&format!(
         "\nHost *.{suffix}\n  HostName {host}\n  Port {port}\n  IdentityFile {}\n  \
          CertificateFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n",
-        key.display(),
-        cert.display(),
-        known_hosts.display()
+        quoted(key),
+        quoted(cert),
+        quoted(known_hosts)
     ));
     text
+}
+
+/// A path as ssh_config reads it: in double quotes when it holds a blank.
+pub fn quoted(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text.contains(char::is_whitespace) {
+        format!("\"{text}\"")
+    } else {
+        text
+    }
 }
 
 /// A name that can stand in a Host pattern and a User line as is.
@@ -283,6 +293,7 @@ mod tests {
             !text.contains("bad name") && !text.contains("*.db1"),
             "{text}"
         );
+        assert_eq!(quoted(Path::new("/My Home/x")), "\"/My Home/x\"");
         assert!(text.ends_with("\nHost *.bastion\n  HostName b.example.com\n  Port 2222\n  IdentityFile /h/.bastion/id_ed25519\n  CertificateFile /h/.bastion/id_ed25519-cert.pub\n  IdentitiesOnly yes\n  UserKnownHostsFile /h/.bastion/known_hosts\n"), "{text}");
     }
 }
