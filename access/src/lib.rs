@@ -257,6 +257,78 @@ pub fn resolve(
         live_masking: granting.iter().any(|r| r.live_masking),
     })
 }
+/// A target the user may reach, with the logins they may use there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permitted {
+    /// The target's name (what goes in the SSH user name).
+    pub target: String,
+    /// The login used when none is named, if any.
+    pub default_login: Option<String>,
+    /// The logins the roles grant there, in role order (`*`: any login).
+    pub logins: Vec<String>,
+    /// What those logins may do there, together (capability names).
+    pub allow: Vec<String>,
+}
+
+/// The targets the holder of `principals` may reach and, for each, the logins and
+/// capabilities the roles grant there: what `ssh bastion list` shows. Targets in
+/// configuration order; a target no login of which can be used is left out.
+pub fn permitted(config: &Config, principals: &[String]) -> Vec<Permitted> {
+    let roles = roles_for(config, principals);
+    reachable(config, &roles)
+        .into_iter()
+        .filter_map(|target| {
+            let default_login = resolve(config, principals, &target.name, None)
+                .ok()
+                .map(|a| a.login);
+            let mut candidates: Vec<String> = Vec::new();
+            for r in roles.iter().filter(|r| role_covers(r, target)) {
+                let own_default = r.default_login.as_ref().or(target.default_login.as_ref());
+                for l in r.logins.iter().chain(own_default) {
+                    if !candidates.contains(l) {
+                        candidates.push(l.clone());
+                    }
+                }
+            }
+            let mut logins = Vec::new();
+            let mut capabilities = BTreeSet::new();
+            for login in candidates {
+                if let Ok(a) = resolve(config, principals, &target.name, Some(&login)) {
+                    capabilities.extend(a.capabilities);
+                    logins.push(login);
+                }
+            }
+            if logins.is_empty() {
+                return None;
+            }
+            let access = Access {
+                target: Arc::new(target.clone()),
+                login: String::new(),
+                capabilities,
+                roles: Vec::new(),
+                idle_timeout: Duration::ZERO,
+                live_masking: true,
+            };
+            let allow = [
+                Capability::Shell,
+                Capability::Exec,
+                Capability::Sftp,
+                Capability::PortForward,
+                Capability::Review,
+            ]
+            .into_iter()
+            .filter(|c| access.allows(*c))
+            .map(|c| c.to_string())
+            .collect();
+            Some(Permitted {
+                target: target.name.clone(),
+                default_login,
+                logins,
+                allow,
+            })
+        })
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {
@@ -358,6 +430,34 @@ idle_timeout = "5m"
         assert!(covers_named(&c, &p(&["web"]), "web1"));
         assert!(!covers_named(&c, &p(&["web"]), "db1"));
         assert!(!covers_named(&c, &p(&["web"]), "nope"));
+    }
+
+    #[test]
+    fn permitted_lists_each_reachable_target_with_its_logins() {
+        let c = config();
+        let p = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let all = permitted(&c, &p(&["dba", "web"]));
+        assert_eq!(
+            all,
+            vec![
+                Permitted {
+                    target: "db1".into(),
+                    default_login: Some("postgres".into()),
+                    logins: vec!["postgres".into(), "app".into()],
+                    allow: vec!["shell".into()],
+                },
+                Permitted {
+                    target: "web1".into(),
+                    default_login: Some("www".into()),
+                    logins: vec!["www".into()],
+                    allow: vec!["exec".into(), "sftp".into()],
+                },
+            ]
+        );
+        let web = permitted(&c, &p(&["web"]));
+        assert_eq!(web.len(), 1);
+        assert_eq!(web[0].target, "web1");
+        assert!(permitted(&c, &p(&["nobody"])).is_empty());
     }
 
     #[test]

@@ -161,8 +161,16 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     let listener = TcpListener::bind(listen).await.map_err(bind)?;
     let ssh = listener.local_addr().map_err(bind)?;
     info!(address = %ssh, "bastion listening");
+    if let Some(key) = settings.server.keys.first() {
+        let public = key.public_key();
+        info!(
+            fingerprint = %public.fingerprint(ssh_key::HashAlg::Sha256),
+            "host key; clients trust it with this known_hosts line: {}",
+            known_hosts_line(ssh, public)
+        );
+    }
     let shutdown = services.shutdown.clone();
-    let (api, api_task) = match crate::api::start(services.clone(), shutdown.clone()).await {
+    let (api, api_task) = match crate::api::start(services.clone(), shutdown.clone(), ssh).await {
         Ok(Some((addr, task))) => (Some(addr), Some(task)),
         Ok(None) => (None, None),
         Err(e) => return Err(StartError::Api(e)),
@@ -177,6 +185,25 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         shutdown,
         served,
     })
+}
+
+/// The `known_hosts` line naming the bastion at `addr` with its host key: `[HOST]:PORT KEY`
+/// (`HOST KEY` on port 22). An address listening everywhere (`0.0.0.0`, `::`) leaves `HOST`
+/// as `bastion.example.com`, for the operator to replace with the name clients use.
+pub fn known_hosts_line(addr: SocketAddr, key: &ssh_key::PublicKey) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "bastion.example.com".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let key = key.to_openssh().unwrap_or_default();
+    // The key's comment (its file's) is no part of the line.
+    let key = key.split(' ').take(2).collect::<Vec<_>>().join(" ");
+    if addr.port() == 22 {
+        format!("{host} {key}")
+    } else {
+        format!("[{host}]:{} {key}", addr.port())
+    }
 }
 
 /// Serves until the shutdown token is cancelled, then winds down.
@@ -220,4 +247,29 @@ where
         tracing_subscriber::filter::Targets::new()
             .with_target(crate::gateway::early_refusals::TARGET, tracing::Level::WARN),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_hosts_line;
+
+    #[test]
+    fn known_hosts_line_names_the_port_unless_it_is_22() {
+        let key: ssh_key::PublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli bastion host_ed25519"
+            .parse()
+            .unwrap();
+        let k = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx6hW1Cl0WZaLnCBhyX9NqoW0c6pBJ8Tj4cIqQUKpli";
+        assert_eq!(
+            known_hosts_line("127.0.0.1:2222".parse().unwrap(), &key),
+            format!("[127.0.0.1]:2222 {k}")
+        );
+        assert_eq!(
+            known_hosts_line("10.0.0.1:22".parse().unwrap(), &key),
+            format!("10.0.0.1 {k}")
+        );
+        assert_eq!(
+            known_hosts_line("[::]:2222".parse().unwrap(), &key),
+            format!("[bastion.example.com]:2222 {k}")
+        );
+    }
 }

@@ -58,9 +58,11 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 ///
 /// # Errors
 /// When the address cannot be bound, the TLS files or the user CA cannot be loaded.
+/// `ssh` is where the SSH server really listens (its configured port may be 0).
 pub async fn start(
     services: Arc<Services>,
     shutdown: CancellationToken,
+    ssh: SocketAddr,
 ) -> anyhow::Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>> {
     let Some(addr) = services.config.server.api_listen.clone() else {
         return Ok(None);
@@ -68,7 +70,7 @@ pub async fn start(
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("server.api_listen: cannot listen on {addr}"))?;
-    let api = Api::load(services)?;
+    let api = Api::load(services, Some(ssh.port()))?;
     let local = listener.local_addr().context("API listener address")?;
     info!(address = %local, tls = api.tls.is_some(), "api listening");
     Ok(Some((local, tokio::spawn(api.serve(listener, shutdown)))))
@@ -81,7 +83,7 @@ pub async fn serve_api(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    Api::load(services)?.serve(listener, shutdown).await;
+    Api::load(services, None)?.serve(listener, shutdown).await;
     Ok(())
 }
 
@@ -92,10 +94,12 @@ struct Api {
     host_key: String,
     limiter: limit::FailureLimiter,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The SSH server's bound port, when known (else the configured one).
+    ssh_port: Option<u16>,
 }
 
 impl Api {
-    fn load(services: Arc<Services>) -> anyhow::Result<Arc<Api>> {
+    fn load(services: Arc<Services>, ssh_port: Option<u16>) -> anyhow::Result<Arc<Api>> {
         let c = &services.config;
         let user_ca = load_private_key(&c.ca.user_ca)
             .with_context(|| format!("ca.user_ca ({})", c.ca.user_ca.display()))?;
@@ -113,6 +117,7 @@ impl Api {
             host_key,
             limiter: limit::FailureLimiter::default(),
             tls,
+            ssh_port,
             services,
         }))
     }
@@ -267,13 +272,16 @@ async fn login(State(api): State<Arc<Api>>, headers: HeaderMap) -> Json<LoginInf
         host_key_line: api.known_hosts_line(&headers),
         host_key: api.host_key.clone(),
         ssh_port: api
-            .services
-            .config
-            .server
-            .listen
-            .parse::<std::net::SocketAddr>()
-            .ok()
-            .map(|a| a.port())
+            .ssh_port
+            .or_else(|| {
+                api.services
+                    .config
+                    .server
+                    .listen
+                    .parse::<std::net::SocketAddr>()
+                    .ok()
+                    .map(|a| a.port())
+            })
             .filter(|p| *p != 0),
     })
 }

@@ -108,6 +108,13 @@ pub struct Held {
     event: Event,
 }
 
+impl Held {
+    /// When the request times out.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
+    }
+}
+
 /// Stores the request, unless its requester already has `max_pending` requests waiting.
 pub async fn request(
     audit: &AuditStore,

@@ -74,6 +74,9 @@ pub struct Sign {
     /// Leave out permit-pty.
     #[arg(long)]
     no_pty: bool,
+    /// Add permit-port-forwarding (`ssh -L`, for roles with the port-forward capability).
+    #[arg(long)]
+    port_forwarding: bool,
     /// The public key to certify.
     public_key: PathBuf,
 }
@@ -110,7 +113,10 @@ impl Sign {
         let (ca_path, default_ttl, max_ttl, database) = match &self.ca {
             Some(p) => (p.clone(), std::time::Duration::from_secs(3600), None, None),
             None => {
-                let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
+                let config = self.config.load()?;
+                for w in unused_principals(&self.principals, &config.roles) {
+                    eprintln!("warning: {w}");
+                }
                 (
                     config.ca.user_ca.clone(),
                     config.ca.default_ttl.duration(),
@@ -140,7 +146,10 @@ impl Sign {
         let public_key = PublicKey::from_openssh(text.trim()).with_context(|| {
             format!("{} is not an OpenSSH public key", self.public_key.display())
         })?;
-        let mut extensions = vec!["permit-port-forwarding".to_string()];
+        let mut extensions = Vec::new();
+        if self.port_forwarding {
+            extensions.push("permit-port-forwarding".to_string());
+        }
         if !self.no_pty {
             extensions.push("permit-pty".into());
         }
@@ -173,11 +182,11 @@ impl Sign {
                 issued_at_ms: bastion::audit::now_ms(),
             };
             super::failure::runtime()?.block_on(async {
-                let store = super::audit::open_existing(&url).await?;
-                store
-                    .certificate_issued(&row)
-                    .await
-                    .map_err(Failure::failed)
+                let (store, created) = super::audit::open_or_create(&url).await?;
+                let written = store.certificate_issued(&row).await;
+                drop(store);
+                created.settle();
+                written.map_err(Failure::failed)
             })?;
         }
         let out = cert_path(&self.public_key);
@@ -199,6 +208,32 @@ impl Sign {
     }
 }
 
+/// A warning for each principal no role names: the certificate would open nothing through it
+/// (the bastion matches principals to roles, `[[roles]] principals`).
+fn unused_principals(principals: &[String], roles: &[config::Role]) -> Vec<String> {
+    let used: std::collections::BTreeSet<&str> = roles
+        .iter()
+        .flat_map(|r| r.principals.iter().map(String::as_str))
+        .collect();
+    principals
+        .iter()
+        .filter(|p| !used.contains(p.as_str()))
+        .map(|p| {
+            let known = if used.is_empty() {
+                "no role names any principal".to_string()
+            } else {
+                format!(
+                    "the roles name {}",
+                    used.iter().copied().collect::<Vec<_>>().join(", ")
+                )
+            };
+            format!(
+                "principal {p:?} is not in any role's principals, so it grants nothing ({known})"
+            )
+        })
+        .collect()
+}
+
 /// `id_ed25519.pub` → `id_ed25519-cert.pub`, as ssh looks for it.
 pub fn cert_path(public_key: &Path) -> PathBuf {
     let s = public_key.to_string_lossy();
@@ -208,8 +243,15 @@ pub fn cert_path(public_key: &Path) -> PathBuf {
 
 impl Revoke {
     async fn run(self) -> Result<(), Failure> {
-        let config = config::Config::load(&self.config.path()).map_err(Failure::usage)?;
-        let store = super::audit::open_existing(&config.audit.database).await?;
+        let config = self.config.load()?;
+        let (store, created) = super::audit::open_or_create(&config.audit.database).await?;
+        let revoked = self.revoke(&store).await;
+        drop(store);
+        created.settle();
+        revoked
+    }
+
+    async fn revoke(&self, store: &bastion::audit::AuditStore) -> Result<(), Failure> {
         let by = std::env::var("SUDO_USER")
             .or_else(|_| std::env::var("USER"))
             .unwrap_or_else(|_| "unknown".into());

@@ -21,7 +21,7 @@ pub struct Check {
 impl Check {
     pub fn run(self) -> Result<(), Failure> {
         let path = self.config.path();
-        let config = bastion::settings::load_config(&path).map_err(Failure::usage)?;
+        let config = self.config.load_checked()?;
         let summary = format!(
             "{}: OK ({} targets, {} roles, listening on {})",
             path.display(),

@@ -16,6 +16,7 @@ use cert_authority::oidc::flows::{self, AuthorizationRequest, DevicePoll, Endpoi
 use serde_json::Value;
 use ssh_key::{Certificate, PublicKey};
 
+use super::api_client::{get_json, http_client, remember_host, server_host, state_dir};
 use super::failure::Failure;
 
 /// Longest a sign-in waits for the user.
@@ -54,13 +55,7 @@ pub struct Login {
 
 impl Login {
     pub fn run(self) -> Result<(), Failure> {
-        let dir = match &self.dir {
-            Some(d) => d.clone(),
-            None => PathBuf::from(
-                std::env::var_os("HOME").ok_or_else(|| anyhow!("HOME is not set; use --dir"))?,
-            )
-            .join(".bastion"),
-        };
+        let dir = state_dir(self.dir.as_deref())?;
         let key = self.key.clone().unwrap_or_else(|| dir.join("id_ed25519"));
         if self.status {
             return status(&key);
@@ -70,18 +65,7 @@ impl Login {
     }
 
     async fn login(&self, server: &str, dir: &Path, key: &Path) -> Result<(), Failure> {
-        // The bastion's API and the OpenID provider: no redirects.
-        let mut http = cert_authority::oidc::http::client_builder(Duration::from_secs(30));
-        if let Some(file) = &self.ca_file {
-            let pem =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("{}: not a PEM certificate", file.display()))?
-            {
-                http = http.add_root_certificate(cert);
-            }
-        }
-        let http = http.build().context("HTTP client")?;
+        let http = http_client(self.ca_file.as_deref())?;
         let info: Value = get_json(&http, &format!("{server}/v1/login")).await?;
         let mut nonce = None;
         let token = match (&self.id_token_file, &self.id_token_env) {
@@ -156,11 +140,7 @@ impl Login {
             cert_path.display(),
             bastion::human::secs(remaining)
         );
-        let host = server
-            .split("://")
-            .nth(1)
-            .and_then(|h| h.split(['/', ':']).next())
-            .unwrap_or("bastion");
+        let host = server_host(server);
         let port = info["ssh_port"]
             .as_u64()
             .map(|p| format!("-p {p} "))
@@ -174,23 +154,24 @@ impl Login {
             key.display(),
             dir.join("known_hosts").display()
         );
+        // `ssh TARGET.bastion` with no options: an ssh_config for the targets permitted now,
+        // included from ~/.ssh/config unless another --dir was asked for.
+        let config = super::ssh_config::Bastion {
+            server,
+            dir,
+            key,
+            info: &info,
+            suffix: super::ssh_config::SUFFIX,
+        };
+        match config.write(self.dir.is_none()) {
+            Ok(said) => said.iter().for_each(|l| println!("{l}")),
+            Err(f) => println!(
+                "no ssh_config written: {}",
+                super::failure::describe(f.error())
+            ),
+        }
         Ok(())
     }
-}
-
-async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, Failure> {
-    let resp = http
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    if !resp.status().is_success() {
-        return Err(Failure::failed(anyhow!("{url}: {}", resp.status())));
-    }
-    Ok(resp
-        .json()
-        .await
-        .with_context(|| format!("{url}: not JSON"))?)
 }
 
 /// The bastion's OpenID provider, as `GET /v1/login` names it.
@@ -314,19 +295,6 @@ fn open_browser(url: &str) {
 fn flush() {
     use std::io::Write;
     let _ = std::io::stdout().flush();
-}
-
-/// Appends the bastion's host key line to `known_hosts` unless it is there already.
-fn remember_host(path: &Path, line: &str) -> Result<(), Failure> {
-    let existing = std::fs::read_to_string(path).unwrap_or_default();
-    if existing.lines().any(|l| l.trim() == line.trim()) {
-        return Ok(());
-    }
-    let mut text = existing;
-    text.push_str(line.trim());
-    text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 /// Adds the key (with its certificate) to a running agent, for no longer than the certificate.

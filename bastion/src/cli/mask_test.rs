@@ -113,13 +113,10 @@ impl MaskTest {
 /// The configuration, or `None` when no file was named and the default one does not exist
 /// (the built-in pack then applies).
 fn load_config(config: &ConfigArg) -> Result<Option<config::Config>, Failure> {
-    let path = config.path();
-    if config.config.is_none() && !path.exists() {
+    if config.source() == super::config_arg::Source::Default && !config.path().exists() {
         return Ok(None);
     }
-    bastion::settings::load_config(&path)
-        .map(Some)
-        .map_err(Failure::usage)
+    config.load_checked().map(Some)
 }
 
 /// Lines describing the rules in effect, for `config check --masking`.

@@ -1,22 +1,27 @@
 //! Command line: one file per subcommand. Exit codes: 0 ok, 1 refused or failed check,
 //! 2 usage or configuration error.
 
+mod api_client;
 mod audit;
 mod ca;
+mod completions;
 mod config_arg;
 mod config_check;
 mod failure;
 mod login;
+mod man;
 mod mask_test;
 mod out;
 mod play;
 mod quickstart;
 mod serve;
+mod ssh_config;
+mod targets;
 mod verify;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// An SSH bastion: certificate identities, per-session upstream certificates, audited sessions.
 #[derive(Debug, Parser)]
@@ -43,12 +48,20 @@ enum Command {
     Ca(ca::CaCommand),
     /// Sign in (OIDC device flow, or a CI workload token) and get a short-lived certificate.
     Login(login::Login),
+    /// List the targets and logins you may use (after bastion login).
+    Targets(targets::Targets),
+    /// Print (or --write) an ssh_config so that `ssh TARGET.bastion` works with no options.
+    SshConfig(ssh_config::SshConfig),
     /// Check that recordings are intact, sealed and signed by a trusted key.
     Verify(verify::Verify),
     /// Verify, then replay a recording in the terminal.
     Play(play::Play),
     /// Show what the configured PHI masking does to some text (stdin or FILE).
     MaskTest(mask_test::MaskTest),
+    /// Print a completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(completions::Completions),
+    /// Print the manual page (roff), or write one per command with --dir.
+    Man(man::Man),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,15 +82,19 @@ pub fn main() -> ExitCode {
         Command::Audit(c) => c.run(),
         Command::Verify(c) => c.run(),
         Command::Login(c) => c.run(),
+        Command::Targets(c) => c.run(),
+        Command::SshConfig(c) => c.run(),
         Command::Play(c) => c.run(),
         Command::MaskTest(c) => c.run(),
+        Command::Completions(c) => c.run(Cli::command()),
+        Command::Man(c) => c.run(Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Nobody is left to read what the command would say.
         Err(f) if f.error().downcast_ref::<out::PipeClosed>().is_some() => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("bastion: {:#}", f.error());
+            eprintln!("bastion: {}", failure::describe(f.error()));
             ExitCode::from(f.code())
         }
     }

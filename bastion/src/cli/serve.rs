@@ -17,7 +17,7 @@ pub struct Serve {
 impl Serve {
     pub fn run(self) -> Result<(), Failure> {
         let path = self.config.path();
-        let config = bastion::settings::load_config(&path).map_err(Failure::usage)?;
+        let config = self.config.load_checked()?;
         for w in &config.warnings {
             tracing::warn!("configuration: {}", w.render(&path.display().to_string()));
         }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use bastion::human;
 use recorder::VerifyingKey;
 
-use super::config_arg::ConfigArg;
+use super::config_arg::{ConfigArg, Source, ENV};
 use super::failure::Failure;
 
 /// Verify recordings.
@@ -46,7 +46,14 @@ impl Verify {
             }
         }
         out.finish()?;
-        if failed > 0 {
+        if failed > 0 && trusted.is_empty() {
+            Err(Failure::failed(anyhow::anyhow!(
+                "signatures were NOT checked against a trusted key: no --key given, and {}\n  \
+                 pass --key PUBKEY (the recording key's .pub, e.g. keys/recording_ed25519.pub) \
+                 or --config FILE (its [recording] signing_key)",
+                no_config(&self.config)
+            )))
+        } else if failed > 0 {
             Err(Failure::failed(anyhow::anyhow!(
                 "not every recording is intact, sealed and signed by a trusted key"
             )))
@@ -73,20 +80,21 @@ pub fn trusted_keys(keys: &[PathBuf], config: &ConfigArg) -> Result<Vec<Verifyin
             })
             .collect();
     }
-    let path = config.path();
-    if !path.exists() {
-        // Named on the command line: a typo must not silently drop the trust check.
-        if let Some(named) = &config.config {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "--config {}: no such file",
-                named.display()
-            )));
-        }
+    if config.source() == Source::Default && !config.path().exists() {
         return Ok(Vec::new());
     }
-    let config = config::Config::load(&path).map_err(Failure::usage)?;
+    // Named (`--config`, `$BASTION_CONFIG`): a typo must not silently drop the trust check.
+    let config = config.load()?;
     let public = cert_authority::keyfile::public_path(&config.recording.signing_key);
     let key = VerifyingKey::load(&public)
         .with_context(|| format!("recording key {}", public.display()))?;
     Ok(vec![key])
+}
+
+/// Why no configuration gave a key (only asked when none was named).
+fn no_config(config: &ConfigArg) -> String {
+    format!(
+        "no configuration file at {} (no --config given, ${ENV} not set)",
+        config.path().display()
+    )
 }

@@ -110,10 +110,9 @@ pub async fn choose(
 
 /// The menu's heading and its numbered choices.
 fn listing(ctx: &SessionCtx, choices: &[Access]) -> String {
+    // No refusal first: a name that is no target is most often the local user name ssh
+    // sends when none is given, and the listing shows what may be chosen.
     let mut text = String::new();
-    if let Some(note) = &ctx.note {
-        text.push_str(&format!("bastion: {note}.\r\n"));
-    }
     text.push_str(&format!(
         "bastion: signed in as {}. Targets you may reach:\r\n",
         ctx.user.key_id

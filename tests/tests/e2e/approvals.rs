@@ -765,3 +765,81 @@ fn a_held_command_whose_client_gives_up_never_runs() {
     let o = run(&mut master.ssh("echo still-here"));
     assert_eq!(stdout(&o), "still-here\n", "{}", stderr(&o));
 }
+
+/// Issue 19, item 8: without a terminal, a held command's stderr gets a line at each step of
+/// the wait (a tenth of the rule's timeout, at least 5 s) with the time waited and left; the
+/// decision ends it with who decided and after how long; a timeout with its reason.
+#[test]
+fn the_wait_shows_time_waited_and_left_one_line_per_step() {
+    let w = world(RULE);
+    let child = spawn(&w.alice, "echo drop it");
+    let id = held(&w.bastion);
+    std::thread::sleep(Duration::from_millis(11_500));
+    let ok = review(&w.bob, &format!("approve {id}"));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "drop it\n", "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    let steps: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains(" left"))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            format!("bastion: request {id}: waiting 5s, 15s left"),
+            format!("bastion: request {id}: waiting 10s, 10s left"),
+        ],
+        "{err}"
+    );
+    assert!(!err.contains('\r'), "{err:?}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("bastion: approved by bob@example.test after 1")
+            && last.ends_with(&format!("s: request {id}")),
+        "{err}"
+    );
+
+    // Timed out: the steps, then the reason.
+    let w = world(&RULE.replace("20s", "7s"));
+    let out = spawn(&w.alice, "echo drop").wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    let err = stderr(&out);
+    let steps = err.lines().filter(|l| l.contains(" left")).count();
+    assert_eq!(steps, 1, "{err}");
+    assert!(err.contains(": waiting 5s, 2s left\n"), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .contains("timed out after 7s: nobody decided"),
+        "{err}"
+    );
+}
+
+/// Issue 19, item 8: on a terminal the status is one line rewritten in place every second,
+/// erased when the decision is told.
+#[test]
+fn the_wait_on_a_terminal_is_one_line_updated_in_place() {
+    let w = world(RULE);
+    let wait = Duration::from_secs(20);
+    let t = tests::Tmux::start(
+        &format!(
+            "{} -tt t1@127.0.0.1 'echo drop-$((6*7))'; echo SSH-EXIT=$?; sleep 60",
+            w.alice.ssh_line("", "")
+        ),
+        100,
+        24,
+    );
+    let id = held(&w.bastion);
+    t.wait_for(&format!("request {id}: waiting 2s, 18s left"), wait);
+    let s = t.wait_for(&format!("request {id}: waiting 4s, 16s left"), wait);
+    assert_eq!(s.matches(" left").count(), 1, "{s}");
+    assert!(review(&w.bob, &format!("approve {id}")).status.success());
+    let s = t.wait_for("SSH-EXIT=0", wait);
+    assert!(s.contains("approved by bob@example.test after "), "{s}");
+    assert!(s.contains("drop-42"), "{s}");
+    assert!(!s.contains(" left"), "the status line stayed:\n{s}");
+}

@@ -236,6 +236,15 @@ fn port_forwarding_is_refused_unless_a_role_allows_it() {
     let (got, said) = forward_and_read(&w, free_port());
     assert_eq!(got, "");
     assert!(said.contains("open failed: connect failed"), "{said}");
+
+    // A certificate signed without --port-forwarding does not permit it, whatever the role.
+    let w = crate::fixture::World {
+        alice: w.bastion.user("bob@example.test", "ops"),
+        ..w
+    };
+    let (got, said) = forward_and_read(&w, w.sshd.port);
+    assert_eq!(got, "");
+    assert!(said.contains("administratively prohibited"), "{said}");
 }
 
 fn world_with_forwarding() -> crate::fixture::World {
@@ -245,7 +254,7 @@ fn world_with_forwarding() -> crate::fixture::World {
         .target("t1", &sshd, "")
         .role("name = \"fwd\"\nprincipals = [\"ops\"]\ntargets = [\"t1\"]\nlogins = [\"root\"]\nallow = [\"shell\", \"exec\", \"port-forward\"]")
         .start();
-    let alice = bastion.user("alice@example.test", "ops");
+    let alice = bastion.user_with("alice@example.test", "ops", &["--port-forwarding"]);
     crate::fixture::World {
         bastion,
         sshd,

@@ -74,16 +74,21 @@ pub fn direct_ssh(w: &World, args: &[&str]) -> Command {
 
 /// A second login on the target host, with a shell (created once; tests run as root).
 pub fn ensure_test_login() {
-    if !run(Command::new("id").arg("bastion-e2e")).status.success() {
-        let o = run(Command::new("useradd").args(["-m", "-s", "/bin/sh", "bastion-e2e"]));
+    ensure_login("bastion-e2e");
+}
+
+/// A login `name` on the target host, with a shell (created once; tests run as root).
+pub fn ensure_login(name: &str) {
+    if !run(Command::new("id").arg(name)).status.success() {
+        let o = run(Command::new("useradd").args(["-m", "-s", "/bin/sh", name]));
         assert!(
-            o.status.success() || run(Command::new("id").arg("bastion-e2e")).status.success(),
+            o.status.success() || run(Command::new("id").arg(name)).status.success(),
             "useradd: {}",
             stderr(&o)
         );
     }
     // A locked account ("!" password) is refused by sshd without PAM; "*" is unlocked but
     // has no password.
-    let o = run(Command::new("usermod").args(["-p", "*", "bastion-e2e"]));
+    let o = run(Command::new("usermod").args(["-p", "*", name]));
     assert!(o.status.success(), "usermod: {}", stderr(&o));
 }

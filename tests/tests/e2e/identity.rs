@@ -28,6 +28,11 @@ pub fn world_with(oidc_extra: &str) -> World {
 
 /// [`world_with`], plus `server_extra` in `[server]`.
 pub fn world_with_server(oidc_extra: &str, server_extra: &str) -> World {
+    world_with_role(oidc_extra, server_extra, "")
+}
+
+/// [`world_with_server`], plus `role_extra` in the ops role.
+fn world_with_role(oidc_extra: &str, server_extra: &str, role_extra: &str) -> World {
     let op = OpenIdProvider::start();
     let b = BastionBuilder::new();
     let sshd = b.sshd("t1");
@@ -42,7 +47,7 @@ pub fn world_with_server(oidc_extra: &str, server_extra: &str) -> World {
             ),
         )
         .target("t1", &sshd, "")
-        .role(OPS_ROLE)
+        .role(&format!("{OPS_ROLE}\n{role_extra}"))
         .start();
     let api = format!("http://{}", api_address(&bastion));
     World {
@@ -407,4 +412,147 @@ fn idle_api_connections_cannot_take_every_descriptor() {
         (stdout(&o) == "ok\n").then_some(())
     });
     assert!(ok.is_some(), "the API did not recover");
+}
+
+/// Issue 19, item 6: after `bastion login` (no other options), `ssh t1.bastion` works, and so
+/// do scp, rsync, git and ansible over ssh: the login wrote ~/.bastion/ssh_config (a block per
+/// permitted target and login) and included it from ~/.ssh/config. ssh reads the config of
+/// the account's home from the password database, not $HOME: `-F $HOME/.ssh/config` stands in
+/// for it here, the only option any client is given.
+#[test]
+fn after_login_ssh_scp_rsync_git_and_ansible_reach_targets_by_name() {
+    crate::fixture::ensure_test_login();
+    // Automation parses what its commands print (ansible reads back the temporary directory
+    // it made, a name full of digits): its role shows output unmasked. Recordings stay masked.
+    let w = world_with_role("", "", "live_masking = false");
+    let home = w.bastion.dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".ssh/config"), "Host other\n  User someone\n").unwrap();
+    let token = w.bastion.dir.path().join("token");
+    std::fs::write(&token, w.op.id_token("alice")).unwrap();
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["login", "--server", &w.api, "--id-token-file"])
+        .arg(&token)
+        .env("HOME", &home)
+        .env_remove("SSH_AUTH_SOCK"));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let config = home.join(".ssh/config");
+    let included = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        included.starts_with(&format!(
+            "Include {}\nHost other\n",
+            home.join(".bastion/ssh_config").display()
+        )),
+        "{included}"
+    );
+    assert!(
+        stdout(&o).contains("reach TARGET.bastion"),
+        "{}",
+        stdout(&o)
+    );
+    // Logging in again does not include it twice.
+    let o = run(Command::new(tests::bastion_bin())
+        .args(["login", "--server", &w.api, "--id-token-file"])
+        .arg(&token)
+        .env("HOME", &home)
+        .env_remove("SSH_AUTH_SOCK"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), included);
+
+    let f = config.display().to_string();
+    let client = |program: &str| {
+        let mut c = Command::new(program);
+        c.env("HOME", &home)
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let o = run(client("ssh").args(["-F", &f, "t1.bastion", "id -un"]));
+    assert_eq!(stdout(&o), "root\n", "{}", stderr(&o));
+    let o = run(client("ssh").args(["-F", &f, "bastion-e2e.t1.bastion", "id -un"]));
+    assert_eq!(stdout(&o), "bastion-e2e\n", "{}", stderr(&o));
+
+    let work = w.bastion.dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("a.txt"), "through the bastion\n").unwrap();
+    let remote = w.bastion.dir.path().join("remote");
+    std::fs::create_dir(&remote).unwrap();
+    let o = run(client("scp")
+        .args(["-F", &f])
+        .arg(work.join("a.txt"))
+        .arg(format!("t1.bastion:{}/scp.txt", remote.display())));
+    assert!(o.status.success(), "scp: {}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(remote.join("scp.txt")).unwrap(),
+        "through the bastion\n"
+    );
+    let o = run(client("rsync")
+        .args(["-a", "-e", &format!("ssh -F {f}")])
+        .arg(format!("{}/", work.display()))
+        .arg(format!("t1.bastion:{}/rsync/", remote.display())));
+    assert!(o.status.success(), "rsync: {}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(remote.join("rsync/a.txt")).unwrap(),
+        "through the bastion\n"
+    );
+
+    // git: a repository on the target, cloned over ssh by host name.
+    let repo = remote.join("repo.git");
+    let o = run(Command::new("git")
+        .args(["init", "-q", "--bare"])
+        .arg(&repo));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let seed = w.bastion.dir.path().join("seed");
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        run(client("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=a", "-c", "user.email=a@example.test"])
+            .args(args)
+            .env("GIT_SSH_COMMAND", format!("ssh -F {f}")))
+    };
+    let o = run(Command::new("git").args(["init", "-q"]).arg(&seed));
+    assert!(o.status.success());
+    std::fs::write(seed.join("README"), "hello\n").unwrap();
+    assert!(git(&seed, &["add", "README"]).status.success());
+    assert!(git(&seed, &["commit", "-qm", "first"]).status.success());
+    let url = format!("t1.bastion:{}", repo.display());
+    let o = git(&seed, &["push", "-q", &url, "HEAD:main"]);
+    assert!(o.status.success(), "git push: {}", stderr(&o));
+    let clone = w.bastion.dir.path().join("clone");
+    let o = git(
+        w.bastion.dir.path(),
+        &["clone", "-q", "-b", "main", &url, clone.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "git clone: {}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(clone.join("README")).unwrap(),
+        "hello\n"
+    );
+
+    // ansible: an inventory of host names, nothing else.
+    let o = run(client("ansible")
+        .args([
+            "all",
+            "-i",
+            "t1.bastion,bastion-e2e.t1.bastion,",
+            "-m",
+            "command",
+        ])
+        .args(["-a", "id -un", "-o"])
+        .env("ANSIBLE_SSH_ARGS", format!("-F {f}"))
+        .env(
+            "ANSIBLE_LOCAL_TEMP",
+            w.bastion.dir.path().join("ansible-tmp"),
+        )
+        // The target's own Python (root's PATH here may lead to a pyenv shim).
+        .env("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3")
+        .env("ANSIBLE_DEPRECATION_WARNINGS", "False"));
+    assert!(o.status.success(), "ansible: {}{}", stdout(&o), stderr(&o));
+    let said = stdout(&o);
+    assert!(
+        said.contains("t1.bastion | CHANGED | rc=0 | (stdout) root")
+            && said.contains("bastion-e2e.t1.bastion | CHANGED | rc=0 | (stdout) bastion-e2e"),
+        "{said}"
+    );
 }

@@ -45,6 +45,9 @@ fn no_target_with_a_pty_shows_a_menu() {
     let s = t.wait_for("Choose a number or name", WAIT);
     assert!(s.contains("signed in as alice@example.test"), "{s}");
     assert!(s.contains("1) t1"), "{s}");
+    // ssh sent the local user name, which names no target: no refusal before the menu
+    // (issue 19, item 5).
+    assert!(!s.contains("not permitted"), "{s}");
     t.type_text("nope");
     t.keys(&["Enter"]);
     t.wait_for("\"nope\" is not one of the choices", WAIT);

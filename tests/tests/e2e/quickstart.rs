@@ -96,6 +96,155 @@ fn quickstart_serves_a_demo_target() {
     );
 }
 
+/// A quickstart serving; stopped when dropped, whatever the test's outcome.
+struct Stop(std::process::Child);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A printed command as a shell runs it, with no ssh configuration file or agent of this
+/// machine's user (the printed options alone must be enough).
+fn printed_command(line: &str) -> Command {
+    let line = line.trim().replacen(
+        "ssh ",
+        "ssh -F /dev/null -o IdentityAgent=none -o BatchMode=yes ",
+        1,
+    );
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(line).stdin(Stdio::null());
+    c
+}
+
+/// Issue 19, item 4: `--listen` holds over an existing dev directory; the printed commands
+/// work as printed, trusting the bastion through the dev directory's own known_hosts (nothing
+/// written to ~/.ssh); `/metrics` answers on loopback; a reviewer approves a held command.
+#[test]
+fn quickstart_commands_work_as_printed_and_an_approval_can_be_tried() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("dev");
+    let key = dir.path().join("me");
+    keygen(&key);
+    let home_known = std::path::PathBuf::from(std::env::var("HOME").unwrap_or("/root".into()))
+        .join(".ssh/known_hosts");
+    let known_before = std::fs::read(&home_known).ok();
+    // An earlier run made the directory for another port.
+    let first = free_port();
+    let o = run(Command::new(bastion_bin())
+        .args(["quickstart", "--no-serve", "--dir"])
+        .arg(&dev)
+        .args(["--listen", &format!("127.0.0.1:{first}"), "--key"])
+        .arg(key.with_extension("pub")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stdout(&o).contains("StrictHostKeyChecking"),
+        "{}",
+        stdout(&o)
+    );
+
+    let port = free_port();
+    let out = dir.path().join("quickstart.out");
+    let log = dir.path().join("quickstart.log");
+    let child = Stop(
+        Command::new(bastion_bin())
+            .args(["quickstart", "--dir"])
+            .arg(&dev)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--key"])
+            .arg(key.with_extension("pub"))
+            .env("USER", "root")
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let up = wait_for(Duration::from_secs(20), || {
+        read(&log).contains("bastion listening").then_some(())
+    });
+    if up.is_none() {
+        panic!("quickstart did not serve: {}", read(&log));
+    }
+    let printed = read(&out);
+    assert!(
+        printed.contains(&format!(
+            "serving on 127.0.0.1:{port} (--listen), not on 127.0.0.1:{first} as {} says",
+            dev.join("bastion.toml").display()
+        )),
+        "{printed}"
+    );
+    assert!(
+        read(&log).contains(&format!("address=127.0.0.1:{port}")),
+        "{}",
+        read(&log)
+    );
+    let lines: Vec<&str> = printed.lines().collect();
+    let after = |heading: &str| {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(heading))
+            .unwrap_or_else(|| panic!("no {heading:?} in {printed}"));
+        lines[at + 1..].to_vec()
+    };
+    let try_it = after("Try it:")[0];
+    assert!(
+        try_it.contains(&format!(
+            "-o UserKnownHostsFile={}",
+            dev.join("known_hosts").display()
+        )),
+        "{try_it}"
+    );
+    let o = run(&mut printed_command(&format!(
+        "{try_it} 'echo hello from demo; exit 4'"
+    )));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "hello from demo\n");
+
+    // Metrics on loopback, on the port after the SSH one.
+    let metrics = format!("http://127.0.0.1:{}/metrics", port + 1);
+    assert!(
+        printed.contains(&format!("Metrics: curl {metrics}")),
+        "{printed}"
+    );
+    let o = run(Command::new("curl").args(["-sf", &metrics]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("# TYPE bastion_sessions gauge"),
+        "{}",
+        stdout(&o)
+    );
+
+    // The approval, as printed: the user's command waits, the reviewer lists and approves.
+    let approval = after("Try an approval:");
+    let (held, list, approve) = (approval[0], approval[2], approval[3]);
+    let user = printed_command(held)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = wait_for(Duration::from_secs(20), || {
+        let o = run(&mut printed_command(list));
+        let text = stdout(&o);
+        (text.contains("demo-deploy") && text.contains("root@quickstart")).then(|| {
+            text.lines()
+                .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+                .next()
+        })?
+    })
+    .unwrap_or_else(|| panic!("never listed: {}", stdout(&run(&mut printed_command(list)))));
+    let approve = approve.replacen("approve 1 ", &format!("approve {id} "), 1);
+    let o = run(&mut printed_command(&approve));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = user.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "deploy finished\n");
+    assert!(stderr(&o).contains("held for approval"), "{}", stderr(&o));
+    drop(child);
+    assert_eq!(std::fs::read(&home_known).ok(), known_before);
+}
+
 #[test]
 fn local_demo_target_is_refused_without_dev_opt_in() {
     let dir = tempfile::tempdir().unwrap();

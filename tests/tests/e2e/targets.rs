@@ -184,3 +184,99 @@ fn known_hosts_and_host_ca_checks() {
         assert_eq!(stdout(&o), "ok\n");
     }
 }
+
+/// Two targets, a role reaching only `t1` with two logins; alice holds it.
+fn two_targets(server: &str) -> (tests::Bastion, tests::Sshd, tests::Sshd, tests::User) {
+    let b = BastionBuilder::new();
+    let t1 = b.sshd("t1");
+    let t2 = b.sshd("t2");
+    let bastion = b
+        .server(server)
+        .target("t1", &t1, "")
+        .target("t2", &t2, "")
+        .role("name = \"ops\"\nprincipals = [\"ops\"]\ntargets = [\"t1\"]\nlogins = [\"root\", \"bastion-e2e\"]\nallow = [\"shell\", \"exec\"]")
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    (bastion, t1, t2, alice)
+}
+
+/// Issue 19, item 5: `ssh bastion list` (no target named) prints the targets and logins the
+/// caller may use, as a table or JSON lines; a target of that name still runs `list` itself.
+#[test]
+fn ssh_list_shows_the_permitted_targets_and_logins() {
+    let (bastion, _t1, _t2, alice) = two_targets("");
+    let o = run(&mut alice.ssh("127.0.0.1", &["list"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "TARGET  LOGINS            DEFAULT  ALLOW\n\
+         t1      root,bastion-e2e  root     shell,exec\n"
+    );
+    let o = run(&mut alice.ssh("127.0.0.1", &["list --json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", stdout(&o));
+    assert_eq!(rows[0]["target"], "t1");
+    assert_eq!(rows[0]["default_login"], "root");
+    assert_eq!(
+        rows[0]["logins"],
+        serde_json::json!(["root", "bastion-e2e"])
+    );
+    assert_eq!(rows[0]["allow"], serde_json::json!(["shell", "exec"]));
+    bastion.wait_log("targets listed");
+    // Named, the target runs the command (here, a program of that name that does not exist).
+    let o = run(&mut alice.ssh("t1@127.0.0.1", &["list"]));
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+}
+
+/// Issue 19, item 5: `bastion targets --server URL` lists them with the key and certificate
+/// `bastion login` left in its directory, trusting the bastion through the API's host key.
+#[test]
+fn bastion_targets_lists_them_through_the_api() {
+    let (bastion, _t1, _t2, alice) = two_targets("api_listen = \"127.0.0.1:0\"");
+    let log = bastion.wait_log("api listening");
+    let api = log
+        .lines()
+        .find(|l| l.contains("api listening"))
+        .and_then(|l| l.split("address=").nth(1))
+        .and_then(|a| a.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let dir = bastion.dir.path().join("dot-bastion");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(&alice.key, dir.join("id_ed25519")).unwrap();
+    std::fs::copy(alice.key.with_extension("pub"), dir.join("id_ed25519.pub")).unwrap();
+    std::fs::copy(&alice.cert, dir.join("id_ed25519-cert.pub")).unwrap();
+    let targets = |extra: &[&str]| {
+        run(std::process::Command::new(tests::bastion_bin())
+            .args(["targets", "--server", &format!("http://{api}"), "--dir"])
+            .arg(&dir)
+            .args(extra)
+            .env("SSH_AUTH_SOCK", "/nonexistent"))
+    };
+    let o = targets(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("t1      root,bastion-e2e  root     shell,exec"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("t2"), "{}", stdout(&o));
+    let o = targets(&["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"target\":\"t1\""), "{}", stdout(&o));
+    let known = std::fs::read_to_string(dir.join("known_hosts")).unwrap();
+    assert!(known.contains("ssh-ed25519 "), "{known}");
+    // Without a certificate it says what to do.
+    std::fs::remove_file(dir.join("id_ed25519-cert.pub")).unwrap();
+    let o = targets(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("run bastion login --server"),
+        "{}",
+        stderr(&o)
+    );
+}

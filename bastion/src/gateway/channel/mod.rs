@@ -11,13 +11,15 @@
 //! 5. [`close::Closing`]: the recording sealed and the audit row closed, whatever happened.
 //!
 //! A stage that refuses ends the channel with a [`Refusal`]: the user's words, the exit status
-//! and the code in the log and the audit row. Reviewers' channels ([`review`]) and port
-//! forwards ([`forward`]) take their own, shorter paths.
+//! and the code in the log and the audit row. Reviewers' channels ([`review`]), port
+//! forwards ([`forward`]) and the listing of permitted targets ([`listing`]) take their own,
+//! shorter paths.
 
 pub mod authorize;
 pub mod close;
 pub mod connect;
 pub mod forward;
+pub mod listing;
 pub mod relaying;
 pub mod review;
 pub mod setup;
@@ -77,6 +79,14 @@ async fn session_channel(ctx: Arc<SessionCtx>, mut rx: ChannelReadHalf, mut clie
     };
     if ctx.review {
         return Box::pin(review::run(&ctx, rx, &client, requested)).await;
+    }
+    // `ssh bastion list`: no target named, so the bastion answers.
+    if ctx.access().is_none() {
+        if let setup::Start::Exec(command) = &requested.start {
+            if let Some(json) = listing::asked(command) {
+                return listing::run(&ctx, rx, &client, json).await;
+            }
+        }
     }
     let authorized = match Authorized::new(&ctx, &mut rx, &client, requested).await {
         Ok(a) => a,

@@ -9,10 +9,12 @@ use russh::{ChannelMsg, ChannelReadHalf};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use super::waiting::Waiting;
 use crate::approval::hold::{self, Decision, Held, RequestError, Requester};
 use crate::gateway::recording::RecEvent;
 use crate::gateway::relay::inflow::ChannelInflow;
 use crate::gateway::relay::io::ChannelIo;
+use crate::human;
 use crate::policy::Access;
 
 /// What a held channel does with a message from its client while it waits.
@@ -99,6 +101,10 @@ impl Asking<'_> {
         let wait = self.decision(&held, &gone);
         tokio::pin!(wait);
         let mut reading = true;
+        let mut waiting = Waiting::new(held.id, held.deadline(), self.io.client.pty);
+        let every = waiting.every();
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let decision = loop {
             let next = async {
                 if let Some(inflow) = room {
@@ -108,12 +114,14 @@ impl Asking<'_> {
             };
             tokio::select! {
                 d = &mut wait => break d,
+                now = ticks.tick() => waiting.show(&self.io.client, now).await,
                 m = next, if reading => {
                     reading = !matches!(m, Some(ChannelMsg::Close) | None);
                     match while_held.input(m).await {
                         Flow::Wait => {}
                         Flow::Cancel => gone.cancel(),
                         Flow::End => {
+                            waiting.clear(&self.io.client).await;
                             settle(&gone, &mut wait).await;
                             return Err(NotApproved::Ended);
                         }
@@ -121,11 +129,15 @@ impl Asking<'_> {
                 }
                 // Nothing runs unrecorded: the channel ends.
                 _ = self.io.recording_failed() => {
+                    waiting.clear(&self.io.client).await;
                     settle(&gone, &mut wait).await;
                     return Err(NotApproved::Unrecorded);
                 }
             }
         };
+        // The status line gives way to the decision and its reason.
+        waiting.clear(&self.io.client).await;
+        let waited = human::duration(waiting.waited(tokio::time::Instant::now()));
         let decision = decision?;
         match decision {
             // An approval recorded in the instant the client left still runs nothing, nor one
@@ -138,7 +150,7 @@ impl Asking<'_> {
                 self.io
                     .client
                     .say(&format!(
-                        "bastion: approved by {}: request {}",
+                        "bastion: approved by {} after {waited}: request {}",
                         by.join(", "),
                         held.id
                     ))
