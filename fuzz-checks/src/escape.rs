@@ -2,8 +2,8 @@
 //! payload such as a window title) and the filter `cat` puts between a recording and the
 //! auditor's terminal.
 
+use mask::{EscapeParser, Piece};
 use player::TerminalFilter;
-use recorder::mask::{EscapeParser, Piece};
 
 use crate::{chunks, sizes_and_stream};
 

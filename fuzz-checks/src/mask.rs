@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use recorder::mask::{Masker, Rule, RuleSet, Validator, MAX_HELD_BYTES, MAX_STRING_SCANNED};
+use mask::{Masker, Rule, RuleSet, Validator, MAX_HELD_BYTES, MAX_STRING_SCANNED};
 
 use crate::{chunks, sizes_and_stream};
 

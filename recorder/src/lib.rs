@@ -80,7 +80,7 @@
 //!
 //! `writer` ([`Recorder`]), `header`, `event` (line encoding), `decode` (UTF-8 carry), `cap`
 //! (output cap), `chain`, `checkpoint`, `sidecar` (reading `.sig`), `keys`, `recover`, `path`,
-//! `hex`, `error`; `mask` is the PHI masker that runs before the recorder (separate owner).
+//! `hex`, `error`. The PHI masker, which runs before the recorder, is the `mask` crate.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -95,7 +95,6 @@ pub mod files;
 mod header;
 pub mod hex;
 mod keys;
-pub mod mask;
 mod path;
 mod recover;
 mod sidecar;

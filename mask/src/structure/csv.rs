@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use super::{Ctx, Next, Step, MAX_COLUMNS, MAX_PENDING, MAX_ROW};
-use crate::mask::fields::trim_name;
+use crate::fields::trim_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Quote {

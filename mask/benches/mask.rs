@@ -1,6 +1,6 @@
 //! Masker throughput, against a plain `memchr` scan of the same bytes.
 //!
-//! `cargo bench -p recorder --bench mask`. Inputs (generated, deterministic, ~1 MiB each, in
+//! `cargo bench -p mask --bench mask`. Inputs (generated, deterministic, ~1 MiB each, in
 //! 32 KiB chunks like SSH channel data):
 //! - `a-prose`: English prose, no digits, no identifiers;
 //! - `a-logs`: application logs with timestamps, ids and durations but no identifiers;
@@ -27,7 +27,7 @@
 //!   text such as logs, where digits on every line leave a prefilter nothing to skip.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use recorder::mask::{RecordingMasker, RuleSet};
+use mask::{RecordingMasker, RuleSet};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::util::start;

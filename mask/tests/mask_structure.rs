@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use recorder::mask::{Field, Masker, RuleSet, MAX_COLUMNS, MAX_PENDING, MAX_ROW};
+use mask::{Field, Masker, RuleSet, MAX_COLUMNS, MAX_PENDING, MAX_ROW};
 
 fn hipaa() -> &'static Masker {
     static M: OnceLock<Masker> = OnceLock::new();

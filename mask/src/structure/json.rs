@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use super::{Ctx, Next, Step};
-use crate::mask::fields::MAX_NAME;
+use crate::fields::MAX_NAME;
 
 /// Levels tracked; deeper values are masked (fail safe).
 const MAX_DEPTH: usize = 64;

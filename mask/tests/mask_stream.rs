@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use mask::{Masker, Rule, RuleSet, MAX_HELD_BYTES};
 use proptest::prelude::*;
-use recorder::mask::{Masker, Rule, RuleSet, MAX_HELD_BYTES};
 
 fn hipaa() -> &'static Masker {
     static M: OnceLock<Masker> = OnceLock::new();

@@ -14,7 +14,7 @@ use super::core::Core;
 /// [`finish`](RecordingMasker::finish).
 ///
 /// ```
-/// use recorder::mask::RuleSet;
+/// use mask::RuleSet;
 ///
 /// let masker = RuleSet::hipaa().compile()?;
 /// let mut rec = masker.recording();
@@ -24,7 +24,7 @@ use super::core::Core;
 /// }
 /// out.extend_from_slice(rec.finish());
 /// assert_eq!(out, b"ssn ***-**-**** ok\n");
-/// # Ok::<(), recorder::mask::MaskError>(())
+/// # Ok::<(), mask::MaskError>(())
 /// ```
 #[derive(Debug)]
 pub struct RecordingMasker {

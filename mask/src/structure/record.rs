@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::layout::{draw_at, Draw};
 use super::{Ctx, Next, Step};
-use crate::mask::fields::{trim_name, MAX_NAME};
+use crate::fields::{trim_name, MAX_NAME};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {

@@ -1,4 +1,8 @@
-//! Streaming PHI masker.
+//! The bastion's streaming PHI masker: it finds protected health information (identifiers
+//! matched by rules, and values that sit under sensitive names in tables, CSV, JSON and HL7)
+//! in a target's terminal output as it streams through the bastion, and hides it while keeping
+//! the layout, before the output reaches a recording or a user's screen. It knows nothing of
+//! SSH or of recordings: bytes go in, masked bytes come out.
 //!
 //! Output from a target is masked twice over (see "Session data flow" in the design): exactly
 //! for the recording ([`RecordingMasker`]) and with bounded latency for the user's screen
@@ -7,7 +11,7 @@
 //! built-in [`RuleSet::hipaa`] pack plus site rules.
 //!
 //! ```
-//! use recorder::mask::{Rule, RuleSet};
+//! use mask::{Rule, RuleSet};
 //!
 //! let mut rules = RuleSet::hipaa();
 //! rules.push(Rule::custom("badge", r"(?i)\bbadge[:#\s]{0,3}([A-Z]{2}\d{7})").with_group(1))?;
@@ -16,7 +20,7 @@
 //! assert_eq!(report.masked, b"badge# *********, card **** **** **** ****");
 //! assert_eq!(report.hits[0].rule, "badge");
 //! assert_eq!(report.hits[1].rule, "payment-card");
-//! # Ok::<(), recorder::mask::MaskError>(())
+//! # Ok::<(), mask::MaskError>(())
 //! ```
 //!
 //! # Layout
@@ -77,6 +81,9 @@
 //! Compiled automata are shared by all streams of a [`Masker`]; the lazy-DFA caches, which grow
 //! with the states visited (up to hundreds of KiB), are pooled per [`Masker`] and held by a
 //! stream only while it processes a chunk, so idle streams cost only their buffers.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod byteset;
 mod compile;

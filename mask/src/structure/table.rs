@@ -20,7 +20,7 @@ use std::sync::Arc;
 use super::layout::{self, draw_at, Draw, Kind, Layout};
 use super::text::{advance, char_at};
 use super::{Ctx, Next, Step, MAX_COLUMNS, MAX_PENDING, MAX_ROW};
-use crate::mask::fields::trim_name;
+use crate::fields::trim_name;
 
 /// One column: whether it is masked, and why.
 #[derive(Debug, Clone)]
@@ -110,7 +110,7 @@ impl Table {
                 None
             };
             let sensitive =
-                field.is_some() || k >= MAX_COLUMNS || name.len() > crate::mask::fields::MAX_NAME;
+                field.is_some() || k >= MAX_COLUMNS || name.len() > crate::fields::MAX_NAME;
             any |= sensitive;
             let why = match field {
                 Some(f) if sensitive => ctx.why(|| ctx.fields().reason("column", name, f)),

@@ -1,7 +1,7 @@
 //! Per-rule tests for the `hipaa` pack and custom rules: true positives and near misses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use recorder::mask::{HipaaOptions, MaskError, Masker, Rule, RuleSet, RuleSource, Validator};
+use mask::{HipaaOptions, MaskError, Masker, Rule, RuleSet, RuleSource, Validator};
 
 fn hipaa() -> Masker {
     RuleSet::hipaa().compile().unwrap()
