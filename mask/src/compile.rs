@@ -9,76 +9,20 @@ use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::MatchKind;
 use regex_syntax::hir::Hir;
 
-use super::byteset::{ByteSet, Scanner};
-use super::fields::FieldSet;
-use super::required::required_bytes;
-use super::structure::Grammar;
-use super::{Field, Formats, MaskError, Masker, Rule, RuleSource, Validator};
+use crate::byteset::{ByteSet, Scanner};
+use crate::engine::{CompiledRule, Engine, RuleSummary};
+use crate::error::MaskError;
+use crate::fields::{Field, FieldSet};
+use crate::labelled;
+use crate::masker::Masker;
+use crate::required::required_bytes;
+use crate::rule::{Rule, RuleSource};
+use crate::rule_set::RuleSet;
+use crate::structure::{Formats, Grammar};
 
 /// Longest match any rule may have, in bytes. It bounds how much visible text a stream holds
 /// back (and so its memory); 1 KiB is far beyond any identifier and keeps the hold small.
 pub const MAX_MATCH_LEN: usize = 1024;
-
-/// An enabled rule after compilation; its index is its pattern ID in the automaton.
-#[derive(Debug)]
-pub(crate) struct CompiledRule {
-    pub(crate) name: String,
-    pub(crate) group: Option<usize>,
-    pub(crate) validator: Option<Validator>,
-    /// This rule alone, for locating its capture group. A separate small automaton because
-    /// the capture engines' cost grows with the size of the automaton they run.
-    pub(crate) captures: Option<meta::Regex>,
-    /// Longest match of this rule: bounds its anchored searches (the capture engine clears
-    /// state in proportion to the span it is given).
-    pub(crate) max_len: usize,
-    /// A labelled-field rule: its group 1 is the key (named in hits).
-    pub(crate) labelled: bool,
-    /// Matches count only after text (see `Rule::after_text`).
-    pub(crate) after_text: bool,
-}
-
-/// What `bastion config check --masking` shows for one rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleSummary {
-    /// Rule name.
-    pub name: String,
-    /// Pack or custom.
-    pub source: RuleSource,
-    /// Whether the rule takes part in masking.
-    pub enabled: bool,
-    /// Longest possible match in bytes; `None` for a disabled rule whose pattern does not
-    /// compile.
-    pub max_len: Option<usize>,
-    /// Masked capture group, if not the whole match.
-    pub group: Option<usize>,
-    /// Validator run on candidates.
-    pub validator: Option<Validator>,
-}
-
-/// Everything shared, read-only, by all streams of one rule set.
-#[derive(Debug)]
-pub(crate) struct Engine {
-    /// Enabled rules, indexed by pattern ID.
-    pub(crate) rules: Vec<CompiledRule>,
-    pub(crate) summary: Vec<RuleSummary>,
-    /// All enabled patterns, leftmost-first: finds matches (with captures when needed).
-    pub(crate) regex: meta::Regex,
-    /// The same patterns as a lazy DFA driven byte by byte: decides whether a match that
-    /// started at some position could still be completed by bytes not yet seen. It follows
-    /// every pattern (`MatchKind::All`), not only the preferred one: when a validator rejects
-    /// the preferred match (a 13-digit run failing Luhn), a lower-priority pattern at the same
-    /// place (an e-mail address starting with those digits) takes over, and it must have been
-    /// waited for.
-    pub(crate) dfa: DFA,
-    /// Finds bytes that every match must contain (prefilter).
-    pub(crate) scanner: Scanner,
-    /// Longest match of any enabled rule (0 without rules).
-    pub(crate) max_len: usize,
-    /// Search caches not in use (see [`super::core::Caches`]).
-    pub(crate) caches: super::core::CachePool,
-    /// What the structure tracker reads by: field names, formats.
-    pub(crate) grammar: Grammar,
-}
 
 fn parse(rule: &Rule) -> Result<Hir, MaskError> {
     regex_syntax::ParserBuilder::new()
@@ -167,11 +111,20 @@ fn prefilter_set(hirs: &[Hir]) -> ByteSet {
     union
 }
 
-pub(crate) fn compile(
-    rules: &[Rule],
-    fields: &[Field],
-    formats: Formats,
-) -> Result<Masker, MaskError> {
+impl RuleSet {
+    /// Compiles the enabled rules into one automaton.
+    ///
+    /// # Errors
+    ///
+    /// A [`MaskError`] naming the first offending rule: invalid or unbounded pattern, pattern
+    /// matching empty text, missing group, duplicate name; or [`MaskError::Build`] when the
+    /// combined automaton exceeds the engine's size limits.
+    pub fn compile(&self) -> Result<Masker, MaskError> {
+        compile(self.rules(), self.fields(), self.formats())
+    }
+}
+
+fn compile(rules: &[Rule], fields: &[Field], formats: Formats) -> Result<Masker, MaskError> {
     let fields = FieldSet::build(fields)?;
     let mut names = HashSet::new();
     for rule in rules {
@@ -213,7 +166,7 @@ pub(crate) fn compile(
                     captures,
                     max_len: len,
                     labelled: rule.source == RuleSource::Fields
-                        && super::labelled::is_labelled(&rule.name),
+                        && labelled::is_labelled(&rule.name),
                     after_text: rule.after_text,
                 });
                 Some(len)
@@ -256,16 +209,14 @@ pub(crate) fn compile(
         .build_from_nfa(nfa)
         .map_err(|e| build(&e))?;
 
-    Ok(Masker {
-        engine: Arc::new(Engine {
-            rules: compiled,
-            summary,
-            regex,
-            dfa,
-            scanner: Scanner::new(&required),
-            max_len,
-            caches: Default::default(),
-            grammar: Grammar::new(fields, formats),
-        }),
-    })
+    Ok(Masker::new(Arc::new(Engine {
+        rules: compiled,
+        summary,
+        regex,
+        dfa,
+        scanner: Scanner::new(&required),
+        max_len,
+        caches: Default::default(),
+        grammar: Grammar::new(fields, formats),
+    })))
 }

@@ -24,17 +24,19 @@ use std::sync::Arc;
 
 use regex_automata::hybrid::dfa::Cache as DfaCache;
 use regex_automata::hybrid::LazyStateID;
-use regex_automata::util::captures::Captures;
-use regex_automata::{meta, Anchored, Input, PatternID, Span};
+use regex_automata::{Anchored, Input, PatternID, Span};
 
-use super::compile::Engine;
-use super::escape::{EscapeParser, Piece};
-use super::posmap::PosMap;
-use super::report::Hit;
-use super::structure::{Span as StructSpan, Structure};
+use crate::caches::{Caches, Settled};
+use crate::engine::{CompiledRule, Engine};
+use crate::escape::{EscapeParser, Piece};
+use crate::hit::Hit;
+use crate::posmap::PosMap;
+use crate::structure::{Span as StructSpan, Structure};
 
+mod ops;
 mod payload;
 
+use self::ops::{push_mask, MaskOp};
 use self::payload::OpenString;
 pub use self::payload::MAX_STRING_SCANNED;
 
@@ -55,76 +57,6 @@ const TRIM_AT: usize = 4096;
 /// escape sequences interleaved in it are not; past this, held text is masked wholesale and
 /// released (fail closed) rather than growing without bound.
 pub const MAX_HELD_BYTES: usize = 64 * 1024;
-
-/// The mutable search state of the automata: lazy-DFA caches grow with the states visited
-/// (tens to hundreds of KiB). A stream takes a set from its engine's pool for each chunk and
-/// gives it back afterwards, so idle streams hold none and a busy bastion needs about one set
-/// per core.
-#[derive(Debug)]
-pub(crate) struct Caches {
-    /// Lazy DFA state IDs are only meaningful with the cache that made them.
-    id: u64,
-    cache: meta::Cache,
-    dfa: DfaCache,
-    /// Per rule with a capture group: cache and captures of its own regex (see
-    /// `CompiledRule::captures`), indexed by pattern ID.
-    groups: Vec<Option<(meta::Cache, Captures)>>,
-    /// Recent answers of `settled` (a walk over every byte class), for the lazy DFA's
-    /// clear count they were found under: the same few match states come back all the time.
-    settled: Settled,
-}
-
-/// A few `(state, settled)` answers, valid while the lazy DFA's cache is not cleared.
-#[derive(Debug, Default)]
-struct Settled {
-    clears: usize,
-    next: usize,
-    known: [Option<(LazyStateID, bool)>; 8],
-}
-
-/// Idle [`Caches`] of one engine.
-#[derive(Debug, Default)]
-pub(crate) struct CachePool {
-    // Boxed because streams hold them boxed: taking and giving back moves a pointer, with no
-    // allocation per chunk.
-    #[allow(clippy::vec_box)]
-    idle: std::sync::Mutex<Vec<Box<Caches>>>,
-    made: std::sync::atomic::AtomicU64,
-}
-
-/// Idle cache sets kept per engine; more are dropped when given back.
-const POOL_MAX: usize = 16;
-
-impl CachePool {
-    fn take(&self, engine: &Engine) -> Box<Caches> {
-        if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
-            return c;
-        }
-        Box::new(Caches {
-            id: self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            cache: engine.regex.create_cache(),
-            dfa: engine.dfa.create_cache(),
-            groups: engine
-                .rules
-                .iter()
-                .map(|r| {
-                    r.captures
-                        .as_ref()
-                        .map(|re| (re.create_cache(), re.create_captures()))
-                })
-                .collect(),
-            settled: Settled::default(),
-        })
-    }
-
-    fn give_back(&self, c: Box<Caches>) {
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < POOL_MAX {
-                idle.push(c);
-            }
-        }
-    }
-}
 
 /// Where the hold point is, and the DFA state reached from it (so that each new byte costs one
 /// DFA step instead of a rescan from the hold point).
@@ -151,18 +83,6 @@ impl Hold {
             stamp: (u64::MAX, 0),
         }
     }
-}
-
-/// One replacement applied when raw bytes are released: `len` consecutive raw bytes, each
-/// written as `stars` `*`. Consecutive bytes alike share one op, so an identifier with no
-/// escape inside costs one op, not one per character.
-#[derive(Debug, Clone, Copy)]
-struct MaskOp {
-    /// Absolute raw offset of the first byte to replace.
-    raw: u64,
-    len: u32,
-    /// Number of `*` per byte (0 drops the byte: a UTF-8 continuation byte).
-    stars: u8,
 }
 
 /// Streaming state for one byte stream.
@@ -272,7 +192,7 @@ impl Core {
     /// Gives the caches back at the end of a call.
     fn put_caches(&mut self) {
         if let Some(c) = self.caches.take() {
-            self.engine.caches.give_back(c);
+            self.engine.give_back_caches(c);
         }
     }
 
@@ -756,12 +676,7 @@ impl Core {
 
     /// Why a labelled-field rule matched `vis[s..e]`: the key (its group 1) and the field it
     /// names. Only for `mask-test`, so a capture search of its own is fine.
-    fn labelled_reason(
-        &self,
-        rule: &super::compile::CompiledRule,
-        s: usize,
-        e: usize,
-    ) -> Option<String> {
+    fn labelled_reason(&self, rule: &CompiledRule, s: usize, e: usize) -> Option<String> {
         let re = rule.captures.as_ref()?;
         let mut caps = re.create_captures();
         re.search_captures(
@@ -1132,6 +1047,66 @@ impl Core {
     }
 }
 
+impl Core {
+    // String payloads (see `payload.rs`).
+
+    /// Masks the payload of a string that ended: matched as text of its own, or wholesale if
+    /// it was too long for that.
+    fn mask_payload(&mut self, s: OpenString) {
+        let too_long = s.end - s.start > MAX_STRING_SCANNED as u64;
+        if s.wholesale || too_long || s.start < self.raw_base {
+            // Part of it is out already (the held-bytes cap): mask the rest, fail closed.
+            self.mask_wholesale(s.masked_to.max(s.start), s.end);
+            return;
+        }
+        let (from, to) = (
+            (s.start - self.raw_base) as usize,
+            (s.end - self.raw_base) as usize,
+        );
+        let engine = &self.engine;
+        let sub = self
+            .payloads
+            .get_or_insert_with(|| Box::new(Core::new(Arc::clone(engine))));
+        if self.hits.is_some() {
+            sub.record_hits();
+        }
+        self.payload_out.clear();
+        sub.push(&self.raw[from..to], &mut self.payload_out);
+        sub.finish(&mut self.payload_out);
+        if let Some(hits) = self.hits.as_mut() {
+            hits.extend(sub.take_hits().into_iter().map(|mut h| {
+                h.range = h.range.start + s.start as usize..h.range.end + s.start as usize;
+                h
+            }));
+        }
+        let payload = &self.raw[from..to];
+        if self.payload_out.as_slice() == payload {
+            return;
+        }
+        if self.payload_out.len() != payload.len() {
+            // A masked non-ASCII character changed the length: no byte-for-byte map back.
+            self.mask_wholesale(s.start, s.end);
+            return;
+        }
+        payload::mask_changed(&mut self.masks, s.start, payload, &self.payload_out);
+    }
+
+    /// Masks what arrived of a string too long to match as a unit.
+    fn mask_open_string_wholesale(&mut self) {
+        if let Some(open) = self.string.filter(|o| o.wholesale) {
+            self.mask_wholesale(open.masked_to, open.end);
+            if let Some(o) = self.string.as_mut() {
+                o.masked_to = open.end;
+            }
+        }
+    }
+
+    /// Masks every letter, digit and non-ASCII byte in raw `[from, to)` still held.
+    fn mask_wholesale(&mut self, from: u64, to: u64) {
+        payload::mask_wholesale(&mut self.masks, &self.raw, self.raw_base, from, to);
+    }
+}
+
 /// Puts a line break into the visible text where the terminal moves the cursor (the sequence
 /// ended before raw offset `after`), so that what was drawn apart is matched apart (`\b` and
 /// the rules' context see a boundary). One is enough where text breaks already, and none is
@@ -1148,60 +1123,7 @@ fn separate(vis: &mut Vec<u8>, vis_base: u64, map: &mut PosMap, after: u64) {
 /// The caches held in `slot`, taken from `engine`'s pool on first use in a call. A function of
 /// the two fields rather than a method, so that callers can still read `vis` meanwhile.
 fn caches_in<'a>(slot: &'a mut Option<Box<Caches>>, engine: &Engine) -> &'a mut Caches {
-    slot.get_or_insert_with(|| engine.caches.take(engine))
-}
-
-/// Queues `len` masked raw bytes from `raw` on, extending the last op when it ends just
-/// before and is masked alike. Ops are kept sorted and apart: a match found across a string
-/// can come after the string's own masks, and the structure tracker masks cells that a rule
-/// may have masked already. Bytes already queued keep their op (a byte is masked the same way
-/// whoever masks it).
-fn push_mask(masks: &mut Vec<MaskOp>, raw: u64, len: u32, stars: u8) {
-    let end = raw + u64::from(len);
-    match masks.last_mut() {
-        None => {
-            masks.push(MaskOp { raw, len, stars });
-            return;
-        }
-        Some(last) => {
-            let last_end = last.raw + u64::from(last.len);
-            if raw >= last_end {
-                if last.stars == stars && last_end == raw {
-                    if let Some(total) = last.len.checked_add(len) {
-                        last.len = total;
-                        return;
-                    }
-                }
-                masks.push(MaskOp { raw, len, stars });
-                return;
-            }
-        }
-    }
-    // Among or before queued ops: queue only the parts not covered yet.
-    let mut i = masks.partition_point(|m| m.raw + u64::from(m.len) <= raw);
-    let mut at = raw;
-    while at < end {
-        match masks.get(i) {
-            Some(m) if m.raw <= at => {
-                at = at.max(m.raw + u64::from(m.len));
-                i += 1;
-            }
-            next => {
-                let stop = next.map_or(end, |m| m.raw.min(end));
-                let n = u32::try_from(stop - at).unwrap_or(u32::MAX);
-                masks.insert(
-                    i,
-                    MaskOp {
-                        raw: at,
-                        len: n,
-                        stars,
-                    },
-                );
-                i += 1;
-                at = stop;
-            }
-        }
-    }
+    slot.get_or_insert_with(|| engine.take_caches())
 }
 
 /// Whether every byte leads from `state` to the dead state and end of input adds no match,

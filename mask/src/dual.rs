@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::compile::Engine;
-use super::core::Core;
+use crate::core::Core;
+use crate::engine::Engine;
 
 /// Masks one output stream for both the recording and the user's screen.
 ///

@@ -62,10 +62,12 @@ pub enum MaskError {
     #[error("a masking rule has an empty name")]
     EmptyName,
     /// A validator name is not one of those known.
-    #[error("unknown masking validator `{name}` (expected one of: {known})", known = super::Validator::NAMES.join(", "))]
+    #[error("unknown masking validator `{name}` (expected one of: {known})", known = expected.join(", "))]
     UnknownValidator {
         /// The name given.
         name: String,
+        /// The names known ([`Validator::NAMES`](crate::Validator::NAMES)).
+        expected: &'static [&'static str],
     },
     /// A sensitive field's patterns cannot name anything.
     #[error("masking field `{field}`: {message}")]

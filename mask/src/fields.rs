@@ -17,7 +17,8 @@ use std::fmt::Write as _;
 
 use regex_automata::{meta, Anchored, Input};
 
-use super::{MaskError, RuleSource};
+use crate::error::MaskError;
+use crate::rule::RuleSource;
 
 /// One sensitive field and the names it goes by.
 #[derive(Debug, Clone, PartialEq, Eq)]

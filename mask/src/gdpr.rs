@@ -7,8 +7,11 @@
 //! in tables and keys. Every number is checked by its validator, and bare digit runs that
 //! random numbers often resemble need their usual grouping or a keyword.
 
-use super::hipaa::{EMAIL, EMAIL_INTL, LABEL_SEP};
-use super::{Field, Rule, RuleSet, RuleSource, Validator};
+use crate::fields::Field;
+use crate::hipaa::{EMAIL, EMAIL_INTL, LABEL_SEP};
+use crate::rule::{Rule, RuleSource};
+use crate::rule_set::RuleSet;
+use crate::validate::Validator;
 
 const PACK: RuleSource = RuleSource::Pack("gdpr");
 

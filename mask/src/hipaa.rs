@@ -8,7 +8,11 @@
 //!
 //! Patterns are written with ASCII semantics (see [`Rule`]) and bounded repetitions only.
 
-use super::{Field, Formats, Rule, RuleSet, RuleSource, Validator};
+use crate::fields::Field;
+use crate::rule::{Rule, RuleSource};
+use crate::rule_set::RuleSet;
+use crate::structure::Formats;
+use crate::validate::Validator;
 
 const PACK: RuleSource = RuleSource::Pack("hipaa");
 

@@ -9,7 +9,8 @@
 //! out. Values are bounded (80 characters): a longer one has its first 80 masked, which keeps
 //! these rules' longest match near the e-mail rule's (what a stream holds back).
 
-use super::{Field, Rule, RuleSource};
+use crate::fields::{pattern_regex, Field};
+use crate::rule::{Rule, RuleSource};
 
 /// Names of the generated rules, in priority order.
 pub const RULE_NAMES: [&str; 4] = [
@@ -40,7 +41,7 @@ pub(crate) fn rules(fields: &[Field]) -> Vec<Rule> {
     let mut parts: Vec<String> = Vec::new();
     for f in fields {
         for p in &f.patterns {
-            if let Some(re) = super::fields::pattern_regex(p) {
+            if let Some(re) = pattern_regex(p) {
                 if !parts.contains(&re) {
                     parts.push(re);
                 }

@@ -25,21 +25,28 @@
 //!
 //! # Layout
 //!
-//! - `rule.rs`, `hipaa.rs`, `gdpr.rs`, `validate.rs`: what can be configured ([`Rule`],
-//!   [`RuleSet`], [`HipaaOptions`], [`Validator`]); `fields.rs`: sensitive field names
-//!   ([`Field`]) and their globs; `labelled.rs`: the rules finding a labelled field's value in
-//!   running text (`"dob": …`, `ssn=…`).
+//! Files import only files below them (`scripts/module-graph` checks there is no loop); this
+//! file only declares modules and re-exports.
+//!
+//! - `rule.rs`, `rule_set.rs`, `hipaa.rs`, `gdpr.rs`, `validate.rs`: what can be configured
+//!   ([`Rule`], [`RuleSet`], [`HipaaOptions`], [`Validator`]); `fields.rs`: sensitive field
+//!   names ([`Field`]) and their globs; `labelled.rs`: the rules finding a labelled field's
+//!   value in running text (`"dob": …`, `ssn=…`); `error.rs`: [`MaskError`].
 //! - `compile.rs`: checks each rule (bounded, non-empty, group exists) and builds one
-//!   multi-pattern automaton; `required.rs` and `byteset.rs` derive the prefilter.
+//!   multi-pattern automaton ([`RuleSet::compile`]); `required.rs` and `byteset.rs` derive the
+//!   prefilter; `engine.rs`: what a compiled rule set is, shared by its streams; `caches.rs`:
+//!   the pool of search caches streams take from while they work.
 //! - `structure/`: where PHI sits by structure (table columns, psql records, CSV, JSON and
 //!   FHIR, HL7 v2), read line by line from the same visible text; its spans are masked like
 //!   matches.
 //! - `escape.rs`, `posmap.rs`: the visible-text view of a stream with escape sequences cut out,
 //!   and the way back to raw offsets.
 //! - `core.rs`: the streaming algorithm (hold point, search, masking, release);
-//!   `core/payload.rs`: string payloads (window titles, hyperlinks), matched on their own.
-//! - `recording.rs`, `live.rs`, `dual.rs`: the stream front ends (exact, screen, both from one
-//!   scan); `report.rs`: `mask-test` and rule summaries.
+//!   `core/ops.rs`: the masks queued for held bytes; `core/payload.rs`: string payloads
+//!   (window titles, hyperlinks), matched on their own.
+//! - `masker.rs` ([`Masker`]), `recording.rs`, `live.rs`, `dual.rs`: the compiled rule set and
+//!   the stream front ends (exact, screen, both from one scan); `report.rs` and `hit.rs`:
+//!   `mask-test` and rule summaries.
 //!
 //! # Semantics
 //!
@@ -86,30 +93,33 @@
 #![deny(missing_docs)]
 
 mod byteset;
+mod caches;
 mod compile;
 mod core;
 mod dual;
+mod engine;
 mod error;
 mod escape;
 mod fields;
 mod gdpr;
 mod hipaa;
+mod hit;
 mod labelled;
 mod live;
+mod masker;
 mod posmap;
 mod recording;
 mod report;
 mod required;
 mod rule;
+mod rule_set;
 mod structure;
 mod validate;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-pub use self::compile::{RuleSummary, MAX_MATCH_LEN};
+pub use self::compile::MAX_MATCH_LEN;
 pub use self::core::{MAX_HELD_BYTES, MAX_STRING_SCANNED};
 pub use self::dual::{DualMasker, Masked};
+pub use self::engine::RuleSummary;
 pub use self::error::MaskError;
 /// The escape-sequence tokenizer on its own, for the fuzz checks (`fuzz-checks`): not part of
 /// the API, which only ever sees it through the maskers.
@@ -117,34 +127,13 @@ pub use self::error::MaskError;
 pub use self::escape::{EscapeParser, Piece};
 pub use self::fields::Field;
 pub use self::hipaa::HipaaOptions;
+pub use self::hit::Hit;
 pub use self::labelled::RULE_NAMES as LABELLED_RULES;
 pub use self::live::{LiveMasker, DEFAULT_LIVE_HOLD};
+pub use self::masker::Masker;
 pub use self::recording::RecordingMasker;
-pub use self::report::{Hit, MaskReport};
-pub use self::rule::{Rule, RuleSet, RuleSource};
+pub use self::report::MaskReport;
+pub use self::rule::{Rule, RuleSource};
+pub use self::rule_set::RuleSet;
 pub use self::structure::{Formats, MAX_COLUMNS, MAX_LINE, MAX_PENDING, MAX_ROW};
 pub use self::validate::Validator;
-
-/// A compiled rule set, shared by every stream masked with it. Cloning is cheap.
-#[derive(Debug, Clone)]
-pub struct Masker {
-    engine: Arc<compile::Engine>,
-}
-
-impl Masker {
-    /// A new exact masker for one stream (recordings).
-    pub fn recording(&self) -> RecordingMasker {
-        RecordingMasker::new(self.engine.clone())
-    }
-
-    /// A masker serving both a recording and a screen from one scan (see [`DualMasker`]).
-    pub fn dual(&self, hold: Duration) -> DualMasker {
-        DualMasker::new(self.engine.clone(), hold)
-    }
-
-    /// A new live masker for one stream, holding bytes at most `hold`
-    /// ([`DEFAULT_LIVE_HOLD`] is the default).
-    pub fn live(&self, hold: Duration) -> LiveMasker {
-        LiveMasker::new(self.engine.clone(), hold)
-    }
-}

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::compile::Engine;
-use super::dual::DualMasker;
+use crate::dual::DualMasker;
+use crate::engine::Engine;
 
 /// Default longest time a byte is held back from the user's screen.
 pub const DEFAULT_LIVE_HOLD: Duration = Duration::from_millis(15);

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::compile::Engine;
-use super::core::Core;
+use crate::core::Core;
+use crate::engine::Engine;
 
 /// Masks one output stream exactly: the result does not depend on how the stream is chunked.
 ///

@@ -1,22 +1,11 @@
 //! What `bastion mask-test` and `bastion config check --masking` show.
 
-use std::ops::Range;
-
-use super::core::Core;
-use super::{Masker, RuleSummary};
-
-/// One masked identifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
-    /// Name of the rule that matched.
-    pub rule: String,
-    /// Byte range of the masked text in the input (for keyword rules, the value only). An
-    /// escape sequence inside the identifier lies within the range and is kept.
-    pub range: Range<usize>,
-    /// For values found by where they sit rather than by their shape: the column, key or
-    /// field that makes them sensitive (`column "birth_date" (pack hipaa, field dob)`).
-    pub reason: Option<String>,
-}
+use crate::core::Core;
+use crate::engine::RuleSummary;
+use crate::fields::Field;
+use crate::hit::Hit;
+use crate::masker::Masker;
+use crate::structure::Formats;
 
 /// Result of [`Masker::mask_test`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +19,7 @@ pub struct MaskReport {
 impl Masker {
     /// Masks `input` as one whole stream and reports each hit, for `bastion mask-test`.
     pub fn mask_test(&self, input: &[u8]) -> MaskReport {
-        let mut core = Core::new(self.engine.clone());
+        let mut core = Core::new(self.engine().clone());
         core.record_hits();
         let mut masked = Vec::with_capacity(input.len());
         core.push(input, &mut masked);
@@ -45,7 +34,7 @@ impl Masker {
 
     /// Masks `input` as one whole stream.
     pub fn mask(&self, input: &[u8]) -> Vec<u8> {
-        let mut core = Core::new(self.engine.clone());
+        let mut core = Core::new(self.engine().clone());
         let mut masked = Vec::with_capacity(input.len());
         core.push(input, &mut masked);
         core.finish(&mut masked);
@@ -55,22 +44,22 @@ impl Masker {
     /// Every rule of the set (enabled or not) with its source and longest match, for
     /// `bastion config check --masking`.
     pub fn summary(&self) -> &[RuleSummary] {
-        &self.engine.summary
+        &self.engine().summary
     }
 
     /// The sensitive fields (column headers, keys, labels), for `config check --masking`.
-    pub fn fields(&self) -> &[super::Field] {
-        self.engine.grammar.fields.fields()
+    pub fn fields(&self) -> &[Field] {
+        self.engine().grammar.fields.fields()
     }
 
     /// The fixed formats read by structure (HL7 v2, FHIR).
-    pub fn formats(&self) -> super::Formats {
-        self.engine.grammar.formats
+    pub fn formats(&self) -> Formats {
+        self.engine().grammar.formats
     }
 
     /// Longest match of any enabled rule, in visible bytes: the most a stream holds back
     /// (plus escape sequences inside it).
     pub fn max_match_len(&self) -> usize {
-        self.engine.max_len
+        self.engine().max_len
     }
 }

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::MaskError;
+use crate::error::MaskError;
 
 /// A check on the text of a candidate match (the masked group, or the whole match).
 ///
@@ -112,7 +112,10 @@ impl FromStr for Validator {
             .iter()
             .position(|n| *n == lower)
             .map(|i| Validator::ALL[i])
-            .ok_or_else(|| MaskError::UnknownValidator { name: s.to_owned() })
+            .ok_or_else(|| MaskError::UnknownValidator {
+                name: s.to_owned(),
+                expected: &Validator::NAMES,
+            })
     }
 }
 

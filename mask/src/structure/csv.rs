@@ -15,7 +15,8 @@
 
 use std::sync::Arc;
 
-use super::{Ctx, Next, Step, MAX_COLUMNS, MAX_PENDING, MAX_ROW};
+use super::ctx::{Ctx, Next, Step};
+use super::limits::{MAX_COLUMNS, MAX_PENDING, MAX_ROW};
 use crate::fields::trim_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

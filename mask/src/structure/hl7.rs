@@ -8,7 +8,8 @@
 //! nothing is held. Components (`^`), repetitions (`~`) and escapes stay as they are; every
 //! letter and digit of a PHI field is masked. The message ends at a line that is not a segment.
 
-use super::{Ctx, Next, Step};
+use super::ctx::{Ctx, Next, Step};
+use super::triggers::OPENERS;
 
 /// A segment's PHI fields: number and what it holds.
 type PhiFields = &'static [(u16, &'static str)];
@@ -84,10 +85,6 @@ const SEGMENTS: &[(&[u8; 3], PhiFields)] = &[
         ],
     ),
 ];
-
-/// Segment ids that start HL7 reading at the start of a line: a message's header, and a
-/// patient segment printed on its own (the other segments are read once a message is).
-pub(super) const OPENERS: [&[u8; 3]; 2] = [b"MSH", b"PID"];
 
 /// Whether some text starts an HL7 segment.
 pub(super) enum Begins {

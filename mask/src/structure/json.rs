@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use super::{Ctx, Next, Step};
+use super::ctx::{Ctx, Next, Step};
 use crate::fields::MAX_NAME;
 
 /// Levels tracked; deeper values are masked (fail safe).

@@ -16,8 +16,8 @@
 
 use std::sync::Arc;
 
+use super::ctx::{Ctx, Next, Step};
 use super::layout::{draw_at, Draw};
-use super::{Ctx, Next, Step};
 use crate::fields::{trim_name, MAX_NAME};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

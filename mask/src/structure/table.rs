@@ -17,9 +17,10 @@
 
 use std::sync::Arc;
 
+use super::ctx::{Ctx, Next, Step};
 use super::layout::{self, draw_at, Draw, Kind, Layout};
+use super::limits::{MAX_COLUMNS, MAX_PENDING, MAX_ROW};
 use super::text::{advance, char_at};
-use super::{Ctx, Next, Step, MAX_COLUMNS, MAX_PENDING, MAX_ROW};
 use crate::fields::trim_name;
 
 /// One column: whether it is masked, and why.

@@ -1,7 +1,8 @@
 //! Characters and display columns of visible text, and the bounds of a line as a terminal
 //! shows it.
 
-use super::Ctx;
+use super::ctx::Ctx;
+use super::limits::MAX_LINE;
 
 /// Length of `vis` without a trailing character whose last bytes have not arrived.
 pub(crate) fn complete_end(vis: &[u8]) -> usize {
@@ -75,7 +76,7 @@ pub(super) fn advance(col: u32, b: u8, w: u32) -> u32 {
 /// last CR inside it on (a CR returns to the start of the row, and what follows overwrites
 /// it: a pager's prompt then the next row). `None` if the line is no longer kept.
 pub(super) fn line_bounds(ctx: &Ctx<'_>, start: u64, end: u64) -> Option<(u64, u64)> {
-    if end - start > super::MAX_LINE as u64 || start < ctx.base {
+    if end - start > MAX_LINE as u64 || start < ctx.base {
         return None;
     }
     let text = ctx.slice(start, end);
