@@ -1,8 +1,9 @@
-//! The escape-sequence tokenizers: the masker's (what is visible text, what is a string
-//! payload such as a window title) and the filter `cat` puts between a recording and the
+//! The escape-sequence tokenizer (the `escape` crate: what is visible text, what is a string
+//! payload such as a window title, where the cursor may move, which control sequences), which
+//! the masker reads output with, and the filter `cat` builds on it between a recording and the
 //! auditor's terminal.
 
-use mask::{EscapeParser, Piece};
+use ::escape::{EscapeParser, Piece};
 use player::TerminalFilter;
 
 use crate::{chunks, sizes_and_stream};
@@ -28,13 +29,26 @@ pub fn check(data: &[u8]) {
     assert_eq!(filter(&[&filtered]), filtered);
 }
 
-/// The visible text, the payload of each string and where in the visible text the cursor may
-/// have moved, from feeding `parts` in order.
-fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
+/// What the tokenizer found, however the stream was cut.
+#[derive(Debug, PartialEq, Eq)]
+struct Tokens {
+    /// The visible text.
+    visible: Vec<u8>,
+    /// The payload of each string.
+    strings: Vec<Vec<u8>>,
+    /// Where in the visible text the cursor may have moved.
+    moves: Vec<usize>,
+    /// Each control sequence: its parameter bytes, and its final byte unless it was cut short.
+    csis: Vec<(Vec<u8>, Option<u8>)>,
+}
+
+/// The tokens from feeding `parts` in order.
+fn tokenize(parts: &[&[u8]]) -> Tokens {
     let mut parser = EscapeParser::default();
     let mut visible = Vec::new();
     let mut strings = Vec::new();
     let mut moves = Vec::new();
+    let mut csis: Vec<(Vec<u8>, Option<u8>)> = Vec::new();
     let mut open: Option<Vec<u8>> = None;
     for part in parts {
         // Pieces come in order, inside the chunk, and never overlap.
@@ -55,10 +69,24 @@ fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
                 assert!(end >= 1 && end <= part.len(), "{end}");
                 moves.push(visible.len());
             }
+            Piece::CsiStart => csis.push((Vec::new(), None)),
+            Piece::CsiParams(r) => match csis.last_mut() {
+                Some((params, None)) => params.extend_from_slice(take(r)),
+                _ => panic!("parameters outside a control sequence"),
+            },
+            Piece::CsiEnd(last) => match csis.last_mut() {
+                Some((_, end @ None)) => *end = Some(last),
+                _ => panic!("the end of no control sequence"),
+            },
         });
     }
     strings.extend(open);
-    (visible, strings, moves)
+    Tokens {
+        visible,
+        strings,
+        moves,
+        csis,
+    }
 }
 
 fn filter(parts: &[&str]) -> String {

@@ -22,13 +22,13 @@
 
 use std::sync::Arc;
 
+use escape::{EscapeParser, Piece};
 use regex_automata::hybrid::dfa::Cache as DfaCache;
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::{Anchored, Input, PatternID, Span};
 
 use crate::caches::{Caches, Settled};
 use crate::engine::{CompiledRule, Engine};
-use crate::escape::{EscapeParser, Piece};
 use crate::hit::Hit;
 use crate::posmap::PosMap;
 use crate::structure::{Span as StructSpan, Structure};
@@ -40,7 +40,7 @@ use self::ops::{push_mask, MaskOp};
 use self::payload::OpenString;
 pub use self::payload::MAX_STRING_SCANNED;
 
-/// What a separator (a sequence that moves the cursor, see `escape.rs`) is in the visible
+/// What a separator (a sequence that moves the cursor, see the `escape` crate) is in the visible
 /// text: a line break, which is what such sequences stand for on a screen; rules that allow
 /// whitespace between a label and its value (`MRN:`, then the number placed after a cursor
 /// move) still see them together. It maps to no raw byte, so it is never masked nor released.
@@ -399,6 +399,9 @@ impl Core {
                     .end = end;
             }
             Piece::StringEnd => ended.extend(string.take()),
+            // Control sequences are hidden like any other; only whether they move the cursor
+            // (`Separator`) matters here.
+            Piece::CsiStart | Piece::CsiParams(_) | Piece::CsiEnd(_) => {}
         });
         let mut ended = std::mem::take(&mut self.ended);
         for s in ended.drain(..) {

@@ -39,8 +39,8 @@
 //! - `structure/`: where PHI sits by structure (table columns, psql records, CSV, JSON and
 //!   FHIR, HL7 v2), read line by line from the same visible text; its spans are masked like
 //!   matches.
-//! - `escape.rs`, `posmap.rs`: the visible-text view of a stream with escape sequences cut out,
-//!   and the way back to raw offsets.
+//! - `posmap.rs`: the way back from the visible text (a stream with escape sequences cut out
+//!   by the `escape` crate's tokenizer) to raw offsets.
 //! - `core.rs`: the streaming algorithm (hold point, search, masking, release);
 //!   `core/ops.rs`: the masks queued for held bytes; `core/payload.rs`: string payloads
 //!   (window titles, hyperlinks), matched on their own.
@@ -99,7 +99,6 @@ mod core;
 mod dual;
 mod engine;
 mod error;
-mod escape;
 mod fields;
 mod gdpr;
 mod hipaa;
@@ -121,10 +120,6 @@ pub use self::core::{MAX_HELD_BYTES, MAX_STRING_SCANNED};
 pub use self::dual::{DualMasker, Masked};
 pub use self::engine::RuleSummary;
 pub use self::error::MaskError;
-/// The escape-sequence tokenizer on its own, for the fuzz checks (`fuzz-checks`): not part of
-/// the API, which only ever sees it through the maskers.
-#[doc(hidden)]
-pub use self::escape::{EscapeParser, Piece};
 pub use self::fields::Field;
 pub use self::hipaa::HipaaOptions;
 pub use self::hit::Hit;

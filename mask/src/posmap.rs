@@ -5,10 +5,10 @@
 //! one entry per byte keeps the common case (no escapes) at a single entry and no per-byte
 //! work.
 //!
-//! A separator (a line break standing for a cursor move, see `escape.rs`) has no raw byte of
-//! its own; it maps to the last byte of the sequence it stands for, which no other visible
-//! byte maps to, so runs need no mark for it: the text after the sequence simply continues
-//! its run.
+//! A separator (a line break standing for a cursor move, see the `escape` crate) has no raw
+//! byte of its own; it maps to the last byte of the sequence it stands for, which no other
+//! visible byte maps to, so runs need no mark for it: the text after the sequence simply
+//! continues its run.
 
 use std::collections::VecDeque;
 

@@ -1,4 +1,10 @@
-//! Streaming recogniser for terminal escape sequences.
+//! The bastion's tokenizer for terminal escape sequences: it cuts a byte stream, fed in chunks
+//! cut anywhere, into the text a terminal draws, the payloads of strings (window titles,
+//! hyperlinks), the places where the cursor may move, and control sequences with their
+//! parameters. It is the only one in the bastion: the PHI masker (`mask`) matches on the text it
+//! finds, and `bastion play --cat` (`player`) keeps only the text and harmless control
+//! sequences it reports. (`vte`, which the terminal emulator `vt100` uses, does not report where
+//! in the input each piece lies nor stream string payloads; see docs/architecture.md.)
 //!
 //! The masker matches on the *visible* text: what a terminal would draw. Escape sequences (SGR
 //! colours, cursor moves, OSC titles and hyperlinks) are cut out of that view so that
@@ -31,6 +37,15 @@
 //! C0 controls need no such treatment: the ones that move the cursor (backspace, tab, line
 //! feed, carriage return, …) are visible bytes that are not word characters, so they separate
 //! already.
+//!
+//! Control sequences (`ESC [` parameters, intermediates, final byte) are also reported piece by
+//! piece ([`Piece::CsiStart`], [`Piece::CsiParams`], [`Piece::CsiEnd`]) for readers that keep
+//! some of them: `cat` lets colours and cursor moves through. Only 7-bit sequences are
+//! recognised: a byte from 0x80 on is text (terminal output is UTF-8), and a reader that wants
+//! C1 controls read as sequences feeds their 7-bit forms.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use std::ops::Range;
 
@@ -70,6 +85,15 @@ pub enum Piece {
     /// A sequence that may move the cursor ended just before this index (so it is at least
     /// 1): the visible text before and after it is not contiguous on the screen.
     Separator(usize),
+    /// A control sequence begins (`ESC [` was read).
+    CsiStart,
+    /// Parameter and intermediate bytes of the control sequence begun last (a sequence cut
+    /// across chunks comes in several parts).
+    CsiParams(Range<usize>),
+    /// The control sequence begun last ended with this final byte. A sequence cut short (by
+    /// CAN, SUB, ESC, or a byte that cannot be in one) gets none; the next begins with
+    /// another [`Piece::CsiStart`].
+    CsiEnd(u8),
 }
 
 /// What one byte inside a sequence is.
@@ -80,6 +104,12 @@ enum Kind {
     Hidden,
     /// The last byte of a sequence that separates (see [`Piece::Separator`]).
     Separator,
+    /// The `[` of `ESC [`.
+    CsiStart,
+    /// A parameter or intermediate byte of a control sequence.
+    CsiParam,
+    /// The final byte of a control sequence, and whether it separates.
+    CsiEnd(bool),
 }
 
 /// Splits a byte stream into visible runs and escape sequences.
@@ -126,7 +156,8 @@ impl CsiShape {
 
 impl EscapeParser {
     /// Feeds one chunk; calls `piece` with each visible range and payload range of `chunk`, in
-    /// order, and when a string ends. Adjacent ranges are not merged.
+    /// order, when a string ends, where the cursor may move, and with the parts of each control
+    /// sequence. Adjacent ranges are not merged.
     pub fn feed(&mut self, chunk: &[u8], mut piece: impl FnMut(Piece)) {
         let mut i = 0;
         while i < chunk.len() {
@@ -147,6 +178,11 @@ impl EscapeParser {
                             // The bytes between `[` and the final byte.
                             let inner = j + 2..j + len;
                             i = j + 1 + len;
+                            piece(Piece::CsiStart);
+                            if !inner.is_empty() {
+                                piece(Piece::CsiParams(inner.clone()));
+                            }
+                            piece(Piece::CsiEnd(last));
                             // SGR first: colours are most of what is skipped here.
                             if last != b'm' && csi_separates(last, || CsiShape::of(&chunk[inner])) {
                                 piece(Piece::Separator(i));
@@ -196,6 +232,14 @@ impl EscapeParser {
             Kind::Payload => piece(Piece::Payload(at..at + 1)),
             Kind::Separator => piece(Piece::Separator(at + 1)),
             Kind::Hidden => {}
+            Kind::CsiStart => piece(Piece::CsiStart),
+            Kind::CsiParam => piece(Piece::CsiParams(at..at + 1)),
+            Kind::CsiEnd(separates) => {
+                piece(Piece::CsiEnd(b));
+                if separates {
+                    piece(Piece::Separator(at + 1));
+                }
+            }
         }
     }
 
@@ -250,7 +294,7 @@ impl EscapeParser {
             (Esc, b'[') => {
                 self.state = Csi;
                 self.csi = CsiShape::default();
-                Kind::Hidden
+                Kind::CsiStart
             }
             (Esc, b']' | b'P' | b'X' | b'^' | b'_') => {
                 self.state = Str;
@@ -272,16 +316,12 @@ impl EscapeParser {
             }
             (Csi, 0x20..=0x3f) => {
                 self.csi.step(b);
-                Kind::Hidden
+                Kind::CsiParam
             }
             (Csi, _) => {
                 self.state = Ground;
                 let shape = self.csi;
-                if csi_separates(b, || shape) {
-                    Kind::Separator
-                } else {
-                    Kind::Hidden
-                }
+                Kind::CsiEnd(csi_separates(b, || shape))
             }
         }
     }
@@ -340,6 +380,7 @@ fn whole_csi(rest: &[u8]) -> Option<(usize, u8)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 mod tests {
     use super::*;
 
@@ -358,6 +399,7 @@ mod tests {
                     assert!(at <= c.len() && at > 0, "{at} in {}", c.len());
                     out.push(b'|');
                 }
+                Piece::CsiStart | Piece::CsiParams(_) | Piece::CsiEnd(_) => {}
             });
         }
         strings.extend(open);
@@ -479,6 +521,71 @@ mod tests {
             for chunk in [1, 2, 3, 7, 64] {
                 assert_eq!(
                     &visible(input, chunk),
+                    want,
+                    "{input:?} in chunks of {chunk}"
+                );
+            }
+        }
+    }
+
+    /// Each control sequence that ended, as its parameter bytes and final byte; a sequence cut
+    /// short is `(params, None)`.
+    fn sequences(input: &[u8], chunk: usize) -> Vec<(Vec<u8>, Option<u8>)> {
+        let mut p = EscapeParser::default();
+        let mut out: Vec<(Vec<u8>, Option<u8>)> = Vec::new();
+        for c in input.chunks(chunk.max(1)) {
+            p.feed(c, |piece| match piece {
+                Piece::CsiStart => out.push((Vec::new(), None)),
+                Piece::CsiParams(r) => {
+                    let last = out.last_mut().expect("params after a start");
+                    assert!(last.1.is_none());
+                    last.0.extend_from_slice(&c[r]);
+                }
+                Piece::CsiEnd(f) => {
+                    let last = out.last_mut().expect("an end after a start");
+                    assert!(last.1.is_none());
+                    last.1 = Some(f);
+                }
+                _ => {}
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn reports_control_sequences_in_any_chunking() {
+        type Seq = (&'static [u8], Option<u8>);
+        let cases: &[(&[u8], &[Seq])] = &[
+            (
+                b"a\x1b[1;31mred\x1b[0m",
+                &[(b"1;31", Some(b'm')), (b"0", Some(b'm'))],
+            ),
+            (
+                b"\x1b[H\x1b[?1049h\x1b[2 q",
+                &[
+                    (b"", Some(b'H')),
+                    (b"?1049", Some(b'h')),
+                    (b"2 ", Some(b'q')),
+                ],
+            ),
+            // C0 controls inside are executed, not parameters; DEL is ignored.
+            (b"\x1b[1\n2\x7fm", &[(b"12", Some(b'm'))]),
+            // Cut short by CAN, by ESC, by a byte that cannot be in one, by the end.
+            (
+                b"\x1b[2\x18\x1b[3\x1b[4\xc3\xa9\x1b[5",
+                &[(b"2", None), (b"3", None), (b"4", None), (b"5", None)],
+            ),
+            // Not control sequences: strings and other escapes.
+            (b"\x1b]0;[1m\x07\x1b(B\x1bP[1m\x1b\\", &[]),
+            // After a string ended by ESC.
+            (b"\x1b]0;t\x1b[1m", &[(b"1", Some(b'm'))]),
+        ];
+        for (input, want) in cases {
+            let want: Vec<(Vec<u8>, Option<u8>)> =
+                want.iter().map(|(p, f)| (p.to_vec(), *f)).collect();
+            for chunk in [1, 2, 3, 7, 64] {
+                assert_eq!(
+                    sequences(input, chunk),
                     want,
                     "{input:?} in chunks of {chunk}"
                 );
