@@ -39,8 +39,9 @@
 //! already.
 //!
 //! Control sequences (`ESC [` parameters, intermediates, final byte) are also reported piece by
-//! piece ([`Piece::CsiStart`], [`Piece::CsiParams`], [`Piece::CsiEnd`]) for readers that keep
-//! some of them: `cat` lets colours and cursor moves through. Only 7-bit sequences are
+//! piece ([`Piece::CsiStart`], [`Piece::CsiParams`], [`Piece::CsiEnd`]) to readers that ask
+//! ([`EscapeParser::feed_sequences`]) because they keep some of them: `cat` lets colours and
+//! cursor moves through. The masker does not ask, and its hot path stays as it was. Only 7-bit sequences are
 //! recognised: a byte from 0x80 on is text (terminal output is UTF-8), and a reader that wants
 //! C1 controls read as sequences feeds their 7-bit forms.
 
@@ -156,9 +157,25 @@ impl CsiShape {
 
 impl EscapeParser {
     /// Feeds one chunk; calls `piece` with each visible range and payload range of `chunk`, in
-    /// order, when a string ends, where the cursor may move, and with the parts of each control
-    /// sequence. Adjacent ranges are not merged.
-    pub fn feed(&mut self, chunk: &[u8], mut piece: impl FnMut(Piece)) {
+    /// order, when a string ends, and where the cursor may move. Adjacent ranges are not merged.
+    /// Control sequences are not reported piece by piece (see [`feed_sequences`]): what only
+    /// needs the text pays nothing for them.
+    ///
+    /// [`feed_sequences`]: EscapeParser::feed_sequences
+    pub fn feed(&mut self, chunk: &[u8], piece: impl FnMut(Piece)) {
+        self.feed_as::<false>(chunk, piece);
+    }
+
+    /// [`feed`](EscapeParser::feed), also reporting the parts of each control sequence
+    /// ([`Piece::CsiStart`], [`Piece::CsiParams`], [`Piece::CsiEnd`]). The other pieces are
+    /// the same.
+    pub fn feed_sequences(&mut self, chunk: &[u8], piece: impl FnMut(Piece)) {
+        self.feed_as::<true>(chunk, piece);
+    }
+
+    /// The tokenizer; `CSI`: report control sequences.
+    #[inline(always)]
+    fn feed_as<const CSI: bool>(&mut self, chunk: &[u8], mut piece: impl FnMut(Piece)) {
         let mut i = 0;
         while i < chunk.len() {
             match self.state {
@@ -178,11 +195,13 @@ impl EscapeParser {
                             // The bytes between `[` and the final byte.
                             let inner = j + 2..j + len;
                             i = j + 1 + len;
-                            piece(Piece::CsiStart);
-                            if !inner.is_empty() {
-                                piece(Piece::CsiParams(inner.clone()));
+                            if CSI {
+                                piece(Piece::CsiStart);
+                                if !inner.is_empty() {
+                                    piece(Piece::CsiParams(inner.clone()));
+                                }
+                                piece(Piece::CsiEnd(last));
                             }
-                            piece(Piece::CsiEnd(last));
                             // SGR first: colours are most of what is skipped here.
                             if last != b'm' && csi_separates(last, || CsiShape::of(&chunk[inner])) {
                                 piece(Piece::Separator(i));
@@ -204,12 +223,12 @@ impl EscapeParser {
                         piece(Piece::Payload(i..j));
                     }
                     if j < chunk.len() {
-                        self.byte(chunk[j], j, &mut piece);
+                        self.byte::<CSI>(chunk[j], j, &mut piece);
                     }
                     i = j + 1;
                 }
                 _ => {
-                    self.byte(chunk[i], i, &mut piece);
+                    self.byte::<CSI>(chunk[i], i, &mut piece);
                     i += 1;
                 }
             }
@@ -217,7 +236,7 @@ impl EscapeParser {
     }
 
     /// Steps over the byte at `at` and reports what it is.
-    fn byte(&mut self, b: u8, at: usize, piece: &mut impl FnMut(Piece)) {
+    fn byte<const CSI: bool>(&mut self, b: u8, at: usize, piece: &mut impl FnMut(Piece)) {
         let was = self.state;
         let kind = self.step(b);
         // Any byte after ESC ends a string (ST, or a new sequence, possibly another string
@@ -232,10 +251,13 @@ impl EscapeParser {
             Kind::Payload => piece(Piece::Payload(at..at + 1)),
             Kind::Separator => piece(Piece::Separator(at + 1)),
             Kind::Hidden => {}
-            Kind::CsiStart => piece(Piece::CsiStart),
-            Kind::CsiParam => piece(Piece::CsiParams(at..at + 1)),
+            Kind::CsiStart if CSI => piece(Piece::CsiStart),
+            Kind::CsiParam if CSI => piece(Piece::CsiParams(at..at + 1)),
+            Kind::CsiStart | Kind::CsiParam => {}
             Kind::CsiEnd(separates) => {
-                piece(Piece::CsiEnd(b));
+                if CSI {
+                    piece(Piece::CsiEnd(b));
+                }
                 if separates {
                     piece(Piece::Separator(at + 1));
                 }
@@ -399,7 +421,9 @@ mod tests {
                     assert!(at <= c.len() && at > 0, "{at} in {}", c.len());
                     out.push(b'|');
                 }
-                Piece::CsiStart | Piece::CsiParams(_) | Piece::CsiEnd(_) => {}
+                Piece::CsiStart | Piece::CsiParams(_) | Piece::CsiEnd(_) => {
+                    panic!("feed reports no control sequence")
+                }
             });
         }
         strings.extend(open);
@@ -534,7 +558,7 @@ mod tests {
         let mut p = EscapeParser::default();
         let mut out: Vec<(Vec<u8>, Option<u8>)> = Vec::new();
         for c in input.chunks(chunk.max(1)) {
-            p.feed(c, |piece| match piece {
+            p.feed_sequences(c, |piece| match piece {
                 Piece::CsiStart => out.push((Vec::new(), None)),
                 Piece::CsiParams(r) => {
                     let last = out.last_mut().expect("params after a start");
@@ -550,6 +574,42 @@ mod tests {
             });
         }
         out
+    }
+
+    /// Every piece `feed_sequences` reports, in order, as owned values.
+    fn all_pieces(input: &[u8], chunk: usize, sequences: bool) -> Vec<(Piece, Vec<u8>)> {
+        let mut p = EscapeParser::default();
+        let mut out = Vec::new();
+        for c in input.chunks(chunk.max(1)) {
+            let mut take = |piece: Piece| {
+                let bytes = match &piece {
+                    Piece::Visible(r) | Piece::Payload(r) | Piece::CsiParams(r) => {
+                        c[r.clone()].to_vec()
+                    }
+                    _ => Vec::new(),
+                };
+                out.push((piece, bytes));
+            };
+            if sequences {
+                p.feed_sequences(c, &mut take);
+            } else {
+                p.feed(c, &mut take);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn feed_is_feed_sequences_without_the_control_sequences() {
+        let input: &[u8] =
+            b"a\x1b[1;31mb\x1b[2;24H\x1b[K\x1b]0;t\x07c\x1b[?25l\x1b[1\n2Kd\x1b[3\x18e\x1b7f";
+        for chunk in [1, 2, 3, 7, 64] {
+            let mut full = all_pieces(input, chunk, true);
+            full.retain(|(p, _)| {
+                !matches!(p, Piece::CsiStart | Piece::CsiParams(_) | Piece::CsiEnd(_))
+            });
+            assert_eq!(all_pieces(input, chunk, false), full, "chunks of {chunk}");
+        }
     }
 
     #[test]

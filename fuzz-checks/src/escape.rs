@@ -13,9 +13,23 @@ pub fn check(data: &[u8]) {
     let (sizes, stream) = sizes_and_stream(data);
 
     // The tokenizer keeps its state across chunks: any cutting gives the same views.
-    let whole = tokenize(&[stream]);
-    assert_eq!(tokenize(&chunks(stream, &sizes)), whole, "cut at {sizes:?}");
-    assert_eq!(tokenize(&chunks(stream, &[1])), whole, "byte by byte");
+    let whole = tokenize(&[stream], true);
+    assert_eq!(
+        tokenize(&chunks(stream, &sizes), true),
+        whole,
+        "cut at {sizes:?}"
+    );
+    assert_eq!(tokenize(&chunks(stream, &[1]), true), whole, "byte by byte");
+    // Without control sequences (what the masker reads), the rest is the same.
+    let without = Tokens {
+        csis: Vec::new(),
+        ..whole
+    };
+    assert_eq!(
+        tokenize(&chunks(stream, &sizes), false),
+        without,
+        "cut at {sizes:?}, without control sequences"
+    );
 
     let text = String::from_utf8_lossy(stream);
     let filtered = filter(&[&text]);
@@ -42,8 +56,9 @@ struct Tokens {
     csis: Vec<(Vec<u8>, Option<u8>)>,
 }
 
-/// The tokens from feeding `parts` in order.
-fn tokenize(parts: &[&[u8]]) -> Tokens {
+/// The tokens from feeding `parts` in order; `sequences`: with the control sequences
+/// ([`EscapeParser::feed_sequences`]), else as [`EscapeParser::feed`] reports them.
+fn tokenize(parts: &[&[u8]], sequences: bool) -> Tokens {
     let mut parser = EscapeParser::default();
     let mut visible = Vec::new();
     let mut strings = Vec::new();
@@ -61,7 +76,7 @@ fn tokenize(parts: &[&[u8]]) -> Tokens {
             next = r.end;
             &part[r]
         };
-        parser.feed(part, |piece| match piece {
+        let mut piece = |piece| match piece {
             Piece::Visible(r) => visible.extend_from_slice(take(r)),
             Piece::Payload(r) => open.get_or_insert_with(Vec::new).extend_from_slice(take(r)),
             Piece::StringEnd => strings.extend(open.take()),
@@ -78,7 +93,18 @@ fn tokenize(parts: &[&[u8]]) -> Tokens {
                 Some((_, end @ None)) => *end = Some(last),
                 _ => panic!("the end of no control sequence"),
             },
-        });
+        };
+        if sequences {
+            parser.feed_sequences(part, &mut piece);
+        } else {
+            parser.feed(part, |p| {
+                assert!(
+                    !matches!(p, Piece::CsiStart | Piece::CsiParams(_) | Piece::CsiEnd(_)),
+                    "feed reported {p:?}"
+                );
+                piece(p);
+            });
+        }
     }
     strings.extend(open);
     Tokens {

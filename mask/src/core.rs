@@ -399,8 +399,8 @@ impl Core {
                     .end = end;
             }
             Piece::StringEnd => ended.extend(string.take()),
-            // Control sequences are hidden like any other; only whether they move the cursor
-            // (`Separator`) matters here.
+            // Not reported by `feed`: only whether a sequence moves the cursor (`Separator`)
+            // matters here.
             Piece::CsiStart | Piece::CsiParams(_) | Piece::CsiEnd(_) => {}
         });
         let mut ended = std::mem::take(&mut self.ended);

@@ -109,7 +109,7 @@ impl TerminalFilter {
             csi_ok,
             text,
         } = self;
-        parser.feed(bytes, |piece| match piece {
+        parser.feed_sequences(bytes, |piece| match piece {
             Piece::Visible(r) => text.extend_from_slice(&bytes[r]),
             Piece::CsiStart => {
                 csi.clear();
