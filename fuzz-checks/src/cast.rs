@@ -21,7 +21,7 @@ pub fn check(data: &[u8]) {
     assert!(recording
         .events
         .iter()
-        .all(|e| e.line <= crate::newlines(data)));
+        .all(|e| e.line <= crate::input::newlines(data)));
 
     // Whatever the recording holds, `cat` lets only harmless sequences reach the terminal.
     let mut out = Vec::new();

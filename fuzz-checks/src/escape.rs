@@ -6,9 +6,9 @@
 use ::escape::{EscapeParser, Piece};
 use player::TerminalFilter;
 
-use crate::{chunks, sizes_and_stream};
+use crate::input::{chunks, sizes_and_stream};
 
-/// Chunk sizes and a stream, as [`crate::sizes_and_stream`] reads them.
+/// Chunk sizes and a stream, as [`sizes_and_stream`] reads them.
 pub fn check(data: &[u8]) {
     let (sizes, stream) = sizes_and_stream(data);
 

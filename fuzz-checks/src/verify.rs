@@ -28,7 +28,7 @@ pub fn check(data: &[u8]) {
     let Some(report) = verify(cast, sidecar, &trusted) else {
         return;
     };
-    assert!(report.lines <= crate::newlines(cast));
+    assert!(report.lines <= crate::input::newlines(cast));
     if sidecar.is_none() {
         assert_eq!(report.verdict, Verdict::SidecarMissing);
     }
