@@ -71,7 +71,7 @@ const MAX_CSI: usize = 64;
 /// The sequences are found by the bastion's one escape-sequence tokenizer (the `escape` crate,
 /// which the masker reads output with): text is what it reports as visible, minus control
 /// characters other than tab, newline, carriage return and backspace; a control sequence is
-/// let through when its parameters are only digits, `;` and `:` (at most [`MAX_CSI`]) and its
+/// let through when its parameters are only digits, `;` and `:` (at most 64) and its
 /// final byte moves the cursor, erases, or sets colours and attributes; string payloads and
 /// every other sequence are dropped. C1 controls that introduce sequences (CSI, OSC, DCS, SOS,
 /// PM, APC, and ST), which the tokenizer leaves to its reader, are read as their 7-bit forms.
