@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use anyhow::Result;
-use recorder::mask::{Field, HipaaOptions, MaskError, Masker, Rule, RuleSet, Validator};
+use mask::{Field, HipaaOptions, MaskError, Masker, Rule, RuleSet, Validator};
 
 use crate::policy::{selects, Access};
 

@@ -678,7 +678,7 @@ pub fn command_regex(pattern: &str) -> Result<regex_automata::meta::Regex, Strin
 /// The built-in masking packs.
 const PACKS: [&str; 2] = ["hipaa", "gdpr"];
 
-/// The masking validators (as `recorder::mask::Validator` names them; the masker checks
+/// The masking validators (as `mask::Validator` names them; the masker checks
 /// again when it compiles).
 const VALIDATORS: [&str; 10] = [
     "luhn",

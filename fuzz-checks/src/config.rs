@@ -2,7 +2,7 @@
 //! keys), and each site masking rule compiled as the bastion compiles it.
 
 use config::{Config, ConfigError};
-use recorder::mask::{Rule, RuleSet, Validator};
+use mask::{Rule, RuleSet, Validator};
 
 /// Parses `data` as a configuration file.
 pub fn check(data: &[u8]) {

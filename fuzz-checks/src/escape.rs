@@ -1,20 +1,35 @@
-//! The escape-sequence tokenizers: the masker's (what is visible text, what is a string
-//! payload such as a window title) and the filter `cat` puts between a recording and the
+//! The escape-sequence tokenizer (the `escape` crate: what is visible text, what is a string
+//! payload such as a window title, where the cursor may move, which control sequences), which
+//! the masker reads output with, and the filter `cat` builds on it between a recording and the
 //! auditor's terminal.
 
+use ::escape::{EscapeParser, Piece};
 use player::TerminalFilter;
-use recorder::mask::{EscapeParser, Piece};
 
 use crate::input::{chunks, sizes_and_stream};
 
-/// Chunk sizes and a stream, as [`crate::input::sizes_and_stream`] reads them.
+/// Chunk sizes and a stream, as [`sizes_and_stream`] reads them.
 pub fn check(data: &[u8]) {
     let (sizes, stream) = sizes_and_stream(data);
 
     // The tokenizer keeps its state across chunks: any cutting gives the same views.
-    let whole = tokenize(&[stream]);
-    assert_eq!(tokenize(&chunks(stream, &sizes)), whole, "cut at {sizes:?}");
-    assert_eq!(tokenize(&chunks(stream, &[1])), whole, "byte by byte");
+    let whole = tokenize(&[stream], true);
+    assert_eq!(
+        tokenize(&chunks(stream, &sizes), true),
+        whole,
+        "cut at {sizes:?}"
+    );
+    assert_eq!(tokenize(&chunks(stream, &[1]), true), whole, "byte by byte");
+    // Without control sequences (what the masker reads), the rest is the same.
+    let without = Tokens {
+        csis: Vec::new(),
+        ..whole
+    };
+    assert_eq!(
+        tokenize(&chunks(stream, &sizes), false),
+        without,
+        "cut at {sizes:?}, without control sequences"
+    );
 
     let text = String::from_utf8_lossy(stream);
     let filtered = filter(&[&text]);
@@ -28,13 +43,27 @@ pub fn check(data: &[u8]) {
     assert_eq!(filter(&[&filtered]), filtered);
 }
 
-/// The visible text, the payload of each string and where in the visible text the cursor may
-/// have moved, from feeding `parts` in order.
-fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
+/// What the tokenizer found, however the stream was cut.
+#[derive(Debug, PartialEq, Eq)]
+struct Tokens {
+    /// The visible text.
+    visible: Vec<u8>,
+    /// The payload of each string.
+    strings: Vec<Vec<u8>>,
+    /// Where in the visible text the cursor may have moved.
+    moves: Vec<usize>,
+    /// Each control sequence: its parameter bytes, and its final byte unless it was cut short.
+    csis: Vec<(Vec<u8>, Option<u8>)>,
+}
+
+/// The tokens from feeding `parts` in order; `sequences`: with the control sequences
+/// ([`EscapeParser::feed_sequences`]), else as [`EscapeParser::feed`] reports them.
+fn tokenize(parts: &[&[u8]], sequences: bool) -> Tokens {
     let mut parser = EscapeParser::default();
     let mut visible = Vec::new();
     let mut strings = Vec::new();
     let mut moves = Vec::new();
+    let mut csis: Vec<(Vec<u8>, Option<u8>)> = Vec::new();
     let mut open: Option<Vec<u8>> = None;
     for part in parts {
         // Pieces come in order, inside the chunk, and never overlap.
@@ -47,7 +76,7 @@ fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
             next = r.end;
             &part[r]
         };
-        parser.feed(part, |piece| match piece {
+        let mut piece = |piece| match piece {
             Piece::Visible(r) => visible.extend_from_slice(take(r)),
             Piece::Payload(r) => open.get_or_insert_with(Vec::new).extend_from_slice(take(r)),
             Piece::StringEnd => strings.extend(open.take()),
@@ -55,10 +84,35 @@ fn tokenize(parts: &[&[u8]]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
                 assert!(end >= 1 && end <= part.len(), "{end}");
                 moves.push(visible.len());
             }
-        });
+            Piece::CsiStart => csis.push((Vec::new(), None)),
+            Piece::CsiParams(r) => match csis.last_mut() {
+                Some((params, None)) => params.extend_from_slice(take(r)),
+                _ => panic!("parameters outside a control sequence"),
+            },
+            Piece::CsiEnd(last) => match csis.last_mut() {
+                Some((_, end @ None)) => *end = Some(last),
+                _ => panic!("the end of no control sequence"),
+            },
+        };
+        if sequences {
+            parser.feed_sequences(part, &mut piece);
+        } else {
+            parser.feed(part, |p| {
+                assert!(
+                    !matches!(p, Piece::CsiStart | Piece::CsiParams(_) | Piece::CsiEnd(_)),
+                    "feed reported {p:?}"
+                );
+                piece(p);
+            });
+        }
     }
     strings.extend(open);
-    (visible, strings, moves)
+    Tokens {
+        visible,
+        strings,
+        moves,
+        csis,
+    }
 }
 
 fn filter(parts: &[&str]) -> String {

@@ -1,4 +1,4 @@
-//! How the checks read a fuzz input: chunk sizes and a stream, and the stream cut at them.
+//! Reading a fuzz input: where the fuzzer cuts the stream, and what the stream holds.
 
 /// Splits a fuzz input into chunk sizes and a stream: the low 3 bits of the first byte say how
 /// many of the following bytes are chunk sizes (cycled; 0 counts as 1), the rest is the

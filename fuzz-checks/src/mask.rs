@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use recorder::mask::{Masker, Rule, RuleSet, Validator, MAX_HELD_BYTES, MAX_STRING_SCANNED};
+use mask::{Masker, Rule, RuleSet, Validator, MAX_HELD_BYTES, MAX_STRING_SCANNED};
 
 use crate::input::{chunks, sizes_and_stream};
 
@@ -30,7 +30,7 @@ fn masker() -> &'static Masker {
     })
 }
 
-/// Chunk sizes and a stream, as [`crate::input::sizes_and_stream`] reads them; the high bits of the
+/// Chunk sizes and a stream, as [`sizes_and_stream`] reads them; the high bits of the
 /// first byte say after which chunks the live hold expires or the held bytes are shown.
 pub fn check(data: &[u8]) {
     let (sizes, stream) = sizes_and_stream(data);

@@ -221,20 +221,19 @@ fn recording() -> (Vec<u8>, Vec<u8>) {
             rows: 24,
             term_type: Some("xterm-256color".into()),
         },
-        timestamp: 1_700_000_000,
-        command: None,
-        title: None,
+        timestamp: Some(1_700_000_000),
         env: [("LANG".to_string(), "C.UTF-8".to_string())].into(),
-        bastion: BastionMeta {
-            session: "s1".into(),
-            channel: 0,
-            user: "alice@example.com".into(),
-            cert_serial: Some(7),
-            source: "127.0.0.1".into(),
-            target: "db1".into(),
-            login: "postgres".into(),
-            kind: ChannelKind::Shell,
-        },
+        ..Header::default()
+    };
+    let meta = BastionMeta {
+        session: "s1".into(),
+        channel: 0,
+        user: "alice@example.com".into(),
+        cert_serial: Some(7),
+        source: "127.0.0.1".into(),
+        target: "db1".into(),
+        login: "postgres".into(),
+        kind: ChannelKind::Shell,
     };
     let key =
         std::sync::Arc::new(recorder::SigningKey::from_seed(&fuzz_checks::verify::SEED).unwrap());
@@ -242,7 +241,7 @@ fn recording() -> (Vec<u8>, Vec<u8>) {
         record_input: true,
         ..RecorderOptions::default()
     };
-    let mut rec = Recorder::create(&path, &header, key, options).unwrap();
+    let mut rec = Recorder::create(&path, &header, &meta, key, options).unwrap();
     let t = Duration::from_millis;
     rec.output(t(100), b"$ \x1b[1mls\x1b[0m\r\n").unwrap();
     rec.input(t(200), b"ls\r").unwrap();

@@ -9,6 +9,8 @@
 
 use std::io::{self, Write};
 
+use escape::{EscapeParser, Piece};
+
 use crate::{Recording, UnverifiedTail};
 
 /// Writes every output event (stdout and stderr) to `out`, in order, with no delays; unless
@@ -58,103 +60,112 @@ fn write_notice(out: &mut impl Write, tail: &UnverifiedTail) -> io::Result<()> {
 }
 
 /// Final bytes of the CSI sequences let through: SGR (`m`), cursor movement and erasing.
-const SAFE_CSI_FINALS: &str = "mABCDEFGHJKfd";
+const SAFE_CSI_FINALS: &[u8] = b"mABCDEFGHJKfd";
 
-/// Longest CSI sequence let through; longer ones are dropped.
+/// Longest CSI sequence let through, in parameter bytes; longer ones are dropped.
 const MAX_CSI: usize = 64;
 
 /// Keeps text and harmless CSI sequences, drops every other escape sequence and control
 /// character. Sequences may be split across calls.
+///
+/// The sequences are found by the bastion's one escape-sequence tokenizer (the `escape` crate,
+/// which the masker reads output with): text is what it reports as visible, minus control
+/// characters other than tab, newline, carriage return and backspace; a control sequence is
+/// let through when its parameters are only digits, `;` and `:` (at most 64) and its
+/// final byte moves the cursor, erases, or sets colours and attributes; string payloads and
+/// every other sequence are dropped. C1 controls that introduce sequences (CSI, OSC, DCS, SOS,
+/// PM, APC, and ST), which the tokenizer leaves to its reader, are read as their 7-bit forms.
 #[derive(Debug, Default)]
 pub struct TerminalFilter {
-    state: State,
+    parser: EscapeParser,
+    /// The parameters of the control sequence being read, while it may be let through.
     csi: String,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum State {
-    #[default]
-    Ground,
-    Esc,
-    /// `ESC` followed by intermediate bytes (`ESC ( B`): dropped up to its final byte.
-    EscIntermediate,
-    Csi,
-    /// A CSI sequence being dropped (too long or malformed) up to its final byte.
-    CsiDrop,
-    /// OSC, DCS, SOS, PM or APC: dropped up to BEL or ST.
-    Str,
-    StrEsc,
+    /// Whether the control sequence being read may still be let through.
+    csi_ok: bool,
+    /// Text of the current chunk not yet written (reused buffer).
+    text: Vec<u8>,
 }
 
 impl TerminalFilter {
     /// Filters `text` into `out`.
     pub fn push(&mut self, text: &str, out: &mut String) {
-        for c in text.chars() {
-            self.step(c, out);
+        let mut rest = text;
+        while let Some((at, seven_bit)) = rest
+            .char_indices()
+            .find_map(|(at, c)| c1_introducer(c).map(|s| (at, s)))
+        {
+            self.feed(&rest.as_bytes()[..at], out);
+            self.feed(seven_bit, out);
+            // C1 controls are two bytes in UTF-8.
+            rest = rest.get(at + 2..).unwrap_or_default();
         }
+        self.feed(rest.as_bytes(), out);
     }
 
-    fn step(&mut self, c: char, out: &mut String) {
-        use State::*;
-        // CAN and SUB abort any sequence (ECMA-48).
-        if matches!(c, '\u{18}' | '\u{1a}') {
-            self.state = Ground;
-            return;
-        }
-        match self.state {
-            Ground => match c {
-                '\u{1b}' => self.state = Esc,
-                '\u{9b}' => self.start_csi(),
-                '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => self.state = Str,
-                '\t' | '\n' | '\r' | '\u{8}' => out.push(c),
-                c if c.is_control() => {}
-                c => out.push(c),
-            },
-            Esc => match c {
-                '[' => self.start_csi(),
-                ']' | 'P' | 'X' | '^' | '_' => self.state = Str,
-                '\u{1b}' => {}
-                ' '..='/' => self.state = EscIntermediate,
-                _ => self.state = Ground,
-            },
-            EscIntermediate => {
-                if !(' '..='/').contains(&c) {
-                    self.state = Ground;
-                }
+    fn feed(&mut self, bytes: &[u8], out: &mut String) {
+        let TerminalFilter {
+            parser,
+            csi,
+            csi_ok,
+            text,
+        } = self;
+        parser.feed_sequences(bytes, |piece| match piece {
+            Piece::Visible(r) => text.extend_from_slice(&bytes[r]),
+            Piece::CsiStart => {
+                csi.clear();
+                *csi_ok = true;
             }
-            Csi => match c {
-                '0'..='9' | ';' | ':' if self.csi.len() < MAX_CSI => self.csi.push(c),
-                '@'..='~' => {
-                    if SAFE_CSI_FINALS.contains(c) {
-                        out.push_str("\u{1b}[");
-                        out.push_str(&self.csi);
-                        out.push(c);
+            Piece::CsiParams(r) => {
+                for &b in &bytes[r] {
+                    if *csi_ok && csi.len() < MAX_CSI && matches!(b, b'0'..=b'9' | b';' | b':') {
+                        csi.push(char::from(b));
+                    } else {
+                        *csi_ok = false;
                     }
-                    self.state = Ground;
                 }
-                ' '..='?' => self.state = CsiDrop,
-                _ => self.state = Ground,
-            },
-            CsiDrop => match c {
-                '@'..='~' => self.state = Ground,
-                ' '..='?' => {}
-                _ => self.state = Ground,
-            },
-            Str => match c {
-                '\u{7}' | '\u{9c}' => self.state = Ground,
-                '\u{1b}' => self.state = StrEsc,
-                _ => {}
-            },
-            StrEsc => {
-                self.state = if c == '\\' { Ground } else { Str };
             }
-        }
+            Piece::CsiEnd(last) => {
+                if *csi_ok && SAFE_CSI_FINALS.contains(&last) {
+                    write_text(text, out);
+                    out.push_str("\x1b[");
+                    out.push_str(csi);
+                    out.push(char::from(last));
+                }
+                *csi_ok = false;
+            }
+            Piece::Payload(_) | Piece::StringEnd | Piece::Separator(_) => {}
+        });
+        write_text(text, out);
     }
+}
 
-    fn start_csi(&mut self) {
-        self.csi.clear();
-        self.state = State::Csi;
+/// The 7-bit form of a C1 control that introduces (or ends) a sequence.
+fn c1_introducer(c: char) -> Option<&'static [u8]> {
+    Some(match c {
+        '\u{90}' => b"\x1bP",
+        '\u{98}' => b"\x1bX",
+        '\u{9b}' => b"\x1b[",
+        '\u{9c}' => b"\x1b\\",
+        '\u{9d}' => b"\x1b]",
+        '\u{9e}' => b"\x1b^",
+        '\u{9f}' => b"\x1b_",
+        _ => return None,
+    })
+}
+
+/// Writes the text gathered (whole characters: the chunks fed are cut between characters, and
+/// the tokenizer never cuts one from the rest of it) without control characters other than
+/// tab, newline, carriage return and backspace.
+fn write_text(text: &mut Vec<u8>, out: &mut String) {
+    if text.is_empty() {
+        return;
     }
+    out.extend(
+        String::from_utf8_lossy(text)
+            .chars()
+            .filter(|&c| matches!(c, '\t' | '\n' | '\r' | '\u{8}') || !c.is_control()),
+    );
+    text.clear();
 }
 
 #[cfg(test)]

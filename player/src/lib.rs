@@ -23,7 +23,7 @@
 //!
 //! # Layout
 //!
-//! `cast` (model; `v2`/`v3` private parsers), `cat`, `verify` (walk + `report`), `play`
+//! `cast` (model, over the `asciicast` crate's readers), `cat`, `verify` (walk + `report`), `play`
 //! (`state` machine, `keys`, `options`, `terminal` driver), `error`.
 
 #![forbid(unsafe_code)]

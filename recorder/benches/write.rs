@@ -33,20 +33,21 @@ fn header() -> Header {
             rows: 40,
             term_type: None,
         },
-        timestamp: 1_700_000_000,
-        command: None,
-        title: None,
-        env: Default::default(),
-        bastion: BastionMeta {
-            session: "bench".into(),
-            channel: 0,
-            user: "bench".into(),
-            cert_serial: None,
-            source: "127.0.0.1:1".into(),
-            target: "t".into(),
-            login: "l".into(),
-            kind: ChannelKind::Shell,
-        },
+        timestamp: Some(1_700_000_000),
+        ..Header::default()
+    }
+}
+
+fn meta() -> BastionMeta {
+    BastionMeta {
+        session: "bench".into(),
+        channel: 0,
+        user: "bench".into(),
+        cert_serial: None,
+        source: "127.0.0.1:1".into(),
+        target: "t".into(),
+        login: "l".into(),
+        kind: ChannelKind::Shell,
     }
 }
 
@@ -63,9 +64,14 @@ fn write(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let path = dir.path().join(format!("{n}.cast"));
-            let mut rec =
-                Recorder::create(&path, &header(), key.clone(), RecorderOptions::default())
-                    .expect("create");
+            let mut rec = Recorder::create(
+                &path,
+                &header(),
+                &meta(),
+                key.clone(),
+                RecorderOptions::default(),
+            )
+            .expect("create");
             for (i, chunk) in data.chunks(CHUNK).enumerate() {
                 // 1 ms of simulated time per chunk: a checkpoint every 1000 chunks.
                 let now = Duration::from_millis(i as u64);

@@ -1,44 +1,8 @@
-//! The header line: asciicast v3 fields plus the bastion's own `bastion` object.
+//! The header line: asciicast v3 ([`asciicast::Header`]) plus the bastion's own `bastion`
+//! object ([`BastionMeta`]).
 
-use std::collections::BTreeMap;
-
+use asciicast::{v3, Header, Term};
 use serde::{Deserialize, Serialize};
-
-/// The asciicast v3 header of one channel's recording.
-///
-/// Serialised as `{"version":3,"term":…,"timestamp":…,"command":…,"title":…,"env":…,"bastion":…}`;
-/// players ignore keys they do not know, so `bastion` costs nothing in `asciinema play`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Header {
-    /// Initial terminal size and type.
-    pub term: Term,
-    /// Start of the recording, unix seconds.
-    pub timestamp: u64,
-    /// Exec command or subsystem name, when the channel has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// Free-form title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Environment variables passed on the channel (after the allowlist). Sorted so that the
-    /// header bytes, and so the chain, do not depend on map iteration order.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-    /// Who, from where, to where.
-    pub bastion: BastionMeta,
-}
-
-/// `term` in the header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Term {
-    /// Columns.
-    pub cols: u16,
-    /// Rows.
-    pub rows: u16,
-    /// `TERM` value from the pty request, if any.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub term_type: Option<String>,
-}
 
 /// Largest terminal emulated when a screen is rebuilt from output (shell holds, the review
 /// console, `bastion play`). A terminal emulator allocates every cell up front (vt100: 32
@@ -94,24 +58,26 @@ pub enum ChannelKind {
     Subsystem,
 }
 
-#[derive(Serialize)]
-struct HeaderLine<'a> {
-    version: u8,
-    #[serde(flatten)]
-    header: &'a Header,
+impl BastionMeta {
+    /// The `bastion` object of `header`: `None` when it has none, an error when its value is
+    /// not one (a recording the bastion did not write may use the key otherwise).
+    pub fn from_header(header: &Header) -> Option<Result<BastionMeta, serde_json::Error>> {
+        header.extra.get(BASTION_KEY)
+    }
 }
 
-impl Header {
-    /// The header line exactly as written (without its newline).
-    pub fn to_line(&self) -> Vec<u8> {
-        // A struct of strings, integers and a string map cannot fail to serialise; fall back to a
-        // minimal valid header rather than panic, should serde_json ever change that.
-        serde_json::to_vec(&HeaderLine {
-            version: 3,
-            header: self,
-        })
-        .unwrap_or_else(|_| b"{\"version\":3,\"term\":{\"cols\":80,\"rows\":24}}".to_vec())
-    }
+/// The header key of the bastion's object.
+pub const BASTION_KEY: &str = "bastion";
+
+/// The header line of a channel's recording exactly as written (without its newline): `header`
+/// as asciicast v3, with `meta` as its `bastion` object after the format's keys. Players ignore
+/// keys they do not know, so the object costs nothing in `asciinema play`.
+pub fn header_line(header: &Header, meta: &BastionMeta) -> Vec<u8> {
+    let mut header = header.clone();
+    // Strings, integers and an enum cannot fail to serialise; were serde_json ever to fail,
+    // the header would lack the object (and `bastion verify` would say so), not the recording.
+    let _ = header.extra.insert(BASTION_KEY, meta);
+    v3::Encoder::new().header(&header)
 }
 
 #[cfg(test)]
@@ -127,29 +93,43 @@ mod tests {
                 rows: 30,
                 term_type: Some("xterm-256color".into()),
             },
-            timestamp: 1_700_000_000,
+            timestamp: Some(1_700_000_000),
             command: Some("uptime".into()),
             title: None,
             env: [("LANG".to_string(), "C".to_string())].into(),
-            bastion: BastionMeta {
-                session: "s1".into(),
-                channel: 0,
-                user: "alice@example.com".into(),
-                cert_serial: Some(7),
-                source: "10.0.0.1:5555".into(),
-                target: "db1".into(),
-                login: "postgres".into(),
-                kind: ChannelKind::Exec,
-            },
+            ..Header::default()
         };
-        let line = String::from_utf8(h.to_line()).unwrap();
+        let meta = BastionMeta {
+            session: "s1".into(),
+            channel: 0,
+            user: "alice@example.com".into(),
+            cert_serial: Some(7),
+            source: "10.0.0.1:5555".into(),
+            target: "db1".into(),
+            login: "postgres".into(),
+            kind: ChannelKind::Exec,
+        };
+        let line = String::from_utf8(header_line(&h, &meta)).unwrap();
         assert!(line.starts_with("{\"version\":3,\"term\":{\"cols\":100,\"rows\":30,\"type\":\"xterm-256color\"},\"timestamp\":1700000000,\"command\":\"uptime\""), "{line}");
         assert!(!line.contains("title"));
+        // Byte for byte as the recorder has always written it: the chain starts from it.
+        assert_eq!(
+            line,
+            concat!(
+                "{\"version\":3,\"term\":{\"cols\":100,\"rows\":30,\"type\":\"xterm-256color\"},",
+                "\"timestamp\":1700000000,\"command\":\"uptime\",\"env\":{\"LANG\":\"C\"},",
+                "\"bastion\":{\"session\":\"s1\",\"channel\":0,\"user\":\"alice@example.com\",",
+                "\"cert_serial\":7,\"source\":\"10.0.0.1:5555\",\"target\":\"db1\",",
+                "\"login\":\"postgres\",\"kind\":\"exec\"}}"
+            )
+        );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["bastion"]["kind"], "exec");
         assert_eq!(v["bastion"]["cert_serial"], 7);
         assert_eq!(v["env"]["LANG"], "C");
-        let back: Header = serde_json::from_str(&line).unwrap();
+        let (mut back, _) = asciicast::Decoder::header(&line).unwrap();
+        assert_eq!(BastionMeta::from_header(&back).unwrap().unwrap(), meta);
+        assert!(back.extra.remove(BASTION_KEY));
         assert_eq!(back, h);
     }
 }

@@ -14,24 +14,22 @@
 //! # fn main() -> Result<(), RecorderError> {
 //! # let header = Header {
 //! #     term: Term { cols: 80, rows: 24, term_type: None },
-//! #     timestamp: 0,
-//! #     command: None,
-//! #     title: None,
-//! #     env: Default::default(),
-//! #     bastion: BastionMeta {
-//! #         session: "s1".into(),
-//! #         channel: 0,
-//! #         user: "alice@example.com".into(),
-//! #         cert_serial: None,
-//! #         source: "127.0.0.1".into(),
-//! #         target: "db1".into(),
-//! #         login: "postgres".into(),
-//! #         kind: ChannelKind::Shell,
-//! #     },
+//! #     timestamp: Some(0),
+//! #     ..Header::default()
+//! # };
+//! # let meta = BastionMeta {
+//! #     session: "s1".into(),
+//! #     channel: 0,
+//! #     user: "alice@example.com".into(),
+//! #     cert_serial: None,
+//! #     source: "127.0.0.1".into(),
+//! #     target: "db1".into(),
+//! #     login: "postgres".into(),
+//! #     kind: ChannelKind::Shell,
 //! # };
 //! let key = Arc::new(SigningKey::load_openssh(Path::new("keys/recording_ed25519"))?);
 //! let path = recording_path(Path::new("recordings"), "s1", 0, SystemTime::now())?;
-//! let mut rec = Recorder::create(&path, &header, key, RecorderOptions::default())?;
+//! let mut rec = Recorder::create(&path, &header, &meta, key, RecorderOptions::default())?;
 //! rec.output(Duration::from_millis(250), b"hello\r\n")?;
 //! rec.checkpoint_if_due(Duration::from_millis(250))?;
 //! let seal = rec.seal(Duration::from_secs(1))?; // store seal.checkpoint.hash / .sig
@@ -40,11 +38,13 @@
 //!
 //! # File format
 //!
-//! The first line is the [`Header`]: asciicast v3 keys (`version`, `term`, `timestamp`,
-//! `command`, `title`, `env`) plus a `bastion` object ([`BastionMeta`]). Each following line is
-//! an event `[interval, code, data]` where `interval` is seconds since the *previous* event (v3
+//! The file is asciicast v3, written with the `asciicast` crate, which owns the format (this
+//! crate adds the bastion's keys, comment lines, chain and signatures). The first line is the
+//! [`Header`]: asciicast v3 keys (`version`, `term`, `timestamp`, `command`, `title`, `env`)
+//! plus a `bastion` object ([`BastionMeta`], see [`header_line`]). Each following line is an
+//! event `[interval, code, data]` where `interval` is seconds since the *previous* event (v3
 //! semantics) and `code` is one of `o` output, `i` input, `r` resize (`COLSxROWS`), `m` marker,
-//! `x` exit status ([`EventCode`]).
+//! `x` exit status.
 //!
 //! Output is decoded as UTF-8 with a carry across chunks ([`Utf8Decoder`]); invalid bytes
 //! become U+FFFD. Output past the per-channel cap (default 64 MiB, [`RecorderOptions`]) is not
@@ -78,9 +78,9 @@
 //!
 //! # Layout
 //!
-//! `writer` ([`Recorder`]), `header`, `event` (line encoding), `decode` (UTF-8 carry), `cap`
+//! `writer` ([`Recorder`]), `header` (the `bastion` object), `decode` (UTF-8 carry), `cap`
 //! (output cap), `chain`, `checkpoint`, `sidecar` (reading `.sig`), `keys`, `recover`, `path`,
-//! `hex`, `error`; `mask` is the PHI masker that runs before the recorder (separate owner).
+//! `hex`, `error`. The PHI masker, which runs before the recorder, is the `mask` crate.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -90,24 +90,23 @@ mod chain;
 pub mod checkpoint;
 mod decode;
 mod error;
-mod event;
 pub mod files;
 mod header;
 pub mod hex;
 mod keys;
-pub mod mask;
 mod path;
 mod recover;
 mod sidecar;
 mod writer;
 
+/// The header model, from the crate that owns the format.
+pub use asciicast::{Header, Term};
 pub use cap::DEFAULT_OUTPUT_CAP;
 pub use chain::{HashChain, CHAIN_DOMAIN};
 pub use checkpoint::{Checkpoint, CheckpointKind, SignatureProblem};
 pub use decode::Utf8Decoder;
 pub use error::{RecorderError, RecoverRefusal};
-pub use event::EventCode;
-pub use header::{emulated_size, BastionMeta, ChannelKind, Header, Term, MAX_EMULATED};
+pub use header::{emulated_size, header_line, BastionMeta, ChannelKind, BASTION_KEY, MAX_EMULATED};
 pub use keys::{SigningKey, VerifyingKey};
 pub use path::{recording_path, sidecar_path};
 pub use recover::{recover, RecoverOutcome, Recovery};

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use asciicast::{v3, EventCode, Header};
+
 use crate::cap::{OutputCap, DEFAULT_OUTPUT_CAP};
-use crate::event::{encode_event, EventCode};
+use crate::header::{header_line, BastionMeta};
 use crate::{
-    hex, sidecar_path, Checkpoint, CheckpointKind, HashChain, Header, RecorderError, SigningKey,
+    hex, sidecar_path, Checkpoint, CheckpointKind, HashChain, RecorderError, SigningKey,
     Utf8Decoder,
 };
 
@@ -90,8 +92,8 @@ pub struct Recorder {
     bytes: u64,
     /// Unix milliseconds of `now == 0`, for checkpoint times.
     start_ms: u64,
-    /// Time of the previous event in microseconds; intervals are measured from it.
-    last_event_us: u64,
+    /// Writes the lines; measures each event's interval from the previous one.
+    encoder: v3::Encoder,
     /// Lines covered by, and time of, the last checkpoint written.
     last_checkpoint: (u64, Duration),
     stdout: Utf8Decoder,
@@ -110,9 +112,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Creates `path` (and its parent directories) and `path.sig`, writes the header and a first
-    /// checkpoint that signs it. Checkpoint times are `header.timestamp` plus the `now` given
-    /// to each call, so the header's timestamp should be the wall-clock start of the channel.
+    /// Creates `path` (and its parent directories) and `path.sig`, writes the header (`header`
+    /// with `meta` as its `bastion` object, see [`header_line`]) and a first checkpoint that
+    /// signs it. Checkpoint times are `header.timestamp` plus the `now` given to each call, so
+    /// the header's timestamp should be the wall-clock start of the channel.
     ///
     /// # Errors
     /// [`RecorderError::Io`] when either file exists already (a recording is never overwritten)
@@ -120,6 +123,7 @@ impl Recorder {
     pub fn create(
         path: &Path,
         header: &Header,
+        meta: &BastionMeta,
         key: Arc<SigningKey>,
         options: RecorderOptions,
     ) -> Result<Self, RecorderError> {
@@ -136,7 +140,7 @@ impl Recorder {
         };
         let cast = new_file(path)?;
         let sidecar = new_file(&sig_path)?;
-        let header_line = header.to_line();
+        let header_line = header_line(header, meta);
         let mut rec = Recorder {
             cast_path: path.to_path_buf(),
             sig_path,
@@ -147,8 +151,8 @@ impl Recorder {
             key,
             chain: HashChain::new(&header_line),
             bytes: 0,
-            start_ms: header.timestamp.saturating_mul(1000),
-            last_event_us: 0,
+            start_ms: header.timestamp.unwrap_or(0).saturating_mul(1000),
+            encoder: v3::Encoder::new(),
             last_checkpoint: (0, Duration::ZERO),
             stdout: Utf8Decoder::new(),
             stderr: Utf8Decoder::new(),
@@ -369,7 +373,12 @@ impl Recorder {
             Stream::Stdout => STDOUT_COMMENT,
             Stream::Stderr => STDERR_COMMENT,
         };
-        self.write_line_owned(comment.as_bytes())?;
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        self.encoder.comment(&mut line, comment);
+        let result = self.write_line_owned(&line);
+        self.line = line;
+        result?;
         self.stream = stream;
         Ok(())
     }
@@ -381,13 +390,10 @@ impl Recorder {
         data: &str,
     ) -> Result<(), RecorderError> {
         self.check_usable()?;
-        let now_us = u64::try_from(now.as_micros()).unwrap_or(u64::MAX);
-        // A clock that steps back yields interval 0 rather than a negative time.
-        let interval = now_us.saturating_sub(self.last_event_us);
-        self.last_event_us = self.last_event_us.max(now_us);
         let mut line = std::mem::take(&mut self.line);
         line.clear();
-        encode_event(&mut line, interval, code, data);
+        // A clock that steps back yields interval 0 rather than a negative time.
+        self.encoder.event(&mut line, now, code, data);
         let result = self.write_line_owned(&line);
         self.line = line;
         result

@@ -10,27 +10,30 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use recorder::*;
 use ring::digest::{digest, SHA256};
 
-fn header(kind: ChannelKind) -> Header {
+fn header() -> Header {
     Header {
         term: Term {
             cols: 80,
             rows: 24,
             term_type: Some("xterm-256color".into()),
         },
-        timestamp: 1_700_000_000,
+        timestamp: Some(1_700_000_000),
         command: None,
         title: Some("test".into()),
-        env: Default::default(),
-        bastion: BastionMeta {
-            session: "s1".into(),
-            channel: 0,
-            user: "alice@example.com".into(),
-            cert_serial: Some(42),
-            source: "127.0.0.1:40000".into(),
-            target: "db1".into(),
-            login: "postgres".into(),
-            kind,
-        },
+        ..Header::default()
+    }
+}
+
+fn meta(kind: ChannelKind) -> BastionMeta {
+    BastionMeta {
+        session: "s1".into(),
+        channel: 0,
+        user: "alice@example.com".into(),
+        cert_serial: Some(42),
+        source: "127.0.0.1:40000".into(),
+        target: "db1".into(),
+        login: "postgres".into(),
+        kind,
     }
 }
 
@@ -89,7 +92,8 @@ fn writes_v3_events_with_intervals_and_a_verifiable_final_seal() {
     assert!(path.ends_with("2023/11/14/s1-0.cast"));
     let mut rec = Recorder::create(
         &path,
-        &header(ChannelKind::Shell),
+        &header(),
+        &meta(ChannelKind::Shell),
         key(1),
         RecorderOptions::default(),
     )
@@ -152,7 +156,8 @@ fn checkpoints_at_most_every_interval_and_only_when_lines_were_written() {
     let path = cast_path(dir.path());
     let mut rec = Recorder::create(
         &path,
-        &header(ChannelKind::Shell),
+        &header(),
+        &meta(ChannelKind::Shell),
         key(1),
         RecorderOptions::default(),
     )
@@ -207,7 +212,8 @@ fn drive(dir: &Path, writes: &[u64]) -> (Vec<u64>, Vec<Checkpoint>) {
     let path = cast_path(dir);
     let mut rec = Recorder::create(
         &path,
-        &header(ChannelKind::Shell),
+        &header(),
+        &meta(ChannelKind::Shell),
         key(1),
         RecorderOptions::default(),
     )
@@ -287,7 +293,8 @@ fn stderr_is_output_behind_comment_lines() {
     let path = cast_path(dir.path());
     let mut rec = Recorder::create(
         &path,
-        &header(ChannelKind::Exec),
+        &header(),
+        &meta(ChannelKind::Exec),
         key(1),
         RecorderOptions::default(),
     )
@@ -321,7 +328,8 @@ fn output_past_the_cap_is_counted_and_hashed_not_stored() {
         output_cap: 10,
         ..Default::default()
     };
-    let mut rec = Recorder::create(&path, &header(ChannelKind::Exec), key(1), opts).unwrap();
+    let mut rec =
+        Recorder::create(&path, &header(), &meta(ChannelKind::Exec), key(1), opts).unwrap();
     rec.output(ms(0), b"0123456").unwrap();
     rec.output(ms(1), b"789SECRET").unwrap();
     rec.stderr(ms(2), b"MORE").unwrap();
@@ -366,7 +374,8 @@ fn input_is_counted_always_and_recorded_only_when_enabled() {
             record_input,
             ..Default::default()
         };
-        let mut rec = Recorder::create(&path, &header(ChannelKind::Shell), key(1), opts).unwrap();
+        let mut rec =
+            Recorder::create(&path, &header(), &meta(ChannelKind::Shell), key(1), opts).unwrap();
         rec.input(ms(5), b"ls\r").unwrap();
         let seal = rec.seal(ms(6)).unwrap();
         assert_eq!(seal.counters.input_bytes, 3);
@@ -385,7 +394,8 @@ fn never_overwrites_an_existing_recording() {
     let path = cast_path(dir.path());
     let rec = Recorder::create(
         &path,
-        &header(ChannelKind::Shell),
+        &header(),
+        &meta(ChannelKind::Shell),
         key(1),
         RecorderOptions::default(),
     )
@@ -393,7 +403,8 @@ fn never_overwrites_an_existing_recording() {
     rec.seal(ms(1)).unwrap();
     let err = Recorder::create(
         &path,
-        &header(ChannelKind::Shell),
+        &header(),
+        &meta(ChannelKind::Shell),
         key(1),
         RecorderOptions::default(),
     )
@@ -407,7 +418,8 @@ fn crashed_recording(dir: &Path) -> PathBuf {
     let path = cast_path(dir);
     let mut rec = Recorder::create(
         &path,
-        &header(ChannelKind::Shell),
+        &header(),
+        &meta(ChannelKind::Shell),
         key(1),
         RecorderOptions::default(),
     )
@@ -606,7 +618,14 @@ fn unrecorded_input_of_a_transfer_is_counted_and_hashed() {
         input_digest: true,
         ..Default::default()
     };
-    let mut rec = Recorder::create(&path, &header(ChannelKind::Subsystem), key(1), opts).unwrap();
+    let mut rec = Recorder::create(
+        &path,
+        &header(),
+        &meta(ChannelKind::Subsystem),
+        key(1),
+        opts,
+    )
+    .unwrap();
     rec.input(ms(1), b"uploaded ").unwrap();
     rec.input(ms(2), b"bytes").unwrap();
     let seal = rec.seal(ms(3)).unwrap();

@@ -38,7 +38,7 @@ impl Scope {
         &self,
         config: Option<&config::Config>,
         maskers: &bastion::masking::Maskers,
-    ) -> Result<recorder::mask::Masker, Failure> {
+    ) -> Result<mask::Masker, Failure> {
         let Some(name) = &self.target else {
             return Ok(maskers.all().clone());
         };
@@ -120,7 +120,7 @@ fn load_config(config: &ConfigArg) -> Result<Option<config::Config>, Failure> {
 }
 
 /// Lines describing the rules in effect, for `config check --masking`.
-pub fn describe(masker: &recorder::mask::Masker) -> Vec<String> {
+pub fn describe(masker: &mask::Masker) -> Vec<String> {
     let mut lines = vec![format!(
         "{:<24} {:<8} {:<8} {:>7}  {}",
         "rule", "source", "enabled", "max len", "validator"

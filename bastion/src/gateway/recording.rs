@@ -142,23 +142,26 @@ impl ChannelRecording {
                 rows: info.size.map(|(_, r)| clamp(r)).unwrap_or(24),
                 term_type: info.term,
             },
-            timestamp: SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            timestamp: Some(
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            ),
             command: info.command,
             title: Some(info.title),
             env: info.env.into_iter().collect(),
-            bastion: BastionMeta {
-                session: info.session,
-                channel: info.channel,
-                user: info.user,
-                cert_serial: Some(info.cert_serial),
-                source: info.source,
-                target: info.target,
-                login: info.login,
-                kind: info.kind,
-            },
+            ..Header::default()
+        };
+        let meta = BastionMeta {
+            session: info.session,
+            channel: info.channel,
+            user: info.user,
+            cert_serial: Some(info.cert_serial),
+            source: info.source,
+            target: info.target,
+            login: info.login,
+            kind: info.kind,
         };
         // Transfers are not content: a subsystem's bytes are counted and hashed, not kept.
         let transfer = info.transfer;
@@ -169,7 +172,7 @@ impl ChannelRecording {
             checkpoint_interval: CHECKPOINT_EVERY,
         };
         let records_input = options.record_input || options.input_digest;
-        let rec = Recorder::create(&path, &header, sink.key.clone(), options)?;
+        let rec = Recorder::create(&path, &header, &meta, sink.key.clone(), options)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let failed = CancellationToken::new();
         let task = tokio::spawn(write_loop(rec, rx, failed.clone()));

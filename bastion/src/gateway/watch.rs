@@ -137,7 +137,7 @@ impl Viewer {
         let (rows, cols) = recorder::emulated_size(24, 80);
         let mut parser = vt100::Parser::new(rows, cols, 0);
         if let Ok(rec) = player::cast::open(recording) {
-            let (rows, cols) = size(rec.header.rows, rec.header.cols);
+            let (rows, cols) = size(rec.header.term.rows, rec.header.term.cols);
             parser.set_size(rows, cols);
             for e in &rec.events {
                 match &e.data {

@@ -24,7 +24,7 @@ pub struct Reviewer<'a> {
     /// Where requests and decisions are stored.
     pub audit: &'a crate::audit::AuditStore,
     /// Masks free text a reviewer types (reasons) before it is stored.
-    pub masker: &'a recorder::mask::Masker,
+    pub masker: &'a mask::Masker,
     /// Live sessions that may be watched.
     pub live: &'a crate::gateway::watch::LiveSessions,
     /// Cancelled when the reviewer's connection ends.

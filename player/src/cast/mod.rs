@@ -1,54 +1,36 @@
-//! Reading recordings into one canonical model, whatever the asciicast version.
+//! Reading recordings into one model, whatever the asciicast version.
 //!
-//! `v3` and `v2` hold the version-specific serde structs; everything else in the crate only sees
+//! The `asciicast` crate reads the lines of either version; this module adds what the bastion
+//! writes on top: stderr after a `# stderr` comment line, the `bastion` header object, and
+//! event line numbers as verification counts them. Everything else in the crate only sees
 //! [`Recording`], [`Header`], [`Event`] and [`EventData`].
 
-mod v2;
-mod v3;
-
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use asciicast::{Decoder, Line};
+use recorder::{BastionMeta, STDERR_COMMENT, STDOUT_COMMENT};
 
 use crate::PlayerError;
+
+/// The header model, from the crate that owns the format.
+pub use asciicast::Header;
 
 /// A parsed recording.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recording {
+    /// asciicast version of the file (2 or 3).
+    pub version: u8,
     /// Metadata from the first line.
     pub header: Header,
+    /// The bastion's audit context (the header's `bastion` object), for recordings the bastion
+    /// wrote. A foreign recording may use the key otherwise; that is not an error for a player.
+    pub bastion: Option<BastionMeta>,
     /// Events in file order, with times since the start.
     pub events: Vec<Event>,
     /// The file ended in an incomplete line (a crash mid-write); it was skipped.
     pub torn_tail: bool,
-}
-
-/// Version-independent header.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Header {
-    /// asciicast version of the file (2 or 3).
-    pub version: u8,
-    /// Initial columns.
-    pub cols: u16,
-    /// Initial rows.
-    pub rows: u16,
-    /// `TERM`, when known.
-    pub term_type: Option<String>,
-    /// Start, unix seconds.
-    pub timestamp: Option<u64>,
-    /// Idle time limit suggested by the file.
-    pub idle_time_limit: Option<f64>,
-    /// Recorded command.
-    pub command: Option<String>,
-    /// Title.
-    pub title: Option<String>,
-    /// Captured environment.
-    pub env: BTreeMap<String, String>,
-    /// The bastion's audit context, for recordings the bastion wrote.
-    pub bastion: Option<recorder::BastionMeta>,
 }
 
 /// One event at a time since the start of the recording.
@@ -90,6 +72,21 @@ pub enum EventData {
         /// Its data.
         data: String,
     },
+}
+
+impl EventData {
+    /// An asciicast event's data, as stderr when `stderr` (after a `# stderr` comment line).
+    fn from_cast(data: asciicast::EventData, stderr: bool) -> EventData {
+        match data {
+            asciicast::EventData::Output(s) if stderr => EventData::Stderr(s),
+            asciicast::EventData::Output(s) => EventData::Output(s),
+            asciicast::EventData::Input(s) => EventData::Input(s),
+            asciicast::EventData::Resize { cols, rows } => EventData::Resize { cols, rows },
+            asciicast::EventData::Marker(s) => EventData::Marker(s),
+            asciicast::EventData::Exit(s) => EventData::Exit(s),
+            asciicast::EventData::Other { code, data } => EventData::Other { code, data },
+        }
+    }
 }
 
 impl EventData {
@@ -173,48 +170,39 @@ pub fn parse(mut reader: impl BufRead, path: &Path) -> Result<Recording, PlayerE
     let Some((_, first)) = it.next() else {
         return Err(fail(1, "empty file: no header line".into()));
     };
-    #[derive(Deserialize)]
-    struct Probe {
-        version: u8,
+    let (header, mut decoder) =
+        Decoder::header(&first).map_err(|e| fail(1, e.reason().to_owned()))?;
+    let mut events = Vec::new();
+    let mut stderr = false;
+    for (number, line) in it {
+        let event = match decoder.line(&line) {
+            Ok(Line::Event(event)) => event,
+            Ok(Line::Comment(comment)) => {
+                match comment {
+                    STDERR_COMMENT => stderr = true,
+                    STDOUT_COMMENT => stderr = false,
+                    _ => {}
+                }
+                continue;
+            }
+            Ok(Line::Blank) => continue,
+            Err(e) => return Err(fail(number, e.reason().to_owned())),
+        };
+        events.push(Event {
+            time: event.time,
+            data: EventData::from_cast(event.data, stderr),
+            // `number` counts the header as line 1.
+            line: number.saturating_sub(1),
+        });
     }
-    let probe: Probe = serde_json::from_str(&first)
-        .map_err(|e| fail(1, format!("header is not an asciicast header: {e}")))?;
-    let (header, events) = match probe.version {
-        3 => v3::parse(&first, it),
-        2 => v2::parse(&first, it),
-        v => Err((
-            1,
-            format!("asciicast version {v} is not supported (only 2 and 3)"),
-        )),
-    }
-    .map_err(|(line, reason)| fail(line, reason))?;
+    let bastion = BastionMeta::from_header(&header).and_then(Result::ok);
     Ok(Recording {
+        version: decoder.version().number(),
         header,
+        bastion,
         events,
         torn_tail,
     })
-}
-
-/// Seconds as written in a file to a duration, refusing what no clock produces.
-fn seconds(value: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(value).map_err(|_| format!("invalid time {value}"))
-}
-
-fn parse_size(data: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("invalid resize {data:?}, expected COLSxROWS");
-    let (c, r) = data.split_once('x').ok_or_else(bad)?;
-    let cols: u16 = c.parse().map_err(|_| bad())?;
-    let rows: u16 = r.parse().map_err(|_| bad())?;
-    if cols == 0 || rows == 0 {
-        return Err(bad());
-    }
-    Ok((cols, rows))
-}
-
-/// The `bastion` header object, if present and readable. A foreign recording may use the key
-/// differently; that is not an error for a player.
-fn bastion_meta(value: Option<serde_json::Value>) -> Option<recorder::BastionMeta> {
-    value.and_then(|v| serde_json::from_value(v).ok())
 }
 
 #[cfg(test)]

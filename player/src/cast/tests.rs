@@ -24,11 +24,11 @@ fn v3_intervals_sum_and_stderr_comments_are_honoured() {
     .unwrap();
     assert!(rec.torn_tail);
     assert_eq!(
-        (rec.header.cols, rec.header.rows, rec.header.version),
+        (rec.header.term.cols, rec.header.term.rows, rec.version),
         (80, 24, 3)
     );
-    assert_eq!(rec.header.term_type.as_deref(), Some("xterm"));
-    assert_eq!(rec.header.bastion.as_ref().unwrap().channel, 1);
+    assert_eq!(rec.header.term.term_type.as_deref(), Some("xterm"));
+    assert_eq!(rec.bastion.as_ref().unwrap().channel, 1);
     // Comment lines are event lines for verification too: numbers skip them.
     let numbers: Vec<u64> = rec.events.iter().map(|e| e.line).collect();
     assert_eq!(numbers, [1, 3, 5, 7, 8, 9, 10]);
@@ -73,10 +73,10 @@ fn v2_absolute_times_are_read() {
     ))
     .unwrap();
     assert_eq!(
-        (rec.header.cols, rec.header.rows, rec.header.version),
+        (rec.header.term.cols, rec.header.term.rows, rec.version),
         (90, 20, 2)
     );
-    assert_eq!(rec.header.term_type.as_deref(), Some("vt100"));
+    assert_eq!(rec.header.term.term_type.as_deref(), Some("vt100"));
     assert!(!rec.torn_tail);
     let times: Vec<u128> = rec.events.iter().map(|e| e.time.as_millis()).collect();
     assert_eq!(times, [500, 2000, 3000]);

@@ -84,8 +84,10 @@ impl Player {
         });
         let events = limit_idle(&recording.events, limit);
         let duration = events.last().map_or(Duration::ZERO, |e| e.time);
-        let initial =
-            recorder::emulated_size(recording.header.rows.into(), recording.header.cols.into());
+        let initial = recorder::emulated_size(
+            recording.header.term.rows.into(),
+            recording.header.term.cols.into(),
+        );
         let mut player = Player {
             events,
             duration,

@@ -23,7 +23,8 @@ fn exec_recording(dir: &std::path::Path) -> PathBuf {
     let path = recorder::recording_path(dir, "s1", 0, std::time::SystemTime::now()).unwrap();
     let mut rec = recorder::Recorder::create(
         &path,
-        &header("s1", recorder::ChannelKind::Exec),
+        &header(recorder::ChannelKind::Exec),
+        &meta("s1", recorder::ChannelKind::Exec),
         key(1),
         Default::default(),
     )

@@ -68,7 +68,7 @@ fn cat_prints_the_output_of_a_real_recording() {
     let mut out = Vec::new();
     player::cat(&rec, &mut out, false).unwrap();
     assert_eq!(out, b"line 1\r\nline 2\r\n");
-    assert_eq!(rec.header.bastion.unwrap().user, "alice@example.com");
+    assert_eq!(rec.bastion.unwrap().user, "alice@example.com");
 }
 
 /// A recording whose line 2 was appended after the last live checkpoint and then signed by

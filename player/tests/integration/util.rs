@@ -10,27 +10,29 @@ pub fn key(seed: u8) -> Arc<SigningKey> {
     Arc::new(SigningKey::from_seed(&[seed; 32]).unwrap())
 }
 
-pub fn header(session: &str, kind: ChannelKind) -> Header {
+pub fn header(kind: ChannelKind) -> Header {
     Header {
         term: Term {
             cols: 40,
             rows: 10,
             term_type: Some("xterm-256color".into()),
         },
-        timestamp: 1_700_000_000,
+        timestamp: Some(1_700_000_000),
         command: (kind == ChannelKind::Exec).then(|| "make test".to_string()),
-        title: None,
-        env: Default::default(),
-        bastion: BastionMeta {
-            session: session.into(),
-            channel: 0,
-            user: "alice@example.com".into(),
-            cert_serial: Some(1),
-            source: "127.0.0.1:50000".into(),
-            target: "db1".into(),
-            login: "postgres".into(),
-            kind,
-        },
+        ..Header::default()
+    }
+}
+
+pub fn meta(session: &str, kind: ChannelKind) -> BastionMeta {
+    BastionMeta {
+        session: session.into(),
+        channel: 0,
+        user: "alice@example.com".into(),
+        cert_serial: Some(1),
+        source: "127.0.0.1:50000".into(),
+        target: "db1".into(),
+        login: "postgres".into(),
+        kind,
     }
 }
 
@@ -51,7 +53,14 @@ pub fn open(dir: &Path, session: &str, key: Arc<SigningKey>) -> Recorder {
         checkpoint_interval: Duration::ZERO,
         ..Default::default()
     };
-    Recorder::create(&path, &header(session, ChannelKind::Shell), key, opts).unwrap()
+    Recorder::create(
+        &path,
+        &header(ChannelKind::Shell),
+        &meta(session, ChannelKind::Shell),
+        key,
+        opts,
+    )
+    .unwrap()
 }
 
 /// Writes `n` output lines `line 1` … `line n`, one checkpoint each, and seals: event line `i`

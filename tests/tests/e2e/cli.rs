@@ -243,25 +243,28 @@ fn verify_without_a_trusted_key_says_to_pass_config_or_key() {
             rows: 24,
             term_type: None,
         },
-        timestamp: 0,
-        command: None,
-        title: None,
-        env: Default::default(),
-        bastion: recorder::BastionMeta {
-            session: "s1".into(),
-            channel: 0,
-            user: "alice@example.test".into(),
-            cert_serial: None,
-            source: "127.0.0.1".into(),
-            target: "t1".into(),
-            login: "root".into(),
-            kind: recorder::ChannelKind::Shell,
-        },
+        timestamp: Some(0),
+        ..recorder::Header::default()
+    };
+    let meta = recorder::BastionMeta {
+        session: "s1".into(),
+        channel: 0,
+        user: "alice@example.test".into(),
+        cert_serial: None,
+        source: "127.0.0.1".into(),
+        target: "t1".into(),
+        login: "root".into(),
+        kind: recorder::ChannelKind::Shell,
     };
     let cast = recorder::recording_path(&dir, "s1", 0, std::time::SystemTime::now()).unwrap();
-    let mut rec =
-        recorder::Recorder::create(&cast, &header, key, recorder::RecorderOptions::default())
-            .unwrap();
+    let mut rec = recorder::Recorder::create(
+        &cast,
+        &header,
+        &meta,
+        key,
+        recorder::RecorderOptions::default(),
+    )
+    .unwrap();
     rec.output(std::time::Duration::from_millis(10), b"hello\r\n")
         .unwrap();
     rec.seal(std::time::Duration::from_millis(20)).unwrap();

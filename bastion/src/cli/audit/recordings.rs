@@ -135,8 +135,11 @@ fn header_owner(cast: &Path) -> anyhow::Result<(String, u32)> {
     let mut reader = std::io::BufReader::new(file);
     let mut line = Vec::new();
     recorder::files::read_line_capped(&mut reader, &mut line)?;
-    let header: recorder::Header = serde_json::from_slice(line.trim_ascii_end())?;
-    Ok((header.bastion.session, header.bastion.channel))
+    let line = std::str::from_utf8(line.trim_ascii_end())?;
+    let (header, _) = asciicast::Decoder::header(line)?;
+    let meta = recorder::BastionMeta::from_header(&header)
+        .ok_or_else(|| anyhow::anyhow!("the header has no bastion object"))??;
+    Ok((meta.session, meta.channel))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use config::Capability;
-use recorder::mask::Masker;
+use mask::Masker;
 use recorder::ChannelKind;
 use russh::ChannelReadHalf;
 use tracing::{info, warn};

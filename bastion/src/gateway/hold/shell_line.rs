@@ -58,7 +58,7 @@ pub struct ShellHold {
     /// The screen, fed by the output pump, read by the input pump.
     pub tracker: Mutex<LineTracker>,
     access: Access,
-    masker: recorder::mask::Masker,
+    masker: mask::Masker,
     /// When keystrokes last went to the shell and when its output last arrived: the line is
     /// judged only once the echo of what was typed has reached the screen.
     echo: Mutex<EchoClock>,
@@ -129,7 +129,7 @@ fn runs(key: u8) -> bool {
 
 impl ShellHold {
     /// A shell on a pty of `cols`×`rows` whose lines `access`'s rules judge.
-    pub fn new(cols: u32, rows: u32, access: Access, masker: recorder::mask::Masker) -> ShellHold {
+    pub fn new(cols: u32, rows: u32, access: Access, masker: mask::Masker) -> ShellHold {
         let now = Instant::now();
         ShellHold {
             tracker: Mutex::new(LineTracker::new(cols, rows)),

@@ -28,16 +28,12 @@ const REST_NOT_RUN: &str = "this line and the rest of the input were not run";
 pub struct StdinHold {
     lines: Mutex<StdinLines>,
     access: Access,
-    masker: recorder::mask::Masker,
+    masker: mask::Masker,
 }
 
 impl StdinHold {
     /// Judges the lines `interpreter` reads.
-    pub fn new(
-        interpreter: Interpreter,
-        access: Access,
-        masker: recorder::mask::Masker,
-    ) -> StdinHold {
+    pub fn new(interpreter: Interpreter, access: Access, masker: mask::Masker) -> StdinHold {
         StdinHold {
             lines: Mutex::new(StdinLines::new(interpreter)),
             access,

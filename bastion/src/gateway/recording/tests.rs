@@ -10,27 +10,28 @@ use crate::audit::{AuditStore, ChannelEnd, ChannelOpened, Filter, SessionOpened}
 
 const T0: i64 = 1_700_000_000_000;
 
-fn header(session: &str) -> Header {
+fn header() -> Header {
     Header {
         term: Term {
             cols: 80,
             rows: 24,
             term_type: None,
         },
-        timestamp: 1_700_000_000,
-        command: None,
-        title: None,
-        env: Default::default(),
-        bastion: BastionMeta {
-            session: session.into(),
-            channel: 0,
-            user: "alice@example.test".into(),
-            cert_serial: None,
-            source: "127.0.0.1".into(),
-            target: "t1".into(),
-            login: "root".into(),
-            kind: recorder::ChannelKind::Shell,
-        },
+        timestamp: Some(1_700_000_000),
+        ..Header::default()
+    }
+}
+
+fn meta(session: &str) -> BastionMeta {
+    BastionMeta {
+        session: session.into(),
+        channel: 0,
+        user: "alice@example.test".into(),
+        cert_serial: None,
+        source: "127.0.0.1".into(),
+        target: "t1".into(),
+        login: "root".into(),
+        kind: recorder::ChannelKind::Shell,
     }
 }
 
@@ -39,7 +40,8 @@ fn unsealed(dir: &Path, session: &str, key: &Arc<SigningKey>) -> std::path::Path
     let path = dir.join(format!("{session}-0.cast"));
     let mut rec = Recorder::create(
         &path,
-        &header(session),
+        &header(),
+        &meta(session),
         key.clone(),
         RecorderOptions::default(),
     )
@@ -157,7 +159,7 @@ async fn the_writer_checkpoints_while_data_flows_and_after_it_stops() {
         checkpoint_interval: INTERVAL,
         ..RecorderOptions::default()
     };
-    let rec = Recorder::create(&path, &header("s"), key, options).unwrap();
+    let rec = Recorder::create(&path, &header(), &meta("s"), key, options).unwrap();
     let (tx, rx) = mpsc::channel(QUEUE);
     let task = tokio::spawn(write_loop(rec, rx, CancellationToken::new()));
     let mut sent = 0u64;

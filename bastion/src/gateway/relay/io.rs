@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use recorder::mask::RecordingMasker;
+use mask::RecordingMasker;
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::client::Client;

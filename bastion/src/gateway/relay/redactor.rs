@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use recorder::mask::{DualMasker, Masked, Masker, RecordingMasker};
+use mask::{DualMasker, Masked, Masker, RecordingMasker};
 
 /// How a channel's bytes are masked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,7 +337,7 @@ mod tests {
     use super::*;
 
     fn masks() -> OutputRedactor {
-        let masker = recorder::mask::RuleSet::hipaa().compile().unwrap();
+        let masker = mask::RuleSet::hipaa().compile().unwrap();
         Redactor::new(&masker, Redaction::Live, Duration::from_millis(15)).output()
     }
 

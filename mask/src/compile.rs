@@ -1,0 +1,222 @@
+//! Turning rules into one multi-pattern automaton plus the facts the streamer needs.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use regex_automata::hybrid::dfa::DFA;
+use regex_automata::meta;
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::MatchKind;
+use regex_syntax::hir::Hir;
+
+use crate::byteset::{ByteSet, Scanner};
+use crate::engine::{CompiledRule, Engine, RuleSummary};
+use crate::error::MaskError;
+use crate::fields::{Field, FieldSet};
+use crate::labelled;
+use crate::masker::Masker;
+use crate::required::required_bytes;
+use crate::rule::{Rule, RuleSource};
+use crate::rule_set::RuleSet;
+use crate::structure::{Formats, Grammar};
+
+/// Longest match any rule may have, in bytes. It bounds how much visible text a stream holds
+/// back (and so its memory); 1 KiB is far beyond any identifier and keeps the hold small.
+pub const MAX_MATCH_LEN: usize = 1024;
+
+fn parse(rule: &Rule) -> Result<Hir, MaskError> {
+    regex_syntax::ParserBuilder::new()
+        // ASCII classes and byte-oriented matching: identifiers are ASCII, the DFA stays small,
+        // and terminal output is not guaranteed to be valid UTF-8.
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(64)
+        .build()
+        .parse(&rule.pattern)
+        .map_err(|e| MaskError::InvalidPattern {
+            rule: rule.name.clone(),
+            message: e.to_string(),
+        })
+}
+
+/// Checks one rule and returns its HIR and longest match length.
+fn analyse(rule: &Rule) -> Result<(Hir, usize), MaskError> {
+    let hir = parse(rule)?;
+    let props = hir.properties();
+    let max_len = props.maximum_len().ok_or_else(|| MaskError::Unbounded {
+        rule: rule.name.clone(),
+    })?;
+    if props.minimum_len() == Some(0) {
+        return Err(MaskError::EmptyMatch {
+            rule: rule.name.clone(),
+        });
+    }
+    if max_len > MAX_MATCH_LEN {
+        return Err(MaskError::TooLong {
+            rule: rule.name.clone(),
+            max_len,
+            limit: MAX_MATCH_LEN,
+        });
+    }
+    let groups = props.explicit_captures_len();
+    if let Some(group) = rule.group {
+        if group > groups {
+            return Err(MaskError::NoSuchGroup {
+                rule: rule.name.clone(),
+                group,
+                groups,
+            });
+        }
+    }
+    Ok((hir, max_len))
+}
+
+fn meta_builder() -> meta::Builder {
+    let mut builder = meta::Regex::builder();
+    builder.configure(
+        meta::Config::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .utf8_empty(false)
+            // The streamer runs its own prefilter and only searches windows that contain a
+            // prefilter byte, where a second one would fire on nearly every byte.
+            .auto_prefilter(false),
+    );
+    builder
+}
+
+/// The union of each rule's required bytes. Chosen in two passes so that a rule prefers bytes
+/// other rules already need (`-` alone would do for `\d{3}-\d{2}-\d{4}`, but the digits are
+/// scanned for anyway).
+fn prefilter_set(hirs: &[Hir]) -> ByteSet {
+    let first: Vec<Option<ByteSet>> = hirs
+        .iter()
+        .map(|h| required_bytes(h, &ByteSet::empty()))
+        .collect();
+    let mut union = ByteSet::empty();
+    for (i, hir) in hirs.iter().enumerate() {
+        let mut others = ByteSet::empty();
+        for set in first
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .filter_map(|(_, s)| s.as_ref())
+        {
+            others.union(set);
+        }
+        match required_bytes(hir, &others) {
+            Some(set) => union.union(&set),
+            None => return ByteSet::full(),
+        }
+    }
+    union
+}
+
+impl RuleSet {
+    /// Compiles the enabled rules into one automaton.
+    ///
+    /// # Errors
+    ///
+    /// A [`MaskError`] naming the first offending rule: invalid or unbounded pattern, pattern
+    /// matching empty text, missing group, duplicate name; or [`MaskError::Build`] when the
+    /// combined automaton exceeds the engine's size limits.
+    pub fn compile(&self) -> Result<Masker, MaskError> {
+        compile(self.rules(), self.fields(), self.formats())
+    }
+}
+
+fn compile(rules: &[Rule], fields: &[Field], formats: Formats) -> Result<Masker, MaskError> {
+    let fields = FieldSet::build(fields)?;
+    let mut names = HashSet::new();
+    for rule in rules {
+        if rule.name.is_empty() {
+            return Err(MaskError::EmptyName);
+        }
+        if !names.insert(rule.name.as_str()) {
+            return Err(MaskError::DuplicateName {
+                rule: rule.name.clone(),
+            });
+        }
+    }
+
+    let mut hirs = Vec::new();
+    let mut compiled = Vec::new();
+    let mut summary = Vec::new();
+    let mut max_len = 0;
+    for rule in rules {
+        let len =
+            if rule.enabled {
+                let (hir, len) = analyse(rule)?;
+                max_len = max_len.max(len);
+                // Group 0 is the whole match; normalise so the hot path needs no captures.
+                let group = rule.group.filter(|&g| g != 0);
+                let captures =
+                    match group {
+                        Some(_) => Some(meta_builder().build_from_hir(&hir).map_err(|e| {
+                            MaskError::Build {
+                                message: e.to_string(),
+                            }
+                        })?),
+                        None => None,
+                    };
+                hirs.push(hir);
+                compiled.push(CompiledRule {
+                    name: rule.name.clone(),
+                    group,
+                    validator: rule.validator,
+                    captures,
+                    max_len: len,
+                    labelled: rule.source == RuleSource::Fields
+                        && labelled::is_labelled(&rule.name),
+                    after_text: rule.after_text,
+                });
+                Some(len)
+            } else {
+                analyse(rule).ok().map(|(_, len)| len)
+            };
+        summary.push(RuleSummary {
+            name: rule.name.clone(),
+            source: rule.source.clone(),
+            enabled: rule.enabled,
+            max_len: len,
+            group: rule.group,
+            validator: rule.validator,
+        });
+    }
+
+    let required = prefilter_set(&hirs);
+    let build = |e: &dyn std::fmt::Display| MaskError::Build {
+        message: e.to_string(),
+    };
+    let regex = meta_builder()
+        .build_many_from_hir(&hirs)
+        .map_err(|e| build(&e))?;
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .utf8(false)
+                .which_captures(WhichCaptures::None),
+        )
+        .build_many_from_hir(&hirs)
+        .map_err(|e| build(&e))?;
+    let dfa = DFA::builder()
+        .configure(
+            DFA::config()
+                .match_kind(MatchKind::All)
+                // Never give up: the liveness check has no slower fallback, and a rebuilt
+                // cache only costs time.
+                .minimum_cache_clear_count(None),
+        )
+        .build_from_nfa(nfa)
+        .map_err(|e| build(&e))?;
+
+    Ok(Masker::new(Arc::new(Engine {
+        rules: compiled,
+        summary,
+        regex,
+        dfa,
+        scanner: Scanner::new(&required),
+        max_len,
+        caches: Default::default(),
+        grammar: Grammar::new(fields, formats),
+    })))
+}
