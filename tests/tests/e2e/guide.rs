@@ -157,6 +157,18 @@ fn the_operator_guide_works_as_written() {
                     [e] if e.starts_with("expect=") => e["expect=".len()..].parse().unwrap(),
                     _ => panic!("unknown step kind: {}", block.info),
                 };
+                // A reader of the guide runs each step well after the one before; the bastion
+                // seals a channel's recording a moment after its client has gone, so a
+                // recording the previous step made is waited for before the next one reads it.
+                if let Some((_, log)) = &bastion {
+                    wait_for(Duration::from_secs(10), || {
+                        let text = read(log);
+                        (text.matches("recording sealed").count()
+                            >= text.matches(": recording path=").count())
+                        .then_some(())
+                    })
+                    .unwrap_or_else(|| panic!("recordings not sealed:\n{}", read(log)));
+                }
                 let o = run(&mut shell(&subst(&block.text)));
                 assert_eq!(
                     o.status.code(),
