@@ -103,7 +103,7 @@ pub fn init(dir: &Path) -> anyhow::Result<()> {
     for name in KEY_NAMES {
         let key = generate_ed25519(&format!("bastion {name}"))?;
         write_new_key_pair(&key, &dir.join(name))?;
-        println!("created {}", dir.join(name).display());
+        super::out::say(format_args!("created {}", dir.join(name).display()));
     }
     Ok(())
 }
@@ -196,14 +196,14 @@ impl Sign {
                 .with_context(|| format!("cannot replace {}", out.display()))?;
         }
         write_new(&out, format!("{line}\n").as_bytes(), 0o644)?;
-        println!(
+        super::out::say(format_args!(
             "signed {} for {} (principals {}, serial {}, valid {})",
             out.display(),
             self.identity,
             self.principals.join(","),
             cert.serial(),
             humantime::format_duration(ttl)
-        );
+        ));
         Ok(())
     }
 }
@@ -284,8 +284,8 @@ impl Revoke {
         for r in &revocations {
             store.revoke(r).await?;
             match (&r.serial, &r.key_id) {
-                (Some(s), _) => println!("revoked serial {s}"),
-                (_, Some(k)) => println!("revoked key id {k:?}"),
+                (Some(s), _) => super::out::say(format_args!("revoked serial {s}")),
+                (_, Some(k)) => super::out::say(format_args!("revoked key id {k:?}")),
                 _ => {}
             }
         }

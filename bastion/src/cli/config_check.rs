@@ -45,23 +45,26 @@ impl Check {
             }
         })?;
         let settings = Settings::load(config, audit).map_err(Failure::failed)?;
-        println!("{summary}");
+        super::out::say(format_args!("{summary}"));
         // Allowed but weakening (old algorithms for old clients): said, never fatal.
         for w in &settings.config().warnings {
-            println!("warning: {}", w.render(&path.display().to_string()));
+            super::out::say(format_args!(
+                "warning: {}",
+                w.render(&path.display().to_string())
+            ));
         }
         if let Some(file) = missing {
-            println!(
+            super::out::say(format_args!(
                 "audit database {} does not exist yet; `bastion serve` creates it",
                 file.display()
-            );
+            ));
         }
         if self.masking {
             let masker = self
                 .scope
                 .masker(Some(settings.config()), settings.maskers())?;
             for line in super::mask_test::describe(&masker) {
-                println!("{line}");
+                super::out::say(format_args!("{line}"));
             }
         }
         Ok(())

@@ -130,16 +130,16 @@ impl Login {
             .valid_before()
             .saturating_sub(cert_authority::unix_now());
         add_to_agent(key, remaining);
-        println!(
+        super::out::say(format_args!(
             "signed in as {} (principals: {})",
             cert.key_id(),
             cert.valid_principals().join(", ")
-        );
-        println!(
+        ));
+        super::out::say(format_args!(
             "certificate {} valid for {}",
             cert_path.display(),
             bastion::human::secs(remaining)
-        );
+        ));
         let host = server_host(server);
         let port = info["ssh_port"]
             .as_u64()
@@ -149,11 +149,11 @@ impl Login {
             .as_str()
             .map(|l| format!("{l}@"))
             .unwrap_or_default();
-        println!(
+        super::out::say(format_args!(
             "connect with: ssh {port}-i {} -o UserKnownHostsFile={} {login}TARGET@{host}",
             key.display(),
             dir.join("known_hosts").display()
-        );
+        ));
         // `ssh TARGET.bastion` with no options: an ssh_config for the targets permitted now,
         // included from ~/.ssh/config unless another --dir was asked for.
         let config = super::ssh_config::Bastion {
@@ -164,11 +164,13 @@ impl Login {
             suffix: super::ssh_config::SUFFIX,
         };
         match config.write(self.dir.is_none()) {
-            Ok(said) => said.iter().for_each(|l| println!("{l}")),
-            Err(f) => println!(
+            Ok(said) => said
+                .iter()
+                .for_each(|l| super::out::say(format_args!("{l}"))),
+            Err(f) => super::out::say(format_args!(
                 "no ssh_config written: {}",
                 super::failure::describe(f.error())
-            ),
+            )),
         }
         Ok(())
     }
@@ -205,12 +207,12 @@ impl Provider {
     async fn device_flow(&self, http: &reqwest::Client) -> Result<String, Failure> {
         let mut auth =
             flows::start_device(http, &self.endpoints, &self.client_id, &self.scopes).await?;
-        println!(
+        super::out::say(format_args!(
             "To sign in, open {} and enter the code {}",
             auth.verification_uri, auth.user_code
-        );
+        ));
         if let Some(complete) = &auth.verification_uri_complete {
-            println!("(or open {complete})");
+            super::out::say(format_args!("(or open {complete})"));
         }
         flush();
         let deadline = tokio::time::Instant::now() + SIGN_IN_TIMEOUT.min(auth.expires_in);
@@ -239,10 +241,10 @@ impl Provider {
             &self.scopes,
             &format!("http://127.0.0.1:{port}/callback"),
         )?;
-        println!(
+        super::out::say(format_args!(
             "To sign in, open this page in your browser:\n  {}",
             request.url
-        );
+        ));
         flush();
         open_browser(&request.url);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1);
@@ -310,7 +312,10 @@ fn add_to_agent(key: &Path, secs: u64) {
         .stderr(std::process::Stdio::null())
         .status();
     if added.is_ok_and(|s| s.success()) {
-        println!("added to ssh-agent for {}", bastion::human::secs(secs));
+        super::out::say(format_args!(
+            "added to ssh-agent for {}",
+            bastion::human::secs(secs)
+        ));
     }
 }
 
@@ -328,23 +333,26 @@ fn status(key: &Path) -> Result<(), Failure> {
         std::fs::read_to_string(cert_authority::keyfile::public_path(key)).unwrap_or_default();
     let matches =
         PublicKey::from_openssh(key_text.trim()).is_ok_and(|k| k.key_data() == cert.public_key());
-    println!("identity:   {}", cert.key_id());
-    println!("principals: {}", cert.valid_principals().join(", "));
-    println!("serial:     {}", cert.serial());
+    super::out::say(format_args!("identity:   {}", cert.key_id()));
+    super::out::say(format_args!(
+        "principals: {}",
+        cert.valid_principals().join(", ")
+    ));
+    super::out::say(format_args!("serial:     {}", cert.serial()));
     let now = cert_authority::unix_now();
     if now >= cert.valid_before() {
-        println!(
+        super::out::say(format_args!(
             "expired:    {} ago",
             bastion::human::secs(now - cert.valid_before())
-        );
+        ));
         return Err(Failure::failed(anyhow!(
             "the certificate has expired; run bastion login"
         )));
     }
-    println!(
+    super::out::say(format_args!(
         "remaining:  {}",
         bastion::human::secs(cert.valid_before() - now)
-    );
+    ));
     if !matches {
         return Err(Failure::failed(anyhow!(
             "the certificate does not belong to {}",

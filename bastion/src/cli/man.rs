@@ -28,7 +28,7 @@ impl Man {
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 clap_mangen::generate_to(command, dir)
                     .with_context(|| format!("cannot write manual pages to {}", dir.display()))?;
-                println!("wrote manual pages to {}", dir.display());
+                super::out::say(format_args!("wrote manual pages to {}", dir.display()));
                 Ok(())
             }
             None => Out::with(|out| clap_mangen::Man::new(command).render(out)),

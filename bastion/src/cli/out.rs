@@ -55,3 +55,15 @@ pub fn failure(e: std::io::Error) -> Failure {
         Failure::failed(anyhow::anyhow!("cannot write to standard output: {e}"))
     }
 }
+
+/// Prints one line of a command's report. A reader that went away (`| head`) drops the line
+/// quietly: the work is done (keys created, a certificate signed) and must not end in a panic.
+/// Any other failure to write is said on stderr, so that output redirected to a full disk is
+/// not taken for written.
+pub fn say(text: std::fmt::Arguments<'_>) {
+    if let Err(e) = writeln!(std::io::stdout(), "{text}") {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("bastion: cannot write to standard output: {e}");
+        }
+    }
+}

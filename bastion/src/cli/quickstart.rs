@@ -12,6 +12,16 @@ use ssh_key::PublicKey;
 use super::ca::{cert_path, init, KEY_NAMES};
 use super::failure::Failure;
 
+/// Prints a line of the quickstart's instructions. The bastion keeps serving after them, so a
+/// reader that went away (`bastion quickstart | head`) must not end it: a line that cannot be
+/// written is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Create a dev directory and serve.
 #[derive(Debug, clap::Args)]
 pub struct Quickstart {
@@ -61,13 +71,13 @@ impl Quickstart {
                     .map_err(|e| Failure::failed(anyhow::anyhow!("{DEFAULT_LISTEN}: {e}")))?,
             };
             write_new(&config_path, config_text(listen, &login).as_bytes(), 0o644)?;
-            println!("created {}", config_path.display());
+            say!("created {}", config_path.display());
         }
         let mut config = bastion::settings::load_config(&config_path).map_err(Failure::usage)?;
         if let Some(listen) = self.listen {
             let kept: Option<SocketAddr> = config.server.listen.parse().ok();
             if kept != Some(listen) {
-                println!(
+                say!(
                     "serving on {listen} (--listen), not on {} as {} says",
                     config.server.listen,
                     config_path.display()
@@ -105,7 +115,7 @@ impl Quickstart {
             "dev",
             vec!["permit-pty".into(), "permit-port-forwarding".into()],
         )?;
-        println!("signed {} (1 hour, principal dev)", cert.display());
+        say!("signed {} (1 hour, principal dev)", cert.display());
         // A second person, who may approve what the rule holds (nobody approves their own).
         let reviewer = config
             .roles
@@ -138,27 +148,27 @@ impl Quickstart {
             )
         };
         let user_ssh = ssh(&public.with_extension(""), &cert);
-        println!();
-        println!("Try it:");
-        println!("  {user_ssh} {login}@demo@{host}");
+        say!();
+        say!("Try it:");
+        say!("  {user_ssh} {login}@demo@{host}");
         if let Some(reviewer) = &reviewer {
             let review_ssh = ssh(reviewer, &cert_path(&reviewer.with_extension("pub")));
-            println!();
-            println!(
+            say!();
+            say!(
                 "Try an approval: the rule \"demo-deploy\" holds commands that say deploy until a reviewer decides."
             );
-            println!("  {user_ssh} {login}@demo@{host} 'echo deploy finished'");
-            println!("then, in another terminal, as the reviewer:");
-            println!("  {review_ssh} review@{host} list");
-            println!(
+            say!("  {user_ssh} {login}@demo@{host} 'echo deploy finished'");
+            say!("then, in another terminal, as the reviewer:");
+            say!("  {review_ssh} review@{host} list");
+            say!(
                 "  {review_ssh} review@{host} approve 1 --reason 'looks fine'   # 1: the number list shows"
             );
         }
         if let Some(api) = &config.server.api_listen {
-            println!();
-            println!("Metrics: curl http://{api}/metrics");
+            say!();
+            say!("Metrics: curl http://{api}/metrics");
         }
-        println!();
+        say!();
         if self.no_serve {
             return Ok(());
         }
@@ -189,7 +199,7 @@ impl Quickstart {
             REVIEWERS,
             Vec::new(),
         )?;
-        println!("signed {} (1 hour, principal {REVIEWERS})", cert.display());
+        say!("signed {} (1 hour, principal {REVIEWERS})", cert.display());
         Ok(private)
     }
 
@@ -207,7 +217,7 @@ impl Quickstart {
         let private = dir.join("user_ed25519");
         if !private.exists() {
             write_new_key_pair(&generate_ed25519("bastion quickstart user")?, &private)?;
-            println!("created {} (no ~/.ssh/id_ed25519 found)", private.display());
+            say!("created {} (no ~/.ssh/id_ed25519 found)", private.display());
         }
         Ok(dir.join("user_ed25519.pub"))
     }

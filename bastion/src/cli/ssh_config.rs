@@ -72,7 +72,7 @@ impl SshConfig {
         if self.write {
             let include = self.dir.is_none();
             for line in bastion.write(include)? {
-                println!("{line}");
+                super::out::say(format_args!("{line}"));
             }
             Ok(())
         } else {
