@@ -509,3 +509,26 @@ fn man_page_renders_and_names_every_subcommand() {
     assert!(serve.contains("config"), "{serve}");
     assert!(pages.join("bastion-ca-sign.1").exists());
 }
+
+/// A command whose reader went away (`| head`) ends quietly once its work is done: the keys
+/// are created, nothing panics, the exit status is 0.
+#[test]
+fn a_report_read_by_head_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    // Standard output is a pipe whose reading end is already closed: every write fails.
+    let script = "import os, subprocess, sys\n\
+r, w = os.pipe()\n\
+os.close(r)\n\
+p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)\n\
+sys.stderr.write(p.stderr.decode())\n\
+sys.exit(p.returncode)\n";
+    let o = run(Command::new("python3")
+        .args(["-c", script])
+        .arg(bastion_bin())
+        .args(["ca", "init", "--dir"])
+        .arg(&keys));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(keys.join("user_ca").exists() && keys.join("target_ca").exists());
+}
