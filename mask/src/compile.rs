@@ -4,13 +4,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use regex_automata::hybrid::dfa::DFA;
-use regex_automata::meta;
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::MatchKind;
 use regex_syntax::hir::Hir;
 
 use crate::byteset::{ByteSet, Scanner};
-use crate::engine::{CompiledRule, Engine, RuleSummary};
+use crate::engine::{meta_builder, CompiledRule, Engine, LazyRegex, RuleSummary};
 use crate::error::MaskError;
 use crate::fields::{Field, FieldSet};
 use crate::labelled;
@@ -69,19 +68,6 @@ fn analyse(rule: &Rule) -> Result<(Hir, usize), MaskError> {
         }
     }
     Ok((hir, max_len))
-}
-
-fn meta_builder() -> meta::Builder {
-    let mut builder = meta::Regex::builder();
-    builder.configure(
-        meta::Config::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .utf8_empty(false)
-            // The streamer runs its own prefilter and only searches windows that contain a
-            // prefilter byte, where a second one would fire on nearly every byte.
-            .auto_prefilter(false),
-    );
-    builder
 }
 
 /// The union of each rule's required bytes. Chosen in two passes so that a rule prefers bytes
@@ -149,15 +135,7 @@ fn compile(rules: &[Rule], fields: &[Field], formats: Formats) -> Result<Masker,
                 max_len = max_len.max(len);
                 // Group 0 is the whole match; normalise so the hot path needs no captures.
                 let group = rule.group.filter(|&g| g != 0);
-                let captures =
-                    match group {
-                        Some(_) => Some(meta_builder().build_from_hir(&hir).map_err(|e| {
-                            MaskError::Build {
-                                message: e.to_string(),
-                            }
-                        })?),
-                        None => None,
-                    };
+                let captures = group.map(|_| LazyRegex::new(hir.clone()));
                 hirs.push(hir);
                 compiled.push(CompiledRule {
                     name: rule.name.clone(),
@@ -219,4 +197,45 @@ fn compile(rules: &[Rule], fields: &[Field], formats: Formats) -> Result<Masker,
         caches: Default::default(),
         grammar: Grammar::new(fields, formats),
     })))
+}
+
+#[cfg(test)]
+mod memory {
+    use crate::RuleSet;
+
+    /// What the compiled default rule set holds, per object (`--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn breakdown() {
+        let t = std::time::Instant::now();
+        let m = RuleSet::hipaa().compile().unwrap();
+        let took = t.elapsed();
+        let e = m.engine();
+        println!("compile: {took:?}");
+        println!("regex: {}", e.regex.memory_usage());
+        println!("dfa: {} nfa {} states {}", e.dfa.memory_usage(), e.dfa.get_nfa().memory_usage(), e.dfa.get_nfa().states().len());
+        for r in RuleSet::hipaa().rules() {
+            let hir = super::parse(r).unwrap();
+            for rev in [false, true] {
+                let nfa = regex_automata::nfa::thompson::Compiler::new()
+                    .configure(regex_automata::nfa::thompson::Config::new().utf8(false).reverse(rev).which_captures(regex_automata::nfa::thompson::WhichCaptures::None))
+                    .build_from_hir(&hir)
+                    .unwrap();
+                println!("nfa {} rev={rev}: {} states, {} bytes", r.name, nfa.states().len(), nfa.memory_usage());
+            }
+        }
+        let mut total = 0;
+        for r in &e.rules {
+            if let Some(re) = r.captures.as_ref().and_then(|c| c.get()) {
+                println!("captures {}: {}", r.name, re.memory_usage());
+                total += re.memory_usage();
+            }
+        }
+        println!("captures total: {total}");
+        let c = e.take_caches();
+        println!("cache regex: {}", c.cache.memory_usage());
+        println!("cache dfa: {}", c.dfa.memory_usage());
+        let g: usize = c.groups.iter().flatten().map(|(c, _)| c.memory_usage()).sum();
+        println!("cache groups: {g}");
+    }
 }

@@ -1,7 +1,11 @@
 //! What a compiled rule set is: the automata and facts every stream of it shares.
 
+use std::sync::OnceLock;
+
 use regex_automata::hybrid::dfa::DFA;
 use regex_automata::meta;
+use regex_automata::MatchKind;
+use regex_syntax::hir::Hir;
 
 use crate::byteset::Scanner;
 use crate::caches::{CachePool, Caches};
@@ -17,7 +21,7 @@ pub(crate) struct CompiledRule {
     pub(crate) validator: Option<Validator>,
     /// This rule alone, for locating its capture group. A separate small automaton because
     /// the capture engines' cost grows with the size of the automaton they run.
-    pub(crate) captures: Option<meta::Regex>,
+    pub(crate) captures: Option<LazyRegex>,
     /// Longest match of this rule: bounds its anchored searches (the capture engine clears
     /// state in proportion to the span it is given).
     pub(crate) max_len: usize,
@@ -25,6 +29,46 @@ pub(crate) struct CompiledRule {
     pub(crate) labelled: bool,
     /// Matches count only after text (see `Rule::after_text`).
     pub(crate) after_text: bool,
+}
+
+/// How every regex of a rule set is configured.
+pub(crate) fn meta_builder() -> meta::Builder {
+    let mut builder = meta::Regex::builder();
+    builder.configure(
+        meta::Config::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .utf8_empty(false)
+            // The streamer runs its own prefilter and only searches windows that contain a
+            // prefilter byte, where a second one would fire on nearly every byte.
+            .auto_prefilter(false),
+    );
+    builder
+}
+
+/// One rule's own regex, compiled when first needed: most rule sets see a capture search of
+/// few of their rules, if any, and each such regex (forward and reverse automata) costs as much
+/// memory and startup time as the rule's share of the combined automaton.
+#[derive(Debug)]
+pub(crate) struct LazyRegex {
+    hir: Hir,
+    regex: OnceLock<Option<meta::Regex>>,
+}
+
+impl LazyRegex {
+    pub(crate) fn new(hir: Hir) -> LazyRegex {
+        LazyRegex {
+            hir,
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// The regex; `None` only if it does not build, which cannot happen when the combined
+    /// automaton holding the same pattern did (callers then mask the whole match).
+    pub(crate) fn get(&self) -> Option<&meta::Regex> {
+        self.regex
+            .get_or_init(|| meta_builder().build_from_hir(&self.hir).ok())
+            .as_ref()
+    }
 }
 
 /// What `bastion config check --masking` shows for one rule.
@@ -77,15 +121,8 @@ impl Engine {
             id,
             cache: self.regex.create_cache(),
             dfa: self.dfa.create_cache(),
-            groups: self
-                .rules
-                .iter()
-                .map(|r| {
-                    r.captures
-                        .as_ref()
-                        .map(|re| (re.create_cache(), re.create_captures()))
-                })
-                .collect(),
+            // Made on first use, like the regexes they serve.
+            groups: self.rules.iter().map(|_| None).collect(),
             settled: Default::default(),
         })
     }
