@@ -553,7 +553,7 @@ impl Core {
         let engine = &self.engine;
         let caches = caches_in(&mut self.caches, engine);
         let input = Input::new(&self.vis).span(s..e);
-        let m = engine.regex.search_with(&mut caches.cache, &input)?;
+        let m = engine.search(caches, &input)?;
         Some((
             m.pattern(),
             self.vis_base + m.start() as u64,
@@ -781,7 +781,7 @@ impl Core {
                     Some(e) => Span::from(si..(e - self.vis_base) as usize),
                     None => {
                         let input = input.anchored(Anchored::Pattern(pid));
-                        engine.regex.search_with(&mut caches.cache, &input)?.span()
+                        engine.search(caches, &input)?.span()
                     }
                 };
                 Some((m, m))

@@ -2,9 +2,10 @@
 
 use std::sync::OnceLock;
 
+use regex_automata::hybrid;
 use regex_automata::hybrid::dfa::DFA;
 use regex_automata::meta;
-use regex_automata::MatchKind;
+use regex_automata::{Input, Match, MatchKind};
 use regex_syntax::hir::Hir;
 
 use crate::byteset::Scanner;
@@ -95,8 +96,9 @@ pub(crate) struct Engine {
     /// Enabled rules, indexed by pattern ID.
     pub(crate) rules: Vec<CompiledRule>,
     pub(crate) summary: Vec<RuleSummary>,
-    /// All enabled patterns, leftmost-first: finds matches (with captures when needed).
-    pub(crate) regex: meta::Regex,
+    /// All enabled patterns, leftmost-first: finds matches. Lazy DFAs that never give up, so
+    /// a search cannot fail (see [`Engine::search`]).
+    pub(crate) regex: hybrid::regex::Regex,
     /// The same patterns as a lazy DFA driven byte by byte: decides whether a match that
     /// started at some position could still be completed by bytes not yet seen. It follows
     /// every pattern (`MatchKind::All`), not only the preferred one: when a validator rejects
@@ -125,6 +127,17 @@ impl Engine {
             groups: self.rules.iter().map(|_| None).collect(),
             settled: Default::default(),
         })
+    }
+
+    /// The leftmost-first match in `input`, if any.
+    pub(crate) fn search(&self, caches: &mut Caches, input: &Input<'_>) -> Option<Match> {
+        // Cannot fail: no quit bytes (patterns have no Unicode word boundary, which the
+        // liveness DFA would have refused), caches never given up on, a start state for each
+        // pattern. Were it to fail, no match is what a search that never ran finds.
+        self.regex
+            .try_search(&mut caches.cache, input)
+            .ok()
+            .flatten()
     }
 
     /// Gives caches taken with [`Engine::take_caches`] back to the pool.
