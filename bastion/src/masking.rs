@@ -18,7 +18,17 @@ pub struct Maskers {
     /// Every rule and field on: what `mask-test` and `config check --masking` show.
     all: Masker,
     /// Compiled sets, keyed by the indices of the scoped rules and fields switched on.
-    scoped: Mutex<HashMap<Scope, Masker>>,
+    scoped: Mutex<Scoped>,
+}
+
+/// The sets compiled for scopes.
+#[derive(Default)]
+struct Scoped {
+    by_scope: HashMap<Scope, Masker>,
+    /// Every distinct rule set compiled, `all` and `everywhere` included: scopes that come to
+    /// the same rules (a scoped field the list already has, a rule switched off in either)
+    /// share one compiled set, whose automata and caches are its memory.
+    by_set: Vec<(RuleSet, Masker)>,
 }
 
 /// Which scoped rules and fields are on (indices into `[[masking.rules]]` and `fields`).
@@ -28,13 +38,27 @@ impl Maskers {
     /// Compiles the `[masking]` section; errors name the rule's key path.
     pub fn new(m: &config::Masking) -> Result<Maskers> {
         let everything = ((0..m.rules.len()).collect(), (0..m.fields.len()).collect());
-        let all = build(m, &everything)?;
-        let everywhere = build(m, &(Vec::new(), Vec::new()))?;
+        let all_set = rule_set(m, &everything)?;
+        let all = all_set.compile().map_err(|e| Problem::compiling(m, &e))?;
+        let everywhere_set = rule_set(m, &(Vec::new(), Vec::new()))?;
+        // Without scoped rules and fields both are the same set: compiled once (a compiled
+        // set's automata and caches are its memory).
+        let everywhere = if everywhere_set == all_set {
+            all.clone()
+        } else {
+            everywhere_set
+                .compile()
+                .map_err(|e| Problem::compiling(m, &e))?
+        };
+        let scoped = Scoped {
+            by_scope: HashMap::new(),
+            by_set: vec![(all_set, all.clone()), (everywhere_set, everywhere.clone())],
+        };
         Ok(Maskers {
             config: m.clone(),
             everywhere,
             all,
-            scoped: Mutex::new(HashMap::new()),
+            scoped: Mutex::new(scoped),
         })
     }
 
@@ -90,12 +114,22 @@ impl Maskers {
             // A poisoned lock only means another thread panicked mid-insert: mask everything.
             return self.all.clone();
         };
-        if let Some(m) = cache.get(&key) {
+        if let Some(m) = cache.by_scope.get(&key) {
             return m.clone();
         }
         // The all-rules set compiled at start, so this cannot fail; if it did, mask more, not less.
-        let m = build(&self.config, &key).unwrap_or_else(|_| self.all.clone());
-        cache.insert(key, m.clone());
+        let Ok(set) = rule_set(&self.config, &key) else {
+            return self.all.clone();
+        };
+        let m = match cache.by_set.iter().find(|(s, _)| *s == set) {
+            Some((_, m)) => m.clone(),
+            None => {
+                let m = set.compile().unwrap_or_else(|_| self.all.clone());
+                cache.by_set.push((set, m.clone()));
+                m
+            }
+        };
+        cache.by_scope.insert(key, m.clone());
         m
     }
 }
@@ -163,9 +197,16 @@ fn with_pack(given: &[String], pack: Vec<String>) -> Vec<String> {
     out
 }
 
-/// Builds the packs plus the site's fields and rules: unscoped ones, and the scoped ones whose
-/// indices `scope` lists.
+/// Builds the packs plus the site's fields and rules (unscoped ones, and the scoped ones whose
+/// indices `scope` lists), compiled.
 fn build(m: &config::Masking, scope: &Scope) -> Result<Masker, Problem> {
+    rule_set(m, scope)?
+        .compile()
+        .map_err(|e| Problem::compiling(m, &e))
+}
+
+/// The rule set [`build`] compiles.
+fn rule_set(m: &config::Masking, scope: &Scope) -> Result<RuleSet, Problem> {
     let mut set = RuleSet::new();
     for (i, pack) in m.packs.iter().enumerate() {
         match pack.as_str() {
@@ -235,7 +276,7 @@ fn build(m: &config::Masking, scope: &Scope) -> Result<Masker, Problem> {
         }
         set.replace(rule);
     }
-    set.compile().map_err(|e| Problem::compiling(m, &e))
+    Ok(set)
 }
 
 /// Whether an exec command is a file transfer (legacy scp, rsync): its bytes are data, not

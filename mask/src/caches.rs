@@ -14,7 +14,7 @@ use regex_automata::util::captures::Captures;
 pub(crate) struct Caches {
     /// Lazy DFA state IDs are only meaningful with the cache that made them.
     pub(crate) id: u64,
-    pub(crate) cache: meta::Cache,
+    pub(crate) cache: regex_automata::hybrid::regex::Cache,
     pub(crate) dfa: DfaCache,
     /// Per rule with a capture group: cache and captures of its own regex (see
     /// `CompiledRule::captures`), indexed by pattern ID.

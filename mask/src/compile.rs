@@ -4,13 +4,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use regex_automata::hybrid::dfa::DFA;
-use regex_automata::meta;
+use regex_automata::hybrid::regex;
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::MatchKind;
 use regex_syntax::hir::Hir;
 
 use crate::byteset::{ByteSet, Scanner};
-use crate::engine::{CompiledRule, Engine, RuleSummary};
+use crate::engine::{CompiledRule, Engine, LazyRegex, RuleSummary};
 use crate::error::MaskError;
 use crate::fields::{Field, FieldSet};
 use crate::labelled;
@@ -69,19 +69,6 @@ fn analyse(rule: &Rule) -> Result<(Hir, usize), MaskError> {
         }
     }
     Ok((hir, max_len))
-}
-
-fn meta_builder() -> meta::Builder {
-    let mut builder = meta::Regex::builder();
-    builder.configure(
-        meta::Config::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .utf8_empty(false)
-            // The streamer runs its own prefilter and only searches windows that contain a
-            // prefilter byte, where a second one would fire on nearly every byte.
-            .auto_prefilter(false),
-    );
-    builder
 }
 
 /// The union of each rule's required bytes. Chosen in two passes so that a rule prefers bytes
@@ -143,36 +130,26 @@ fn compile(rules: &[Rule], fields: &[Field], formats: Formats) -> Result<Masker,
     let mut summary = Vec::new();
     let mut max_len = 0;
     for rule in rules {
-        let len =
-            if rule.enabled {
-                let (hir, len) = analyse(rule)?;
-                max_len = max_len.max(len);
-                // Group 0 is the whole match; normalise so the hot path needs no captures.
-                let group = rule.group.filter(|&g| g != 0);
-                let captures =
-                    match group {
-                        Some(_) => Some(meta_builder().build_from_hir(&hir).map_err(|e| {
-                            MaskError::Build {
-                                message: e.to_string(),
-                            }
-                        })?),
-                        None => None,
-                    };
-                hirs.push(hir);
-                compiled.push(CompiledRule {
-                    name: rule.name.clone(),
-                    group,
-                    validator: rule.validator,
-                    captures,
-                    max_len: len,
-                    labelled: rule.source == RuleSource::Fields
-                        && labelled::is_labelled(&rule.name),
-                    after_text: rule.after_text,
-                });
-                Some(len)
-            } else {
-                analyse(rule).ok().map(|(_, len)| len)
-            };
+        let len = if rule.enabled {
+            let (hir, len) = analyse(rule)?;
+            max_len = max_len.max(len);
+            // Group 0 is the whole match; normalise so the hot path needs no captures.
+            let group = rule.group.filter(|&g| g != 0);
+            let captures = group.map(|_| LazyRegex::new(hir.clone()));
+            hirs.push(hir);
+            compiled.push(CompiledRule {
+                name: rule.name.clone(),
+                group,
+                validator: rule.validator,
+                captures,
+                max_len: len,
+                labelled: rule.source == RuleSource::Fields && labelled::is_labelled(&rule.name),
+                after_text: rule.after_text,
+            });
+            Some(len)
+        } else {
+            analyse(rule).ok().map(|(_, len)| len)
+        };
         summary.push(RuleSummary {
             name: rule.name.clone(),
             source: rule.source.clone(),
@@ -187,23 +164,47 @@ fn compile(rules: &[Rule], fields: &[Field], formats: Formats) -> Result<Masker,
     let build = |e: &dyn std::fmt::Display| MaskError::Build {
         message: e.to_string(),
     };
-    let regex = meta_builder()
-        .build_many_from_hir(&hirs)
-        .map_err(|e| build(&e))?;
+    // One forward automaton serves both lazy DFAs: the search (leftmost-first) and the
+    // liveness check (every pattern). The search finds where a match starts with a reverse
+    // automaton, as a regex does; unlike a `meta::Regex`, it needs no capture engines (capture
+    // groups are located by each rule's own regex), whose caches and copy of the automaton
+    // would cost as much memory again.
+    let thompson = thompson::Config::new()
+        .utf8(false)
+        .which_captures(WhichCaptures::None);
     let nfa = thompson::Compiler::new()
-        .configure(
-            thompson::Config::new()
-                .utf8(false)
-                .which_captures(WhichCaptures::None),
-        )
+        .configure(thompson.clone())
         .build_many_from_hir(&hirs)
         .map_err(|e| build(&e))?;
+    let nfarev = thompson::Compiler::new()
+        .configure(thompson.reverse(true))
+        .build_many_from_hir(&hirs)
+        .map_err(|e| build(&e))?;
+    // Never give up: neither lazy DFA has a slower fallback, and a rebuilt cache only costs
+    // time.
+    let forward = DFA::builder()
+        .configure(
+            DFA::config()
+                .match_kind(MatchKind::LeftmostFirst)
+                // Anchored searches of one pattern (`Anchored::Pattern`).
+                .starts_for_each_pattern(true)
+                .minimum_cache_clear_count(None),
+        )
+        .build_from_nfa(nfa.clone())
+        .map_err(|e| build(&e))?;
+    let reverse = DFA::builder()
+        .configure(
+            DFA::config()
+                .match_kind(MatchKind::All)
+                .minimum_cache_clear_count(None),
+        )
+        .build_from_nfa(nfarev)
+        .map_err(|e| build(&e))?;
+    let regex = regex::Builder::new().build_from_dfas(forward, reverse);
     let dfa = DFA::builder()
         .configure(
             DFA::config()
                 .match_kind(MatchKind::All)
-                // Never give up: the liveness check has no slower fallback, and a rebuilt
-                // cache only costs time.
                 .minimum_cache_clear_count(None),
         )
         .build_from_nfa(nfa)
@@ -219,4 +220,69 @@ fn compile(rules: &[Rule], fields: &[Field], formats: Formats) -> Result<Masker,
         caches: Default::default(),
         grammar: Grammar::new(fields, formats),
     })))
+}
+
+#[cfg(test)]
+mod memory {
+    use crate::RuleSet;
+
+    /// What the compiled default rule set holds, per object (`--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn breakdown() {
+        let t = std::time::Instant::now();
+        let m = RuleSet::hipaa().compile().unwrap();
+        let took = t.elapsed();
+        let e = m.engine();
+        println!("compile: {took:?}");
+        println!(
+            "regex: forward nfa {} reverse nfa {}",
+            e.regex.forward().get_nfa().memory_usage(),
+            e.regex.reverse().get_nfa().memory_usage()
+        );
+        println!(
+            "dfa: {} nfa {} states {}",
+            e.dfa.memory_usage(),
+            e.dfa.get_nfa().memory_usage(),
+            e.dfa.get_nfa().states().len()
+        );
+        for r in RuleSet::hipaa().rules() {
+            let hir = super::parse(r).unwrap();
+            for rev in [false, true] {
+                let nfa = regex_automata::nfa::thompson::Compiler::new()
+                    .configure(
+                        regex_automata::nfa::thompson::Config::new()
+                            .utf8(false)
+                            .reverse(rev)
+                            .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
+                    )
+                    .build_from_hir(&hir)
+                    .unwrap();
+                println!(
+                    "nfa {} rev={rev}: {} states, {} bytes",
+                    r.name,
+                    nfa.states().len(),
+                    nfa.memory_usage()
+                );
+            }
+        }
+        let mut total = 0;
+        for r in &e.rules {
+            if let Some(re) = r.captures.as_ref().and_then(|c| c.get()) {
+                println!("captures {}: {}", r.name, re.memory_usage());
+                total += re.memory_usage();
+            }
+        }
+        println!("captures total: {total}");
+        let c = e.take_caches();
+        println!("cache regex: {}", c.cache.memory_usage());
+        println!("cache dfa: {}", c.dfa.memory_usage());
+        let g: usize = c
+            .groups
+            .iter()
+            .flatten()
+            .map(|(c, _)| c.memory_usage())
+            .sum();
+        println!("cache groups: {g}");
+    }
 }

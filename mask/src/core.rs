@@ -553,7 +553,7 @@ impl Core {
         let engine = &self.engine;
         let caches = caches_in(&mut self.caches, engine);
         let input = Input::new(&self.vis).span(s..e);
-        let m = engine.regex.search_with(&mut caches.cache, &input)?;
+        let m = engine.search(caches, &input)?;
         Some((
             m.pattern(),
             self.vis_base + m.start() as u64,
@@ -680,7 +680,7 @@ impl Core {
     /// Why a labelled-field rule matched `vis[s..e]`: the key (its group 1) and the field it
     /// names. Only for `mask-test`, so a capture search of its own is fine.
     fn labelled_reason(&self, rule: &CompiledRule, s: usize, e: usize) -> Option<String> {
-        let re = rule.captures.as_ref()?;
+        let re = rule.captures.as_ref()?.get()?;
         let mut caps = re.create_captures();
         re.search_captures(
             &Input::new(&self.vis).span(s..e).anchored(Anchored::Yes),
@@ -763,8 +763,12 @@ impl Core {
         let input = Input::new(&self.vis).span(si..ei);
         // Captures (a slower engine) only when a group must be located; otherwise the match
         // span from the DFA-based search is enough.
-        match (&rule.captures, caches.groups.get_mut(pid.as_usize())) {
-            (Some(re), Some(Some((cache, caps)))) => {
+        let re = rule.captures.as_ref().and_then(|c| c.get());
+        let slot = caches.groups.get_mut(pid.as_usize());
+        match (re, slot) {
+            (Some(re), Some(slot)) => {
+                let (cache, caps) =
+                    slot.get_or_insert_with(|| (re.create_cache(), re.create_captures()));
                 re.search_captures_with(cache, &input.anchored(Anchored::Yes), caps);
                 let m = caps.get_match()?.span();
                 // A group that took no part in the match masks nothing, but the match stands
@@ -777,7 +781,7 @@ impl Core {
                     Some(e) => Span::from(si..(e - self.vis_base) as usize),
                     None => {
                         let input = input.anchored(Anchored::Pattern(pid));
-                        engine.regex.search_with(&mut caches.cache, &input)?.span()
+                        engine.search(caches, &input)?.span()
                     }
                 };
                 Some((m, m))
