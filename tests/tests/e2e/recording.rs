@@ -506,11 +506,13 @@ fn a_full_disk_ends_the_session_fail_closed() {
 }
 
 /// Recording bytes over payload bytes for one exec channel's output, and the channel's cast.
-fn recorded_ratio(w: &World, command: &str, payload: u64) -> (f64, PathBuf) {
+/// `payload`: the output's length, when known beforehand (checked against what ssh printed).
+fn recorded_ratio(w: &World, command: &str, payload: Option<u64>) -> (f64, PathBuf) {
     let dir = w.bastion.dir.path().join("recordings");
     let before = casts(&dir);
     let o = run(&mut w.alice.ssh("t1@127.0.0.1", &[command]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let payload = payload.unwrap_or(o.stdout.len() as u64);
     assert_eq!(o.stdout.len() as u64, payload, "{command}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let cast = loop {
@@ -550,7 +552,7 @@ fn a_64_mib_binary_stream_is_recorded_compactly_and_plays() {
     let w = world_recording("max_channel_bytes = 134217728");
     let n: u64 = 64 << 20;
     for source in ["/dev/zero", "/dev/urandom"] {
-        let (ratio, cast) = recorded_ratio(&w, &format!("head -c 64M {source}"), n);
+        let (ratio, cast) = recorded_ratio(&w, &format!("head -c 64M {source}"), Some(n));
         assert!(ratio <= 1.5, "{source}: {ratio}");
         let text = std::fs::read_to_string(&cast).unwrap();
         assert!(!text.contains("output cap"), "{source}: capped");
@@ -625,4 +627,13 @@ fn a_session_is_refused_while_the_recording_volume_is_below_min_free() {
     );
     assert!(casts(&rec).is_empty());
     w.bastion.wait_log("less than min_free");
+}
+
+#[test]
+fn ordinary_text_is_recorded_within_a_tenth_of_its_size() {
+    let w = world();
+    let (ratio, cast) = recorded_ratio(&w, "ls -lR /usr/share | head -c 8000000", None);
+    assert!(ratio <= 1.1, "{ratio}");
+    let text = std::fs::read_to_string(&cast).unwrap();
+    assert!(!text.contains(", \"b\", "), "text went into binary events");
 }
