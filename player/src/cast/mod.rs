@@ -124,8 +124,8 @@ impl EventData {
     }
 }
 
-/// Largest recording [`read`] loads (output is capped at 64 MiB per channel by default, plus
-/// JSON escaping and timing).
+/// Largest recording [`read`] loads (the bastion caps each cast file at 64 MiB by default,
+/// `[recording] max_channel_bytes`).
 pub const MAX_RECORDING_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Reads a whole recording (a regular file of at most [`MAX_RECORDING_BYTES`]), so that it can
