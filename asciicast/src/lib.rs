@@ -48,6 +48,7 @@ pub use self::error::Error;
 pub use self::event::{Event, EventCode, EventData, Line};
 pub use self::header::{Extra, Header, Term};
 pub use self::read::{Decoder, Version};
+pub use self::syntax::escaped_width;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic

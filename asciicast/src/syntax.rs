@@ -52,6 +52,18 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+/// Bytes `byte` takes inside a JSON string as [`push_json_string`] writes it: 1, 2 (`\"`,
+/// `\\`, `\n`, `\r`, `\t`) or 6 (`\u00XX`).
+pub fn escaped_width(byte: u8) -> usize {
+    if !NEEDS_ESCAPE[usize::from(byte)] {
+        1
+    } else if matches!(byte, b'"' | b'\\' | b'\n' | b'\r' | b'\t') {
+        2
+    } else {
+        6
+    }
+}
+
 /// Appends `s` as a JSON string. Hand-rolled for the hot path: output-heavy streams spend most
 /// of their time here, and runs of plain text are copied in one go.
 pub(crate) fn push_json_string(out: &mut Vec<u8>, s: &str) {

@@ -182,6 +182,13 @@ impl Encoder {
         push_event(out, interval, code.as_str(), data);
     }
 
+    /// Appends the line of an event with a code of the writer's own (v3 lets players skip codes
+    /// they do not know), as [`Encoder::event`] does for the codes of the format.
+    pub fn custom(&mut self, out: &mut Vec<u8>, time: Duration, code: &str, data: &str) {
+        let interval = self.interval(time);
+        push_event(out, interval, code, data);
+    }
+
     /// Appends the line of `event`, whatever its code.
     pub fn encode(&mut self, out: &mut Vec<u8>, event: &Event) {
         let interval = self.interval(event.time);

@@ -454,9 +454,14 @@ pub struct Recording {
     /// Record what users type (off: typed passwords stay out of recordings).
     #[serde(default)]
     pub record_input: bool,
-    /// Recorded output per channel, in bytes, before only a count and a hash are kept.
+    /// Largest recording (cast file) per channel, in bytes: output that would take the file
+    /// past it is only counted and hashed.
     #[serde(default = "defaults::max_channel_bytes")]
     pub max_channel_bytes: u64,
+    /// Free space, in bytes, the recording volume must have for a new channel to start (0: no
+    /// check).
+    #[serde(default = "defaults::min_free")]
+    pub min_free: u64,
 }
 
 impl Default for Recording {
@@ -466,6 +471,7 @@ impl Default for Recording {
             signing_key: defaults::recording_key(),
             record_input: false,
             max_channel_bytes: defaults::max_channel_bytes(),
+            min_free: defaults::min_free(),
         }
     }
 }
@@ -671,6 +677,9 @@ mod defaults {
     }
     pub fn max_channel_bytes() -> u64 {
         64 << 20
+    }
+    pub fn min_free() -> u64 {
+        256 << 20
     }
     pub fn database() -> String {
         "sqlite://bastion.db".to_string()

@@ -28,6 +28,7 @@ fn minimal_config_gets_defaults() {
     assert_eq!(c.ca.default_ttl, Seconds(8 * 3600));
     assert_eq!(c.server.env_allow, ["LANG", "LC_*", "TZ"]);
     assert!(!c.recording.record_input);
+    assert_eq!(c.recording.min_free, 256 << 20);
     assert_eq!(c.approval.max_pending_per_user, 10);
 }
 

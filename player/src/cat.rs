@@ -36,12 +36,13 @@ pub fn cat_marked(
             write_notice(out, tail)?;
             notice = None;
         }
-        if let Some(text) = event.data.screen_text() {
+        if let Some(bytes) = event.data.screen_bytes() {
             if raw {
-                out.write_all(text.as_bytes())?;
+                out.write_all(bytes)?;
             } else {
                 clean.clear();
-                filter.push(text, &mut clean);
+                // Bytes that are not UTF-8 are shown as U+FFFD; the filter drops controls.
+                filter.push(&String::from_utf8_lossy(bytes), &mut clean);
                 out.write_all(clean.as_bytes())?;
             }
         }

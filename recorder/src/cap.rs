@@ -2,16 +2,16 @@
 
 use ring::digest::{Context, SHA256};
 
-/// Default cap: 64 MiB of output per channel. A `cat` of a multi-gigabyte dump should not fill
-/// the recordings disk, but what was sent must still be accountable: past the cap the bytes are
-/// counted and hashed instead of stored.
+/// Default cap: a cast file of 64 MiB per channel. A `cat` of a multi-gigabyte dump should not
+/// fill the recordings disk, but what was sent must still be accountable: once output would
+/// take the file past the cap, the bytes are counted and hashed instead of stored.
 pub const DEFAULT_OUTPUT_CAP: u64 = 64 * 1024 * 1024;
 
-/// Splits output into a recorded part and an omitted part that is only counted and hashed.
+/// The output that was not recorded: counted and hashed. The writer decides where the cap
+/// falls (it knows the file's size); this keeps the account of what followed.
 pub(crate) struct OutputCap {
+    /// Largest cast file, in bytes.
     limit: u64,
-    /// Invariant: `recorded <= limit`.
-    recorded: u64,
     /// Count and running SHA-256 of every byte refused, in arrival order; `None` until the cap
     /// is first reached.
     omitted: Option<(u64, Context)>,
@@ -21,29 +21,23 @@ impl OutputCap {
     pub(crate) fn new(limit: u64) -> Self {
         Self {
             limit,
-            recorded: 0,
             omitted: None,
         }
     }
 
-    /// Returns the prefix of `bytes` that may still be recorded and absorbs the rest.
-    ///
-    /// The second value is true when this call is the one that reached the cap.
-    pub(crate) fn admit<'a>(&mut self, bytes: &'a [u8]) -> (&'a [u8], bool) {
-        let room = self.limit - self.recorded;
-        let take = usize::try_from(room).map_or(bytes.len(), |room| room.min(bytes.len()));
-        let (kept, rest) = bytes.split_at(take);
-        self.recorded += kept.len() as u64;
-        let mut reached_now = false;
-        if !rest.is_empty() {
-            let (count, ctx) = self.omitted.get_or_insert_with(|| {
-                reached_now = true;
-                (0, Context::new(&SHA256))
-            });
-            *count += rest.len() as u64;
-            ctx.update(rest);
-        }
-        (kept, reached_now)
+    /// Whether output is no longer recorded.
+    pub(crate) fn reached(&self) -> bool {
+        self.omitted.is_some()
+    }
+
+    /// Counts and hashes `bytes`, which are not recorded; from the first call on the cap is
+    /// reached (even for no bytes).
+    pub(crate) fn omit(&mut self, bytes: &[u8]) {
+        let (count, ctx) = self
+            .omitted
+            .get_or_insert_with(|| (0, Context::new(&SHA256)));
+        *count += bytes.len() as u64;
+        ctx.update(bytes);
     }
 
     /// Bytes omitted so far.
@@ -72,12 +66,13 @@ mod tests {
     use ring::digest::digest;
 
     #[test]
-    fn splits_at_the_limit_and_hashes_the_rest() {
+    fn counts_and_hashes_what_it_is_given() {
         let mut cap = OutputCap::new(5);
-        assert_eq!(cap.admit(b"abc"), (&b"abc"[..], false));
+        assert!(!cap.reached());
         assert_eq!(cap.finish(), None);
-        assert_eq!(cap.admit(b"defgh"), (&b"de"[..], true));
-        assert_eq!(cap.admit(b"ij"), (&b""[..], false));
+        cap.omit(b"fgh");
+        cap.omit(b"ij");
+        assert!(cap.reached());
         let (n, h) = cap.finish().unwrap();
         assert_eq!(n, 5);
         assert_eq!(cap.omitted_bytes(), 5);

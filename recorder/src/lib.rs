@@ -43,14 +43,18 @@
 //! [`Header`]: asciicast v3 keys (`version`, `term`, `timestamp`, `command`, `title`, `env`)
 //! plus a `bastion` object ([`BastionMeta`], see [`header_line`]). Each following line is an
 //! event `[interval, code, data]` where `interval` is seconds since the *previous* event (v3
-//! semantics) and `code` is one of `o` output, `i` input, `r` resize (`COLSxROWS`), `m` marker,
-//! `x` exit status.
+//! semantics) and `code` is one of `o` output, `b` binary output (the bastion's own code), `i`
+//! input, `r` resize (`COLSxROWS`), `m` marker, `x` exit status.
 //!
-//! Output is decoded as UTF-8 with a carry across chunks ([`Utf8Decoder`]); invalid bytes
-//! become U+FFFD. Output past the per-channel cap (default 64 MiB, [`RecorderOptions`]) is not
-//! stored: an `m` marker notes the cap when it is reached, and at close another `m` marker gives
-//! the count and SHA-256 of every byte that followed. [`Counters`] hold raw byte counts per
-//! direction, recorded or not.
+//! Output is kept exactly. Text (valid UTF-8, a character split across chunks carried to the
+//! next) goes into `o` events; runs of bytes that are not text (NULs and other controls no
+//! terminal text needs, invalid UTF-8) go into `b` events, base64 of the bytes, which asciicast
+//! v3 players that do not know them skip ([`binary`] says which bytes and why). The cap
+//! (default 64 MiB, [`RecorderOptions::output_cap`]) is on the cast file's size: output that
+//! would take the file past it is not stored: an `m` marker notes the cap when it is reached,
+//! and at close another `m` marker gives the count and SHA-256 of every byte that followed.
+//! [`Counters`] hold raw byte counts per direction, recorded or not. Input, when recorded, is
+//! decoded with [`Utf8Decoder`] (invalid bytes become U+FFFD).
 //!
 //! ## stderr on exec channels
 //!
@@ -78,13 +82,15 @@
 //!
 //! # Layout
 //!
-//! `writer` ([`Recorder`]), `header` (the `bastion` object), `decode` (UTF-8 carry), `cap`
+//! `writer` ([`Recorder`]), `binary` (text or `b` events), `header` (the `bastion` object),
+//! `decode` (UTF-8 carry, for input), `cap`
 //! (output cap), `chain`, `checkpoint`, `sidecar` (reading `.sig`), `keys`, `recover`, `path`,
 //! `hex`, `error`. The PHI masker, which runs before the recorder, is the `mask` crate.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod binary;
 mod cap;
 mod chain;
 pub mod checkpoint;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use asciicast::{v3, EventCode, Header};
 
+use crate::binary::{self, Piece, BINARY_CODE};
 use crate::cap::{OutputCap, DEFAULT_OUTPUT_CAP};
 use crate::header::{header_line, BastionMeta};
 use crate::{
@@ -23,7 +24,9 @@ pub const STDOUT_COMMENT: &str = "# stdout";
 /// Recording policy for one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecorderOptions {
-    /// Bytes of output (stdout + stderr, before decoding) stored before the cap applies.
+    /// Size of the cast file, in bytes, up to which output is recorded; output that would
+    /// take the file past it is counted and hashed instead. The
+    /// header, markers and the closing notes may take the file a few hundred bytes past it.
     pub output_cap: u64,
     /// Whether `i` events are written; input is counted either way.
     pub record_input: bool,
@@ -96,8 +99,10 @@ pub struct Recorder {
     encoder: v3::Encoder,
     /// Lines covered by, and time of, the last checkpoint written.
     last_checkpoint: (u64, Duration),
-    stdout: Utf8Decoder,
-    stderr: Utf8Decoder,
+    /// An incomplete UTF-8 sequence at the end of the last stdout / stderr chunk (at most 3
+    /// bytes), completed by the next chunk or written as binary at the seal.
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
     input: Utf8Decoder,
     /// The stream the last `o` event belonged to (the meaning of a following `o` event).
     stream: Stream,
@@ -108,6 +113,8 @@ pub struct Recorder {
     /// Reused buffers, so the output path allocates nothing per chunk once warm.
     line: Vec<u8>,
     text: String,
+    joined: Vec<u8>,
+    pieces: Vec<Piece>,
     poisoned: bool,
 }
 
@@ -154,8 +161,8 @@ impl Recorder {
             start_ms: header.timestamp.unwrap_or(0).saturating_mul(1000),
             encoder: v3::Encoder::new(),
             last_checkpoint: (0, Duration::ZERO),
-            stdout: Utf8Decoder::new(),
-            stderr: Utf8Decoder::new(),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
             input: Utf8Decoder::new(),
             input_hash: (options.input_digest && !options.record_input)
                 .then(|| ring::digest::Context::new(&ring::digest::SHA256)),
@@ -165,6 +172,8 @@ impl Recorder {
             counters: Counters::default(),
             line: Vec::new(),
             text: String::new(),
+            joined: Vec::new(),
+            pieces: Vec::new(),
             poisoned: false,
         };
         rec.write_raw(&header_line)?;
@@ -172,7 +181,8 @@ impl Recorder {
         Ok(rec)
     }
 
-    /// Records stdout bytes (target → user) as `o` events.
+    /// Records stdout bytes (target → user) as `o` events, and runs of binary as `b` events
+    /// (see [`crate::binary`]).
     pub fn output(&mut self, now: Duration, bytes: &[u8]) -> Result<(), RecorderError> {
         self.counters.output_bytes += bytes.len() as u64;
         self.record_output(now, bytes, Stream::Stdout)
@@ -266,11 +276,10 @@ impl Recorder {
     pub fn seal(mut self, now: Duration) -> Result<Seal, RecorderError> {
         self.check_usable()?;
         for stream in [Stream::Stdout, Stream::Stderr] {
-            let mut text = String::new();
-            self.decoder(stream).finish(&mut text);
-            if !text.is_empty() {
+            let carry = std::mem::take(self.carry(stream));
+            if !carry.is_empty() {
                 self.switch_stream(stream)?;
-                self.write_event(now, EventCode::Output, &text)?;
+                self.write_binary(now, &carry)?;
             }
         }
         let mut text = String::new();
@@ -290,7 +299,7 @@ impl Recorder {
         }
         if let Some((count, hash)) = self.cap.finish() {
             let note = format!(
-                "output cap: {count} bytes after the first {} were not recorded; sha256 {}",
+                "output cap: {count} bytes of output after the file reached {} bytes were not recorded; sha256 {}",
                 self.cap.limit(),
                 hex::encode(&hash)
             );
@@ -336,29 +345,111 @@ impl Recorder {
         stream: Stream,
     ) -> Result<(), RecorderError> {
         self.check_usable()?;
-        let (kept, reached) = self.cap.admit(bytes);
-        let mut text = std::mem::take(&mut self.text);
-        text.clear();
-        self.decoder(stream).decode(kept, &mut text);
-        let mut result = Ok(());
-        if !text.is_empty() {
-            result = self
-                .switch_stream(stream)
-                .and_then(|()| self.write_event(now, EventCode::Output, &text));
+        if self.cap.reached() {
+            self.cap.omit(bytes);
+            return Ok(());
         }
-        self.text = text;
-        result?;
-        if reached {
-            let note = format!(
-                "output cap of {} bytes reached; further output is counted and hashed, not recorded",
-                self.cap.limit()
-            );
-            self.write_event(now, EventCode::Marker, &note)?;
-        }
-        Ok(())
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        let carry = self.carry(stream);
+        let data: &[u8] = if carry.is_empty() {
+            bytes
+        } else {
+            // Only when a chunk ended mid-character: one copy of the chunk.
+            joined.append(carry);
+            joined.extend_from_slice(bytes);
+            &joined
+        };
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
+        let complete = binary::split(data, false, &mut pieces);
+        let result = self.write_pieces(now, data, &pieces, stream);
+        let result = match result {
+            Ok(None) => {
+                self.carry(stream).extend_from_slice(&data[complete..]);
+                Ok(())
+            }
+            Ok(Some(cut)) => {
+                self.cap.omit(&data[cut..]);
+                let note = format!(
+                    "output cap of {} bytes reached; further output is counted and hashed, not recorded",
+                    self.cap.limit()
+                );
+                self.write_event(now, EventCode::Marker, &note)
+            }
+            Err(e) => Err(e),
+        };
+        self.pieces = pieces;
+        self.joined = joined;
+        result
     }
 
-    fn decoder(&mut self, stream: Stream) -> &mut Utf8Decoder {
+    /// Writes `pieces` of `data` while the file stays within the cap.
+    ///
+    /// # Returns
+    /// Where in `data` the cap stopped the writing, if it did.
+    fn write_pieces(
+        &mut self,
+        now: Duration,
+        data: &[u8],
+        pieces: &[Piece],
+        stream: Stream,
+    ) -> Result<Option<usize>, RecorderError> {
+        for piece in pieces {
+            let room = self
+                .cap
+                .limit()
+                .saturating_sub(self.bytes)
+                .saturating_sub(LINE_COST);
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
+            match piece {
+                Piece::Text(r) => {
+                    let bytes = &data[r.clone()];
+                    let fits = text_prefix(bytes, room);
+                    let Ok(text) = std::str::from_utf8(&bytes[..fits]) else {
+                        // `split` only makes text pieces of valid UTF-8, cut at characters.
+                        return Ok(Some(r.start));
+                    };
+                    if !text.is_empty() {
+                        self.switch_stream(stream)?;
+                        self.write_event(now, EventCode::Output, text)?;
+                    }
+                    if fits < bytes.len() {
+                        return Ok(Some(r.start + fits));
+                    }
+                }
+                Piece::Binary(r) => {
+                    let bytes = &data[r.clone()];
+                    let fits = bytes.len().min(room / 4 * 3);
+                    if fits > 0 {
+                        self.switch_stream(stream)?;
+                        self.write_binary(now, &bytes[..fits])?;
+                    }
+                    if fits < bytes.len() {
+                        return Ok(Some(r.start + fits));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes a `b` event holding `bytes`.
+    fn write_binary(&mut self, now: Duration, bytes: &[u8]) -> Result<(), RecorderError> {
+        self.check_usable()?;
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        binary::encode(bytes, &mut text);
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        self.encoder.custom(&mut line, now, BINARY_CODE, &text);
+        let result = self.write_line_owned(&line);
+        self.line = line;
+        self.text = text;
+        result
+    }
+
+    fn carry(&mut self, stream: Stream) -> &mut Vec<u8> {
         match stream {
             Stream::Stdout => &mut self.stdout,
             Stream::Stderr => &mut self.stderr,
@@ -468,4 +559,30 @@ impl Recorder {
         }
         Ok(())
     }
+}
+
+/// What an event line adds to its data, at most: brackets, an interval (up to 20 digits and a
+/// fraction), the code, quotes, separators and the newline.
+const LINE_COST: u64 = 40;
+
+/// The longest prefix of `text` (valid UTF-8), cut at a character, whose `o` encoding takes at
+/// most `room` bytes.
+fn text_prefix(text: &[u8], room: usize) -> usize {
+    // Most chunks fit whole even at the worst width of 6 bytes per byte.
+    if text.len().saturating_mul(6) <= room {
+        return text.len();
+    }
+    let mut used = 0usize;
+    let mut cut = 0;
+    for (i, &b) in text.iter().enumerate() {
+        used += asciicast::escaped_width(b);
+        if used > room {
+            break;
+        }
+        // A cut after byte i is at a character boundary when the next byte starts one.
+        if text.get(i + 1).is_none_or(|n| !(0x80..=0xbf).contains(n)) {
+            cut = i + 1;
+        }
+    }
+    cut
 }

@@ -34,6 +34,22 @@ pub enum RecordingError {
     /// The file or its sidecar could not be made or written.
     #[error(transparent)]
     Recorder(#[from] recorder::RecorderError),
+    /// The recording volume has less free space than `[recording] min_free`.
+    #[error("the recording volume has {free} bytes free, less than min_free ({min_free})")]
+    LowSpace {
+        /// Bytes available to the bastion on the volume.
+        free: u64,
+        /// `[recording] min_free`.
+        min_free: u64,
+    },
+    /// The free space of the recording volume could not be read.
+    #[error("cannot read the free space of the recording volume {}: {source}", path.display())]
+    Space {
+        /// The directory asked about.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
     /// The writer task stopped without an answer.
     #[error("the recording's writer stopped: {0}")]
     Writer(#[from] tokio::task::JoinError),
@@ -64,8 +80,10 @@ pub struct RecordingSink {
     pub dir: PathBuf,
     /// Signs checkpoints.
     pub key: Arc<recorder::SigningKey>,
-    /// Most output bytes kept per channel.
+    /// Largest cast file per channel, in bytes.
     pub max_channel_bytes: u64,
+    /// Free bytes the recording volume must have for a channel to start.
+    pub min_free: u64,
     /// Whether what users type is recorded.
     pub record_input: bool,
 }
@@ -77,7 +95,53 @@ impl RecordingSink {
             dir: config.dir.clone(),
             key,
             max_channel_bytes: config.max_channel_bytes,
+            min_free: config.min_free,
             record_input: config.record_input,
+        }
+    }
+}
+
+impl RecordingSink {
+    /// Refuses when the recording volume has less than `min_free` bytes available, so that a
+    /// session is refused at its start rather than ended when the disk fills.
+    pub fn check_space(&self) -> Result<(), RecordingError> {
+        if self.min_free == 0 {
+            return Ok(());
+        }
+        let free = free_space(&self.dir)?;
+        if free < self.min_free {
+            return Err(RecordingError::LowSpace {
+                free,
+                min_free: self.min_free,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Bytes available to unprivileged writers on the volume of `dir`, or of its nearest existing
+/// ancestor (the directory is created with the first recording).
+fn free_space(dir: &std::path::Path) -> Result<u64, RecordingError> {
+    let mut at = dir;
+    loop {
+        match rustix::fs::statvfs(at) {
+            Ok(st) => return Ok(st.f_bavail.saturating_mul(st.f_frsize)),
+            Err(rustix::io::Errno::NOENT) => match at.parent() {
+                Some(p) if !p.as_os_str().is_empty() => at = p,
+                _ if at != std::path::Path::new(".") => at = std::path::Path::new("."),
+                _ => {
+                    return Err(RecordingError::Space {
+                        path: dir.to_path_buf(),
+                        source: std::io::ErrorKind::NotFound.into(),
+                    })
+                }
+            },
+            Err(e) => {
+                return Err(RecordingError::Space {
+                    path: dir.to_path_buf(),
+                    source: e.into(),
+                })
+            }
         }
     }
 }
@@ -134,6 +198,7 @@ impl ChannelRecording {
         sink: &RecordingSink,
         info: ChannelInfo,
     ) -> Result<ChannelRecording, RecordingError> {
+        sink.check_space()?;
         let path =
             recorder::recording_path(&sink.dir, &info.session, info.channel, SystemTime::now())?;
         let header = Header {

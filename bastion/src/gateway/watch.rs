@@ -142,6 +142,10 @@ impl Viewer {
             for e in &rec.events {
                 match &e.data {
                     player::EventData::Output(s) => parser.process(s.as_bytes()),
+                    player::EventData::Binary {
+                        bytes,
+                        stderr: false,
+                    } => parser.process(bytes),
                     player::EventData::Resize { cols, rows } => {
                         let (rows, cols) = size(*rows, *cols);
                         parser.set_size(rows, cols)

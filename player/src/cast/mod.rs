@@ -52,6 +52,14 @@ pub enum EventData {
     Output(String),
     /// stderr of an exec channel (`o` events after a `# stderr` comment line).
     Stderr(String),
+    /// Output that is not text (a `b` event, base64 of the bytes; see `recorder::binary`): stdout,
+    /// or stderr after a `# stderr` comment line.
+    Binary {
+        /// The bytes as the target sent them (masked as the recording holds them).
+        bytes: Vec<u8>,
+        /// Whether they came on stderr.
+        stderr: bool,
+    },
     /// Input typed by the user.
     Input(String),
     /// Terminal resize.
@@ -84,23 +92,40 @@ impl EventData {
             asciicast::EventData::Resize { cols, rows } => EventData::Resize { cols, rows },
             asciicast::EventData::Marker(s) => EventData::Marker(s),
             asciicast::EventData::Exit(s) => EventData::Exit(s),
+            asciicast::EventData::Other { code, data } if code == recorder::binary::BINARY_CODE => {
+                match recorder::binary::decode(&data) {
+                    Some(bytes) => EventData::Binary { bytes, stderr },
+                    // Not the bastion's: keep it as written.
+                    None => EventData::Other { code, data },
+                }
+            }
             asciicast::EventData::Other { code, data } => EventData::Other { code, data },
         }
     }
 }
 
 impl EventData {
-    /// Text that reaches the terminal screen (stdout or stderr), if any.
+    /// Text that reaches the terminal screen (stdout or stderr), if any; binary output is not
+    /// text (see [`EventData::screen_bytes`]).
     pub fn screen_text(&self) -> Option<&str> {
         match self {
             EventData::Output(s) | EventData::Stderr(s) => Some(s),
             _ => None,
         }
     }
+
+    /// Bytes that reach the terminal screen (stdout or stderr, text or binary), if any.
+    pub fn screen_bytes(&self) -> Option<&[u8]> {
+        match self {
+            EventData::Output(s) | EventData::Stderr(s) => Some(s.as_bytes()),
+            EventData::Binary { bytes, .. } => Some(bytes),
+            _ => None,
+        }
+    }
 }
 
-/// Largest recording [`read`] loads (output is capped at 64 MiB per channel by default, plus
-/// JSON escaping and timing).
+/// Largest recording [`read`] loads (the bastion caps each cast file at 64 MiB by default,
+/// `[recording] max_channel_bytes`).
 pub const MAX_RECORDING_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Reads a whole recording (a regular file of at most [`MAX_RECORDING_BYTES`]), so that it can

@@ -244,7 +244,7 @@ impl Player {
 
     fn step(&mut self) {
         while let Some(event) = self.events.get(self.next) {
-            let shows = event.data.screen_text().is_some();
+            let shows = event.data.screen_bytes().is_some();
             self.position = self.position.max(event.time);
             self.apply_next();
             if shows {
@@ -271,6 +271,7 @@ impl Player {
             EventData::Output(text) | EventData::Stderr(text) => {
                 self.parser.process(text.as_bytes());
             }
+            EventData::Binary { bytes, .. } => self.parser.process(bytes),
             EventData::Resize { cols, rows } => {
                 let (rows, cols) = recorder::emulated_size((*rows).into(), (*cols).into());
                 self.parser.set_size(rows, cols);

@@ -93,3 +93,59 @@ fn asciinema_plays_our_recording() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn asciinema_plays_a_recording_with_binary_output_and_skips_it() {
+    let Some(bin) = asciinema() else {
+        eprintln!("NOTICE: asciinema not installed; skipping the asciinema compatibility test");
+        return;
+    };
+    if !std::path::Path::new("/usr/bin/script").is_file() {
+        eprintln!("NOTICE: script(1) not installed; skipping asciinema play");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = recorder::recording_path(dir.path(), "s1", 0, std::time::SystemTime::now()).unwrap();
+    let kind = recorder::ChannelKind::Exec;
+    let mut rec = recorder::Recorder::create(
+        &path,
+        &header(kind),
+        &meta("s1", kind),
+        key(1),
+        Default::default(),
+    )
+    .unwrap();
+    rec.output(ms(0), b"before\r\n").unwrap();
+    rec.output(ms(10), &[0u8; 4096]).unwrap();
+    rec.output(ms(20), b"\xff\xfe binary \x00\x01\x02\x03 more")
+        .unwrap();
+    rec.output(ms(30), b"after\r\n").unwrap();
+    rec.exit(ms(40), "0").unwrap();
+    rec.seal(ms(40)).unwrap();
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .contains(", \"b\", "));
+
+    let cmd = format!("{} play -s 100 {}", bin.display(), path.display());
+    let out = Command::new("/usr/bin/script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "asciinema play failed: {out:?}");
+    assert!(
+        shown.contains("before") && shown.contains("after"),
+        "{shown:?}"
+    );
+    let txt = dir.path().join("out.txt");
+    let status = Command::new(&bin)
+        .args(["convert", "-f", "txt"])
+        .arg(&path)
+        .arg(&txt)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "asciinema convert failed: {status:?}"
+    );
+}

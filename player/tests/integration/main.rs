@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 
 mod asciinema;
+mod binary;
 mod play;
 mod util;
 mod verify;

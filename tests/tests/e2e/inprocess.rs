@@ -191,7 +191,8 @@ fn the_recording_is_masked_whether_or_not_the_screen_is() {
 /// was not sealed.
 #[test]
 fn a_failing_recording_tap_closes_the_channel() {
-    let b = BastionBuilder::in_process();
+    // The tmpfs below is smaller than the default min_free, which would refuse the session.
+    let b = BastionBuilder::in_process().section_table("recording", "min_free = 65536");
     let sshd = b.sshd("t1");
     let mut bastion = b.target("t1", &sshd, "").role(OPS_ROLE).start_in_process();
     let alice = bastion.user("alice@example.test", "ops");

@@ -6,7 +6,25 @@ use std::time::Duration;
 
 use tests::{bastion_bin, run, stderr, stdout, Tmux};
 
-use crate::fixture::world;
+use crate::fixture::{world, World, OPS_ROLE};
+use tests::BastionBuilder;
+
+/// A world whose `[recording]` table has `lines`.
+fn world_recording(lines: &str) -> World {
+    let b = BastionBuilder::new();
+    let sshd = b.sshd("t1");
+    let bastion = b
+        .section_table("recording", lines)
+        .target("t1", &sshd, "labels = { env = \"test\" }")
+        .role(OPS_ROLE)
+        .start();
+    let alice = bastion.user("alice@example.test", "ops");
+    World {
+        bastion,
+        sshd,
+        alice,
+    }
+}
 
 pub use tests::casts;
 
@@ -448,7 +466,8 @@ fn session_is_refused_when_it_cannot_be_recorded() {
 
 #[test]
 fn a_full_disk_ends_the_session_fail_closed() {
-    let w = world();
+    // The tmpfs below is smaller than the default min_free, which would refuse the session.
+    let w = world_recording("min_free = 65536");
     let rec = w.bastion.dir.path().join("recordings");
     std::fs::create_dir_all(&rec).unwrap();
     let m = run(Command::new("mount")
@@ -484,4 +503,137 @@ fn a_full_disk_ends_the_session_fail_closed() {
     );
     assert!(stderr(&o).contains("recording failed"), "{}", stderr(&o));
     w.bastion.wait_log("recording failed");
+}
+
+/// Recording bytes over payload bytes for one exec channel's output, and the channel's cast.
+/// `payload`: the output's length, when known beforehand (checked against what ssh printed).
+fn recorded_ratio(w: &World, command: &str, payload: Option<u64>) -> (f64, PathBuf) {
+    let dir = w.bastion.dir.path().join("recordings");
+    let before = casts(&dir);
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &[command]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let payload = payload.unwrap_or(o.stdout.len() as u64);
+    assert_eq!(o.stdout.len() as u64, payload, "{command}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let cast = loop {
+        let new: Vec<PathBuf> = casts(&dir)
+            .into_iter()
+            .filter(|c| !before.contains(c))
+            .collect();
+        // Sealed: the final checkpoint is in the sidecar.
+        if let [c] = new.as_slice() {
+            let sig = std::fs::read_to_string(recorder::sidecar_path(c)).unwrap_or_default();
+            if sig.contains("\"final\"") {
+                break c.clone();
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no sealed recording");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let size = std::fs::metadata(&cast).unwrap().len();
+    let ratio = size as f64 / payload as f64;
+    eprintln!("{command}: {size} recording bytes for {payload} payload bytes ({ratio:.3}x)");
+    (ratio, cast)
+}
+
+fn asciinema_bin() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin"));
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(home)
+        .map(|d| d.join("asciinema"))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn a_64_mib_binary_stream_is_recorded_compactly_and_plays() {
+    let w = world_recording("max_channel_bytes = 134217728");
+    let n: u64 = 64 << 20;
+    for source in ["/dev/zero", "/dev/urandom"] {
+        let (ratio, cast) = recorded_ratio(&w, &format!("head -c 64M {source}"), Some(n));
+        assert!(ratio <= 1.5, "{source}: {ratio}");
+        let text = std::fs::read_to_string(&cast).unwrap();
+        assert!(!text.contains("output cap"), "{source}: capped");
+        let v = bastion(&w.bastion.config, &["verify", cast.to_str().unwrap()]);
+        assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
+        let raw = bastion(
+            &w.bastion.config,
+            &["play", "--cat", "--raw", cast.to_str().unwrap()],
+        );
+        assert!(raw.status.success(), "{}", stderr(&raw));
+        assert_eq!(raw.stdout.len() as u64, n, "{source}");
+        if source == "/dev/zero" {
+            assert!(raw.stdout.iter().all(|&b| b == 0));
+            // The filtered view drops the NULs (controls) and shows nothing else.
+            let p = bastion(
+                &w.bastion.config,
+                &["play", "--cat", cast.to_str().unwrap()],
+            );
+            assert!(p.status.success(), "{}", stderr(&p));
+            assert!(p.stdout.len() < 1024, "{}", p.stdout.len());
+            match asciinema_bin() {
+                Some(bin) => {
+                    let cmd = format!(
+                        "timeout 120 {} play -s 1000 {}",
+                        bin.display(),
+                        cast.display()
+                    );
+                    let p = run(Command::new("/usr/bin/script")
+                        .args(["-qec", &cmd, "/dev/null"])
+                        .stdin(std::process::Stdio::null()));
+                    assert!(p.status.success(), "asciinema play: {p:?}");
+                }
+                None => eprintln!("NOTICE: asciinema not installed; skipping asciinema play"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_session_is_refused_while_the_recording_volume_is_below_min_free() {
+    let w = world_recording("min_free = 8388608");
+    let rec = w.bastion.dir.path().join("recordings");
+    std::fs::create_dir_all(&rec).unwrap();
+    let m = run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&rec));
+    assert!(
+        m.status.success(),
+        "this test needs root to mount a tmpfs: {}",
+        stderr(&m)
+    );
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            for _ in 0..5 {
+                let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+                let still = Command::new("mountpoint").arg("-q").arg(&self.0).status();
+                if !still.is_ok_and(|s| s.success()) {
+                    break;
+                }
+            }
+        }
+    }
+    let _guard = Unmount(rec.clone());
+    let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo SHOULD-NOT-RUN"]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("SHOULD-NOT-RUN"));
+    assert!(
+        stderr(&o).contains("recording volume is nearly full"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(casts(&rec).is_empty());
+    w.bastion.wait_log("less than min_free");
+}
+
+#[test]
+fn ordinary_text_is_recorded_within_a_tenth_of_its_size() {
+    let w = world();
+    let (ratio, cast) = recorded_ratio(&w, "ls -lR /usr/share | head -c 8000000", None);
+    assert!(ratio <= 1.1, "{ratio}");
+    let text = std::fs::read_to_string(&cast).unwrap();
+    assert!(!text.contains(", \"b\", "), "text went into binary events");
 }

@@ -16,7 +16,7 @@ use super::stop::Stop;
 use crate::audit::ChannelOpened;
 use crate::gateway::client::Client;
 use crate::gateway::menu;
-use crate::gateway::recording::{ChannelInfo, ChannelRecording};
+use crate::gateway::recording::{ChannelInfo, ChannelRecording, RecordingError};
 use crate::gateway::refusal::{status, Refusal};
 use crate::gateway::relay::redactor::{Redaction, Redactor};
 use crate::gateway::session::SessionCtx;
@@ -233,6 +233,18 @@ fn start_recording(
     };
     match ChannelRecording::start(&ctx.services.recordings, info) {
         Ok(r) => Ok(Arc::new(r)),
+        Err(e @ RecordingError::LowSpace { free, min_free }) => {
+            tracing::error!("refusing the session: {e}");
+            Err(Stop::Refused(Refusal::new(
+                "recording space low",
+                status::REFUSED,
+                format!(
+                    "the recording volume is nearly full ({} MiB free, {} MiB required), so new sessions are refused until space is freed",
+                    free >> 20,
+                    min_free.div_ceil(1 << 20)
+                ),
+            )))
+        }
         Err(e) => {
             tracing::error!("cannot start the recording, refusing the session: {e}");
             Err(Stop::Refused(Refusal::new(
