@@ -31,6 +31,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free port whose next port is free too, for servers that listen on both (quickstart's SSH
+/// and its API beside it).
+pub fn free_port_pair() -> u16 {
+    loop {
+        let port = free_port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// Runs `cmd`, panicking with its output if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output()

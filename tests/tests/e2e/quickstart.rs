@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tests::{bastion_bin, free_port, keygen, read, run, stderr, stdout, wait_for};
+use tests::{bastion_bin, free_port_pair, keygen, read, run, stderr, stdout, wait_for};
 
 #[test]
 fn quickstart_serves_a_demo_target() {
@@ -14,7 +14,7 @@ fn quickstart_serves_a_demo_target() {
     // A certificate the user already has beside the key stays as it is.
     let own = dir.path().join("me-cert.pub");
     std::fs::write(&own, "the user's own certificate\n").unwrap();
-    let port = free_port();
+    let port = free_port_pair();
     let log = dir.path().join("quickstart.log");
     let mut child = Command::new(bastion_bin())
         .args(["quickstart", "--dir"])
@@ -71,7 +71,13 @@ fn quickstart_serves_a_demo_target() {
             .args(args))
     };
     let o = ssh(&["root@demo@127.0.0.1", "echo hello from demo; exit 4"]);
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}\nquickstart's log:\n{}",
+        stderr(&o),
+        read(&log)
+    );
     assert_eq!(stdout(&o), "hello from demo\n");
     let o = ssh(&["-tt", "demo@127.0.0.1", "tty"]);
     assert!(
@@ -132,7 +138,7 @@ fn quickstart_commands_work_as_printed_and_an_approval_can_be_tried() {
         .join(".ssh/known_hosts");
     let known_before = std::fs::read(&home_known).ok();
     // An earlier run made the directory for another port.
-    let first = free_port();
+    let first = free_port_pair();
     let o = run(Command::new(bastion_bin())
         .args(["quickstart", "--no-serve", "--dir"])
         .arg(&dev)
@@ -145,7 +151,7 @@ fn quickstart_commands_work_as_printed_and_an_approval_can_be_tried() {
         stdout(&o)
     );
 
-    let port = free_port();
+    let port = free_port_pair();
     let out = dir.path().join("quickstart.out");
     let log = dir.path().join("quickstart.log");
     let child = Stop(
