@@ -14,6 +14,7 @@ pub mod inprocess;
 pub mod oidc;
 pub mod postgres;
 pub mod sshd;
+pub mod tmpfs;
 pub mod tmux;
 pub mod util;
 
@@ -23,5 +24,6 @@ pub use inprocess::InProcessBastion;
 pub use oidc::OpenIdProvider;
 pub use postgres::Postgres;
 pub use sshd::Sshd;
+pub use tmpfs::Tmpfs;
 pub use tmux::Tmux;
 pub use util::*;

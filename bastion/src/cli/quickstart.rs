@@ -12,16 +12,6 @@ use ssh_key::PublicKey;
 use super::ca::{cert_path, init, KEY_NAMES};
 use super::failure::Failure;
 
-/// Prints a line of the quickstart's instructions. The bastion keeps serving after them, so a
-/// reader that went away (`bastion quickstart | head`) must not end it: a line that cannot be
-/// written is dropped.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
 /// Create a dev directory and serve.
 #[derive(Debug, clap::Args)]
 pub struct Quickstart {
@@ -71,17 +61,17 @@ impl Quickstart {
                     .map_err(|e| Failure::failed(anyhow::anyhow!("{DEFAULT_LISTEN}: {e}")))?,
             };
             write_new(&config_path, config_text(listen, &login).as_bytes(), 0o644)?;
-            say!("created {}", config_path.display());
+            super::out::say(format_args!("created {}", config_path.display()));
         }
         let mut config = bastion::settings::load_config(&config_path).map_err(Failure::usage)?;
         if let Some(listen) = self.listen {
             let kept: Option<SocketAddr> = config.server.listen.parse().ok();
             if kept != Some(listen) {
-                say!(
+                super::out::say(format_args!(
                     "serving on {listen} (--listen), not on {} as {} says",
                     config.server.listen,
                     config_path.display()
-                );
+                ));
                 config.server.listen = listen.to_string();
                 if config.server.api_listen.is_some() {
                     config.server.api_listen = Some(api_address(listen).to_string());
@@ -115,7 +105,10 @@ impl Quickstart {
             "dev",
             vec!["permit-pty".into(), "permit-port-forwarding".into()],
         )?;
-        say!("signed {} (1 hour, principal dev)", cert.display());
+        super::out::say(format_args!(
+            "signed {} (1 hour, principal dev)",
+            cert.display()
+        ));
         // A second person, who may approve what the rule holds (nobody approves their own).
         let reviewer = config
             .roles
@@ -148,27 +141,29 @@ impl Quickstart {
             )
         };
         let user_ssh = ssh(&public.with_extension(""), &cert);
-        say!();
-        say!("Try it:");
-        say!("  {user_ssh} {login}@demo@{host}");
+        super::out::say(format_args!(""));
+        super::out::say(format_args!("Try it:"));
+        super::out::say(format_args!("  {user_ssh} {login}@demo@{host}"));
         if let Some(reviewer) = &reviewer {
             let review_ssh = ssh(reviewer, &cert_path(&reviewer.with_extension("pub")));
-            say!();
-            say!(
+            super::out::say(format_args!(""));
+            super::out::say(format_args!(
                 "Try an approval: the rule \"demo-deploy\" holds commands that say deploy until a reviewer decides."
-            );
-            say!("  {user_ssh} {login}@demo@{host} 'echo deploy finished'");
-            say!("then, in another terminal, as the reviewer:");
-            say!("  {review_ssh} review@{host} list");
-            say!(
+            ));
+            super::out::say(format_args!(
+                "  {user_ssh} {login}@demo@{host} 'echo deploy finished'"
+            ));
+            super::out::say(format_args!("then, in another terminal, as the reviewer:"));
+            super::out::say(format_args!("  {review_ssh} review@{host} list"));
+            super::out::say(format_args!(
                 "  {review_ssh} review@{host} approve 1 --reason 'looks fine'   # 1: the number list shows"
-            );
+            ));
         }
         if let Some(api) = &config.server.api_listen {
-            say!();
-            say!("Metrics: curl http://{api}/metrics");
+            super::out::say(format_args!(""));
+            super::out::say(format_args!("Metrics: curl http://{api}/metrics"));
         }
-        say!();
+        super::out::say(format_args!(""));
         if self.no_serve {
             return Ok(());
         }
@@ -199,7 +194,10 @@ impl Quickstart {
             REVIEWERS,
             Vec::new(),
         )?;
-        say!("signed {} (1 hour, principal {REVIEWERS})", cert.display());
+        super::out::say(format_args!(
+            "signed {} (1 hour, principal {REVIEWERS})",
+            cert.display()
+        ));
         Ok(private)
     }
 
@@ -217,7 +215,10 @@ impl Quickstart {
         let private = dir.join("user_ed25519");
         if !private.exists() {
             write_new_key_pair(&generate_ed25519("bastion quickstart user")?, &private)?;
-            say!("created {} (no ~/.ssh/id_ed25519 found)", private.display());
+            super::out::say(format_args!(
+                "created {} (no ~/.ssh/id_ed25519 found)",
+                private.display()
+            ));
         }
         Ok(dir.join("user_ed25519.pub"))
     }

@@ -197,34 +197,7 @@ fn a_failing_recording_tap_closes_the_channel() {
     let mut bastion = b.target("t1", &sshd, "").role(OPS_ROLE).start_in_process();
     let alice = bastion.user("alice@example.test", "ops");
     let rec = bastion.recordings.clone();
-    std::fs::create_dir_all(&rec).unwrap();
-    let m = run(std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&rec));
-    assert!(
-        m.status.success(),
-        "this test needs root to mount a tmpfs: {}",
-        stderr(&m)
-    );
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            for _ in 0..5 {
-                let _ = std::process::Command::new("umount")
-                    .arg("-l")
-                    .arg(&self.0)
-                    .status();
-                let still = std::process::Command::new("mountpoint")
-                    .arg("-q")
-                    .arg(&self.0)
-                    .status();
-                if !still.is_ok_and(|s| s.success()) {
-                    break;
-                }
-            }
-        }
-    }
-    let _guard = Unmount(rec.clone());
+    let _volume = tests::Tmpfs::mount(&rec, "256k");
     let o = run(&mut alice.ssh(
         "t1@127.0.0.1",
         &["for i in $(seq 20); do head -c 150000 /dev/urandom | base64; sleep 0.1; done; echo END-OF-OUTPUT"],

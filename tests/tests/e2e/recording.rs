@@ -469,28 +469,7 @@ fn a_full_disk_ends_the_session_fail_closed() {
     // The tmpfs below is smaller than the default min_free, which would refuse the session.
     let w = world_recording("min_free = 65536");
     let rec = w.bastion.dir.path().join("recordings");
-    std::fs::create_dir_all(&rec).unwrap();
-    let m = run(Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&rec));
-    assert!(
-        m.status.success(),
-        "this test needs root to mount a tmpfs: {}",
-        stderr(&m)
-    );
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            for _ in 0..5 {
-                let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-                let still = Command::new("mountpoint").arg("-q").arg(&self.0).status();
-                if !still.is_ok_and(|s| s.success()) {
-                    break;
-                }
-            }
-        }
-    }
-    let _guard = Unmount(rec.clone());
+    let _volume = tests::Tmpfs::mount(&rec, "256k");
     // 4 MiB of text, over about two seconds, cannot fit in 256 KiB of recordings.
     let o = run(&mut w.alice.ssh(
         "t1@127.0.0.1",
@@ -595,28 +574,7 @@ fn a_64_mib_binary_stream_is_recorded_compactly_and_plays() {
 fn a_session_is_refused_while_the_recording_volume_is_below_min_free() {
     let w = world_recording("min_free = 8388608");
     let rec = w.bastion.dir.path().join("recordings");
-    std::fs::create_dir_all(&rec).unwrap();
-    let m = run(Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(&rec));
-    assert!(
-        m.status.success(),
-        "this test needs root to mount a tmpfs: {}",
-        stderr(&m)
-    );
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            for _ in 0..5 {
-                let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-                let still = Command::new("mountpoint").arg("-q").arg(&self.0).status();
-                if !still.is_ok_and(|s| s.success()) {
-                    break;
-                }
-            }
-        }
-    }
-    let _guard = Unmount(rec.clone());
+    let _volume = tests::Tmpfs::mount(&rec, "4m");
     let o = run(&mut w.alice.ssh("t1@127.0.0.1", &["echo SHOULD-NOT-RUN"]));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!stdout(&o).contains("SHOULD-NOT-RUN"));
