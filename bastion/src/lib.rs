@@ -37,3 +37,4 @@ mod review;
 pub mod server;
 mod services;
 pub mod settings;
+pub mod store;

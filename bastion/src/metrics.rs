@@ -35,6 +35,8 @@ pub struct Metrics {
     /// Connections dropped before their key exchange, by reason (see [`Refused`]): source
     /// rate, source full, full, early drop.
     pub dropped: [Counter; 4],
+    /// The recording spool and its uploads to the object store.
+    pub spool: std::sync::Arc<crate::store::spool::SpoolStats>,
     /// Set from the audit writer's count when rendered.
     audit_ends_waiting: Gauge,
     registry: Registry,
@@ -73,12 +75,39 @@ impl Default for Metrics {
             drops.clone(),
         );
         let dropped = Refused::ALL.map(|why| drops.get_or_create_owned(&[("reason", why.code())]));
+        let spool = crate::store::spool::SpoolStats::default();
+        registry.register(
+            "bastion_spool_bytes",
+            "Bytes in the recording spool (with an object store: waiting for it)",
+            spool.bytes.clone(),
+        );
+        registry.register(
+            "bastion_spool_pending_recordings",
+            "Recordings in the spool not yet wholly in the object store",
+            spool.pending.clone(),
+        );
+        registry.register(
+            "bastion_store_objects",
+            "Objects written to the recording store",
+            spool.objects.clone(),
+        );
+        registry.register(
+            "bastion_store_bytes",
+            "Bytes written to the recording store",
+            spool.uploaded_bytes.clone(),
+        );
+        registry.register(
+            "bastion_store_upload_failures",
+            "Uploads to the recording store that failed (each is retried)",
+            spool.failures.clone(),
+        );
         let mut counter = |name: &str, help: &str| {
             let c = Counter::default();
             registry.register(name, help, c.clone());
             c
         };
         Metrics {
+            spool: std::sync::Arc::new(spool),
             sessions,
             channels,
             auth_accepted,

@@ -29,6 +29,9 @@ use crate::settings::Settings;
 
 /// How long a stopping bastion waits for the audit database to take the ends it still holds.
 const ENDINGS_DRAIN: Duration = Duration::from_secs(5);
+/// How long a stopping bastion goes on emptying its spool into the object store; what is left
+/// goes up at the next start.
+const SPOOL_DRAIN: Duration = Duration::from_secs(30);
 
 /// Why a bastion could not start. Nothing is left running when [`start`] fails.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,10 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// `recording.retention` is set, and the store cannot keep it (see
+    /// [`crate::store::object_lock::ObjectLock`]), or could not be asked.
+    #[error("recording.retention: {0}")]
+    Retention(String),
     /// The HTTP API (`server.api_listen`) could not start.
     #[error(transparent)]
     Api(anyhow::Error),
@@ -148,6 +155,28 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     if recovered > 0 {
         warn!(recovered, "sealed recordings left open by an unclean stop");
     }
+    // The spool is emptied from now on: what an unclean stop left goes up first.
+    let uploads = match &services.store {
+        Some(store) => {
+            if store.retention().is_some() {
+                match store.object_lock().await {
+                    Ok(crate::store::object_lock::ObjectLock::Enabled) => {}
+                    Ok(no) => return Err(StartError::Retention(no.to_string())),
+                    Err(e) => return Err(StartError::Retention(e.to_string())),
+                }
+            }
+            info!(store = %store.url(), "recordings go to the object store; the recording directory is its spool");
+            let stop = CancellationToken::new();
+            let uploader = crate::store::spool::Uploader::new(
+                store.clone(),
+                &services.config.recording,
+                services.audit.clone(),
+                services.metrics.spool.clone(),
+            );
+            Some((stop.clone(), tokio::spawn(uploader.run(stop, SPOOL_DRAIN))))
+        }
+        None => None,
+    };
     let listen: SocketAddr = services
         .config
         .server
@@ -178,7 +207,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     if let Some(demo) = demo {
         demo.serve(shutdown.clone());
     }
-    let served = tokio::spawn(serve(settings, listener, api_task));
+    let served = tokio::spawn(serve(settings, listener, api_task, uploads));
     Ok(Running {
         ssh,
         api,
@@ -207,7 +236,12 @@ pub fn known_hosts_line(addr: SocketAddr, key: &ssh_key::PublicKey) -> String {
 }
 
 /// Serves until the shutdown token is cancelled, then winds down.
-async fn serve(settings: Settings, listener: TcpListener, api: Option<JoinHandle<()>>) {
+async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    api: Option<JoinHandle<()>>,
+    uploads: Option<(CancellationToken, JoinHandle<()>)>,
+) {
     let services = settings.services;
     let shutdown = services.shutdown.clone();
     crate::gateway::listener::run(
@@ -221,6 +255,11 @@ async fn serve(settings: Settings, listener: TcpListener, api: Option<JoinHandle
     // Its accept loop stops at the same shutdown; once it has, the API's port is closed too.
     if let Some(api) = api {
         let _ = api.await;
+    }
+    // Every channel is sealed now: the uploader's last pass takes them.
+    if let Some((stop, uploader)) = uploads {
+        stop.cancel();
+        let _ = uploader.await;
     }
     // Ends still waiting for the database get a last chance; the recordings keep them anyway.
     let lost = services.endings.drain(ENDINGS_DRAIN).await;

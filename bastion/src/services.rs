@@ -27,6 +27,8 @@ pub struct Services {
     pub approvals: crate::approval::Approvals,
     /// Where channel recordings go, and the key that signs them.
     pub recordings: crate::gateway::recording::RecordingSink,
+    /// The object store the spool is emptied into (`[recording] store`), if any.
+    pub store: Option<crate::store::Store>,
     /// PHI maskers (rules compiled once per distinct set in effect; each stream gets its own
     /// state).
     pub maskers: crate::masking::Maskers,

@@ -34,6 +34,11 @@ impl Settings {
         &self.services.config
     }
 
+    /// The object store recordings go to, if the configuration names one.
+    pub fn store(&self) -> Option<&crate::store::Store> {
+        self.services.store.as_ref()
+    }
+
     /// The PHI maskers the configuration's rules make.
     pub fn maskers(&self) -> &crate::masking::Maskers {
         &self.services.maskers
@@ -60,6 +65,8 @@ impl Settings {
             })?;
         let maskers = crate::masking::Maskers::new(&config.masking)?;
         let approvals = crate::approval::Approvals::new(&config)?;
+        let store = crate::store::Store::open(&config.recording)?;
+        let metrics = crate::metrics::Metrics::default();
         let services = Services {
             user_cas: vec![user_ca.public_key().clone()],
             upstream: upstream::Connector::new(&config, target_ca),
@@ -68,7 +75,9 @@ impl Settings {
             recordings: crate::gateway::recording::RecordingSink::new(
                 &config.recording,
                 Arc::new(recording_key),
+                store.as_ref().map(|_| metrics.spool.clone()),
             ),
+            store,
             maskers,
             approvals,
             live: Default::default(),
@@ -80,7 +89,7 @@ impl Settings {
                     .unwrap_or(usize::MAX),
                 usize::MAX,
             ),
-            metrics: Default::default(),
+            metrics,
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,
         };

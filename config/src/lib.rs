@@ -16,6 +16,7 @@
 pub mod error;
 mod locate;
 pub mod schema;
+pub mod store_url;
 pub mod types;
 pub mod validate;
 
@@ -151,6 +152,9 @@ impl Config {
         join(&mut self.ca.target_ca);
         join(&mut self.recording.dir);
         join(&mut self.recording.signing_key);
+        if let Some(p) = &mut self.recording.store_credentials {
+            join(p);
+        }
         for target in &mut self.targets {
             if let Some(path) = &mut target.known_hosts {
                 join(path);

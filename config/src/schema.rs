@@ -462,6 +462,64 @@ pub struct Recording {
     /// check).
     #[serde(default = "defaults::min_free")]
     pub min_free: u64,
+    /// Where recordings are kept once written: an S3-compatible bucket and key prefix,
+    /// `s3://bucket/prefix`. Unset: they stay in `dir`. Set: `dir` is a spool, emptied as the
+    /// store acknowledges each recording.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// The store's endpoint, for S3-compatible servers (`http://127.0.0.1:3900`); unset: AWS
+    /// S3 in `store_region`.
+    #[serde(default)]
+    pub store_endpoint: Option<String>,
+    /// The store's region.
+    #[serde(default = "defaults::store_region")]
+    pub store_region: String,
+    /// Path-style requests (`endpoint/bucket/key`), which most self-hosted servers need;
+    /// off: virtual-hosted style (`bucket.endpoint/key`).
+    #[serde(default)]
+    pub store_path_style: bool,
+    /// A file with the store's credentials as `AWS_ACCESS_KEY_ID=…` and
+    /// `AWS_SECRET_ACCESS_KEY=…` lines (and optionally `AWS_SESSION_TOKEN=…`); unset: those
+    /// environment variables.
+    #[serde(default)]
+    pub store_credentials: Option<PathBuf>,
+    /// Bytes the spool (`dir`) may hold waiting for the store before new channels are refused.
+    #[serde(default = "defaults::spool_limit")]
+    pub spool_limit: u64,
+    /// A running recording reaches the store at least this often (as a part, at its last
+    /// signed checkpoint) while it grows.
+    #[serde(default = "defaults::upload_every")]
+    pub upload_every: Seconds,
+    /// … or as soon as this many new bytes are signed, whichever comes first.
+    #[serde(default = "defaults::upload_bytes")]
+    pub upload_bytes: u64,
+    /// Keep every object for this long with S3 Object Lock (`"6y"`); unset: no retention.
+    #[serde(default)]
+    pub retention: Option<Seconds>,
+    /// Object Lock mode for `retention`.
+    #[serde(default)]
+    pub retention_mode: RetentionMode,
+}
+
+/// How an object's retention binds (S3 Object Lock).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetentionMode {
+    /// No one, the root account included, can delete or shorten it before it expires.
+    #[default]
+    Compliance,
+    /// Users with `s3:BypassGovernanceRetention` can.
+    Governance,
+}
+
+impl RetentionMode {
+    /// The mode's name in S3's `x-amz-object-lock-mode` header.
+    pub fn header_value(self) -> &'static str {
+        match self {
+            RetentionMode::Compliance => "COMPLIANCE",
+            RetentionMode::Governance => "GOVERNANCE",
+        }
+    }
 }
 
 impl Default for Recording {
@@ -472,6 +530,16 @@ impl Default for Recording {
             record_input: false,
             max_channel_bytes: defaults::max_channel_bytes(),
             min_free: defaults::min_free(),
+            store: None,
+            store_endpoint: None,
+            store_region: defaults::store_region(),
+            store_path_style: false,
+            store_credentials: None,
+            spool_limit: defaults::spool_limit(),
+            upload_every: defaults::upload_every(),
+            upload_bytes: defaults::upload_bytes(),
+            retention: None,
+            retention_mode: RetentionMode::default(),
         }
     }
 }
@@ -680,6 +748,18 @@ mod defaults {
     }
     pub fn min_free() -> u64 {
         256 << 20
+    }
+    pub fn store_region() -> String {
+        "us-east-1".to_string()
+    }
+    pub fn spool_limit() -> u64 {
+        10 << 30
+    }
+    pub fn upload_every() -> Seconds {
+        Seconds(10)
+    }
+    pub fn upload_bytes() -> u64 {
+        16 << 20
     }
     pub fn database() -> String {
         "sqlite://bastion.db".to_string()

@@ -104,6 +104,51 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             format!("must be at least {MIN_RECORDED_BYTES} bytes: below that, sessions are not really recorded"),
         );
     }
+    let r = &c.recording;
+    if let Some(store) = &r.store {
+        if let Err(why) = crate::store_url::StoreUrl::parse(store) {
+            bad("recording.store".into(), why);
+        }
+        if r.upload_every.0 == 0 {
+            bad(
+                "recording.upload_every".into(),
+                "must be longer than 0s".into(),
+            );
+        }
+        if r.upload_bytes < MIN_RECORDED_BYTES {
+            bad(
+                "recording.upload_bytes".into(),
+                format!("must be at least {MIN_RECORDED_BYTES} bytes"),
+            );
+        }
+        if r.spool_limit < r.max_channel_bytes {
+            bad(
+                "recording.spool_limit".into(),
+                format!(
+                    "must hold at least one channel's recording (max_channel_bytes, {})",
+                    r.max_channel_bytes
+                ),
+            );
+        }
+        if let Some(endpoint) = &r.store_endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                bad(
+                    "recording.store_endpoint".into(),
+                    format!("expected an http:// or https:// URL, found {endpoint:?}"),
+                );
+            }
+        }
+    } else {
+        for (key, set) in [
+            ("recording.store_endpoint", r.store_endpoint.is_some()),
+            ("recording.store_credentials", r.store_credentials.is_some()),
+            ("recording.retention", r.retention.is_some()),
+        ] {
+            if set {
+                bad(key.into(), "has no effect without recording.store".into());
+            }
+        }
+    }
     if c.ca.default_ttl.0 < 60 {
         bad("ca.default_ttl".into(), "must be at least 1m".into());
     }

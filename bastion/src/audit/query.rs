@@ -43,6 +43,8 @@ pub struct ChannelRow {
     pub bytes_in: Option<u64>,
     pub bytes_out: Option<u64>,
     pub recording_path: Option<String>,
+    /// The recording's `s3://` address once the object store has it.
+    pub recording_url: Option<String>,
     pub final_hash: Option<String>,
     pub signature: Option<String>,
     pub close_reason: Option<String>,
@@ -87,7 +89,7 @@ const SESSIONS: &str =
 
 const CHANNELS: &str = "SELECT c.id, c.session_id, c.channel, s.identity, c.started_at_ms, c.ended_at_ms, c.kind, \
      c.command, c.target, c.login, c.pty_term, c.pty_cols, c.pty_rows, c.exit_status, c.exit_signal, \
-     c.bytes_in, c.bytes_out, c.recording_path, c.final_hash, c.signature, c.close_reason \
+     c.bytes_in, c.bytes_out, c.recording_path, c.recording_url, c.final_hash, c.signature, c.close_reason \
      FROM channels c JOIN sessions s ON s.id = c.session_id \
      WHERE ($1 IS NULL OR c.started_at_ms >= $1) AND ($2 IS NULL OR s.identity = $2) \
      AND ($3 IS NULL OR c.target = $3) \
@@ -209,6 +211,7 @@ struct RawChannel {
     bytes_in: Option<i64>,
     bytes_out: Option<i64>,
     recording_path: Option<String>,
+    recording_url: Option<String>,
     final_hash: Option<String>,
     signature: Option<String>,
     close_reason: Option<String>,
@@ -250,6 +253,7 @@ impl RawChannel {
             login: self.login,
             exit_signal: self.exit_signal,
             recording_path: self.recording_path,
+            recording_url: self.recording_url,
             final_hash: self.final_hash,
             signature: self.signature,
             close_reason: self.close_reason,

@@ -264,6 +264,40 @@ impl AuditStore {
         self.bounded(write).await
     }
 
+    /// The recording at `path` (as stored in its row) is in the object store at `url`,
+    /// sealed with `final_hash` and `signature`: the row names the object, and takes the seal
+    /// if it has none yet (a crash between sealing and the row's update). Returns whether a
+    /// row named the path.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError`] when the database cannot be written.
+    pub async fn recording_stored(
+        &self,
+        path: &str,
+        url: &str,
+        final_hash: &str,
+        signature: &str,
+    ) -> Result<bool, AuditError> {
+        const SQL: &str = "UPDATE channels SET recording_url = $2, \
+             final_hash = COALESCE(final_hash, $3), signature = COALESCE(signature, $4) \
+             WHERE recording_path = $1";
+        let write = async {
+            with_pool!(self, pool => async {
+                sqlx::query(SQL)
+                    .bind(path)
+                    .bind(url)
+                    .bind(final_hash)
+                    .bind(signature)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected() > 0)
+            }
+            .await)
+        };
+        self.bounded(write).await
+    }
+
     /// Crash recovery, at start: closes this instance's sessions (and their channels) that have
     /// no end, with `reason`. Returns how many sessions it closed.
     pub async fn close_unfinished_sessions(

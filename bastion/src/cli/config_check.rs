@@ -59,6 +59,9 @@ impl Check {
                 file.display()
             ));
         }
+        if let Some(store) = settings.store() {
+            check_store(store)?;
+        }
         if self.masking {
             let masker = self
                 .scope
@@ -68,5 +71,38 @@ impl Check {
             }
         }
         Ok(())
+    }
+}
+
+/// Says where recordings go and, with `recording.retention`, whether the store can keep it: a
+/// retention the store cannot keep fails the check, as it stops `bastion serve`.
+fn check_store(store: &bastion::store::Store) -> Result<(), Failure> {
+    use bastion::store::object_lock::ObjectLock;
+    let Some((keep, mode)) = store.retention() else {
+        super::out::say(format_args!(
+            "recording store {}: no retention (recording.retention unset): whoever may delete \
+             objects in the bucket can delete recordings",
+            store.url()
+        ));
+        return Ok(());
+    };
+    let answer = super::failure::runtime()?.block_on(store.object_lock());
+    match answer {
+        Ok(ObjectLock::Enabled) => {
+            super::out::say(format_args!(
+                "recording store {}: Object Lock enabled; every recording is kept {} ({mode:?} mode)",
+                store.url(),
+                humantime::format_duration(keep)
+            ));
+            Ok(())
+        }
+        Ok(no) => Err(Failure::failed(anyhow::anyhow!(
+            "recording.retention: {} ({no})",
+            store.url()
+        ))),
+        Err(e) => Err(Failure::failed(anyhow::anyhow!(
+            "recording.retention: cannot ask {} about Object Lock: {e}",
+            store.url()
+        ))),
     }
 }

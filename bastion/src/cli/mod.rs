@@ -16,6 +16,7 @@ mod play;
 mod quickstart;
 mod serve;
 mod ssh_config;
+mod stored;
 mod targets;
 mod verify;
 

@@ -12,7 +12,7 @@ use super::verify::trusted_keys;
 /// Replay a recording.
 #[derive(Debug, clap::Args)]
 pub struct Play {
-    /// The recording (`.cast`).
+    /// The recording (`.cast`), or its `s3://` address in the configured recording store.
     file: PathBuf,
     /// Playback speed factor.
     #[arg(long, default_value_t = 1.0, value_parser = positive_number)]
@@ -43,12 +43,14 @@ pub struct Play {
 impl Play {
     pub fn run(self) -> Result<(), Failure> {
         let trusted = trusted_keys(&self.keys, &self.config)?;
+        let recording = super::stored::open(&self.file, &self.config)?;
+        let file = &recording.path;
         if self.cat {
-            let sidecar = recorder::sidecar_path(&self.file);
+            let sidecar = recorder::sidecar_path(file);
             // Verified and printed from the same bytes (see `player::verify_bytes`).
-            let bytes = player::cast::read(&self.file)
+            let bytes = player::cast::read(file)
                 .with_context(|| format!("cannot read {}", self.file.display()))?;
-            let report = player::verify_bytes(&self.file, &bytes, &sidecar, &trusted)
+            let report = player::verify_bytes(file, &bytes, &sidecar, &trusted)
                 .with_context(|| format!("cannot verify {}", self.file.display()))?;
             eprintln!("{report}");
             if report.is_tampered() && !self.force {
@@ -56,7 +58,7 @@ impl Play {
                     "refusing an altered recording (use --force)"
                 )));
             }
-            let recording = player::cast::parse(&bytes[..], &self.file)
+            let recording = player::cast::parse(&bytes[..], file)
                 .with_context(|| format!("cannot read {}", self.file.display()))?;
             let tail = report.unverified_tail();
             let mut out = super::out::Out::new();
@@ -77,7 +79,7 @@ impl Play {
             sidecar: None,
             force: self.force,
         };
-        let report = player::play(&self.file, &options)
+        let report = player::play(file, &options)
             .map_err(|e| Failure::failed(anyhow::anyhow!("{e}")))?;
         eprintln!("{report}");
         Ok(())

@@ -12,7 +12,8 @@ use super::failure::Failure;
 /// Verify recordings.
 #[derive(Debug, clap::Args)]
 pub struct Verify {
-    /// Recordings (`.cast`); each is checked against its `.sig` sidecar.
+    /// Recordings (`.cast`), or their `s3://` addresses in the configured recording store;
+    /// each is checked against its `.sig` sidecar.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Trusted recording public key(s) (default: the configuration's recording key).
@@ -30,10 +31,12 @@ impl Verify {
         let trusted = trusted_keys(&self.keys, &self.config)?;
         let (mut failed, mut tails) = (0u64, 0u64);
         let mut out = super::out::Out::new();
-        for file in &self.files {
+        for arg in &self.files {
+            let recording = super::stored::open(arg, &self.config)?;
+            let file = &recording.path;
             let sidecar = recorder::sidecar_path(file);
             let report = player::verify(file, &sidecar, &trusted)
-                .with_context(|| format!("cannot verify {}", file.display()))?;
+                .with_context(|| format!("cannot verify {}", arg.display()))?;
             if report.recovered_tail().is_some() {
                 tails += 1;
             } else if !report.is_ok() {

@@ -42,6 +42,14 @@ pub enum RecordingError {
         /// `[recording] min_free`.
         min_free: u64,
     },
+    /// The spool holds `spool_limit` bytes that wait for the object store.
+    #[error("the recording spool holds {bytes} bytes waiting for the store, the limit is {limit}")]
+    SpoolFull {
+        /// Bytes in the spool.
+        bytes: u64,
+        /// `[recording] spool_limit`.
+        limit: u64,
+    },
     /// The free space of the recording volume could not be read.
     #[error("cannot read the free space of the recording volume {}: {source}", path.display())]
     Space {
@@ -86,12 +94,19 @@ pub struct RecordingSink {
     pub min_free: u64,
     /// Whether what users type is recorded.
     pub record_input: bool,
+    /// With an object store: the spool's figures, and its limit.
+    pub spool: Option<(Arc<crate::store::spool::SpoolStats>, u64)>,
 }
 
 impl RecordingSink {
     /// The sink `config` describes, signing with `key`.
-    pub fn new(config: &config::Recording, key: Arc<recorder::SigningKey>) -> RecordingSink {
+    pub fn new(
+        config: &config::Recording,
+        key: Arc<recorder::SigningKey>,
+        spool: Option<Arc<crate::store::spool::SpoolStats>>,
+    ) -> RecordingSink {
         RecordingSink {
+            spool: spool.map(|s| (s, config.spool_limit)),
             dir: config.dir.clone(),
             key,
             max_channel_bytes: config.max_channel_bytes,
@@ -103,8 +118,18 @@ impl RecordingSink {
 
 impl RecordingSink {
     /// Refuses when the recording volume has less than `min_free` bytes available, so that a
-    /// session is refused at its start rather than ended when the disk fills.
+    /// session is refused at its start rather than ended when the disk fills; and when the
+    /// spool waiting for the object store is full.
     pub fn check_space(&self) -> Result<(), RecordingError> {
+        if let Some((stats, limit)) = &self.spool {
+            let bytes = stats.bytes();
+            if bytes >= *limit {
+                return Err(RecordingError::SpoolFull {
+                    bytes,
+                    limit: *limit,
+                });
+            }
+        }
         if self.min_free == 0 {
             return Ok(());
         }

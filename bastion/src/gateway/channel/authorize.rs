@@ -245,6 +245,18 @@ fn start_recording(
                 ),
             )))
         }
+        Err(e @ RecordingError::SpoolFull { bytes, limit }) => {
+            tracing::error!("refusing the session: {e}");
+            Err(Stop::Refused(Refusal::new(
+                "recording spool full",
+                status::REFUSED,
+                format!(
+                    "recordings are waiting for the recording store ({} MiB queued, limit {} MiB), so new sessions are refused until it takes them",
+                    bytes >> 20,
+                    limit >> 20
+                ),
+            )))
+        }
         Err(e) => {
             tracing::error!("cannot start the recording, refusing the session: {e}");
             Err(Stop::Refused(Refusal::new(
