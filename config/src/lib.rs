@@ -71,6 +71,74 @@ impl Config {
         Ok(config)
     }
 
+    /// Reads only the `[recording]` table of the file at `path` (the rest may be absent): what
+    /// `bastion verify` and `bastion play` need on an auditor's machine, which has no bastion
+    /// to configure, to find the recording store and the key that signs recordings.
+    ///
+    /// # Errors
+    /// As [`Config::load`], for that table.
+    pub fn load_recording(path: &Path) -> Result<Recording, ConfigError> {
+        #[derive(serde::Deserialize)]
+        struct Only {
+            #[serde(default)]
+            recording: Recording,
+        }
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let origin = path.display().to_string();
+        let doc = locate::Document::parse(&src).map_err(|e| {
+            ConfigError::invalid(
+                &origin,
+                vec![Problem {
+                    path: String::new(),
+                    message: e.message().to_string(),
+                    line: e.span().map(|s| locate::line_of(&src, s.start)),
+                }],
+            )
+        })?;
+        let de = toml::Deserializer::parse(&src).map_err(|e| {
+            ConfigError::invalid(&origin, vec![Problem::from_toml(&src, &doc, "", &e)])
+        })?;
+        let only: Only = serde_path_to_error::deserialize(de).map_err(|e| {
+            let at = e.path().to_string();
+            ConfigError::invalid(
+                &origin,
+                vec![Problem::from_toml(&src, &doc, &at, e.inner())],
+            )
+        })?;
+        let mut recording = only.recording;
+        if let Some(store) = &recording.store {
+            if let Err(message) = store_url::StoreUrl::parse(store) {
+                let path = "recording.store".to_string();
+                return Err(ConfigError::invalid(
+                    &origin,
+                    vec![Problem {
+                        line: doc.line_of_path(&path),
+                        path,
+                        message,
+                    }],
+                ));
+            }
+        }
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = std::path::absolute(&base).unwrap_or(base);
+        for p in [Some(&mut recording.dir), Some(&mut recording.signing_key)]
+            .into_iter()
+            .chain([recording.store_credentials.as_mut()])
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(recording)
+    }
+
     /// Parses and validates `src`; `origin` names the source in error messages.
     /// Paths are left as written.
     ///

@@ -76,11 +76,22 @@ mod tests {
     #[test]
     fn parses_bucket_and_prefix() {
         let u = StoreUrl::parse("s3://recordings/fleet/eu/").unwrap();
-        assert_eq!((u.bucket.as_str(), u.prefix.as_str()), ("recordings", "fleet/eu"));
+        assert_eq!(
+            (u.bucket.as_str(), u.prefix.as_str()),
+            ("recordings", "fleet/eu")
+        );
         assert_eq!(u.key("2026/12/03/a-1.cast"), "fleet/eu/2026/12/03/a-1.cast");
         assert_eq!(u.object("k"), "s3://recordings/k");
         assert_eq!(StoreUrl::parse("s3://rec").unwrap().key("x"), "x");
-        for bad in ["recordings", "s3://", "s3://Upper", "s3://ab", "s3://b_c/x", "s3://rec/a/../b", "https://rec"] {
+        for bad in [
+            "recordings",
+            "s3://",
+            "s3://Upper",
+            "s3://ab",
+            "s3://b_c/x",
+            "s3://rec/a/../b",
+            "https://rec",
+        ] {
             assert!(StoreUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -193,6 +193,12 @@ impl Bastion {
         }
     }
 
+    /// Kills the process (SIGKILL: no shutdown, nothing sealed or flushed) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Starts the bastion again with the same configuration (after a kill); the port changes.
     pub fn restart(&mut self) {
         let _ = self.child.kill();

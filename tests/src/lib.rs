@@ -2,7 +2,7 @@
 //! the bastion in the test process, through its library: [`inprocess`]), makes users with
 //! certificates, and drives the real `ssh`, `scp` and `sftp` clients (tmux for interactive
 //! sessions); a real PostgreSQL and helpers to query the audit store; a real OpenID provider
-//! with device and auth-code flows.
+//! with device and auth-code flows; a real S3-compatible object store (Garage).
 //!
 //! Every process is killed when its guard drops; every test gets its own temporary directory.
 #![forbid(unsafe_code)]
@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod bastion;
+pub mod garage;
 pub mod inprocess;
 pub mod oidc;
 pub mod postgres;
@@ -20,6 +21,7 @@ pub mod util;
 
 pub use audit::{audit, audit_json, default_sqlite_db, json_lines, sqlite3};
 pub use bastion::{Bastion, BastionBuilder, ControlMaster, User};
+pub use garage::Garage;
 pub use inprocess::InProcessBastion;
 pub use oidc::OpenIdProvider;
 pub use postgres::Postgres;

@@ -51,6 +51,12 @@ impl ConfigArg {
         self.explain(Config::load(&self.path()))
     }
 
+    /// Only the `[recording]` table (see [`Config::load_recording`]): what reading recordings
+    /// needs.
+    pub fn load_recording(&self) -> Result<config::Recording, Failure> {
+        self.explain(Config::load_recording(&self.path()))
+    }
+
     /// [`ConfigArg::load`] plus what only the bastion checks (masking rules compile): what
     /// `serve` and `config check` read.
     pub fn load_checked(&self) -> Result<Config, Failure> {
@@ -59,7 +65,7 @@ impl ConfigArg {
 
     /// A missing file becomes one message saying where the bastion looked and how to point
     /// it elsewhere; any other problem is a usage error as it is.
-    fn explain(&self, loaded: Result<Config, ConfigError>) -> Result<Config, Failure> {
+    fn explain<T>(&self, loaded: Result<T, ConfigError>) -> Result<T, Failure> {
         loaded.map_err(|e| match &e {
             ConfigError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 Failure::usage(anyhow::anyhow!("{}", self.not_found()))

@@ -79,8 +79,8 @@ impl Play {
             sidecar: None,
             force: self.force,
         };
-        let report = player::play(file, &options)
-            .map_err(|e| Failure::failed(anyhow::anyhow!("{e}")))?;
+        let report =
+            player::play(file, &options).map_err(|e| Failure::failed(anyhow::anyhow!("{e}")))?;
         eprintln!("{report}");
         Ok(())
     }

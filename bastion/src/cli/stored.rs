@@ -31,8 +31,8 @@ pub fn open(arg: &std::path::Path, config: &ConfigArg) -> Result<Recording, Fail
         });
     }
     let address = arg.to_string_lossy().into_owned();
-    let config = config.load()?;
-    let store = Store::open(&config.recording)
+    let recording = config.load_recording()?;
+    let store = Store::open(&recording)
         .map_err(|e| Failure::usage(anyhow::anyhow!("{e}")))?
         .ok_or_else(|| {
             Failure::usage(anyhow::anyhow!(

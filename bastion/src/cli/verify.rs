@@ -87,10 +87,9 @@ pub fn trusted_keys(keys: &[PathBuf], config: &ConfigArg) -> Result<Vec<Verifyin
         return Ok(Vec::new());
     }
     // Named (`--config`, `$BASTION_CONFIG`): a typo must not silently drop the trust check.
-    let config = config.load()?;
-    let public = cert_authority::keyfile::public_path(&config.recording.signing_key);
-    let key = VerifyingKey::load(&public)
-        .with_context(|| format!("recording key {}", public.display()))?;
+    let recording = config.load_recording()?;
+    let public = cert_authority::keyfile::public_path(&recording.signing_key);
+    let key = VerifyingKey::load(&public).context("[recording] signing_key, its public half")?;
     Ok(vec![key])
 }
 

@@ -129,7 +129,11 @@ impl Store {
         Key::parse(key).map_err(|e| StoreError::Config(format!("object key {key:?}: {e}")))
     }
 
-    fn failed(&self, op: &'static str, key: &str) -> impl FnOnce(object_store::Error) -> StoreError {
+    fn failed(
+        &self,
+        op: &'static str,
+        key: &str,
+    ) -> impl FnOnce(object_store::Error) -> StoreError {
         let object = self.at.url.object(key);
         move |source| StoreError::Request { op, object, source }
     }
@@ -145,9 +149,16 @@ impl Store {
     }
 
     /// Writes bytes `range` of the file at `path` as the object `key`, in parts when large.
-    pub async fn put_file(&self, key: &str, path: &Path, range: Range<u64>) -> Result<(), StoreError> {
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        range: Range<u64>,
+    ) -> Result<(), StoreError> {
         let io = StoreError::io(path);
-        let mut file = tokio::fs::File::open(path).await.map_err(StoreError::io(path))?;
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(StoreError::io(path))?;
         file.seek(std::io::SeekFrom::Start(range.start))
             .await
             .map_err(StoreError::io(path))?;
@@ -159,7 +170,9 @@ impl Store {
             let mut buf = Vec::with_capacity(len as usize);
             file.read_to_end(&mut buf).await.map_err(io)?;
             if (buf.len() as u64) < len {
-                return Err(StoreError::io(path)(std::io::ErrorKind::UnexpectedEof.into()));
+                return Err(StoreError::io(path)(
+                    std::io::ErrorKind::UnexpectedEof.into(),
+                ));
             }
             return writer
                 .put(&object, PutPayload::from(buf))
@@ -194,13 +207,24 @@ impl Store {
         }
         if sent < len {
             let _ = parts.abort().await;
-            return Err(StoreError::io(path)(std::io::ErrorKind::UnexpectedEof.into()));
+            return Err(StoreError::io(path)(
+                std::io::ErrorKind::UnexpectedEof.into(),
+            ));
         }
-        parts.finish().await.map(|_| ()).map_err(self.failed("put", key))
+        parts
+            .finish()
+            .await
+            .map(|_| ())
+            .map_err(self.failed("put", key))
     }
 
     /// Writes the object `key` into `out`; returns its length.
-    pub async fn get_into(&self, key: &str, out: &mut tokio::fs::File, path: &Path) -> Result<u64, StoreError> {
+    pub async fn get_into(
+        &self,
+        key: &str,
+        out: &mut tokio::fs::File,
+        path: &Path,
+    ) -> Result<u64, StoreError> {
         let got = self
             .objects
             .get(&Self::key(key)?)
@@ -252,7 +276,10 @@ impl Place {
             // Virtual-hosted style with an endpoint of one's own: it names the bucket already.
             endpoint.to_string()
         } else {
-            format!("https://{}.s3.{}.amazonaws.com", self.url.bucket, self.region)
+            format!(
+                "https://{}.s3.{}.amazonaws.com",
+                self.url.bucket, self.region
+            )
         }
     }
 
@@ -287,8 +314,6 @@ impl Place {
             // S3 wants a checksum on every write under Object Lock.
             b = b.with_checksum_algorithm(object_store::aws::Checksum::SHA256);
         }
-        b.build()
-            .map_err(|e| StoreError::Config(e.to_string()))
+        b.build().map_err(|e| StoreError::Config(e.to_string()))
     }
-
 }

@@ -96,9 +96,16 @@ mod tests {
     fn a_file_gives_key_secret_and_token_and_errors_never_show_the_secret() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s3.env");
-        std::fs::write(&p, "# auditor\nexport AWS_ACCESS_KEY_ID=GK1\nAWS_SECRET_ACCESS_KEY=\"s3cr3t\"\n").unwrap();
+        std::fs::write(
+            &p,
+            "# auditor\nexport AWS_ACCESS_KEY_ID=GK1\nAWS_SECRET_ACCESS_KEY=\"s3cr3t\"\n",
+        )
+        .unwrap();
         let c = Credentials::load(Some(&p)).unwrap();
-        assert_eq!((c.key_id.as_str(), c.secret.as_str(), c.token), ("GK1", "s3cr3t", None));
+        assert_eq!(
+            (c.key_id.as_str(), c.secret.as_str(), c.token.as_deref()),
+            ("GK1", "s3cr3t", None)
+        );
         assert!(!format!("{c:?}").contains("s3cr3t"));
         std::fs::write(&p, "AWS_SECRET_ACCESS_KEY=s3cr3t\nAWS_REGION=x\n").unwrap();
         let e = Credentials::load(Some(&p)).unwrap_err().to_string();

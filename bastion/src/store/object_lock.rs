@@ -76,6 +76,13 @@ impl Store {
             }
             (200, _) => ObjectLock::NotEnabled("ObjectLockEnabled is not Enabled".into()),
             (404, "ObjectLockConfigurationNotFoundError") => ObjectLock::NotEnabled(code),
+            (403, _) => {
+                return Err(StoreError::ObjectLock(format!(
+                    "GET {url}: {status}: {}: the credentials may not ask (AWS: \
+                     s3:GetBucketObjectLockConfiguration)",
+                    or_status(&code)
+                )))
+            }
             (501, _) | (_, "NotImplemented") => {
                 ObjectLock::Unsupported(format!("{status}: {}", or_status(&code)))
             }
@@ -113,8 +120,12 @@ mod tests {
     #[test]
     fn reads_the_answer_elements() {
         let ok = "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>";
-        assert_eq!(xml_value(ok, "ObjectLockEnabled").as_deref(), Some("Enabled"));
-        let no = "<?xml version=\"1.0\"?><Error><Code>NotImplemented</Code><Message>x</Message></Error>";
+        assert_eq!(
+            xml_value(ok, "ObjectLockEnabled").as_deref(),
+            Some("Enabled")
+        );
+        let no =
+            "<?xml version=\"1.0\"?><Error><Code>NotImplemented</Code><Message>x</Message></Error>";
         assert_eq!(xml_value(no, "Code").as_deref(), Some("NotImplemented"));
         assert_eq!(xml_value("<Error></Error>", "Code"), None);
     }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::{Store, StoreError};
@@ -129,7 +129,9 @@ impl Uploader {
             }
             Err(_) => return,
         };
-        self.stats.bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.stats
+            .bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
         self.tracked.retain(|p, _| casts.contains(p));
         let mut pending = 0;
         for cast in casts {
@@ -200,7 +202,11 @@ impl Uploader {
             self.count(2, len + complete as u64);
             let url = self.store.url().object(&key);
             let path = cast.to_string_lossy();
-            match self.audit.recording_stored(&path, &url, &cp.hash, &cp.sig).await {
+            match self
+                .audit
+                .recording_stored(&path, &url, &cp.hash, &cp.sig)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(
                     recording = %cast.display(),
@@ -253,9 +259,9 @@ impl Uploader {
 
     /// The object key of a recording in the spool: its path below the spool, `/`-separated.
     fn key_of(&self, cast: &Path) -> Result<String, StoreError> {
-        let rel = cast.strip_prefix(&self.dir).map_err(|_| {
-            StoreError::Config(format!("{} is outside the spool", cast.display()))
-        })?;
+        let rel = cast
+            .strip_prefix(&self.dir)
+            .map_err(|_| StoreError::Config(format!("{} is outside the spool", cast.display())))?;
         let parts: Vec<&str> = rel
             .components()
             .map(|c| c.as_os_str().to_str())
@@ -326,8 +332,12 @@ async fn write_progress(cast: &Path, p: Progress) -> Result<(), StoreError> {
     let path = progress_path(cast);
     let tmp = path.with_extension("uploaded-tmp");
     let json = serde_json::to_vec(&p).map_err(|e| StoreError::io(&path)(e.into()))?;
-    tokio::fs::write(&tmp, json).await.map_err(StoreError::io(&tmp))?;
-    tokio::fs::rename(&tmp, &path).await.map_err(StoreError::io(&path))
+    tokio::fs::write(&tmp, json)
+        .await
+        .map_err(StoreError::io(&tmp))?;
+    tokio::fs::rename(&tmp, &path)
+        .await
+        .map_err(StoreError::io(&path))
 }
 
 async fn remove(path: &Path) -> Result<(), StoreError> {

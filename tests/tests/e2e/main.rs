@@ -20,5 +20,6 @@ mod masking;
 mod quickstart;
 mod recording;
 mod sign_in;
+mod store;
 mod streaming;
 mod targets;

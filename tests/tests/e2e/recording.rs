@@ -565,7 +565,11 @@ fn a_64_mib_binary_stream_is_recorded_compactly_and_plays() {
                         .stdin(std::process::Stdio::null()));
                     assert!(p.status.success(), "asciinema convert: {p:?}");
                     let shown = std::fs::read_to_string(&txt).unwrap_or_default();
-                    assert!(shown.trim().is_empty(), "{:?}", &shown[..shown.len().min(200)]);
+                    assert!(
+                        shown.trim().is_empty(),
+                        "{:?}",
+                        &shown[..shown.len().min(200)]
+                    );
                 }
                 None => eprintln!("NOTICE: asciinema not installed; skipping asciinema convert"),
             }
