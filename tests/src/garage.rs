@@ -70,7 +70,11 @@ impl Garage {
         g.cli(&["bucket", "create", BUCKET]);
         for (name, file, rights) in [
             // Garage answers questions about the bucket (is Object Lock on?) to owners only.
-            ("bastion", g.writer.clone(), &["--read", "--write", "--owner"][..]),
+            (
+                "bastion",
+                g.writer.clone(),
+                &["--read", "--write", "--owner"][..],
+            ),
             ("auditor", g.reader.clone(), &["--read"][..]),
         ] {
             let out = g.cli(&["key", "create", name]);
@@ -111,6 +115,34 @@ impl Garage {
             self.endpoint(),
             self.writer.display()
         )
+    }
+
+    /// `curl` signing with the read-write key: what someone holding the bastion's store
+    /// credentials can do to objects (`-X DELETE`, `-T FILE` to put).
+    pub fn curl(&self, key: &str, args: &[&str]) -> std::process::Output {
+        self.curl_as(&self.writer, key, args)
+    }
+
+    /// `curl` signing with the credentials in `creds` ([`Garage::writer`], [`Garage::reader`]).
+    pub fn curl_as(&self, creds: &Path, key: &str, args: &[&str]) -> std::process::Output {
+        let creds = std::fs::read_to_string(creds).unwrap();
+        let get = |k: &str| {
+            creds
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .unwrap()
+                .to_string()
+        };
+        run(Command::new("curl")
+            .args(["-fsS", "--aws-sigv4", "aws:amz:garage:s3"])
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--user"])
+            .arg(format!(
+                "{}:{}",
+                get("AWS_ACCESS_KEY_ID="),
+                get("AWS_SECRET_ACCESS_KEY=")
+            ))
+            .args(args)
+            .arg(format!("{}/{BUCKET}/{key}", self.endpoint())))
     }
 
     /// Stops the server (SIGKILL): the store is away.

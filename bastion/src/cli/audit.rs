@@ -138,7 +138,13 @@ impl AuditCommand {
                     let store = open(&l.config, false).await?;
                     Ok::<_, Failure>(store.channels(&l.filter()).await?)
                 })?;
-                recordings(&rows, &trusted, &config.recording.dir, l.json)
+                let objects = bastion::store::Store::open(&config.recording)
+                    .map_err(|e| Failure::usage(anyhow!("{e}")))?;
+                let place = Place {
+                    dir: &config.recording.dir,
+                    store: objects.as_ref().map(|s| (s, &runtime)),
+                };
+                recordings(&rows, &trusted, &place, l.json)
             }
             AuditCommand::Export(e) => runtime.block_on(e.run()),
             AuditCommand::Migrate { config } => runtime.block_on(async {
@@ -368,12 +374,20 @@ fn unix_ms(at: SystemTime) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
+/// Where recordings are: the recording directory, and the object store rows name.
+struct Place<'a> {
+    dir: &'a Path,
+    store: Option<(&'a bastion::store::Store, &'a tokio::runtime::Runtime)>,
+}
+
 /// Prints one line (or JSON object) per recorded channel; fails if any recording does not
 /// match its row, with [`super::failure::EXIT_RECOVERED_TAIL`] if all that is wrong is recovered tails.
+/// A row that names an object in the store is checked against the object (copied out of the
+/// store), the others against their file.
 fn recordings(
     rows: &[bastion::audit::ChannelRow],
     trusted: &[recorder::VerifyingKey],
-    dir: &Path,
+    place: &Place,
     json: bool,
 ) -> Result<(), Failure> {
     let (mut failed, mut tails, mut checked) = (0u64, 0u64, 0u64);
@@ -383,7 +397,21 @@ fn recordings(
         let Some(path) = &row.recording_path else {
             continue;
         };
-        let check = recordings::check(row, &recordings::resolve(path, dir), trusted);
+        let check = match (&row.recording_url, place.store) {
+            (Some(url), Some((store, runtime))) => match runtime.block_on(store.fetch(url)) {
+                Ok(fetched) if fetched.parts.is_some() => {
+                    recordings::check_stored(row, url, &fetched.cast, trusted, false)
+                }
+                Ok(fetched) => recordings::check_stored(row, url, &fetched.cast, trusted, true),
+                Err(e) => recordings::missing(row, url, &e.to_string()),
+            },
+            (Some(url), None) => recordings::missing(
+                row,
+                url,
+                "the row names an object, and the configuration no store ([recording] store)",
+            ),
+            (None, _) => recordings::check(row, &recordings::resolve(path, place.dir), trusted),
+        };
         checked += 1;
         match check.status {
             recordings::Status::Ok | recordings::Status::Open => {}

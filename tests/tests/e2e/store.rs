@@ -168,7 +168,8 @@ fn recordings_go_to_the_store_and_an_auditor_replays_them_with_read_only_credent
     // Nothing of the bastion's spool is read: it is gone.
     std::fs::remove_dir_all(f.bastion.dir.path().join("recordings")).unwrap();
     let auditor = Auditor::new(&garage, &f.bastion);
-    let is_stream = |c: &&serde_json::Value| c["command"].as_str().is_some_and(|c| c.starts_with("yes"));
+    let is_stream =
+        |c: &&serde_json::Value| c["command"].as_str().is_some_and(|c| c.starts_with("yes"));
     let exec = channels.iter().find(is_stream).unwrap();
     let exec_url = exec["recording_url"].as_str().unwrap();
     let v = auditor.bastion(&["verify", exec_url]);
@@ -196,11 +197,53 @@ fn recordings_go_to_the_store_and_an_auditor_replays_them_with_read_only_credent
     let p = auditor.bastion(&["play", "--cat", shell_url]);
     assert!(p.status.success(), "{}", stderr(&p));
     assert!(stdout(&p).contains("interactive-42"), "{}", stdout(&p));
-    // The read-only key cannot write: the store, not the bastion, enforces it.
-    let e = run(Command::new("curl")
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
-        .arg(format!("{}/recordings/x", garage.endpoint())));
-    assert_ne!(stdout(&e), "200");
+    // The audit rows and the objects agree; then someone with the store's credentials replaces
+    // one object with another and deletes a third: both are found.
+    let a = run(Command::new(bastion_bin())
+        .args(["audit", "recordings", "--config"])
+        .arg(&f.bastion.config));
+    assert!(a.status.success(), "{}{}", stdout(&a), stderr(&a));
+    assert_eq!(stdout(&a).matches("OK     ").count(), 2, "{}", stdout(&a));
+    assert!(stdout(&a).contains(shell_url), "{}", stdout(&a));
+    let key = |url: &str| url.strip_prefix("s3://recordings/").unwrap().to_string();
+    let copy = auditor.dir.path().join("shell.cast");
+    let o = garage.curl(&key(shell_url), &["-o", copy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = garage.curl(&key(exec_url), &["-T", copy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = garage.curl(&key(shell_url), &["-X", "DELETE"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = run(Command::new(bastion_bin())
+        .args(["audit", "recordings", "--config"])
+        .arg(&f.bastion.config));
+    assert_eq!(a.status.code(), Some(1), "{}{}", stdout(&a), stderr(&a));
+    let report = stdout(&a);
+    let line = |url: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(url))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line(exec_url).starts_with("FAILED") && line(exec_url).contains("belongs to session"),
+        "{report}"
+    );
+    assert!(
+        line(shell_url).starts_with("FAILED") && line(shell_url).contains("missing"),
+        "{report}"
+    );
+    // The auditor's key reads but cannot write or delete: the store enforces it.
+    let o = garage.curl_as(&garage.reader, &key(exec_url), &["-o", "/dev/null"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = garage.curl_as(
+        &garage.reader,
+        &key(exec_url),
+        &["-T", copy.to_str().unwrap()],
+    );
+    assert!(!o.status.success(), "the read-only key wrote");
+    let o = garage.curl_as(&garage.reader, &key(exec_url), &["-X", "DELETE"]);
+    assert!(!o.status.success(), "the read-only key deleted");
 }
 
 /// SIGKILL in the middle of a session: the store already has the recording up to the last

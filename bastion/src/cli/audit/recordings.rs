@@ -129,6 +129,39 @@ pub fn check(row: &ChannelRow, path: &Path, trusted: &[VerifyingKey]) -> Check {
     }
 }
 
+/// Checks a row's recording copied out of the object store (to `copy`) from `url`; `whole`
+/// is false when the store held only its parts (the sealed object never arrived).
+pub fn check_stored(
+    row: &ChannelRow,
+    url: &str,
+    copy: &Path,
+    trusted: &[VerifyingKey],
+    whole: bool,
+) -> Check {
+    let mut c = check(row, copy, trusted);
+    c.path = url.to_string();
+    if !whole {
+        c.problems.insert(
+            0,
+            "only parts are in the store: the sealed recording never arrived".into(),
+        );
+        c.status = Status::Failed;
+    }
+    c
+}
+
+/// A row whose recording cannot be read from `url`, and why.
+pub fn missing(row: &ChannelRow, url: &str, why: &str) -> Check {
+    Check {
+        session_id: row.session_id.clone(),
+        channel: row.channel,
+        path: url.to_string(),
+        status: Status::Failed,
+        problems: vec![format!("the recording is missing: {why}")],
+        open: row.ended_at_ms.is_none(),
+    }
+}
+
 /// Session and channel named in the recording's header.
 fn header_owner(cast: &Path) -> anyhow::Result<(String, u32)> {
     let file = recorder::files::open_regular(cast)?;
