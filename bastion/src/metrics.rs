@@ -37,6 +37,8 @@ pub struct Metrics {
     pub dropped: [Counter; 4],
     /// The recording spool and its uploads to the object store.
     pub spool: std::sync::Arc<crate::store::spool::SpoolStats>,
+    /// Live channels watched across bastions, by [`Watch`].
+    remote_watches: [Counter; 4],
     /// Set from the audit writer's count when rendered.
     audit_ends_waiting: Gauge,
     registry: Registry,
@@ -75,6 +77,14 @@ impl Default for Metrics {
             drops.clone(),
         );
         let dropped = Refused::ALL.map(|why| drops.get_or_create_owned(&[("reason", why.code())]));
+        let watches = Family::<Label, Counter>::default();
+        registry.register(
+            "bastion_remote_watches",
+            "Live channels watched across bastions: opened here, failed here, served to another, refused",
+            watches.clone(),
+        );
+        let remote_watches =
+            Watch::ALL.map(|w| watches.get_or_create_owned(&[("result", w.code())]));
         let spool = crate::store::spool::SpoolStats::default();
         registry.register(
             "bastion_spool_bytes",
@@ -107,6 +117,7 @@ impl Default for Metrics {
             c
         };
         Metrics {
+            remote_watches,
             spool: std::sync::Arc::new(spool),
             sessions,
             channels,
@@ -131,7 +142,38 @@ impl Default for Metrics {
     }
 }
 
+/// The outcome of watching a live channel across bastions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// A reviewer here follows a channel of another bastion.
+    Opened,
+    /// A reviewer here could not follow one (its bastion unreachable, or it refused).
+    Failed,
+    /// This bastion serves one of its channels to another's reviewer.
+    Served,
+    /// This bastion refused a feed (no valid ticket).
+    Refused,
+}
+
+impl Watch {
+    const ALL: [Watch; 4] = [Watch::Opened, Watch::Failed, Watch::Served, Watch::Refused];
+
+    fn code(self) -> &'static str {
+        match self {
+            Watch::Opened => "opened",
+            Watch::Failed => "failed",
+            Watch::Served => "served",
+            Watch::Refused => "refused",
+        }
+    }
+}
+
 impl Metrics {
+    /// Counts a watch across bastions.
+    pub fn remote_watch(&self, w: Watch) {
+        self.remote_watches[w as usize].inc();
+    }
+
     /// Counts a connection dropped at accept.
     pub fn connections_dropped(&self, why: Refused) {
         self.dropped[why as usize].inc();

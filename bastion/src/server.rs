@@ -207,6 +207,10 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     if let Some(demo) = demo {
         demo.serve(shutdown.clone());
     }
+    // The other bastions sharing the database see this one's live channels, and where to
+    // watch them.
+    services.live.attach(services.audit.clone());
+    tokio::spawn(heartbeat(services.clone(), api, shutdown.clone()));
     let served = tokio::spawn(serve(settings, listener, api_task, uploads));
     Ok(Running {
         ssh,
@@ -214,6 +218,44 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         shutdown,
         served,
     })
+}
+
+/// How often a bastion tells the others sharing its database that it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Says, every [`HEARTBEAT`], that this bastion is alive and where its API is, until shutdown.
+async fn heartbeat(
+    services: std::sync::Arc<crate::services::Services>,
+    api: Option<SocketAddr>,
+    shutdown: CancellationToken,
+) {
+    let server = &services.config.server;
+    let tls = server.api_tls_cert.as_ref();
+    let url = server.api_url.clone().or_else(|| {
+        let addr = api?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        (!addr.ip().is_unspecified()).then(|| format!("{scheme}://{addr}"))
+    });
+    if api.is_some() && url.is_none() {
+        warn!("server.api_url is not set and api_listen names no single address: reviewers on other bastions cannot watch this one's sessions");
+    }
+    let cert = tls.and_then(|p| std::fs::read_to_string(p).ok());
+    let url = api.and(url);
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if let Err(e) = services
+            .audit
+            .instance_seen(url.as_deref(), cert.as_deref())
+            .await
+        {
+            warn!("cannot tell the other bastions this one is alive: {e}");
+        }
+    }
 }
 
 /// The `known_hosts` line naming the bastion at `addr` with its host key: `[HOST]:PORT KEY`

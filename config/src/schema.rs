@@ -344,6 +344,10 @@ pub struct Server {
     /// TLS private key (PEM) of the HTTP API.
     #[serde(default)]
     pub api_tls_key: Option<PathBuf>,
+    /// Where the other bastions of a fleet reach this one's API (`https://bastion-a.internal:8443`),
+    /// to watch its live sessions; none: the bound `api_listen` address.
+    #[serde(default)]
+    pub api_url: Option<String>,
     /// Ciphers offered to users, by OpenSSH name; none: chosen for this CPU (AES-GCM only when
     /// AES is in hardware, else ChaCha20-Poly1305 first).
     #[serde(default)]

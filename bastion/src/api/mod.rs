@@ -3,6 +3,8 @@
 //! - `GET /healthz`: 200 when the audit store answers (no store, no issuance).
 //! - `GET /metrics`: counters and gauges in the Prometheus text format (no identities).
 //! - `GET /v1/login`: issuer, client id, scopes, and the bastion's host key for known_hosts.
+//! - `GET /v1/live/{SESSION-CHANNEL}`: a live channel's screen for another bastion's reviewer
+//!   ([`live`]), with a one-use ticket from the shared database.
 //! - `POST /v1/certificates`: `Authorization: Bearer TOKEN`, JSON `{"public_key": "ssh-ed25519 …",
 //!   "nonce": optional}` → the certificate as JSON. Every issuance is an audit row first: if the
 //!   row cannot be written, no certificate is returned.
@@ -12,6 +14,7 @@
 //! with too many refused requests gets 429 for a while ([`limit`]). Tokens are never logged.
 
 mod limit;
+pub mod live;
 mod tls;
 
 #[cfg(test)]
@@ -44,7 +47,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Time a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more are closed at accept. Every request is answered at once
-/// (nothing long-polls), so this only bounds idle or trickling clients.
+/// (only authenticated live feeds last), so this only bounds idle or trickling clients.
 const MAX_CONNECTIONS: usize = 256;
 /// Connections served at once from one address (an IPv6 /64): one address cannot hold them all.
 const MAX_CONNECTIONS_PER_SOURCE: usize = 32;
@@ -128,6 +131,7 @@ impl Api {
             .route("/metrics", get(metrics))
             .route("/v1/login", get(login))
             .route("/v1/certificates", post(certificates))
+            .route("/v1/live/{id}", get(live::live))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(self.clone());
         let slots =
@@ -172,6 +176,8 @@ impl Api {
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 let _slot = slot;
+                let long = LongLived::default();
+                let router = router.layer(Extension(long.clone()));
                 let served = async {
                     match tls {
                         Some(acceptor) => {
@@ -186,11 +192,16 @@ impl Api {
                         None => serve_connection(stream, peer, router, shutdown).await,
                     }
                 };
-                if tokio::time::timeout(CONNECTION_LIFETIME, served)
+                tokio::pin!(served);
+                if tokio::time::timeout(CONNECTION_LIFETIME, &mut served)
                     .await
                     .is_err()
                 {
-                    info!(%peer, "api connection closed after {CONNECTION_LIFETIME:?}");
+                    if long.0.load(std::sync::atomic::Ordering::Relaxed) {
+                        served.await;
+                    } else {
+                        info!(%peer, "api connection closed after {CONNECTION_LIFETIME:?}");
+                    }
                 }
             });
         }
@@ -228,6 +239,11 @@ async fn serve_connection<S>(
 /// The client's address.
 #[derive(Debug, Clone, Copy)]
 struct Peer(SocketAddr);
+
+/// Set by a handler whose answer may outlive [`CONNECTION_LIFETIME`] (an authenticated live
+/// feed): the connection then lasts as long as the answer.
+#[derive(Debug, Clone, Default)]
+struct LongLived(Arc<std::sync::atomic::AtomicBool>);
 
 async fn healthz(State(api): State<Arc<Api>>) -> Response {
     match api.services.audit.ping().await {

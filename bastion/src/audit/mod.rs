@@ -23,6 +23,7 @@
 
 mod approvals;
 mod endings;
+mod fleet;
 mod identity;
 mod query;
 mod store;
@@ -34,6 +35,7 @@ mod tests;
 
 pub use approvals::{ApprovalRequest, ApprovalRow};
 pub use endings::{Ending, Endings};
+pub use fleet::LiveRow;
 pub use identity::{CertificateIssued, CertificateRow, Revocation};
 pub use query::{AuthRow, ChannelRow, SessionRow};
 pub use store::AuditStore;

@@ -1,6 +1,10 @@
 //! Live sessions that reviewers may watch, read only: each interactive channel on this bastion
 //! publishes what its user sees (masked) to whoever watches. A viewer first has the recording
 //! write out everything so far, rebuilds the screen from it, then follows the live output.
+//!
+//! Channels are also listed in the shared database ([`LiveSessions::attach`]), so that a
+//! reviewer on another bastion sees them; that bastion's viewer then follows the screen over
+//! this one's API (`crate::api::live`, [`Viewer::remote`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,6 +51,19 @@ pub struct Watched {
 #[derive(Default)]
 pub struct LiveSessions {
     map: Mutex<BTreeMap<String, Watched>>,
+    /// Changes for the shared database, written in order by [`LiveSessions::attach`]'s task.
+    fleet: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Change>>,
+}
+
+/// A channel listed or unlisted in the shared database.
+enum Change {
+    Started {
+        id: String,
+        user: String,
+        target: String,
+        login: String,
+    },
+    Ended(String),
 }
 
 /// Publishes a channel's output while it lives; unregisters on drop.
@@ -72,10 +89,45 @@ impl Drop for Publisher {
         if let Ok(mut m) = self.registry.map.lock() {
             m.remove(&self.id);
         }
+        self.registry.tell(Change::Ended(self.id.clone()));
     }
 }
 
 impl LiveSessions {
+    /// Lists this bastion's channels in the shared database from now on (and unlists those a
+    /// previous run left), so that reviewers on the other bastions see them. The writes are
+    /// made in order by a task of their own: a channel never waits for the database, and a
+    /// failed write is logged (the channel is then missing from the others' lists).
+    pub fn attach(&self, audit: crate::audit::AuditStore) -> tokio::task::JoinHandle<()> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _ = self.fleet.set(tx);
+        tokio::spawn(async move {
+            if let Err(e) = audit.live_cleared().await {
+                tracing::warn!("cannot unlist the live channels of a previous run: {e}");
+            }
+            while let Some(change) = rx.recv().await {
+                let written = match &change {
+                    Change::Started {
+                        id,
+                        user,
+                        target,
+                        login,
+                    } => audit.live_started(id, user, target, login).await,
+                    Change::Ended(id) => audit.live_ended(id).await,
+                };
+                if let Err(e) = written {
+                    tracing::warn!("live channel not listed for the other bastions: {e}");
+                }
+            }
+        })
+    }
+
+    fn tell(&self, change: Change) {
+        if let Some(tx) = self.fleet.get() {
+            let _ = tx.send(change);
+        }
+    }
+
     /// Registers a channel.
     pub fn publish(
         self: &Arc<Self>,
@@ -87,6 +139,12 @@ impl LiveSessions {
         flusher: Flusher,
     ) -> Publisher {
         let feed = Feed::default();
+        self.tell(Change::Started {
+            id: id.clone(),
+            user: user.clone(),
+            target: target.clone(),
+            login: login.clone(),
+        });
         let w = Watched {
             id: id.clone(),
             user,
@@ -128,7 +186,15 @@ impl LiveSessions {
 /// A viewer's screen.
 pub struct Viewer {
     parser: vt100::Parser,
-    rx: broadcast::Receiver<Bytes>,
+    source: Source,
+}
+
+/// Where a viewer's output comes from.
+enum Source {
+    /// A channel of this bastion.
+    Local(broadcast::Receiver<Bytes>),
+    /// A channel of another bastion, over its API: the screen so far, then the output.
+    Remote(reqwest::Response),
 }
 
 impl Viewer {
@@ -154,18 +220,58 @@ impl Viewer {
                 }
             }
         }
-        Viewer { parser, rx }
+        Viewer {
+            parser,
+            source: Source::Local(rx),
+        }
     }
 
-    /// Waits for more output; false when the channel has ended.
+    /// Follows a channel of another bastion: `answer` is its API's feed, `rows`×`cols` the
+    /// channel's screen.
+    pub fn remote(rows: u16, cols: u16, answer: reqwest::Response) -> Viewer {
+        let (rows, cols) = size(rows, cols);
+        Viewer {
+            parser: vt100::Parser::new(rows, cols, 0),
+            source: Source::Remote(answer),
+        }
+    }
+
+    /// Waits for more output; false when the channel has ended (or, for another bastion's,
+    /// its feed stopped).
     pub async fn next(&mut self) -> bool {
-        match self.rx.recv().await {
-            Ok(b) => {
-                self.parser.process(&b);
-                true
+        match &mut self.source {
+            Source::Local(rx) => match rx.recv().await {
+                Ok(b) => {
+                    self.parser.process(&b);
+                    true
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => true,
+                Err(broadcast::error::RecvError::Closed) => false,
+            },
+            Source::Remote(answer) => match answer.chunk().await {
+                Ok(Some(b)) => {
+                    self.parser.process(&b);
+                    true
+                }
+                Ok(None) | Err(_) => false,
+            },
+        }
+    }
+
+    /// For a viewer on another bastion: the screen as escape sequences that draw it, its size
+    /// (rows, columns), and the live output from here on. Local viewers only (`None` else).
+    pub fn into_feed(self) -> Option<(Vec<u8>, (u16, u16), broadcast::Receiver<Bytes>)> {
+        match self.source {
+            Source::Local(rx) => {
+                let screen = self.parser.screen();
+                let (rows, cols) = screen.size();
+                Some((
+                    screen.contents_formatted().into_bytes(),
+                    (rows.get(), cols.get()),
+                    rx,
+                ))
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => true,
-            Err(broadcast::error::RecvError::Closed) => false,
+            Source::Remote(_) => None,
         }
     }
 

@@ -20,7 +20,46 @@ use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use super::Reviewer;
 use crate::approval::decide::{vote, Outcome};
 use crate::audit::ApprovalRow;
+use crate::audit::LiveRow;
 use crate::gateway::watch::{Viewer, Watched};
+
+/// A live session the console lists: on this bastion, or on another of the fleet.
+enum Live {
+    Here(Watched),
+    There(LiveRow),
+}
+
+impl Live {
+    fn cells(&self) -> [String; 5] {
+        match self {
+            Live::Here(w) => [
+                w.id.clone(),
+                w.user.clone(),
+                w.target.clone(),
+                w.login.clone(),
+                "here".into(),
+            ],
+            Live::There(r) => [
+                r.id.clone(),
+                r.user_name.clone(),
+                r.target.clone(),
+                r.login.clone(),
+                r.instance.clone(),
+            ],
+        }
+    }
+
+    fn target(&self) -> &str {
+        match self {
+            Live::Here(w) => &w.target,
+            Live::There(r) => &r.target,
+        }
+    }
+}
+
+/// How long another bastion may stay silent before its sessions are no longer listed (three
+/// missed heartbeats).
+const FLEET_FRESH: Duration = Duration::from_secs(3 * crate::server::HEARTBEAT.as_secs());
 
 /// Bytes drawn by ratatui, sent to the channel after each frame.
 #[derive(Clone, Default)]
@@ -64,7 +103,7 @@ struct Console<'a> {
     history: bool,
     /// Listing live sessions (`s`) instead of requests.
     sessions: bool,
-    live: Vec<Watched>,
+    live: Vec<Live>,
     /// Watching one session, read only.
     view: Option<(String, Viewer)>,
     selected: usize,
@@ -153,13 +192,14 @@ impl Console<'_> {
     async fn refresh(&mut self) {
         // Only sessions on targets the reviewer's own roles reach.
         let (config, principals) = (&self.ctx.config, &self.ctx.principals);
-        self.live = self
-            .ctx
-            .live
-            .list()
-            .into_iter()
-            .filter(|w| crate::policy::covers_named(config, principals, &w.target))
-            .collect();
+        let mut live: Vec<Live> = self.ctx.live.list().into_iter().map(Live::Here).collect();
+        let fresh = crate::audit::now_ms() - FLEET_FRESH.as_millis() as i64;
+        match self.ctx.audit.fleet_live(fresh).await {
+            Ok(rows) => live.extend(rows.into_iter().map(Live::There)),
+            Err(e) => self.status = format!("other bastions' sessions: audit store: {e}"),
+        }
+        live.retain(|w| crate::policy::covers_named(config, principals, w.target()));
+        self.live = live;
         if self.sessions {
             self.selected = self.selected.min(self.live.len().saturating_sub(1));
             return;
@@ -228,23 +268,10 @@ impl Console<'_> {
                     b's' => {
                         self.sessions = !self.sessions;
                         self.selected = 0;
+                        self.status.clear();
                         self.refresh().await;
                     }
-                    b'\r' if self.sessions => {
-                        if let Some(w) = self.live.get(self.selected) {
-                            if let Some((path, rx)) = self.ctx.live.watch(&w.id).await {
-                                tracing::info!(reviewer = %self.ctx.identity, session = %w.id, "watching a live session");
-                                // Replaying a long recording is CPU work: off the async
-                                // workers, which serve every other session meanwhile.
-                                let viewer =
-                                    tokio::task::spawn_blocking(move || Viewer::new(&path, rx))
-                                        .await;
-                                if let Ok(viewer) = viewer {
-                                    self.view = Some((w.id.clone(), viewer));
-                                }
-                            }
-                        }
-                    }
+                    b'\r' if self.sessions => self.watch().await,
                     b'h' => {
                         self.history = !self.history;
                         self.selected = 0;
@@ -297,6 +324,38 @@ impl Console<'_> {
         self.refresh().await;
     }
 
+    /// Starts watching the selected session.
+    async fn watch(&mut self) {
+        let ctx = self.ctx;
+        match self.live.get(self.selected) {
+            Some(Live::Here(w)) => {
+                if let Some((path, rx)) = ctx.live.watch(&w.id).await {
+                    tracing::info!(reviewer = %ctx.identity, session = %w.id, "watching a live session");
+                    // Replaying a long recording is CPU work: off the async workers, which
+                    // serve every other session meanwhile.
+                    let viewer = tokio::task::spawn_blocking(move || Viewer::new(&path, rx)).await;
+                    if let Ok(viewer) = viewer {
+                        self.view = Some((w.id.clone(), viewer));
+                    }
+                }
+            }
+            Some(Live::There(r)) => match super::remote::watch(ctx, r).await {
+                Ok(viewer) => {
+                    tracing::info!(reviewer = %ctx.identity, session = %r.id, bastion = %r.instance, "watching a live session on another bastion");
+                    ctx.metrics.remote_watch(crate::metrics::Watch::Opened);
+                    self.view = Some((r.id.clone(), viewer));
+                    self.status.clear();
+                }
+                Err(why) => {
+                    tracing::warn!(reviewer = %ctx.identity, session = %r.id, bastion = %r.instance, "cannot watch a session on another bastion: {why}");
+                    ctx.metrics.remote_watch(crate::metrics::Watch::Failed);
+                    self.status = why;
+                }
+            },
+            None => {}
+        }
+    }
+
     fn len(&self) -> usize {
         if self.sessions {
             self.live.len()
@@ -336,37 +395,31 @@ impl Console<'_> {
                 .style(Style::new().add_modifier(Modifier::BOLD)),
             top,
         );
-        let rows: Vec<Row> = self
-            .live
-            .iter()
-            .map(|w| {
-                Row::new(vec![
-                    w.id.clone(),
-                    w.user.clone(),
-                    w.target.clone(),
-                    w.login.clone(),
-                ])
-            })
-            .collect();
+        let rows: Vec<Row> = self.live.iter().map(|w| Row::new(w.cells())).collect();
         let table = Table::new(
             rows,
             [
                 Constraint::Length(24),
                 Constraint::Length(24),
                 Constraint::Length(12),
+                Constraint::Length(12),
                 Constraint::Min(8),
             ],
         )
-        .header(Row::new(vec!["SESSION", "USER", "TARGET", "LOGIN"]))
+        .header(Row::new(vec![
+            "SESSION", "USER", "TARGET", "LOGIN", "BASTION",
+        ]))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .block(Block::new().borders(Borders::TOP));
         let mut state =
             TableState::default().with_selected((!self.live.is_empty()).then_some(self.selected));
         f.render_stateful_widget(table, body, &mut state);
-        f.render_widget(
-            Paragraph::new("↑/↓ select  Enter watch  s requests  q quit"),
-            foot,
-        );
+        let help = if self.status.is_empty() {
+            "↑/↓ select  Enter watch  s requests  q quit".to_string()
+        } else {
+            self.status.clone()
+        };
+        f.render_widget(Paragraph::new(help), foot);
     }
 
     fn draw(&self, f: &mut ratatui::Frame) {

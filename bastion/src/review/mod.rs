@@ -4,6 +4,7 @@
 //! belong to.
 
 pub mod console;
+mod remote;
 
 use std::fmt::Write as _;
 
@@ -27,6 +28,8 @@ pub struct Reviewer<'a> {
     pub masker: &'a mask::Masker,
     /// Live sessions that may be watched.
     pub live: &'a crate::gateway::watch::LiveSessions,
+    /// Counts watches across bastions.
+    pub metrics: &'a crate::metrics::Metrics,
     /// Cancelled when the reviewer's connection ends.
     pub closed: &'a tokio_util::sync::CancellationToken,
 }

@@ -9,6 +9,7 @@ mod channels;
 mod cli;
 mod crypto;
 mod fixture;
+mod fleet;
 mod guide;
 mod hostile_clients;
 mod hygiene;

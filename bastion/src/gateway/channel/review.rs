@@ -20,6 +20,7 @@ pub async fn run(ctx: &SessionCtx, mut rx: ChannelReadHalf, client: &Client, req
         audit: &services.audit,
         masker: services.maskers.all(),
         live: &services.live,
+        metrics: &services.metrics,
         closed: &ctx.closed,
     };
     match (&requested.start, &requested.pty) {

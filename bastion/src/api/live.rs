@@ -1,0 +1,105 @@
+//! `GET /v1/live/{SESSION-CHANNEL}`: a live channel of this bastion, for a reviewer on another
+//! bastion of the fleet. `Authorization: Bearer TICKET`, a one-use ticket the reviewer's
+//! bastion wrote (hashed) into the shared database moments before; taking it here is what
+//! authenticates the asking bastion (only bastions write that database). The answer is the
+//! screen so far, as the escape sequences that draw it (masked: rebuilt from the recording),
+//! then the channel's live output (masked as its user sees it) until the channel ends. The
+//! screen's size is in the `x-bastion-screen` header, `ROWSxCOLS`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use bytes::Bytes;
+use tokio::sync::broadcast;
+use tracing::{info, warn};
+
+use super::{Api, LongLived};
+use crate::gateway::watch::Viewer;
+
+/// The header naming the watched screen's size.
+pub const SCREEN_HEADER: &str = "x-bastion-screen";
+
+/// The hex SHA-256 of a ticket, as the database holds it.
+pub fn ticket_hash(ticket: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, ticket.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(super) async fn live(
+    State(api): State<Arc<Api>>,
+    Extension(long): Extension<LongLived>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let refused = |code: StatusCode, why: &str| (code, format!("{why}\n")).into_response();
+    let Some(ticket) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return refused(StatusCode::UNAUTHORIZED, "a watch ticket is needed");
+    };
+    let services = &api.services;
+    let (reviewer, from) = match services.audit.ticket_taken(&ticket_hash(ticket), &id).await {
+        Ok(Some(who)) => who,
+        Ok(None) => {
+            warn!(channel = %id, "live feed refused: no valid ticket");
+            services
+                .metrics
+                .remote_watch(crate::metrics::Watch::Refused);
+            return refused(StatusCode::FORBIDDEN, "no valid ticket for this channel");
+        }
+        Err(e) => {
+            warn!("live feed: audit store: {e}");
+            return refused(StatusCode::SERVICE_UNAVAILABLE, "audit store unreachable");
+        }
+    };
+    let Some((path, rx)) = services.live.watch(&id).await else {
+        return refused(
+            StatusCode::NOT_FOUND,
+            "no such live channel on this bastion",
+        );
+    };
+    let viewer = tokio::task::spawn_blocking(move || Viewer::new(&path, rx)).await;
+    let Some((screen, (rows, cols), rx)) = viewer.ok().and_then(Viewer::into_feed) else {
+        return refused(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot rebuild the screen",
+        );
+    };
+    info!(channel = %id, %reviewer, bastion = %from, "serving a live channel to another bastion's reviewer");
+    services.metrics.remote_watch(crate::metrics::Watch::Served);
+    // A feed lasts as long as the channel, past the API's usual connection lifetime.
+    long.0.store(true, Ordering::Relaxed);
+    let body = futures_util::stream::unfold(
+        (Some(Bytes::from(screen)), rx),
+        |(first, mut rx)| async move {
+            if let Some(b) = first {
+                return Some((Ok::<_, std::convert::Infallible>(b), (None, rx)));
+            }
+            loop {
+                match rx.recv().await {
+                    Ok(b) => return Some((Ok(b), (None, rx))),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::HeaderName::from_static(SCREEN_HEADER),
+                format!("{rows}x{cols}"),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}

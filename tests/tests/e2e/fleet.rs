@@ -1,0 +1,201 @@
+//! Two bastions, one PostgreSQL, one object store (issue 18): a reviewer on one lists and
+//! watches, read only and masked, a live session that runs on the other, for longer than
+//! the API's usual connection lifetime; approves a command held there; and is told at once
+//! when that bastion has died. Both bastions' recordings land in the store.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tests::{
+    casts, run, stderr, stdout, wait_for, Bastion, BastionBuilder, Garage, Postgres, Tmux, User,
+};
+
+const RULE: &str =
+    "name = \"no-drops\"\ncommand = '(?i)\\bdrop\\b'\napprovers = [\"leads\"]\ntimeout = \"30s\"";
+
+fn member(b: BastionBuilder, name: &str, db: &str, garage: &Garage, sshd: &tests::Sshd) -> Bastion {
+    b.server("api_listen = \"127.0.0.1:0\"")
+        .section_table(
+            "audit",
+            &format!("database = \"{db}\"\ninstance = \"{name}\""),
+        )
+        .section_table(
+            "recording",
+            &format!("{}upload_every = \"1s\"\n", garage.recording_lines("fleet")),
+        )
+        .target("t1", sshd, "")
+        .role("name = \"ops\"\nprincipals = [\"ops\"]\ntargets = [\"*\"]\nlogins = [\"root\"]")
+        .role("name = \"leads\"\nprincipals = [\"leads\"]\ntargets = [\"*\"]\nallow = [\"review\"]")
+        .section("approval.rules", RULE)
+        .start()
+}
+
+fn api(bastion: &Bastion) -> String {
+    let log = bastion.wait_log("api listening");
+    log.lines()
+        .find(|l| l.contains("api listening"))
+        .and_then(|l| l.split("address=").nth(1))
+        .and_then(|a| a.split_whitespace().next())
+        .map(|a| format!("http://{a}"))
+        .unwrap()
+}
+
+fn metrics(api: &str) -> String {
+    stdout(&run(Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("{api}/metrics"))))
+}
+
+#[test]
+fn a_reviewer_on_one_bastion_watches_and_approves_sessions_of_another() {
+    let pg = Postgres::launch();
+    let db = pg.create_database("fleet");
+    let garage = Garage::launch();
+    let ba = BastionBuilder::new();
+    let sshd = ba.sshd("t1");
+    let keys = ba.path("keys");
+    let mut a = member(ba, "a", &db, &garage, &sshd);
+    // B shares the keys (one user CA, one host key behind one address), the database and the store.
+    let bb = BastionBuilder::new();
+    std::fs::remove_dir_all(bb.path("keys")).unwrap();
+    assert!(
+        run(Command::new("cp").arg("-a").arg(&keys).arg(bb.path("keys")))
+            .status
+            .success()
+    );
+    let b = member(bb, "b", &db, &garage, &sshd);
+    let (api_a, api_b) = (api(&a), api(&b));
+    let alice = a.user("alice@example.test", "ops");
+    let mut bob: User = a.user("bob@example.test", "leads");
+    bob.port = b.port;
+    let wait = Duration::from_secs(30);
+
+    // Alice works on A.
+    let user = Tmux::start(&alice.remote_bash("t1@127.0.0.1"), 100, 24);
+    user.wait_for("REMOTE$", wait);
+    user.type_text("echo live-$((7*6)) SSN 123-45-$((6000+789))");
+    user.keys(&["Enter"]);
+    user.wait_for("live-42", wait);
+
+    // Bob's console on B lists it, with the bastion it runs on, and watches it.
+    let console = Tmux::start(
+        &format!("{} -tt review@127.0.0.1; sleep 60", bob.ssh_line("", "")),
+        130,
+        30,
+    );
+    console.wait_for("pending requests", wait);
+    console.keys(&["s"]);
+    console.wait_for("live sessions", wait);
+    let listed = console.wait_for("alice@example.test", wait);
+    assert!(
+        listed.contains("BASTION") && listed.contains(" a "),
+        "{listed}"
+    );
+    console.keys(&["Enter"]);
+    let s = console.wait_for("(read only, masked)", wait);
+    assert!(!s.contains("cannot"), "{s}");
+    // The screen so far, masked, then what follows live.
+    console.wait_for("live-42 SSN ***-**-****", wait);
+    let opened = std::time::Instant::now();
+    user.type_text("echo next-$((1+1)) 321-54-$((9000+876))");
+    user.keys(&["Enter"]);
+    let s = console.wait_for("next-2", wait);
+    assert!(!s.contains("6789") && !s.contains("9876"), "{s}");
+    // The feed outlives the API's 30-second connection lifetime.
+    std::thread::sleep(Duration::from_secs(33).saturating_sub(opened.elapsed()));
+    user.type_text("echo later-$((2+1))");
+    user.keys(&["Enter"]);
+    console.wait_for("later-3", wait);
+    // Read only: keys typed in the console never reach the session.
+    console.type_text("echo typed-by-reviewer");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !user.screen().contains("typed-by-reviewer"),
+        "{}",
+        user.screen()
+    );
+    let m = metrics(&api_b);
+    assert!(
+        m.contains("bastion_remote_watches_total{result=\"opened\"} 1"),
+        "{m}"
+    );
+    let m = metrics(&api_a);
+    assert!(
+        m.contains("bastion_remote_watches_total{result=\"served\"} 1"),
+        "{m}"
+    );
+    console.keys(&["q"]);
+    console.wait_for("live sessions", wait);
+
+    // A command held on A is approved through B.
+    let child = alice
+        .ssh("t1@127.0.0.1", &["echo approved-elsewhere; echo drop"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = a.wait_log("held for approval");
+    let id: i64 = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("held for approval"))
+        .and_then(|l| l.split("request=").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|r| r.parse().ok())
+        .unwrap();
+    let ok = run(&mut bob.ssh("review@127.0.0.1", &[&format!("approve {id}")]));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("approved-elsewhere"));
+
+    // A dies: B says so at once instead of hanging.
+    a.kill();
+    console.keys(&["Enter"]);
+    let s = console.wait_for("cannot reach bastion a", Duration::from_secs(15));
+    assert!(!s.contains("(read only, masked)"), "{s}");
+    let m = metrics(&api_b);
+    assert!(
+        m.contains("bastion_remote_watches_total{result=\"failed\"} 1"),
+        "{m}"
+    );
+    console.keys(&["q"]);
+    console.keys(&["q"]);
+    // A's recordings before it died are in the store up to the last interval; B's spool empties.
+    let spool_b = b.dir.path().join("recordings");
+    assert!(
+        wait_for(Duration::from_secs(30), || casts(&spool_b)
+            .is_empty()
+            .then_some(()))
+        .is_some(),
+        "{:?}",
+        casts(&spool_b)
+    );
+    let spool_a = a.dir.path().join("recordings");
+    let shell = casts(&spool_a)
+        .into_iter()
+        .find(|c| {
+            std::fs::read_to_string(c)
+                .unwrap_or_default()
+                .contains("later-3")
+        })
+        .unwrap();
+    let at = format!(
+        "s3://recordings/fleet/{}",
+        shell.strip_prefix(&spool_a).unwrap().display()
+    );
+    let p = run(Command::new(tests::bastion_bin())
+        .args(["play", "--cat", "--force", &at, "--config"])
+        .arg(&b.config));
+    assert!(
+        stdout(&p).contains("live-42 SSN ***-**-****"),
+        "{}{}",
+        stdout(&p),
+        stderr(&p)
+    );
+    assert!(
+        stderr(&p).contains("put together from its"),
+        "{}",
+        stderr(&p)
+    );
+}
