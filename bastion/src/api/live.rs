@@ -6,20 +6,17 @@
 //! then the channel's live output (masked as its user sees it) until the channel ends. The
 //! screen's size is in the `x-bastion-screen` header, `ROWSxCOLS`.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
-use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use bytes::Bytes;
 use tokio::sync::broadcast;
 use tracing::{info, warn};
 
-use super::{Api, LongLived};
-use crate::gateway::watch::Viewer;
+use crate::gateway::watch::{FeedStart, Viewer};
+use crate::services::Services;
 
 /// The header naming the watched screen's size.
 pub const SCREEN_HEADER: &str = "x-bastion-screen";
@@ -30,11 +27,13 @@ pub fn ticket_hash(ticket: &str) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(super) async fn live(
-    State(api): State<Arc<Api>>,
-    Extension(long): Extension<LongLived>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+/// Serves the feed of channel `id`; sets `long` once the answer may outlive the API's
+/// connection lifetime.
+pub(super) async fn serve(
+    services: &Services,
+    long: &AtomicBool,
+    id: String,
+    headers: &HeaderMap,
 ) -> Response {
     let refused = |code: StatusCode, why: &str| (code, format!("{why}\n")).into_response();
     let Some(ticket) = headers
@@ -44,7 +43,6 @@ pub(super) async fn live(
     else {
         return refused(StatusCode::UNAUTHORIZED, "a watch ticket is needed");
     };
-    let services = &api.services;
     let (reviewer, from) = match services.audit.ticket_taken(&ticket_hash(ticket), &id).await {
         Ok(Some(who)) => who,
         Ok(None) => {
@@ -66,7 +64,12 @@ pub(super) async fn live(
         );
     };
     let viewer = tokio::task::spawn_blocking(move || Viewer::new(&path, rx)).await;
-    let Some((screen, (rows, cols), rx)) = viewer.ok().and_then(Viewer::into_feed) else {
+    let Some(FeedStart {
+        screen,
+        size: (rows, cols),
+        output: rx,
+    }) = viewer.ok().and_then(Viewer::into_feed)
+    else {
         return refused(
             StatusCode::INTERNAL_SERVER_ERROR,
             "cannot rebuild the screen",
@@ -75,7 +78,7 @@ pub(super) async fn live(
     info!(channel = %id, %reviewer, bastion = %from, "serving a live channel to another bastion's reviewer");
     services.metrics.remote_watch(crate::metrics::Watch::Served);
     // A feed lasts as long as the channel, past the API's usual connection lifetime.
-    long.0.store(true, Ordering::Relaxed);
+    long.store(true, Ordering::Relaxed);
     let body = futures_util::stream::unfold(
         (Some(Bytes::from(screen)), rx),
         |(first, mut rx)| async move {

@@ -131,7 +131,7 @@ impl Api {
             .route("/metrics", get(metrics))
             .route("/v1/login", get(login))
             .route("/v1/certificates", post(certificates))
-            .route("/v1/live/{id}", get(live::live))
+            .route("/v1/live/{id}", get(live_feed))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(self.clone());
         let slots =
@@ -239,6 +239,16 @@ async fn serve_connection<S>(
 /// The client's address.
 #[derive(Debug, Clone, Copy)]
 struct Peer(SocketAddr);
+
+/// `GET /v1/live/{id}` ([`live`]).
+async fn live_feed(
+    State(api): State<Arc<Api>>,
+    Extension(long): Extension<LongLived>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    live::serve(&api.services, &long.0, id, &headers).await
+}
 
 /// Set by a handler whose answer may outlive [`CONNECTION_LIFETIME`] (an authenticated live
 /// feed): the connection then lasts as long as the answer.

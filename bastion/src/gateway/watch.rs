@@ -189,6 +189,16 @@ pub struct Viewer {
     source: Source,
 }
 
+/// The start of a feed for another bastion's viewer.
+pub struct FeedStart {
+    /// The screen so far, as the escape sequences that draw it.
+    pub screen: Vec<u8>,
+    /// Its size: rows, columns.
+    pub size: (u16, u16),
+    /// The live output from here on.
+    pub output: broadcast::Receiver<Bytes>,
+}
+
 /// Where a viewer's output comes from.
 enum Source {
     /// A channel of this bastion.
@@ -258,18 +268,17 @@ impl Viewer {
         }
     }
 
-    /// For a viewer on another bastion: the screen as escape sequences that draw it, its size
-    /// (rows, columns), and the live output from here on. Local viewers only (`None` else).
-    pub fn into_feed(self) -> Option<(Vec<u8>, (u16, u16), broadcast::Receiver<Bytes>)> {
+    /// What a viewer on another bastion starts from (local viewers only: `None` else).
+    pub fn into_feed(self) -> Option<FeedStart> {
         match self.source {
-            Source::Local(rx) => {
+            Source::Local(output) => {
                 let screen = self.parser.screen();
                 let (rows, cols) = screen.size();
-                Some((
-                    screen.contents_formatted().into_bytes(),
-                    (rows.get(), cols.get()),
-                    rx,
-                ))
+                Some(FeedStart {
+                    screen: screen.contents_formatted().into_bytes(),
+                    size: (rows.get(), cols.get()),
+                    output,
+                })
             }
             Source::Remote(_) => None,
         }
