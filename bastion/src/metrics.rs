@@ -221,6 +221,7 @@ mod tests {
         // The library writes a family's series in no fixed order.
         lines[11..13].sort_unstable();
         lines[15..19].sort_unstable();
+        lines[21..25].sort_unstable();
         assert_eq!(
             lines,
             [
@@ -243,6 +244,12 @@ mod tests {
                 "bastion_connections_dropped_total{reason=\"full\"} 0",
                 "bastion_connections_dropped_total{reason=\"source-full\"} 0",
                 "bastion_connections_dropped_total{reason=\"source-rate\"} 1",
+                "# HELP bastion_remote_watches_total Live channels watched across bastions: opened here, failed here, served to another, refused.",
+                "# TYPE bastion_remote_watches_total counter",
+                "bastion_remote_watches_total{result=\"failed\"} 0",
+                "bastion_remote_watches_total{result=\"opened\"} 0",
+                "bastion_remote_watches_total{result=\"refused\"} 0",
+                "bastion_remote_watches_total{result=\"served\"} 0",
                 "# HELP bastion_spool_bytes Bytes in the recording spool (with an object store: waiting for it).",
                 "# TYPE bastion_spool_bytes gauge",
                 "bastion_spool_bytes 0",

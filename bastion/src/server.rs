@@ -158,12 +158,13 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     // The spool is emptied from now on: what an unclean stop left goes up first.
     let uploads = match &services.store {
         Some(store) => {
-            if store.retention().is_some() {
-                match store.object_lock().await {
-                    Ok(crate::store::object_lock::ObjectLock::Enabled) => {}
-                    Ok(no) => return Err(StartError::Retention(no.to_string())),
-                    Err(e) => return Err(StartError::Retention(e.to_string())),
-                }
+            if let Some((keep, mode)) = store.retention() {
+                let answer = store
+                    .object_lock()
+                    .await
+                    .map_err(|e| StartError::Retention(e.to_string()))?;
+                crate::store::object_lock::keeps(&answer, keep, mode)
+                    .map_err(StartError::Retention)?;
             }
             info!(store = %store.url(), "recordings go to the object store; the recording directory is its spool");
             let stop = CancellationToken::new();
@@ -210,7 +211,16 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     // The other bastions sharing the database see this one's live channels, and where to
     // watch them.
     services.live.attach(services.audit.clone());
-    tokio::spawn(heartbeat(services.clone(), api, shutdown.clone()));
+    let published_cert = match &services.config.server.api_tls_cert {
+        Some(path) => Some(certificates_only(path).map_err(StartError::Api)?),
+        None => None,
+    };
+    tokio::spawn(heartbeat(
+        services.clone(),
+        api,
+        published_cert,
+        shutdown.clone(),
+    ));
     let served = tokio::spawn(serve(settings, listener, api_task, uploads));
     Ok(Running {
         ssh,
@@ -227,10 +237,11 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 async fn heartbeat(
     services: std::sync::Arc<crate::services::Services>,
     api: Option<SocketAddr>,
+    cert: Option<String>,
     shutdown: CancellationToken,
 ) {
     let server = &services.config.server;
-    let tls = server.api_tls_cert.as_ref();
+    let tls = cert.as_ref();
     let url = server.api_url.clone().or_else(|| {
         let addr = api?;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -239,7 +250,6 @@ async fn heartbeat(
     if api.is_some() && url.is_none() {
         warn!("server.api_url is not set and api_listen names no single address: reviewers on other bastions cannot watch this one's sessions");
     }
-    let cert = tls.and_then(|p| std::fs::read_to_string(p).ok());
     let url = api.and(url);
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -256,6 +266,32 @@ async fn heartbeat(
             warn!("cannot tell the other bastions this one is alive: {e}");
         }
     }
+}
+
+/// The certificate blocks of the API's PEM file, and nothing else of it (a combined file may
+/// hold the private key too, which must never reach the shared database).
+fn certificates_only(path: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("server.api_tls_cert {}", path.display()))?;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        out.push_str(&rest[start..start + len + END.len()]);
+        out.push('\n');
+        rest = &rest[start + len + END.len()..];
+    }
+    anyhow::ensure!(
+        !out.is_empty(),
+        "server.api_tls_cert {}: no certificate in it",
+        path.display()
+    );
+    Ok(out)
 }
 
 /// The `known_hosts` line naming the bastion at `addr` with its host key: `[HOST]:PORT KEY`
@@ -333,6 +369,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::known_hosts_line;
+
+    #[test]
+    fn only_certificates_are_published_never_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("combined.pem");
+        std::fs::write(
+            &p,
+            "-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let out = super::certificates_only(&p).unwrap();
+        assert_eq!(
+            out,
+            "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"
+        );
+        std::fs::write(
+            &p,
+            "-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        assert!(super::certificates_only(&p).is_err());
+    }
 
     #[test]
     fn known_hosts_line_names_the_port_unless_it_is_22() {

@@ -104,6 +104,14 @@ pub(crate) fn check(c: &Config) -> Vec<(String, String)> {
             format!("must be at least {MIN_RECORDED_BYTES} bytes: below that, sessions are not really recorded"),
         );
     }
+    if let Some(url) = &c.server.api_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bad(
+                "server.api_url".into(),
+                format!("expected an http:// or https:// URL, found {url:?}"),
+            );
+        }
+    }
     let r = &c.recording;
     if let Some(store) = &r.store {
         if let Err(why) = crate::store_url::StoreUrl::parse(store) {

@@ -21,6 +21,18 @@ use crate::services::Services;
 /// The header naming the watched screen's size.
 pub const SCREEN_HEADER: &str = "x-bastion-screen";
 
+/// A ticket as bastions make them: 64 lowercase hex digits.
+fn is_ticket(t: &str) -> bool {
+    t.len() == 64
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `SESSION-CHANNEL`: hex digits and dashes, short.
+fn is_channel_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
 /// The hex SHA-256 of a ticket, as the database holds it.
 pub fn ticket_hash(ticket: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, ticket.as_bytes());
@@ -32,7 +44,7 @@ pub fn ticket_hash(ticket: &str) -> String {
 pub(super) async fn serve(
     services: &Services,
     long: &AtomicBool,
-    id: String,
+    id: &str,
     headers: &HeaderMap,
 ) -> Response {
     let refused = |code: StatusCode, why: &str| (code, format!("{why}\n")).into_response();
@@ -40,13 +52,21 @@ pub(super) async fn serve(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| is_ticket(t))
     else {
         return refused(StatusCode::UNAUTHORIZED, "a watch ticket is needed");
     };
-    let (reviewer, from) = match services.audit.ticket_taken(&ticket_hash(ticket), &id).await {
+    // Checked before the database is asked: an unauthenticated flood costs no write.
+    if !is_channel_id(id) || !services.live.contains(id) {
+        return refused(
+            StatusCode::NOT_FOUND,
+            "no such live channel on this bastion",
+        );
+    }
+    let (reviewer, from) = match services.audit.ticket_taken(&ticket_hash(ticket), id).await {
         Ok(Some(who)) => who,
         Ok(None) => {
-            warn!(channel = %id, "live feed refused: no valid ticket");
+            warn!(channel = id, "live feed refused: no valid ticket");
             services
                 .metrics
                 .remote_watch(crate::metrics::Watch::Refused);
@@ -57,7 +77,10 @@ pub(super) async fn serve(
             return refused(StatusCode::SERVICE_UNAVAILABLE, "audit store unreachable");
         }
     };
-    let Some((path, rx)) = services.live.watch(&id).await else {
+    // From here on the answer may take longer than the API's usual connection lifetime (the
+    // screen is rebuilt from the recording, then the feed lasts as long as the channel).
+    long.store(true, Ordering::Relaxed);
+    let Some((path, rx)) = services.live.watch(id).await else {
         return refused(
             StatusCode::NOT_FOUND,
             "no such live channel on this bastion",
@@ -75,10 +98,8 @@ pub(super) async fn serve(
             "cannot rebuild the screen",
         );
     };
-    info!(channel = %id, %reviewer, bastion = %from, "serving a live channel to another bastion's reviewer");
+    info!(channel = id, %reviewer, bastion = %from, "serving a live channel to another bastion's reviewer");
     services.metrics.remote_watch(crate::metrics::Watch::Served);
-    // A feed lasts as long as the channel, past the API's usual connection lifetime.
-    long.store(true, Ordering::Relaxed);
     let body = futures_util::stream::unfold(
         (Some(Bytes::from(screen)), rx),
         |(first, mut rx)| async move {
@@ -97,6 +118,8 @@ pub(super) async fn serve(
     (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            // The exemption from the connection lifetime ends with this answer.
+            (header::CONNECTION, "close".to_string()),
             (
                 header::HeaderName::from_static(SCREEN_HEADER),
                 format!("{rows}x{cols}"),

@@ -244,10 +244,19 @@ struct Peer(SocketAddr);
 async fn live_feed(
     State(api): State<Arc<Api>>,
     Extension(long): Extension<LongLived>,
+    Extension(Peer(peer)): Extension<Peer>,
     axum::extract::Path(id): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    live::serve(&api.services, &long.0, id, &headers).await
+    let ip = peer.ip();
+    if api.limiter.is_blocked(ip) {
+        return (StatusCode::TOO_MANY_REQUESTS, "too many refused requests\n").into_response();
+    }
+    let answer = live::serve(&api.services, &long.0, &id, &headers).await;
+    if answer.status().is_client_error() {
+        api.limiter.failed(ip);
+    }
+    answer
 }
 
 /// Set by a handler whose answer may outlive [`CONNECTION_LIFETIME`] (an authenticated live

@@ -264,7 +264,8 @@ impl AuditStore {
         self.bounded(write).await
     }
 
-    /// The recording at `path` (as stored in its row) is in the object store at `url`,
+    /// The recording at `path` (as stored in its row, one of this instance's) is in the object
+    /// store at `url`,
     /// sealed with `final_hash` and `signature`: the row names the object, and takes the seal
     /// if it has none yet (a crash between sealing and the row's update). Returns whether a
     /// row named the path.
@@ -281,7 +282,8 @@ impl AuditStore {
     ) -> Result<bool, AuditError> {
         const SQL: &str = "UPDATE channels SET recording_url = $2, \
              final_hash = COALESCE(final_hash, $3), signature = COALESCE(signature, $4) \
-             WHERE recording_path = $1";
+             WHERE recording_path = $1 \
+             AND session_id IN (SELECT id FROM sessions WHERE instance = $5)";
         let write = async {
             with_pool!(self, pool => async {
                 sqlx::query(SQL)
@@ -289,6 +291,7 @@ impl AuditStore {
                     .bind(url)
                     .bind(final_hash)
                     .bind(signature)
+                    .bind(&*self.instance)
                     .execute(pool)
                     .await
                     .map(|r| r.rows_affected() > 0)

@@ -77,7 +77,6 @@ impl Check {
 /// Says where recordings go and, with `recording.retention`, whether the store can keep it: a
 /// retention the store cannot keep fails the check, as it stops `bastion serve`.
 fn check_store(store: &bastion::store::Store) -> Result<(), Failure> {
-    use bastion::store::object_lock::ObjectLock;
     let Some((keep, mode)) = store.retention() else {
         super::out::say(format_args!(
             "recording store {}: no retention (recording.retention unset): whoever may delete \
@@ -86,22 +85,21 @@ fn check_store(store: &bastion::store::Store) -> Result<(), Failure> {
         ));
         return Ok(());
     };
-    let answer = super::failure::runtime()?.block_on(store.object_lock());
-    match answer {
-        Ok(ObjectLock::Enabled) => {
-            super::out::say(format_args!(
-                "recording store {}: Object Lock enabled; every recording is kept {} ({mode:?} mode)",
-                store.url(),
-                humantime::format_duration(keep)
-            ));
+    let answer = super::failure::runtime()?
+        .block_on(store.object_lock())
+        .map_err(|e| {
+            Failure::failed(anyhow::anyhow!(
+                "recording.retention: cannot ask {} about Object Lock: {e}",
+                store.url()
+            ))
+        })?;
+    match bastion::store::object_lock::keeps(&answer, keep, mode) {
+        Ok(()) => {
+            super::out::say(format_args!("recording store {}: {answer}", store.url()));
             Ok(())
         }
-        Ok(no) => Err(Failure::failed(anyhow::anyhow!(
-            "recording.retention: {} ({no})",
-            store.url()
-        ))),
-        Err(e) => Err(Failure::failed(anyhow::anyhow!(
-            "recording.retention: cannot ask {} about Object Lock: {e}",
+        Err(why) => Err(Failure::failed(anyhow::anyhow!(
+            "recording.retention: {} ({why})",
             store.url()
         ))),
     }

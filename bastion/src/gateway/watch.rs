@@ -164,6 +164,11 @@ impl LiveSessions {
         }
     }
 
+    /// Whether channel `id` runs here and can be watched.
+    pub fn contains(&self, id: &str) -> bool {
+        self.map.lock().map(|m| m.contains_key(id)).unwrap_or(false)
+    }
+
     /// The channels that can be watched now.
     pub fn list(&self) -> Vec<Watched> {
         self.map

@@ -28,6 +28,13 @@ pub async fn watch(ctx: &Reviewer<'_>, row: &LiveRow) -> Result<Viewer, String> 
             "bastion {bastion} does not serve its sessions to the others (no server.api_listen or api_url)"
         ));
     };
+    // The ticket and the screen cross the network: in clear only on this host's loopback.
+    if api.starts_with("http://") && !loopback(api) {
+        return Err(format!(
+            "bastion {bastion} serves its API without TLS ({api}): watching across hosts needs \
+             server.api_tls_cert there"
+        ));
+    }
     let ticket = random_ticket().ok_or("no randomness for a ticket")?;
     let expires = crate::audit::now_ms() + TICKET_LIFE.as_millis() as i64;
     ctx.audit
@@ -75,9 +82,45 @@ pub async fn watch(ctx: &Reviewer<'_>, row: &LiveRow) -> Result<Viewer, String> 
     Ok(Viewer::remote(rows, cols, answer))
 }
 
+/// Whether an `http://` URL names a loopback address.
+fn loopback(url: &str) -> bool {
+    let rest = url.trim_start_matches("http://");
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn random_ticket() -> Option<String> {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 32];
     ring::rand::SystemRandom::new().fill(&mut b).ok()?;
     Some(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_loopback_is_plain_http() {
+        for ok in [
+            "http://127.0.0.1:8443",
+            "http://[::1]:80/x",
+            "http://localhost:9",
+        ] {
+            assert!(super::loopback(ok), "{ok}");
+        }
+        for no in [
+            "http://10.0.0.5:8443",
+            "http://bastion-a:8443",
+            "http://127.0.0.1.evil.com",
+        ] {
+            assert!(!super::loopback(no), "{no}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -39,7 +39,7 @@ struct Place {
     region: String,
     path_style: bool,
     credentials: Credentials,
-    /// `(how long, mode)` of S3 Object Lock retention on every object written.
+    /// `(how long, mode)` of S3 Object Lock retention the bucket must keep.
     retention: Option<(Duration, config::RetentionMode)>,
 }
 
@@ -74,7 +74,7 @@ impl Store {
             credentials,
             retention,
         };
-        let objects = Arc::new(at.client(None)?);
+        let objects = Arc::new(at.client()?);
         Ok(Some(Store {
             at: Arc::new(at),
             objects,
@@ -94,7 +94,7 @@ impl Store {
         &self.at.credentials
     }
 
-    /// `(how long, mode)` of the Object Lock retention set on every object, if any.
+    /// `(how long, mode)` of the Object Lock retention the bucket must keep objects for, if any.
     pub fn retention(&self) -> Option<(Duration, config::RetentionMode)> {
         self.at.retention
     }
@@ -107,22 +107,6 @@ impl Store {
         } else {
             format!("{bucket}/?{query}")
         }
-    }
-
-    /// The client for writing one recording: with `retention`, every request carries the
-    /// Object Lock mode and a retain-until date counted from now.
-    fn writer(&self) -> Result<Arc<AmazonS3>, StoreError> {
-        let Some((keep, mode)) = self.at.retention else {
-            return Ok(self.objects.clone());
-        };
-        let until = humantime::format_rfc3339_seconds(SystemTime::now() + keep).to_string();
-        let mut h = http::HeaderMap::new();
-        let value = |v: &str| {
-            http::HeaderValue::from_str(v).map_err(|e| StoreError::ObjectLock(e.to_string()))
-        };
-        h.insert("x-amz-object-lock-mode", value(mode.header_value())?);
-        h.insert("x-amz-object-lock-retain-until-date", value(&until)?);
-        Ok(Arc::new(self.at.client(Some(h))?))
     }
 
     fn key(key: &str) -> Result<Key, StoreError> {
@@ -140,8 +124,7 @@ impl Store {
 
     /// Writes `bytes` as the object `key`.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
-        let writer = self.writer()?;
-        writer
+        self.objects
             .put(&Self::key(key)?, PutPayload::from_bytes(bytes))
             .await
             .map(|_| ())
@@ -164,7 +147,7 @@ impl Store {
             .map_err(StoreError::io(path))?;
         let mut file = file.take(range.end.saturating_sub(range.start));
         let len = range.end.saturating_sub(range.start);
-        let writer = self.writer()?;
+        let writer = &self.objects;
         let object = Self::key(key)?;
         if len <= PART as u64 {
             let mut buf = Vec::with_capacity(len as usize);
@@ -283,13 +266,10 @@ impl Place {
         }
     }
 
-    fn client(&self, headers: Option<http::HeaderMap>) -> Result<AmazonS3, StoreError> {
-        let mut options = ClientOptions::new()
+    fn client(&self) -> Result<AmazonS3, StoreError> {
+        let options = ClientOptions::new()
             .with_timeout(REQUEST_TIMEOUT)
             .with_connect_timeout(Duration::from_secs(5));
-        if let Some(h) = headers {
-            options = options.with_default_headers(h);
-        }
         let mut b = AmazonS3Builder::new()
             .with_bucket_name(&self.url.bucket)
             .with_region(&self.region)

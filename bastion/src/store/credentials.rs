@@ -68,10 +68,18 @@ fn from_file(path: &Path) -> Result<Credentials, StoreError> {
             SECRET => secret = Some(v),
             TOKEN => token = Some(v),
             other => {
+                // A name is shown only when it looks like one: a malformed line may hold a
+                // secret.
+                let named = other.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+                let shown = if named {
+                    format!(" {other:?}")
+                } else {
+                    String::new()
+                };
                 return Err(bad(format!(
-                    "line {}: unknown key {other:?} (expected {KEY_ID}, {SECRET} or {TOKEN})",
+                    "line {}: unknown key{shown} (expected {KEY_ID}, {SECRET} or {TOKEN})",
                     i + 1
-                )))
+                )));
             }
         }
     }
@@ -111,6 +119,9 @@ mod tests {
         let e = Credentials::load(Some(&p)).unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("AWS_REGION"), "{e}");
         assert!(!e.contains("s3cr3t"), "{e}");
+        std::fs::write(&p, "AWS_SECRET_ACCESS_KEY: s3cr3t=x\n").unwrap();
+        let e = Credentials::load(Some(&p)).unwrap_err().to_string();
+        assert!(e.contains("line 1") && !e.contains("s3cr3t"), "{e}");
         std::fs::write(&p, "AWS_SECRET_ACCESS_KEY=s3cr3t\n").unwrap();
         let e = Credentials::load(Some(&p)).unwrap_err().to_string();
         assert!(e.contains("needs both") && !e.contains("s3cr3t"), "{e}");

@@ -107,6 +107,13 @@ impl Uploader {
     /// bastion's channels are sealed by then) so that a clean stop leaves nothing behind when
     /// the store is there.
     pub async fn run(mut self, shutdown: CancellationToken, drain: Duration) {
+        // Measured on a timer of its own: admission must not wait for a slow upload to learn
+        // that the spool is full.
+        let sizing = tokio::spawn(measure(
+            self.dir.clone(),
+            self.stats.clone(),
+            shutdown.clone(),
+        ));
         loop {
             self.pass(false).await;
             tokio::select! {
@@ -115,6 +122,7 @@ impl Uploader {
             }
         }
         let _ = tokio::time::timeout(drain, self.pass(true)).await;
+        sizing.abort();
     }
 
     /// One look at the spool; with `last`, every part due or not (the bastion is stopping).
@@ -132,7 +140,8 @@ impl Uploader {
         self.stats
             .bytes
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        self.tracked.retain(|p, _| casts.contains(p));
+        let present: std::collections::HashSet<&PathBuf> = casts.iter().collect();
+        self.tracked.retain(|p, _| present.contains(p));
         let mut pending = 0;
         for cast in casts {
             let now = Instant::now();
@@ -190,7 +199,6 @@ impl Uploader {
             return Ok(Step::Nothing);
         };
         let key = self.key_of(cast)?;
-        let progress = read_progress(cast).await?;
         if cp.sealed {
             let len = tokio::fs::metadata(cast)
                 .await
@@ -208,9 +216,12 @@ impl Uploader {
                 .await
             {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(
+                // Its session was refused when its row could not be written; the object is
+                // kept, and this line is the only record of where.
+                Ok(false) => tracing::error!(
                     recording = %cast.display(),
-                    "stored a recording no audit row names"
+                    object = %url,
+                    "stored a recording no audit row of this bastion names"
                 ),
                 Err(e) => {
                     return Err(StoreError::io(cast)(std::io::Error::other(format!(
@@ -222,10 +233,13 @@ impl Uploader {
             // The recording last: a progress file or sidecar left by a crash here is only
             // clutter, while a recording without its sidecar would never go up.
             remove(&progress_path(cast)).await?;
+            remove(&progress_path(cast).with_extension("uploaded-tmp")).await?;
             remove(&sig_path).await?;
             remove(cast).await?;
             return Ok(Step::Stored);
         }
+        // Progress matters for parts only: a sealed recording goes up whole whatever it says.
+        let progress = read_progress(cast).await?;
         let waiting = cp.bytes.saturating_sub(progress.cast_bytes);
         let due = last || since.elapsed() >= self.every || waiting >= self.bytes;
         if waiting == 0 || !due {
@@ -236,9 +250,18 @@ impl Uploader {
         self.store
             .put_file(&format!("{part}.cast"), cast, progress.cast_bytes..cp.bytes)
             .await?;
-        let sig = Bytes::copy_from_slice(&raw[progress.sig_bytes as usize..complete]);
-        self.store.put(&format!("{part}.sig"), sig).await?;
-        self.count(2, waiting + (complete as u64 - progress.sig_bytes));
+        let Some(new_lines) = usize::try_from(progress.sig_bytes)
+            .ok()
+            .and_then(|from| raw.get(from..complete))
+        else {
+            return Err(StoreError::io(&progress_path(cast))(std::io::Error::other(
+                "the upload progress disagrees with the sidecar; the recording goes up whole when sealed",
+            )));
+        };
+        self.store
+            .put(&format!("{part}.sig"), Bytes::copy_from_slice(new_lines))
+            .await?;
+        self.count(2, waiting + new_lines.len() as u64);
         write_progress(
             cast,
             Progress {
@@ -327,17 +350,42 @@ async fn read_progress(cast: &Path) -> Result<Progress, StoreError> {
     }
 }
 
-/// Written whole then renamed: a crash leaves the old progress or the new, never half.
+/// Written whole, synced, then renamed: a crash (or a power cut) leaves the old progress or
+/// the new, never half.
 async fn write_progress(cast: &Path, p: Progress) -> Result<(), StoreError> {
+    use tokio::io::AsyncWriteExt;
     let path = progress_path(cast);
     let tmp = path.with_extension("uploaded-tmp");
     let json = serde_json::to_vec(&p).map_err(|e| StoreError::io(&path)(e.into()))?;
-    tokio::fs::write(&tmp, json)
+    let mut f = tokio::fs::File::create(&tmp)
         .await
         .map_err(StoreError::io(&tmp))?;
+    f.write_all(&json).await.map_err(StoreError::io(&tmp))?;
+    f.sync_all().await.map_err(StoreError::io(&tmp))?;
     tokio::fs::rename(&tmp, &path)
         .await
         .map_err(StoreError::io(&path))
+}
+
+/// Measures the spool every [`TICK`] until `shutdown`. A spool that cannot be measured counts
+/// as full: admission fails closed.
+async fn measure(dir: PathBuf, stats: Arc<SpoolStats>, shutdown: CancellationToken) {
+    loop {
+        let d = dir.clone();
+        let bytes = match tokio::task::spawn_blocking(move || walk(&d)).await {
+            Ok(Ok((_, bytes))) => i64::try_from(bytes).unwrap_or(i64::MAX),
+            Ok(Err(e)) => {
+                tracing::error!(dir = %dir.display(), "cannot measure the recording spool, refusing new sessions: {e}");
+                i64::MAX
+            }
+            Err(_) => i64::MAX,
+        };
+        stats.bytes.set(bytes);
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 async fn remove(path: &Path) -> Result<(), StoreError> {
