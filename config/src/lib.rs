@@ -71,17 +71,20 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads only the `[recording]` table of the file at `path` (the rest may be absent): what
-    /// `bastion verify` and `bastion play` need on an auditor's machine, which has no bastion
-    /// to configure, to find the recording store and the key that signs recordings.
+    /// Reads only the `[recording]` and `[audit]` tables of the file at `path` (the rest may
+    /// be absent): what `bastion verify` and `bastion play` need on an auditor's machine, which
+    /// has no bastion to configure, to find the recording store, the key that signs recordings
+    /// and the audit database that says which recording a session has.
     ///
     /// # Errors
-    /// As [`Config::load`], for that table.
-    pub fn load_recording(path: &Path) -> Result<Recording, ConfigError> {
+    /// As [`Config::load`], for those tables.
+    pub fn load_reading(path: &Path) -> Result<Reading, ConfigError> {
         #[derive(serde::Deserialize)]
         struct Only {
             #[serde(default)]
             recording: Recording,
+            #[serde(default)]
+            audit: Audit,
         }
         let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
@@ -108,7 +111,10 @@ impl Config {
                 vec![Problem::from_toml(&src, &doc, &at, e.inner())],
             )
         })?;
-        let mut recording = only.recording;
+        let Only {
+            mut recording,
+            mut audit,
+        } = only;
         if let Some(store) = &recording.store {
             if let Err(message) = store_url::StoreUrl::parse(store) {
                 let path = "recording.store".to_string();
@@ -136,7 +142,8 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
-        Ok(recording)
+        resolve_database(&mut audit.database, &base);
+        Ok(Reading { recording, audit })
     }
 
     /// Parses and validates `src`; `origin` names the source in error messages.
@@ -228,17 +235,29 @@ impl Config {
                 join(path);
             }
         }
-        // `sqlite:FILE` is the same URL as `sqlite://FILE`: a relative file is the file's
-        // neighbour either way, not something in whatever directory the bastion starts in.
-        let db = &self.audit.database;
-        if let Some(rest) = db
-            .strip_prefix("sqlite://")
-            .or_else(|| db.strip_prefix("sqlite:"))
-        {
-            let p = Path::new(rest.split('?').next().unwrap_or(rest));
-            if p.is_relative() && !rest.starts_with(":memory:") && !rest.is_empty() {
-                self.audit.database = format!("sqlite://{}", base.join(rest).display());
-            }
+        resolve_database(&mut self.audit.database, base);
+    }
+}
+
+/// What reading recordings needs of a configuration (see [`Config::load_reading`]).
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// `[recording]`: the store, the signing key.
+    pub recording: Recording,
+    /// `[audit]`: the database that names each session's recordings.
+    pub audit: Audit,
+}
+
+/// `sqlite:FILE` is the same URL as `sqlite://FILE`: a relative file is the configuration
+/// file's neighbour either way, not something in whatever directory the bastion starts in.
+fn resolve_database(db: &mut String, base: &Path) {
+    if let Some(rest) = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+    {
+        let p = Path::new(rest.split('?').next().unwrap_or(rest));
+        if p.is_relative() && !rest.starts_with(":memory:") && !rest.is_empty() {
+            *db = format!("sqlite://{}", base.join(rest).display());
         }
     }
 }

@@ -116,6 +116,29 @@ impl AuditStore {
         raw.into_iter().rev().map(|r| r.decode(self)).collect()
     }
 
+    /// The recordings of a session (`SESSION`) or of one of its channels (`SESSION-CHANNEL`):
+    /// `(recording_path, recording_url)`, by channel.
+    pub async fn session_recordings(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(String, Option<String>)>, AuditError> {
+        const SQL: &str = "SELECT recording_path, recording_url FROM channels \
+             WHERE session_id = $1 AND ($2 IS NULL OR channel = $2) \
+             AND recording_path IS NOT NULL ORDER BY channel, id";
+        let (session, channel) = match id.rsplit_once('-') {
+            Some((s, c)) if s.contains('-') => (s, c.parse::<i64>().ok()),
+            _ => (id, None),
+        };
+        let read = async {
+            with_pool!(self, pool => sqlx::query_as::<_, (String, Option<String>)>(SQL)
+                .bind(session)
+                .bind(channel)
+                .fetch_all(pool)
+                .await)
+        };
+        self.bounded(read).await
+    }
+
     /// Channels matching `f` (the user is the session's identity), oldest first.
     pub async fn channels(&self, f: &Filter) -> Result<Vec<ChannelRow>, AuditError> {
         let raw: Vec<RawChannel> = with_pool!(self, pool => sqlx::query_as(CHANNELS)

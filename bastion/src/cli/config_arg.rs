@@ -51,10 +51,10 @@ impl ConfigArg {
         self.explain(Config::load(&self.path()))
     }
 
-    /// Only the `[recording]` table (see [`Config::load_recording`]): what reading recordings
-    /// needs.
-    pub fn load_recording(&self) -> Result<config::Recording, Failure> {
-        self.explain(Config::load_recording(&self.path()))
+    /// Only the `[recording]` and `[audit]` tables (see [`Config::load_reading`]): what reading
+    /// recordings needs.
+    pub fn load_reading(&self) -> Result<config::Reading, Failure> {
+        self.explain(Config::load_reading(&self.path()))
     }
 
     /// [`ConfigArg::load`] plus what only the bastion checks (masking rules compile): what

@@ -12,7 +12,8 @@ use super::verify::trusted_keys;
 /// Replay a recording.
 #[derive(Debug, clap::Args)]
 pub struct Play {
-    /// The recording (`.cast`), or its `s3://` address in the configured recording store.
+    /// The recording (`.cast`), its `s3://` address in the configured recording store, or a
+    /// `SESSION-CHANNEL` id looked up in the audit database.
     file: PathBuf,
     /// Playback speed factor.
     #[arg(long, default_value_t = 1.0, value_parser = positive_number)]
@@ -43,7 +44,21 @@ pub struct Play {
 impl Play {
     pub fn run(self) -> Result<(), Failure> {
         let trusted = trusted_keys(&self.keys, &self.config)?;
-        let recording = super::stored::open(&self.file, &self.config)?;
+        let named = match super::stored::named(&self.file, &self.config)?.as_slice() {
+            [one] => one.clone(),
+            many => {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "{} names {} recordings; play one of them: {}",
+                    self.file.display(),
+                    many.len(),
+                    many.iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        };
+        let recording = super::stored::open(&named, &self.config)?;
         let file = &recording.path;
         if self.cat {
             let sidecar = recorder::sidecar_path(file);

@@ -12,8 +12,9 @@ use super::failure::Failure;
 /// Verify recordings.
 #[derive(Debug, clap::Args)]
 pub struct Verify {
-    /// Recordings (`.cast`), or their `s3://` addresses in the configured recording store;
-    /// each is checked against its `.sig` sidecar.
+    /// Recordings (`.cast`), their `s3://` addresses in the configured recording store, or
+    /// `SESSION-CHANNEL` / `SESSION` ids looked up in the audit database; each is checked
+    /// against its `.sig` sidecar.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Trusted recording public key(s) (default: the configuration's recording key).
@@ -31,7 +32,15 @@ impl Verify {
         let trusted = trusted_keys(&self.keys, &self.config)?;
         let (mut failed, mut tails) = (0u64, 0u64);
         let mut out = super::out::Out::new();
-        for arg in &self.files {
+        let recordings = self
+            .files
+            .iter()
+            .map(|arg| super::stored::named(arg, &self.config))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten();
+        for arg in recordings {
+            let arg = &arg;
             let recording = super::stored::open(arg, &self.config)?;
             let file = &recording.path;
             let sidecar = recorder::sidecar_path(file);
@@ -87,8 +96,8 @@ pub fn trusted_keys(keys: &[PathBuf], config: &ConfigArg) -> Result<Vec<Verifyin
         return Ok(Vec::new());
     }
     // Named (`--config`, `$BASTION_CONFIG`): a typo must not silently drop the trust check.
-    let recording = config.load_recording()?;
-    let public = cert_authority::keyfile::public_path(&recording.signing_key);
+    let reading = config.load_reading()?;
+    let public = cert_authority::keyfile::public_path(&reading.recording.signing_key);
     let key = VerifyingKey::load(&public).context("[recording] signing_key, its public half")?;
     Ok(vec![key])
 }

@@ -197,6 +197,25 @@ fn recordings_go_to_the_store_and_an_auditor_replays_them_with_read_only_credent
     let p = auditor.bastion(&["play", "--cat", shell_url]);
     assert!(p.status.success(), "{}", stderr(&p));
     assert!(stdout(&p).contains("interactive-42"), "{}", stdout(&p));
+    // By session id, from the audit database: the row names the object.
+    let id = format!(
+        "{}-{}",
+        shell["session_id"].as_str().unwrap(),
+        shell["channel"].as_u64().unwrap()
+    );
+    let p = run(Command::new(bastion_bin())
+        .args(["play", "--cat", &id, "--config"])
+        .arg(&f.bastion.config));
+    assert!(
+        stdout(&p).contains("interactive-42"),
+        "{}{}",
+        stdout(&p),
+        stderr(&p)
+    );
+    let v = run(Command::new(bastion_bin())
+        .args(["verify", shell["session_id"].as_str().unwrap(), "--config"])
+        .arg(&f.bastion.config));
+    assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
     // The audit rows and the objects agree; then someone with the store's credentials replaces
     // one object with another and deletes a third: both are found.
     let a = run(Command::new(bastion_bin())
