@@ -165,6 +165,29 @@ impl Bastion {
         .unwrap_or_else(|| panic!("log never contained {needle:?}:\n{}", self.log()))
     }
 
+    /// `http://ADDRESS` of its HTTP API (`server.api_listen`), once it listens.
+    pub fn api(&self) -> String {
+        let log = self.wait_log("api listening");
+        log.lines()
+            .find(|l| l.contains("api listening"))
+            .and_then(|l| l.split("address=").nth(1))
+            .and_then(|a| a.split_whitespace().next())
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_else(|| panic!("no api address in the log:\n{log}"))
+    }
+
+    /// Waits for a command to be held for approval; returns its request number.
+    pub fn held_request(&self) -> i64 {
+        let log = self.wait_log("held for approval");
+        log.lines()
+            .rev()
+            .find(|l| l.contains("held for approval"))
+            .and_then(|l| l.split("request=").nth(1))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no request number in the log:\n{log}"))
+    }
+
     /// A user with a fresh key and a certificate from the user CA (`bastion ca sign`).
     pub fn user(&self, identity: &str, principals: &str) -> User {
         self.user_with(identity, principals, &[])

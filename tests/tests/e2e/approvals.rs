@@ -50,18 +50,7 @@ fn spawn(user: &User, cmd: &str) -> Child {
 
 /// Waits for a request to be held and returns its number.
 fn held(bastion: &Bastion) -> i64 {
-    let log = bastion.wait_log("held for approval");
-    let line = log
-        .lines()
-        .rev()
-        .find(|l| l.contains("held for approval"))
-        .unwrap();
-    line.split("request=")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .parse()
-        .unwrap()
+    bastion.held_request()
 }
 
 fn review(user: &User, args: &str) -> Output {

@@ -30,16 +30,6 @@ fn member(b: BastionBuilder, name: &str, db: &str, garage: &Garage, sshd: &tests
         .start()
 }
 
-fn api(bastion: &Bastion) -> String {
-    let log = bastion.wait_log("api listening");
-    log.lines()
-        .find(|l| l.contains("api listening"))
-        .and_then(|l| l.split("address=").nth(1))
-        .and_then(|a| a.split_whitespace().next())
-        .map(|a| format!("http://{a}"))
-        .unwrap()
-}
-
 fn metrics(api: &str) -> String {
     stdout(&run(Command::new("curl")
         .args(["-sS", "--max-time", "10"])
@@ -64,7 +54,7 @@ fn a_reviewer_on_one_bastion_watches_and_approves_sessions_of_another() {
             .success()
     );
     let b = member(bb, "b", &db, &garage, &sshd);
-    let (api_a, api_b) = (api(&a), api(&b));
+    let (api_a, api_b) = (a.api(), b.api());
     let alice = a.user("alice@example.test", "ops");
     let mut bob: User = a.user("bob@example.test", "leads");
     bob.port = b.port;
@@ -134,15 +124,7 @@ fn a_reviewer_on_one_bastion_watches_and_approves_sessions_of_another() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let log = a.wait_log("held for approval");
-    let id: i64 = log
-        .lines()
-        .rev()
-        .find(|l| l.contains("held for approval"))
-        .and_then(|l| l.split("request=").nth(1))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|r| r.parse().ok())
-        .unwrap();
+    let id = a.held_request();
     let ok = run(&mut bob.ssh("review@127.0.0.1", &[&format!("approve {id}")]));
     assert!(ok.status.success(), "{}", stderr(&ok));
     let out = child.wait_with_output().unwrap();

@@ -25,14 +25,7 @@ fn world() -> World {
         .role("name = \"ops\"\nprincipals = [\"ops\"]\ntargets = [\"*\"]\nlogins = [\"root\"]")
         .start();
     let alice = bastion.user("alice@example.test", "ops");
-    let log = bastion.wait_log("api listening");
-    let api = log
-        .lines()
-        .find(|l| l.contains("api listening"))
-        .and_then(|l| l.split("address=").nth(1))
-        .and_then(|a| a.split_whitespace().next())
-        .map(|a| format!("http://{a}"))
-        .unwrap();
+    let api = bastion.api();
     World {
         bastion,
         sshd,

@@ -60,13 +60,7 @@ fn world_with_role(oidc_extra: &str, server_extra: &str, role_extra: &str) -> Wo
 
 /// The API's `host:port`, from the bastion's log.
 fn api_address(bastion: &Bastion) -> String {
-    let log = bastion.wait_log("api listening");
-    log.lines()
-        .find(|l| l.contains("api listening"))
-        .and_then(|l| l.split("address=").nth(1))
-        .and_then(|a| a.split_whitespace().next())
-        .unwrap()
-        .to_string()
+    bastion.api().trim_start_matches("http://").to_string()
 }
 
 /// A fresh key, certified by the API for `token`; returns the user and the API's answer.

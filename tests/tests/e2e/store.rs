@@ -31,14 +31,7 @@ fn bastion_with_store(garage: &Garage, recording: &str) -> Fleet {
         .role(OPS_ROLE)
         .start();
     let alice = bastion.user("alice@example.test", "ops");
-    let log = bastion.wait_log("api listening");
-    let api = log
-        .lines()
-        .find(|l| l.contains("api listening"))
-        .and_then(|l| l.split("address=").nth(1))
-        .and_then(|a| a.split_whitespace().next())
-        .map(|a| format!("http://{a}"))
-        .unwrap();
+    let api = bastion.api();
     Fleet {
         bastion,
         _sshd: sshd,
@@ -76,6 +69,16 @@ impl Auditor {
         )
         .unwrap();
         Auditor { dir }
+    }
+
+    /// SHA-256 and length of what `bastion play --cat --raw` gives back for `url`.
+    fn replay(&self, url: &str) -> (String, u64) {
+        sha256_of_command(
+            Command::new(bastion_bin())
+                .current_dir(self.dir.path())
+                .args(["play", "--cat", "--raw", url])
+                .args(["--config", "auditor.toml", "--key", "recording.pub"]),
+        )
     }
 
     fn bastion(&self, args: &[&str]) -> std::process::Output {
@@ -175,21 +178,7 @@ fn recordings_go_to_the_store_and_an_auditor_replays_them_with_read_only_credent
     let v = auditor.bastion(&["verify", exec_url]);
     assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
     assert!(stdout(&v).contains("OK"), "{}", stdout(&v));
-    let (replayed, len) = sha256_of_command(
-        Command::new(bastion_bin())
-            .current_dir(auditor.dir.path())
-            .args([
-                "play",
-                "--cat",
-                "--raw",
-                exec_url,
-                "--config",
-                "auditor.toml",
-                "--key",
-                "recording.pub",
-            ]),
-    );
-    assert_eq!((replayed, len), (sent, 200 << 20));
+    assert_eq!(auditor.replay(exec_url), (sent, 200 << 20));
     // The interactive one: a terminal, typed keys, a prompt.
     let shell = channels.iter().find(|c| !is_stream(c)).unwrap();
     assert!(shell["pty"].is_object(), "{shell}");
@@ -360,21 +349,8 @@ fn a_store_that_is_away_loses_nothing_and_a_full_spool_refuses_new_sessions() {
         .iter()
         .find(|c| c["command"].as_str().is_some_and(|c| c.starts_with("seq")))
         .unwrap();
-    let (replayed, len) = sha256_of_command(
-        Command::new(bastion_bin())
-            .current_dir(auditor.dir.path())
-            .args([
-                "play",
-                "--cat",
-                "--raw",
-                first["recording_url"].as_str().unwrap(),
-                "--config",
-                "auditor.toml",
-                "--key",
-                "recording.pub",
-            ]),
-    );
-    assert_eq!((replayed, len), (sent, 700_000));
+    let url = first["recording_url"].as_str().unwrap();
+    assert_eq!(auditor.replay(url), (sent, 700_000));
     // Admission opens again once the spool is empty.
     let o = run(&mut f.alice.ssh("t1@127.0.0.1", &["echo back"]));
     assert!(

@@ -237,14 +237,7 @@ fn ssh_list_shows_the_permitted_targets_and_logins() {
 #[test]
 fn bastion_targets_lists_them_through_the_api() {
     let (bastion, _t1, _t2, alice) = two_targets("api_listen = \"127.0.0.1:0\"");
-    let log = bastion.wait_log("api listening");
-    let api = log
-        .lines()
-        .find(|l| l.contains("api listening"))
-        .and_then(|l| l.split("address=").nth(1))
-        .and_then(|a| a.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let api = bastion.api().trim_start_matches("http://").to_string();
     let dir = bastion.dir.path().join("dot-bastion");
     std::fs::create_dir(&dir).unwrap();
     std::fs::copy(&alice.key, dir.join("id_ed25519")).unwrap();
