@@ -4,6 +4,7 @@
 //! belong to.
 
 pub mod console;
+mod pinned;
 mod remote;
 
 use std::fmt::Write as _;

@@ -1,8 +1,8 @@
 //! Watching a live channel that runs on another bastion of the fleet: the reviewer's bastion
 //! writes a one-use ticket (its hash) into the shared database, then asks the channel's
 //! bastion for the feed over its API with the ticket (see `crate::api::live`). When the other
-//! bastion serves its API over TLS, only the certificate it published in the database is
-//! trusted for it. A bastion that cannot be reached is said so within [`CONNECT`]; nothing
+//! bastion serves its API over TLS, only the certificates it published in the database are
+//! trusted for it ([`super::pinned`]). A bastion that cannot be reached is said so within [`CONNECT`]; nothing
 //! waits longer.
 
 use std::time::Duration;
@@ -50,11 +50,9 @@ pub async fn watch(ctx: &Reviewer<'_>, row: &LiveRow) -> Result<Viewer, String> 
         .connect_timeout(CONNECT)
         .redirect(reqwest::redirect::Policy::none());
     if let Some(pem) = &row.api_cert {
-        let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+        let tls = super::pinned::client_config(pem)
             .map_err(|e| format!("bastion {bastion} published an unusable certificate: {e}"))?;
-        client = client
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(cert);
+        client = client.use_preconfigured_tls(tls);
     }
     let client = client.build().map_err(|e| e.to_string())?;
     let url = format!("{}/v1/live/{}", api.trim_end_matches('/'), row.id);

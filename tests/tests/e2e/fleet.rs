@@ -181,3 +181,112 @@ fn a_reviewer_on_one_bastion_watches_and_approves_sessions_of_another() {
         stderr(&p)
     );
 }
+
+/// Between bastions over TLS: the watching bastion trusts only the certificate the other
+/// published in the shared database, byte for byte. Another certificate from the same CA, for
+/// the same address, is refused: a CA-based check would have let it through.
+#[test]
+fn watching_over_tls_trusts_only_the_published_certificate() {
+    let pg = Postgres::launch();
+    let db = pg.create_database("fleet_tls");
+    let garage = Garage::launch();
+    let ba = BastionBuilder::new();
+    let sshd = ba.sshd("t1");
+    let keys = ba.path("keys");
+    // A private CA and two server certificates for 127.0.0.1 signed by it.
+    let o = run(Command::new("bash")
+        .arg("-ec")
+        .arg(
+            "E='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'
+             openssl req -x509 $E -days 1 -subj /CN=fleet-ca -keyout ca.key -out ca.crt
+             printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext
+             for n in api other; do
+               openssl req $E -subj /CN=127.0.0.1 -keyout $n.key -out $n.csr
+               openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile ext -out $n.crt
+             done",
+        )
+        .current_dir(ba.path("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tls = format!(
+        "api_tls_cert = \"{}\"\napi_tls_key = \"{}\"",
+        ba.path("api.crt").display(),
+        ba.path("api.key").display()
+    );
+    let other = std::fs::read_to_string(ba.path("other.crt")).unwrap();
+    let a = member(ba.server(&tls), "a", &db, &garage, &sshd);
+    let bb = BastionBuilder::new();
+    std::fs::remove_dir_all(bb.path("keys")).unwrap();
+    assert!(
+        run(Command::new("cp").arg("-a").arg(&keys).arg(bb.path("keys")))
+            .status
+            .success()
+    );
+    let b = member(bb, "b", &db, &garage, &sshd);
+    let alice = a.user("alice@example.test", "ops");
+    let mut bob: User = a.user("bob@example.test", "leads");
+    bob.port = b.port;
+    let wait = Duration::from_secs(30);
+    let user = Tmux::start(&alice.remote_bash("t1@127.0.0.1"), 100, 24);
+    user.wait_for("REMOTE$", wait);
+    user.type_text("echo over-tls-$((6*7))");
+    user.keys(&["Enter"]);
+    user.wait_for("over-tls-42", wait);
+    // A publishes https and its certificate.
+    let published = wait_for(wait, || {
+        let row = pg.psql(
+            "fleet_tls",
+            "SELECT api_url || ' ' || api_cert FROM instances WHERE name = 'a'",
+        );
+        row.contains("https://").then_some(row)
+    })
+    .unwrap();
+    assert!(
+        published.contains("BEGIN CERTIFICATE") && !published.contains("PRIVATE KEY"),
+        "{published}"
+    );
+    let console = Tmux::start(
+        &format!("{} -tt review@127.0.0.1; sleep 60", bob.ssh_line("", "")),
+        130,
+        30,
+    );
+    console.wait_for("pending requests", wait);
+    console.keys(&["s"]);
+    console.wait_for("alice@example.test", wait);
+    console.keys(&["Enter"]);
+    console.wait_for("(read only, masked)", wait);
+    console.wait_for("over-tls-42", wait);
+    console.keys(&["q"]);
+    console.wait_for("live sessions", wait);
+    // The database says A's certificate is another one from the same CA: B refuses A. The
+    // heartbeat puts the real one back every 10 s, so the swap is tried again if it lost the
+    // race.
+    let swap = format!(
+        "UPDATE instances SET api_cert = '{}' WHERE name = 'a' RETURNING name",
+        other.trim()
+    );
+    let refused = (0..3).find_map(|_| {
+        let done = pg.psql("fleet_tls", &swap);
+        assert_eq!(done.trim(), "a");
+        // The console reads the list every second.
+        std::thread::sleep(Duration::from_millis(1500));
+        console.keys(&["Enter"]);
+        let screen = wait_for(Duration::from_secs(10), || {
+            let s = console.screen();
+            (s.contains("cannot reach bastion a") || s.contains("(read only, masked)")).then_some(s)
+        })
+        .unwrap_or_default();
+        if screen.contains("(read only, masked)") {
+            console.keys(&["q"]);
+            console.wait_for("live sessions", wait);
+            None
+        } else {
+            Some(screen)
+        }
+    });
+    let screen = refused.expect("a certificate A did not publish was trusted");
+    assert!(
+        screen.contains("cannot reach bastion a at https://"),
+        "{screen}"
+    );
+    drop(b);
+}
