@@ -182,7 +182,7 @@ impl Sign {
                 issued_at_ms: bastion::audit::now_ms(),
             };
             super::failure::runtime()?.block_on(async {
-                let (store, created) = super::audit::open_or_create(&url).await?;
+                let (store, created) = super::database::open_or_create(&url).await?;
                 let written = store.certificate_issued(&row).await;
                 drop(store);
                 created.settle();
@@ -244,7 +244,7 @@ pub fn cert_path(public_key: &Path) -> PathBuf {
 impl Revoke {
     async fn run(self) -> Result<(), Failure> {
         let config = self.config.load()?;
-        let (store, created) = super::audit::open_or_create(&config.audit.database).await?;
+        let (store, created) = super::database::open_or_create(&config.audit.database).await?;
         let revoked = self.revoke(&store).await;
         drop(store);
         created.settle();

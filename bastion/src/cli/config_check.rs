@@ -41,7 +41,7 @@ impl Check {
                         .await
                         .map_err(Failure::failed)
                 }
-                None => super::audit::open_existing(&config.audit.database).await,
+                None => super::database::open_existing(&config.audit.database).await,
             }
         })?;
         let settings = Settings::load(config, audit).map_err(Failure::failed)?;

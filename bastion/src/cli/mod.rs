@@ -7,6 +7,7 @@ mod ca;
 mod completions;
 mod config_arg;
 mod config_check;
+mod database;
 mod failure;
 mod login;
 mod man;

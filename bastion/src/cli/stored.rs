@@ -28,7 +28,7 @@ pub fn named(arg: &std::path::Path, config: &ConfigArg) -> Result<Vec<PathBuf>, 
     let reading = config.load_reading()?;
     let runtime = super::failure::runtime()?;
     let rows = runtime.block_on(async {
-        let audit = super::audit::open_existing(&reading.audit.database).await?;
+        let audit = super::database::open_existing(&reading.audit.database).await?;
         audit.session_recordings(id).await.map_err(Failure::failed)
     })?;
     if rows.is_empty() {
