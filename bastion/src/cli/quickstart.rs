@@ -91,6 +91,16 @@ impl Quickstart {
         } else {
             listen
         };
+        // The API goes on the port after SSH's; when something else holds it, on a free port
+        // this time rather than not at all.
+        if let Some(api) = config.server.api_listen.clone() {
+            if let Some(moved) = free_instead(&api) {
+                super::out::say(format_args!(
+                    "{api} is taken: the API serves on {moved} this time"
+                ));
+                config.server.api_listen = Some(moved.to_string());
+            }
+        }
         let ca = load_private_key(&config.ca.user_ca)?;
 
         let public = self.user_key(dir)?;
@@ -261,6 +271,17 @@ fn certify(
 }
 
 /// The HTTP API's address beside `listen`: the next port, on loopback (it serves plain HTTP).
+/// A free port on the same address when `api` is taken; `None` when it is free (or not an
+/// address: the bastion then says so itself).
+fn free_instead(api: &str) -> Option<SocketAddr> {
+    let addr: SocketAddr = api.parse().ok()?;
+    if std::net::TcpListener::bind(addr).is_ok() {
+        return None;
+    }
+    let free = std::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0)).ok()?;
+    free.local_addr().ok()
+}
+
 fn api_address(listen: SocketAddr) -> SocketAddr {
     let ip: std::net::IpAddr = if listen.is_ipv4() {
         std::net::Ipv4Addr::LOCALHOST.into()

@@ -102,6 +102,53 @@ fn quickstart_serves_a_demo_target() {
     );
 }
 
+/// The port after SSH's, where quickstart puts its API, is taken by another program: quickstart
+/// serves anyway, with its API on another port, and says where.
+#[test]
+fn quickstart_serves_when_the_api_port_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("me");
+    keygen(&key);
+    let port = free_port_pair();
+    let _squatter = std::net::TcpListener::bind(("127.0.0.1", port + 1)).unwrap();
+    let log = dir.path().join("quickstart.log");
+    let out = dir.path().join("quickstart.out");
+    let _serving = Stop(
+        Command::new(bastion_bin())
+            .args(["quickstart", "--dir"])
+            .arg(dir.path().join("dev"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--key"])
+            .arg(key.with_extension("pub"))
+            .env("USER", "root")
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let up = wait_for(Duration::from_secs(20), || {
+        read(&log).contains("bastion listening").then_some(())
+    });
+    assert!(up.is_some(), "quickstart did not serve: {}", read(&log));
+    let printed = read(&out);
+    assert!(
+        printed.contains(&format!("127.0.0.1:{} is taken", port + 1)),
+        "{printed}"
+    );
+    let metrics = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Metrics: curl "))
+        .unwrap_or_else(|| panic!("{printed}"))
+        .to_string();
+    assert!(!metrics.contains(&format!(":{}/", port + 1)), "{metrics}");
+    let o = run(Command::new("curl").args(["-sf", &metrics]));
+    assert!(
+        stdout(&o).contains("# TYPE bastion_sessions gauge"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A quickstart serving; stopped when dropped, whatever the test's outcome.
 struct Stop(std::process::Child);
 
