@@ -3,15 +3,16 @@
 //! [`Uploader::run`] looks at the spool every second. A recording that grows goes up in parts,
 //! each ending at a signed checkpoint, at least every `upload_every` or `upload_bytes`; a
 //! sealed one goes up whole with its sidecar, its audit row is told where, and only then are
-//! its files removed. A failed upload is retried with a growing pause (up to a minute) while
-//! everything else goes on; nothing leaves the spool before the store has acknowledged it.
+//! its files removed. Up to four recordings go up at once, so a large sealed one does not hold
+//! back the parts of the others. A failed upload is retried with a growing pause (up to a
+//! minute) while everything else goes on; nothing leaves the spool before the store has acknowledged it.
 //! Progress per recording is kept beside it (`<file>.cast.uploaded`) so that a restarted
 //! bastion goes on from the last part instead of starting over.
 //!
 //! The spool's size is watched ([`SpoolStats`]): once it holds `spool_limit` bytes, new
 //! channels are refused (fail closed), while running ones go on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{Store, StoreError};
@@ -26,6 +28,8 @@ use crate::audit::AuditStore;
 
 /// How often the spool is looked at.
 const TICK: Duration = Duration::from_secs(1);
+/// Recordings uploaded at once: a large sealed one does not hold back the parts of the others.
+const IN_FLIGHT: usize = 4;
 /// Longest pause between two tries of a failing upload.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Suffix of the progress file beside a recording.
@@ -75,13 +79,21 @@ struct Tracked {
 
 /// Empties the spool into the store.
 pub struct Uploader {
+    work: Arc<Work>,
+    tracked: HashMap<PathBuf, Tracked>,
+    /// Recordings being uploaded now, at most [`IN_FLIGHT`].
+    in_flight: JoinSet<(PathBuf, Result<Step, StoreError>)>,
+    busy: HashSet<PathBuf>,
+}
+
+/// What an upload needs, shared by the uploads in flight.
+struct Work {
     store: Store,
     dir: PathBuf,
     audit: AuditStore,
     stats: Arc<SpoolStats>,
     every: Duration,
     bytes: u64,
-    tracked: HashMap<PathBuf, Tracked>,
 }
 
 impl Uploader {
@@ -93,13 +105,17 @@ impl Uploader {
         stats: Arc<SpoolStats>,
     ) -> Uploader {
         Uploader {
-            store,
-            dir: config.dir.clone(),
-            audit,
-            stats,
-            every: config.upload_every.duration(),
-            bytes: config.upload_bytes,
+            work: Arc::new(Work {
+                store,
+                dir: config.dir.clone(),
+                audit,
+                stats,
+                every: config.upload_every.duration(),
+                bytes: config.upload_bytes,
+            }),
             tracked: HashMap::new(),
+            in_flight: JoinSet::new(),
+            busy: HashSet::new(),
         }
     }
 
@@ -110,78 +126,120 @@ impl Uploader {
         // Measured on a timer of its own: admission must not wait for a slow upload to learn
         // that the spool is full.
         let sizing = tokio::spawn(measure(
-            self.dir.clone(),
-            self.stats.clone(),
+            self.work.dir.clone(),
+            self.work.stats.clone(),
             shutdown.clone(),
         ));
-        loop {
+        'looking: loop {
             self.pass(false).await;
-            tokio::select! {
-                _ = tokio::time::sleep(TICK) => {}
-                _ = shutdown.cancelled() => break,
+            // Until the next look, uploads that end are taken at once (metrics, retries).
+            let tick = tokio::time::sleep(TICK);
+            tokio::pin!(tick);
+            loop {
+                tokio::select! {
+                    _ = &mut tick => break,
+                    Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                        self.finished(done);
+                    }
+                    _ = shutdown.cancelled() => break 'looking,
+                }
             }
         }
-        let _ = tokio::time::timeout(drain, self.pass(true)).await;
+        let last = async {
+            self.settle().await;
+            self.pass(true).await;
+            self.settle().await;
+        };
+        let _ = tokio::time::timeout(drain, last).await;
         sizing.abort();
     }
 
-    /// One look at the spool; with `last`, every part due or not (the bastion is stopping).
-    pub async fn pass(&mut self, last: bool) {
-        let dir = self.dir.clone();
+    /// Waits for the uploads in flight.
+    async fn settle(&mut self) {
+        while let Some(done) = self.in_flight.join_next().await {
+            self.finished(done);
+        }
+    }
+
+    /// One look at the spool: starts what is due for each recording not being uploaded
+    /// already, up to [`IN_FLIGHT`] at once. With `last`, every part is due (the bastion is
+    /// stopping).
+    async fn pass(&mut self, last: bool) {
+        let dir = self.work.dir.clone();
         let listing = tokio::task::spawn_blocking(move || walk(&dir)).await;
-        let (casts, bytes) = match listing {
-            Ok(Ok(l)) => l,
-            Ok(Err(e)) => {
-                tracing::error!(dir = %self.dir.display(), "cannot list the recording spool: {e}");
-                return;
-            }
-            Err(_) => return,
+        // A spool that cannot be listed is reported full by `measure`.
+        let Ok(Ok((casts, _))) = listing else {
+            return;
         };
-        self.stats
-            .bytes
-            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        let present: std::collections::HashSet<&PathBuf> = casts.iter().collect();
-        self.tracked.retain(|p, _| present.contains(p));
-        let mut pending = 0;
+        let present: HashSet<&PathBuf> = casts.iter().collect();
+        self.tracked
+            .retain(|p, _| present.contains(p) || self.busy.contains(p));
+        self.work
+            .stats
+            .pending
+            .set(i64::try_from(casts.len()).unwrap_or(i64::MAX));
         for cast in casts {
+            if self.busy.contains(&cast) || self.in_flight.len() >= IN_FLIGHT {
+                continue;
+            }
             let now = Instant::now();
             let t = self.tracked.entry(cast.clone()).or_default();
             if t.failing.is_some_and(|(_, at)| now < at) {
-                pending += 1;
                 continue;
             }
             let since = *t.since.get_or_insert(now);
-            match self.step(&cast, since, last).await {
-                Ok(Step::Stored) => {
-                    self.tracked.remove(&cast);
-                }
-                Ok(step) => {
-                    pending += 1;
-                    let t = self.tracked.entry(cast).or_default();
-                    t.failing = None;
-                    if step == Step::Part {
-                        t.since = Some(Instant::now());
-                    }
-                }
-                Err(e) => {
-                    pending += 1;
-                    self.stats.failures.inc();
-                    let t = self.tracked.entry(cast.clone()).or_default();
-                    let n = t.failing.map_or(0, |(n, _)| n).saturating_add(1);
-                    let pause = Duration::from_secs(1 << n.min(6)).min(MAX_BACKOFF);
-                    t.failing = Some((n, Instant::now() + pause));
-                    tracing::warn!(
-                        recording = %cast.display(),
-                        failures = n,
-                        retry_in = ?pause,
-                        "recording upload failed, will retry: {e}"
-                    );
-                }
-            }
+            let work = self.work.clone();
+            self.busy.insert(cast.clone());
+            self.in_flight.spawn(async move {
+                let step = work.step(&cast, since, last).await;
+                (cast, step)
+            });
         }
-        self.stats.pending.set(pending);
     }
 
+    /// Takes the outcome of one recording's upload.
+    fn finished(
+        &mut self,
+        done: Result<(PathBuf, Result<Step, StoreError>), tokio::task::JoinError>,
+    ) {
+        let Ok((cast, step)) = done else {
+            // A panicked upload: its recording is tried again at the next look.
+            return;
+        };
+        self.busy.remove(&cast);
+        match step {
+            Ok(Step::Stored) => {
+                self.tracked.remove(&cast);
+                // One fewer until the next look counts them again.
+                if self.work.stats.pending.get() > 0 {
+                    self.work.stats.pending.dec();
+                }
+            }
+            Ok(step) => {
+                let t = self.tracked.entry(cast).or_default();
+                t.failing = None;
+                if step == Step::Part {
+                    t.since = Some(Instant::now());
+                }
+            }
+            Err(e) => {
+                self.work.stats.failures.inc();
+                let t = self.tracked.entry(cast.clone()).or_default();
+                let n = t.failing.map_or(0, |(n, _)| n).saturating_add(1);
+                let pause = Duration::from_secs(1 << n.min(6)).min(MAX_BACKOFF);
+                t.failing = Some((n, Instant::now() + pause));
+                tracing::warn!(
+                    recording = %cast.display(),
+                    failures = n,
+                    retry_in = ?pause,
+                    "recording upload failed, will retry: {e}"
+                );
+            }
+        }
+    }
+}
+
+impl Work {
     /// Does what is due for one recording.
     async fn step(&self, cast: &Path, since: Instant, last: bool) -> Result<Step, StoreError> {
         let sig_path = recorder::sidecar_path(cast);
