@@ -55,17 +55,7 @@ impl Config {
         path: &Path,
         extra: impl FnOnce(&Config) -> Vec<(String, String)>,
     ) -> Result<Config, ConfigError> {
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        // Absolute, so that paths stored from it (recordings in audit rows) mean the same
-        // file whatever directory a later command runs from.
-        let base = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let base = std::path::absolute(&base).unwrap_or(base);
+        let (src, base) = read_source(path)?;
         let mut config = Config::parse_with(&src, &path.display().to_string(), extra)?;
         config.resolve_paths(&base);
         Ok(config)
@@ -86,31 +76,9 @@ impl Config {
             #[serde(default)]
             audit: Audit,
         }
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let (src, base) = read_source(path)?;
         let origin = path.display().to_string();
-        let doc = locate::Document::parse(&src).map_err(|e| {
-            ConfigError::invalid(
-                &origin,
-                vec![Problem {
-                    path: String::new(),
-                    message: e.message().to_string(),
-                    line: e.span().map(|s| locate::line_of(&src, s.start)),
-                }],
-            )
-        })?;
-        let de = toml::Deserializer::parse(&src).map_err(|e| {
-            ConfigError::invalid(&origin, vec![Problem::from_toml(&src, &doc, "", &e)])
-        })?;
-        let only: Only = serde_path_to_error::deserialize(de).map_err(|e| {
-            let at = e.path().to_string();
-            ConfigError::invalid(
-                &origin,
-                vec![Problem::from_toml(&src, &doc, &at, e.inner())],
-            )
-        })?;
+        let (only, doc) = deserialize::<Only>(&src, &origin)?;
         let Only {
             mut recording,
             mut audit,
@@ -128,11 +96,6 @@ impl Config {
                 ));
             }
         }
-        let base = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let base = std::path::absolute(&base).unwrap_or(base);
         for p in [Some(&mut recording.dir), Some(&mut recording.signing_key)]
             .into_iter()
             .chain([recording.store_credentials.as_mut()])
@@ -160,28 +123,7 @@ impl Config {
         origin: &str,
         extra: impl FnOnce(&Config) -> Vec<(String, String)>,
     ) -> Result<Config, ConfigError> {
-        let doc = locate::Document::parse(src).map_err(|e| {
-            ConfigError::invalid(
-                origin,
-                vec![Problem {
-                    path: String::new(),
-                    message: e.message().to_string(),
-                    line: e.span().map(|s| locate::line_of(src, s.start)),
-                }],
-            )
-        })?;
-        let de = toml::Deserializer::parse(src).map_err(|e| {
-            ConfigError::invalid(origin, vec![Problem::from_toml(src, &doc, "", &e)])
-        })?;
-        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            ConfigError::invalid(
-                origin,
-                vec![Problem::from_toml(src, &doc, &path, e.inner())],
-            )
-        })?;
-        let mut config = config;
+        let (mut config, doc) = deserialize::<Config>(src, origin)?;
         let mut problems = validate::check(&config);
         if problems.is_empty() {
             // Components check what only they understand once the rest is known to be sound.
@@ -237,6 +179,50 @@ impl Config {
         }
         resolve_database(&mut self.audit.database, base);
     }
+}
+
+/// The file's text, and its directory made absolute, against which relative paths inside it
+/// are resolved (so that paths stored from it, recordings in audit rows, mean the same file
+/// whatever directory a later command runs from).
+fn read_source(path: &Path) -> Result<(String, PathBuf), ConfigError> {
+    let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = std::path::absolute(&base).unwrap_or(base);
+    Ok((src, base))
+}
+
+/// Parses `src` as `T`; every error names `origin`, the line and the key.
+fn deserialize<'a, T: serde::de::DeserializeOwned>(
+    src: &'a str,
+    origin: &str,
+) -> Result<(T, locate::Document<'a>), ConfigError> {
+    let doc = locate::Document::parse(src).map_err(|e| {
+        ConfigError::invalid(
+            origin,
+            vec![Problem {
+                path: String::new(),
+                message: e.message().to_string(),
+                line: e.span().map(|s| locate::line_of(src, s.start)),
+            }],
+        )
+    })?;
+    let de = toml::Deserializer::parse(src)
+        .map_err(|e| ConfigError::invalid(origin, vec![Problem::from_toml(src, &doc, "", &e)]))?;
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ConfigError::invalid(
+            origin,
+            vec![Problem::from_toml(src, &doc, &path, e.inner())],
+        )
+    })?;
+    Ok((value, doc))
 }
 
 /// What reading recordings needs of a configuration (see [`Config::load_reading`]).
