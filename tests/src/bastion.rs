@@ -35,6 +35,15 @@ impl BastionBuilder {
         b
     }
 
+    /// A fresh directory with a copy of another bastion's keys (`keys`, its builder's
+    /// `path("keys")`): one user CA, target CA, host key and recording key for a fleet.
+    pub fn sharing_keys(keys: &Path) -> BastionBuilder {
+        let b = BastionBuilder::empty();
+        let o = run(Command::new("cp").arg("-a").arg(keys).arg(b.path("keys")));
+        assert!(o.status.success(), "cp {}: {}", keys.display(), stderr(&o));
+        b
+    }
+
     /// A fresh temporary directory, no keys yet.
     pub(crate) fn empty() -> BastionBuilder {
         let dir = tempfile::Builder::new()

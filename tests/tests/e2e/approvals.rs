@@ -1,7 +1,7 @@
 //! Exec commands held until another person approves them (issue 6, items 1, 2, 4 (exec
 //! commands), 5, 6).
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
 use tests::{run, stderr, stdout, Bastion, BastionBuilder, Postgres, Sshd, User};
@@ -231,10 +231,7 @@ fn a_request_held_on_one_bastion_is_approved_through_another() {
     )
     .start();
     // The second bastion shares the keys and the database.
-    let b2 = BastionBuilder::new();
-    std::fs::remove_dir_all(b2.path("keys")).unwrap();
-    let o = run(Command::new("cp").arg("-a").arg(&keys).arg(b2.path("keys")));
-    assert!(o.status.success());
+    let b2 = BastionBuilder::sharing_keys(&keys);
     let b = roles(
         b2.section_table("audit", &format!("database = \"{url}\"\ninstance = \"b\""))
             .target("t1", &sshd, ""),

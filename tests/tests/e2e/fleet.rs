@@ -46,13 +46,7 @@ fn a_reviewer_on_one_bastion_watches_and_approves_sessions_of_another() {
     let keys = ba.path("keys");
     let mut a = member(ba, "a", &db, &garage, &sshd);
     // B shares the keys (one user CA, one host key behind one address), the database and the store.
-    let bb = BastionBuilder::new();
-    std::fs::remove_dir_all(bb.path("keys")).unwrap();
-    assert!(
-        run(Command::new("cp").arg("-a").arg(&keys).arg(bb.path("keys")))
-            .status
-            .success()
-    );
+    let bb = BastionBuilder::sharing_keys(&keys);
     let b = member(bb, "b", &db, &garage, &sshd);
     let (api_a, api_b) = (a.api(), b.api());
     let alice = a.user("alice@example.test", "ops");
@@ -214,13 +208,7 @@ fn watching_over_tls_trusts_only_the_published_certificate() {
     );
     let other = std::fs::read_to_string(ba.path("other.crt")).unwrap();
     let a = member(ba.server(&tls), "a", &db, &garage, &sshd);
-    let bb = BastionBuilder::new();
-    std::fs::remove_dir_all(bb.path("keys")).unwrap();
-    assert!(
-        run(Command::new("cp").arg("-a").arg(&keys).arg(bb.path("keys")))
-            .status
-            .success()
-    );
+    let bb = BastionBuilder::sharing_keys(&keys);
     let b = member(bb, "b", &db, &garage, &sshd);
     let alice = a.user("alice@example.test", "ops");
     let mut bob: User = a.user("bob@example.test", "leads");

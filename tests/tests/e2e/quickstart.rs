@@ -1,6 +1,7 @@
 //! `bastion quickstart`: keys, config, a certificate for the user's key, a demo target, and a
 //! working ssh command (issue 2, item 10).
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -16,24 +17,13 @@ fn quickstart_serves_a_demo_target() {
     std::fs::write(&own, "the user's own certificate\n").unwrap();
     let port = free_port_pair();
     let log = dir.path().join("quickstart.log");
-    let mut child = Command::new(bastion_bin())
-        .args(["quickstart", "--dir"])
-        .arg(dir.path().join("dev"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--key"])
-        .arg(key.with_extension("pub"))
-        .env("USER", "root")
-        .stdout(std::fs::File::create(dir.path().join("quickstart.out")).unwrap())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let up = wait_for(Duration::from_secs(20), || {
-        read(&log).contains("bastion listening").then_some(())
-    });
-    if up.is_none() {
-        let _ = child.kill();
-        panic!("quickstart did not serve: {}", read(&log));
-    }
+    let serving = serve(
+        &dir.path().join("dev"),
+        &key,
+        port,
+        &dir.path().join("quickstart.out"),
+        &log,
+    );
     let printed = read(&dir.path().join("quickstart.out"));
     assert!(printed.contains(&format!("ssh -p {port}")), "{printed}");
     assert!(printed.contains("root@demo@127.0.0.1"), "{printed}");
@@ -86,8 +76,7 @@ fn quickstart_serves_a_demo_target() {
         stdout(&o),
         stderr(&o)
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(serving);
     // Running it again keeps the keys.
     let before = std::fs::read(dir.path().join("dev/keys/user_ca")).unwrap();
     let o = run(Command::new(bastion_bin())
@@ -113,23 +102,7 @@ fn quickstart_serves_when_the_api_port_is_taken() {
     let _squatter = std::net::TcpListener::bind(("127.0.0.1", port + 1)).unwrap();
     let log = dir.path().join("quickstart.log");
     let out = dir.path().join("quickstart.out");
-    let _serving = Stop(
-        Command::new(bastion_bin())
-            .args(["quickstart", "--dir"])
-            .arg(dir.path().join("dev"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--key"])
-            .arg(key.with_extension("pub"))
-            .env("USER", "root")
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let up = wait_for(Duration::from_secs(20), || {
-        read(&log).contains("bastion listening").then_some(())
-    });
-    assert!(up.is_some(), "quickstart did not serve: {}", read(&log));
+    let _serving = serve(&dir.path().join("dev"), &key, port, &out, &log);
     let printed = read(&out);
     assert!(
         printed.contains(&format!("127.0.0.1:{} is taken", port + 1)),
@@ -147,6 +120,29 @@ fn quickstart_serves_when_the_api_port_is_taken() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Starts `bastion quickstart --dir DEV --listen 127.0.0.1:PORT --key KEY.pub` (as USER root),
+/// its output in `out` and its log in `log`, and waits until it serves.
+fn serve(dev: &Path, key: &Path, port: u16, out: &Path, log: &Path) -> Stop {
+    let serving = Stop(
+        Command::new(bastion_bin())
+            .args(["quickstart", "--dir"])
+            .arg(dev)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--key"])
+            .arg(key.with_extension("pub"))
+            .env("USER", "root")
+            .stdout(std::fs::File::create(out).unwrap())
+            .stderr(std::fs::File::create(log).unwrap())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let up = wait_for(Duration::from_secs(20), || {
+        read(log).contains("bastion listening").then_some(())
+    });
+    assert!(up.is_some(), "quickstart did not serve: {}", read(log));
+    serving
 }
 
 /// A quickstart serving; stopped when dropped, whatever the test's outcome.
@@ -201,25 +197,7 @@ fn quickstart_commands_work_as_printed_and_an_approval_can_be_tried() {
     let port = free_port_pair();
     let out = dir.path().join("quickstart.out");
     let log = dir.path().join("quickstart.log");
-    let child = Stop(
-        Command::new(bastion_bin())
-            .args(["quickstart", "--dir"])
-            .arg(&dev)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--key"])
-            .arg(key.with_extension("pub"))
-            .env("USER", "root")
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let up = wait_for(Duration::from_secs(20), || {
-        read(&log).contains("bastion listening").then_some(())
-    });
-    if up.is_none() {
-        panic!("quickstart did not serve: {}", read(&log));
-    }
+    let child = serve(&dev, &key, port, &out, &log);
     let printed = read(&out);
     assert!(
         printed.contains(&format!(
