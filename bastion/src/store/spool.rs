@@ -123,13 +123,6 @@ impl Uploader {
     /// bastion's channels are sealed by then) so that a clean stop leaves nothing behind when
     /// the store is there.
     pub async fn run(mut self, shutdown: CancellationToken, drain: Duration) {
-        // Measured on a timer of its own: admission must not wait for a slow upload to learn
-        // that the spool is full.
-        let sizing = tokio::spawn(measure(
-            self.work.dir.clone(),
-            self.work.stats.clone(),
-            shutdown.clone(),
-        ));
         'looking: loop {
             self.pass(false).await;
             // Until the next look, uploads that end are taken at once (metrics, retries).
@@ -151,7 +144,6 @@ impl Uploader {
             self.settle().await;
         };
         let _ = tokio::time::timeout(drain, last).await;
-        sizing.abort();
     }
 
     /// Waits for the uploads in flight.
@@ -161,15 +153,29 @@ impl Uploader {
         }
     }
 
-    /// One look at the spool: starts what is due for each recording not being uploaded
-    /// already, up to [`IN_FLIGHT`] at once. With `last`, every part is due (the bastion is
-    /// stopping).
+    /// One look at the spool: measures it, then starts what is due for each recording not
+    /// being uploaded already, up to [`IN_FLIGHT`] at once. Uploads run beside the looks, so
+    /// admission learns the spool's size every second however slow the store is; a spool that
+    /// cannot be measured counts as full (admission fails closed). With `last`, every part is
+    /// due (the bastion is stopping).
     async fn pass(&mut self, last: bool) {
         let dir = self.work.dir.clone();
         let listing = tokio::task::spawn_blocking(move || walk(&dir)).await;
-        // A spool that cannot be listed is reported full by `measure`.
-        let Ok(Ok((casts, _))) = listing else {
-            return;
+        let casts = match listing {
+            Ok(Ok((casts, bytes))) => {
+                let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+                self.work.stats.bytes.set(bytes);
+                casts
+            }
+            Ok(Err(e)) => {
+                tracing::error!(dir = %self.work.dir.display(), "cannot measure the recording spool, refusing new sessions: {e}");
+                self.work.stats.bytes.set(i64::MAX);
+                return;
+            }
+            Err(_) => {
+                self.work.stats.bytes.set(i64::MAX);
+                return;
+            }
         };
         let present: HashSet<&PathBuf> = casts.iter().collect();
         self.tracked
@@ -423,27 +429,6 @@ async fn write_progress(cast: &Path, p: Progress) -> Result<(), StoreError> {
     tokio::fs::rename(&tmp, &path)
         .await
         .map_err(StoreError::io(&path))
-}
-
-/// Measures the spool every [`TICK`] until `shutdown`. A spool that cannot be measured counts
-/// as full: admission fails closed.
-async fn measure(dir: PathBuf, stats: Arc<SpoolStats>, shutdown: CancellationToken) {
-    loop {
-        let d = dir.clone();
-        let bytes = match tokio::task::spawn_blocking(move || walk(&d)).await {
-            Ok(Ok((_, bytes))) => i64::try_from(bytes).unwrap_or(i64::MAX),
-            Ok(Err(e)) => {
-                tracing::error!(dir = %dir.display(), "cannot measure the recording spool, refusing new sessions: {e}");
-                i64::MAX
-            }
-            Err(_) => i64::MAX,
-        };
-        stats.bytes.set(bytes);
-        tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
-            _ = shutdown.cancelled() => return,
-        }
-    }
 }
 
 async fn remove(path: &Path) -> Result<(), StoreError> {
