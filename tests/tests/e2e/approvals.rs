@@ -112,8 +112,14 @@ fn held_exec_runs_once_approved() {
 #[test]
 fn denied_and_timed_out_exec_exits_126_with_the_reason() {
     let w = world(&RULE.replace("20s", "3s"));
-    let child = spawn(&w.alice, "drop database prod");
+    let child = spawn(&w.alice, "drop database prod # 123-45-6789");
     let id = held(&w.bastion);
+    // The reviewer sees the command as the audit row stores it: masked.
+    let list = stdout(&review(&w.bob, "list"));
+    assert!(
+        list.contains("drop database prod # ***-**-****") && !list.contains("123-45-6789"),
+        "{list}"
+    );
     let no_reason = review(&w.bob, &format!("deny {id}"));
     assert_eq!(no_reason.status.code(), Some(2));
     let d = review(

@@ -102,14 +102,18 @@ impl Authorized {
         let hold = Duration::from_millis(ctx.services.config.masking.live_hold_ms);
         let redactor = Redactor::new(&masker, redaction, hold);
         // The command, the terminal type and the environment are whatever the client sent:
-        // stored masked like any text.
-        let command = match start {
-            Start::Shell => None,
-            Start::Exec(_) => start.command().map(|c| mask_text(&masker, &c)),
-            Start::Subsystem(n) => Some(n.clone()),
+        // masked once, here, for the recording, the audit row and a reviewer alike.
+        let said = Said {
+            command: match start {
+                Start::Shell => None,
+                Start::Exec(_) => start.command().map(|c| mask_text(&masker, &c)),
+                Start::Subsystem(n) => Some(n.clone()),
+            },
+            term: pty.map(|p| mask_text(&masker, &p.term)),
         };
-        let term = pty.map(|p| mask_text(&masker, &p.term));
-        let recording = start_recording(ctx, &access, &requested, &masker, transfer, client)?;
+        let recording =
+            start_recording(ctx, &access, &requested, &masker, &said, transfer, client)?;
+        let Said { command, term } = said;
         info!(path = %recording.path.display(), "recording");
         let row = ChannelOpened {
             session_id: ctx.id.clone(),
@@ -188,18 +192,24 @@ fn capability(ctx: &SessionCtx, start: &Start) -> Result<Capability, Stop> {
     }
 }
 
+/// The command and terminal type the client sent, masked.
+struct Said {
+    command: Option<String>,
+    term: Option<String>,
+}
+
 /// Starts the channel's recording; one that cannot start refuses the channel (fail closed).
 fn start_recording(
     ctx: &SessionCtx,
     access: &Access,
     requested: &Requested,
     masker: &Masker,
+    said: &Said,
     transfer: bool,
     client: &Client,
 ) -> Result<Arc<ChannelRecording>, Stop> {
     let (start, pty) = (&requested.start, requested.pty.as_ref());
-    // The command, the terminal type and the environment are whatever the client sent:
-    // recorded masked like any text.
+    // The environment is whatever the client sent: recorded masked like any text.
     let info = ChannelInfo {
         transfer,
         channel: u32::from(client.id),
@@ -209,12 +219,8 @@ fn start_recording(
             Start::Subsystem(_) => ChannelKind::Subsystem,
         },
         size: pty.map(|p| (p.cols, p.rows)),
-        term: pty.map(|p| mask_text(masker, &p.term)),
-        command: match start {
-            Start::Shell => None,
-            Start::Exec(_) => start.command().map(|c| mask_text(masker, &c)),
-            Start::Subsystem(n) => Some(n.clone()),
-        },
+        term: said.term.clone(),
+        command: said.command.clone(),
         env: requested
             .env
             .iter()

@@ -22,7 +22,6 @@ use crate::gateway::relay::inflow::ChannelInflow;
 use crate::gateway::relay::io::ChannelIo;
 use crate::gateway::relay::pumps::{Pending, TargetEnd};
 use crate::gateway::session::SessionCtx;
-use crate::masking::mask_text;
 use crate::policy::Access;
 
 /// A channel open on the target too, ready to relay.
@@ -101,10 +100,12 @@ impl Authorized {
                 what: "command",
                 not_run: "not run",
             };
-            let command = start
-                .command()
-                .map(|c| mask_text(&self.masker, &c))
-                .unwrap_or_else(|| "(interactive shell)".into());
+            // The command as the audit row has it: masked once, there.
+            let command = match start {
+                Start::Exec(_) => self.row.command.clone(),
+                _ => None,
+            }
+            .unwrap_or_else(|| "(interactive shell)".into());
             Box::pin(hold_exec(&asking, command, rx, early, &inflow)).await?;
         }
 
