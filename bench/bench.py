@@ -21,6 +21,7 @@ import pty
 import random
 import re
 import select
+import threading
 import selectors
 import shutil
 import signal
@@ -1276,6 +1277,95 @@ def phase_streaming(w, res, a):
     w.clear_recordings()
 
 
+def phase_soak(w, res, a):
+    """Sessions opening, streaming and closing in a loop for `a.soak_minutes`; the bastion's RSS
+    sampled every 2 s. Flat means the mean of the last ten minutes within 10 % of the mean of the
+    first ten after a warm-up of a sixth (for 30 minutes: minutes 20-30 against 5-15; shorter
+    soaks compare halves of what follows the warm-up)."""
+    minutes = a.soak_minutes
+    log(f"soak: {minutes:.0f} min of rounds of {a.soak_shells} shells opened, "
+        f"{a.soak_streams} × {a.soak_stream_bytes // MiB} MiB streamed, {a.soak_execs} execs, "
+        f"all closed; RSS every 2 s")
+    w.start_bastion()
+    w.clear_recordings()
+    run(w.ssh("bastion") + ["true"], timeout=30)
+    samples = []
+    stop = threading.Event()
+
+    def sample():
+        t0 = time.monotonic()
+        while not stop.is_set():
+            try:
+                samples.append((time.monotonic() - t0, status_kib(w.bpid, "VmRSS")))
+            except (OSError, ValueError):
+                pass
+            stop.wait(2.0)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t_start = time.monotonic()
+    deadline = t_start + minutes * 60
+    rounds = opened = streamed = execs = failures = 0
+    stream_cmd = w.ssh("bastion") + [f"exec head -c {a.soak_stream_bytes} {w.big_log}"]
+    try:
+        while time.monotonic() < deadline:
+            pool = []
+            try:
+                failures += open_sessions(w, "bastion", w.ssh("bastion", "-tt"), a.soak_shells, pool,
+                                          a.window, a.open_timeout, b"R42Y",
+                                          first=b"echo R$((6*7))Y\n")
+                opened += len(pool)
+                streams = [spawn(stream_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL) for _ in range(a.soak_streams)]
+                for p in streams:
+                    try:
+                        rc = p.wait(timeout=a.op_timeout)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+                        rc = -1
+                    failures += rc != 0
+                    streamed += rc == 0
+                    forget(p)
+                for _ in range(a.soak_execs):
+                    r = run(w.ssh("bastion") + ["true"], timeout=60, check=False)
+                    failures += r.returncode != 0
+                    execs += 1
+            finally:
+                close_sessions(pool, b"exit\n")
+            rounds += 1
+            if rounds % 20 == 0:
+                w.clear_recordings()
+                log(f"  soak: {(time.monotonic() - t_start) / 60:.1f} min, {rounds} rounds, "
+                    f"RSS {samples[-1][1] / 1024:.1f} MiB, failures {failures}")
+    finally:
+        stop.set()
+        sampler.join(timeout=5)
+    total = time.monotonic() - t_start
+    warm = total / 6
+    third = min(600.0, (total - warm) / 2)  # the issue's ten minutes, or less in a short soak
+    first = [k for t, k in samples if warm <= t < warm + third]
+    last = [k for t, k in samples if t >= total - third]
+    if not first or not last:
+        raise BenchError("soak: too few RSS samples")
+    m1, m2 = sum(first) / len(first) / 1024, sum(last) / len(last) / 1024
+    peak = max(k for _, k in samples) / 1024
+    res.raw["soak"] = {"minutes": total / 60, "rounds": rounds, "shells": opened,
+                       "streams": streamed, "execs": execs, "failures": failures,
+                       "samples": [(round(t, 1), k) for t, k in samples]}
+    log(f"  soak: {total / 60:.1f} min, {rounds} rounds; RSS mean {m1:.1f} MiB in minutes "
+        f"{warm / 60:.1f}-{(warm + third) / 60:.1f}, {m2:.1f} MiB in the last {third / 60:.1f}; "
+        f"peak {peak:.1f} MiB; failures {failures}")
+    res.add("soak_first", f"Soak ({total / 60:.0f} min, {rounds} rounds: {opened} shells, {streamed} "
+            f"streams, {execs} execs): mean RSS, minutes {warm / 60:.1f}-{(warm + third) / 60:.1f}",
+            "MiB", "lower", m1, None, ratio=False)
+    res.add("soak_last", f"… mean RSS, last {third / 60:.1f} minutes (within 10 % of the above)",
+            "MiB", "lower", m2, None, None, "≤ 1.10×", m2 <= m1 * 1.10, ratio=False)
+    res.add("soak_peak", "… peak RSS during the soak", "MiB", "lower", peak, None, ratio=False)
+    res.add("soak_failures", "… sessions, streams or execs that failed", "runs", "lower", failures,
+            None, None, "0", failures == 0, ratio=False)
+
+
 def phase_hang(w, res, a):
     n = a.hang_runs
     paths = ("bastion", "proxyjump")
@@ -1486,7 +1576,10 @@ def parse_args():
     ap.add_argument("--bin", help="bastion binary to use (implies --no-build)")
     ap.add_argument("--bin-label", help="how the report names that binary's source, e.g. a commit")
     ap.add_argument("--phases", default="throughput,scp,ttfo,keys,idle,stream,hang",
-                    help="comma-separated subset of throughput,scp,ttfo,keys,idle,stream,hang")
+                    help="comma-separated subset of throughput,scp,ttfo,keys,idle,stream,hang; "
+                         "and soak (not in the default set: --soak-minutes long)")
+    ap.add_argument("--soak-minutes", type=float, default=None,
+                    help="length of the soak phase (default 30, 3 with --quick; at most 120)")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
@@ -1520,6 +1613,12 @@ def parse_args():
     a.op_timeout = 300
     a.phase_budget = 300
     a.hold = min(max(a.hold, 0), 3600)
+    a.soak_minutes = min(max(a.soak_minutes if a.soak_minutes is not None else
+                             (30 if full else 3), 1), 120)
+    a.soak_shells = 16
+    a.soak_streams = 8
+    a.soak_stream_bytes = 4 * MiB
+    a.soak_execs = 4
     if a.bin:
         a.bin = os.path.abspath(a.bin)
         a.no_build = True
@@ -1561,7 +1660,7 @@ def main():
         phases = [p.strip() for p in a.phases.split(",") if p.strip()]
         table = {"throughput": phase_throughput, "scp": phase_scp, "ttfo": phase_ttfo,
                  "keys": phase_keystrokes, "idle": phase_idle, "stream": phase_streaming,
-                 "hang": phase_hang}
+                 "hang": phase_hang, "soak": phase_soak}
         for ph in phases:
             if ph not in table:
                 raise BenchError(f"unknown phase {ph}")

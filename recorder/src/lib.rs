@@ -92,6 +92,7 @@
 
 pub mod binary;
 mod cap;
+mod cast_file;
 mod chain;
 pub mod checkpoint;
 mod decode;

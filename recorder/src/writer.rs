@@ -1,7 +1,7 @@
 //! [`Recorder`]: one channel's cast file, its hash chain and its signed sidecar.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use asciicast::{v3, EventCode, Header};
 
 use crate::binary::{self, Piece, BINARY_CODE};
 use crate::cap::{OutputCap, DEFAULT_OUTPUT_CAP};
+use crate::cast_file::CastFile;
 use crate::header::{header_line, BastionMeta};
 use crate::{
     hex, sidecar_path, Checkpoint, CheckpointKind, HashChain, RecorderError, SigningKey,
@@ -85,7 +86,7 @@ enum Stream {
 pub struct Recorder {
     cast_path: PathBuf,
     sig_path: PathBuf,
-    cast: BufWriter<File>,
+    cast: CastFile,
     sidecar: File,
     key: Arc<SigningKey>,
     options: RecorderOptions,
@@ -151,9 +152,7 @@ impl Recorder {
         let mut rec = Recorder {
             cast_path: path.to_path_buf(),
             sig_path,
-            // 16 KiB: small events (keystrokes, prompts) gather into one write(2); a busy
-            // stream's 32 KiB chunks go straight through. Idle sessions hold it, so not more.
-            cast: BufWriter::with_capacity(16 * 1024, cast),
+            cast: CastFile::new(cast),
             sidecar,
             key,
             chain: HashChain::new(&header_line),
@@ -499,10 +498,7 @@ impl Recorder {
 
     /// Writes `line` and its newline; poisons the recorder on failure.
     fn write_raw(&mut self, line: &[u8]) -> Result<(), RecorderError> {
-        let result = self
-            .cast
-            .write_all(line)
-            .and_then(|()| self.cast.write_all(b"\n"));
+        let result = self.cast.write_line(line);
         if let Err(e) = result {
             self.poisoned = true;
             return Err(RecorderError::io(&self.cast_path)(e));
@@ -522,7 +518,7 @@ impl Recorder {
             if kind == CheckpointKind::Checkpoint {
                 Ok(())
             } else {
-                self.cast.get_ref().sync_all()
+                self.cast.sync_all()
             }
         });
         if let Err(e) = flushed {
