@@ -66,3 +66,70 @@ impl Drop for CastFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> (std::path::PathBuf, File) {
+        let path = std::env::temp_dir().join(format!(
+            "cast-file-{}-{name}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        match File::create(&path) {
+            Ok(f) => (path, f),
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    }
+
+    fn read(path: &std::path::Path) -> Vec<u8> {
+        std::fs::read(path).unwrap_or_default()
+    }
+
+    #[test]
+    fn lines_wait_until_a_flush_which_gives_the_buffer_back() {
+        let (path, file) = temp("flush");
+        let mut cast = CastFile::new(file);
+        assert_eq!(cast.pending.capacity(), 0);
+        cast.write_line(b"[0.1, \"o\", \"a\"]").unwrap_or_else(|e| panic!("{e}"));
+        cast.write_line(b"[0.2, \"o\", \"b\"]").unwrap_or_else(|e| panic!("{e}"));
+        assert!(read(&path).is_empty(), "small lines gather before one write");
+        cast.flush().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read(&path), b"[0.1, \"o\", \"a\"]\n[0.2, \"o\", \"b\"]\n");
+        assert_eq!(cast.pending.capacity(), 0, "an idle recording holds no buffer");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_full_buffer_and_a_long_line_go_out_at_once_in_order() {
+        let (path, file) = temp("long");
+        let mut cast = CastFile::new(file);
+        let small = vec![b's'; 100];
+        let long = vec![b'l'; GATHER + 1];
+        cast.write_line(&small).unwrap_or_else(|e| panic!("{e}"));
+        cast.write_line(&long).unwrap_or_else(|e| panic!("{e}"));
+        let mut want = small.clone();
+        want.push(b'\n');
+        want.extend_from_slice(&long);
+        want.push(b'\n');
+        assert_eq!(read(&path), want, "what waited goes first, then the long line");
+        for _ in 0..(GATHER / 101 + 1) {
+            cast.write_line(&small).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(read(&path).len() > want.len(), "a full buffer is written");
+        assert!(cast.pending.len() <= GATHER);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn dropping_writes_what_waits() {
+        let (path, file) = temp("drop");
+        let mut cast = CastFile::new(file);
+        cast.write_line(b"last").unwrap_or_else(|e| panic!("{e}"));
+        drop(cast);
+        assert_eq!(read(&path), b"last\n");
+        let _ = std::fs::remove_file(&path);
+    }
+}
