@@ -566,6 +566,18 @@ Host target
   Port {t['port']}
   User {self.login}
   IdentityFile {key}
+Host jump-gcm
+  HostName 127.0.0.1
+  Port {j['port']}
+  User root
+  IdentityFile {key}
+  Ciphers aes128-gcm@openssh.com
+Host target-gcm
+  HostName 127.0.0.1
+  Port {t['port']}
+  User {self.login}
+  IdentityFile {key}
+  Ciphers aes128-gcm@openssh.com
 Host bastion
   HostName 127.0.0.1
   Port {self.bastion_port}
@@ -602,6 +614,8 @@ Host *
             "bastion": base + ["bastion"],
             "nolive": base + ["bastion-nolive"],
             "proxyjump": base + ["-J", "jump", "target"],
+            # Both hops on the cipher the bastion negotiates, for the like-for-like row.
+            "proxyjump-gcm": base + ["-J", "jump-gcm", "target-gcm"],
             "direct": base + ["target"],
         }[path]
 
@@ -732,6 +746,40 @@ def phase_throughput(w, res, a):
             if p == "proxyjump":
                 cpu_jump.append((tree_cpu_seconds(w.jpid) - j0) / (size / GiB))
             log(f"  cat {p}: {dt:.2f}s = {size / MiB / dt:.0f} MiB/s")
+    # Like for like: ProxyJump with both hops forced to AES-GCM, the cipher the bastion
+    # negotiates, alternating with the bastion again.
+    gcm = {"bastion": [], "proxyjump-gcm": []}
+    gcm_cpu = {"bastion": [], "proxyjump-gcm": []}
+    r = run(w.ssh("proxyjump-gcm", "-v") + ["true"], timeout=60, check=False)
+    res.raw["ciphers_proxyjump_gcm"] = [x.decode() for x in
+                                        re.findall(rb"kex: server->client cipher: (\S+)", r.stderr)]
+    for i in range(reps):
+        for p in (("bastion", "proxyjump-gcm") if i % 2 == 0 else ("proxyjump-gcm", "bastion")):
+            if time.monotonic() > deadline + a.phase_budget / 2:
+                raise BenchError("throughput phase (AES-GCM rows) over its time budget")
+            w.clear_recordings()
+            wait_quiet(w.jpid)
+            b0, j0 = cpu_ticks(w.bpid) / TICK, tree_cpu_seconds(w.jpid)
+            t0 = time.perf_counter()
+            run(w.ssh(p) + [f"cat {w.big_log}"], timeout=a.op_timeout, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, capture_output=False)
+            gcm[p].append(time.perf_counter() - t0)
+            wait_quiet(w.jpid)
+            gcm_cpu[p].append(((cpu_ticks(w.bpid) / TICK - b0) if p == "bastion"
+                               else (tree_cpu_seconds(w.jpid) - j0)) / (size / GiB))
+            log(f"  cat {p}: {gcm[p][-1]:.2f}s = {size / MiB / gcm[p][-1]:.0f} MiB/s")
+    res.raw["throughput_cat_gcm_s"] = gcm
+    gcm_mibs = {p: size / MiB / median(gcm[p]) for p in gcm}
+    res.add("cat_mibs_gcm", f"`cat` {size // MiB} MiB as above, ProxyJump with both hops forced to "
+            f"aes128-gcm@openssh.com (the bastion's cipher where the CPU has AES instructions; "
+            f"negotiated: {', '.join(res.raw['ciphers_proxyjump_gcm']) or 'unknown'}; median of "
+            f"{len(gcm['bastion'])}, "
+            f"alternating)", "MiB/s", "higher", gcm_mibs["bastion"], gcm_mibs["proxyjump-gcm"],
+            None, "≥ 1.0×", gcm_mibs["bastion"] >= gcm_mibs["proxyjump-gcm"])
+    res.add("cpu_per_gib_gcm", "Server CPU per GiB, same runs (bastion vs jump sshd + children, "
+            "AES-GCM)", "CPU-s/GiB", "lower", median(gcm_cpu["bastion"]),
+            median(gcm_cpu["proxyjump-gcm"]), None, "≤ 1.5×",
+            median(gcm_cpu["bastion"]) <= 1.5 * median(gcm_cpu["proxyjump-gcm"]))
     # One more bastion run with live_masking = false (recordings still masked): what the screen
     # masker costs.
     w.clear_recordings()
@@ -1311,9 +1359,15 @@ def phase_soak(w, res, a):
         while time.monotonic() < deadline:
             pool = []
             try:
-                failures += open_sessions(w, "bastion", w.ssh("bastion", "-tt"), a.soak_shells, pool,
-                                          a.window, a.open_timeout, b"R42Y",
-                                          first=b"echo R$((6*7))Y\n")
+                try:
+                    failures += open_sessions(w, "bastion", w.ssh("bastion", "-tt"),
+                                              a.soak_shells, pool, a.window, a.open_timeout,
+                                              b"R42Y", first=b"echo R$((6*7))Y\n")
+                except BenchError as e:
+                    # Counted and reported with the samples so far, not thrown away.
+                    failures += 1
+                    log(f"  soak stopped: {e}")
+                    break
                 opened += len(pool)
                 streams = [spawn(stream_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL) for _ in range(a.soak_streams)]
@@ -1328,13 +1382,16 @@ def phase_soak(w, res, a):
                     streamed += rc == 0
                     forget(p)
                 for _ in range(a.soak_execs):
-                    r = run(w.ssh("bastion") + ["true"], timeout=60, check=False)
-                    failures += r.returncode != 0
+                    try:
+                        r = run(w.ssh("bastion") + ["true"], timeout=60, check=False)
+                        failures += r.returncode != 0
+                    except subprocess.TimeoutExpired:
+                        failures += 1  # a hung exec is what a soak is for
                     execs += 1
             finally:
                 close_sessions(pool, b"exit\n")
             rounds += 1
-            if rounds % 20 == 0:
+            if rounds % 20 == 0 and samples:
                 w.clear_recordings()
                 log(f"  soak: {(time.monotonic() - t_start) / 60:.1f} min, {rounds} rounds, "
                     f"RSS {samples[-1][1] / 1024:.1f} MiB, failures {failures}")

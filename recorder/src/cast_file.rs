@@ -11,13 +11,13 @@ const GATHER: usize = 16 * 1024;
 /// wait in it: each [`CastFile::flush`] (every checkpoint) gives it back, so the thousands of
 /// idle sessions a bastion carries hold no write buffer each (issue 17: 16 KiB a session).
 #[derive(Debug)]
-pub(crate) struct CastFile {
-    file: File,
+pub(crate) struct CastFile<W: Write = File> {
+    file: W,
     pending: Vec<u8>,
 }
 
-impl CastFile {
-    pub(crate) fn new(file: File) -> CastFile {
+impl<W: Write> CastFile<W> {
+    pub(crate) fn new(file: W) -> CastFile<W> {
         CastFile {
             file,
             pending: Vec::new(),
@@ -28,8 +28,7 @@ impl CastFile {
     pub(crate) fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
         let need = line.len() + 1;
         if !self.pending.is_empty() && self.pending.len() + need > GATHER {
-            self.file.write_all(&self.pending)?;
-            self.pending.clear();
+            self.write_pending()?;
         }
         if need > GATHER {
             self.file.write_all(line)?;
@@ -45,25 +44,42 @@ impl CastFile {
 
     /// Writes what waits and gives the buffer back.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        if !self.pending.is_empty() {
-            self.file.write_all(&self.pending)?;
-        }
+        self.write_pending()?;
         self.pending = Vec::new();
         Ok(())
     }
 
+    /// Writes what waits; on an error, what was written is no longer waiting (as in a
+    /// `BufWriter`), so nothing is ever written twice.
+    fn write_pending(&mut self) -> io::Result<()> {
+        let mut written = 0;
+        let result = loop {
+            if written == self.pending.len() {
+                break Ok(());
+            }
+            match self.file.write(&self.pending[written..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.pending.drain(..written);
+        result
+    }
+}
+
+impl CastFile<File> {
     pub(crate) fn sync_all(&self) -> io::Result<()> {
         self.file.sync_all()
     }
 }
 
-impl Drop for CastFile {
+impl<W: Write> Drop for CastFile<W> {
     /// What a `BufWriter` does when dropped: write what waits, ignoring errors (a recorder
     /// that is dropped unfinished leaves a recording that verification reports as unsealed).
     fn drop(&mut self) {
-        if !self.pending.is_empty() {
-            let _ = self.file.write_all(&self.pending);
-        }
+        let _ = self.write_pending();
     }
 }
 
@@ -93,12 +109,21 @@ mod tests {
         let (path, file) = temp("flush");
         let mut cast = CastFile::new(file);
         assert_eq!(cast.pending.capacity(), 0);
-        cast.write_line(b"[0.1, \"o\", \"a\"]").unwrap_or_else(|e| panic!("{e}"));
-        cast.write_line(b"[0.2, \"o\", \"b\"]").unwrap_or_else(|e| panic!("{e}"));
-        assert!(read(&path).is_empty(), "small lines gather before one write");
+        cast.write_line(b"[0.1, \"o\", \"a\"]")
+            .unwrap_or_else(|e| panic!("{e}"));
+        cast.write_line(b"[0.2, \"o\", \"b\"]")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            read(&path).is_empty(),
+            "small lines gather before one write"
+        );
         cast.flush().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(read(&path), b"[0.1, \"o\", \"a\"]\n[0.2, \"o\", \"b\"]\n");
-        assert_eq!(cast.pending.capacity(), 0, "an idle recording holds no buffer");
+        assert_eq!(
+            cast.pending.capacity(),
+            0,
+            "an idle recording holds no buffer"
+        );
         let _ = std::fs::remove_file(&path);
     }
 
@@ -114,13 +139,55 @@ mod tests {
         want.push(b'\n');
         want.extend_from_slice(&long);
         want.push(b'\n');
-        assert_eq!(read(&path), want, "what waited goes first, then the long line");
+        assert_eq!(
+            read(&path),
+            want,
+            "what waited goes first, then the long line"
+        );
         for _ in 0..(GATHER / 101 + 1) {
             cast.write_line(&small).unwrap_or_else(|e| panic!("{e}"));
         }
         assert!(read(&path).len() > want.len(), "a full buffer is written");
         assert!(cast.pending.len() <= GATHER);
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// Takes `room` bytes, then fails every write (a disk filling up).
+    struct Filling {
+        taken: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Filling {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.room - self.taken.len().min(self.room));
+            if n == 0 {
+                return Err(io::Error::other("no space left"));
+            }
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn what_a_failing_write_took_is_never_written_again() {
+        let mut cast = CastFile::new(Filling {
+            taken: Vec::new(),
+            room: 10,
+        });
+        cast.write_line(b"0123456789abcdef")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cast.flush().is_err());
+        assert_eq!(
+            cast.pending, b"abcdef\n",
+            "only what the file did not take waits"
+        );
+        cast.file.room = 100;
+        cast.flush().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cast.file.taken, b"0123456789abcdef\n");
     }
 
     #[test]
