@@ -1611,7 +1611,7 @@ def write_report(res, info, a, elapsed, out_md, out_json, failure=None):
     ]
     notes += res.notes
     lines += [f"- {n}" for n in notes]
-    lines += ["", "Raw numbers: `bench/results.json`.", ""]
+    lines += ["", f"Raw numbers: `{os.path.relpath(out_json, ROOT)}`.", ""]
     with open(out_md, "w") as f:
         f.write("\n".join(lines))
     with open(out_json, "w") as f:
