@@ -278,3 +278,96 @@ fn watching_over_tls_trusts_only_the_published_certificate() {
     );
     drop(b);
 }
+
+/// What `GET /v1/live/{channel}` answers for this bearer ticket: the status and the body read
+/// within two seconds (a served feed goes on as long as the channel).
+fn live(api: &str, channel: &str, ticket: Option<&str>) -> (String, String) {
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "--max-time", "2", "-w", "\n%{http_code}"]);
+    if let Some(t) = ticket {
+        curl.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = stdout(
+        &curl
+            .arg(format!("{api}/v1/live/{channel}"))
+            .output()
+            .unwrap(),
+    );
+    let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
+    (code.trim().to_string(), body.to_string())
+}
+
+#[test]
+fn the_live_feed_serves_a_fresh_ticket_for_its_own_channel_once() {
+    let pg = Postgres::launch();
+    let db = pg.create_database("fleet");
+    let garage = Garage::launch();
+    let ba = BastionBuilder::new();
+    let sshd = ba.sshd("t1");
+    let a = member(ba, "a", &db, &garage, &sshd);
+    let api = a.api();
+    let alice = a.user("alice@example.test", "ops");
+    let wait = Duration::from_secs(30);
+    let user = Tmux::start(&alice.remote_bash("t1@127.0.0.1"), 100, 24);
+    user.type_text("echo live-$((6*7)) 321-54-$((9000+876))");
+    user.keys(&["Enter"]);
+    user.wait_for("live-42", wait);
+    let channel = wait_for(wait, || {
+        let id = pg.psql("fleet", "SELECT id FROM live_channels LIMIT 1");
+        (!id.trim().is_empty()).then(|| id.trim().to_string())
+    })
+    .unwrap_or_else(|| panic!("no live channel in the database"));
+    // Tickets as a reviewer's bastion writes them: the hash of 64 hex digits, one channel, a
+    // deadline.
+    let ticket = |n: u8| format!("{n:x}").repeat(64);
+    let issue = |t: &str, channel: &str, expires: &str| {
+        pg.psql(
+            "fleet",
+            &format!(
+                "INSERT INTO watch_tickets (token_hash, channel_id, reviewer, issued_by, \
+                 expires_at_ms) VALUES (encode(sha256(convert_to('{t}', 'UTF8')), 'hex'), \
+                 '{channel}', 'mallory@example.test', 'b', {expires})"
+            ),
+        );
+    };
+    let later = "(extract(epoch from now()) * 1000)::bigint + 60000";
+    let earlier = "(extract(epoch from now()) * 1000)::bigint - 1";
+    issue(&ticket(1), &channel, earlier);
+    issue(&ticket(2), "0123abcd-7", later);
+    issue(&ticket(3), &channel, later);
+
+    let refused = |t: Option<&str>, code: &str, why: &str| {
+        let (got, body) = live(&api, &channel, t);
+        assert_eq!(got, code, "{why}: {body}");
+        assert!(!body.contains("live-42"), "{why}: {body}");
+    };
+    refused(None, "401", "no ticket");
+    refused(Some("not-a-ticket"), "401", "not a ticket");
+    refused(Some(&ticket(9)), "403", "a ticket nobody issued");
+    refused(Some(&ticket(1)), "403", "an expired ticket");
+    refused(Some(&ticket(2)), "403", "another channel's ticket");
+    let (code, _) = live(&api, "ffff-1", Some(&ticket(3)));
+    assert_eq!(code, "404", "a channel this bastion does not run");
+
+    // The right ticket opens the feed once: the screen so far, masked.
+    let (code, body) = live(&api, &channel, Some(&ticket(3)));
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("live-42 ***-**-****"), "{body}");
+    assert!(!body.contains("9876"), "{body}");
+    refused(Some(&ticket(3)), "403", "a ticket used once already");
+
+    let log = a.log();
+    assert!(
+        !log.contains(&ticket(3)) && !log.contains(&ticket(9)),
+        "{log}"
+    );
+    let m = metrics(&api);
+    assert!(
+        m.contains("bastion_remote_watches_total{result=\"served\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("bastion_remote_watches_total{result=\"refused\"} 4"),
+        "{m}"
+    );
+}
